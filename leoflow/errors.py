@@ -1,0 +1,32 @@
+"""The root of Leoflow's error tree, shared by every layer.
+
+This module imports the standard library only: it is loaded inside every DAG's own
+environment (by the SDK) as well as in the control plane. Errors raised by user code are
+never wrapped in these classes; they travel as data (type, message, traceback) instead.
+"""
+
+from __future__ import annotations
+
+
+class LeoflowError(Exception):
+    """Base class of every error Leoflow raises on purpose.
+
+    ``str(error)`` is a one-line message that a user can act on; the CLI prints it without a
+    traceback.
+    """
+
+
+class LocatedError(LeoflowError):
+    """An error that points at a place in a user's file (``file:line: message``)."""
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.line = line
+
+    def __str__(self) -> str:
+        where = self.file or ""
+        if where and self.line:
+            where = f"{where}:{self.line}"
+        return f"{where}: {self.message}" if where else self.message

@@ -1,0 +1,163 @@
+"""Let DAG files written for Airflow import Leoflow instead, unchanged.
+
+``install()`` adds an import hook that answers ``import airflow...`` for the usual paths of
+Airflow 2 and 3 (``airflow.sdk``, ``airflow.decorators``, ``airflow.operators.bash``,
+``airflow.providers.standard.operators.python``, ...) with Leoflow's SDK objects. The
+compiler and the task runner install it only when the real Airflow is not importable, and
+nothing named ``airflow`` is ever written into site-packages.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import sys
+import types
+from collections.abc import Sequence
+from typing import Any
+
+import leoflow.sdk as sdk
+from leoflow.sdk import errors, operators, relations, timetables
+
+_DAG = {"DAG": sdk.DAG, "dag": sdk.dag}
+_TASK = {"task": sdk.task, "task_group": sdk.task_group}
+_BASE = {"BaseOperator": sdk.BaseOperator, "chain": sdk.chain,
+         "cross_downstream": relations.cross_downstream}
+_PYTHON = {"PythonOperator": operators.PythonOperator,
+           "BranchPythonOperator": operators.BranchPythonOperator,
+           "ShortCircuitOperator": operators.ShortCircuitOperator,
+           "get_current_context": sdk.get_current_context}
+_BASH = {"BashOperator": operators.BashOperator}
+_EMPTY = {"EmptyOperator": operators.EmptyOperator}
+_HTTP = {"HttpOperator": operators.HttpOperator,
+         "SimpleHttpOperator": operators.SimpleHttpOperator}
+_EXC = {"AirflowException": errors.AirflowException,
+        "AirflowSkipException": errors.AirflowSkipException,
+        "AirflowFailException": errors.AirflowFailException,
+        "DuplicateTaskIdFound": errors.DuplicateTaskIdFound}
+_TRIGGER_RULE: dict[str, Any] = {}  # filled below with a TriggerRule class
+_TIMETABLES_TRIGGER = {"CronTriggerTimetable": timetables.CronTriggerTimetable,
+                       "DeltaTriggerTimetable": timetables.DeltaTriggerTimetable}
+_TIMETABLES_INTERVAL = {"CronDataIntervalTimetable": timetables.CronDataIntervalTimetable,
+                        "DeltaDataIntervalTimetable": timetables.DeltaDataIntervalTimetable}
+
+
+class TriggerRule(str):
+    """``TriggerRule.ALL_DONE`` and friends, as plain strings."""
+
+    ALL_SUCCESS = "all_success"
+    ALL_FAILED = "all_failed"
+    ALL_DONE = "all_done"
+    ALL_DONE_MIN_ONE_SUCCESS = "all_done_min_one_success"
+    ALL_DONE_SETUP_SUCCESS = "all_done_setup_success"
+    ONE_SUCCESS = "one_success"
+    ONE_FAILED = "one_failed"
+    ONE_DONE = "one_done"
+    NONE_FAILED = "none_failed"
+    NONE_SKIPPED = "none_skipped"
+    NONE_FAILED_MIN_ONE_SUCCESS = "none_failed_min_one_success"
+    ALWAYS = "always"
+    ALL_SKIPPED = "all_skipped"
+
+
+_TRIGGER_RULE["TriggerRule"] = TriggerRule
+
+# Everything ``from airflow.sdk import ...`` offers in Airflow 3 that Leoflow supports.
+_SDK = {**_DAG, **_TASK, **_BASE, **_EXC, "Param": sdk.Param, "Label": sdk.Label,
+        "TaskGroup": sdk.TaskGroup, "XComArg": sdk.XComArg,
+        "get_current_context": sdk.get_current_context, "TriggerRule": TriggerRule,
+        **_TIMETABLES_TRIGGER, **_TIMETABLES_INTERVAL}
+
+MODULES: dict[str, dict[str, Any]] = {
+    "airflow": {**_DAG, "__version__": "3.0.0+leoflow"},
+    "airflow.sdk": _SDK,
+    "airflow.sdk.definitions": {},
+    "airflow.sdk.definitions.dag": _DAG,
+    "airflow.sdk.definitions.decorators": _TASK,
+    "airflow.sdk.definitions.taskgroup": {"TaskGroup": sdk.TaskGroup},
+    "airflow.sdk.definitions.param": {"Param": sdk.Param},
+    "airflow.sdk.definitions.edges": {"Label": sdk.Label},
+    "airflow.sdk.bases": {},
+    "airflow.sdk.bases.operator": _BASE,
+    "airflow.decorators": {**_TASK, "dag": sdk.dag},
+    "airflow.models": {**_DAG, "BaseOperator": sdk.BaseOperator, "Param": sdk.Param},
+    "airflow.models.dag": _DAG,
+    "airflow.models.baseoperator": _BASE,
+    "airflow.models.param": {"Param": sdk.Param},
+    "airflow.operators": {},
+    "airflow.operators.bash": _BASH,
+    "airflow.operators.bash_operator": _BASH,
+    "airflow.operators.python": _PYTHON,
+    "airflow.operators.python_operator": _PYTHON,
+    "airflow.operators.empty": _EMPTY,
+    "airflow.operators.dummy": {"DummyOperator": operators.DummyOperator},
+    "airflow.operators.dummy_operator": {"DummyOperator": operators.DummyOperator},
+    "airflow.providers": {},
+    "airflow.providers.standard": {},
+    "airflow.providers.standard.operators": {},
+    "airflow.providers.standard.operators.bash": _BASH,
+    "airflow.providers.standard.operators.python": _PYTHON,
+    "airflow.providers.standard.operators.empty": _EMPTY,
+    "airflow.providers.http": {},
+    "airflow.providers.http.operators": {},
+    "airflow.providers.http.operators.http": _HTTP,
+    "airflow.exceptions": _EXC,
+    "airflow.utils": {},
+    "airflow.utils.trigger_rule": _TRIGGER_RULE,
+    "airflow.utils.task_group": {"TaskGroup": sdk.TaskGroup},
+    "airflow.utils.edgemodifier": {"Label": sdk.Label},
+    "airflow.utils.helpers": {"chain": sdk.chain,
+                              "cross_downstream": relations.cross_downstream},
+    "airflow.timetables": {},
+    "airflow.timetables.trigger": _TIMETABLES_TRIGGER,
+    "airflow.timetables.interval": _TIMETABLES_INTERVAL,
+}
+
+
+class _ShimFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Answers imports of the module names in ``MODULES``; leaves every other name alone."""
+
+    def find_spec(self, fullname: str, path: Sequence[str] | None,
+                  target: types.ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
+        if fullname not in MODULES:
+            return None  # an unknown airflow module gets Python's usual "No module named"
+        is_package = any(name.startswith(fullname + ".") for name in MODULES)
+        return importlib.machinery.ModuleSpec(fullname, self, is_package=is_package)
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
+        module = types.ModuleType(spec.name, f"Leoflow's stand-in for {spec.name}")
+        module.__dict__.update(MODULES[spec.name])
+        return module
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        return None
+
+
+_finder = _ShimFinder()
+
+
+def real_airflow_available() -> bool:
+    """True when a real Airflow is importable (then the shim must stay out of the way)."""
+    if _finder in sys.meta_path:
+        return False
+    return importlib.util.find_spec("airflow") is not None
+
+
+def install() -> bool:
+    """Install the import hook unless a real Airflow is importable. Returns whether it did."""
+    if _finder in sys.meta_path:
+        return True
+    if real_airflow_available():
+        return False
+    sys.meta_path.append(_finder)
+    return True
+
+
+def uninstall() -> None:
+    """Remove the hook and forget the stand-in modules (used by tests)."""
+    if _finder in sys.meta_path:
+        sys.meta_path.remove(_finder)
+    for name in list(sys.modules):
+        if name in MODULES:
+            del sys.modules[name]

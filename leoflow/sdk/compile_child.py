@@ -1,0 +1,96 @@
+"""The child side of ``leoflow compile``: run one DAG file and describe what it built.
+
+Started by the compiler as ``python -m leoflow.sdk.compile_child DAG_FILE PROJECT_DIR OUT``
+with the DAG's own interpreter. User code runs here, never in the control plane. The result
+(or the error, with file and line) is written as JSON to OUT, not to stdout, which belongs
+to the user's code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+import types
+from typing import Any
+
+from leoflow.sdk import airflow_shim, registry
+from leoflow.sdk.errors import DagDefinitionError
+from leoflow.sdk.serialize import SerializationError, serialize_dag
+
+
+def load_dag_file(dag_file: str, project_dir: str) -> types.ModuleType:
+    """Execute ``dag_file`` as the module named after it, with the project on ``sys.path``.
+
+    Shared with the task runner, so a DAG file is imported the same way when it is compiled
+    and when one of its tasks runs.
+    """
+    airflow_shim.install()
+    if project_dir not in sys.path:
+        sys.path.insert(0, project_dir)
+    with open(dag_file, encoding="utf-8") as handle:
+        source = handle.read()
+    code = compile(source, dag_file, "exec")
+    name = os.path.splitext(os.path.basename(dag_file))[0]
+    module = types.ModuleType(name)
+    module.__file__ = dag_file
+    sys.modules[name] = module
+    exec(code, module.__dict__)
+    return module
+
+
+def describe_failure(exc: BaseException, dag_file: str, project_dir: str) -> dict[str, Any]:
+    """An error record: kind, one-line message, file, line and the traceback text."""
+    if isinstance(exc, SyntaxError):
+        return {"kind": "syntax", "message": f"SyntaxError: {exc.msg}",
+                "file": exc.filename or dag_file, "line": exc.lineno,
+                "traceback": "".join(traceback.format_exception_only(type(exc), exc))}
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    if isinstance(exc, SerializationError):
+        return {"kind": "serialization", "message": exc.message, "file": exc.file,
+                "line": exc.line, "traceback": text}
+    if isinstance(exc, DagDefinitionError):
+        kind = "duplicate_task_id" if type(exc).__name__ == "DuplicateTaskIdFound" else (
+            "definition")
+        return {"kind": kind, "message": exc.message, "file": exc.file, "line": exc.line,
+                "traceback": text}
+    frames = traceback.extract_tb(exc.__traceback__)
+    in_project = [f for f in frames if os.path.abspath(f.filename).startswith(
+        os.path.abspath(project_dir) + os.sep)]
+    frame = in_project[-1] if in_project else (frames[-1] if frames else None)
+    message = f"{type(exc).__name__}: {exc}".rstrip(": ")
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        message += (f" (add the package that provides {exc.name.split('.')[0]!r} to "
+                    "'dependencies' in leoflow.yaml)")
+    return {"kind": "import", "message": message,
+            "file": frame.filename if frame else dag_file,
+            "line": frame.lineno if frame else None, "traceback": text}
+
+
+def compile_file(dag_file: str, project_dir: str) -> dict[str, Any]:
+    """Run the DAG file and return ``{"ok": True, "dags": [...]}`` or ``{"ok": False, ...}``."""
+    registry.clear()
+    try:
+        load_dag_file(dag_file, project_dir)
+        dags = registry.collected()
+        if not dags:
+            return {"ok": False, "error": {
+                "kind": "no_dag", "file": dag_file, "line": None, "traceback": "",
+                "message": "defines no DAG: create one with 'with DAG(...)' or call your "
+                           "@dag function at module level"}}
+        return {"ok": True, "dags": [serialize_dag(d, project_dir=project_dir) for d in dags]}
+    except BaseException as exc:
+        return {"ok": False, "error": describe_failure(exc, dag_file, project_dir)}
+
+
+def main(argv: list[str]) -> int:
+    dag_file, project_dir, out_path = argv
+    result = compile_file(os.path.abspath(dag_file), os.path.abspath(project_dir))
+    with open(out_path, "w", encoding="utf-8") as handle:
+        json.dump(result, handle)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
