@@ -10,6 +10,7 @@ mistaken for a reference:
 * ``{"literal": <json>}``          a JSON value, passed as is
 * ``{"xcom": {"task_id": t, "key": k}}``  an upstream result (key ``return_value`` by default);
   when ``t`` is a mapped task the consumer receives the ordered list of its results
+* ``{"param": {"name": n}}``      a DAG param (a ``@dag`` function's argument), from the run
 * ``{"list": [<encoded>, ...]}``   a list holding at least one reference (fan-in)
 * ``{"dict": {name: <encoded>}}``  a dict holding at least one reference
 """
@@ -117,7 +118,9 @@ class TaskSpec:
     group_id: str | None = None
     multiple_outputs: bool = False
     callable: str | None = None
+    operator_class: str | None = None
     inputs: Mapping[str, Any] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict)
     expand: Expansion | None = None
     line: int | None = None
 
@@ -146,7 +149,9 @@ class TaskSpec:
             group_id=data.get("group_id"),
             multiple_outputs=bool(data.get("multiple_outputs", False)),
             callable=data.get("callable"),
+            operator_class=data.get("operator_class"),
             inputs=MappingProxyType(dict(data.get("inputs", {}))),
+            options=MappingProxyType(dict(data.get("options") or {})),
             expand=Expansion(mode=expand["mode"], values=MappingProxyType(dict(expand["values"])))
             if expand
             else None,
@@ -180,6 +185,9 @@ class DagSpec:
     env: Mapping[str, str] = field(default_factory=dict)
     fileloc: str = "dag.py"
     source_sha256: str | None = None
+    project: str | None = None
+    default_args: Mapping[str, Any] = field(default_factory=dict)
+    task_groups: tuple[Mapping[str, Any], ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def task(self, task_id: str) -> TaskSpec:
@@ -239,6 +247,9 @@ class DagSpec:
             env=MappingProxyType(dict(data.get("env", {}))),
             fileloc=data.get("fileloc", "dag.py"),
             source_sha256=data.get("source_sha256"),
+            project=data.get("project"),
+            default_args=MappingProxyType(dict(data.get("default_args") or {})),
+            task_groups=tuple(MappingProxyType(dict(g)) for g in data.get("task_groups", ())),
             raw=MappingProxyType(dict(data)),
         )
 

@@ -1,0 +1,195 @@
+"""``leoflow init``, ``leoflow validate`` and ``leoflow compile``: the authoring commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+ID_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]+$")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    init = sub.add_parser(
+        "init", help="scaffold a new DAG project (dag.py + leoflow.yaml)",
+        description="Create a folder with a starter dag.py, leoflow.yaml and .gitignore. "
+                    "The folder's name becomes the dag_id.",
+        epilog="example:\n  leoflow init my_dag && leoflow validate my_dag",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    init.add_argument("path", help="folder to create; its name is the dag_id")
+    init.add_argument("--python", dest="python_version",
+                      default=f"{sys.version_info.major}.{sys.version_info.minor}",
+                      help="python_version written to leoflow.yaml (default: this Python's)")
+    init.add_argument("--force", action="store_true",
+                      help="overwrite dag.py / leoflow.yaml if they already exist")
+    init.set_defaults(func=run_init)
+
+    for name, helptext in (("validate", "check a DAG project; exit 0 or print file:line"),
+                           ("compile", "compile a DAG project into dag.json")):
+        p = sub.add_parser(
+            name, help=helptext, description=helptext[0].upper() + helptext[1:] + ".",
+            epilog=f"example:\n  leoflow {name} my_dag"
+                   + (" -o my_dag/dag.json" if name == "compile" else ""),
+            formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.add_argument("path", help="the project folder (or its dag.py)")
+        p.add_argument("--python", help="interpreter that runs the DAG file (default: the "
+                       "DAG's environment when it exists, else this Python)")
+        p.add_argument("--timeout", type=float, default=None,
+                       help="seconds the DAG file may take to load (default 30, or "
+                            "LEOFLOW_COMPILE_TIMEOUT)")
+        p.add_argument("--json", action="store_true", help="print the result as JSON")
+        p.add_argument("-v", "--verbose", action="store_true",
+                       help="print the DAG file's full traceback on errors")
+        if name == "compile":
+            p.add_argument("-o", "--output",
+                           help="file to write (one DAG) or folder (several DAGs); default: "
+                                "dag.json in the project, or dags/<dag_id>.json")
+            p.add_argument("--dag-id", help="compile only this DAG of a multi-DAG file")
+            p.set_defaults(func=run_compile)
+        else:
+            p.set_defaults(func=run_validate)
+
+
+# -- init --------------------------------------------------------------------------------
+def run_init(args: argparse.Namespace) -> int:
+    from leoflow.errors import LeoflowError
+
+    target = Path(args.path)
+    dag_id = target.resolve().name
+    if not ID_PATTERN.match(dag_id):
+        raise LeoflowError(
+            f"{dag_id!r} cannot be a dag_id: use only letters, digits, '_', '-' and '.'")
+    if not re.fullmatch(r"3\.\d{1,2}", args.python_version):
+        raise LeoflowError(f"--python {args.python_version!r} is not a version like 3.11")
+    files = {"dag.py": "dag.py.tmpl", "leoflow.yaml": "leoflow.yaml.tmpl",
+             ".gitignore": "gitignore.tmpl"}
+    existing = [name for name in files if (target / name).exists()]
+    if existing and not args.force:
+        raise LeoflowError(f"{target}: {', '.join(existing)} already exist; nothing was "
+                           "written (use --force to overwrite)")
+    target.mkdir(parents=True, exist_ok=True)
+    templates = resources.files("leoflow.app").joinpath("templates")
+    for name, template in files.items():
+        text = templates.joinpath(template).read_text("utf-8")
+        if name != ".gitignore":
+            text = text.format(dag_id=dag_id, python_version=args.python_version)
+        (target / name).write_text(text, "utf-8")
+    print(f"created {target}/dag.py, {target}/leoflow.yaml and {target}/.gitignore")
+    print(f"next: leoflow validate {target}")
+    return 0
+
+
+# -- validate / compile ------------------------------------------------------------------
+def _compile(args: argparse.Namespace) -> Any:
+    from leoflow.engine.compiler.child import DEFAULT_TIMEOUT, dag_interpreter
+    from leoflow.engine.compiler.compile import (
+        compile_project,
+        load_project_config,
+        locate_project,
+    )
+
+    timeout = args.timeout or float(os.environ.get("LEOFLOW_COMPILE_TIMEOUT", DEFAULT_TIMEOUT))
+    python = args.python
+    if python is None:
+        project_dir, _ = locate_project(args.path)
+        python = dag_interpreter(load_project_config(project_dir).dag_id, _home())
+    return compile_project(args.path, python=python, timeout=timeout)
+
+
+def _home() -> Path:
+    return Path(os.environ.get("LEOFLOW_HOME") or Path.home() / ".leoflow")
+
+
+def _report_failure(args: argparse.Namespace, exc: Any) -> int:
+    if args.json:
+        print(json.dumps({"ok": False, "error": {
+            "kind": getattr(exc, "kind", "error"), "message": getattr(exc, "message", str(exc)),
+            "file": getattr(exc, "file", None), "line": getattr(exc, "line", None)}}))
+    else:
+        print(f"error: {exc}", file=sys.stderr)
+        trace = getattr(exc, "traceback", "")
+        if args.verbose and trace:
+            print(trace.rstrip(), file=sys.stderr)
+    return 1
+
+
+def _summary(doc: dict[str, Any]) -> dict[str, Any]:
+    edges = sum(len(t["upstream"]) for t in doc["tasks"])
+    schedule = doc["schedule"]
+    return {"dag_id": doc["dag_id"], "tasks": len(doc["tasks"]), "edges": edges,
+            "schedule": schedule.get("expression") or (
+                f"every {schedule['seconds']:g}s" if schedule["kind"] == "timedelta" else None),
+            "content_hash": doc["content_hash"]}
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    from leoflow.errors import LeoflowError
+
+    try:
+        project = _compile(args)
+    except LeoflowError as exc:
+        return _report_failure(args, exc)
+    summaries = [_summary(doc) for doc in project.documents]
+    if args.json:
+        print(json.dumps({"ok": True, "dags": summaries}))
+        return 0
+    for s in summaries:
+        print(f"ok: {project.dag_file.name}: DAG {s['dag_id']!r}: {s['tasks']} tasks, "
+              f"{s["edges"]} edge{"" if s["edges"] == 1 else "s"}, schedule {s['schedule'] or 'None'}")
+    return 0
+
+
+def run_compile(args: argparse.Namespace) -> int:
+    from leoflow.engine.spec.canonical import pretty_json
+    from leoflow.errors import LeoflowError
+
+    try:
+        project = _compile(args)
+    except LeoflowError as exc:
+        return _report_failure(args, exc)
+    documents = list(project.documents)
+    if args.dag_id:
+        documents = [d for d in documents if d["dag_id"] == args.dag_id]
+        if not documents:
+            known = ", ".join(d["dag_id"] for d in project.documents)
+            return _report_failure(args, LeoflowError(
+                f"{project.dag_file}: defines no DAG {args.dag_id!r} (it defines: {known})"))
+    written = []
+    for doc, path in zip(documents, _output_paths(args.output, project.project_dir, documents),
+                         strict=True):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(pretty_json(doc), "utf-8")
+        tmp.replace(path)  # atomic: a reader never sees half a file
+        written.append({**_summary(doc), "path": str(path)})
+    if args.json:
+        print(json.dumps({"ok": True, "written": written}))
+    else:
+        for w in written:
+            print(f"wrote {w['path']}: DAG {w['dag_id']!r}, {w['tasks']} tasks, "
+                  f"{w['content_hash'][:19]}")
+    return 0
+
+
+def _output_paths(output: str | None, project_dir: Path,
+                  documents: list[dict[str, Any]]) -> list[Path]:
+    from leoflow.errors import LeoflowError
+
+    if output is None:
+        if len(documents) == 1:
+            return [project_dir / "dag.json"]
+        return [project_dir / "dags" / f"{d['dag_id']}.json" for d in documents]
+    out = Path(output)
+    as_dir = out.is_dir() or output.endswith(("/", os.sep))
+    if as_dir:
+        return [out / f"{d['dag_id']}.json" for d in documents]
+    if len(documents) > 1:
+        ids = ", ".join(d["dag_id"] for d in documents)
+        raise LeoflowError(f"the project defines {len(documents)} DAGs ({ids}); pass a folder "
+                           "to -o, or choose one with --dag-id")
+    return [out]

@@ -1,0 +1,207 @@
+"""Compile a DAG project (dag.py + leoflow.yaml) into validated, hashed dag.json documents.
+
+The DAG file runs in a child process (``child.py``); this module only reads files, checks
+the child's description against the schema and the graph rules, merges leoflow.yaml in,
+and adds the content hash. It never imports user code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from leoflow.engine.compiler.child import DEFAULT_TIMEOUT, run_compile_child
+from leoflow.engine.compiler.errors import CompileError
+from leoflow.engine.spec.canonical import with_content_hash
+from leoflow.engine.spec.errors import GraphError, SpecError
+from leoflow.engine.spec.graph import check_graph
+from leoflow.engine.spec.model import SPEC_VERSION, iter_xcom_refs
+from leoflow.engine.spec.project import PROJECT_FILE, ProjectConfig, parse_project
+from leoflow.engine.spec.schemas import DAG_SCHEMA, validate
+
+DAG_FILE = "dag.py"
+
+
+@dataclass(frozen=True)
+class CompiledProject:
+    """The result of compiling one project: its config, source and one document per DAG."""
+
+    project_dir: Path
+    dag_file: Path
+    config: ProjectConfig
+    source: str
+    documents: tuple[dict[str, Any], ...]
+
+    def document(self, dag_id: str) -> dict[str, Any]:
+        for doc in self.documents:
+            if doc["dag_id"] == dag_id:
+                return doc
+        raise KeyError(dag_id)
+
+
+def locate_project(path: str | Path) -> tuple[Path, Path]:
+    """``(project_dir, dag_file)`` for a project folder or a path to its DAG file."""
+    target = Path(path).expanduser()
+    if target.is_dir():
+        dag_file = target / DAG_FILE
+        if not dag_file.exists():
+            raise CompileError(
+                f"no {DAG_FILE} in this folder; create one (leoflow init <name> scaffolds a "
+                "project)", kind="project", file=str(target))
+        return target.resolve(), dag_file.resolve()
+    if target.is_file():
+        if target.suffix != ".py":
+            raise CompileError("is not a Python file; pass a project folder or its dag.py",
+                               kind="project", file=str(target))
+        return target.parent.resolve(), target.resolve()
+    raise CompileError("does not exist", kind="project", file=str(target))
+
+
+def load_project_config(project_dir: Path) -> ProjectConfig:
+    path = project_dir / PROJECT_FILE
+    if not path.exists():
+        raise CompileError(
+            f"{PROJECT_FILE} is missing; create it with at least 'dag_id: <id>' "
+            "(leoflow init <name> writes one)", kind="project", file=str(path))
+    try:
+        return parse_project(path.read_text("utf-8"), file=str(path))
+    except SpecError as exc:
+        raise CompileError(exc.message, kind="project", file=exc.file, line=exc.line) from None
+
+
+def compile_project(path: str | Path, *, python: str | None = None,
+                    timeout: float = DEFAULT_TIMEOUT) -> CompiledProject:
+    """Compile the project at ``path``; raise ``CompileError`` naming file and line."""
+    project_dir, dag_file = locate_project(path)
+    config = load_project_config(project_dir)
+    source = dag_file.read_text("utf-8")
+    report = run_compile_child(dag_file, project_dir, python=python, timeout=timeout)
+    if not report.get("ok"):
+        error = report["error"]
+        raise CompileError(error["message"], kind=error["kind"],
+                           file=_display_path(error.get("file"), project_dir),
+                           line=error.get("line"), traceback=error.get("traceback", ""))
+    raw_dags: list[dict[str, Any]] = report["dags"]
+    if len(raw_dags) == 1 and raw_dags[0]["dag_id"] != config.dag_id:
+        raise CompileError(
+            f"dag_id {config.dag_id!r} in {PROJECT_FILE} does not match the DAG defined in "
+            f"{dag_file.name} ({raw_dags[0]['dag_id']!r}); make them the same",
+            kind="project", file=str(dag_file), line=raw_dags[0].get("line"))
+    seen: set[str] = set()
+    documents = []
+    source_sha = hashlib.sha256(source.encode("utf-8")).hexdigest()
+    for raw in raw_dags:
+        if raw["dag_id"] in seen:
+            raise CompileError(f"two DAGs use the dag_id {raw['dag_id']!r}",
+                               kind="duplicate_dag_id", file=str(dag_file), line=raw.get("line"))
+        seen.add(raw["dag_id"])
+        documents.append(build_document(raw, config, source_sha, dag_file))
+    return CompiledProject(project_dir=project_dir, dag_file=dag_file, config=config,
+                           source=source, documents=tuple(documents))
+
+
+def build_document(raw: Mapping[str, Any], config: ProjectConfig, source_sha: str,
+                   dag_file: Path) -> dict[str, Any]:
+    """Merge leoflow.yaml into the child's description, validate it and hash it."""
+    doc = dict(raw)
+    doc["schema_version"] = SPEC_VERSION
+    doc["project"] = config.dag_id
+    doc["source_sha256"] = source_sha
+    doc["python_version"] = config.python_version
+    doc["dependencies"] = list(config.dependencies)
+    doc["image"] = config.image
+    doc["env"] = dict(config.env)
+    if config.description and not doc.get("description"):
+        doc["description"] = config.description
+    if config.owner:
+        doc["owner"] = config.owner
+    doc["tags"] = sorted(set(doc.get("tags", [])) | set(config.tags))
+    file = str(dag_file)
+    try:
+        check_graph(doc["dag_id"], doc["tasks"], file=file)
+    except GraphError as exc:
+        kind = "cycle" if "cycle" in exc.message else (
+            "unknown_upstream" if "unknown task" in exc.message else "duplicate_task_id")
+        raise CompileError(exc.message, kind=kind, file=exc.file, line=exc.line) from None
+    check_schedule(doc, file)
+    check_params_used(doc, file)
+    doc["content_hash"] = ""
+    try:
+        validate({**doc, "content_hash": "sha256:" + "0" * 64}, DAG_SCHEMA, file=file)
+    except SpecError as exc:
+        raise CompileError(f"the compiled spec is invalid at {exc.message}", kind="spec",
+                           file=file, line=doc.get("line")) from None
+    return with_content_hash({k: v for k, v in doc.items() if k != "content_hash"})
+
+
+def check_schedule(doc: Mapping[str, Any], file: str) -> None:
+    """Cron expressions (5 fields, checked with croniter) and time zones must be valid."""
+    schedule = doc["schedule"]
+    line = doc.get("line")
+    if schedule["kind"] == "cron":
+        from croniter import croniter
+
+        expr = schedule["cron"]
+        if len(expr.split()) != 5 or not croniter.is_valid(expr):
+            raise CompileError(
+                f"DAG {doc['dag_id']!r}: schedule {schedule.get('expression') or expr!r} is "
+                "not a valid cron expression (5 fields: minute hour day-of-month month "
+                "day-of-week, e.g. '0 6 * * 1-5') or preset such as '@daily'",
+                kind="schedule", file=file, line=line)
+    if schedule["kind"] == "timedelta" and not schedule.get("seconds"):
+        raise CompileError(f"DAG {doc['dag_id']!r}: a timedelta schedule must be positive",
+                           kind="schedule", file=file, line=line)
+    tz = schedule.get("timezone", "UTC")
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise CompileError(f"DAG {doc['dag_id']!r}: unknown time zone {tz!r}",
+                           kind="schedule", file=file, line=line) from None
+
+
+def check_params_used(doc: Mapping[str, Any], file: str) -> None:
+    """Every ``{"param": ...}`` input names a declared DAG param; xcom refs are upstream."""
+    params = set(doc.get("params", {}))
+    for task in doc["tasks"]:
+        values = [*task["inputs"]["args"], *task["inputs"]["kwargs"].values()]
+        if task.get("expand"):
+            values.extend(task["expand"]["values"].values())
+        for value in values:
+            for name in _param_names(value):
+                if name not in params:
+                    raise CompileError(
+                        f"task {task['task_id']!r} uses DAG param {name!r}, which the DAG "
+                        "does not declare", kind="definition", file=file, line=task.get("line"))
+            for ref in iter_xcom_refs(value):
+                if ref.task_id not in task["upstream"]:
+                    raise CompileError(
+                        f"task {task['task_id']!r} reads the result of {ref.task_id!r} but "
+                        "does not depend on it", kind="unknown_upstream", file=file,
+                        line=task.get("line"))
+
+
+def _param_names(encoded: Any) -> list[str]:
+    if not isinstance(encoded, Mapping) or len(encoded) != 1:
+        return []
+    ((tag, body),) = encoded.items()
+    if tag == "param":
+        return [body["name"]]
+    if tag == "list":
+        return [n for item in body for n in _param_names(item)]
+    if tag == "dict":
+        return [n for item in body.values() for n in _param_names(item)]
+    return []
+
+
+def _display_path(file: str | None, project_dir: Path) -> str | None:
+    if not file:
+        return file
+    path = Path(file)
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
