@@ -140,7 +140,8 @@ def run_validate(args: argparse.Namespace) -> int:
         return 0
     for s in summaries:
         print(f"ok: {project.dag_file.name}: DAG {s['dag_id']!r}: {s['tasks']} tasks, "
-              f"{s["edges"]} edge{"" if s["edges"] == 1 else "s"}, schedule {s['schedule'] or 'None'}")
+              f"{s['edges']} edge{'' if s['edges'] == 1 else 's'}, "
+              f"schedule {s['schedule'] or 'None'}")
     return 0
 
 

@@ -7,6 +7,7 @@ so that a timeout kills whatever it started too.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -32,10 +33,8 @@ def sdk_pythonpath() -> str:
     link = shim_root / "leoflow"
     if not link.exists():
         shim_root.mkdir(parents=True, exist_ok=True)
-        try:
+        with contextlib.suppress(FileExistsError):
             link.symlink_to(package_dir, target_is_directory=True)
-        except FileExistsError:
-            pass
     return str(shim_root)
 
 
