@@ -86,19 +86,11 @@ def run_init(args: argparse.Namespace) -> int:
 
 # -- validate / compile ------------------------------------------------------------------
 def _compile(args: argparse.Namespace) -> Any:
-    from leoflow.engine.compiler.child import DEFAULT_TIMEOUT, dag_interpreter
-    from leoflow.engine.compiler.compile import (
-        compile_project,
-        load_project_config,
-        locate_project,
-    )
+    from leoflow.engine.compiler.child import DEFAULT_TIMEOUT
+    from leoflow.engine.compiler.compile import compile_project
 
     timeout = args.timeout or float(os.environ.get("LEOFLOW_COMPILE_TIMEOUT", DEFAULT_TIMEOUT))
-    python = args.python
-    if python is None:
-        project_dir, _ = locate_project(args.path)
-        python = dag_interpreter(load_project_config(project_dir).dag_id, _home())
-    return compile_project(args.path, python=python, timeout=timeout)
+    return compile_project(args.path, python=args.python, home=_home(), timeout=timeout)
 
 
 def _home() -> Path:

@@ -266,6 +266,8 @@ class OperatorPartial:
             check_expandable(name, value)
         with building_mapped():
             op = self.operator_class(**self.kwargs)
+        for name in mapped:  # the mapped values replace the placeholders the operator stored
+            op.op_kwargs.pop(name, None)
         op.set_expansion("kwargs", dict(mapped))
         return op
 
@@ -273,6 +275,7 @@ class OperatorPartial:
         check_expandable("expand_kwargs", value, items_are_dicts=True)
         with building_mapped():
             op = self.operator_class(**self.kwargs)
+        op.op_kwargs = {k: v for k, v in op.op_kwargs.items() if v is not None}
         op.set_expansion("list_of_kwargs", value)
         return op
 

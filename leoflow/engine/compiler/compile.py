@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from leoflow.engine.compiler.child import DEFAULT_TIMEOUT, run_compile_child
+from leoflow.engine.compiler.child import DEFAULT_TIMEOUT, dag_interpreter, run_compile_child
 from leoflow.engine.compiler.errors import CompileError
 from leoflow.engine.spec.canonical import with_content_hash
 from leoflow.engine.spec.errors import GraphError, SpecError
@@ -74,16 +74,33 @@ def load_project_config(project_dir: Path) -> ProjectConfig:
 
 
 def compile_project(path: str | Path, *, python: str | None = None,
+                    home: Path | None = None,
                     timeout: float = DEFAULT_TIMEOUT) -> CompiledProject:
-    """Compile the project at ``path``; raise ``CompileError`` naming file and line."""
+    """Compile the project at ``path``; raise ``CompileError`` naming file and line.
+
+    File names in errors are relative to the current directory when they are below it, so
+    messages read like ``my_dag/dag.py:12: ...``. Without ``python``, the DAG file runs
+    with its own environment's interpreter under ``home`` when that exists, else this one.
+    """
+    try:
+        return _compile_project(path, python=python, home=home, timeout=timeout)
+    except CompileError as exc:
+        exc.file = _display_path(exc.file)
+        raise
+
+
+def _compile_project(path: str | Path, *, python: str | None, home: Path | None,
+                     timeout: float) -> CompiledProject:
     project_dir, dag_file = locate_project(path)
     config = load_project_config(project_dir)
+    if python is None and home is not None:
+        python = dag_interpreter(config.dag_id, home)
     source = dag_file.read_text("utf-8")
     report = run_compile_child(dag_file, project_dir, python=python, timeout=timeout)
     if not report.get("ok"):
         error = report["error"]
         raise CompileError(error["message"], kind=error["kind"],
-                           file=_display_path(error.get("file"), project_dir),
+                           file=error.get("file"),
                            line=error.get("line"), traceback=error.get("traceback", ""))
     raw_dags: list[dict[str, Any]] = report["dags"]
     if len(raw_dags) == 1 and raw_dags[0]["dag_id"] != config.dag_id:
@@ -197,11 +214,11 @@ def _param_names(encoded: Any) -> list[str]:
     return []
 
 
-def _display_path(file: str | None, project_dir: Path) -> str | None:
+def _display_path(file: str | None) -> str | None:
     if not file:
         return file
     path = Path(file)
     try:
-        return str(path.relative_to(Path.cwd()))
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
