@@ -1,0 +1,1 @@
+"""Benchmarks from ../shared/BENCH.md: measurements, not tests. Run ``python -m bench``."""

@@ -1,0 +1,53 @@
+"""The workloads, each a function returning figures. More arrive as the engine grows."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+from bench.generate import lattice_project
+from bench.stats import Figure, repeat, summarize
+
+
+def w6_compile(runs: int) -> list[Figure]:
+    """W6 bigdag: wall time of `leoflow compile` (child process included) on 1,000 tasks."""
+    from leoflow.engine.compiler.compile import compile_project
+
+    with tempfile.TemporaryDirectory() as tmp:
+        project = lattice_project(Path(tmp))
+        compile_project(project)  # warm the OS file cache once; not counted
+
+        def once() -> float:
+            started = time.perf_counter()
+            result = compile_project(project)
+            elapsed = time.perf_counter() - started
+            assert len(result.documents[0]["tasks"]) == 1000
+            return elapsed
+
+        samples = repeat(once, runs)
+    return [summarize("W6 bigdag", "compile 1,000 tasks (9,900 edges)", "s", samples)]
+
+
+WORKLOADS = {"W6": w6_compile}
+
+
+def sdk_import(runs: int) -> list[Figure]:
+    """`import leoflow` in a fresh interpreter, minus the bare interpreter's start-up."""
+    import subprocess
+    import sys
+
+    def timed(code: str) -> float:
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True)
+        return time.perf_counter() - started
+
+    samples = []
+    for _ in range(runs):
+        bare = min(timed("pass") for _ in range(3))
+        loaded = min(timed("import leoflow") for _ in range(3))
+        samples.append(max(loaded - bare, 0.0) * 1000)
+    return [summarize("SDK", "import leoflow (fresh interpreter)", "ms", samples)]
+
+
+WORKLOADS["SDK"] = sdk_import

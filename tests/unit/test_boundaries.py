@@ -1,0 +1,64 @@
+"""The import arrows of DESIGN.md, checked rather than hoped for.
+
+The SDK runs inside every DAG's own environment, so it may import the standard library
+only; the engine reads dag.json and never imports user-side code (sdk, agent) or the layers
+above it (app, ide).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "leoflow"
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text("utf-8"), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def files_of(*parts: str) -> list[Path]:
+    root = PACKAGE.joinpath(*parts)
+    return sorted(root.rglob("*.py")) if root.is_dir() else [root]
+
+
+@pytest.mark.parametrize("path", [*files_of("sdk"), PACKAGE / "__init__.py",
+                                  PACKAGE / "errors.py"], ids=lambda p: p.name)
+def test_sdk_imports_only_the_standard_library(path):
+    for name in imported_modules(path):
+        top = name.split(".")[0]
+        if top == "leoflow":
+            assert name.startswith(("leoflow.sdk", "leoflow.errors")), (path, name)
+        else:
+            assert top in sys.stdlib_module_names or top == "__future__", (path, name)
+
+
+@pytest.mark.parametrize("path", files_of("engine"), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_engine_never_imports_sdk_agent_app_or_ide(path):
+    forbidden = ("leoflow.sdk", "leoflow.agent", "leoflow.app", "leoflow.ide")
+    for name in imported_modules(path):
+        assert not name.startswith(forbidden), (path, name)
+        assert name != "leoflow", (path, "'import leoflow' loads the SDK")
+
+
+def test_import_leoflow_loads_no_third_party_module():
+    code = ("import json, sys; import leoflow; "
+            "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules}"
+            " - set(sys.stdlib_module_names) - {'leoflow', '__main__'})))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    # "_"-prefixed names are the interpreter's own (e.g. _distutils_hack, editable finders)
+    extra = [m for m in json.loads(out) if not m.startswith("_")]
+    assert extra == []
