@@ -1,0 +1,160 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class AuthenticateRequest(_message.Message):
+    __slots__ = ("hostname", "pid", "agent_version")
+    HOSTNAME_FIELD_NUMBER: _ClassVar[int]
+    PID_FIELD_NUMBER: _ClassVar[int]
+    AGENT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    hostname: str
+    pid: int
+    agent_version: str
+    def __init__(self, hostname: _Optional[str] = ..., pid: _Optional[int] = ..., agent_version: _Optional[str] = ...) -> None: ...
+
+class AuthenticateResponse(_message.Message):
+    __slots__ = ("task_instance_id", "try_number", "heartbeat_interval")
+    TASK_INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
+    TRY_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    task_instance_id: str
+    try_number: int
+    heartbeat_interval: float
+    def __init__(self, task_instance_id: _Optional[str] = ..., try_number: _Optional[int] = ..., heartbeat_interval: _Optional[float] = ...) -> None: ...
+
+class FetchTaskRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class FetchTaskResponse(_message.Message):
+    __slots__ = ("dag_id", "run_id", "task_id", "map_index", "try_number", "max_tries", "operator", "task_json", "args_json", "kwargs_json", "context_json", "project_dir", "dag_file", "python", "env", "execution_timeout")
+    class EnvEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    DAG_ID_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    MAP_INDEX_FIELD_NUMBER: _ClassVar[int]
+    TRY_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    MAX_TRIES_FIELD_NUMBER: _ClassVar[int]
+    OPERATOR_FIELD_NUMBER: _ClassVar[int]
+    TASK_JSON_FIELD_NUMBER: _ClassVar[int]
+    ARGS_JSON_FIELD_NUMBER: _ClassVar[int]
+    KWARGS_JSON_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_JSON_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_DIR_FIELD_NUMBER: _ClassVar[int]
+    DAG_FILE_FIELD_NUMBER: _ClassVar[int]
+    PYTHON_FIELD_NUMBER: _ClassVar[int]
+    ENV_FIELD_NUMBER: _ClassVar[int]
+    EXECUTION_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    dag_id: str
+    run_id: str
+    task_id: str
+    map_index: int
+    try_number: int
+    max_tries: int
+    operator: str
+    task_json: str
+    args_json: str
+    kwargs_json: str
+    context_json: str
+    project_dir: str
+    dag_file: str
+    python: str
+    env: _containers.ScalarMap[str, str]
+    execution_timeout: float
+    def __init__(self, dag_id: _Optional[str] = ..., run_id: _Optional[str] = ..., task_id: _Optional[str] = ..., map_index: _Optional[int] = ..., try_number: _Optional[int] = ..., max_tries: _Optional[int] = ..., operator: _Optional[str] = ..., task_json: _Optional[str] = ..., args_json: _Optional[str] = ..., kwargs_json: _Optional[str] = ..., context_json: _Optional[str] = ..., project_dir: _Optional[str] = ..., dag_file: _Optional[str] = ..., python: _Optional[str] = ..., env: _Optional[_Mapping[str, str]] = ..., execution_timeout: _Optional[float] = ...) -> None: ...
+
+class LogLine(_message.Message):
+    __slots__ = ("stream", "line", "timestamp")
+    STREAM_FIELD_NUMBER: _ClassVar[int]
+    LINE_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    stream: str
+    line: str
+    timestamp: float
+    def __init__(self, stream: _Optional[str] = ..., line: _Optional[str] = ..., timestamp: _Optional[float] = ...) -> None: ...
+
+class StreamLogsResponse(_message.Message):
+    __slots__ = ("lines_stored",)
+    LINES_STORED_FIELD_NUMBER: _ClassVar[int]
+    lines_stored: int
+    def __init__(self, lines_stored: _Optional[int] = ...) -> None: ...
+
+class PushXComRequest(_message.Message):
+    __slots__ = ("key", "value_json")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VALUE_JSON_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    value_json: str
+    def __init__(self, key: _Optional[str] = ..., value_json: _Optional[str] = ...) -> None: ...
+
+class PushXComResponse(_message.Message):
+    __slots__ = ("size_bytes",)
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    size_bytes: int
+    def __init__(self, size_bytes: _Optional[int] = ...) -> None: ...
+
+class PullXComRequest(_message.Message):
+    __slots__ = ("task_ids", "key", "map_indexes", "has_map_indexes")
+    TASK_IDS_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    MAP_INDEXES_FIELD_NUMBER: _ClassVar[int]
+    HAS_MAP_INDEXES_FIELD_NUMBER: _ClassVar[int]
+    task_ids: _containers.RepeatedScalarFieldContainer[str]
+    key: str
+    map_indexes: _containers.RepeatedScalarFieldContainer[int]
+    has_map_indexes: bool
+    def __init__(self, task_ids: _Optional[_Iterable[str]] = ..., key: _Optional[str] = ..., map_indexes: _Optional[_Iterable[int]] = ..., has_map_indexes: _Optional[bool] = ...) -> None: ...
+
+class PullXComResponse(_message.Message):
+    __slots__ = ("values_json",)
+    VALUES_JSON_FIELD_NUMBER: _ClassVar[int]
+    values_json: str
+    def __init__(self, values_json: _Optional[str] = ...) -> None: ...
+
+class HeartbeatRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class HeartbeatResponse(_message.Message):
+    __slots__ = ("stop", "reason")
+    STOP_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    stop: bool
+    reason: str
+    def __init__(self, stop: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ReportStateRequest(_message.Message):
+    __slots__ = ("state", "exit_code", "error_type", "error_message", "traceback", "follow_task_ids_json", "short_circuit_continue", "no_retry")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_TYPE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    TRACEBACK_FIELD_NUMBER: _ClassVar[int]
+    FOLLOW_TASK_IDS_JSON_FIELD_NUMBER: _ClassVar[int]
+    SHORT_CIRCUIT_CONTINUE_FIELD_NUMBER: _ClassVar[int]
+    NO_RETRY_FIELD_NUMBER: _ClassVar[int]
+    state: str
+    exit_code: int
+    error_type: str
+    error_message: str
+    traceback: str
+    follow_task_ids_json: str
+    short_circuit_continue: bool
+    no_retry: bool
+    def __init__(self, state: _Optional[str] = ..., exit_code: _Optional[int] = ..., error_type: _Optional[str] = ..., error_message: _Optional[str] = ..., traceback: _Optional[str] = ..., follow_task_ids_json: _Optional[str] = ..., short_circuit_continue: _Optional[bool] = ..., no_retry: _Optional[bool] = ...) -> None: ...
+
+class ReportStateResponse(_message.Message):
+    __slots__ = ("recorded_state",)
+    RECORDED_STATE_FIELD_NUMBER: _ClassVar[int]
+    recorded_state: str
+    def __init__(self, recorded_state: _Optional[str] = ...) -> None: ...
