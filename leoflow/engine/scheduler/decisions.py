@@ -1,0 +1,491 @@
+"""Run-level scheduling decisions: given a run's task-instance states, what happens next.
+
+``evaluate_run`` is the whole of "the scheduler thinks" as one pure function. The loop calls
+it whenever something about a run changed (a task finished, a retry timer fired, a user
+cleared something), writes the decision, and hands the scheduled task instances to an
+executor. There is no polling interval in it: one call settles everything that can be settled
+now, because it walks the tasks in topological order and applies each decision before looking
+at the next task. A failure or a skip therefore propagates through the whole downstream graph
+in one call, where Airflow needs one scheduler loop per level.
+
+What it covers, each as Airflow 3 does it:
+
+* trigger rules (``trigger_rules.decide``), counted per task instance;
+* dynamic task mapping: a mapped task expands when its trigger rule lets it run and the
+  length of what it maps over is known; a length of 0 skips it; a length that can no longer
+  become known (its upstreams finished without providing it) makes it ``upstream_failed``;
+  a failed or skipped mapping upstream resolves it early (``MappedTaskUpstreamDep``);
+* branching: a successful branch task's other direct downstreams are skipped, except those
+  that are also downstream of a followed task (``SkipMixin.skip_all_except``);
+* short-circuit: a falsy result skips every downstream task (``ignore_downstream_trigger_rules``
+  defaults to True), or only the direct ones when the task says otherwise;
+* retries and reschedules wait for their time (``not_before``) before being scheduled again;
+* the run's end: success or failed from its leaf tasks once every task instance finished, and
+  failed when nothing can move any more (Airflow's "deadlock").
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any
+
+from leoflow.engine.scheduler.mapping import literal_expansion_length, mapping_dependencies
+from leoflow.engine.scheduler.states import (
+    FAILED_STATES,
+    FINISHED,
+    IN_FLIGHT,
+    SCHEDULABLE,
+    UNFINISHED,
+    DagRunState,
+    TaskInstanceState,
+    TIState,
+)
+from leoflow.engine.scheduler.trigger_rules import (
+    Decision,
+    TriggerRule,
+    UpstreamCounts,
+    decide,
+    parse_rule,
+)
+from leoflow.engine.spec.model import DagSpec, TaskSpec
+from leoflow.errors import LeoflowError
+
+TI = TaskInstanceState
+
+TIKey = tuple[str, int]
+"""A task instance within a run: ``(task_id, map_index)``; ``map_index`` is -1 unless expanded."""
+
+_EMPTY: Mapping[Any, Any] = MappingProxyType({})
+
+
+class InvalidGraph(LeoflowError):
+    """The spec's task graph cannot be scheduled (an unknown upstream or a cycle).
+
+    The compiler rejects such specs, so this means a spec that bypassed it."""
+
+    def __init__(self, message: str, *, tasks: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.tasks = tasks
+
+
+class InvalidBranchChoice(LeoflowError):
+    """A branch task returned something that is not a task id (or list of them) of its DAG.
+
+    The engine fails the branch task with this message, as Airflow does."""
+
+    def __init__(self, task_id: str, message: str, *, invalid: tuple[str, ...] = ()) -> None:
+        super().__init__(f"branch task {task_id!r}: {message}")
+        self.task_id = task_id
+        self.invalid = invalid
+
+
+@dataclass(frozen=True)
+class DagGraph:
+    """What the scheduling rules need from a spec, computed once per spec version.
+
+    ``evaluate_run`` builds one from the spec when not given one; a caller evaluating the same
+    DAG version many times may build it once with ``DagGraph.of(spec)`` and pass it along.
+    """
+
+    tasks: Mapping[str, TaskSpec]
+    order: tuple[str, ...]
+    upstream: Mapping[str, tuple[str, ...]]
+    downstream: Mapping[str, tuple[str, ...]]
+    leaves: frozenset[str]
+    rules: Mapping[str, TriggerRule]
+    map_deps: Mapping[str, tuple[str, ...]]
+    literal_lengths: Mapping[str, int | None]
+    short_circuit_all: Mapping[str, bool]
+
+    @classmethod
+    def of(cls, spec: DagSpec) -> DagGraph:
+        tasks = {t.task_id: t for t in spec.tasks}
+        downstream: dict[str, list[str]] = {tid: [] for tid in tasks}
+        indegree = dict.fromkeys(tasks, 0)
+        for t in spec.tasks:
+            for up in t.upstream:
+                if up not in tasks:
+                    raise InvalidGraph(f"task {t.task_id!r} depends on unknown task {up!r}",
+                                       tasks=(t.task_id, up))
+                downstream[up].append(t.task_id)
+                indegree[t.task_id] += 1
+        # Kahn's algorithm, seeded in declaration order so the order is stable and readable.
+        ready = deque(tid for tid in tasks if indegree[tid] == 0)
+        order: list[str] = []
+        while ready:
+            tid = ready.popleft()
+            order.append(tid)
+            for down in downstream[tid]:
+                indegree[down] -= 1
+                if indegree[down] == 0:
+                    ready.append(down)
+        if len(order) != len(tasks):
+            stuck = tuple(tid for tid in tasks if indegree[tid] > 0)
+            raise InvalidGraph(f"the task graph has a cycle through {', '.join(stuck)}",
+                               tasks=stuck)
+        options = _short_circuit_options(spec)
+        return cls(
+            tasks=MappingProxyType(tasks),
+            order=tuple(order),
+            upstream=MappingProxyType({tid: tuple(dict.fromkeys(t.upstream))
+                                       for tid, t in tasks.items()}),
+            downstream=MappingProxyType({k: tuple(v) for k, v in downstream.items()}),
+            leaves=frozenset(tid for tid, v in downstream.items() if not v),
+            rules=MappingProxyType({tid: parse_rule(t.trigger_rule, task_id=tid)
+                                    for tid, t in tasks.items()}),
+            map_deps=MappingProxyType({tid: mapping_dependencies(t)
+                                       for tid, t in tasks.items() if t.is_mapped}),
+            literal_lengths=MappingProxyType({tid: literal_expansion_length(t)
+                                              for tid, t in tasks.items() if t.is_mapped}),
+            short_circuit_all=MappingProxyType(options),
+        )
+
+    def descendants(self, starts: Iterable[str]) -> set[str]:
+        """Every task downstream of ``starts`` (transitively), ``starts`` excluded."""
+        seen: set[str] = set()
+        queue = deque(s for s in starts if s in self.downstream)
+        while queue:
+            for down in self.downstream[queue.popleft()]:
+                if down not in seen:
+                    seen.add(down)
+                    queue.append(down)
+        return seen
+
+
+_GRAPHS: dict[int, tuple[weakref.ref[DagSpec], DagGraph]] = {}
+
+
+def graph_of(spec: DagSpec) -> DagGraph:
+    """``DagGraph.of(spec)``, remembered for as long as ``spec`` lives.
+
+    A spec version is immutable and evaluated again on every event of every run pinned to it,
+    so its graph is built once. (Specs are not hashable, hence the identity-keyed table that
+    drops an entry when its spec is collected.)
+    """
+    entry = _GRAPHS.get(id(spec))
+    if entry is not None and entry[0]() is spec:
+        return entry[1]
+    graph = DagGraph.of(spec)
+    key = id(spec)
+    _GRAPHS[key] = (weakref.ref(spec, lambda _ref: _GRAPHS.pop(key, None)), graph)
+    return graph
+
+
+def _short_circuit_options(spec: DagSpec) -> dict[str, bool]:
+    """``ignore_downstream_trigger_rules`` per short-circuit task (default True, as Airflow).
+
+    ``TaskSpec`` does not carry operator options, so they are read from the raw document.
+    """
+    raw_tasks = {t.get("task_id"): t for t in spec.raw.get("tasks", ()) if isinstance(t, Mapping)}
+    out: dict[str, bool] = {}
+    for t in spec.tasks:
+        if t.operator != "short_circuit":
+            continue
+        value: Any = (raw_tasks.get(t.task_id, {}).get("options") or {}).get(
+            "ignore_downstream_trigger_rules", True)
+        if isinstance(value, Mapping) and "literal" in value:
+            value = value["literal"]
+        out[t.task_id] = bool(value)
+    return out
+
+
+@dataclass(frozen=True)
+class RunDecision:
+    """What ``evaluate_run`` decided; the caller writes it in one transaction.
+
+    * ``schedule``: task instances to set ``scheduled`` and hand to an executor. For a task in
+      ``expand`` they are new: create ``(task_id, 0 … n-1)`` (Airflow turns the placeholder
+      ``-1`` into index 0 and adds the rest) before scheduling them.
+    * ``skip`` / ``upstream_failed``: task instances resolved without running.
+    * ``expand``: mapped tasks that expand now, with their length (always ≥ 1; a length of 0
+      shows up as the placeholder in ``skip``).
+    * ``run_state``: ``running`` until every task instance finished, then ``success`` or
+      ``failed``; ``deadlocked`` tells a failed run that could not move any more.
+    * ``next_wakeup``: the earliest ``not_before`` still in the future, if any, so the loop can
+      set one timer instead of polling.
+    """
+
+    schedule: tuple[TIKey, ...] = ()
+    skip: tuple[TIKey, ...] = ()
+    upstream_failed: tuple[TIKey, ...] = ()
+    expand: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    run_state: DagRunState = DagRunState.RUNNING
+    deadlocked: bool = False
+    next_wakeup: datetime | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.run_state in (DagRunState.SUCCESS, DagRunState.FAILED)
+
+    @property
+    def changes(self) -> dict[TIKey, TaskInstanceState]:
+        """Every task-instance state change, in the order they were decided."""
+        out: dict[TIKey, TaskInstanceState] = {}
+        for key in self.schedule:
+            out[key] = TI.SCHEDULED
+        for key in self.skip:
+            out[key] = TI.SKIPPED
+        for key in self.upstream_failed:
+            out[key] = TI.UPSTREAM_FAILED
+        return out
+
+
+def normalize_branch_choice(spec: DagSpec, task_id: str, result: Any) -> tuple[str, ...]:
+    """Turn a branch callable's return value into the task ids to follow.
+
+    Accepts what Airflow accepts: ``None`` (follow nothing), one id, or an iterable of ids; a
+    task group id stands for the group's root tasks. Raises ``InvalidBranchChoice`` for
+    anything else or for ids that are not tasks of the DAG.
+    """
+    if result is None:
+        items: list[Any] = []
+    elif isinstance(result, str):
+        items = [result]
+    elif isinstance(result, Iterable) and not isinstance(result, Mapping | bytes):
+        items = list(result)
+    else:
+        raise InvalidBranchChoice(task_id, "must return None, a task id or a list of task "
+                                  f"ids, not {type(result).__name__}")
+    bad_types = [x for x in items if not isinstance(x, str)]
+    if bad_types:
+        raise InvalidBranchChoice(task_id, "expected task ids as strings, got "
+                                  f"{', '.join(repr(x) for x in bad_types)}")
+    task_ids = set(spec.task_ids)
+    chosen: dict[str, None] = {}
+    invalid: list[str] = []
+    for item in items:
+        if item in task_ids:
+            chosen.setdefault(item, None)
+            continue
+        roots = _group_roots(spec, item)
+        if roots:
+            for root in roots:
+                chosen.setdefault(root, None)
+        else:
+            invalid.append(item)
+    if invalid:
+        raise InvalidBranchChoice(task_id, "must name only tasks of the DAG; unknown: "
+                                  f"{', '.join(sorted(invalid))}", invalid=tuple(invalid))
+    return tuple(chosen)
+
+
+def _group_roots(spec: DagSpec, group_id: str) -> tuple[str, ...]:
+    """Tasks of group ``group_id`` (nested groups included) with no upstream inside it."""
+    def inside(t: TaskSpec) -> bool:
+        g = t.group_id
+        return g is not None and (g == group_id or g.startswith(group_id + "."))
+
+    members = {t.task_id for t in spec.tasks if inside(t)}
+    return tuple(t.task_id for t in spec.tasks
+                 if t.task_id in members and not any(u in members for u in t.upstream))
+
+
+def evaluate_run(
+    spec: DagSpec | DagGraph,
+    ti_states: Mapping[TIKey, TIState | str],
+    *,
+    mapped_lengths: Mapping[str, int | None] = _EMPTY,
+    branch_choices: Mapping[str, Iterable[str]] = _EMPTY,
+    short_circuits: Mapping[str, bool] = _EMPTY,
+    not_before: Mapping[TIKey, datetime] = _EMPTY,
+    now: datetime | None = None,
+) -> RunDecision:
+    """Decide what happens next in one DAG run.
+
+    ``ti_states`` holds every task instance of the run; a task with no entry counts as one
+    task instance ``(task_id, -1)`` with no state, so a fresh run can pass ``{}``. Entries for
+    tasks not in the spec are ignored (runs are pinned to one spec version).
+
+    ``mapped_lengths``: for mapped tasks that map over upstream results, the expansion length
+    once known (see ``mapping.expansion_length``); literal expansions need no entry.
+    ``branch_choices``: for branch tasks that succeeded, the task ids they chose (already
+    normalized by ``normalize_branch_choice``). ``short_circuits``: for short-circuit tasks
+    that succeeded, the truthiness of their result. ``not_before``: when each
+    ``up_for_retry`` / ``up_for_reschedule`` task instance may run again (see
+    ``retry.next_retry_at``); with ``now=None`` such a task instance is due only if it has no
+    entry.
+
+    Runs in O(tasks + edges + task instances).
+    """
+    g = spec if isinstance(spec, DagGraph) else graph_of(spec)
+    by_task = _group(g, ti_states)
+    forced = _forced_skips(g, by_task, branch_choices, short_circuits)
+
+    schedule: list[TIKey] = []
+    skip: list[TIKey] = []
+    ufail: list[TIKey] = []
+    expand: dict[str, int] = {}
+    wakeup: datetime | None = None
+    own: dict[str, UpstreamCounts] = {}
+
+    def resolve(tid: str, keys: Iterable[int], state: TaskInstanceState) -> None:
+        tis = by_task[tid]
+        target = skip if state is TI.SKIPPED else ufail
+        for mi in keys:
+            tis[mi] = state
+            target.append((tid, mi))
+
+    for tid in g.order:
+        tis = by_task[tid]
+        candidates = [mi for mi, st in tis.items() if st in SCHEDULABLE]
+        if not candidates:
+            continue
+        if tid in forced:
+            resolve(tid, candidates, TI.SKIPPED)
+            continue
+
+        counts = _upstream_counts(g, tid, by_task, own)
+        decision = decide(g.rules[tid], counts)
+        unexpanded = tid in g.map_deps and list(tis) == [-1]
+        if unexpanded and decision in (Decision.RUN, Decision.WAIT):
+            decision = _mapped_upstream_decision(g.map_deps[tid], by_task) or decision
+
+        if decision is Decision.SKIP:
+            resolve(tid, candidates, TI.SKIPPED)
+        elif decision is Decision.UPSTREAM_FAILED:
+            resolve(tid, candidates, TI.UPSTREAM_FAILED)
+        elif decision is Decision.RUN and unexpanded:
+            length = (mapped_lengths[tid] if tid in mapped_lengths
+                      else g.literal_lengths.get(tid))
+            if length is None:
+                # The values to map over can no longer appear once every task providing them
+                # finished: Airflow marks the task upstream_failed then. While one is still
+                # unfinished (an early-firing rule), Leoflow waits for it.
+                if all(st in FINISHED for dep in g.map_deps[tid]
+                       for st in by_task[dep].values()):
+                    resolve(tid, [-1], TI.UPSTREAM_FAILED)
+            elif length <= 0:
+                resolve(tid, [-1], TI.SKIPPED)
+            else:
+                expand[tid] = length
+                tis.clear()
+                for mi in range(length):
+                    tis[mi] = TI.SCHEDULED
+                    schedule.append((tid, mi))
+        elif decision is Decision.RUN:
+            for mi in candidates:
+                key = (tid, mi)
+                if tis[mi] is not None and key in not_before:
+                    at = not_before[key]
+                    if now is None or now < at:
+                        wakeup = at if wakeup is None or at < wakeup else wakeup
+                        continue
+                tis[mi] = TI.SCHEDULED
+                schedule.append(key)
+
+    run_state, deadlocked = _run_state(g, by_task)
+    return RunDecision(
+        schedule=tuple(schedule),
+        skip=tuple(skip),
+        upstream_failed=tuple(ufail),
+        expand=MappingProxyType(expand),
+        run_state=run_state,
+        deadlocked=deadlocked,
+        next_wakeup=wakeup if run_state is DagRunState.RUNNING else None,
+    )
+
+
+def _group(g: DagGraph, ti_states: Mapping[TIKey, TIState | str]) -> dict[str, dict[int, TIState]]:
+    by_task: dict[str, dict[int, TIState]] = {tid: {} for tid in g.order}
+    for (tid, mi), st in ti_states.items():
+        tis = by_task.get(tid)
+        if tis is not None:
+            tis[mi] = None if st is None else TaskInstanceState(st)
+    for tis in by_task.values():
+        if not tis:
+            tis[-1] = None
+        elif -1 in tis and len(tis) > 1:
+            # Expanded: the placeholder no longer stands for anything.
+            del tis[-1]
+    return by_task
+
+
+def _all_success(tis: Mapping[int, TIState]) -> bool:
+    return all(st == TI.SUCCESS for st in tis.values())
+
+
+def _forced_skips(g: DagGraph, by_task: Mapping[str, Mapping[int, TIState]],
+                  branch_choices: Mapping[str, Iterable[str]],
+                  short_circuits: Mapping[str, bool]) -> set[str]:
+    """Tasks that a finished branch or short-circuit task decided to skip."""
+    forced: set[str] = set()
+    for tid, choice in branch_choices.items():
+        if tid not in by_task or not _all_success(by_task[tid]):
+            continue
+        follow = set(choice)
+        # A direct downstream that is also reachable from a followed task is followed too
+        # (the "empty branch" join: branch >> join and branch >> a >> join).
+        follow |= g.descendants(follow)
+        forced.update(d for d in g.downstream[tid] if d not in follow)
+    for tid, truthy in short_circuits.items():
+        if truthy or tid not in by_task or not _all_success(by_task[tid]):
+            continue
+        if g.short_circuit_all.get(tid, True):
+            forced |= g.descendants([tid])
+        else:
+            forced.update(g.downstream[tid])
+    return forced
+
+
+def _upstream_counts(g: DagGraph, tid: str, by_task: Mapping[str, Mapping[int, TIState]],
+                     own: dict[str, UpstreamCounts]) -> UpstreamCounts:
+    """Sum of the upstream tasks' own counts; each task's own counts are computed once, after
+    the walk has passed it (topological order guarantees its states are final by then)."""
+    total = success = skipped = failed = upstream_failed = removed = 0
+    for up in g.upstream[tid]:
+        c = own.get(up)
+        if c is None:
+            c = own[up] = UpstreamCounts.of(by_task[up].values())
+        total += c.total
+        success += c.success
+        skipped += c.skipped
+        failed += c.failed
+        upstream_failed += c.upstream_failed
+        removed += c.removed
+    return UpstreamCounts(total=total, success=success, skipped=skipped, failed=failed,
+                          upstream_failed=upstream_failed, removed=removed)
+
+
+def _mapped_upstream_decision(deps: tuple[str, ...],
+                              by_task: Mapping[str, Mapping[int, TIState]]) -> Decision | None:
+    """Airflow's ``MappedTaskUpstreamDep``: a failed or skipped (unexpanded) task that a mapped
+    task maps over settles it without waiting for its trigger rule."""
+    finished = {tis[-1] for dep in deps
+                if -1 in (tis := by_task[dep]) and tis[-1] in FINISHED}
+    if not finished or finished == {TI.SUCCESS}:
+        return None
+    if TI.FAILED in finished or TI.UPSTREAM_FAILED in finished:
+        return Decision.UPSTREAM_FAILED
+    if TI.SKIPPED in finished:
+        return Decision.SKIP
+    return Decision.WAIT
+
+
+def _run_state(g: DagGraph, by_task: Mapping[str, Mapping[int, TIState]]
+               ) -> tuple[DagRunState, bool]:
+    """Airflow's ``DagRun.update_state``, after this call's decisions were applied."""
+    unfinished = in_flight = False
+    for tis in by_task.values():
+        for st in tis.values():
+            if st in UNFINISHED:
+                unfinished = True
+                if st in IN_FLIGHT:
+                    in_flight = True
+                    break
+        if in_flight:
+            break
+    if unfinished:
+        if in_flight:
+            return DagRunState.RUNNING, False
+        # Task instances remain, none is running or about to, and none could be scheduled.
+        return DagRunState.FAILED, True
+    for leaf in g.leaves:
+        for st in by_task[leaf].values():
+            if st in FAILED_STATES:
+                return DagRunState.FAILED, False
+    return DagRunState.SUCCESS, False
