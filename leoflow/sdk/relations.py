@@ -41,7 +41,12 @@ class DependencyMixin:
                     down.add_upstream_task(up, label=label)
 
     def set_upstream(self, other: Any, label: str | None = None) -> None:
+        from leoflow.sdk.edges import Label
+
         for item in _flatten(other):
+            if isinstance(item, Label):
+                item.add_downstream(self)
+                continue
             for up in _endpoints_of(item, downstream=False):
                 for down in self.downstream_endpoints():
                     down.add_upstream_task(up, label=label)

@@ -285,12 +285,15 @@ def test_task_groups_prefix_ids_and_connect_roots_and_leaves(describe):
 def test_labels_are_kept_on_edges(describe):
     with DAG("labels") as d:
         a, b, c = (EmptyOperator(task_id=n) for n in "abc")
+        e = EmptyOperator(task_id="e")
         a >> Label("ok") >> b
         [a, b] >> Label("always") >> c
+        e << Label("back") << [a, c]
     doc = describe(d)
     assert {(e["upstream"], e["downstream"], e["label"]) for e in doc["edge_labels"]} == {
-        ("a", "b", "ok"), ("a", "c", "always"), ("b", "c", "always")}
-    assert edges(doc) == {("a", "b"), ("a", "c"), ("b", "c")}
+        ("a", "b", "ok"), ("a", "c", "always"), ("b", "c", "always"), ("a", "e", "back"),
+        ("c", "e", "back")}
+    assert edges(doc) == {("a", "b"), ("a", "c"), ("b", "c"), ("a", "e"), ("c", "e")}
 
 
 def test_default_args_apply_and_task_arguments_win(describe):
