@@ -1,0 +1,1 @@
+"""Revision scripts, oldest first by ``down_revision``; Alembic skips this file."""

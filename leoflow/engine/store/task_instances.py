@@ -1,0 +1,368 @@
+"""Task instances (one row per task and map index in a run) and their finished tries.
+
+The live row holds the current try; ``record_try`` copies it into
+``task_instance_history`` when a try ends, so that ``/tries`` and the per-try logs can list
+every attempt. Updates can be made conditional on the current state
+(``expected_states``): the scheduler and an agent racing on the same row cannot both win.
+Nothing here commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from leoflow.engine.store._sql import as_tuple, fetch_page, only, order_by, to_rows, upsert
+from leoflow.engine.store.errors import (
+    DuplicateTaskInstanceError,
+    TaskInstanceNotFoundError,
+)
+from leoflow.engine.store.rows import (
+    DagRunRow,
+    Page,
+    TaskInstanceHistoryRow,
+    TaskInstanceRow,
+)
+from leoflow.engine.store.tables import DEFAULT_POOL, task_instance, task_instance_history
+from leoflow.engine.store.types import utcnow
+
+# States after which a try is over (its end_date and duration are set).
+TRY_ENDED_STATES = frozenset(
+    {"success", "failed", "skipped", "upstream_failed", "removed", "up_for_retry"}
+)
+TI_ORDER_FIELDS = (
+    "dag_run_id",
+    "task_id",
+    "map_index",
+    "state",
+    "start_date",
+    "end_date",
+    "queued_at",
+    "try_number",
+    "priority_weight",
+)
+# Fields a caller may change with update_task_instance / set_task_state.
+UPDATABLE_FIELDS = (
+    "state",
+    "try_number",
+    "max_tries",
+    "scheduled_at",
+    "queued_at",
+    "start_date",
+    "end_date",
+    "duration",
+    "next_retry_at",
+    "last_heartbeat_at",
+    "executor",
+    "external_executor_id",
+    "hostname",
+    "pid",
+    "waiting_reason",
+    "note",
+    "rendered_map_index",
+    "pool",
+    "pool_slots",
+    "priority_weight",
+    "operator",
+)
+
+
+@dataclass(frozen=True)
+class NewTaskInstance:
+    """What the scheduler knows about a task instance when it creates it."""
+
+    task_id: str
+    map_index: int = -1
+    state: str | None = None
+    max_tries: int = 0
+    operator: str | None = None
+    pool: str = DEFAULT_POOL
+    pool_slots: int = 1
+    priority_weight: int = 1
+    rendered_map_index: str | None = None
+
+
+async def create_task_instances(
+    conn: AsyncConnection, run: DagRunRow, new: Iterable[NewTaskInstance]
+) -> list[TaskInstanceRow]:
+    """Create the task instances of a run in one statement; returns them in input order.
+
+    ``try_number`` starts at 0 (never queued yet). Raises ``DuplicateTaskInstanceError``
+    when a ``(task_id, map_index)`` is repeated or already exists in the run; the caller's
+    transaction stays usable.
+    """
+    rows: list[TaskInstanceRow] = []
+    seen: set[tuple[str, int]] = set()
+    for item in new:
+        key = (item.task_id, item.map_index)
+        if key in seen:
+            raise DuplicateTaskInstanceError(run.id, item.task_id, item.map_index)
+        seen.add(key)
+        rows.append(
+            TaskInstanceRow(
+                id=str(uuid.uuid4()),
+                dag_run_id=run.id,
+                dag_id=run.dag_id,
+                run_id=run.run_id,
+                task_id=item.task_id,
+                map_index=item.map_index,
+                rendered_map_index=item.rendered_map_index,
+                state=item.state,
+                try_number=0,
+                max_tries=item.max_tries,
+                operator=item.operator,
+                pool=item.pool,
+                pool_slots=item.pool_slots,
+                priority_weight=item.priority_weight,
+                scheduled_at=None,
+                queued_at=None,
+                start_date=None,
+                end_date=None,
+                duration=None,
+                next_retry_at=None,
+                last_heartbeat_at=None,
+                executor=None,
+                external_executor_id=None,
+                hostname=None,
+                pid=None,
+                waiting_reason=None,
+                note=None,
+            )
+        )
+    if not rows:
+        return []
+    try:
+        async with conn.begin_nested():
+            await conn.execute(task_instance.insert(), [r.__dict__ for r in rows])
+    except IntegrityError as exc:
+        existing = await conn.execute(
+            select(task_instance.c.task_id, task_instance.c.map_index).where(
+                task_instance.c.dag_run_id == run.id
+            )
+        )
+        taken = {(r.task_id, r.map_index) for r in existing}
+        for key in seen:
+            if key in taken:
+                raise DuplicateTaskInstanceError(run.id, key[0], key[1]) from exc
+        raise
+    return rows
+
+
+async def get_task_instance(
+    conn: AsyncConnection, dag_run_id: int, task_id: str, map_index: int = -1
+) -> TaskInstanceRow | None:
+    """A task instance by its natural key, or ``None``."""
+    row = (
+        await conn.execute(
+            select(task_instance).where(
+                task_instance.c.dag_run_id == dag_run_id,
+                task_instance.c.task_id == task_id,
+                task_instance.c.map_index == map_index,
+            )
+        )
+    ).first()
+    return TaskInstanceRow(**row._mapping) if row else None
+
+
+async def get_task_instance_by_id(conn: AsyncConnection, ti_id: str) -> TaskInstanceRow | None:
+    """A task instance by its UUID (what agents and tokens carry), or ``None``."""
+    row = (await conn.execute(select(task_instance).where(task_instance.c.id == ti_id))).first()
+    return TaskInstanceRow(**row._mapping) if row else None
+
+
+def _state_in(states: Collection[str | None]) -> ColumnElement[bool]:
+    named = [s for s in states if s is not None]
+    condition = task_instance.c.state.in_(named)
+    if None in states:
+        condition = or_(condition, task_instance.c.state.is_(None))
+    return condition
+
+
+async def list_for_run(
+    conn: AsyncConnection,
+    dag_run_id: int,
+    *,
+    task_id: str | None = None,
+    state: Collection[str | None] | None = None,
+) -> list[TaskInstanceRow]:
+    """Every task instance of a run (by task id, then map index): the scheduler's view.
+
+    ``state`` filters on a collection of states, ``None`` inside it meaning "no state".
+    """
+    query = select(task_instance).where(task_instance.c.dag_run_id == dag_run_id)
+    if task_id is not None:
+        query = query.where(task_instance.c.task_id == task_id)
+    if state is not None:
+        query = query.where(_state_in(state))
+    query = query.order_by(task_instance.c.task_id, task_instance.c.map_index)
+    return to_rows(TaskInstanceRow, (await conn.execute(query)).all())
+
+
+async def list_task_instances(
+    conn: AsyncConnection,
+    *,
+    dag_id: str | None = None,
+    run_id: str | None = None,
+    task_id: str | None = None,
+    map_index: int | None = None,
+    state: Collection[str | None] | None = None,
+    pool: str | Sequence[str] | None = None,
+    limit: int | None = 100,
+    offset: int = 0,
+    order: str = "dag_run_id",
+) -> Page[TaskInstanceRow]:
+    """Task instances matching the filters, one page, with the total (the API's listing).
+
+    ``None`` filters mean "any" (Airflow's ``~``).
+    """
+    query = select(task_instance)
+    if dag_id is not None:
+        query = query.where(task_instance.c.dag_id == dag_id)
+    if run_id is not None:
+        query = query.where(task_instance.c.run_id == run_id)
+    if task_id is not None:
+        query = query.where(task_instance.c.task_id == task_id)
+    if map_index is not None:
+        query = query.where(task_instance.c.map_index == map_index)
+    if state is not None:
+        query = query.where(_state_in(state))
+    pools = as_tuple(pool)
+    if pools is not None:
+        query = query.where(task_instance.c.pool.in_(pools))
+    clauses = order_by(
+        task_instance, order, TI_ORDER_FIELDS, ("dag_run_id", "task_id", "map_index")
+    )
+    return await fetch_page(conn, query, TaskInstanceRow, order=clauses, limit=limit, offset=offset)
+
+
+async def update_task_instance(
+    conn: AsyncConnection,
+    ti_id: str,
+    *,
+    expected_states: Collection[str | None] | None = None,
+    **changes: Any,
+) -> TaskInstanceRow | None:
+    """Change fields of a task instance (names from ``UPDATABLE_FIELDS``).
+
+    With ``expected_states`` the update happens only if the current state is one of them
+    (``None`` inside means "no state"); the result is ``None`` when it did not happen
+    (another writer moved the row first). ``TaskInstanceNotFoundError`` if the id is unknown.
+    """
+    values = only(changes, UPDATABLE_FIELDS, "task instance")
+    changed = True
+    if values:
+        stmt = update(task_instance).where(task_instance.c.id == ti_id).values(**values)
+        if expected_states is not None:
+            stmt = stmt.where(_state_in(expected_states))
+        changed = (await conn.execute(stmt)).rowcount > 0
+    row = await get_task_instance_by_id(conn, ti_id)
+    if row is None:
+        raise TaskInstanceNotFoundError(ti_id)
+    if values and not changed:
+        return None
+    if not values and expected_states is not None and row.state not in expected_states:
+        return None
+    return row
+
+
+async def set_task_state(
+    conn: AsyncConnection,
+    ti_id: str,
+    state: str | None,
+    *,
+    now: datetime | None = None,
+    expected_states: Collection[str | None] | None = None,
+    **changes: Any,
+) -> TaskInstanceRow | None:
+    """Move a task instance to ``state`` and stamp the matching timestamp.
+
+    ``scheduled`` → ``scheduled_at``; ``queued`` → ``queued_at``; ``running`` →
+    ``start_date`` and ``last_heartbeat_at`` (end and duration cleared); a state that ends a
+    try (``TRY_ENDED_STATES``) → ``end_date`` and ``duration`` from the start. Other fields
+    (``try_number``, ``hostname``, ``next_retry_at``...) ride along in ``changes``.
+    Conditional like ``update_task_instance``.
+    """
+    now = now or utcnow()
+    values: dict[str, Any] = {"state": state}
+    if state == "scheduled":
+        values["scheduled_at"] = now
+    elif state == "queued":
+        values["queued_at"] = now
+    elif state == "running":
+        values.update(start_date=now, end_date=None, duration=None, last_heartbeat_at=now)
+    elif state in TRY_ENDED_STATES:
+        current = await get_task_instance_by_id(conn, ti_id)
+        if current is None:
+            raise TaskInstanceNotFoundError(ti_id)
+        values["end_date"] = now
+        if current.start_date is not None:
+            values["duration"] = (now - current.start_date).total_seconds()
+    values.update(changes)
+    return await update_task_instance(conn, ti_id, expected_states=expected_states, **values)
+
+
+async def record_try(
+    conn: AsyncConnection, ti_id: str, *, error: str | None = None
+) -> TaskInstanceHistoryRow:
+    """Copy the task instance's current try into the history (one row per try).
+
+    Call it when a try ends, after ``set_task_state``. Recording the same try again
+    overwrites its row, so a repeated report is harmless.
+    """
+    ti = await get_task_instance_by_id(conn, ti_id)
+    if ti is None:
+        raise TaskInstanceNotFoundError(ti_id)
+    values = {
+        "task_instance_id": ti.id,
+        "dag_run_id": ti.dag_run_id,
+        "dag_id": ti.dag_id,
+        "run_id": ti.run_id,
+        "task_id": ti.task_id,
+        "map_index": ti.map_index,
+        "try_number": ti.try_number,
+        "max_tries": ti.max_tries,
+        "state": ti.state,
+        "operator": ti.operator,
+        "pool": ti.pool,
+        "executor": ti.executor,
+        "external_executor_id": ti.external_executor_id,
+        "hostname": ti.hostname,
+        "pid": ti.pid,
+        "queued_at": ti.queued_at,
+        "start_date": ti.start_date,
+        "end_date": ti.end_date,
+        "duration": ti.duration,
+        "error": error,
+    }
+    stmt = upsert(conn, task_instance_history).values(**values)
+    key = ("dag_run_id", "task_id", "map_index", "try_number")
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[task_instance_history.c[k] for k in key],
+        set_={k: stmt.excluded[k] for k in values if k not in key},
+    )
+    await conn.execute(stmt)
+    tries = await list_tries(conn, ti.dag_run_id, ti.task_id, ti.map_index)
+    return next(t for t in tries if t.try_number == ti.try_number)
+
+
+async def list_tries(
+    conn: AsyncConnection, dag_run_id: int, task_id: str, map_index: int = -1
+) -> list[TaskInstanceHistoryRow]:
+    """The recorded tries of one task instance, oldest first."""
+    query = (
+        select(task_instance_history)
+        .where(
+            task_instance_history.c.dag_run_id == dag_run_id,
+            task_instance_history.c.task_id == task_id,
+            task_instance_history.c.map_index == map_index,
+        )
+        .order_by(task_instance_history.c.try_number)
+    )
+    return to_rows(TaskInstanceHistoryRow, (await conn.execute(query)).all())

@@ -1,0 +1,52 @@
+"""Fixtures of general use across the suite: database URLs for both metadata backends.
+
+PostgreSQL is real (pgserver ships the binaries): one server per test session, a fresh
+database per test. Tests that use it are marked ``postgres`` (``-m "not postgres"`` skips
+them).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A PostgreSQL server for the whole session (stopped at the end)."""
+    pgserver = pytest.importorskip("pgserver")
+    server = pgserver.get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="stop")
+    # A throwaway server: durability only costs time (CREATE DATABASE waits on fsync).
+    server.psql(
+        "ALTER SYSTEM SET fsync = off; ALTER SYSTEM SET synchronous_commit = off;"
+        " ALTER SYSTEM SET full_page_writes = off; SELECT pg_reload_conf();"
+    )
+    yield server
+    server.cleanup()
+
+
+def _asyncpg_url(server: Any, database: str) -> str:
+    # pgserver listens on a Unix socket only; asyncpg takes its folder as ``host``.
+    info = server.get_postmaster_info()
+    if info.socket_dir is not None:
+        return f"postgresql+asyncpg://postgres@/{database}?host={info.socket_dir}&port={info.port}"
+    return f"postgresql+asyncpg://postgres@{info.hostname}:{info.port}/{database}"
+
+
+@pytest.fixture
+def postgres_url(postgres_server: Any) -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database, dropped after the test."""
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    postgres_server.psql(f'CREATE DATABASE "{name}";')
+    yield _asyncpg_url(postgres_server, name)
+    postgres_server.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE);')
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """The URL of a SQLite file (not created yet) in the test's temporary folder."""
+    return f"sqlite+aiosqlite:///{(tmp_path / 'leoflow.db').as_posix()}"
