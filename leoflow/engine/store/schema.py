@@ -24,7 +24,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
+from sqlalchemy import Column, Connection, MetaData, String, Table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from leoflow.engine.store.errors import SchemaMismatchError, StoreError
@@ -168,10 +168,11 @@ async def stamp(engine: AsyncEngine, revision: str) -> None:
     database written by a newer Leoflow.
     """
 
+    # Alembic's own layout of the version table (one VARCHAR(32) primary key column).
+    version = Table(VERSION_TABLE, MetaData(), Column("version_num", String(32), primary_key=True))
+
     def _stamp(connection: Connection) -> None:
-        context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
-        context._ensure_version_table()
-        version = context._version
+        version.create(connection, checkfirst=True)
         connection.execute(version.delete())
         connection.execute(version.insert().values(version_num=revision))
 

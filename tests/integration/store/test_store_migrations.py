@@ -101,3 +101,13 @@ async def test_missing_postgres_database_is_a_typed_error(postgres_url: str) -> 
     url = postgres_url.replace("/test_", "/missing_", 1)
     with pytest.raises(StoreUnavailableError, match="does not exist"):
         await Store.open(url)
+
+
+async def test_stamped_older_revision_is_reported(store: Store) -> None:
+    oldest = schema.known_revisions()[0]
+    await schema.stamp(store.engine, oldest)
+    status = await store.schema_status()
+    assert (status.kind, status.current) == ("older", oldest)
+    with pytest.raises(SchemaMismatchError) as caught:
+        await store.ensure_schema()
+    assert (caught.value.current, caught.value.expected) == (oldest, schema.head_revision())
