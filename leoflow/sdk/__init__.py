@@ -26,6 +26,7 @@ from leoflow.sdk.operators import (
 from leoflow.sdk.params import Param
 from leoflow.sdk.relations import chain, cross_downstream
 from leoflow.sdk.runtime import get_current_context
+from leoflow.sdk.secrets_env import BaseHook, Connection, Variable
 from leoflow.sdk.taskgroup import TaskGroup, task_group
 from leoflow.sdk.timetables import (
     CronDataIntervalTimetable,
@@ -40,9 +41,11 @@ __all__ = [
     "AirflowException",
     "AirflowFailException",
     "AirflowSkipException",
+    "BaseHook",
     "BaseOperator",
     "BashOperator",
     "BranchPythonOperator",
+    "Connection",
     "CronDataIntervalTimetable",
     "CronTriggerTimetable",
     "DagDefinitionError",
@@ -56,6 +59,7 @@ __all__ = [
     "PythonOperator",
     "ShortCircuitOperator",
     "TaskGroup",
+    "Variable",
     "XComArg",
     "chain",
     "cross_downstream",

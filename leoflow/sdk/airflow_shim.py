@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import leoflow.sdk as sdk
-from leoflow.sdk import errors, operators, relations, timetables
+from leoflow.sdk import errors, operators, relations, secrets_env, timetables
 
 _DAG = {"DAG": sdk.DAG, "dag": sdk.dag}
 _TASK = {"task": sdk.task, "task_group": sdk.task_group}
@@ -36,6 +36,9 @@ _EXC = {"AirflowException": errors.AirflowException,
         "AirflowSkipException": errors.AirflowSkipException,
         "AirflowFailException": errors.AirflowFailException,
         "DuplicateTaskIdFound": errors.DuplicateTaskIdFound}
+_VARIABLE = {"Variable": secrets_env.Variable}
+_CONNECTION = {"Connection": secrets_env.Connection}
+_HOOK = {"BaseHook": secrets_env.BaseHook}
 _TRIGGER_RULE: dict[str, Any] = {}  # filled below with a TriggerRule class
 _TIMETABLES_TRIGGER = {"CronTriggerTimetable": timetables.CronTriggerTimetable,
                        "DeltaTriggerTimetable": timetables.DeltaTriggerTimetable}
@@ -67,7 +70,8 @@ _TRIGGER_RULE["TriggerRule"] = TriggerRule
 _SDK = {**_DAG, **_TASK, **_BASE, **_EXC, "Param": sdk.Param, "Label": sdk.Label,
         "TaskGroup": sdk.TaskGroup, "XComArg": sdk.XComArg,
         "get_current_context": sdk.get_current_context, "TriggerRule": TriggerRule,
-        **_TIMETABLES_TRIGGER, **_TIMETABLES_INTERVAL}
+        **_TIMETABLES_TRIGGER, **_TIMETABLES_INTERVAL, **_VARIABLE, **_CONNECTION,
+        "BaseHook": secrets_env.BaseHook}
 
 MODULES: dict[str, dict[str, Any]] = {
     "airflow": {**_DAG, "__version__": "3.0.0+leoflow"},
@@ -81,7 +85,10 @@ MODULES: dict[str, dict[str, Any]] = {
     "airflow.sdk.bases": {},
     "airflow.sdk.bases.operator": _BASE,
     "airflow.decorators": {**_TASK, "dag": sdk.dag},
-    "airflow.models": {**_DAG, "BaseOperator": sdk.BaseOperator, "Param": sdk.Param},
+    "airflow.models": {**_DAG, "BaseOperator": sdk.BaseOperator, "Param": sdk.Param,
+                       **_VARIABLE, **_CONNECTION},
+    "airflow.models.variable": _VARIABLE,
+    "airflow.models.connection": _CONNECTION,
     "airflow.models.dag": _DAG,
     "airflow.models.baseoperator": _BASE,
     "airflow.models.param": {"Param": sdk.Param},
@@ -102,7 +109,10 @@ MODULES: dict[str, dict[str, Any]] = {
     "airflow.providers.http": {},
     "airflow.providers.http.operators": {},
     "airflow.providers.http.operators.http": _HTTP,
-    "airflow.exceptions": _EXC,
+    "airflow.exceptions": {**_EXC,
+                           "AirflowNotFoundException": secrets_env.AirflowNotFoundException},
+    "airflow.hooks": {},
+    "airflow.hooks.base": _HOOK,
     "airflow.utils": {},
     "airflow.utils.trigger_rule": _TRIGGER_RULE,
     "airflow.utils.task_group": {"TaskGroup": sdk.TaskGroup},
