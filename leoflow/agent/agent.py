@@ -1,0 +1,109 @@
+"""One agent, one try: authenticate, fetch, execute, push XCom, report.
+
+The order matters to the control plane: logs are flushed and XComs pushed before
+``ReportState``, so that a ``success`` it records always has its return value and its whole
+log, and downstream tasks woken by that report find their inputs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+import time
+import traceback
+
+from leoflow.agent.bash_task import run_bash
+from leoflow.agent.client import ControlPlaneClient
+from leoflow.agent.config import AgentConfig
+from leoflow.agent.errors import EXIT_REPORTED, AgentError, AgentRejected
+from leoflow.agent.heartbeat import Heartbeat, StopSignal
+from leoflow.agent.logs import LogShipper
+from leoflow.agent.outcome import SUCCESS, Outcome
+from leoflow.agent.python_task import run_callable, run_python
+from leoflow.agent.taskrun import TaskRun
+
+PYTHON_KINDS = frozenset({"python", "branch", "short_circuit"})
+
+
+async def execute(run: TaskRun) -> Outcome:
+    """Run the try's work and say how it ended; user failures are outcomes, not errors."""
+    operator = run.task.operator
+    if operator in PYTHON_KINDS:
+        return await run_python(run)
+    if operator == "bash":
+        if run.spec.get("callable"):  # @task.bash: the function returns the command
+            final, failure = await run_callable(run)
+            if failure is not None:
+                return failure
+            assert final is not None
+            return await run_bash(run, str(final.get("value")))
+        return await run_bash(run)
+    return Outcome.failed("AirflowException",
+                          f"operator {operator!r} does not run in an agent (python, bash, "
+                          "branch and short_circuit do)", no_retry=True)
+
+
+async def push_xcoms(run: TaskRun, outcome: Outcome) -> Outcome:
+    """Push the outcome's XComs; a refused push (too large...) fails the try instead."""
+    for key, value in outcome.xcoms:
+        try:
+            await run.client.push_xcom(key, value)
+        except AgentRejected:
+            raise
+        except AgentError as exc:
+            return Outcome.failed("XComPushError", f"cannot store XCom {key!r}: {exc}")
+    return outcome
+
+
+def _install_signal_handlers(stop: StopSignal) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set, f"leoflow-agent received {sig.name}")
+
+
+async def run_agent(config: AgentConfig) -> int:
+    """The whole life of an agent; returns its exit code (0 once a state was reported)."""
+    client = ControlPlaneClient(config)
+    heartbeat: Heartbeat | None = None
+    try:
+        started = time.monotonic()
+        auth = await client.authenticate()
+        task = await client.fetch_task()
+        stop = StopSignal()
+        _install_signal_handlers(stop)
+        heartbeat = Heartbeat(client, auth.heartbeat_interval, stop)
+        heartbeat.start()
+        shipper = LogShipper(client)
+        shipper.start()
+        run = TaskRun.from_fetch(task, client, shipper, stop)
+        try:
+            outcome = await execute(run)
+        except AgentError:
+            raise
+        except Exception as exc:  # a bug of ours: still report, with our traceback
+            outcome = Outcome.failed("AgentError", f"leoflow-agent failed: {exc}",
+                                     traceback=traceback.format_exc())
+        if outcome.state == SUCCESS:
+            outcome = await push_xcoms(run, outcome)
+        elapsed = time.monotonic() - started
+        await shipper.agent_line(f"task {outcome.summary()} after {elapsed:.2f} s")
+        await shipper.close()
+        if shipper.error:
+            print(f"leoflow-agent: some log lines may be missing ({shipper.error})",
+                  file=sys.stderr, flush=True)
+        await heartbeat.close()
+        response = await client.report_state(outcome.to_request())
+        print(f"leoflow-agent: {task.dag_id}.{task.task_id} try {task.try_number}: reported "
+              f"{outcome.state} (recorded {response.recorded_state or outcome.state})",
+              file=sys.stderr, flush=True)
+        return EXIT_REPORTED
+    except AgentError as exc:
+        print(f"leoflow-agent: {exc}", file=sys.stderr, flush=True)
+        return exc.exit_code
+    finally:
+        if heartbeat is not None:
+            await heartbeat.close()
+        await client.close()

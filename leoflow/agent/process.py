@@ -1,0 +1,109 @@
+"""Starting and stopping the user's process: a clean environment and its own process group.
+
+The user process never inherits the agent's environment, which may hold control-plane
+secrets (the agent's own token, database URLs of a Lite control plane that started it): it
+gets a short list of harmless variables (PATH, HOME, locale, TZ...), the task's environment
+map from ``FetchTask`` (leoflow.yaml ``env``, ``AIRFLOW_VAR_*``, ``AIRFLOW_CONN_*``), and a
+``PYTHONPATH`` that exposes the ``leoflow`` package alone. It runs in its own session, so a
+timeout or a stop kills everything it started, not just its first process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import signal
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+PASSED_THROUGH = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR",
+                  "SSL_CERT_FILE", "SSL_CERT_DIR")
+KILL_GRACE = 3.0
+
+
+def sdk_pythonpath() -> str:
+    """A directory holding only a ``leoflow`` symlink, for the DAG's own interpreter.
+
+    The same idea as the compiler's (``leoflow.engine.compiler.child``), copied because the
+    agent must not import the engine: the DAG's environment sees the SDK and none of the
+    packages installed beside the agent.
+    """
+    package_dir = Path(__file__).resolve().parents[1]
+    tag = hashlib.sha256(str(package_dir).encode()).hexdigest()[:12]
+    root = Path(tempfile.gettempdir()) / f"leoflow-sdk-{os.getuid()}-{tag}"
+    link = root / "leoflow"
+    if not link.exists():
+        root.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            link.symlink_to(package_dir, target_is_directory=True)
+    return str(root)
+
+
+def base_environment(task_env: Mapping[str, str], *, python: str | None,
+                     agent_environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a task's processes (before Airflow's ``AIRFLOW_CTX_*``).
+
+    When the DAG's interpreter lives in a virtual environment, its ``bin`` comes first on
+    PATH (as if activated), so ``python`` or a console script in a bash task is the DAG's.
+    """
+    source = os.environ if agent_environ is None else agent_environ
+    env = {name: source[name] for name in PASSED_THROUGH if name in source}
+    env.update({name: value for name, value in source.items() if name.startswith("LC_")})
+    env.setdefault("PATH", os.defpath)
+    env.setdefault("LANG", "C.UTF-8")
+    if python:
+        bin_dir = Path(python).parent
+        if (bin_dir.parent / "pyvenv.cfg").exists():
+            env["VIRTUAL_ENV"] = str(bin_dir.parent)
+            env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    env.update(task_env)
+    return env
+
+
+def airflow_context_env(*, dag_id: str, task_id: str, run_id: str, try_number: int,
+                        logical_date: str | None, owner: str) -> dict[str, str]:
+    """The ``AIRFLOW_CTX_*`` variables Airflow gives every task's processes."""
+    env = {"AIRFLOW_CTX_DAG_ID": dag_id, "AIRFLOW_CTX_TASK_ID": task_id,
+           "AIRFLOW_CTX_DAG_RUN_ID": run_id, "AIRFLOW_CTX_TRY_NUMBER": str(try_number),
+           "AIRFLOW_CTX_DAG_OWNER": owner}
+    if logical_date:
+        env["AIRFLOW_CTX_LOGICAL_DATE"] = logical_date
+    return env
+
+
+def exit_code_of(returncode: int | None) -> int:
+    """A shell-style exit code: a process killed by signal N reports 128 + N."""
+    if returncode is None:
+        return -1
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def _signal_group(pid: int, sig: int) -> bool:
+    try:
+        os.killpg(pid, sig)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
+
+
+async def kill_group(process: asyncio.subprocess.Process, grace: float = KILL_GRACE) -> None:
+    """SIGTERM the process group, SIGKILL it after ``grace`` seconds (or at once if gone).
+
+    The group is signalled again after the leader exits, so children that ignore SIGTERM
+    do not outlive the task.
+    """
+    if process.returncode is None:
+        _signal_group(process.pid, signal.SIGTERM)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(process.wait(), grace)
+    _signal_group(process.pid, signal.SIGKILL)
+    if process.returncode is None:
+        await process.wait()
+
+
+def reap_leftovers(process: asyncio.subprocess.Process) -> None:
+    """After the task ended: kill what it left running in its group (no leaking workers)."""
+    _signal_group(process.pid, signal.SIGKILL)

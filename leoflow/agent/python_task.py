@@ -1,0 +1,204 @@
+"""Run a task's Python callable in the DAG's interpreter, through the task runner.
+
+The agent starts ``<python> -m leoflow.sdk.task_runner`` in the project directory with a
+clean environment and two extra pipes (the channel), sends the task payload, serves the
+runner's XCom requests, and turns its final message into an ``Outcome`` (for python, branch
+and short_circuit tasks) or a command (for ``@task.bash``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from typing import Any
+
+from leoflow.agent.channel import AgentChannel
+from leoflow.agent.outcome import SKIPPED, SUCCESS, Outcome
+from leoflow.agent.process import (
+    airflow_context_env,
+    base_environment,
+    exit_code_of,
+    sdk_pythonpath,
+)
+from leoflow.agent.taskrun import Supervised, TaskRun, killed_outcome_fields, supervise
+from leoflow.agent.templating import (
+    TemplateRenderError,
+    has_template,
+    make_environment,
+    render_literal_inputs,
+)
+from leoflow.sdk.channel import (
+    ENV_IN,
+    ENV_OUT,
+    OP_ERROR,
+    OP_RESULT,
+    OP_SKIP,
+    OP_TASK,
+    OP_XCOM_PULL,
+    OP_XCOM_PUSH,
+)
+from leoflow.sdk.context_objects import XCOM_RETURN_KEY, branch_targets
+
+RUNNER_MODULE = "leoflow.sdk.task_runner"
+
+
+def runner_environment(run: TaskRun, python: str) -> dict[str, str]:
+    """The user process's whole environment (nothing of the agent's own beyond the basics)."""
+    task = run.task
+    env = base_environment(dict(task.env), python=python)
+    env.update(airflow_context_env(
+        dag_id=task.dag_id, task_id=task.task_id, run_id=task.run_id,
+        try_number=task.try_number, logical_date=run.context.get("logical_date"),
+        owner=str(run.spec.get("owner", "airflow"))))
+    env["PYTHONPATH"] = sdk_pythonpath()
+    env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONIOENCODING"] = "utf-8"
+    return env
+
+
+def payload(run: TaskRun, args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+    task = run.task
+    return {"op": OP_TASK, "project_dir": task.project_dir, "dag_file": task.dag_file,
+            "dag_id": task.dag_id, "task_id": task.task_id, "run_id": task.run_id,
+            "map_index": task.map_index, "try_number": task.try_number,
+            "max_tries": task.max_tries, "operator": task.operator,
+            "multiple_outputs": bool(run.spec.get("multiple_outputs")), "args": args,
+            "kwargs": kwargs, "context": run.context}
+
+
+async def _render_inputs(run: TaskRun) -> tuple[list[Any], dict[str, Any]]:
+    """Airflow renders the literal strings of ``op_args``/``op_kwargs`` (and @task args)."""
+    if not has_template(run.args) and not has_template(run.kwargs):
+        return run.args, run.kwargs
+    inputs = run.spec.get("inputs") or {}
+    encoded_args = list(inputs.get("args") or [])
+    encoded_kwargs = dict(inputs.get("kwargs") or {})
+    context = run.template_context()
+    env = make_environment(run.task.project_dir or None)
+
+    def render_all() -> tuple[list[Any], dict[str, Any]]:
+        args = [render_literal_inputs(v, encoded_args[i] if i < len(encoded_args) else None,
+                                      context, env, f"args[{i}]")
+                for i, v in enumerate(run.args)]
+        kwargs = {k: render_literal_inputs(v, encoded_kwargs.get(k), context, env, k)
+                  for k, v in run.kwargs.items()}
+        return args, kwargs
+
+    return await asyncio.to_thread(render_all)
+
+
+async def _serve_request(run: TaskRun, message: dict[str, Any]) -> Any:
+    op = message.get("op")
+    if op == OP_XCOM_PULL:
+        map_indexes = message.get("map_indexes")
+        return await run.client.pull_xcom([str(t) for t in message.get("task_ids") or []],
+                                          str(message.get("key") or XCOM_RETURN_KEY),
+                                          None if map_indexes is None else
+                                          [int(i) for i in map_indexes])
+    if op == OP_XCOM_PUSH:
+        await run.client.push_xcom(str(message["key"]), message.get("value"))
+        return None
+    raise ValueError(f"unknown request {op!r}")
+
+
+async def run_callable(run: TaskRun) -> tuple[dict[str, Any] | None, Outcome | None]:
+    """Run the callable; returns the runner's final message, or an Outcome when it failed.
+
+    Exactly one of the two is set.
+    """
+    try:
+        args, kwargs = await _render_inputs(run)
+    except TemplateRenderError as exc:
+        return None, Outcome.failed(exc.type_name, str(exc))
+    python = run.task.python or sys.executable
+    project_dir = run.task.project_dir or os.getcwd()
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+    env = runner_environment(run, python)
+    env[ENV_IN], env[ENV_OUT] = str(in_r), str(out_w)
+    await run.shipper.agent_line(
+        f"running {run.task.dag_id}.{run.task.task_id} (try {run.task.try_number}) with "
+        f"{python} in {project_dir}")
+    try:
+        process = await asyncio.create_subprocess_exec(
+            python, "-m", RUNNER_MODULE, cwd=project_dir, env=env,
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, pass_fds=(in_r, out_w), start_new_session=True)
+    except OSError as exc:
+        for fd in (in_r, in_w, out_r, out_w):
+            os.close(fd)
+        return None, Outcome.failed("EnvironmentError",
+                                    f"cannot start the DAG's interpreter {python}: {exc}")
+    os.close(in_r)
+    os.close(out_w)
+    channel = await AgentChannel.open(out_r, in_w)
+    await channel.send(payload(run, args, kwargs))
+    server = asyncio.create_task(channel.serve(lambda m: _serve_request(run, m)))
+    try:
+        supervised = await supervise(process, run, companions=(server,))
+    finally:
+        channel.close()
+    return _interpret(run, channel, supervised)
+
+
+def _interpret(run: TaskRun, channel: AgentChannel,
+               supervised: Supervised) -> tuple[dict[str, Any] | None, Outcome | None]:
+    exit_code = exit_code_of(supervised.returncode)
+    if supervised.killed_for:
+        error_type, message = killed_outcome_fields(run, supervised,
+                                                    run.task.execution_timeout)
+        return None, Outcome.failed(error_type, message, exit_code=exit_code,
+                                    traceback="\n".join(supervised.stderr_tail))
+    if channel.protocol_error:
+        return None, Outcome.failed("AirflowException", channel.protocol_error,
+                                    exit_code=exit_code)
+    final = channel.final
+    if final is None:
+        return None, Outcome.failed(
+            "TaskProcessExited",
+            f"the task's process exited with code {exit_code} before reporting a result "
+            "(killed, out of memory, os._exit, or a crash in native code?)",
+            exit_code=exit_code, traceback="\n".join(supervised.stderr_tail))
+    if final["op"] == OP_ERROR:
+        return None, Outcome.failed(str(final.get("type") or "Exception"),
+                                    str(final.get("message") or ""),
+                                    exit_code=exit_code or 1,
+                                    traceback=str(final.get("traceback") or ""),
+                                    no_retry=bool(final.get("no_retry")))
+    if final["op"] == OP_SKIP:
+        return None, Outcome(SKIPPED, error_message=str(final.get("message") or ""))
+    return final, None
+
+
+def result_outcome(run: TaskRun, value: Any) -> Outcome:
+    """A python, branch or short_circuit task's success, with the XComs to push.
+
+    As in Airflow 3, ``None`` is not pushed; with ``multiple_outputs`` each key is pushed
+    before ``return_value``.
+    """
+    outcome = Outcome(SUCCESS)
+    if run.task.operator == "branch":
+        try:
+            outcome.follow_task_ids = branch_targets(value)
+        except TypeError as exc:
+            return Outcome.failed("TypeError", str(exc))
+    elif run.task.operator == "short_circuit":
+        outcome.short_circuit_continue = bool(value)
+    if value is None:
+        return outcome
+    if run.spec.get("multiple_outputs"):
+        if not isinstance(value, dict):
+            return Outcome.failed("TypeError", f"Returned output was type "
+                                  f"{type(value).__name__}, expected a dict for multiple_outputs")
+        outcome.xcoms.extend(value.items())
+    outcome.xcoms.append((XCOM_RETURN_KEY, value))
+    return outcome
+
+
+async def run_python(run: TaskRun) -> Outcome:
+    final, failure = await run_callable(run)
+    if failure is not None:
+        return failure
+    assert final is not None and final["op"] == OP_RESULT
+    return result_outcome(run, final.get("value"))

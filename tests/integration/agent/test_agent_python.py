@@ -1,0 +1,144 @@
+"""The agent runs Python tasks against a real gRPC server (the scripted control plane)."""
+
+from __future__ import annotations
+
+import json
+
+from tests.integration.agent.control_plane import ScriptedControlPlane, fetch, run_agent_process
+
+DAG = """
+import os
+from leoflow import DAG, task, PythonOperator, AirflowFailException, AirflowSkipException
+with DAG("demo") as dag:
+    @task(multiple_outputs=True)
+    def hello(n, ti=None):
+        import sys
+        print("hello from the task")
+        print("a warning", file=sys.stderr)
+        upstream = ti.xcom_pull(task_ids="up")
+        ti.xcom_push(key="side", value="pushed-by-user")
+        return {"n": n, "upstream": upstream,
+                "secret": os.environ.get("LEOFLOW_DATABASE_URL"),
+                "token": os.environ.get("LEOFLOW_TOKEN"),
+                "ctx": os.environ.get("AIRFLOW_CTX_DAG_ID"),
+                "custom": os.environ.get("MY_SETTING")}
+    @task
+    def broken():
+        def inner():
+            raise ValueError("bad row 7")
+        inner()
+    @task
+    def fatal():
+        raise AirflowFailException("no point retrying")
+    @task
+    def skipper():
+        raise AirflowSkipException("nothing new")
+    @task.branch
+    def pick():
+        return "left"
+    @task.short_circuit
+    def gate():
+        return 0
+    @task
+    def crash():
+        os._exit(7)
+    @task
+    def big():
+        return "x" * 300_000
+    PythonOperator(task_id="classic", python_callable=lambda day, n: f"{day}/{n}",
+                   op_kwargs={"day": "{{ ds_nodash }}", "n": 1})
+    hello(1); broken(); fatal(); skipper(); pick(); gate(); crash(); big()
+"""
+
+
+async def test_success_streams_logs_pushes_xcom_and_reports(project, serve):
+    folder = project(DAG)
+    servicer = ScriptedControlPlane(
+        fetch(str(folder), "hello", args=[5], env={"MY_SETTING": "on"},
+              spec={"multiple_outputs": True}),
+        xcoms={("up", "return_value"): {"rows": 3}})
+    address = await serve(servicer)
+    run = await run_agent_process(address)
+    assert run.returncode == 0, run.stderr
+    report = servicer.recorded.report
+    assert report.state == "success"
+    value = {"n": 5, "upstream": {"rows": 3}, "secret": None, "token": None, "ctx": "demo",
+             "custom": "on"}
+    assert servicer.recorded.pushed == {"side": "pushed-by-user", **value,
+                                        "return_value": value}
+    # each key of a multiple_outputs result first, return_value last
+    assert servicer.recorded.push_order[-1] == "return_value"
+    assert "hello from the task" in servicer.recorded.text("stdout")
+    assert "a warning" in servicer.recorded.text("stderr")
+    assert any("running demo.hello" in line for line in servicer.recorded.text("agent"))
+    assert servicer.recorded.stream_calls == 1
+    assert list(servicer.recorded.pulls[0].task_ids) == ["up"]
+
+
+async def test_failure_reports_the_users_traceback(project, serve):
+    folder = project(DAG)
+    servicer = ScriptedControlPlane(fetch(str(folder), "broken"))
+    run = await run_agent_process(await serve(servicer))
+    assert run.returncode == 0, run.stderr
+    report = servicer.recorded.report
+    assert (report.state, report.exit_code, report.error_type, report.error_message) == (
+        "failed", 1, "ValueError", "bad row 7")
+    assert "in inner" in report.traceback and "in broken" in report.traceback
+    assert not report.no_retry
+    assert "ValueError: bad row 7" in servicer.recorded.text("stderr")
+    assert servicer.recorded.pushed == {}
+
+
+async def test_fail_skip_branch_and_short_circuit(project, serve):
+    folder = project(DAG)
+    outcomes = {}
+    for task_id, operator in [("fatal", "python"), ("skipper", "python"),
+                              ("pick", "branch"), ("gate", "short_circuit")]:
+        servicer = ScriptedControlPlane(fetch(str(folder), task_id, operator=operator))
+        run = await run_agent_process(await serve(servicer))
+        assert run.returncode == 0, run.stderr
+        outcomes[task_id] = (servicer.recorded.report, servicer.recorded.pushed)
+    fatal, _ = outcomes["fatal"]
+    assert (fatal.state, fatal.error_type, fatal.no_retry) == (
+        "failed", "AirflowFailException", True)
+    skipped, _ = outcomes["skipper"]
+    assert (skipped.state, skipped.error_message) == ("skipped", "nothing new")
+    branch, pushed = outcomes["pick"]
+    assert branch.state == "success"
+    assert json.loads(branch.follow_task_ids_json) == ["left"]
+    assert pushed == {"return_value": "left"}
+    gate, pushed = outcomes["gate"]
+    assert (gate.state, gate.short_circuit_continue) == ("success", False)
+    assert pushed == {"return_value": 0}
+
+
+async def test_a_process_that_dies_without_reporting(project, serve):
+    folder = project(DAG)
+    servicer = ScriptedControlPlane(fetch(str(folder), "crash"))
+    run = await run_agent_process(await serve(servicer))
+    assert run.returncode == 0, run.stderr
+    report = servicer.recorded.report
+    assert (report.state, report.exit_code, report.error_type) == (
+        "failed", 7, "TaskProcessExited")
+
+
+async def test_an_xcom_the_control_plane_refuses_fails_the_try(project, serve):
+    folder = project(DAG)
+    servicer = ScriptedControlPlane(fetch(str(folder), "big"))
+    run = await run_agent_process(await serve(servicer))
+    assert run.returncode == 0, run.stderr
+    report = servicer.recorded.report
+    assert (report.state, report.error_type) == ("failed", "XComPushError")
+    assert "the limit is 262144" in report.error_message
+
+
+async def test_templated_op_kwargs_are_rendered_like_airflow(project, serve):
+    folder = project(DAG)
+    spec = {"operator_class": "PythonOperator",
+            "inputs": {"args": [], "kwargs": {"day": {"literal": "{{ ds_nodash }}"},
+                                              "n": {"literal": 1}}}}
+    servicer = ScriptedControlPlane(fetch(str(folder), "classic", spec=spec,
+                                          kwargs={"day": "{{ ds_nodash }}", "n": 1}))
+    run = await run_agent_process(await serve(servicer))
+    assert run.returncode == 0, run.stderr
+    assert servicer.recorded.pushed == {"return_value": "20240305/1"}
