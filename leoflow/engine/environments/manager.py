@@ -1,0 +1,228 @@
+"""One virtual environment per DAG, keyed by what it contains, made once and reused.
+
+A DAG's environment lives in ``<home>/venvs/<dag_id>-<key>``, where ``key`` is the first 12
+hex digits of the SHA-256 of (python version, sorted dependencies, Leoflow version). Changing
+any of them gives a new directory, so a running task never sees its environment change
+under it; an unchanged DAG reuses its environment at once.
+
+A marker file is written last: a directory without it is a half-built environment (a crash,
+a failed install) and is rebuilt from scratch. Builds are serialized per environment, both
+inside the process (an asyncio lock) and across processes (``flock`` on a lock file), so two
+concurrent ``ensure`` calls build once.
+
+The SDK is made importable through a ``.pth`` file that points at a directory holding only a
+``leoflow`` symlink: user code sees ``leoflow`` and its own dependencies, and none of the
+control plane's packages (SQLAlchemy, gRPC...).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+from leoflow.engine.environments.errors import (
+    DependencyInstallError,
+    EnvironmentBuildError,
+    PythonVersionNotFound,
+)
+from leoflow.engine.environments.uv import Progress, find_uv, installed_pythons, run_uv
+
+MARKER = ".leoflow-env.json"
+SDK_DIR = "leoflow-sdk"
+PTH_NAME = "leoflow_sdk.pth"
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_.\-]+$")
+
+
+def leoflow_version() -> str:
+    try:
+        return metadata.version("leoflow")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def default_python_version() -> str:
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def environment_key(python_version: str, dependencies: list[str] | tuple[str, ...],
+                    version: str) -> str:
+    """The 12-hex-digit identity of an environment's contents."""
+    text = json.dumps([python_version, sorted(dependencies), version], separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class Environment:
+    """A ready environment: run ``python`` to run the DAG's code in it."""
+
+    dag_id: str
+    path: Path
+    python: Path
+    key: str
+    python_version: str
+    dependencies: tuple[str, ...]
+
+
+def _sdk_package_dir() -> Path:
+    return Path(__file__).resolve().parents[2]
+
+
+class EnvironmentManager:
+    """Makes and finds per-DAG environments under ``home/venvs``."""
+
+    def __init__(self, home: Path, *, uv: str | None = None) -> None:
+        self.home = Path(home)
+        self.venvs = self.home / "venvs"
+        self._uv = uv
+        self._locks: dict[str, asyncio.Lock] = {}
+        self.builds = 0  # how many environments this manager built (observability, tests)
+
+    @property
+    def uv(self) -> str:
+        if self._uv is None:
+            self._uv = find_uv()
+        return self._uv
+
+    def describe(self, dag_id: str, python_version: str | None,
+                 dependencies: list[str] | tuple[str, ...]) -> Environment:
+        """Where the environment for these contents lives (whether or not it exists yet)."""
+        if not _SAFE_ID.match(dag_id) or dag_id in {".", ".."}:
+            raise ValueError(f"dag_id {dag_id!r} cannot name an environment directory")
+        version = python_version or default_python_version()
+        deps = tuple(sorted(str(d).strip() for d in dependencies if str(d).strip()))
+        key = environment_key(version, deps, leoflow_version())
+        path = self.venvs / f"{dag_id}-{key}"
+        return Environment(dag_id=dag_id, path=path, python=path / "bin" / "python", key=key,
+                           python_version=version, dependencies=deps)
+
+    def find(self, dag_id: str, python_version: str | None,
+             dependencies: list[str] | tuple[str, ...]) -> Environment | None:
+        """The environment if it is complete, without building anything."""
+        env = self.describe(dag_id, python_version, dependencies)
+        return env if self._is_ready(env) else None
+
+    def _is_ready(self, env: Environment) -> bool:
+        try:
+            marker = json.loads((env.path / MARKER).read_text("utf-8"))
+        except (OSError, ValueError):
+            return False
+        return marker.get("key") == env.key and env.python.exists()
+
+    async def ensure(self, dag_id: str, python_version: str | None,
+                     dependencies: list[str] | tuple[str, ...],
+                     progress: Progress | None = None) -> Environment:
+        """The DAG's environment, built first if needed (never blocks the event loop)."""
+        env = self.describe(dag_id, python_version, dependencies)
+        lock = self._locks.setdefault(env.key + dag_id, asyncio.Lock())
+        async with lock:
+            if self._is_ready(env):
+                self._link_sdk(env)
+                return env
+            self.venvs.mkdir(parents=True, exist_ok=True)
+            with await asyncio.to_thread(_file_lock, self.venvs / f".{env.path.name}.lock"):
+                if not self._is_ready(env):  # another process may have built it meanwhile
+                    await self._build(env, progress)
+            self._link_sdk(env)
+            return env
+
+    async def _build(self, env: Environment, progress: Progress | None) -> None:
+        say = progress or (lambda line: None)
+        uv = self.uv
+        if env.path.exists():
+            say(f"removing the incomplete environment {env.path}")
+            await asyncio.to_thread(shutil.rmtree, env.path, True)
+        say(f"creating the environment of {env.dag_id} with Python {env.python_version}")
+        try:
+            created = await run_uv(uv, ["venv", "--python", env.python_version,
+                                        "--no-python-downloads", str(env.path)], say)
+            if created.returncode != 0:
+                await self._raise_missing_python(env)
+                raise EnvironmentBuildError(
+                    f"uv venv failed for DAG {env.dag_id!r}: "
+                    f"{created.tail[-1] if created.tail else 'no output'}",
+                    dag_id=env.dag_id, output=created.output)
+            if env.dependencies:
+                say(f"installing {', '.join(env.dependencies)}")
+                installed_deps = await run_uv(
+                    uv, ["pip", "install", "--python", str(env.python), *env.dependencies], say)
+                if installed_deps.returncode != 0:
+                    raise DependencyInstallError(
+                        f"installing the dependencies of DAG {env.dag_id!r} failed: "
+                        f"{installed_deps.tail[-1] if installed_deps.tail else 'no output'}",
+                        dag_id=env.dag_id, output=installed_deps.output)
+            self._link_sdk(env)
+            marker = {"key": env.key, "dag_id": env.dag_id,
+                      "python_version": env.python_version,
+                      "dependencies": list(env.dependencies), "leoflow": leoflow_version(),
+                      "created_at": datetime.now(UTC).isoformat()}
+            tmp = env.path / (MARKER + ".tmp")
+            tmp.write_text(json.dumps(marker, indent=2), "utf-8")
+            os.replace(tmp, env.path / MARKER)
+        except BaseException:
+            await asyncio.to_thread(shutil.rmtree, env.path, True)
+            raise
+        self.builds += 1
+        say(f"environment ready: {env.path}")
+
+    async def _raise_missing_python(self, env: Environment) -> None:
+        """Listing interpreters is slow (uv probes each): done only after a failure."""
+        installed = await installed_pythons(self.uv)
+        if not any(_matches(env.python_version, v) for v in installed):
+            raise PythonVersionNotFound(
+                f"DAG {env.dag_id!r} asks for Python {env.python_version}, which is not "
+                f"installed on this machine (installed: {', '.join(installed) or 'none found'}); "
+                "install it or change python_version in leoflow.yaml",
+                requested=env.python_version, installed=installed, dag_id=env.dag_id)
+
+    def _link_sdk(self, env: Environment) -> None:
+        """Point the environment at this Leoflow's SDK (checked on every ensure: cheap)."""
+        sdk_root = env.path / SDK_DIR
+        link = sdk_root / "leoflow"
+        target = _sdk_package_dir()
+        if link.is_symlink() and Path(os.readlink(link)) == target:
+            return
+        sdk_root.mkdir(parents=True, exist_ok=True)
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(target, target_is_directory=True)
+        for site_packages in (env.path / "lib").glob("python*/site-packages"):
+            (site_packages / PTH_NAME).write_text(str(sdk_root) + "\n", "utf-8")
+
+    async def installed_pythons(self) -> list[str]:
+        """The Python versions present on this machine (what ``python_version`` may say)."""
+        return await installed_pythons(self.uv)
+
+
+def _matches(requested: str, installed: str) -> bool:
+    """``3.11`` matches ``3.11.7``; ``3.11.7`` only itself."""
+    want = requested.strip().split(".")
+    have = installed.split(".")
+    return have[:len(want)] == want
+
+
+@contextlib.contextmanager
+def _held(handle: int) -> Iterator[int]:
+    try:
+        yield handle
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        os.close(handle)
+
+
+def _file_lock(path: Path) -> contextlib.AbstractContextManager[int]:
+    """Block (in a worker thread) until this process holds ``path``'s exclusive lock."""
+    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    return _held(handle)
