@@ -231,3 +231,14 @@ async def delete_run(conn: AsyncConnection, dag_id: str, run_id: str) -> bool:
         delete(dag_run).where(dag_run.c.dag_id == dag_id, dag_run.c.run_id == run_id)
     )
     return result.rowcount > 0
+
+
+async def set_run_version(conn: AsyncConnection, dag_run_id: int, dag_version_id: str) -> DagRunRow:
+    """Pin a run to another DAG version (a cleared run re-runs with the current one)."""
+    return await _update_run(conn, dag_run_id, {"dag_version_id": dag_version_id})
+
+
+async def delete_runs_for_dag(conn: AsyncConnection, dag_id: str) -> int:
+    """Delete every run of a DAG with their task instances, tries and XComs; the count."""
+    result = await conn.execute(delete(dag_run).where(dag_run.c.dag_id == dag_id))
+    return result.rowcount

@@ -366,3 +366,29 @@ async def list_tries(
         .order_by(task_instance_history.c.try_number)
     )
     return to_rows(TaskInstanceHistoryRow, (await conn.execute(query)).all())
+
+
+async def expand_placeholder(
+    conn: AsyncConnection, run: DagRunRow, task_id: str, length: int,
+    template: NewTaskInstance,
+) -> list[TaskInstanceRow]:
+    """Turn a mapped task's placeholder (``map_index`` -1) into instances ``0 … length-1``.
+
+    The placeholder row becomes index 0, as Airflow does, so its id (and anything keyed on
+    it) survives; indexes 1 … length-1 are created from ``template``. ``length`` >= 1.
+    """
+    await conn.execute(
+        update(task_instance)
+        .where(task_instance.c.dag_run_id == run.id, task_instance.c.task_id == task_id,
+               task_instance.c.map_index == -1)
+        .values(map_index=0)
+    )
+    extra = [
+        NewTaskInstance(task_id=task_id, map_index=i, state=None,
+                        max_tries=template.max_tries, operator=template.operator,
+                        pool=template.pool, pool_slots=template.pool_slots,
+                        priority_weight=template.priority_weight)
+        for i in range(1, length)
+    ]
+    await create_task_instances(conn, run, extra)
+    return await list_for_run(conn, run.id, task_id=task_id)

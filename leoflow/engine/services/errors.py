@@ -1,0 +1,65 @@
+"""Typed errors of the operations: each names what the caller must fix.
+
+The API maps them to HTTP statuses (``status`` is a hint: 400, 404, 409, 422).
+"""
+
+from __future__ import annotations
+
+from leoflow.errors import LeoflowError
+
+
+class ServiceError(LeoflowError):
+    status = 400
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class DagNotFound(ServiceError):
+    status = 404
+
+    def __init__(self, dag_id: str) -> None:
+        super().__init__(f"The Dag with ID: `{dag_id}` was not found")
+        self.dag_id = dag_id
+
+
+class RunNotFound(ServiceError):
+    status = 404
+
+    def __init__(self, dag_id: str, run_id: str) -> None:
+        super().__init__(f"The DagRun with dag_id: `{dag_id}` and run_id: `{run_id}` was not "
+                         "found")
+        self.dag_id = dag_id
+        self.run_id = run_id
+
+
+class TaskNotFound(ServiceError):
+    status = 404
+
+    def __init__(self, dag_id: str, task_ids: list[str]) -> None:
+        names = ", ".join(repr(t) for t in task_ids)
+        super().__init__(f"DAG {dag_id!r} has no task {names}", field="task_ids")
+        self.dag_id = dag_id
+        self.task_ids = task_ids
+
+
+class DagPausedError(ServiceError):
+    status = 409
+
+    def __init__(self, dag_id: str) -> None:
+        super().__init__(f"DAG {dag_id!r} is paused; unpause it to trigger a run")
+        self.dag_id = dag_id
+
+
+class InvalidConf(ServiceError):
+    status = 422
+
+
+class InvalidParams(ServiceError):
+    status = 422
+
+
+class InvalidOperation(ServiceError):
+    status = 409
