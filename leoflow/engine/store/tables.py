@@ -273,3 +273,20 @@ pool = Table(
 
 DEFAULT_POOL = "default_pool"
 DEFAULT_POOL_SLOTS = 128
+
+# The credential of the agent running a task instance's current try: minted when the try is
+# queued, stored hashed (sha256), and deleted when the try reports its end. One row per task
+# instance; a new try replaces it, so a stale agent's token stops working.
+task_token = Table(
+    "task_token",
+    metadata,
+    Column(
+        "task_instance_id",
+        String(UUID_LEN),
+        ForeignKey("task_instance.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("try_number", Integer, nullable=False),
+    Column("token_hash", String(64), nullable=False),
+    Column("issued_at", UTCDateTime, nullable=False),
+)
