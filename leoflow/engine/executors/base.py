@@ -31,6 +31,7 @@ class TaskLaunch:
     dag_version_id: str
     operator: str
     execution_timeout: float | None = None
+    pid: int | None = None  # the agent's process id, when known (after a restart)
 
 
 @dataclass(frozen=True)

@@ -687,7 +687,7 @@ def _launch_of(ti: TaskInstanceRow, run: DagRunRow, *, operator: str,
     return TaskLaunch(ti_id=ti.id, dag_id=ti.dag_id, run_id=ti.run_id, dag_run_id=run.id,
                       task_id=ti.task_id, map_index=ti.map_index, try_number=ti.try_number,
                       dag_version_id=run.dag_version_id, operator=operator,
-                      execution_timeout=timeout)
+                      execution_timeout=timeout, pid=ti.pid)
 
 
 def _length(value: Any) -> int | None:

@@ -1,0 +1,1 @@
+"""The gRPC service agents talk to (see leoflow/rpc/agent.proto), inside the control plane."""

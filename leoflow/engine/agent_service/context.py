@@ -1,0 +1,46 @@
+"""The run-time context a task sees (``ds``, ``logical_date``, ``params`` ...), as JSON.
+
+Built by the control plane from the run row, so the agent and the user process need no
+database access. Airflow 3 leaves ``ds`` undefined for runs without a logical date; Leoflow
+falls back to the run's ``run_after`` so that templates such as ``{{ ds }}`` keep working in
+manual runs (documented in docs/airflow-compat.md).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from leoflow.engine.store.rows import DagRunRow, TaskInstanceRow
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def build_context(run: DagRunRow, ti: TaskInstanceRow, params: dict[str, Any]) -> dict[str, Any]:
+    """The context of one try as plain JSON (datetimes as ISO 8601 strings)."""
+    moment = run.logical_date or run.run_after
+    return {
+        "dag_id": run.dag_id,
+        "run_id": run.run_id,
+        "run_type": run.run_type,
+        "task_id": ti.task_id,
+        "map_index": ti.map_index,
+        "try_number": ti.try_number,
+        "max_tries": ti.max_tries,
+        "logical_date": _iso(run.logical_date),
+        "run_after": _iso(run.run_after),
+        "data_interval_start": _iso(run.data_interval_start or run.logical_date),
+        "data_interval_end": _iso(run.data_interval_end or run.logical_date),
+        "ds": moment.strftime("%Y-%m-%d"),
+        "ds_nodash": moment.strftime("%Y%m%d"),
+        "ts": moment.isoformat(),
+        "ts_nodash": moment.strftime("%Y%m%dT%H%M%S"),
+        "ts_nodash_with_tz": moment.strftime("%Y%m%dT%H%M%S%z"),
+        "params": params,
+        "conf": dict(run.conf or {}),
+        "dag_run": {"run_id": run.run_id, "run_type": run.run_type,
+                    "conf": dict(run.conf or {}), "logical_date": _iso(run.logical_date),
+                    "run_after": _iso(run.run_after)},
+    }
