@@ -90,8 +90,3 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
     except (ProcessLookupError, PermissionError):
         process.kill()
 
-
-def dag_interpreter(dag_id: str, home: Path) -> str | None:
-    """The Python of the DAG's own environment under ``home/venvs/<dag_id>``, if it exists."""
-    candidate = home / "venvs" / dag_id / "bin" / "python"
-    return str(candidate) if candidate.exists() else None

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from leoflow.engine.compiler.child import DEFAULT_TIMEOUT, dag_interpreter, run_compile_child
+from leoflow.engine.compiler.child import DEFAULT_TIMEOUT, run_compile_child
 from leoflow.engine.compiler.errors import CompileError
 from leoflow.engine.spec.canonical import with_content_hash
 from leoflow.engine.spec.errors import GraphError, SpecError
@@ -41,6 +41,15 @@ class CompiledProject:
             if doc["dag_id"] == dag_id:
                 return doc
         raise KeyError(dag_id)
+
+
+def dag_interpreter(config: ProjectConfig, home: Path) -> str | None:
+    """The Python of the project's own environment when it has been built, else None."""
+    from leoflow.engine.environments.manager import EnvironmentManager
+
+    env = EnvironmentManager(home).find(config.dag_id, config.python_version,
+                                        config.dependencies)
+    return str(env.python) if env is not None else None
 
 
 def locate_project(path: str | Path) -> tuple[Path, Path]:
@@ -94,7 +103,7 @@ def _compile_project(path: str | Path, *, python: str | None, home: Path | None,
     project_dir, dag_file = locate_project(path)
     config = load_project_config(project_dir)
     if python is None and home is not None:
-        python = dag_interpreter(config.dag_id, home)
+        python = dag_interpreter(config, home)
     source = dag_file.read_text("utf-8")
     report = run_compile_child(dag_file, project_dir, python=python, timeout=timeout)
     if not report.get("ok"):

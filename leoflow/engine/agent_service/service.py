@@ -1,0 +1,337 @@
+"""The control plane's side of agent.proto: authenticate agents, feed them, record what
+they report.
+
+Every call is authorized by the per-try token (``leoflow.engine.store.tokens``). What an
+agent reports becomes an ``ExecutorEvent`` for the scheduler, the single writer of task
+state. A watchdog fails tries whose agent stops heartbeating (killed with SIGKILL, frozen
+machine) within ``heartbeat_timeout`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import grpc
+
+from leoflow.engine.agent_service.context import build_context
+from leoflow.engine.executors.base import ExecutorEvent
+from leoflow.engine.spec.model import DagSpec
+from leoflow.engine.store import Store, dags, runs, task_instances, tokens
+from leoflow.engine.store.rows import DagRunRow, TaskInstanceRow
+from leoflow.rpc import agent_pb2 as pb
+from leoflow.rpc import agent_pb2_grpc as pb_grpc
+
+log = logging.getLogger("leoflow.agent_service")
+
+
+class XComStore(Protocol):
+    async def push(self, *, dag_run_id: int, task_id: str, map_index: int, key: str,
+                   value: Any) -> int: ...
+
+    async def get(self, dag_run_id: int, task_id: str, key: str = ...,
+                  map_index: int = ...) -> Any: ...
+
+    async def get_mapped(self, dag_run_id: int, task_id: str, key: str = ...
+                         ) -> dict[int, Any]: ...
+
+
+class LogSink(Protocol):
+    async def write(self, ti: TaskInstanceRow, try_number: int,
+                    records: list[dict[str, Any]]) -> None: ...
+
+    async def finish(self, ti: TaskInstanceRow, try_number: int) -> None: ...
+
+
+@dataclass
+class _Session:
+    ti_id: str
+    try_number: int
+    token: str
+    last_seen: float
+
+
+class AgentService(pb_grpc.AgentServiceServicer):
+    """One instance serves every agent of the control plane."""
+
+    def __init__(self, store: Store, *, report: Callable[[ExecutorEvent], Awaitable[None]],
+                 xcom: XComStore, logs: LogSink, code_dir: Path,
+                 interpreter_for: Callable[[DagSpec], str],
+                 secrets_env: Callable[[], Mapping[str, str]] = dict,
+                 on_reported: Callable[[str], None] | None = None,
+                 cancel: Callable[[str, str], Awaitable[None]] | None = None,
+                 heartbeat_interval: float = 2.0, heartbeat_timeout: float = 10.0) -> None:
+        self.store = store
+        self.report = report
+        self.xcom = xcom
+        self.logs = logs
+        self.code_dir = code_dir
+        self.interpreter_for = interpreter_for
+        self.secrets_env = secrets_env
+        self.on_reported = on_reported
+        self.cancel = cancel
+        self.heartbeat_interval = heartbeat_interval
+        self.heartbeat_timeout = heartbeat_timeout
+        self._sessions: dict[str, _Session] = {}
+        self._specs: dict[str, DagSpec] = {}
+        self._watchdog: asyncio.Task[None] | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Start the heartbeat watchdog; tries already running get a full grace period."""
+        async with self.store.connect() as conn:
+            page = await task_instances.list_task_instances(conn, state=["running"],
+                                                            limit=None)
+        now = time.monotonic()
+        for ti in page.items:
+            self._sessions.setdefault(ti.id, _Session(ti.id, ti.try_number, "", now))
+        self._watchdog = asyncio.create_task(self._watch(), name="leoflow-heartbeat-watchdog")
+
+    async def stop(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watchdog
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(min(1.0, self.heartbeat_timeout / 4))
+            deadline = time.monotonic() - self.heartbeat_timeout
+            for session in [s for s in self._sessions.values() if s.last_seen < deadline]:
+                self._sessions.pop(session.ti_id, None)
+                log.warning("no heartbeat from %s for %ss", session.ti_id, self.heartbeat_timeout)
+                if self.cancel is not None:
+                    await self.cancel(session.ti_id, "missed heartbeats")
+                await self.report(ExecutorEvent(
+                    session.ti_id, session.try_number, "failed",
+                    error=f"the task's agent sent no heartbeat for {self.heartbeat_timeout:g} s "
+                          "(killed or hung); the try is failed"))
+
+    # -- auth ----------------------------------------------------------------------------------
+    async def _authorize(self, context: grpc.aio.ServicerContext) -> _Session:
+        metadata = {k: v for k, v in (context.invocation_metadata() or ())}
+        ti_id = metadata.get("x-leoflow-ti", "")
+        bearer = metadata.get("authorization", "")
+        token = bearer[7:] if bearer.lower().startswith("bearer ") else ""
+        if not ti_id or not token:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED,
+                                "missing x-leoflow-ti or authorization metadata")
+        session = self._sessions.get(ti_id)
+        if session is not None and session.token == token:
+            session.last_seen = time.monotonic()
+            return session
+        async with self.store.connect() as conn:
+            try_number = await tokens.verify_token(conn, ti_id, token)
+        if try_number is None:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED,
+                                "invalid or expired task token for this task instance")
+        session = _Session(ti_id, try_number, token, time.monotonic())
+        self._sessions[ti_id] = session
+        return session
+
+    async def _load(self, session: _Session) -> tuple[TaskInstanceRow, DagRunRow, DagSpec]:
+        async with self.store.connect() as conn:
+            ti = await task_instances.get_task_instance_by_id(conn, session.ti_id)
+            run = await runs.get_run_by_id(conn, ti.dag_run_id)
+            spec = self._specs.get(run.dag_version_id)
+            if spec is None:
+                version = await dags.get_version(conn, run.dag_version_id)
+                spec = DagSpec.from_json(version.spec)
+                self._specs[run.dag_version_id] = spec
+        return ti, run, spec
+
+    # -- the calls ------------------------------------------------------------------------------
+    async def Authenticate(self, request: pb.AuthenticateRequest,
+                           context: grpc.aio.ServicerContext) -> pb.AuthenticateResponse:
+        session = await self._authorize(context)
+        await self.report(ExecutorEvent(session.ti_id, session.try_number, "running",
+                                        info={"hostname": request.hostname,
+                                              "pid": request.pid}))
+        return pb.AuthenticateResponse(task_instance_id=session.ti_id,
+                                       try_number=session.try_number,
+                                       heartbeat_interval=self.heartbeat_interval)
+
+    async def FetchTask(self, request: pb.FetchTaskRequest,
+                        context: grpc.aio.ServicerContext) -> pb.FetchTaskResponse:
+        from leoflow.engine.xcom.resolve import resolve_inputs
+
+        session = await self._authorize(context)
+        ti, run, spec = await self._load(session)
+        task = spec.task(ti.task_id)
+        params = _params(spec, run)
+
+        async def fetch(task_id: str, key: str) -> Any:
+            return await self._pull_one(run.id, spec, task_id, key)
+
+        try:
+            args, kwargs = await resolve_inputs(task, ti.map_index, fetch=fetch, params=params)
+        except Exception as exc:
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION,
+                                f"cannot resolve the inputs of {ti.task_id!r}: {exc}")
+        project_dir, dag_file = await self._code_of(run, spec)
+        env = {**spec.env, **self.secrets_env()}
+        raw_task = next((t for t in spec.raw.get("tasks", ()) if t["task_id"] == ti.task_id),
+                        {})
+        return pb.FetchTaskResponse(
+            dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id, map_index=ti.map_index,
+            try_number=ti.try_number, max_tries=ti.max_tries, operator=task.operator,
+            task_json=json.dumps(raw_task), args_json=json.dumps(args),
+            kwargs_json=json.dumps(kwargs),
+            context_json=json.dumps(build_context(run, ti, params)),
+            project_dir=str(project_dir), dag_file=str(dag_file),
+            python=self.interpreter_for(spec), env=env,
+            execution_timeout=task.execution_timeout or 0.0)
+
+    async def StreamLogs(self, request_iterator: Any,
+                         context: grpc.aio.ServicerContext) -> pb.StreamLogsResponse:
+        session = await self._authorize(context)
+        ti, _run, _spec = await self._load(session)
+        stored = 0
+        batch: list[dict[str, Any]] = []
+        async for line in request_iterator:
+            session.last_seen = time.monotonic()
+            batch.append({"timestamp": line.timestamp, "stream": line.stream or "stdout",
+                          "event": line.line})
+            if len(batch) >= 256:
+                await self.logs.write(ti, session.try_number, batch)
+                stored += len(batch)
+                batch = []
+        if batch:
+            await self.logs.write(ti, session.try_number, batch)
+            stored += len(batch)
+        return pb.StreamLogsResponse(lines_stored=stored)
+
+    async def PushXCom(self, request: pb.PushXComRequest,
+                       context: grpc.aio.ServicerContext) -> pb.PushXComResponse:
+        session = await self._authorize(context)
+        ti, _run, _spec = await self._load(session)
+        try:
+            value = json.loads(request.value_json)
+        except ValueError:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "value_json is not JSON")
+        try:
+            size = await self.xcom.push(dag_run_id=ti.dag_run_id, task_id=ti.task_id,
+                                        map_index=ti.map_index, key=request.key, value=value)
+        except Exception as exc:
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED
+                                if "large" in type(exc).__name__.lower()
+                                else grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        return pb.PushXComResponse(size_bytes=size)
+
+    async def PullXCom(self, request: pb.PullXComRequest,
+                       context: grpc.aio.ServicerContext) -> pb.PullXComResponse:
+        session = await self._authorize(context)
+        ti, run, spec = await self._load(session)
+        task_ids = list(request.task_ids) or [ti.task_id]
+        key = request.key or "return_value"
+        values = []
+        for task_id in task_ids:
+            if task_id not in spec.task_ids:
+                values.append(None)
+                continue
+            if request.has_map_indexes and spec.task(task_id).is_mapped:
+                mapped = await self.xcom.get_mapped(run.id, task_id, key)
+                chosen = [mapped.get(i) for i in request.map_indexes]
+                values.append(chosen[0] if len(chosen) == 1 else chosen)
+            else:
+                values.append(await self._pull_one(run.id, spec, task_id, key))
+        return pb.PullXComResponse(values_json=json.dumps(values))
+
+    async def Heartbeat(self, request: pb.HeartbeatRequest,
+                        context: grpc.aio.ServicerContext) -> pb.HeartbeatResponse:
+        session = await self._authorize(context)
+        async with self.store.connect() as conn:
+            ti = await task_instances.get_task_instance_by_id(conn, session.ti_id)
+        if ti is None or ti.try_number != session.try_number or ti.state not in (
+                "queued", "running"):
+            self._sessions.pop(session.ti_id, None)
+            state = ti.state if ti else "deleted"
+            return pb.HeartbeatResponse(stop=True, reason=f"the task instance is {state}")
+        return pb.HeartbeatResponse(stop=False)
+
+    async def ReportState(self, request: pb.ReportStateRequest,
+                          context: grpc.aio.ServicerContext) -> pb.ReportStateResponse:
+        session = await self._authorize(context)
+        ti, _run, _spec = await self._load(session)
+        if request.state not in ("success", "failed", "skipped"):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                                f"state must be success, failed or skipped, not {request.state!r}")
+        info: dict[str, Any] = {"no_retry": request.no_retry}
+        if request.follow_task_ids_json:
+            info["follow_task_ids"] = json.loads(request.follow_task_ids_json)
+        if ti.operator == "short_circuit":
+            info["short_circuit_continue"] = request.short_circuit_continue
+        error = None
+        if request.state == "failed":
+            parts = [f"{request.error_type}: {request.error_message}".strip(": ")]
+            if request.exit_code:
+                parts.append(f"(exit code {request.exit_code})")
+            error = " ".join(p for p in parts if p)
+            if request.traceback:
+                error += "\n" + request.traceback
+        self._sessions.pop(session.ti_id, None)
+        if self.on_reported is not None:
+            self.on_reported(session.ti_id)
+        await self.logs.finish(ti, session.try_number)
+        async with self.store.begin() as conn:
+            await tokens.revoke_token(conn, session.ti_id)
+        await self.report(ExecutorEvent(session.ti_id, session.try_number, request.state,
+                                        error=error, info=info))
+        return pb.ReportStateResponse(recorded_state=request.state)
+
+    # -- helpers -------------------------------------------------------------------------------
+    async def _pull_one(self, dag_run_id: int, spec: DagSpec, task_id: str, key: str) -> Any:
+        """A task's value; for a mapped task the ordered list of its instances' values."""
+        if spec.task(task_id).is_mapped:
+            mapped = await self.xcom.get_mapped(dag_run_id, task_id, key)
+            return [mapped.get(i) for i in range(max(mapped, default=-1) + 1)]
+        found = await self.xcom.get(dag_run_id, task_id, key)
+        return getattr(found, "value", found)
+
+    async def _code_of(self, run: DagRunRow, spec: DagSpec) -> tuple[Path, Path]:
+        """Where the DAG's code is: the project folder, and the pinned version's DAG file.
+
+        Runs are pinned to a version, so the DAG file is written out from the version's
+        stored source (once per version) instead of read from the project, which may have
+        changed since; the project folder stays on ``sys.path`` for its helper modules.
+        """
+        async with self.store.connect() as conn:
+            dag = await dags.get_dag(conn, run.dag_id)
+            version = await dags.get_version(conn, run.dag_version_id)
+        fileloc = Path(dag.fileloc) if dag and dag.fileloc else Path(spec.fileloc)
+        project_dir = fileloc.parent if fileloc.is_absolute() else self.code_dir
+        if version is None or not version.source_code:
+            return project_dir, fileloc
+        digest = version.content_hash.split(":")[-1][:16]
+        target = self.code_dir / run.dag_id / digest / Path(spec.fileloc).name
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_suffix(".tmp")
+            tmp.write_text(version.source_code, "utf-8")
+            tmp.replace(target)
+        return project_dir, target
+
+
+def _params(spec: DagSpec, run: DagRunRow) -> dict[str, Any]:
+    params = {name: p.get("default") for name, p in spec.params.items()}
+    params.update({k: v for k, v in (run.conf or {}).items() if k in spec.params})
+    return params
+
+
+async def serve(service: AgentService, host: str = "127.0.0.1", port: int = 0
+                ) -> tuple[grpc.aio.Server, int]:
+    """Start a grpc.aio server for ``service``; returns it with the port it listens on."""
+    server = grpc.aio.server(options=[("grpc.max_receive_message_length", 8 * 1024 * 1024)])
+    pb_grpc.add_AgentServiceServicer_to_server(service, server)
+    bound = server.add_insecure_port(f"{host}:{port}")
+    if bound == 0:
+        raise OSError(f"cannot listen on {host}:{port} for agents (is the port in use?)")
+    await server.start()
+    return server, bound
