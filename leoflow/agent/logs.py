@@ -2,7 +2,8 @@
 
 Memory stays bounded whatever the task prints: pipes are read in 64 KB chunks, a line longer
 than ``MAX_LINE_BYTES`` is cut (its remainder dropped until the next newline), and at most
-``max_pending_lines`` lines wait for the control plane. When that buffer is full the reader
+``max_pending_lines`` lines (and about ``max_pending_bytes`` of text) wait for the control
+plane. When that buffer is full the reader
 stops reading, the pipe fills and the user's ``print`` blocks: back-pressure instead of
 growth, and no line is dropped while the control plane keeps up.
 """
@@ -70,11 +71,15 @@ class LineSplitter:
 class LogShipper:
     """Feeds one ``StreamLogs`` call for the whole try from a bounded buffer."""
 
-    def __init__(self, client: ControlPlaneClient, max_pending_lines: int = 5000) -> None:
+    def __init__(self, client: ControlPlaneClient, max_pending_lines: int = 5000,
+                 max_pending_bytes: int = 4 * 1024 * 1024) -> None:
         self._client = client
         self._max = max_pending_lines
-        self._batches: collections.deque[tuple[str, float, list[str]]] = collections.deque()
+        self._max_bytes = max_pending_bytes
+        self._batches: collections.deque[tuple[str, float, list[str], int]] = (
+            collections.deque())
         self._pending = 0
+        self._pending_bytes = 0
         self._changed = asyncio.Condition()
         self._closed = False
         self._task: asyncio.Task[None] | None = None
@@ -90,10 +95,14 @@ class LogShipper:
         """Queue lines; waits while the buffer is full (back-pressure on the reader)."""
         if not lines:
             return
+        size = sum(len(line) for line in lines)
         async with self._changed:
-            await self._changed.wait_for(lambda: self._pending < self._max or self._closed)
-            self._batches.append((stream, timestamp or time.time(), lines))
+            await self._changed.wait_for(
+                lambda: (self._pending < self._max and self._pending_bytes < self._max_bytes)
+                or self._closed)
+            self._batches.append((stream, timestamp or time.time(), lines, size))
             self._pending += len(lines)
+            self._pending_bytes += size
             self._changed.notify_all()
 
     async def agent_line(self, text: str) -> None:
@@ -105,10 +114,11 @@ class LogShipper:
             await self._changed.wait_for(lambda: bool(self._batches) or self._closed)
             if not self._batches:
                 return None
-            batch = self._batches.popleft()
-            self._pending -= len(batch[2])
+            stream, timestamp, lines, size = self._batches.popleft()
+            self._pending -= len(lines)
+            self._pending_bytes -= size
             self._changed.notify_all()
-            return batch
+            return stream, timestamp, lines
 
     async def _lines(self) -> AsyncIterator[pb.LogLine]:
         while (batch := await self._next_batch()) is not None:

@@ -142,16 +142,17 @@ async def run_chatty(project, serve, lines: int, width: int):
 
 async def test_heavy_output_is_all_stored_with_bounded_agent_memory(project, serve):
     # 20,000 lines of 10 KB: 200 MB through the agent, which must not hold it
-    recorded, _ = await run_chatty(project, serve, 20_000, 10_000)
+    recorded, run = await run_chatty(project, serve, 20_000, 10_000)
     stdout_and_agent = recorded.line_count
     assert stdout_and_agent == 20_000 + 2  # + the agent's "running" and "task success" lines
     assert recorded.agent_rss_peak_kb is not None
-    assert recorded.agent_rss_peak_kb < 150_000, recorded.agent_rss_peak_kb
+    assert recorded.agent_rss_peak_kb < 100_000, recorded.agent_rss_peak_kb
+    print(f"200 MB in {run.elapsed:.1f} s, agent peak RSS {recorded.agent_rss_peak_kb} KB")
 
 
 @pytest.mark.slow
 async def test_a_million_lines(project, serve):
     recorded, run = await run_chatty(project, serve, 1_000_000, 20)
     assert recorded.line_count == 1_000_000 + 2
-    assert recorded.agent_rss_peak_kb < 150_000, recorded.agent_rss_peak_kb
+    assert recorded.agent_rss_peak_kb < 100_000, recorded.agent_rss_peak_kb
     print(f"1M lines in {run.elapsed:.1f} s, agent peak RSS {recorded.agent_rss_peak_kb} KB")
