@@ -156,3 +156,31 @@ async def test_a_million_lines(project, serve):
     assert recorded.line_count == 1_000_000 + 2
     assert recorded.agent_rss_peak_kb < 100_000, recorded.agent_rss_peak_kb
     print(f"1M lines in {run.elapsed:.1f} s, agent peak RSS {recorded.agent_rss_peak_kb} KB")
+
+
+async def test_sigterm_to_the_agent_kills_the_task_and_still_reports(project, serve, tmp_path):
+    import asyncio
+    import signal
+    import sys
+
+    from tests.integration.agent.control_plane import TI_ID, TOKEN
+
+    folder = project(DAG)
+    pid_file = tmp_path / "child.pid"
+    servicer = ScriptedControlPlane(fetch(str(folder), "sleeper", args=[str(pid_file)]))
+    address = await serve(servicer)
+    env = {"PATH": os.environ.get("PATH", ""), "LEOFLOW_AGENT_ADDRESS": address,
+           "LEOFLOW_TI_ID": TI_ID, "LEOFLOW_TOKEN": TOKEN}
+    agent = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "leoflow.agent", env=env, stderr=asyncio.subprocess.PIPE)
+    for _ in range(200):
+        if pid_file.exists() and pid_file.read_text():
+            break
+        await asyncio.sleep(0.05)
+    agent.send_signal(signal.SIGTERM)
+    _, stderr = await asyncio.wait_for(agent.communicate(), 20)
+    assert agent.returncode == 0, stderr.decode()
+    report = servicer.recorded.report
+    assert (report.state, report.error_type) == ("failed", "AirflowTaskTerminated")
+    assert "SIGTERM" in report.error_message
+    assert wait_gone(int(pid_file.read_text()))

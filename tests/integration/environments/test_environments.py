@@ -98,3 +98,38 @@ async def test_two_dags_pin_two_versions_of_one_package(tmp_path):
     assert again == old
     assert time.monotonic() - started < 0.5
     assert manager.builds == 2
+
+
+async def test_a_task_runs_in_its_dags_environment(tmp_path):
+    from tests.integration.agent.control_plane import (
+        ScriptedControlPlane,
+        fetch,
+        run_agent_process,
+        start_server,
+    )
+
+    env = await EnvironmentManager(tmp_path / "home").ensure("isolated", PYTHON, [])
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "dag.py").write_text(
+        "import sys\n"
+        "from airflow.sdk import DAG, task\n"
+        "with DAG('demo') as dag:\n"
+        "    @task\n"
+        "    def where():\n"
+        "        try:\n"
+        "            import grpc  # installed beside the agent, not in the DAG's environment\n"
+        "            leaked = True\n"
+        "        except ModuleNotFoundError:\n"
+        "            leaked = False\n"
+        "        return [sys.prefix, leaked]\n"
+        "    where()\n")
+    servicer = ScriptedControlPlane(fetch(str(project), "where", python=str(env.python)))
+    server, address = await start_server(servicer)
+    try:
+        run = await run_agent_process(address)
+    finally:
+        await server.stop(None)
+    assert run.returncode == 0, run.stderr
+    assert servicer.recorded.report.state == "success", servicer.recorded.report
+    assert servicer.recorded.pushed["return_value"] == [str(env.path), False]
