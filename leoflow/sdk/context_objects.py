@@ -75,18 +75,14 @@ class TaskInstance:
         single_task = task_ids is None or isinstance(task_ids, str)
         ids = [self.task_id] if task_ids is None else (
             [task_ids] if isinstance(task_ids, str) else [str(t) for t in task_ids])
-        single_index: int | None = None
         indexes: list[int] | None = None
         if map_indexes is not NOTSET and map_indexes is not None:
             if isinstance(map_indexes, int):
-                single_index = map_indexes
                 indexes = [map_indexes]
             else:
                 indexes = [int(i) for i in map_indexes]
+        # for one requested map index the control plane answers that value, not a list
         values = self._transport.pull(ids, key, indexes)
-        if single_index is not None and single_index >= 0:
-            # a mapped task's entry is a list; one requested index means its value alone
-            values = [v[0] if isinstance(v, list) and len(v) == 1 else v for v in values]
         if single_task:
             value = values[0] if values else None
             return default if value is None else value
@@ -190,8 +186,10 @@ def build_context(raw: Mapping[str, Any], *, dag: Any, task: Any, ti: TaskInstan
                   environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Airflow's task context from the run's context JSON (``FetchTask.context_json``).
 
-    As in Airflow 3, the date keys (``ds``, ``ts``, ``logical_date``...) exist only when the
-    run has a logical date; the data interval keys are always there (maybe ``None``).
+    ``logical_date`` exists only when the run has one (Airflow 3); ``ds``/``ts`` and friends
+    exist when the control plane sent them (it falls back to ``run_after`` for runs without a
+    logical date) or a date to derive them from. The data interval keys are always there
+    (maybe ``None``).
     """
     logical_date = parse_datetime(raw.get("logical_date"))
     start = parse_datetime(raw.get("data_interval_start"))
@@ -213,13 +211,19 @@ def build_context(raw: Mapping[str, Any], *, dag: Any, task: Any, ti: TaskInstan
         "run_after": parse_datetime(raw.get("run_after")),
     }
     if logical_date is not None:
-        ds = raw.get("ds") or logical_date.strftime("%Y-%m-%d")
-        ts = raw.get("ts") or logical_date.isoformat()
+        context["logical_date"] = logical_date
+    # the control plane may give the date strings for a run without a logical date (it
+    # falls back to run_after); use its values, or derive them from the logical date
+    moment = logical_date or parse_datetime(raw.get("run_after"))
+    ds = raw.get("ds") or (moment.strftime("%Y-%m-%d") if moment else None)
+    if ds is not None:
+        ts = raw.get("ts") or (moment.isoformat() if moment else ds)
         context.update({
-            "logical_date": logical_date, "ds": ds,
-            "ds_nodash": raw.get("ds_nodash") or ds.replace("-", ""), "ts": ts,
-            "ts_nodash": logical_date.strftime("%Y%m%dT%H%M%S"),
-            "ts_nodash_with_tz": ts.replace("-", "").replace(":", ""),
+            "ds": ds, "ds_nodash": raw.get("ds_nodash") or ds.replace("-", ""), "ts": ts,
+            "ts_nodash": raw.get("ts_nodash") or (
+                moment.strftime("%Y%m%dT%H%M%S") if moment else ds.replace("-", "")),
+            "ts_nodash_with_tz": raw.get("ts_nodash_with_tz")
+            or ts.replace("-", "").replace(":", ""),
             "task_instance_key_str": f"{ti.dag_id}__{ti.task_id}__{ds.replace('-', '')}",
         })
     return context

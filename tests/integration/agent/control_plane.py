@@ -126,9 +126,11 @@ class ScriptedControlPlane(pb_grpc.AgentServiceServicer):
         for task_id in request.task_ids or [self.task.task_id]:
             if task_id in self.mapped:
                 items = list(enumerate(self.mapped[task_id]))
-                if request.has_map_indexes:
-                    items = [(i, v) for i, v in items if i in request.map_indexes]
-                values.append([v for _, v in items])
+                if request.has_map_indexes:  # like the real service: one index, one value
+                    chosen = [v for i, v in items if i in request.map_indexes]
+                    values.append(chosen[0] if len(chosen) == 1 else chosen)
+                else:
+                    values.append([v for _, v in items])
             else:
                 values.append(self.xcoms.get((task_id, request.key or "return_value")))
         return pb.PullXComResponse(values_json=json.dumps(values))

@@ -171,3 +171,12 @@ def test_outcome_to_report_request():
     request = failed.to_request()
     assert (request.state, request.error_type, request.no_retry) == ("failed", "ValueError", True)
     assert len(request.traceback) == 16_000
+
+
+def test_a_manual_run_without_logical_date_keeps_the_date_strings_it_was_sent():
+    raw = {**RAW_CONTEXT, "logical_date": None, "run_after": "2024-04-01T10:00:00+00:00",
+           "ds": "2024-04-01", "ds_nodash": "20240401", "ts": "2024-04-01T10:00:00+00:00"}
+    ctx = context(raw=raw)
+    assert "logical_date" not in ctx
+    assert (ctx["ds"], ctx["ts_nodash"]) == ("2024-04-01", "20240401T100000")
+    assert render("{{ ds_nodash }}", ctx, make_environment(None), "f") == "20240401"
