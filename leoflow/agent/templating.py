@@ -31,7 +31,7 @@ class TemplateRenderError(Exception):
         if isinstance(error, jinja2.UndefinedError):
             hint = (" (available: ds, ds_nodash, ts, logical_date, data_interval_start, "
                     "data_interval_end, run_id, params, dag_run, dag, task, ti, var, conn, "
-                    "macros, ...; dates exist only when the run has a logical date)")
+                    "macros, ...; logical_date exists only when the run has one)")
         super().__init__(f"cannot render {field}: {error}{hint}")
 
 
