@@ -111,9 +111,9 @@ class ControlPlaneClient:
         values = json.loads(response.values_json or "[]")
         return values if isinstance(values, list) else [values]
 
-    def stream_logs(self, lines: AsyncIterator[pb.LogLine]) -> Any:
-        """Start the client-streaming ``StreamLogs`` call fed by ``lines``."""
-        return self.stub.StreamLogs(lines, metadata=self.metadata)
+    def stream_logs(self, batches: AsyncIterator[pb.LogBatch]) -> Any:
+        """Start the client-streaming ``StreamLogs`` call fed by ``batches``."""
+        return self.stub.StreamLogs(batches, metadata=self.metadata)
 
     async def report_state(self, request: pb.ReportStateRequest) -> pb.ReportStateResponse:
         return await self._call("ReportState", lambda: self.stub.ReportState(

@@ -1,4 +1,4 @@
-"""The user process's output, read in chunks and shipped line by line to ``StreamLogs``.
+"""The user process's output, read in chunks and shipped in batches to ``StreamLogs``.
 
 Memory stays bounded whatever the task prints: pipes are read in 64 KB chunks, a line longer
 than ``MAX_LINE_BYTES`` is cut (its remainder dropped until the next newline), and at most
@@ -68,6 +68,9 @@ class LineSplitter:
         return [line]
 
 
+LINES_PER_MESSAGE = 1000
+
+
 class LogShipper:
     """Feeds one ``StreamLogs`` call for the whole try from a bounded buffer."""
 
@@ -120,12 +123,16 @@ class LogShipper:
             self._changed.notify_all()
             return stream, timestamp, lines
 
-    async def _lines(self) -> AsyncIterator[pb.LogLine]:
+    async def _messages(self) -> AsyncIterator[pb.LogBatch]:
+        """One ``LogBatch`` per chunk read (at most ``LINES_PER_MESSAGE`` lines each): a
+        message per line would cap a chatty task at a few thousand lines a second."""
         while (batch := await self._next_batch()) is not None:
             stream, timestamp, lines = batch
-            for line in lines:
-                self.lines_sent += 1
-                yield pb.LogLine(stream=stream, line=line, timestamp=timestamp)
+            for start in range(0, len(lines), LINES_PER_MESSAGE):
+                chunk = lines[start:start + LINES_PER_MESSAGE]
+                self.lines_sent += len(chunk)
+                yield pb.LogBatch(lines=[pb.LogLine(stream=stream, line=line,
+                                                    timestamp=timestamp) for line in chunk])
 
     async def _drain(self) -> None:
         """After the stream broke: keep the user process unblocked, count what is lost."""
@@ -135,7 +142,7 @@ class LogShipper:
     async def _run(self) -> None:
         for attempt in range(3):
             try:
-                response = await self._client.stream_logs(self._lines())
+                response = await self._client.stream_logs(self._messages())
                 self.lines_stored = (self.lines_stored or 0) + response.lines_stored
                 return
             except grpc.aio.AioRpcError as error:

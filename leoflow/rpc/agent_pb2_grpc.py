@@ -46,7 +46,7 @@ class AgentServiceStub:
                 _registered_method=True)
         self.StreamLogs = channel.stream_unary(
                 '/leoflow.agent.v1.AgentService/StreamLogs',
-                request_serializer=leoflow_dot_rpc_dot_agent__pb2.LogLine.SerializeToString,
+                request_serializer=leoflow_dot_rpc_dot_agent__pb2.LogBatch.SerializeToString,
                 response_deserializer=leoflow_dot_rpc_dot_agent__pb2.StreamLogsResponse.FromString,
                 _registered_method=True)
         self.PushXCom = channel.unary_unary(
@@ -89,7 +89,8 @@ class AgentServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def StreamLogs(self, request_iterator, context):
-        """The user process's output, line by line, for the whole try (client streaming).
+        """The user process's output for the whole try (client streaming), in batches of lines:
+        one message per line costs ~90 us of client CPU and caps a chatty task at ~9k lines/s.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -138,7 +139,7 @@ def add_AgentServiceServicer_to_server(servicer, server):
             ),
             'StreamLogs': grpc.stream_unary_rpc_method_handler(
                     servicer.StreamLogs,
-                    request_deserializer=leoflow_dot_rpc_dot_agent__pb2.LogLine.FromString,
+                    request_deserializer=leoflow_dot_rpc_dot_agent__pb2.LogBatch.FromString,
                     response_serializer=leoflow_dot_rpc_dot_agent__pb2.StreamLogsResponse.SerializeToString,
             ),
             'PushXCom': grpc.unary_unary_rpc_method_handler(
@@ -241,7 +242,7 @@ class AgentService:
             request_iterator,
             target,
             '/leoflow.agent.v1.AgentService/StreamLogs',
-            leoflow_dot_rpc_dot_agent__pb2.LogLine.SerializeToString,
+            leoflow_dot_rpc_dot_agent__pb2.LogBatch.SerializeToString,
             leoflow_dot_rpc_dot_agent__pb2.StreamLogsResponse.FromString,
             options,
             channel_credentials,

@@ -195,10 +195,10 @@ class AgentService(pb_grpc.AgentServiceServicer):
         ti, _run, _spec = await self._load(session)
         stored = 0
         batch: list[dict[str, Any]] = []
-        async for line in request_iterator:
+        async for message in request_iterator:
             session.last_seen = time.monotonic()
-            batch.append({"timestamp": line.timestamp, "stream": line.stream or "stdout",
-                          "event": line.line})
+            batch.extend({"timestamp": line.timestamp, "stream": line.stream or "stdout",
+                          "event": line.line} for line in message.lines)
             if len(batch) >= 256:
                 await self.logs.write(ti, session.try_number, batch)
                 stored += len(batch)

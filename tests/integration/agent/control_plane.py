@@ -101,11 +101,12 @@ class ScriptedControlPlane(pb_grpc.AgentServiceServicer):
         await self._check(context)
         self.recorded.stream_calls += 1
         count = 0
-        async for line in request_iterator:
-            count += 1
-            self.recorded.line_count += 1
-            if len(self.recorded.lines) < self.keep_lines:
-                self.recorded.lines.append((line.stream, line.line))
+        async for batch in request_iterator:
+            for line in batch.lines:
+                count += 1
+                self.recorded.line_count += 1
+                if len(self.recorded.lines) < self.keep_lines:
+                    self.recorded.lines.append((line.stream, line.line))
         return pb.StreamLogsResponse(lines_stored=count)
 
     async def PushXCom(self, request, context):

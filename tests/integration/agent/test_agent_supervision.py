@@ -150,7 +150,6 @@ async def test_heavy_output_is_all_stored_with_bounded_agent_memory(project, ser
     print(f"200 MB in {run.elapsed:.1f} s, agent peak RSS {recorded.agent_rss_peak_kb} KB")
 
 
-@pytest.mark.slow
 async def test_a_million_lines(project, serve):
     recorded, run = await run_chatty(project, serve, 1_000_000, 20)
     assert recorded.line_count == 1_000_000 + 2
