@@ -6,8 +6,6 @@ import os
 import socket
 import time
 
-import pytest
-
 from tests.integration.agent.control_plane import ScriptedControlPlane, fetch, run_agent_process
 
 DAG = """
