@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, literal, select, update
+from sqlalchemy import bindparam, delete, func, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -242,3 +242,44 @@ async def delete_runs_for_dag(conn: AsyncConnection, dag_id: str) -> int:
     """Delete every run of a DAG with their task instances, tries and XComs; the count."""
     result = await conn.execute(delete(dag_run).where(dag_run.c.dag_id == dag_id))
     return result.rowcount
+
+
+# Built once: the scheduler stamps a run on every evaluation.
+_STAMP = (
+    update(dag_run)
+    .where(dag_run.c.id == bindparam("run_"))
+    .values(last_scheduling_decision=bindparam("when_", type_=UTCDateTime()))
+)
+_STAMP_IF = _STAMP.where(
+    dag_run.c.last_scheduling_decision == bindparam("previous_", type_=UTCDateTime())
+)
+
+
+async def stamp_scheduling_decision(
+    conn: AsyncConnection, dag_run_id: int, when: datetime, *, if_equals: datetime | None = None
+) -> bool:
+    """Set ``last_scheduling_decision`` to ``when``; with ``if_equals``, only if it still
+    holds that value. ``False`` when nothing was updated (the run is gone, or the value
+    changed).
+
+    The scheduler uses the column as a token: it keeps an active run in memory and stamps
+    it on every evaluation; anyone else who changes the run's task instances clears the
+    token first (``mark_changed``), so the scheduler's next stamp fails and it reloads the
+    run. On PostgreSQL the update also locks the run's row until the caller commits.
+    """
+    if if_equals is None:
+        result = await conn.execute(_STAMP, {"run_": dag_run_id, "when_": when})
+    else:
+        result = await conn.execute(
+            _STAMP_IF, {"run_": dag_run_id, "when_": when, "previous_": if_equals})
+    return result.rowcount > 0
+
+
+async def mark_changed(conn: AsyncConnection, dag_run_id: int) -> bool:
+    """Tell the scheduler that a run's task instances were changed by someone else (a user
+    clearing or marking them): clears ``last_scheduling_decision``. Call it in the same
+    transaction, before changing the task instances. ``False`` if the run is unknown."""
+    result = await conn.execute(
+        update(dag_run).where(dag_run.c.id == dag_run_id).values(last_scheduling_decision=None)
+    )
+    return result.rowcount > 0

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -392,3 +392,88 @@ async def expand_placeholder(
     ]
     await create_task_instances(conn, run, extra)
     return await list_for_run(conn, run.id, task_id=task_id)
+
+
+
+# Statements of the two functions below, built once per shape: building and hashing an
+# UPDATE or an upsert costs about as much as running it on SQLite.
+_UPDATE_IF: dict[tuple[tuple[str, ...], tuple[str | None, ...] | None], Any] = {}
+_RECORD_TRY: dict[str, Any] = {}
+_HISTORY_KEY = ("dag_run_id", "task_id", "map_index", "try_number")
+
+
+def _update_if_statement(columns: tuple[str, ...],
+                         expected: tuple[str | None, ...] | None) -> Any:
+    stmt = _UPDATE_IF.get((columns, expected))
+    if stmt is None:
+        stmt = update(task_instance).where(task_instance.c.id == bindparam("ti_id_"))
+        if expected is not None:
+            stmt = stmt.where(_state_in(expected))
+        stmt = stmt.values({c: bindparam(f"{c}_", type_=task_instance.c[c].type)
+                            for c in columns})
+        _UPDATE_IF[(columns, expected)] = stmt
+    return stmt
+
+
+async def update_if(
+    conn: AsyncConnection,
+    ti_id: str,
+    *,
+    expected_states: Collection[str | None] | None = None,
+    **changes: Any,
+) -> bool:
+    """One conditional ``UPDATE`` that does not read the row back: ``True`` when it applied.
+
+    For a caller that already holds the row and computes its new values itself (the
+    scheduler keeps its active runs in memory): one round trip instead of two.
+    """
+    values = only(changes, UPDATABLE_FIELDS, "task instance")
+    expected = None if expected_states is None else tuple(expected_states)
+    stmt = _update_if_statement(tuple(sorted(values)), expected)
+    params = {f"{k}_": v for k, v in values.items()}
+    params["ti_id_"] = ti_id
+    return (await conn.execute(stmt, params)).rowcount > 0
+
+
+def _record_try_statement(conn: AsyncConnection) -> Any:
+    stmt = _RECORD_TRY.get(conn.dialect.name)
+    if stmt is None:
+        columns = [c.name for c in task_instance_history.c if c.name != "id"]
+        stmt = upsert(conn, task_instance_history).values(
+            {c: bindparam(f"{c}_", type_=task_instance_history.c[c].type) for c in columns})
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[task_instance_history.c[k] for k in _HISTORY_KEY],
+            set_={c: stmt.excluded[c] for c in columns if c not in _HISTORY_KEY},
+        )
+        _RECORD_TRY[conn.dialect.name] = stmt
+    return stmt
+
+
+async def record_try_of(
+    conn: AsyncConnection, ti: TaskInstanceRow, *, error: str | None = None
+) -> None:
+    """``record_try`` for a caller that holds the task instance as it now is in the
+    database: writes the history row without reading anything."""
+    values = {
+        "task_instance_id": ti.id,
+        "dag_run_id": ti.dag_run_id,
+        "dag_id": ti.dag_id,
+        "run_id": ti.run_id,
+        "task_id": ti.task_id,
+        "map_index": ti.map_index,
+        "try_number": ti.try_number,
+        "max_tries": ti.max_tries,
+        "state": ti.state,
+        "operator": ti.operator,
+        "pool": ti.pool,
+        "executor": ti.executor,
+        "external_executor_id": ti.external_executor_id,
+        "hostname": ti.hostname,
+        "pid": ti.pid,
+        "queued_at": ti.queued_at,
+        "start_date": ti.start_date,
+        "end_date": ti.end_date,
+        "duration": ti.duration,
+        "error": error,
+    }
+    await conn.execute(_record_try_statement(conn), {f"{k}_": v for k, v in values.items()})
