@@ -7,8 +7,19 @@ they touched with the pure rules of ``decisions.evaluate_run``. Launches are han
 executors after the commit. There is no polling interval: a task finishing wakes its run at
 once, and timers exist only for retry delays, cron ticks and timeouts.
 
-All state lives in the database; the in-memory bookkeeping (slots in use, timers) is rebuilt
-by ``start()``, which also asks the executors to reconcile what was in flight.
+All state lives in the database. To decide quickly, the loop also keeps each active run in
+memory (a *view*: the run row, its spec and its task instances) and writes through it, so a
+decision costs a few conditional updates instead of re-reading the run. A view is trusted
+only while the run's ``last_scheduling_decision`` still holds the token the loop stamped
+last: whoever else changes a run's task instances clears it first in the same transaction
+(``runs.mark_changed``; the operations service does), and the next stamp then fails and
+the view is reloaded. Every write is also conditional on the state the view expects; a
+write that finds another state means the view was stale, and the batch is rolled back and
+redone from the database. Anything outside this module that changes task-instance states
+must report through ``Scheduler.report`` or clear the token.
+
+The rest of the in-memory bookkeeping (slots in use, timers) is rebuilt by ``start()``,
+which also asks the executors to reconcile what was in flight.
 """
 
 from __future__ import annotations
@@ -16,8 +27,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,6 +41,7 @@ from leoflow.engine.scheduler.clock import Clock, SystemClock, Timer
 from leoflow.engine.scheduler.decisions import (
     DagGraph,
     InvalidBranchChoice,
+    TIKey,
     evaluate_run,
     normalize_branch_choice,
 )
@@ -36,18 +49,27 @@ from leoflow.engine.scheduler.mapping import UnmappableValue, expansion_length
 from leoflow.engine.scheduler.retry import next_retry_at
 from leoflow.engine.scheduler.states import DagRunType
 from leoflow.engine.spec.model import DagSpec, TaskSpec, XComRef, iter_xcom_refs
-from leoflow.engine.store import Store, dags, runs, task_instances, xcom
+from leoflow.engine.store import DuplicateRunError, Store, dags, pools, runs, task_instances, xcom
 from leoflow.engine.store.rows import DagRunRow, TaskInstanceRow
-from leoflow.engine.store.task_instances import NewTaskInstance
+from leoflow.engine.store.task_instances import TRY_ENDED_STATES, NewTaskInstance
 
 log = logging.getLogger("leoflow.scheduler")
 
 SKIPMIXIN_KEY = "skipmixin_key"  # Airflow's XCom key for a branch's / short-circuit's choice
 OCCUPYING = ("queued", "running")
 ACTIVE_RUN_STATES = ("queued", "running")
+FINISHED_RUN_STATES = ("success", "failed")
+FINISHED_TI = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
 # Operators the scheduler completes itself: nothing to run (Airflow never sends
 # EmptyOperator to an executor either).
 NOOP_OPERATORS = frozenset({"empty"})
+POOL_CACHE_SECONDS = 1.0  # pool sizes are re-read at most this often (Airflow: once a loop)
+RETRY_FAILED_BATCH_AFTER = 1.0  # seconds before the items of a failed batch are retried
+MAX_ATTEMPTS = 3  # a queue item whose batch failed this often is dropped (and logged)
+
+
+class _StaleView(Exception):
+    """A conditional write found another state than the in-memory view expected."""
 
 
 @dataclass
@@ -59,7 +81,23 @@ class _Occupant:
 
 
 @dataclass
+class _RunView:
+    """An active run as the loop last wrote it; see the module docstring."""
+
+    run: DagRunRow
+    spec: DagSpec
+    graph: DagGraph
+    tis: dict[TIKey, TaskInstanceRow]
+    token: datetime
+    checked: int  # the batch that last validated the token
+    ids: dict[str, TIKey] = field(default_factory=dict)
+    branch: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    short_circuit: dict[str, bool] = field(default_factory=dict)
+
+
+@dataclass
 class _Batch:
+    items: list[tuple[tuple[str, Any], int]] = field(default_factory=list)
     events: list[ExecutorEvent] = field(default_factory=list)
     runs: set[int] = field(default_factory=set)
     dags: set[str] = field(default_factory=set)
@@ -72,7 +110,8 @@ class Scheduler:
 
     ``executors`` maps an executor name to an executor; ``executor_for`` picks the name for a
     task (default: the first executor). ``parallelism`` caps task instances queued or running
-    across all DAGs.
+    across all DAGs. ``listeners`` are called after each commit with ``(kind, data)`` for
+    ``run.running``, ``run.finished``, ``ti.queued``, ``ti.running``, ``ti.finished``.
     """
 
     def __init__(self, store: Store, executors: Mapping[str, Executor], *,
@@ -90,41 +129,62 @@ class Scheduler:
         self._listeners = list(listeners)
         self._queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
-        self._busy = False
         self._idle = asyncio.Event()
         self._idle.set()
         self._specs: dict[str, tuple[DagSpec, DagGraph]] = {}
+        self._views: dict[int, _RunView] = {}
+        self._ti_runs: dict[str, int] = {}  # task instance id → dag_run id, for cached views
+        self._batch_no = 0
+        self._last_token: datetime | None = None
+        self._paused: dict[str, bool] = {}
+        self._pool_sizes: dict[str, tuple[int | None, float]] = {}
         self._occupied: dict[str, _Occupant] = {}
+        self._occupied_changed = False
         self._held_runs: set[int] = set()
         self._waiting_runs: dict[str, set[int]] = {}
+        self._catchup_blocked: set[str] = set()
         self._timers: dict[tuple[str, Any], Timer] = {}
-        self._launching: set[asyncio.Task[None]] = set()
-        self._occupied_changed = False
+        self._emits: list[tuple[str, dict[str, Any]]] = []
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
-        """Resume from the database: active runs, in-flight tries, cron timers."""
+        """Resume from the database: active runs, in-flight tries, timeouts, cron timers."""
         for executor in self.executors.values():
             executor.set_callback(self.report)
         in_flight: dict[str, list[TaskLaunch]] = {}
+        now = self.clock.now()
         async with self.store.connect() as conn:
-            page = await runs.list_runs(conn, state=list(ACTIVE_RUN_STATES), limit=None)
-            active = list(page.items)
+            active = list((await runs.list_runs(conn, state=list(ACTIVE_RUN_STATES),
+                                                limit=None, order="id")).items)
             for run in active:
+                spec, _ = await self._spec(conn, run.dag_version_id)
+                if run.state == "running" and spec.dagrun_timeout:
+                    started = run.start_date or now
+                    self._set_timer(("run_timeout", run.id),
+                                    started + timedelta(seconds=spec.dagrun_timeout),
+                                    ("run_timeout", run.id))
                 for ti in await task_instances.list_for_run(conn, run.id, state=OCCUPYING):
                     self._occupied[ti.id] = _Occupant(ti.dag_id, ti.dag_run_id, ti.pool,
                                                       ti.pool_slots)
-                    launch = _launch_of(ti, run, operator=ti.operator or "python")
-                    in_flight.setdefault(ti.executor or self._default_executor, []).append(
-                        launch)
+                    task = spec.task(ti.task_id) if ti.task_id in spec.task_ids else None
+                    timeout = task.execution_timeout if task else None
+                    if ti.state == "running" and timeout:
+                        self._set_timer(("timeout", ti.id),
+                                        (ti.start_date or now) + timedelta(seconds=timeout),
+                                        ("timeout", (ti.id, ti.try_number)))
+                    launch = _launch_of(ti, run, operator=ti.operator or "python",
+                                        timeout=timeout)
+                    name = ti.executor if ti.executor in self.executors \
+                        else self._default_executor
+                    in_flight.setdefault(name, []).append(launch)
             dag_rows = (await dags.list_dags(conn, limit=None)).items
         self._worker = asyncio.create_task(self._work(), name="leoflow-scheduler")
         for name, launches in in_flight.items():
-            executor = self.executors.get(name) or self.executors[self._default_executor]
-            await executor.reconcile(launches)
+            await self.executors[name].reconcile(launches)
         for run in active:
             self.wake_run(run.id)
         for dag in dag_rows:
+            self._paused[dag.dag_id] = dag.is_paused
             if not dag.is_paused:
                 self.wake_dag(dag.dag_id)
 
@@ -138,8 +198,8 @@ class Scheduler:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
             self._worker = None
-        for task in list(self._launching):
-            task.cancel()
+        self._views.clear()
+        self._ti_runs.clear()
 
     async def idle(self, timeout: float = 10.0) -> None:
         """Wait until the queue is empty and nothing is being processed (for tests, CLIs)."""
@@ -147,7 +207,7 @@ class Scheduler:
             while True:
                 await self._idle.wait()
                 await asyncio.sleep(0)
-                if self._idle.is_set() and self._queue.empty() and not self._launching:
+                if self._idle.is_set() and self._queue.empty():
                     return
 
         await asyncio.wait_for(settled(), timeout)
@@ -158,7 +218,8 @@ class Scheduler:
         self._put(("run", dag_run_id))
 
     def wake_dag(self, dag_id: str) -> None:
-        """Recompute a DAG's schedule (after registration, pause or unpause)."""
+        """Recompute a DAG's schedule and start its queued runs if they may (after
+        registration, pause or unpause, a deleted run)."""
         self._put(("dag", dag_id))
 
     async def cancel_task(self, ti_id: str, executor: str | None, reason: str) -> None:
@@ -174,6 +235,16 @@ class Scheduler:
         """The executors' callback: a try started or ended."""
         self._put(("event", event))
 
+    def refresh_pools(self) -> None:
+        """Forget the cached pool sizes (after a pool was created or resized)."""
+        self._pool_sizes.clear()
+        self._occupied_changed = True
+        self._put(("slots", None))
+
+    def timer_due(self, kind: str, key: Any) -> bool:
+        """Whether a timer of ``kind`` is set for ``key`` (for tests and diagnostics)."""
+        return (kind, key) in self._timers
+
     def _put(self, item: tuple[str, Any]) -> None:
         self._idle.clear()
         self._queue.put_nowait(item)
@@ -181,59 +252,93 @@ class Scheduler:
     # -- the worker ------------------------------------------------------------------------------
     async def _work(self) -> None:
         while True:
-            item = await self._queue.get()
-            self._busy = True
+            first = await self._queue.get()
             self._idle.clear()
-            batch = _Batch()
-            self._add(batch, item)
+            items = [first]
             while not self._queue.empty():
-                self._add(batch, self._queue.get_nowait())
+                items.append(self._queue.get_nowait())
             try:
-                await self._process(batch)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("scheduler batch failed; its runs will be re-evaluated")
-                for run_id in batch.runs:
-                    self.clock.call_at(self.clock.now() + timedelta(seconds=1),
-                                       lambda r=run_id: self.wake_run(r))
+                await self._run_batch(items)
             finally:
-                self._busy = False
                 if self._queue.empty():
                     self._idle.set()
 
-    def _add(self, batch: _Batch, item: tuple[str, Any]) -> None:
-        kind, payload = item
-        if kind == "event":
-            batch.events.append(payload)
-        elif kind == "run":
-            batch.runs.add(payload)
-        elif kind == "dag":
-            batch.dags.add(payload)
-        elif kind == "timeout":
-            batch.timeouts.append(payload)
-        elif kind == "run_timeout":
-            batch.run_timeouts.add(payload)
-        # "slots": nothing to add; the batch re-evaluates runs held back by limits
+    async def _run_batch(self, raw: list[tuple[str, Any]]) -> None:
+        entries: list[tuple[tuple[str, Any], int]] = []
+        for kind, payload in raw:
+            if kind == "retry":
+                entries.append(payload)
+            else:
+                entries.append(((kind, payload), 0))
+        for attempt in range(MAX_ATTEMPTS):
+            occupied = dict(self._occupied)
+            changed = self._occupied_changed
+            try:
+                await self._process(self._collect(entries))
+                return
+            except asyncio.CancelledError:
+                raise
+            except _StaleView as exc:
+                log.info("a run changed under the scheduler (%s); redoing the batch", exc)
+                failure: Exception = exc
+            except Exception as exc:
+                log.exception("scheduler batch failed; its items will be retried")
+                failure = exc
+            self._occupied = occupied
+            self._occupied_changed = changed
+            self._forget_all()
+            self._emits.clear()
+            if not isinstance(failure, _StaleView) or attempt == MAX_ATTEMPTS - 1:
+                break
+        retry = [(item, n + 1) for item, n in entries if n + 1 < MAX_ATTEMPTS]
+        dropped = len(entries) - len(retry)
+        if dropped:
+            log.error("dropping %d scheduler item(s) after %d failed attempts", dropped,
+                      MAX_ATTEMPTS)
+        if retry:
+            def again() -> None:
+                for entry in retry:
+                    self._put(("retry", entry))
+
+            self.clock.call_at(self.clock.now() + timedelta(seconds=RETRY_FAILED_BATCH_AFTER),
+                               again)
+
+    def _collect(self, entries: list[tuple[tuple[str, Any], int]]) -> _Batch:
+        batch = _Batch(items=entries)
+        for (kind, payload), _ in entries:
+            if kind == "event":
+                batch.events.append(payload)
+            elif kind == "run":
+                batch.runs.add(payload)
+            elif kind == "dag":
+                batch.dags.add(payload)
+            elif kind == "timeout":
+                batch.timeouts.append(payload)
+            elif kind == "run_timeout":
+                batch.run_timeouts.add(payload)
+            # "slots": nothing to add; the batch re-evaluates runs held back by limits
+        return batch
 
     async def _process(self, batch: _Batch) -> None:
+        self._batch_no += 1
         launches: list[tuple[TaskLaunch, TaskSpec]] = []
         cancels: list[tuple[str, str, str]] = []
         now = self.clock.now()
         async with self.store.begin() as conn:
-            for dag_id in batch.dags:
+            for dag_id in sorted(batch.dags):
                 batch.runs.update(await self._schedule_dag(conn, dag_id, now))
-            for event in batch.events:
-                run_id = await self._apply_event(conn, event, now)
+                batch.runs.update(self._waiting_runs.pop(dag_id, set()))
+            for event, started in _coalesce(batch.events):
+                run_id = await self._apply_event(conn, event, now, started)
                 if run_id is not None:
                     batch.runs.add(run_id)
             for ti_id, try_number in batch.timeouts:
                 run_id = await self._apply_timeout(conn, ti_id, try_number, now, cancels)
                 if run_id is not None:
                     batch.runs.add(run_id)
-            for dag_run_id in batch.run_timeouts:
-                await self._apply_run_timeout(conn, dag_run_id, now, cancels)
-                batch.runs.add(dag_run_id)
+            for dag_run_id in sorted(batch.run_timeouts):
+                batch.runs.update(await self._apply_run_timeout(conn, dag_run_id, now,
+                                                                cancels))
             if self._occupied_changed:
                 batch.runs.update(self._held_runs)
                 self._occupied_changed = False
@@ -246,8 +351,12 @@ class Scheduler:
                 seen.add(dag_run_id)
                 more = await self._evaluate(conn, dag_run_id, now, launches)
                 pending.extend(r for r in more if r not in seen)
+        emits, self._emits = self._emits, []
+        for kind, data in emits:
+            self._emit(kind, data)
         for ti_id, executor_name, reason in cancels:
-            await self.executors[executor_name].cancel(ti_id, reason)
+            target = self.executors.get(executor_name) or self.executors[self._default_executor]
+            await target.cancel(ti_id, reason)
         for launch, task in launches:
             await self._launch(launch, task)
 
@@ -261,7 +370,8 @@ class Scheduler:
                                             error=f"the executor could not start the task: "
                                                   f"{type(exc).__name__}: {exc}"))
         self._emit("ti.queued", {"ti_id": launch.ti_id, "dag_id": launch.dag_id,
-                                 "run_id": launch.run_id, "task_id": launch.task_id})
+                                 "run_id": launch.run_id, "task_id": launch.task_id,
+                                 "map_index": launch.map_index})
 
     def _emit(self, kind: str, data: dict[str, Any]) -> None:
         for listener in self._listeners:
@@ -270,7 +380,11 @@ class Scheduler:
             except Exception:
                 log.exception("scheduler listener failed on %s", kind)
 
-    # -- specs ---------------------------------------------------------------------------------
+    def _emit_after_commit(self, kind: str, data: dict[str, Any]) -> None:
+        if self._listeners:
+            self._emits.append((kind, data))
+
+    # -- specs and views -------------------------------------------------------------------------
     async def _spec(self, conn: AsyncConnection, version_id: str) -> tuple[DagSpec, DagGraph]:
         cached = self._specs.get(version_id)
         if cached is None:
@@ -282,249 +396,389 @@ class Scheduler:
             self._specs[version_id] = cached
         return cached
 
+    def _token(self, now: datetime) -> datetime:
+        """A ``last_scheduling_decision`` value never stamped before (see the docstring)."""
+        token = now
+        if self._last_token is not None and token <= self._last_token:
+            token = self._last_token + timedelta(microseconds=1)
+        self._last_token = token
+        return token
+
+    async def _view(self, conn: AsyncConnection, dag_run_id: int,
+                    now: datetime) -> _RunView | None:
+        """The run's view, validated once per batch; ``None`` when the run is gone."""
+        view = self._views.get(dag_run_id)
+        if view is not None and view.checked == self._batch_no:
+            return view
+        token = self._token(now)
+        if view is not None:
+            if await runs.stamp_scheduling_decision(conn, dag_run_id, token,
+                                                    if_equals=view.token):
+                view.token = token
+                view.checked = self._batch_no
+                return view
+            self._forget(dag_run_id)
+        # Stamping first locks the run's row (PostgreSQL): a user's change to it either
+        # committed before (and is read below) or waits for this batch to commit.
+        if not await runs.stamp_scheduling_decision(conn, dag_run_id, token):
+            return None
+        run = await runs.get_run_by_id(conn, dag_run_id)
+        assert run is not None
+        spec, graph = await self._spec(conn, run.dag_version_id)
+        tis = await task_instances.list_for_run(conn, dag_run_id)
+        view = _RunView(run=run, spec=spec, graph=graph, tis={}, token=token,
+                        checked=self._batch_no)
+        for ti in tis:
+            self._keep(view, ti)
+        await self._load_choices(conn, view)
+        self._views[dag_run_id] = view
+        return view
+
+    def _keep(self, view: _RunView, row: TaskInstanceRow) -> None:
+        key = (row.task_id, row.map_index)
+        view.tis[key] = row
+        view.ids[row.id] = key
+        self._ti_runs[row.id] = view.run.id
+
+    def _forget(self, dag_run_id: int) -> None:
+        view = self._views.pop(dag_run_id, None)
+        if view is not None:
+            for ti_id in view.ids:
+                self._ti_runs.pop(ti_id, None)
+
+    def _forget_all(self) -> None:
+        self._views.clear()
+        self._ti_runs.clear()
+
+    async def _load_choices(self, conn: AsyncConnection, view: _RunView) -> None:
+        """What successful branch and short-circuit tasks chose (kept in XCom)."""
+        for (task_id, map_index), ti in view.tis.items():
+            if ti.state != "success" or task_id not in view.graph.tasks:
+                continue
+            operator = view.graph.tasks[task_id].operator
+            if operator not in ("branch", "short_circuit"):
+                continue
+            row = await xcom.get_xcom(conn, view.run.id, task_id, SKIPMIXIN_KEY, map_index)
+            if row is None or not isinstance(row.value, dict):
+                continue
+            if operator == "branch":
+                view.branch[task_id] = tuple(row.value.get("followed", ()))
+            else:
+                view.short_circuit[task_id] = bool(row.value.get("short_circuit", True))
+
+    async def _write(self, conn: AsyncConnection, view: _RunView, ti: TaskInstanceRow,
+                     state: str | None, now: datetime, **changes: Any) -> TaskInstanceRow:
+        """Move ``ti`` to ``state`` in the database and in the view (``set_task_state``'s
+        timestamps), on the condition that the database agrees with the view."""
+        values = _stamped(ti, state, now, changes)
+        if not await task_instances.update_if(conn, ti.id, expected_states=(ti.state,),
+                                              **values):
+            raise _StaleView(f"task instance {ti.task_id}[{ti.map_index}] of run "
+                             f"{view.run.run_id} is no longer {ti.state}")
+        row = replace(ti, **values)
+        view.tis[(row.task_id, row.map_index)] = row
+        return row
+
     # -- executor events -------------------------------------------------------------------------
-    async def _apply_event(self, conn: AsyncConnection, event: ExecutorEvent,
-                           now: datetime) -> int | None:
-        ti = await task_instances.get_task_instance_by_id(conn, event.ti_id)
-        if ti is None or ti.try_number != event.try_number:
+    async def _ti_view(self, conn: AsyncConnection, ti_id: str, now: datetime
+                       ) -> tuple[_RunView, TaskInstanceRow] | None:
+        dag_run_id = self._ti_runs.get(ti_id)
+        if dag_run_id is None:
+            row = await task_instances.get_task_instance_by_id(conn, ti_id)
+            if row is None:
+                return None
+            dag_run_id = row.dag_run_id
+        view = await self._view(conn, dag_run_id, now)
+        key = None if view is None else view.ids.get(ti_id)
+        if view is None or key is None:
+            return None
+        return view, view.tis[key]
+
+    async def _apply_event(self, conn: AsyncConnection, event: ExecutorEvent, now: datetime,
+                           started: ExecutorEvent | None = None) -> int | None:
+        """Apply one report; ``started`` is the same try's "running" report when it arrived
+        in the same batch (one write for both)."""
+        found = await self._ti_view(conn, event.ti_id, now)
+        if found is None:
+            log.info("ignoring a report for unknown task instance %s", event.ti_id)
+            return None
+        view, ti = found
+        if ti.try_number != event.try_number:
             log.info("ignoring a stale report for %s try %s", event.ti_id, event.try_number)
             return None
-        info = dict(event.info)
-        where = {k: info[k] for k in ("hostname", "pid", "external_executor_id") if k in info}
+        info = dict(started.info) if started is not None else {}
+        info.update(event.info)
+        where: dict[str, Any] = {k: info[k] for k in ("hostname", "pid", "external_executor_id")
+                                 if k in info}
+        task = view.spec.task(ti.task_id)
+        if started is not None and ti.state in ("queued", "scheduled"):
+            where.update(start_date=now, last_heartbeat_at=now, duration=0.0)
+            self._emit_after_commit("ti.running", {
+                "ti_id": ti.id, "dag_id": ti.dag_id, "run_id": ti.run_id,
+                "task_id": ti.task_id, "map_index": ti.map_index})
         if event.state == "running":
-            row = await task_instances.set_task_state(
-                conn, ti.id, "running", now=now, expected_states=("queued", "scheduled"),
-                **where)
-            if row is not None:
-                run = await runs.get_run_by_id(conn, ti.dag_run_id)
-                spec, _ = await self._spec(conn, run.dag_version_id)
-                task = spec.task(ti.task_id)
-                if task.execution_timeout:
-                    self._set_timer(("timeout", ti.id),
-                                    now + timedelta(seconds=task.execution_timeout),
-                                    ("timeout", (ti.id, ti.try_number)))
-                self._emit("ti.running", {"ti_id": ti.id, "dag_id": ti.dag_id,
-                                          "run_id": ti.run_id, "task_id": ti.task_id})
+            if ti.state not in ("queued", "scheduled"):
+                return None
+            await self._write(conn, view, ti, "running", now, **where)
+            if task.execution_timeout:
+                self._set_timer(("timeout", ti.id),
+                                now + timedelta(seconds=task.execution_timeout),
+                                ("timeout", (ti.id, ti.try_number)))
+            self._emit_after_commit("ti.running", {
+                "ti_id": ti.id, "dag_id": ti.dag_id, "run_id": ti.run_id,
+                "task_id": ti.task_id, "map_index": ti.map_index})
             return None
         if ti.state not in ("queued", "running", "scheduled"):
             return None  # already decided (marked by a user, timed out, cleared)
-        run = await runs.get_run_by_id(conn, ti.dag_run_id)
-        spec, _ = await self._spec(conn, run.dag_version_id)
-        task = spec.task(ti.task_id)
-        state = event.state
+        state: str = event.state
         error = event.error
         if state == "success" and task.operator == "branch":
             try:
-                followed = normalize_branch_choice(spec, task.task_id,
+                followed = normalize_branch_choice(view.spec, task.task_id,
                                                    info.get("follow_task_ids"))
             except InvalidBranchChoice as exc:
                 state, error = "failed", str(exc)
             else:
-                await xcom.put_xcom(conn, dag_run_id=run.id, task_id=ti.task_id,
+                await xcom.put_xcom(conn, dag_run_id=view.run.id, task_id=ti.task_id,
                                     map_index=ti.map_index, key=SKIPMIXIN_KEY,
                                     value={"followed": list(followed)}, now=now)
+                view.branch[ti.task_id] = followed
         if state == "success" and task.operator == "short_circuit":
-            await xcom.put_xcom(conn, dag_run_id=run.id, task_id=ti.task_id,
+            proceed = bool(info.get("short_circuit_continue", True))
+            await xcom.put_xcom(conn, dag_run_id=view.run.id, task_id=ti.task_id,
                                 map_index=ti.map_index, key=SKIPMIXIN_KEY,
-                                value={"short_circuit": bool(
-                                    info.get("short_circuit_continue", True))}, now=now)
-        await self._finish_try(conn, ti, run, task, state, error, now,
+                                value={"short_circuit": proceed}, now=now)
+            view.short_circuit[ti.task_id] = proceed
+        await self._finish_try(conn, view, ti, task, state, error, now,
                                no_retry=bool(info.get("no_retry")), where=where)
-        return run.id
+        return view.run.id
 
-    async def _finish_try(self, conn: AsyncConnection, ti: TaskInstanceRow, run: DagRunRow,
+    async def _finish_try(self, conn: AsyncConnection, view: _RunView, ti: TaskInstanceRow,
                           task: TaskSpec, state: str, error: str | None, now: datetime, *,
-                          no_retry: bool = False, where: Mapping[str, Any] | None = None) -> None:
-        """End the current try: success, skipped, failed, or up_for_retry when tries remain."""
+                          no_retry: bool = False, where: Mapping[str, Any] | None = None
+                          ) -> None:
+        """End the current try: success, skipped, failed, or up_for_retry when tries remain
+        (Airflow's ``is_eligible_to_retry``: the task has retries and try ≤ max_tries)."""
         changes: dict[str, Any] = dict(where or {})
-        if state == "failed" and not no_retry and ti.try_number <= ti.max_tries \
-                and task.retries > 0:
+        if state == "failed" and not no_retry and task.retries > 0 \
+                and ti.try_number <= ti.max_tries:
             state = "up_for_retry"
             changes["next_retry_at"] = next_retry_at(
-                task, dag_id=ti.dag_id, logical_date=run.logical_date,
+                task, dag_id=ti.dag_id, logical_date=view.run.logical_date,
                 try_number=ti.try_number, end_date=now)
-        await task_instances.set_task_state(conn, ti.id, state, now=now,
-                                            expected_states=("queued", "running", "scheduled"),
-                                            **changes)
-        await task_instances.record_try(conn, ti.id, error=error)
+        row = await self._write(conn, view, ti, state, now, **changes)
+        await task_instances.record_try_of(conn, row, error=error)
         self._release(ti.id)
-        timer = self._timers.pop(("timeout", ti.id), None)
-        if timer is not None:
-            timer.cancel()
-        self._emit("ti.finished", {"ti_id": ti.id, "dag_id": ti.dag_id, "run_id": ti.run_id,
-                                   "task_id": ti.task_id, "map_index": ti.map_index,
-                                   "state": state, "error": error})
+        self._cancel_timer(("timeout", ti.id))
+        self._emit_after_commit("ti.finished", {
+            "ti_id": ti.id, "dag_id": ti.dag_id, "run_id": ti.run_id, "task_id": ti.task_id,
+            "map_index": ti.map_index, "state": state, "error": error})
 
     async def _apply_timeout(self, conn: AsyncConnection, ti_id: str, try_number: int,
                              now: datetime, cancels: list[tuple[str, str, str]]) -> int | None:
+        """execution_timeout: stop the try through its executor; fail it (or retry it)."""
         self._timers.pop(("timeout", ti_id), None)
-        ti = await task_instances.get_task_instance_by_id(conn, ti_id)
-        if ti is None or ti.try_number != try_number or ti.state != "running":
+        found = await self._ti_view(conn, ti_id, now)
+        if found is None:
             return None
-        run = await runs.get_run_by_id(conn, ti.dag_run_id)
-        spec, _ = await self._spec(conn, run.dag_version_id)
-        task = spec.task(ti.task_id)
-        cancels.append((ti.id, ti.executor or self._executor_for(task),
-                        "execution_timeout"))
+        view, ti = found
+        if ti.try_number != try_number or ti.state != "running":
+            return None
+        task = view.spec.task(ti.task_id)
+        cancels.append((ti.id, ti.executor or self._executor_for(task), "execution_timeout"))
         message = (f"AirflowTaskTimeout: the task ran longer than its execution_timeout "
                    f"({task.execution_timeout:g} s) and was stopped")
-        await self._finish_try(conn, ti, run, task, "failed", message, now)
-        return run.id
+        await self._finish_try(conn, view, ti, task, "failed", message, now)
+        return view.run.id
 
     async def _apply_run_timeout(self, conn: AsyncConnection, dag_run_id: int, now: datetime,
-                                 cancels: list[tuple[str, str, str]]) -> None:
-        """dagrun_timeout: the run fails; unfinished task instances are skipped (Airflow)."""
+                                 cancels: list[tuple[str, str, str]]) -> list[int]:
+        """dagrun_timeout: the run fails; unfinished task instances are skipped (Airflow),
+        in-flight ones stopped through their executor."""
         self._timers.pop(("run_timeout", dag_run_id), None)
-        run = await runs.get_run_by_id(conn, dag_run_id)
-        if run is None or run.state != "running":
-            return
-        for ti in await task_instances.list_for_run(conn, run.id):
-            if ti.state in ("success", "failed", "skipped", "upstream_failed", "removed"):
+        view = await self._view(conn, dag_run_id, now)
+        if view is None or view.run.state != "running":
+            return []
+        for ti in list(view.tis.values()):
+            if ti.state in FINISHED_TI:
                 continue
-            if ti.state in OCCUPYING:
+            in_flight = ti.state in OCCUPYING
+            if in_flight:
                 cancels.append((ti.id, ti.executor or self._default_executor,
                                 "dagrun_timeout"))
                 self._release(ti.id)
-            await task_instances.set_task_state(conn, ti.id, "skipped", now=now)
-        await runs.update_run_state(conn, run.id, "failed", now=now)
-        self._emit("run.finished", {"dag_id": run.dag_id, "run_id": run.run_id,
-                                    "state": "failed", "reason": "dagrun_timeout"})
-        self._wake_waiting(run.dag_id)
+                self._cancel_timer(("timeout", ti.id))
+            row = await self._write(conn, view, ti, "skipped", now)
+            if in_flight:
+                await task_instances.record_try_of(
+                    conn, row, error="the run exceeded its dagrun_timeout")
+        return await self._finish_run(conn, view, "failed", now, reason="dagrun_timeout")
 
     # -- evaluation ----------------------------------------------------------------------------
     async def _evaluate(self, conn: AsyncConnection, dag_run_id: int, now: datetime,
                         launches: list[tuple[TaskLaunch, TaskSpec]]) -> list[int]:
         """Apply the rules to one run; returns other runs to evaluate (freed run slots)."""
-        run = await runs.get_run_by_id(conn, dag_run_id)
-        if run is None or run.state in ("success", "failed"):
+        view = await self._view(conn, dag_run_id, now)
+        if view is None:
             self._held_runs.discard(dag_run_id)
             return []
-        spec, graph = await self._spec(conn, run.dag_version_id)
+        run = view.run
+        if run.state in FINISHED_RUN_STATES:
+            # Finished elsewhere (a user marked it): it no longer holds a run slot.
+            self._forget(run.id)
+            self._held_runs.discard(run.id)
+            return await self._release_dag(conn, run.dag_id, now)
+        if await self._is_paused(conn, run.dag_id):
+            return []  # Airflow examines no run of a paused DAG; unpausing wakes them
+        spec, graph = view.spec, view.graph
         if run.state == "queued":
-            started = await self._start_run(conn, run, spec, now)
-            if started is None:
+            if not await self._start_run(conn, view, now):
                 return []
-            run = started
-        tis = await task_instances.list_for_run(conn, run.id)
-        if not tis:
-            tis = await task_instances.create_task_instances(conn, run, [
-                _new_ti(task) for task in spec.tasks])
-        by_key = {(t.task_id, t.map_index): t for t in tis}
+            run = view.run
+        if not view.tis:
+            for row in await task_instances.create_task_instances(
+                    conn, run, [_new_ti(task) for task in spec.tasks]):
+                self._keep(view, row)
+        states: dict[TIKey, str | None] = {k: t.state for k, t in view.tis.items()}
+        fresh: list[TIKey] = []  # to be scheduled now (a new try)
         for _ in range(len(spec.tasks) + 2):  # each pass completes no-op tasks; bounded
             decision = evaluate_run(
-                graph, {k: t.state for k, t in by_key.items()},
-                mapped_lengths=await self._mapped_lengths(conn, run, spec, by_key),
-                branch_choices=await self._choices(conn, run, spec, by_key, "branch"),
-                short_circuits=await self._choices(conn, run, spec, by_key, "short_circuit"),
-                not_before={k: t.next_retry_at for k, t in by_key.items()
+                graph, states,
+                mapped_lengths=await self._mapped_lengths(conn, view, states),
+                branch_choices=view.branch, short_circuits=view.short_circuit,
+                not_before={k: t.next_retry_at for k, t in view.tis.items()
                             if t.state == "up_for_retry" and t.next_retry_at is not None},
                 now=now)
             for key in decision.skip:
-                await self._resolve(conn, by_key, key, "skipped", now)
+                await self._write(conn, view, view.tis[key], "skipped", now)
+                states[key] = "skipped"
             for key in decision.upstream_failed:
-                await self._resolve(conn, by_key, key, "upstream_failed", now)
+                await self._write(conn, view, view.tis[key], "upstream_failed", now)
+                states[key] = "upstream_failed"
             for task_id, length in decision.expand.items():
-                for row in await task_instances.expand_placeholder(
-                        conn, run, task_id, length, _new_ti(spec.task(task_id))):
-                    by_key.pop((task_id, -1), None)
-                    by_key[(row.task_id, row.map_index)] = row
+                await self._expand(conn, view, states, task_id, length)
             completed_noop = False
             for key in decision.schedule:
-                ti = by_key[key]
-                task = spec.task(ti.task_id)
-                row = await task_instances.set_task_state(
-                    conn, ti.id, "scheduled", now=now, try_number=ti.try_number + 1,
-                    next_retry_at=None, expected_states=(ti.state,))
-                if row is None:
-                    continue
-                if task.operator in NOOP_OPERATORS:
-                    row = await task_instances.set_task_state(conn, ti.id, "running", now=now)
-                    row = await task_instances.set_task_state(conn, ti.id, "success", now=now)
-                    await task_instances.record_try(conn, ti.id)
+                ti = view.tis[key]
+                if spec.task(ti.task_id).operator in NOOP_OPERATORS:
+                    row = await self._write(conn, view, ti, "success", now,
+                                            try_number=ti.try_number + 1, scheduled_at=now,
+                                            queued_at=now, start_date=now, duration=0.0,
+                                            next_retry_at=None, waiting_reason=None)
+                    await task_instances.record_try_of(conn, row)
+                    states[key] = "success"
                     completed_noop = True
-                by_key[key] = row
+                else:
+                    states[key] = "scheduled"
+                    fresh.append(key)
             if not completed_noop:
                 break
-        await self._queue_scheduled(conn, run, spec, by_key, now, launches)
+        await self._hand_out(conn, view, fresh, now, launches)
         if decision.finished:
-            await runs.update_run_state(conn, run.id, decision.run_state.value, now=now)
-            timer = self._timers.pop(("run_timeout", run.id), None)
-            if timer is not None:
-                timer.cancel()
-            self._held_runs.discard(run.id)
-            self._emit("run.finished", {"dag_id": run.dag_id, "run_id": run.run_id,
-                                        "state": decision.run_state.value})
-            return self._wake_waiting(run.dag_id, now_evaluate=True)
+            return await self._finish_run(conn, view, decision.run_state.value, now)
         if decision.next_wakeup is not None:
             self._set_timer(("wakeup", run.id), decision.next_wakeup, ("run", run.id))
-        await runs.set_last_scheduling_decision(conn, run.id, now)
         return []
 
-    async def _start_run(self, conn: AsyncConnection, run: DagRunRow, spec: DagSpec,
-                         now: datetime) -> DagRunRow | None:
-        """queued → running, unless the DAG is paused or at max_active_runs."""
-        dag = await dags.get_dag(conn, run.dag_id)
-        if dag is None or dag.is_paused:
-            return None
+    async def _expand(self, conn: AsyncConnection, view: _RunView,
+                      states: dict[TIKey, str | None], task_id: str, length: int) -> None:
+        # The placeholder row becomes map index 0 (same id), the others are new rows.
+        view.tis.pop((task_id, -1))
+        states.pop((task_id, -1), None)
+        rows = await task_instances.expand_placeholder(
+            conn, view.run, task_id, length, _new_ti(view.spec.task(task_id)))
+        for row in rows:
+            self._keep(view, row)
+            states[(row.task_id, row.map_index)] = row.state
+
+    async def _start_run(self, conn: AsyncConnection, view: _RunView, now: datetime) -> bool:
+        """queued → running, unless the DAG is at max_active_runs."""
+        run = view.run
         active = await runs.count_runs(conn, dag_id=run.dag_id, state="running")
-        if active >= spec.max_active_runs:
+        if active >= view.spec.max_active_runs:
             self._waiting_runs.setdefault(run.dag_id, set()).add(run.id)
-            return None
-        self._waiting_runs.get(run.dag_id, set()).discard(run.id)
-        started = await runs.update_run_state(conn, run.id, "running", now=now)
-        if spec.dagrun_timeout:
+            return False
+        waiting = self._waiting_runs.get(run.dag_id)
+        if waiting is not None:
+            waiting.discard(run.id)
+        view.run = await runs.update_run_state(conn, run.id, "running", now=now)
+        if view.spec.dagrun_timeout:
             self._set_timer(("run_timeout", run.id),
-                            (started.start_date or now) + timedelta(seconds=spec.dagrun_timeout),
+                            (view.run.start_date or now)
+                            + timedelta(seconds=view.spec.dagrun_timeout),
                             ("run_timeout", run.id))
-        self._emit("run.running", {"dag_id": run.dag_id, "run_id": run.run_id})
-        return started
+        self._emit_after_commit("run.running", {"dag_id": run.dag_id, "run_id": run.run_id})
+        return True
 
-    def _wake_waiting(self, dag_id: str, now_evaluate: bool = False) -> list[int]:
-        waiting = sorted(self._waiting_runs.pop(dag_id, set()))
-        if not now_evaluate:
-            for run_id in waiting:
-                self.wake_run(run_id)
-        return waiting
+    async def _finish_run(self, conn: AsyncConnection, view: _RunView, state: str,
+                          now: datetime, reason: str | None = None) -> list[int]:
+        run = view.run
+        await runs.update_run_state(conn, run.id, state, now=now)
+        self._cancel_timer(("run_timeout", run.id))
+        self._cancel_timer(("wakeup", run.id))
+        self._held_runs.discard(run.id)
+        self._forget(run.id)
+        data = {"dag_id": run.dag_id, "run_id": run.run_id, "state": state}
+        if reason:
+            data["reason"] = reason
+        self._emit_after_commit("run.finished", data)
+        return await self._release_dag(conn, run.dag_id, now)
 
-    async def _resolve(self, conn: AsyncConnection, by_key: dict[tuple[str, int], Any],
-                       key: tuple[str, int], state: str, now: datetime) -> None:
-        ti = by_key[key]
-        row = await task_instances.set_task_state(conn, ti.id, state, now=now,
-                                                  expected_states=(ti.state,))
-        if row is not None:
-            by_key[key] = row
+    async def _release_dag(self, conn: AsyncConnection, dag_id: str, now: datetime) -> list[int]:
+        """A run of ``dag_id`` ended: runs waiting for max_active_runs, and catchup runs
+        that were not created for want of a run slot, may go now."""
+        more = sorted(self._waiting_runs.pop(dag_id, set()))
+        if dag_id in self._catchup_blocked:
+            more.extend(sorted(await self._schedule_dag(conn, dag_id, now)))
+        return more
 
-    async def _queue_scheduled(self, conn: AsyncConnection, run: DagRunRow, spec: DagSpec,
-                               by_key: Mapping[tuple[str, int], TaskInstanceRow],
-                               now: datetime,
-                               launches: list[tuple[TaskLaunch, TaskSpec]]) -> None:
-        """Hand ``scheduled`` task instances to executors within the limits; record why not."""
-        order = {tid: i for i, tid in enumerate(spec.task_ids)}
-        ready = sorted((t for t in by_key.values() if t.state == "scheduled"),
-                       key=lambda t: (-t.priority_weight, order.get(t.task_id, 0), t.map_index))
+    async def _is_paused(self, conn: AsyncConnection, dag_id: str) -> bool:
+        paused = self._paused.get(dag_id)
+        if paused is None:
+            dag = await dags.get_dag(conn, dag_id)
+            paused = self._paused[dag_id] = dag is None or dag.is_paused
+        return paused
+
+    async def _hand_out(self, conn: AsyncConnection, view: _RunView, fresh: list[TIKey],
+                        now: datetime, launches: list[tuple[TaskLaunch, TaskSpec]]) -> None:
+        """Hand scheduled task instances to executors within the limits; record why not."""
+        run, spec = view.run, view.spec
+        new = set(fresh)
+        ready = [view.tis[k] for k in fresh]
+        ready.extend(t for k, t in view.tis.items() if t.state == "scheduled" and k not in new)
+        if not ready:
+            self._held_runs.discard(run.id)
+            return
+        if len(ready) > 1:
+            order = {tid: i for i, tid in enumerate(view.graph.order)}
+            ready.sort(key=lambda t: (-t.priority_weight, order.get(t.task_id, 0), t.map_index))
         held = False
-        pools = None
         for ti in ready:
-            reason = self._limit_reason(run.dag_id, spec, ti)
+            is_new = (ti.task_id, ti.map_index) in new
+            reason = self._limit_reason(run.dag_id, spec)
             if reason is None:
-                if pools is None:
-                    pools = {}
-                reason = await self._pool_reason(conn, ti, pools)
+                reason = await self._pool_reason(conn, ti)
             if reason is not None:
                 held = True
-                if ti.waiting_reason != reason:
-                    await task_instances.update_task_instance(conn, ti.id, waiting_reason=reason)
+                if is_new:
+                    await self._write(conn, view, ti, "scheduled", now,
+                                      try_number=ti.try_number + 1, next_retry_at=None,
+                                      waiting_reason=reason)
+                elif ti.waiting_reason != reason:
+                    await self._write(conn, view, ti, "scheduled", now,
+                                      scheduled_at=ti.scheduled_at, waiting_reason=reason)
                 continue
             task = spec.task(ti.task_id)
             executor = self._executor_for(task)
-            row = await task_instances.set_task_state(
-                conn, ti.id, "queued", now=now, executor=executor, waiting_reason=None,
-                expected_states=("scheduled",))
-            if row is None:
-                continue
+            if is_new:
+                row = await self._write(conn, view, ti, "queued", now,
+                                        try_number=ti.try_number + 1, scheduled_at=now,
+                                        next_retry_at=None, executor=executor,
+                                        waiting_reason=None)
+            else:
+                row = await self._write(conn, view, ti, "queued", now, executor=executor,
+                                        waiting_reason=None)
             self._occupied[ti.id] = _Occupant(ti.dag_id, run.id, ti.pool, ti.pool_slots)
-            if pools is not None:
-                pools[ti.pool] = pools.get(ti.pool, 0) + ti.pool_slots
             launches.append((_launch_of(row, run, operator=task.operator,
                                         timeout=task.execution_timeout), task))
         if held:
@@ -532,7 +786,7 @@ class Scheduler:
         else:
             self._held_runs.discard(run.id)
 
-    def _limit_reason(self, dag_id: str, spec: DagSpec, ti: TaskInstanceRow) -> str | None:
+    def _limit_reason(self, dag_id: str, spec: DagSpec) -> str | None:
         if len(self._occupied) >= self.parallelism:
             return (f"waiting for a free slot: parallelism ({self.parallelism}) task "
                     "instances are queued or running")
@@ -542,84 +796,72 @@ class Scheduler:
                     "are queued or running")
         return None
 
-    async def _pool_reason(self, conn: AsyncConnection, ti: TaskInstanceRow,
-                           pools: dict[str, int]) -> str | None:
-        from leoflow.engine.store import pools as pool_repo
-
-        pool = await pool_repo.get_pool(conn, ti.pool)
-        if pool is None:
+    async def _pool_reason(self, conn: AsyncConnection, ti: TaskInstanceRow) -> str | None:
+        size = await self._pool_size(conn, ti.pool)
+        if size is None:
             return f"waiting: pool {ti.pool!r} does not exist (create it, or change the task)"
         used = sum(o.slots for o in self._occupied.values() if o.pool == ti.pool)
-        if used + ti.pool_slots > pool.slots:
-            return (f"waiting: pool {ti.pool!r} has {pool.slots - used} free slot(s) of "
-                    f"{pool.slots}, the task needs {ti.pool_slots}")
+        if used + ti.pool_slots > size:
+            return (f"waiting: pool {ti.pool!r} has {max(size - used, 0)} free slot(s) of "
+                    f"{size}, the task needs {ti.pool_slots}")
         return None
+
+    async def _pool_size(self, conn: AsyncConnection, name: str) -> int | None:
+        cached = self._pool_sizes.get(name)
+        if cached is not None and time.monotonic() - cached[1] < POOL_CACHE_SECONDS:
+            return cached[0]
+        row = await pools.get_pool(conn, name)
+        size = None if row is None else row.slots
+        self._pool_sizes[name] = (size, time.monotonic())
+        return size
 
     def _release(self, ti_id: str) -> None:
         if self._occupied.pop(ti_id, None) is not None:
             self._occupied_changed = True
 
     # -- inputs of the rules -----------------------------------------------------------------
-    async def _mapped_lengths(self, conn: AsyncConnection, run: DagRunRow, spec: DagSpec,
-                              by_key: Mapping[tuple[str, int], TaskInstanceRow]
-                              ) -> dict[str, int | None]:
+    async def _mapped_lengths(self, conn: AsyncConnection, view: _RunView,
+                              states: Mapping[TIKey, str | None]) -> dict[str, int | None]:
+        """Lengths of what unexpanded mapped tasks map over, once their upstreams succeeded."""
         lengths: dict[str, int | None] = {}
-        for task in spec.tasks:
-            if task.expand is None or (task.task_id, -1) not in by_key:
+        for task_id, deps in view.graph.map_deps.items():
+            if not deps or (task_id, -1) not in states:
                 continue
+            if any(st != "success" for (tid, _), st in states.items() if tid in deps):
+                lengths[task_id] = None
+                continue
+            task = view.graph.tasks[task_id]
+            assert task.expand is not None
             values: dict[XComRef, Any] = {}
-            known = True
-            refs = [ref for value in task.expand.values.values()
-                    for ref in iter_xcom_refs(value)]
-            for ref in refs:
-                states = [t.state for k, t in by_key.items() if k[0] == ref.task_id]
-                if not states or any(s != "success" for s in states):
-                    known = False
-                    break
-                values[ref] = await self._xcom_value(conn, run, spec, ref)
-            if not known:
-                lengths[task.task_id] = None
-                continue
-            params = _run_params(spec, run)
+            for value in task.expand.values.values():
+                for ref in iter_xcom_refs(value):
+                    values[ref] = await self._xcom_value(conn, view, ref)
+            params = _run_params(view.spec, view.run)
             try:
-                lengths[task.task_id] = expansion_length(
-                    task.expand, task_id=task.task_id,
+                lengths[task_id] = expansion_length(
+                    task.expand, task_id=task_id,
                     xcom_length=lambda ref, found=values: _length(found.get(ref)),
                     param_value=lambda name, given=params: given.get(name))
             except UnmappableValue as exc:
                 log.warning("%s", exc)
-                lengths[task.task_id] = None
+                lengths[task_id] = None
         return lengths
 
-    async def _xcom_value(self, conn: AsyncConnection, run: DagRunRow, spec: DagSpec,
-                          ref: XComRef) -> Any:
-        if spec.task(ref.task_id).is_mapped:
-            values = await xcom.get_mapped_values(conn, run.id, ref.task_id, ref.key)
+    async def _xcom_value(self, conn: AsyncConnection, view: _RunView, ref: XComRef) -> Any:
+        if view.spec.task(ref.task_id).is_mapped:
+            values = await xcom.get_mapped_values(conn, view.run.id, ref.task_id, ref.key)
             return [values.get(i) for i in range(len(values))] if values else []
-        row = await xcom.get_xcom(conn, run.id, ref.task_id, ref.key)
+        row = await xcom.get_xcom(conn, view.run.id, ref.task_id, ref.key)
         return None if row is None else row.value
-
-    async def _choices(self, conn: AsyncConnection, run: DagRunRow, spec: DagSpec,
-                       by_key: Mapping[tuple[str, int], TaskInstanceRow], operator: str
-                       ) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for (task_id, map_index), ti in by_key.items():
-            if ti.state != "success" or spec.task(task_id).operator != operator:
-                continue
-            row = await xcom.get_xcom(conn, run.id, task_id, SKIPMIXIN_KEY, map_index)
-            if row is None or not isinstance(row.value, dict):
-                continue
-            if operator == "branch":
-                out[task_id] = tuple(row.value.get("followed", ()))
-            else:
-                out[task_id] = bool(row.value.get("short_circuit", True))
-        return out
 
     # -- schedules ----------------------------------------------------------------------------
     async def _schedule_dag(self, conn: AsyncConnection, dag_id: str, now: datetime) -> set[int]:
-        """Create the scheduled runs that are due and set a timer for the next one."""
+        """Create the scheduled runs that are due (within max_active_runs) and set a timer
+        for the next one."""
         self._cancel_timer(("cron", dag_id))
+        self._catchup_blocked.discard(dag_id)
         dag = await dags.get_dag(conn, dag_id)
+        self._paused[dag_id] = dag is None or dag.is_paused
         if dag is None or dag.is_paused or dag.current_version_id is None:
             return set()
         spec, _ = await self._spec(conn, dag.current_version_id)
@@ -635,24 +877,42 @@ class Scheduler:
         due = timetable.runs_between(spec.schedule, start_date=start_date, end_date=end_date,
                                      last_logical_date=last_logical, now=now,
                                      catchup=spec.catchup)
+        active = await runs.count_runs(conn, dag_id, state=list(ACTIVE_RUN_STATES)) \
+            if due else 0
+        blocked = False
         for info in due:
-            run = await runs.create_run(
-                conn, dag_id=dag_id, run_id=timetable.run_id(DagRunType.SCHEDULED,
-                                                             info.logical_date),
-                run_type="scheduled", dag_version_id=dag.current_version_id,
-                run_after=info.run_after, logical_date=info.logical_date,
-                data_interval_start=info.data_interval.start,
-                data_interval_end=info.data_interval.end, triggered_by="scheduler", now=now)
-            created.add(run.id)
+            if active >= spec.max_active_runs:
+                # Airflow creates no run while a DAG has max_active_runs active ones; the
+                # rest follow as runs finish (``_release_dag``).
+                blocked = True
+                break
+            try:
+                run = await runs.create_run(
+                    conn, dag_id=dag_id,
+                    run_id=timetable.run_id(DagRunType.SCHEDULED, info.logical_date),
+                    run_type="scheduled", dag_version_id=dag.current_version_id,
+                    run_after=info.run_after, logical_date=info.logical_date,
+                    data_interval_start=info.data_interval.start,
+                    data_interval_end=info.data_interval.end, triggered_by="timetable",
+                    now=now)
+            except DuplicateRunError as exc:
+                log.warning("DAG %s: no scheduled run for %s: %s", dag_id,
+                            info.logical_date.isoformat(), exc)
+            else:
+                created.add(run.id)
+                active += 1
             last_logical = info.logical_date
         upcoming = timetable.next_run(spec.schedule, start_date=start_date, end_date=end_date,
                                       last_logical_date=last_logical, now=now,
                                       catchup=spec.catchup)
-        if upcoming is not None:
-            await dags.set_next_dagrun(
-                conn, dag_id, logical_date=upcoming.logical_date,
-                data_interval_start=upcoming.data_interval.start,
-                data_interval_end=upcoming.data_interval.end, run_after=upcoming.run_after)
+        await dags.set_next_dagrun(
+            conn, dag_id, logical_date=upcoming.logical_date if upcoming else None,
+            data_interval_start=upcoming.data_interval.start if upcoming else None,
+            data_interval_end=upcoming.data_interval.end if upcoming else None,
+            run_after=upcoming.run_after if upcoming else None)
+        if blocked:
+            self._catchup_blocked.add(dag_id)
+        elif upcoming is not None:
             self._set_timer(("cron", dag_id), upcoming.run_after, ("dag", dag_id))
         return created
 
@@ -671,9 +931,42 @@ class Scheduler:
         if timer is not None:
             timer.cancel()
 
-    def timer_due(self, kind: str, key: Any) -> bool:
-        """Whether a timer of ``kind`` is set for ``key`` (for tests and diagnostics)."""
-        return (kind, key) in self._timers
+
+def _coalesce(events: list[ExecutorEvent]
+              ) -> list[tuple[ExecutorEvent, ExecutorEvent | None]]:
+    """Pair a try's "running" report with its final report when both are in one batch."""
+    final_at: dict[tuple[str, int], int] = {}
+    for i, event in enumerate(events):
+        if event.state != "running":
+            final_at.setdefault((event.ti_id, event.try_number), i)
+    started: dict[int, ExecutorEvent] = {}
+    out: list[tuple[ExecutorEvent, ExecutorEvent | None]] = []
+    for i, event in enumerate(events):
+        if event.state == "running":
+            j = final_at.get((event.ti_id, event.try_number))
+            if j is not None and j > i:
+                started[j] = event
+                continue
+        out.append((event, started.get(i)))
+    return out
+
+
+def _stamped(ti: TaskInstanceRow, state: str | None, now: datetime,
+             changes: Mapping[str, Any]) -> dict[str, Any]:
+    """The columns ``task_instances.set_task_state`` would write for this transition."""
+    values: dict[str, Any] = {"state": state}
+    if state == "scheduled":
+        values["scheduled_at"] = now
+    elif state == "queued":
+        values["queued_at"] = now
+    elif state == "running":
+        values.update(start_date=now, end_date=None, duration=None, last_heartbeat_at=now)
+    elif state in TRY_ENDED_STATES:
+        values["end_date"] = now
+        if ti.start_date is not None:
+            values["duration"] = (now - ti.start_date).total_seconds()
+    values.update(changes)
+    return values
 
 
 def _new_ti(task: TaskSpec) -> NewTaskInstance:
@@ -687,7 +980,7 @@ def _launch_of(ti: TaskInstanceRow, run: DagRunRow, *, operator: str,
     return TaskLaunch(ti_id=ti.id, dag_id=ti.dag_id, run_id=ti.run_id, dag_run_id=run.id,
                       task_id=ti.task_id, map_index=ti.map_index, try_number=ti.try_number,
                       dag_version_id=run.dag_version_id, operator=operator,
-                      execution_timeout=timeout, pid=ti.pid)
+                      execution_timeout=timeout)
 
 
 def _length(value: Any) -> int | None:

@@ -45,6 +45,16 @@ class TaskNotFound(ServiceError):
         self.task_ids = task_ids
 
 
+class RunAlreadyExists(ServiceError):
+    """A run with this run_id, or this logical_date, exists already (Airflow answers 409)."""
+
+    status = 409
+
+    def __init__(self, dag_id: str, field: str, message: str) -> None:
+        super().__init__(message, field=field)
+        self.dag_id = dag_id
+
+
 class DagPausedError(ServiceError):
     status = 409
 

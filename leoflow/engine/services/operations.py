@@ -22,17 +22,19 @@ from leoflow.engine.services.errors import (
     InvalidConf,
     InvalidOperation,
     InvalidParams,
+    RunAlreadyExists,
     RunNotFound,
     TaskNotFound,
 )
 from leoflow.engine.spec.model import DagSpec
-from leoflow.engine.store import Store, audit, dags, runs, task_instances
+from leoflow.engine.store import DuplicateRunError, Store, audit, dags, runs, task_instances
 from leoflow.engine.store.rows import DagRow, DagRunRow, DagVersionRow, TaskInstanceRow
 from leoflow.engine.store.task_instances import NewTaskInstance
 
 FINISHED_TI = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
 IN_FLIGHT_TI = frozenset({"queued", "running"})
 MARKABLE_TI = frozenset({"success", "failed", "skipped"})
+SPEC_CACHE_SIZE = 64
 
 
 class SchedulerHandle(Protocol):
@@ -53,6 +55,7 @@ class Operations:
         self.store = store
         self.scheduler = scheduler
         self.clock = clock or SystemClock()
+        self._specs: dict[str, DagSpec] = {}
 
     # -- DAGs ------------------------------------------------------------------------------
     async def register_dag(self, document: Mapping[str, Any], *, source_code: str | None = None,
@@ -81,10 +84,13 @@ class Operations:
             row = await dags.set_paused(conn, dag_id, paused)
             await audit.record_event(conn, "pause" if paused else "unpause", username=user,
                                      dag_id=dag_id, occurred_at=self.clock.now())
-            queued = [] if paused else (await runs.list_runs(
-                conn, dag_id=dag_id, state="queued", limit=None)).items
+            # A paused DAG's runs wait (queued ones do not start, running ones schedule no
+            # new task, as in Airflow); unpausing wakes them all.
+            waiting = [] if paused else (await runs.list_runs(
+                conn, dag_id=dag_id, state=["queued", "running"], limit=None,
+                order="id")).items
         self.scheduler.wake_dag(dag_id)
-        for run in queued:
+        for run in waiting:
             self.scheduler.wake_run(run.id)
         return row
 
@@ -100,6 +106,7 @@ class Operations:
                                      occurred_at=self.clock.now(), extra={"runs": count})
         for ti in in_flight:
             await self.scheduler.cancel_task(ti.id, ti.executor, "deleted")
+        self.scheduler.wake_dag(dag_id)
         return count
 
     # -- runs ------------------------------------------------------------------------------
@@ -129,18 +136,21 @@ class Operations:
             version = await dags.current_version(conn, dag_id)
             if version is None:
                 raise InvalidOperation(f"DAG {dag_id!r} has no registered version yet")
-            spec = DagSpec.from_json(version.spec)
+            spec = self._spec(version)
             resolve_params(spec, conf)
             interval = timetable.manual_data_interval(spec.schedule, logical_date)
-            run = await runs.create_run(
-                conn, dag_id=dag_id,
-                run_id=run_id or timetable.run_id(DagRunType.MANUAL, now),
-                run_type="manual", dag_version_id=version.id, run_after=now,
-                logical_date=logical_date,
-                data_interval_start=interval.start if interval else None,
-                data_interval_end=interval.end if interval else None,
-                conf=conf, triggered_by=triggered_by, triggering_user_name=user, note=note,
-                now=now)
+            try:
+                run = await runs.create_run(
+                    conn, dag_id=dag_id,
+                    run_id=run_id or timetable.run_id(DagRunType.MANUAL, now),
+                    run_type="manual", dag_version_id=version.id, run_after=now,
+                    logical_date=logical_date,
+                    data_interval_start=interval.start if interval else None,
+                    data_interval_end=interval.end if interval else None,
+                    conf=conf, triggered_by=triggered_by, triggering_user_name=user,
+                    note=note, now=now)
+            except DuplicateRunError as exc:
+                raise RunAlreadyExists(dag_id, exc.field, str(exc)) from exc
             await audit.record_event(conn, "trigger", username=user, dag_id=dag_id,
                                      run_id=run.run_id, occurred_at=now,
                                      extra={"conf": conf} if conf else None)
@@ -157,6 +167,7 @@ class Operations:
         now = self.clock.now()
         async with self.store.begin() as conn:
             run = await self._run(conn, dag_id, run_id)
+            await runs.mark_changed(conn, run.id)
             in_flight = []
             for ti in await task_instances.list_for_run(conn, run.id):
                 if ti.state in FINISHED_TI:
@@ -165,6 +176,9 @@ class Operations:
                     in_flight.append(ti)
                 target = state if state == "success" or ti.state in IN_FLIGHT_TI else "skipped"
                 await task_instances.set_task_state(conn, ti.id, target, now=now)
+                if ti.state in IN_FLIGHT_TI:
+                    await task_instances.record_try(conn, ti.id,
+                                                    error=f"the run was marked {state}")
             row = await runs.update_run_state(conn, run.id, state, now=now)
             await audit.record_event(conn, f"mark_run_{state}", username=user, dag_id=dag_id,
                                      run_id=run_id, occurred_at=now)
@@ -182,6 +196,8 @@ class Operations:
                                      run_id=run_id, occurred_at=self.clock.now())
         for ti in in_flight:
             await self.scheduler.cancel_task(ti.id, ti.executor, "run deleted")
+        # Its run slot is free: runs waiting for max_active_runs may start.
+        self.scheduler.wake_dag(dag_id)
 
     # -- task instances ----------------------------------------------------------------------
     async def clear_task_instances(
@@ -201,7 +217,8 @@ class Operations:
         async with self.store.begin() as conn:
             run = await self._run(conn, dag_id, run_id)
             old = await dags.get_version(conn, run.dag_version_id)
-            spec = DagSpec.from_json(old.spec)
+            assert old is not None  # runs reference their version (foreign key)
+            spec = self._spec(old)
             chosen = list(task_ids) if task_ids is not None else list(spec.task_ids)
             unknown = [t for t in chosen if t not in spec.task_ids]
             if unknown:
@@ -216,10 +233,11 @@ class Operations:
                    if ti.task_id in selected
                    and (indexes is None or ti.map_index in indexes or ti.task_id not in chosen)
                    and (not only_failed or ti.state in ("failed", "upstream_failed"))]
-            if dry_run:
+            if dry_run or not tis:
                 return tis
+            await runs.mark_changed(conn, run.id)
             current = await dags.current_version(conn, dag_id)
-            new_spec = DagSpec.from_json(current.spec) if current else spec
+            new_spec = self._spec(current) if current else spec
             cleared = []
             for ti in tis:
                 if ti.task_id not in new_spec.task_ids:
@@ -258,7 +276,10 @@ class Operations:
             if ti is None:
                 raise TaskNotFound(dag_id, [task_id if map_index < 0
                                             else f"{task_id}[{map_index}]"])
+            await runs.mark_changed(conn, run.id)
             row = await task_instances.set_task_state(conn, ti.id, state, now=now)
+            if ti.state in IN_FLIGHT_TI:
+                await task_instances.record_try(conn, ti.id, error=f"marked {state} by a user")
             if run.state in ("success", "failed"):
                 await runs.update_run_state(conn, run.id, "running", now=now)
             await audit.record_event(conn, f"mark_task_{state}", username=user, dag_id=dag_id,
@@ -276,6 +297,15 @@ class Operations:
         if dag is None:
             raise DagNotFound(dag_id)
         return dag
+
+    def _spec(self, version: DagVersionRow) -> DagSpec:
+        """The parsed spec of a version (immutable, so parsed once per version)."""
+        spec = self._specs.get(version.id)
+        if spec is None:
+            if len(self._specs) >= SPEC_CACHE_SIZE:
+                self._specs.pop(next(iter(self._specs)))
+            spec = self._specs[version.id] = DagSpec.from_json(version.spec)
+        return spec
 
     async def _run(self, conn: AsyncConnection, dag_id: str, run_id: str) -> DagRunRow:
         await self._dag(conn, dag_id)
