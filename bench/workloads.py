@@ -51,3 +51,13 @@ def sdk_import(runs: int) -> list[Figure]:
 
 
 WORKLOADS["SDK"] = sdk_import
+
+
+def scheduler_latency(runs: int) -> list[Figure]:
+    """SCHED: decision latency over a 200-task chain, and W6 trigger → first task."""
+    from bench.scheduler_latency import scheduler_latency as measure
+
+    return measure(runs)
+
+
+WORKLOADS["SCHED"] = scheduler_latency
