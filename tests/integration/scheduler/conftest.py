@@ -1,4 +1,5 @@
-"""A scheduler on a real SQLite store, a manual clock and the scripted test executor."""
+"""A scheduler on a real store (SQLite; PostgreSQL too for `any_harness`), a manual clock
+and the scripted test executor. No test sleeps: time moves only through `clock.advance`."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
 from leoflow.engine.scheduler.clock import ManualClock
 from leoflow.engine.scheduler.loop import Scheduler
 from leoflow.engine.services import Operations
 from leoflow.engine.spec.canonical import with_content_hash
-from leoflow.engine.store import Store, runs, task_instances
+from leoflow.engine.store import Store, audit, runs, tables, task_instances, xcom
+from leoflow.engine.store.rows import AuditLogRow, DagRunRow, TaskInstanceRow
 from tests.integration.scheduler.scripted_executor import ScriptedExecutor
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -49,7 +52,21 @@ class Harness:
         return run.run_id
 
     async def settle(self) -> None:
+        """Wait until the scheduler and the executor's self-ending tries are done."""
         await self.scheduler.idle()
+        while self.executor._tasks:
+            await self.executor.drain()
+            await self.scheduler.idle()
+
+    async def advance(self, seconds: float) -> None:
+        """Move the manual clock (due timers fire) and let the scheduler act on it."""
+        self.clock.advance(seconds)
+        await self.settle()
+
+    async def running(self, task_id: str, map_index: int = -1,
+                      run_id: str | None = None) -> None:
+        await self.executor.running(task_id, map_index=map_index, run_id=run_id)
+        await self.settle()
 
     async def finish(self, task_id: str, state: str = "success", **kwargs: Any) -> None:
         await self.executor.finish(task_id, state, **kwargs)
@@ -66,18 +83,60 @@ class Harness:
         async with self.store.connect() as conn:
             return (await runs.get_run(conn, dag_id, run_id)).state
 
-    async def ti(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1):
+    async def ti(self, dag_id: str, run_id: str, task_id: str,
+                 map_index: int = -1) -> TaskInstanceRow:
         async with self.store.connect() as conn:
             run = await runs.get_run(conn, dag_id, run_id)
-            return await task_instances.get_task_instance(conn, run.id, task_id, map_index)
+            ti = await task_instances.get_task_instance(conn, run.id, task_id, map_index)
+        assert ti is not None, f"{dag_id}/{run_id} has no task instance {task_id}[{map_index}]"
+        return ti
+
+    async def run(self, dag_id: str, run_id: str) -> DagRunRow:
+        async with self.store.connect() as conn:
+            run = await runs.get_run(conn, dag_id, run_id)
+        assert run is not None, f"{dag_id} has no run {run_id}"
+        return run
+
+    async def runs(self, dag_id: str) -> list[DagRunRow]:
+        """The DAG's runs, oldest first."""
+        async with self.store.connect() as conn:
+            return list((await runs.list_runs(conn, dag_id=dag_id, limit=None,
+                                              order="id")).items)
+
+    async def audit(self, dag_id: str | None = None) -> list[AuditLogRow]:
+        """Audit rows, oldest first."""
+        async with self.store.connect() as conn:
+            return list((await audit.list_events(conn, dag_id=dag_id, limit=None,
+                                                 order="id")).items)
+
+    async def written(self) -> dict[str, int]:
+        """Row counts of everything an operation may write (to prove it wrote nothing)."""
+        async with self.store.connect() as conn:
+            return {name: (await conn.execute(select(func.count()).select_from(table)))
+                    .scalar_one()
+                    for name, table in (("runs", tables.dag_run),
+                                        ("task_instances", tables.task_instance),
+                                        ("audit", tables.audit_log),
+                                        ("versions", tables.dag_version))}
+
+    async def put_xcom(self, dag_id: str, run_id: str, task_id: str, value: Any,
+                       map_index: int = -1) -> None:
+        """Store a task's return value as the agent would before reporting success."""
+        run = await self.run(dag_id, run_id)
+        async with self.store.begin() as conn:
+            await xcom.put_xcom(conn, dag_run_id=run.id, task_id=task_id, value=value,
+                                map_index=map_index)
 
 
 async def make_harness(url: str, clock: ManualClock, executor: ScriptedExecutor,
-                       parallelism: int = 32) -> Harness:
-    store = await Store.open(url, auto_migrate=True)
+                       parallelism: int = 32, store: Store | None = None) -> Harness:
+    """A started scheduler on ``url`` (or on an open ``store``: a restart)."""
+    store = store or await Store.open(url, auto_migrate=True)
     scheduler = Scheduler(store, {"scripted": executor}, clock=clock, parallelism=parallelism)
     await scheduler.start()
-    return Harness(store, clock, executor, scheduler, Operations(store, scheduler, clock=clock))
+    h = Harness(store, clock, executor, scheduler, Operations(store, scheduler, clock=clock))
+    await h.settle()
+    return h
 
 
 @pytest.fixture
@@ -93,7 +152,24 @@ def executor() -> ScriptedExecutor:
 @pytest.fixture
 async def harness(sqlite_url: str, clock: ManualClock,
                   executor: ScriptedExecutor) -> AsyncIterator[Harness]:
+    """The harness on SQLite (the fast default)."""
     h = await make_harness(sqlite_url, clock, executor)
+    yield h
+    await h.scheduler.stop()
+    await h.store.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """A fresh database on each backend: SQLite, then a real PostgreSQL."""
+    return request.getfixturevalue(f"{request.param}_url")
+
+
+@pytest.fixture
+async def any_harness(db_url: str, clock: ManualClock,
+                      executor: ScriptedExecutor) -> AsyncIterator[Harness]:
+    """The harness on SQLite and on PostgreSQL (for the behaviours that matter most)."""
+    h = await make_harness(db_url, clock, executor)
     yield h
     await h.scheduler.stop()
     await h.store.close()

@@ -55,17 +55,32 @@ class ScriptedExecutor:
                                               else None, info=info))
 
     async def finish(self, task_id: str, state: str = "success", *, map_index: int = -1,
-                     info: dict[str, Any] | None = None, error: str | None = None) -> None:
-        """End the latest try of ``task_id`` (a test's way to say "the task is done")."""
-        launch = self.latest(task_id, map_index)
+                     info: dict[str, Any] | None = None, error: str | None = None,
+                     run_id: str | None = None) -> None:
+        """End the latest try of ``task_id`` (in ``run_id`` if given): a test's way to say
+        "the task is done"."""
+        launch = self.latest(task_id, map_index, run_id)
         assert self.callback is not None
         await self.callback(ExecutorEvent(launch.ti_id, launch.try_number, "running"))
         await self.callback(ExecutorEvent(launch.ti_id, launch.try_number, state,
                                           error=error, info=info or {}))
 
-    def latest(self, task_id: str, map_index: int = -1) -> TaskLaunch:
+    async def running(self, task_id: str, *, map_index: int = -1,
+                      run_id: str | None = None) -> None:
+        """Report that the latest try of ``task_id`` started (and leave it running)."""
+        launch = self.latest(task_id, map_index, run_id)
+        assert self.callback is not None
+        await self.callback(ExecutorEvent(launch.ti_id, launch.try_number, "running"))
+
+    async def drain(self) -> None:
+        """Wait for the tries that end by themselves (``auto`` / ``outcomes``) to report."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def latest(self, task_id: str, map_index: int = -1, run_id: str | None = None) -> TaskLaunch:
         for launch in reversed(self.started):
-            if launch.task_id == task_id and launch.map_index == map_index:
+            if launch.task_id == task_id and launch.map_index == map_index \
+                    and run_id in (None, launch.run_id):
                 return launch
         raise AssertionError(f"{task_id}[{map_index}] was never started; started: "
                              f"{[(s.task_id, s.map_index) for s in self.started]}")

@@ -5,7 +5,8 @@ from __future__ import annotations
 from tests.integration.scheduler.conftest import spec, task
 
 
-async def test_chain_runs_in_order_and_succeeds(harness):
+async def test_chain_runs_in_order_and_succeeds(any_harness):
+    harness = any_harness
     await harness.register(spec("chain", task("a"), task("b", "a"), task("c", "b")))
     run_id = await harness.trigger("chain")
     assert harness.executor.started_ids() == ["a"]
