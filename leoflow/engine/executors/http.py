@@ -247,7 +247,7 @@ class HttpExecutor:
     async def _send(self, request: _Request, timeout: float
                     ) -> tuple[int, str, str, str, bytes, bool]:
         """Status, reason, content type, encoding, body (at most the cap) and whether the
-        body is whole. Reads no more than ``max_body_bytes + 1`` bytes of a large body."""
+        body is whole; stops reading a large body as soon as it passes the cap."""
         async with self._client.stream(
                 request.method, request.url, headers=request.headers, auth=request.auth,
                 params=request.params, json=request.json_body, content=request.content,
