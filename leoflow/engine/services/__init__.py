@@ -5,6 +5,7 @@ transaction with an audit row, then wakes the scheduler."""
 from leoflow.engine.services.errors import (
     DagNotFound,
     DagPausedError,
+    InvalidArgument,
     InvalidConf,
     InvalidOperation,
     InvalidParams,
@@ -18,6 +19,7 @@ from leoflow.engine.services.operations import Operations, SchedulerHandle
 __all__ = [
     "DagNotFound",
     "DagPausedError",
+    "InvalidArgument",
     "InvalidConf",
     "InvalidOperation",
     "InvalidParams",

@@ -72,4 +72,13 @@ class InvalidParams(ServiceError):
 
 
 class InvalidOperation(ServiceError):
+    """The operation conflicts with the current state (e.g. a DAG with no version yet)."""
+
     status = 409
+
+
+class InvalidArgument(ServiceError):
+    """A value the caller passed cannot be used (a naive date, a state that cannot be set
+    by hand); ``field`` names it."""
+
+    status = 400

@@ -19,6 +19,7 @@ from leoflow.engine.scheduler.states import DagRunType
 from leoflow.engine.services.errors import (
     DagNotFound,
     DagPausedError,
+    InvalidArgument,
     InvalidConf,
     InvalidOperation,
     InvalidParams,
@@ -126,8 +127,8 @@ class Operations:
             raise InvalidConf(f"conf must be a JSON object, got {type(conf).__name__}",
                               field="conf")
         if logical_date is not None and logical_date.tzinfo is None:
-            raise InvalidOperation("logical_date must be timezone-aware (e.g. end with Z)",
-                                   field="logical_date")
+            raise InvalidArgument("logical_date must be timezone-aware (e.g. end with Z)",
+                                  field="logical_date")
         now = self.clock.now()
         async with self.store.begin() as conn:
             dag = await self._dag(conn, dag_id)
@@ -162,8 +163,8 @@ class Operations:
         """Mark a run success (its unfinished tasks succeed) or failed (in-flight tasks fail,
         the others are skipped), as Airflow does."""
         if state not in ("success", "failed"):
-            raise InvalidOperation(f"a run can be marked success or failed, not {state!r}",
-                                   field="state")
+            raise InvalidArgument(f"a run can be marked success or failed, not {state!r}",
+                                  field="state")
         now = self.clock.now()
         async with self.store.begin() as conn:
             run = await self._run(conn, dag_id, run_id)
@@ -266,7 +267,7 @@ class Operations:
                                  ) -> TaskInstanceRow:
         """Set a task instance's state by hand (success, failed or skipped)."""
         if state not in MARKABLE_TI:
-            raise InvalidOperation(
+            raise InvalidArgument(
                 f"a task instance can be marked success, failed or skipped, not {state!r}",
                 field="new_state")
         now = self.clock.now()
