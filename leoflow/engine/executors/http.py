@@ -22,6 +22,7 @@ result, ``connection_lookup(conn_id)`` finds a connection (sync or async), and a
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import json
 import logging
@@ -115,7 +116,7 @@ class HttpExecutor:
             return
         runner = asyncio.create_task(self._run(launch, task), name=f"http {launch.ti_id}")
         self._tasks[launch.ti_id] = runner
-        runner.add_done_callback(lambda done, ti_id=launch.ti_id: self._done(ti_id, done))
+        runner.add_done_callback(functools.partial(self._done, launch.ti_id))
 
     async def cancel(self, ti_id: str, reason: str) -> None:
         runner = self._tasks.get(ti_id)
@@ -246,8 +247,8 @@ class HttpExecutor:
 
     async def _send(self, request: _Request, timeout: float
                     ) -> tuple[int, str, str, str, bytes, bool]:
-        """Status, reason, content type, encoding, body (at most the cap) and whether the
-        body is whole; stops reading a large body as soon as it passes the cap."""
+        """Status, reason, content type, encoding, body and whether the body is whole;
+        stops reading a large body as soon as it passes the cap."""
         async with self._client.stream(
                 request.method, request.url, headers=request.headers, auth=request.auth,
                 params=request.params, json=request.json_body, content=request.content,
@@ -267,7 +268,9 @@ class HttpExecutor:
         options = task.options
         method = str(options.get("method") or "GET").upper()
         conn_id = options.get("http_conn_id")
-        base, headers, auth = "", {}, None
+        base: str = ""
+        headers: dict[str, str] = {}
+        auth: httpx.BasicAuth | None = None
         if conn_id:
             base, headers, auth = await self._connection(str(conn_id), task)
         url = kwargs.get("url")

@@ -93,7 +93,7 @@ class RedisLogBus:
         return f"{self.prefix}logs-done:{channel}"
 
     def _forget(self, subscription: Subscription) -> None:
-        self._subscriptions.discard(subscription)  # type: ignore[arg-type]
+        self._subscriptions.discard(subscription)
 
     async def publish(self, channel: str, chunk: LogChunk) -> None:
         await self.redis.publish(self._name(channel),

