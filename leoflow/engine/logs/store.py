@@ -154,12 +154,15 @@ class LogStore:
     async def _queue(self, key: LogKey, text: str, lines: int) -> None:
         if not lines:
             return
-        writer = self._writers.get(key)
-        if writer is None:
-            writer = self._writers[key] = _Writer(self.path(key), key.channel)
-        if writer.error is not None:
-            raise LogWriteError(writer.path, writer.error)
-        while writer.pending_bytes >= self.max_buffer_bytes:
+        while True:
+            # Looked up again after each wait: ``finish`` may have retired the writer.
+            writer = self._writers.get(key)
+            if writer is None:
+                writer = self._writers[key] = _Writer(self.path(key), key.channel)
+            if writer.error is not None:
+                raise LogWriteError(writer.path, writer.error)
+            if writer.pending_bytes < self.max_buffer_bytes:
+                break
             writer.room.clear()
             await writer.room.wait()
         writer.pending.append(text)

@@ -131,5 +131,6 @@ class XComBackend(Protocol):
 
 
 def mapped_list(values: dict[int, Any]) -> builtins.list[Any]:
-    """A mapped task's results as its consumers see them: ordered by map index."""
-    return [values[i] for i in sorted(values)]
+    """A mapped task's results as its consumers see them: ordered by map index (the
+    instances 0…n-1; a value at -1, pushed before expansion, is not one of them)."""
+    return [values[i] for i in sorted(values) if i >= 0]

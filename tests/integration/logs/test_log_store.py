@@ -217,6 +217,26 @@ async def test_a_slow_subscriber_gets_a_marker_and_memory_stays_bounded(
         await logs.close()
 
 
+async def test_concurrent_writers_and_finish_lose_nothing(tmp_path: Path,
+                                                          make_bus: Callable[[], LogBus]) -> None:
+    logs = LogStore(tmp_path / "logs", bus=make_bus(), max_buffer_bytes=512)
+
+    async def writer(n: int) -> None:
+        for i in range(20):
+            await logs.append_lines(KEY, "stdout", [f"w{n} {i}"] * 3)
+
+    tasks = [asyncio.create_task(writer(n)) for n in range(10)]
+    await asyncio.sleep(0)
+    await logs.finish(KEY)  # while the writers are still at it
+    await asyncio.gather(*tasks)
+    await logs.close()
+    records, _ = await LogStore(tmp_path / "logs").read(KEY)
+    assert len(records) == 10 * 20 * 3
+    for n in range(10):
+        mine = [r.event for r in records if r.event.startswith(f"w{n} ")]
+        assert mine == [f"w{n} {i}" for i in range(20) for _ in range(3)]
+
+
 async def test_bad_input_is_refused(logs: LogStore) -> None:
     with pytest.raises(ValueError, match="stream"):
         await logs.append_lines(KEY, "stdlog", ["x"])

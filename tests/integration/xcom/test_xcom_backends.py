@@ -203,6 +203,7 @@ async def test_inputs_resolve_over_the_backend(xcoms: Harness) -> None:
     backend = xcoms.backend
     for i in (2, 0, 1):
         await backend.push(dag_run_id=run, task_id="square", map_index=i, value=i * i)
+    await backend.push(dag_run_id=run, task_id="square", value="not an instance")
     await backend.push(dag_run_id=run, task_id="first", value="one")
     await backend.push(dag_run_id=run, task_id="third", value=None)
     task = TaskSpec.from_json({"task_id": "total", "operator": "python", "inputs": {
