@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import statistics
 import tempfile
 import time
@@ -154,7 +155,7 @@ async def _lattice_first_task(url: str) -> float:
 def percentile(samples: Sequence[float], q: float) -> float:
     """The ``q``-th percentile (0-100) by the nearest-rank method."""
     ordered = sorted(samples)
-    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    rank = max(1, min(len(ordered), math.ceil(q / 100 * len(ordered))))
     return ordered[rank - 1]
 
 

@@ -270,6 +270,17 @@ class Scheduler:
                 entries.append(payload)
             else:
                 entries.append(((kind, payload), 0))
+        if len(entries) > 1 and any(n for _, n in entries):
+            # Items whose batch failed before go one by one: one bad item must not take
+            # the others down with it.
+            for entry in entries:
+                await self._attempt([entry])
+        else:
+            await self._attempt(entries)
+
+    async def _attempt(self, entries: list[tuple[tuple[str, Any], int]]) -> None:
+        """Process one batch; a stale view redoes it at once, another failure rolls it back
+        and retries its items a little later (each item at most ``MAX_ATTEMPTS`` times)."""
         for attempt in range(MAX_ATTEMPTS):
             occupied = dict(self._occupied)
             changed = self._occupied_changed
@@ -293,8 +304,8 @@ class Scheduler:
         retry = [(item, n + 1) for item, n in entries if n + 1 < MAX_ATTEMPTS]
         dropped = len(entries) - len(retry)
         if dropped:
-            log.error("dropping %d scheduler item(s) after %d failed attempts", dropped,
-                      MAX_ATTEMPTS)
+            log.error("dropping %d scheduler item(s) after %d failed attempts: %s", dropped,
+                      MAX_ATTEMPTS, [item for item, n in entries if n + 1 >= MAX_ATTEMPTS])
         if retry:
             def again() -> None:
                 for entry in retry:
