@@ -83,7 +83,9 @@ def serialize_task(op: BaseOperator, order: dict[str, int]) -> dict[str, Any]:
     }
     expand = None
     if op.expand_mode == "kwargs":
-        expand = {"mode": "kwargs",
+        # dag.json sorts keys, so the declaration order (which decides the order of the
+        # cross product, as in Airflow) is kept explicitly.
+        expand = {"mode": "kwargs", "order": list(op.expand_values),
                   "values": {k: encode(v, where(k), op) for k, v in op.expand_values.items()}}
     elif op.expand_mode == "list_of_kwargs":
         expand = {"mode": "list_of_kwargs",

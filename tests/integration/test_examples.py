@@ -277,7 +277,7 @@ def test_kfold_cv_names_each_fold_and_passes_its_index() -> None:
 
 def test_montecarlo_pi_maps_over_an_upstream_result() -> None:
     t = tasks("montecarlo_pi")
-    assert t["count_inside"]["expand"] == {"mode": "kwargs",
+    assert t["count_inside"]["expand"] == {"mode": "kwargs", "order": ["seed"],
                                            "values": {"seed": xcom("plan_seeds")}}
     assert t["count_inside"]["inputs"]["kwargs"] == {"samples": {"literal": 50_000}}
     assert t["estimate_pi"]["expand"] is None
@@ -374,10 +374,10 @@ def test_short_circuit_gate_is_a_short_circuit_operator() -> None:
 
 def test_dynamic_mapping_uses_every_form_of_expand() -> None:
     t = tasks("dynamic_mapping")
-    assert t["thumbnail"]["expand"] == {"mode": "kwargs", "values": {
+    assert t["thumbnail"]["expand"] == {"mode": "kwargs", "order": ["image", "width"], "values": {
         "image": {"literal": ["cat.png", "dog.png"]}, "width": {"literal": [64, 128, 256]}}}
     assert t["load_table"]["expand"] == {"mode": "list_of_kwargs",
                                          "values": {"kwargs": xcom("plan_loads")}}
     assert t["check_disk"]["operator_class"] == "BashOperator"
-    assert t["check_disk"]["expand"] == {"mode": "kwargs", "values": {
+    assert t["check_disk"]["expand"] == {"mode": "kwargs", "order": ["bash_command"], "values": {
         "bash_command": {"literal": ["echo /data: ok", "echo /logs: ok"]}}}

@@ -88,6 +88,12 @@ class Expansion:
 
     mode: Literal["kwargs", "list_of_kwargs"]
     values: Mapping[str, Any]  # encoded input values; for list_of_kwargs the key is "kwargs"
+    order: tuple[str, ...] = ()  # the names as declared: the cross product's order
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The mapped argument names in declaration order (the first varies slowest)."""
+        return self.order or tuple(self.values)
 
 
 @dataclass(frozen=True)
@@ -152,7 +158,8 @@ class TaskSpec:
             operator_class=data.get("operator_class"),
             inputs=MappingProxyType(dict(data.get("inputs", {}))),
             options=MappingProxyType(dict(data.get("options") or {})),
-            expand=Expansion(mode=expand["mode"], values=MappingProxyType(dict(expand["values"])))
+            expand=Expansion(mode=expand["mode"], values=MappingProxyType(dict(expand["values"])),
+                             order=tuple(expand.get("order", ())))
             if expand
             else None,
             line=data.get("line"),

@@ -113,7 +113,7 @@ class _Resolver:
     async def expansion(self, expand: Expansion, map_index: int) -> dict[str, Any]:
         if expand.mode == "list_of_kwargs":
             return await self._kwargs_item(expand, map_index)
-        names = list(expand.values)
+        names = list(expand.names)
         resolved = {name: await self.value(expand.values[name], name) for name in names}
         for name, value in resolved.items():
             if not isinstance(value, (list, dict)):

@@ -189,3 +189,12 @@ async def test_unknown_encodings_are_errors_and_plain_values_pass() -> None:
 
 async def test_an_unmapped_task_ignores_the_map_index() -> None:
     assert await resolve(make_task([lit(1)]), 3) == ([1], {})
+
+
+async def test_cross_product_follows_declaration_order_not_key_order() -> None:
+    """dag.json sorts keys, so ``expand(width=..., image=...)`` keeps its order in ``order``."""
+    images, widths = ["cat.png", "dog.png"], [64, 128, 256]
+    task = make_task(expand={"mode": "kwargs", "order": ["width", "image"],
+                             "values": {"image": lit(images), "width": lit(widths)}})
+    seen = [(await resolve(task, i))[1] for i in range(6)]
+    assert seen == [{"width": w, "image": im} for w, im in itertools.product(widths, images)]

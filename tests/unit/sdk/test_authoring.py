@@ -174,13 +174,13 @@ def test_mapping_expand_and_expand_kwargs(describe):
             bash_command=["echo 1", "echo 2"])
     tasks = by_id(describe(d))
     assert tasks["square"]["expand"] == {
-        "mode": "kwargs",
+        "mode": "kwargs", "order": ["x"],
         "values": {"x": {"xcom": {"task_id": "numbers", "key": "return_value"}}}}
     assert tasks["square"]["inputs"]["kwargs"] == {"power": {"literal": 2}}
     assert tasks["square"]["upstream"] == ["numbers"]
     assert tasks["total"]["upstream"] == ["square"]
     assert tasks["square__1"]["expand"]["mode"] == "list_of_kwargs"
-    assert tasks["echo"]["expand"] == {"mode": "kwargs", "values": {
+    assert tasks["echo"]["expand"] == {"mode": "kwargs", "order": ["bash_command"], "values": {
         "bash_command": {"literal": ["echo 1", "echo 2"]}}}
     assert tasks["echo"]["retries"] == 1
     assert "bash_command" not in tasks["echo"]["inputs"]["kwargs"]

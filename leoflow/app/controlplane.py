@@ -1,0 +1,172 @@
+"""The composition root: one function builds the whole control plane from settings.
+
+Store, scheduler, executors (subprocess agents; inline HTTP), the agent gRPC service, XCom,
+logs and per-DAG environments are created here and passed down explicitly; nothing happens
+at import time. ``leoflow run``, ``leoflow lite`` and ``leoflow-server`` all start from
+``ControlPlane.start``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from leoflow.app.settings import Settings
+from leoflow.engine.agent_service.service import AgentService, serve
+from leoflow.engine.environments.manager import EnvironmentManager
+from leoflow.engine.executors.base import TaskLaunch
+from leoflow.engine.executors.http import HttpExecutor
+from leoflow.engine.executors.subprocess import SubprocessExecutor
+from leoflow.engine.logs import LogKey, LogRecord, LogStore, iso_timestamp
+from leoflow.engine.scheduler.loop import Scheduler
+from leoflow.engine.services import Operations
+from leoflow.engine.spec.model import DagSpec, TaskSpec
+from leoflow.engine.store import Store, dags, tokens
+from leoflow.engine.store.rows import TaskInstanceRow
+from leoflow.engine.xcom import SqlXComBackend, XComSweeper, make_fetch, resolve_inputs
+
+log = logging.getLogger("leoflow.controlplane")
+
+
+@dataclass
+class ControlPlane:
+    """Every part of a running control plane; ``stop()`` closes them in order."""
+
+    settings: Settings
+    store: Store
+    scheduler: Scheduler
+    operations: Operations
+    agent_service: AgentService
+    environments: EnvironmentManager
+    xcom: SqlXComBackend
+    logs: LogStore
+    subprocess_executor: SubprocessExecutor
+    http_executor: HttpExecutor
+    grpc_port: int
+    _closers: list[Any] = field(default_factory=list)
+
+    async def stop(self) -> None:
+        """Stop scheduling, stop agents we started, close the servers and the store."""
+        await self.scheduler.stop()
+        await self.subprocess_executor.close()
+        await self.http_executor.close()
+        await self.agent_service.stop()
+        for closer in reversed(self._closers):
+            with contextlib.suppress(Exception):
+                await closer()
+        await self.store.close()
+
+
+def log_key(dag_id: str, run_id: str, task_id: str, try_number: int,
+            map_index: int) -> LogKey:
+    return LogKey(dag_id, run_id, task_id, try_number=try_number, map_index=map_index)
+
+
+class _LogSink:
+    """Adapts the LogStore to what the agent service writes (rows → log keys)."""
+
+    def __init__(self, logs: LogStore) -> None:
+        self.logs = logs
+
+    async def write(self, ti: TaskInstanceRow, try_number: int,
+                    records: list[dict[str, Any]]) -> None:
+        await self.logs.append(
+            log_key(ti.dag_id, ti.run_id, ti.task_id, try_number, ti.map_index),
+            [LogRecord(event=r["event"], stream=r["stream"],
+                       timestamp=iso_timestamp(r["timestamp"] or None)) for r in records])
+
+    async def finish(self, ti: TaskInstanceRow, try_number: int) -> None:
+        await self.logs.finish(log_key(ti.dag_id, ti.run_id, ti.task_id, try_number,
+                                       ti.map_index))
+
+
+async def start_control_plane(
+    settings: Settings, *, grpc_host: str = "127.0.0.1", grpc_port: int = 0,
+    parallelism: int = 32, auto_migrate: bool = True,
+    listeners: Iterable[Callable[[str, dict[str, Any]], None]] = (),
+    heartbeat_timeout: float = 10.0,
+) -> ControlPlane:
+    """Open the store, start the gRPC service, the executors and the scheduler."""
+    home = settings.home
+    home.mkdir(parents=True, exist_ok=True)
+    store = await Store.open(settings.database_url, auto_migrate=auto_migrate)
+    environments = EnvironmentManager(home)
+    xcom = SqlXComBackend(store)
+    logs = LogStore(home / "logs")
+    sink = _LogSink(logs)
+    holder: dict[str, Any] = {}
+
+    async def mint(launch: TaskLaunch) -> str:
+        async with store.begin() as conn:
+            return await tokens.mint_token(conn, launch.ti_id, launch.try_number)
+
+    async def agent_output(launch: TaskLaunch, line: str) -> None:
+        key = log_key(launch.dag_id, launch.run_id, launch.task_id, launch.try_number,
+                      launch.map_index)
+        await logs.append_lines(key, "agent", [line])
+
+    def interpreter_for(spec: DagSpec) -> str:
+        env = environments.find(spec.project or spec.dag_id, spec.python_version,
+                                spec.dependencies)
+        if env is None:
+            raise RuntimeError(f"the environment of DAG {spec.dag_id!r} is not built")
+        return str(env.python)
+
+    async def report(event: Any) -> None:
+        await holder["scheduler"].report(event)
+
+    async def cancel(ti_id: str, reason: str) -> None:
+        await holder["scheduler"].cancel_task(ti_id, None, reason)
+
+    subprocess_executor: SubprocessExecutor | None = None
+
+    def reported(ti_id: str) -> None:
+        if subprocess_executor is not None:
+            subprocess_executor.note_reported(ti_id)
+
+    agent_service = AgentService(
+        store, report=report, xcom=xcom, logs=sink, code_dir=home / "code",
+        interpreter_for=interpreter_for, on_reported=reported, cancel=cancel,
+        heartbeat_timeout=heartbeat_timeout)
+    server, port = await serve(agent_service, grpc_host, grpc_port)
+    subprocess_executor = SubprocessExecutor(address=f"{grpc_host}:{port}", mint_token=mint,
+                                             on_agent_output=agent_output)
+
+    async def http_push(launch: TaskLaunch, value: Any) -> None:
+        await xcom.push(dag_run_id=launch.dag_run_id, task_id=launch.task_id,
+                        map_index=launch.map_index, value=value)
+
+    async def http_resolve(launch: TaskLaunch, task: TaskSpec) -> tuple[list[Any], dict]:
+        async with store.connect() as conn:
+            version = await dags.get_version(conn, launch.dag_version_id)
+        spec = DagSpec.from_json(version.spec)
+        fetch = make_fetch(xcom, launch.dag_run_id,
+                           mapped={t.task_id for t in spec.tasks if t.is_mapped})
+        return await resolve_inputs(task, launch.map_index, fetch=fetch, params={})
+
+    http_executor = HttpExecutor(push_xcom=http_push, resolve=http_resolve, logs=logs)
+    scheduler = Scheduler(
+        store, {"subprocess": subprocess_executor, "http": http_executor},
+        parallelism=parallelism, listeners=listeners,
+        executor_for=lambda task: "http" if task.operator == "http" else "subprocess")
+    holder["scheduler"] = scheduler
+    await agent_service.start()
+    await scheduler.start()
+    sweeper = XComSweeper(xcom)
+    sweeper.start()
+    plane = ControlPlane(
+        settings=settings, store=store, scheduler=scheduler,
+        operations=Operations(store, scheduler), agent_service=agent_service,
+        environments=environments, xcom=xcom, logs=logs,
+        subprocess_executor=subprocess_executor, http_executor=http_executor,
+        grpc_port=port)
+    plane._closers.extend([sweeper.stop, lambda: server.stop(grace=1.0), logs.close])
+    return plane
+
+
+def default_home() -> Path:
+    return Settings.load().home
