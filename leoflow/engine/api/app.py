@@ -1,0 +1,38 @@
+"""Build the FastAPI application from an ``ApiContext`` (no globals, nothing at import)."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from fastapi import FastAPI
+
+from leoflow.engine.api.context import ApiContext
+from leoflow.engine.api.errors import install_error_handlers
+
+# Each module holds one ``router``; the order is the order of the OpenAPI reference.
+ROUTE_MODULES = (
+    "auth", "monitor", "dags", "dag_runs", "task_instances", "xcom", "logs", "sources",
+    "import_errors", "variables", "connections", "pools", "event_logs", "users",
+    "leoflow", "metrics",
+)
+
+
+def create_api(context: ApiContext | None = None, *, version: str = "0",
+               lifespan: Any = None) -> FastAPI:
+    """The API app. ``context`` may be set later (``app.state.context``) by a ``lifespan``
+    that starts the control plane, as ``leoflow-server`` does."""
+    app = FastAPI(
+        title="Leoflow API",
+        version=context.version if context else version,
+        lifespan=lifespan,
+        description="Airflow 3 compatible /api/v2, authentication, and Leoflow's own routes.",
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.context = context
+    install_error_handlers(app)
+    for name in ROUTE_MODULES:
+        module = importlib.import_module(f"leoflow.engine.api.routes.{name}")
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,122 @@
+"""Errors as Airflow answers them: ``{"detail": "..."}`` with the right status; never a 500
+for bad input. Domain errors map to statuses here, so routes stay thin."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from leoflow.engine.services.errors import ServiceError
+from leoflow.engine.store.errors import (
+    DagNotFoundError,
+    DagRunNotFoundError,
+    DuplicateRunError,
+    StoreError,
+)
+from leoflow.errors import LeoflowError
+
+log = logging.getLogger("leoflow.api")
+
+
+class ApiError(LeoflowError):
+    """An error a route raises on purpose, with its HTTP status."""
+
+    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.headers = headers
+
+
+class NotAuthenticated(ApiError):
+    def __init__(self, detail: str = "Not authenticated") -> None:
+        super().__init__(401, detail, {"WWW-Authenticate": "Bearer"})
+
+
+class TokenExpired(ApiError):
+    def __init__(self) -> None:
+        super().__init__(401, "Token Expired", {"WWW-Authenticate": "Bearer"})
+
+
+class InvalidToken(ApiError):
+    def __init__(self, detail: str = "Invalid JWT token") -> None:
+        super().__init__(403, detail)
+
+
+class InvalidCredentials(ApiError):
+    def __init__(self) -> None:
+        super().__init__(401, "Invalid credentials")
+
+
+class RateLimited(ApiError):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(429, f"Too many failed logins; retry in {retry_after} s",
+                         {"Retry-After": str(retry_after)})
+
+
+class Forbidden(ApiError):
+    def __init__(self, detail: str = "Forbidden") -> None:
+        super().__init__(403, detail)
+
+
+class NotFound(ApiError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(404, detail)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status,
+                            headers=exc.headers)
+
+    @app.exception_handler(ServiceError)
+    async def service_error(_request: Request, exc: ServiceError) -> JSONResponse:
+        return JSONResponse({"detail": exc.message}, status_code=exc.status)
+
+    @app.exception_handler(DuplicateRunError)
+    async def duplicate_run(_request: Request, exc: DuplicateRunError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.exception_handler(DagNotFoundError)
+    @app.exception_handler(DagRunNotFoundError)
+    async def not_found(_request: Request, exc: StoreError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(LeoflowError)
+    async def leoflow_error(_request: Request, exc: LeoflowError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _jsonable(exc.errors())}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return JSONResponse({"detail": "Internal error; the server log has the details"},
+                            status_code=500)
+
+
+def _jsonable(errors: list[dict]) -> list[dict]:
+    out = []
+    for error in errors:
+        item = {k: v for k, v in error.items() if k in ("type", "loc", "msg", "input")}
+        if "input" in item:
+            try:
+                import json
+
+                json.dumps(item["input"])
+            except (TypeError, ValueError):
+                item["input"] = repr(item["input"])
+        out.append(item)
+    return out

@@ -1,0 +1,1 @@
+"""API route modules: one ``router`` each, thin: parse, call a service, answer."""

@@ -1,0 +1,5 @@
+"""Routes: auth (to be written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

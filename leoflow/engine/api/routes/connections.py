@@ -1,0 +1,5 @@
+"""Routes: connections (to be written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

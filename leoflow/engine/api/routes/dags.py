@@ -1,0 +1,5 @@
+"""Routes: dags (to be written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""Routes: import_errors (to be written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

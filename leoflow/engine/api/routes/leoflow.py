@@ -1,0 +1,5 @@
+"""Routes: leoflow (to be written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""Routes: logs (to be written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""Routes: monitor (to be written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

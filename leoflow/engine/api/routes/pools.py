@@ -1,0 +1,5 @@
+"""Routes: pools (to be written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

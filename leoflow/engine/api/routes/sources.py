@@ -1,0 +1,5 @@
+"""Routes: sources (to be written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""Routes: users (to be written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

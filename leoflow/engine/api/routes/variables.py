@@ -1,0 +1,5 @@
+"""Routes: variables (to be written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
