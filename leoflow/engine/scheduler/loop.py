@@ -78,6 +78,8 @@ class _Occupant:
     dag_run_id: int
     pool: str
     slots: int
+    try_number: int
+    executor: str | None
 
 
 @dataclass
@@ -145,6 +147,7 @@ class Scheduler:
         self._catchup_blocked: set[str] = set()
         self._timers: dict[tuple[str, Any], Timer] = {}
         self._emits: list[tuple[str, dict[str, Any]]] = []
+        self._cancels: list[tuple[str, str, str]] = []  # (ti id, executor, reason) this batch
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -165,7 +168,8 @@ class Scheduler:
                                     ("run_timeout", run.id))
                 for ti in await task_instances.list_for_run(conn, run.id, state=OCCUPYING):
                     self._occupied[ti.id] = _Occupant(ti.dag_id, ti.dag_run_id, ti.pool,
-                                                      ti.pool_slots)
+                                                      ti.pool_slots, ti.try_number,
+                                                      ti.executor)
                     task = spec.task(ti.task_id) if ti.task_id in spec.task_ids else None
                     timeout = task.execution_timeout if task else None
                     if ti.state == "running" and timeout:
@@ -222,8 +226,18 @@ class Scheduler:
         registration, pause or unpause, a deleted run)."""
         self._put(("dag", dag_id))
 
-    async def cancel_task(self, ti_id: str, executor: str | None, reason: str) -> None:
-        """Stop an in-flight try (a user cleared, marked or deleted it) and free its slot."""
+    async def cancel_task(self, ti_id: str, executor: str | None, reason: str,
+                          try_number: int | None = None) -> None:
+        """Stop an in-flight try (a user cleared, marked or deleted it) and free its slot.
+
+        Call it after the change committed, with the ``try_number`` that was in flight: if
+        the loop noticed the change first, it has stopped that try itself and may already
+        have launched the next one, which this call must leave alone.
+        """
+        occupant = self._occupied.get(ti_id)
+        if try_number is not None and occupant is not None \
+                and occupant.try_number != try_number:
+            return
         self._cancel_timer(("timeout", ti_id))
         if self._occupied.pop(ti_id, None) is not None:
             self._occupied_changed = True
@@ -333,7 +347,7 @@ class Scheduler:
     async def _process(self, batch: _Batch) -> None:
         self._batch_no += 1
         launches: list[tuple[TaskLaunch, TaskSpec]] = []
-        cancels: list[tuple[str, str, str]] = []
+        cancels = self._cancels = []
         now = self.clock.now()
         async with self.store.begin() as conn:
             for dag_id in sorted(batch.dags):
@@ -344,12 +358,11 @@ class Scheduler:
                 if run_id is not None:
                     batch.runs.add(run_id)
             for ti_id, try_number in batch.timeouts:
-                run_id = await self._apply_timeout(conn, ti_id, try_number, now, cancels)
+                run_id = await self._apply_timeout(conn, ti_id, try_number, now)
                 if run_id is not None:
                     batch.runs.add(run_id)
             for dag_run_id in sorted(batch.run_timeouts):
-                batch.runs.update(await self._apply_run_timeout(conn, dag_run_id, now,
-                                                                cancels))
+                batch.runs.update(await self._apply_run_timeout(conn, dag_run_id, now))
             if self._occupied_changed:
                 batch.runs.update(self._held_runs)
                 self._occupied_changed = False
@@ -432,11 +445,14 @@ class Scheduler:
         # Stamping first locks the run's row (PostgreSQL): a user's change to it either
         # committed before (and is read below) or waits for this batch to commit.
         if not await runs.stamp_scheduling_decision(conn, dag_run_id, token):
+            self._stop_tries(t for t, o in self._occupied.items() if o.dag_run_id == dag_run_id)
             return None
         run = await runs.get_run_by_id(conn, dag_run_id)
         assert run is not None
         spec, graph = await self._spec(conn, run.dag_version_id)
         tis = await task_instances.list_for_run(conn, dag_run_id)
+        self._stop_tries(ti.id for ti in tis if ti.id in self._occupied and (
+            ti.state not in OCCUPYING or ti.try_number != self._occupied[ti.id].try_number))
         view = _RunView(run=run, spec=spec, graph=graph, tis={}, token=token,
                         checked=self._batch_no)
         for ti in tis:
@@ -444,6 +460,17 @@ class Scheduler:
         await self._load_choices(conn, view)
         self._views[dag_run_id] = view
         return view
+
+    def _stop_tries(self, ti_ids: Iterable[str]) -> None:
+        """Tries the loop launched whose task instance someone else ended (cleared, marked,
+        deleted): stop them now, before this batch launches their next try. The operation's
+        own ``cancel_task`` comes later and then leaves the next try alone."""
+        for ti_id in list(ti_ids):
+            occupant = self._occupied[ti_id]
+            self._cancels.append((ti_id, occupant.executor or self._default_executor,
+                                  "changed by a user (cleared, marked or deleted)"))
+            self._release(ti_id)
+            self._cancel_timer(("timeout", ti_id))
 
     def _keep(self, view: _RunView, row: TaskInstanceRow) -> None:
         key = (row.task_id, row.map_index)
@@ -586,7 +613,7 @@ class Scheduler:
             "map_index": ti.map_index, "state": state, "error": error})
 
     async def _apply_timeout(self, conn: AsyncConnection, ti_id: str, try_number: int,
-                             now: datetime, cancels: list[tuple[str, str, str]]) -> int | None:
+                             now: datetime) -> int | None:
         """execution_timeout: stop the try through its executor; fail it (or retry it)."""
         self._timers.pop(("timeout", ti_id), None)
         found = await self._ti_view(conn, ti_id, now)
@@ -596,14 +623,15 @@ class Scheduler:
         if ti.try_number != try_number or ti.state != "running":
             return None
         task = view.spec.task(ti.task_id)
-        cancels.append((ti.id, ti.executor or self._executor_for(task), "execution_timeout"))
+        self._cancels.append((ti.id, ti.executor or self._executor_for(task),
+                              "execution_timeout"))
         message = (f"AirflowTaskTimeout: the task ran longer than its execution_timeout "
                    f"({task.execution_timeout:g} s) and was stopped")
         await self._finish_try(conn, view, ti, task, "failed", message, now)
         return view.run.id
 
-    async def _apply_run_timeout(self, conn: AsyncConnection, dag_run_id: int, now: datetime,
-                                 cancels: list[tuple[str, str, str]]) -> list[int]:
+    async def _apply_run_timeout(self, conn: AsyncConnection, dag_run_id: int,
+                                 now: datetime) -> list[int]:
         """dagrun_timeout: the run fails; unfinished task instances are skipped (Airflow),
         in-flight ones stopped through their executor."""
         self._timers.pop(("run_timeout", dag_run_id), None)
@@ -615,8 +643,8 @@ class Scheduler:
                 continue
             in_flight = ti.state in OCCUPYING
             if in_flight:
-                cancels.append((ti.id, ti.executor or self._default_executor,
-                                "dagrun_timeout"))
+                self._cancels.append((ti.id, ti.executor or self._default_executor,
+                                      "dagrun_timeout"))
                 self._release(ti.id)
                 self._cancel_timer(("timeout", ti.id))
             row = await self._write(conn, view, ti, "skipped", now)
@@ -789,7 +817,8 @@ class Scheduler:
             else:
                 row = await self._write(conn, view, ti, "queued", now, executor=executor,
                                         waiting_reason=None)
-            self._occupied[ti.id] = _Occupant(ti.dag_id, run.id, ti.pool, ti.pool_slots)
+            self._occupied[ti.id] = _Occupant(ti.dag_id, run.id, ti.pool, ti.pool_slots,
+                                              row.try_number, executor)
             launches.append((_launch_of(row, run, operator=task.operator,
                                         timeout=task.execution_timeout), task))
         if held:

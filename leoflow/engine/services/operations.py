@@ -45,7 +45,8 @@ class SchedulerHandle(Protocol):
 
     def wake_dag(self, dag_id: str) -> None: ...
 
-    async def cancel_task(self, ti_id: str, executor: str | None, reason: str) -> None: ...
+    async def cancel_task(self, ti_id: str, executor: str | None, reason: str,
+                          try_number: int | None = None) -> None: ...
 
 
 class Operations:
@@ -106,7 +107,8 @@ class Operations:
             await audit.record_event(conn, "delete_dag_history", username=user, dag_id=dag_id,
                                      occurred_at=self.clock.now(), extra={"runs": count})
         for ti in in_flight:
-            await self.scheduler.cancel_task(ti.id, ti.executor, "deleted")
+            await self.scheduler.cancel_task(ti.id, ti.executor, "deleted",
+                                              try_number=ti.try_number)
         self.scheduler.wake_dag(dag_id)
         return count
 
@@ -184,7 +186,8 @@ class Operations:
             await audit.record_event(conn, f"mark_run_{state}", username=user, dag_id=dag_id,
                                      run_id=run_id, occurred_at=now)
         for ti in in_flight:
-            await self.scheduler.cancel_task(ti.id, ti.executor, f"run marked {state}")
+            await self.scheduler.cancel_task(ti.id, ti.executor, f"run marked {state}",
+                                              try_number=ti.try_number)
         self.scheduler.wake_run(run.id)
         return row
 
@@ -196,7 +199,8 @@ class Operations:
             await audit.record_event(conn, "delete_run", username=user, dag_id=dag_id,
                                      run_id=run_id, occurred_at=self.clock.now())
         for ti in in_flight:
-            await self.scheduler.cancel_task(ti.id, ti.executor, "run deleted")
+            await self.scheduler.cancel_task(ti.id, ti.executor, "run deleted",
+                                              try_number=ti.try_number)
         # Its run slot is free: runs waiting for max_active_runs may start.
         self.scheduler.wake_dag(dag_id)
 
@@ -258,7 +262,8 @@ class Operations:
                                             "include_upstream": include_upstream})
         for ti in tis:
             if ti.state in IN_FLIGHT_TI:
-                await self.scheduler.cancel_task(ti.id, ti.executor, "cleared")
+                await self.scheduler.cancel_task(ti.id, ti.executor, "cleared",
+                                                  try_number=ti.try_number)
         self.scheduler.wake_run(run.id)
         return cleared
 
@@ -287,7 +292,8 @@ class Operations:
                                      run_id=run_id, task_id=task_id, map_index=map_index,
                                      try_number=ti.try_number, occurred_at=now)
         if ti.state in IN_FLIGHT_TI:
-            await self.scheduler.cancel_task(ti.id, ti.executor, f"marked {state}")
+            await self.scheduler.cancel_task(ti.id, ti.executor, f"marked {state}",
+                                              try_number=ti.try_number)
         self.scheduler.wake_run(run.id)
         assert row is not None
         return row

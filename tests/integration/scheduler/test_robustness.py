@@ -116,3 +116,49 @@ async def test_listeners_hear_of_changes_after_the_commit(sqlite_url, clock, exe
     finally:
         await scheduler.stop()
         await store.close()
+
+
+class _SlowCanceller:
+    """The operations' view of the scheduler, with a batch slipped in between an
+    operation's commit and its ``cancel_task`` (as a busy scheduler may do)."""
+
+    def __init__(self, h, before_cancel) -> None:
+        self.h = h
+        self.before_cancel = before_cancel
+
+    def wake_run(self, dag_run_id: int) -> None:
+        self.h.scheduler.wake_run(dag_run_id)
+
+    def wake_dag(self, dag_id: str) -> None:
+        self.h.scheduler.wake_dag(dag_id)
+
+    async def cancel_task(self, ti_id, executor, reason, try_number=None) -> None:
+        await self.before_cancel()
+        await self.h.scheduler.cancel_task(ti_id, executor, reason, try_number=try_number)
+
+
+async def test_a_late_cancel_from_an_operation_spares_the_next_try(harness):
+    h = harness
+    await h.register(spec("race", task("a"), task("b")))
+    run_id = await h.trigger("race")
+    await h.running("a")
+    old = h.executor.latest("a")
+
+    async def sibling_finishes() -> None:
+        # b's report makes the loop reload the run (the token changed): it sees a cleared,
+        # stops the old try and launches the next one, before the operation cancels.
+        await h.finish("b")
+
+    from leoflow.engine.services import Operations
+
+    ops = Operations(h.store, _SlowCanceller(h, sibling_finishes), clock=h.clock)
+    await ops.clear_task_instances("race", run_id, ["a"])
+    await h.settle()
+    new = h.executor.latest("a")
+    assert (old.try_number, new.try_number) == (1, 2)
+    # The old try was stopped once, by the loop; the operation's cancel left try 2 alone.
+    assert h.executor.cancelled == [(old.ti_id,
+                                     "changed by a user (cleared, marked or deleted)")]
+    assert (await h.ti("race", run_id, "a")).state == "queued"
+    await h.finish("a")
+    assert await h.run_state("race", run_id) == "success"
