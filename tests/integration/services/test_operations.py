@@ -330,3 +330,37 @@ async def test_every_operation_writes_its_audit_row(harness):
         "register_version", "pause", "unpause", "trigger", "mark_task_success", "clear",
         "mark_run_failed", "delete_run", "delete_dag_history"]
     assert {e.username for e in await h.audit("aud")} == {None, "u"}
+
+
+async def test_clear_one_map_index_of_a_mapped_task(harness):
+    h = harness
+    await h.register(spec("clr_map", task("m", expand={"mode": "kwargs", "values": {
+        "x": {"literal": [1, 2, 3]}}}), task("after", "m")))
+    run_id = await h.trigger("clr_map")
+    for i in range(3):
+        await h.finish("m", map_index=i)
+    await h.finish("after")
+    cleared = await h.ops.clear_task_instances("clr_map", run_id, ["m"], map_indexes=[1],
+                                               include_downstream=True)
+    assert sorted((t.task_id, t.map_index) for t in cleared) == [("after", -1), ("m", 1)]
+    await h.settle()
+    assert await h.states("clr_map", run_id) == {"m[0]": "success", "m[1]": "queued",
+                                                 "m[2]": "success", "after": None}
+    await h.finish("m", map_index=1)
+    await h.finish("after")
+    assert await h.run_state("clr_map", run_id) == "success"
+
+
+async def test_clear_repins_to_a_version_without_a_task_which_becomes_removed(harness):
+    h = harness
+    await h.register(spec("shrink", task("a"), task("b", "a"), task("gone")))
+    run_id = await h.trigger("shrink")
+    for name in ("a", "gone", "b"):
+        await h.finish(name)
+    await h.register(spec("shrink", task("a"), task("b", "a")))
+    await h.ops.clear_task_instances("shrink", run_id, ["a"], include_downstream=True)
+    await h.settle()
+    assert await h.states("shrink", run_id) == {"a": "queued", "b": None, "gone": "removed"}
+    await h.finish("a")
+    await h.finish("b")
+    assert await h.run_state("shrink", run_id) == "success"
