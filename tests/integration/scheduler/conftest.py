@@ -3,9 +3,13 @@ and the scripted test executor. No test sleeps: time moves only through `clock.a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +21,7 @@ from leoflow.engine.services import Operations
 from leoflow.engine.spec.canonical import with_content_hash
 from leoflow.engine.store import Store, audit, runs, tables, task_instances, xcom
 from leoflow.engine.store.rows import AuditLogRow, DagRunRow, TaskInstanceRow
+from tests.conftest import _asyncpg_url
 from tests.integration.scheduler.scripted_executor import ScriptedExecutor
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -139,6 +144,49 @@ async def make_harness(url: str, clock: ManualClock, executor: ScriptedExecutor,
     return h
 
 
+# -- databases: migrated once per session, copied for each test --------------------------------
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file; each test gets a copy (migrating costs ~0.1 s a test)."""
+    path = tmp_path_factory.mktemp("template") / "leoflow.db"
+
+    async def migrate() -> None:
+        store = await Store.open(f"sqlite+aiosqlite:///{path.as_posix()}", auto_migrate=True)
+        await store.close()  # the last connection out folds the WAL into the file
+
+    asyncio.run(migrate())
+    return path
+
+
+@pytest.fixture
+def migrated_sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
+    target = tmp_path / "leoflow.db"
+    shutil.copyfile(sqlite_template, target)
+    return f"sqlite+aiosqlite:///{target.as_posix()}"
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server: Any) -> str:
+    """A migrated PostgreSQL database to create each test's database from."""
+    name = f"template_{uuid.uuid4().hex[:12]}"
+    postgres_server.psql(f'CREATE DATABASE "{name}";')
+
+    async def migrate() -> None:
+        store = await Store.open(_asyncpg_url(postgres_server, name), auto_migrate=True)
+        await store.close()  # CREATE DATABASE ... TEMPLATE needs it unused
+
+    asyncio.run(migrate())
+    return name
+
+
+@pytest.fixture
+def migrated_postgres_url(postgres_server: Any, postgres_template: str) -> Iterator[str]:
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    postgres_server.psql(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}";')
+    yield _asyncpg_url(postgres_server, name)
+    postgres_server.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE);')
+
+
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(START)
@@ -150,10 +198,10 @@ def executor() -> ScriptedExecutor:
 
 
 @pytest.fixture
-async def harness(sqlite_url: str, clock: ManualClock,
+async def harness(migrated_sqlite_url: str, clock: ManualClock,
                   executor: ScriptedExecutor) -> AsyncIterator[Harness]:
     """The harness on SQLite (the fast default)."""
-    h = await make_harness(sqlite_url, clock, executor)
+    h = await make_harness(migrated_sqlite_url, clock, executor)
     yield h
     await h.scheduler.stop()
     await h.store.close()
@@ -162,7 +210,7 @@ async def harness(sqlite_url: str, clock: ManualClock,
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest) -> str:
     """A fresh database on each backend: SQLite, then a real PostgreSQL."""
-    return request.getfixturevalue(f"{request.param}_url")
+    return request.getfixturevalue(f"migrated_{request.param}_url")
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ from tests.integration.scheduler.conftest import make_harness, spec, task
 
 
 @pytest.fixture
-async def narrow(sqlite_url, clock, executor):
+async def narrow(migrated_sqlite_url, clock, executor):
     """A scheduler with parallelism 2."""
-    h = await make_harness(sqlite_url, clock, executor, parallelism=2)
+    h = await make_harness(migrated_sqlite_url, clock, executor, parallelism=2)
     yield h
     await h.scheduler.stop()
     await h.store.close()

@@ -88,7 +88,7 @@ async def test_an_item_that_keeps_failing_is_dropped_and_the_loop_goes_on(harnes
 
 
 @pytest.mark.parametrize("listener_fails", [False, True])
-async def test_listeners_hear_of_changes_after_the_commit(sqlite_url, clock, executor,
+async def test_listeners_hear_of_changes_after_the_commit(migrated_sqlite_url, clock, executor,
                                                           listener_fails):
     from leoflow.engine.scheduler.loop import Scheduler
     from leoflow.engine.services import Operations
@@ -102,7 +102,7 @@ async def test_listeners_hear_of_changes_after_the_commit(sqlite_url, clock, exe
         if listener_fails:
             raise RuntimeError("a listener's bug must not stop the scheduler")
 
-    store = await Store.open(sqlite_url, auto_migrate=True)
+    store = await Store.open(migrated_sqlite_url, auto_migrate=True)
     scheduler = Scheduler(store, {"scripted": executor}, clock=clock, listeners=[listener])
     await scheduler.start()
     h = Harness(store, clock, executor, scheduler, Operations(store, scheduler, clock=clock))

@@ -7,4 +7,8 @@ from tests.integration.scheduler.conftest import (  # noqa: F401  (fixtures)
     db_url,
     executor,
     harness,
+    migrated_postgres_url,
+    migrated_sqlite_url,
+    postgres_template,
+    sqlite_template,
 )
