@@ -84,13 +84,36 @@ class _LogSink:
                                        ti.map_index))
 
 
+class _CountingXCom:
+    """The XCom backend, telling ``on_push`` the size of each value pushed (metrics)."""
+
+    def __init__(self, backend: Any, on_push: Callable[[int], None]) -> None:
+        self._backend = backend
+        self._on_push = on_push
+
+    async def push(self, **kwargs: Any) -> int:
+        size = await self._backend.push(**kwargs)
+        try:
+            self._on_push(size)
+        except Exception:
+            log.exception("the XCom push callback failed")
+        return size
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._backend, name)
+
+
 async def start_control_plane(
     settings: Settings, *, grpc_host: str = "127.0.0.1", grpc_port: int = 0,
     parallelism: int = 32, auto_migrate: bool = True,
     listeners: Iterable[Callable[[str, dict[str, Any]], None]] = (),
     heartbeat_timeout: float = 10.0,
+    on_xcom_push: Callable[[int], None] | None = None,
 ) -> ControlPlane:
-    """Open the store, start the gRPC service, the executors and the scheduler."""
+    """Open the store, start the gRPC service, the executors and the scheduler.
+
+    ``on_xcom_push(size)`` is told the size in bytes of every XCom value stored (metrics).
+    """
     home = settings.home
     home.mkdir(parents=True, exist_ok=True)
     store = await Store.open(settings.database_url, auto_migrate=auto_migrate)
@@ -128,8 +151,9 @@ async def start_control_plane(
         if subprocess_executor is not None:
             subprocess_executor.note_reported(ti_id)
 
+    pushes: Any = xcom if on_xcom_push is None else _CountingXCom(xcom, on_xcom_push)
     agent_service = AgentService(
-        store, report=report, xcom=xcom, logs=sink, code_dir=home / "code",
+        store, report=report, xcom=pushes, logs=sink, code_dir=home / "code",
         interpreter_for=interpreter_for, on_reported=reported, cancel=cancel,
         heartbeat_timeout=heartbeat_timeout)
     server, port = await serve(agent_service, grpc_host, grpc_port)
@@ -137,7 +161,7 @@ async def start_control_plane(
                                              on_agent_output=agent_output)
 
     async def http_push(launch: TaskLaunch, value: Any) -> None:
-        await xcom.push(dag_run_id=launch.dag_run_id, task_id=launch.task_id,
+        await pushes.push(dag_run_id=launch.dag_run_id, task_id=launch.task_id,
                         map_index=launch.map_index, value=value)
 
     async def http_resolve(launch: TaskLaunch, task: TaskSpec) -> tuple[list[Any], dict]:

@@ -1,5 +1,215 @@
-"""Routes: leoflow (to be written)."""
+"""Leoflow's own routes: register a compiled dag.json (``leoflow push``), list a DAG's
+versions, read one version's spec.
 
-from fastapi import APIRouter
+A pushed document is checked completely before anything is written: the JSON Schema, the
+graph rules (unknown upstreams, cycles, duplicate task ids), the declared content hash and
+the source file's digest. A bad document is refused with 422 and Airflow's error shape,
+``{"detail": [{"loc": ["body", "tasks", 0, "upstream"], "msg": ..., "type": ...}]}``, so a
+client can print the field path; nothing is registered. A DAG belongs to the tenant of the
+user who first pushed it; other tenants neither see it nor push over it.
+"""
 
-router = APIRouter()
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse
+
+from leoflow.engine.api.context import ApiContext
+from leoflow.engine.api.errors import Forbidden, NotFound
+from leoflow.engine.api.security import api_context, require
+from leoflow.engine.auth.permissions import MANAGE_DAGS, READ, Principal
+from leoflow.engine.spec.canonical import content_hash
+from leoflow.engine.spec.errors import GraphError, SpecError
+from leoflow.engine.spec.graph import check_graph
+from leoflow.engine.spec.schemas import DAG_SCHEMA, validate
+from leoflow.engine.store import dags
+from leoflow.engine.store.rows import DagRow, DagVersionRow
+from leoflow.errors import LeoflowError
+
+router = APIRouter(prefix="/api/leoflow", tags=["Leoflow"])
+
+# ``extras`` key of an optional hook that makes a pushed DAG runnable on this server (builds
+# its per-DAG environment) before it is registered; ``leoflow-server`` sets it.
+PREPARE_ENVIRONMENT = "prepare_environment"
+
+# Bounds that keep numbers inside a database integer (a larger one is a 422, not a 500).
+MAX_INT = 2**31 - 1
+_PATH_PART = re.compile(r"\[(\d+)\]|\.?([^.\[]+)")
+
+
+class InvalidDocument(LeoflowError):
+    """A pushed document that cannot be registered; ``loc`` is its field path."""
+
+    def __init__(self, loc: list[str | int], msg: str, kind: str) -> None:
+        super().__init__(msg)
+        self.loc = loc
+        self.msg = msg
+        self.kind = kind
+
+    def response(self) -> JSONResponse:
+        return JSONResponse({"detail": [{"loc": self.loc, "msg": self.msg,
+                                         "type": self.kind}]}, status_code=422)
+
+
+def loc_of(field: str | None) -> list[str | int]:
+    """``["body", "tasks", 3, "inputs"]`` from the validator's ``tasks[3].inputs``."""
+    if not field or field == "(top level)":
+        return ["body"]
+    parts: list[str | int] = ["body"]
+    for index, name in _PATH_PART.findall(field):
+        parts.append(int(index) if index else name)
+    return parts
+
+
+def check_document(body: Any) -> tuple[dict[str, Any], str | None]:
+    """The dag.json document and its source code from a push body, or ``InvalidDocument``."""
+    if not isinstance(body, dict):
+        raise InvalidDocument(["body"], "the body must be a dag.json object", "type_error")
+    document = dict(body)
+    source_code = document.pop("source_code", None)
+    if source_code is not None and not isinstance(source_code, str):
+        raise InvalidDocument(["body", "source_code"], "source_code must be a string",
+                              "type_error")
+    try:
+        validate(document, DAG_SCHEMA)
+    except SpecError as exc:
+        message = exc.message.removeprefix(f"{exc.field}: ")  # the loc says where
+        raise InvalidDocument(loc_of(exc.field), message, "dag_schema") from None
+    tasks = document["tasks"]
+    try:
+        check_graph(document["dag_id"], tasks)
+    except GraphError as exc:
+        raise InvalidDocument(_graph_loc(tasks, exc), exc.message, "dag_graph") from None
+    expected = content_hash(document)
+    if document["content_hash"] != expected:
+        raise InvalidDocument(
+            ["body", "content_hash"],
+            f"content_hash {document['content_hash']} does not match the document "
+            f"({expected}); was dag.json edited after `leoflow compile`?", "content_hash")
+    declared = document.get("source_sha256")
+    if source_code is not None and declared:
+        digest = hashlib.sha256(source_code.encode("utf-8", "surrogatepass")).hexdigest()
+        if digest != declared:
+            raise InvalidDocument(
+                ["body", "source_code"],
+                f"source_code is not the file that was compiled (sha256 {digest[:12]}, the "
+                f"document says {declared[:12]}); compile again", "source_sha256")
+    return document, source_code
+
+
+def _graph_loc(tasks: list[dict[str, Any]], exc: GraphError) -> list[str | int]:
+    ids = [t["task_id"] for t in tasks]
+    if len(exc.tasks) == 2 and exc.tasks[1] not in ids:  # an unknown upstream
+        index = ids.index(exc.tasks[0])
+        return ["body", "tasks", index, "upstream", tasks[index]["upstream"].index(exc.tasks[1])]
+    if len(exc.tasks) == 1:  # a task id used twice: point at the second use
+        index = len(ids) - 1 - ids[::-1].index(exc.tasks[0])
+        return ["body", "tasks", index, "task_id"]
+    return ["body", "tasks"]
+
+
+def version_json(version: DagVersionRow, *, current: bool | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": version.id, "dag_id": version.dag_id, "version_number": version.version_number,
+        "content_hash": version.content_hash, "created_at": _iso(version.created_at)}
+    if current is not None:
+        out["is_current"] = current
+    return out
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+async def _own_dag(ctx: ApiContext, dag_id: str, principal: Principal) -> DagRow:
+    """The DAG if it exists in the caller's tenant; otherwise 404 (never "it is theirs")."""
+    async with ctx.store.connect() as conn:
+        dag = await dags.get_dag(conn, dag_id)
+    if dag is None or dag.tenant != principal.tenant:
+        raise NotFound(f"The Dag with ID: `{dag_id}` was not found")
+    return dag
+
+
+@router.post("/dags", status_code=201, summary="Register a compiled dag.json (leoflow push)",
+             responses={200: {"description": "Unchanged: this content is already a version"},
+                        422: {"description": "The document is invalid; loc names the field"}})
+async def push_dag(request: Request, ctx: ApiContext = Depends(api_context),
+                   principal: Principal = Depends(require(MANAGE_DAGS))) -> JSONResponse:
+    """Validate and register a dag.json (optionally with ``source_code``, the DAG file).
+
+    201 with the new version, or 200 with the existing one when this content was pushed
+    before. A new DAG starts paused (Airflow's default) and belongs to the caller's tenant.
+    """
+    try:
+        body = await request.json()
+    except ValueError:
+        return InvalidDocument(["body"], "the body is not valid JSON", "json_invalid").response()
+    try:
+        document, source_code = check_document(body)
+    except InvalidDocument as exc:
+        return exc.response()
+    dag_id = document["dag_id"]
+    async with ctx.store.connect() as conn:
+        existing = await dags.get_dag(conn, dag_id)
+        before = await dags.current_version(conn, dag_id) if existing else None
+    if existing is not None and existing.tenant != principal.tenant:
+        raise Forbidden(f"DAG id `{dag_id}` is taken by another tenant; choose another dag_id")
+    prepare: Callable[[Mapping[str, Any]], Awaitable[None]] | None = \
+        ctx.extras.get(PREPARE_ENVIRONMENT)
+    if prepare is not None:
+        try:
+            await prepare(document)
+        except LeoflowError as exc:  # an environment that cannot be built: nothing stored
+            return InvalidDocument(["body", "dependencies"], str(exc), "environment").response()
+    if existing is None:
+        # The DAG row takes the pusher's tenant; register_dag keeps an existing row's tenant.
+        async with ctx.store.begin() as conn:
+            await dags.upsert_dag(conn, dag_id, tenant=principal.tenant,
+                                  fileloc=document.get("fileloc"), paused_on_create=True)
+    version = await ctx.operations.register_dag(
+        document, source_code=source_code, fileloc=document.get("fileloc"),
+        user=principal.username, paused_on_create=True)
+    created = before is None or before.id != version.id
+    async with ctx.store.connect() as conn:
+        dag = await dags.get_dag(conn, dag_id)
+    out = version_json(version, current=True)
+    out["created"] = created
+    out["is_paused"] = bool(dag.is_paused) if dag else True
+    return JSONResponse(out, status_code=201 if created else 200)
+
+
+@router.get("/dags/{dag_id}/versions", summary="List a DAG's versions")
+async def list_versions(dag_id: str, limit: int = Query(100, ge=1, le=1000),
+                        offset: int = Query(0, ge=0, le=MAX_INT),
+                        ctx: ApiContext = Depends(api_context),
+                        principal: Principal = Depends(require(READ))) -> dict[str, Any]:
+    """Versions by number (oldest first), with ``is_current`` and ``total_entries``."""
+    dag = await _own_dag(ctx, dag_id, principal)
+    async with ctx.store.connect() as conn:
+        page = await dags.list_versions(conn, dag_id, limit=limit, offset=offset)
+    return {"dag_id": dag_id,
+            "versions": [version_json(v, current=v.id == dag.current_version_id)
+                         for v in page.items],
+            "total_entries": page.total}
+
+
+@router.get("/dags/{dag_id}/versions/{version_number}", summary="Read one version's spec")
+async def get_version(dag_id: str, version_number: int = Path(ge=1, le=MAX_INT),
+                      ctx: ApiContext = Depends(api_context),
+                      principal: Principal = Depends(require(READ))) -> dict[str, Any]:
+    """The version and its dag.json (``spec``), exactly as it was registered."""
+    dag = await _own_dag(ctx, dag_id, principal)
+    async with ctx.store.connect() as conn:
+        version = await dags.get_version_by_number(conn, dag_id, version_number)
+    if version is None:
+        raise NotFound(f"DAG `{dag_id}` has no version {version_number}")
+    out = version_json(version, current=version.id == dag.current_version_id)
+    out["has_source_code"] = bool(version.source_code)
+    out["spec"] = version.spec
+    return out

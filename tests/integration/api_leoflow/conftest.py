@@ -1,0 +1,105 @@
+"""An in-process API on a real control plane (SQLite, scheduler, gRPC agent service),
+called through httpx's ASGI transport.
+
+Authentication is a TEST DOUBLE (``TokenTable``): the routes under test only need a
+principal per token. The real ``AuthService`` is exercised by the CLI tests against a
+``leoflow-server`` subprocess (tests/integration/cli_remote).
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from leoflow.app.controlplane import ControlPlane, start_control_plane
+from leoflow.app.settings import Settings
+from leoflow.engine.api import ApiContext, create_api
+from leoflow.engine.api.errors import InvalidToken
+from leoflow.engine.api.metrics import Metrics, install_request_middleware
+from leoflow.engine.auth.permissions import Principal
+from leoflow.engine.compiler.compile import CompiledProject, compile_project
+
+ROOT = Path(__file__).resolve().parents[3]
+
+TOKENS = {
+    "op-token": Principal("olivia", "Op", "default"),
+    "admin-token": Principal("ada", "Admin", "default"),
+    "viewer-token": Principal("victor", "Viewer", "default"),
+    "user-token": Principal("uma", "User", "default"),
+    "acme-op-token": Principal("otto", "Op", "acme"),
+}
+
+
+class TokenTable:
+    """TEST DOUBLE of the Authenticator: fixed tokens → principals, no passwords."""
+
+    async def login(self, username: str, password: str, *, client: str,
+                    long_lived: bool = False) -> str:
+        raise NotImplementedError("the test double does not log in")
+
+    async def principal(self, token: str) -> Principal:
+        if token not in TOKENS:
+            raise InvalidToken()
+        return TOKENS[token]
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@functools.cache
+def _hello() -> CompiledProject:
+    return compile_project(ROOT / "examples" / "hello")
+
+
+@pytest.fixture
+def hello() -> CompiledProject:
+    """examples/hello compiled once per session (a copy per test: tests may edit it)."""
+    return copy.deepcopy(_hello())
+
+
+@pytest.fixture
+async def plane(tmp_path: Path) -> AsyncIterator[tuple[ControlPlane, Metrics]]:
+    metrics = Metrics()
+    settings = Settings(home=tmp_path / "home",
+                        database_url=f"sqlite+aiosqlite:///{tmp_path / 'leoflow.db'}")
+    started = await start_control_plane(settings, parallelism=8,
+                                        listeners=[metrics.listener],
+                                        on_xcom_push=metrics.xcom_pushed)
+    metrics.start(started.store, parallelism=8)
+    try:
+        yield started, metrics
+    finally:
+        await metrics.stop()
+        await started.stop()
+
+
+def make_app(plane: ControlPlane, metrics: Metrics | None = None, **extras: Any) -> Any:
+    context = ApiContext(store=plane.store, operations=plane.operations, auth=TokenTable(),
+                         xcom=plane.xcom, logs=plane.logs, version="test",
+                         started_at=datetime.now(UTC), extras={"plane": plane, **extras})
+    app = create_api(context)
+    install_request_middleware(app, metrics)
+    return app
+
+
+@pytest.fixture
+def app_factory(plane: tuple[ControlPlane, Metrics]) -> Callable[..., Any]:
+    control, metrics = plane
+    return functools.partial(make_app, control, metrics)
+
+
+@pytest.fixture
+async def client(app_factory: Callable[..., Any]) -> AsyncIterator[httpx.AsyncClient]:
+    app = app_factory()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://leoflow.test") as http:
+        http.app = app  # type: ignore[attr-defined]
+        yield http
