@@ -43,28 +43,50 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def build_app(settings: Any, *, grpc_port: int = 0, parallelism: int = 32) -> Any:
-    """The FastAPI app whose lifespan starts and stops the whole control plane."""
+def build_app(settings: Any, *, grpc_port: int = 0, parallelism: int = 32,
+              log_json: bool = False) -> Any:
+    """The FastAPI app whose lifespan starts and stops the whole control plane.
+
+    Its metrics (``/metrics``) follow the scheduler and XCom pushes; ``log_json`` adds one
+    JSON access-log line per API request.
+    """
     from leoflow.app.controlplane import start_control_plane
     from leoflow.engine.api import ApiContext, create_api
+    from leoflow.engine.api.metrics import Metrics, install_request_middleware
+    from leoflow.engine.api.routes.leoflow import PREPARE_ENVIRONMENT
     from leoflow.engine.auth.service import AuthService
+
+    metrics = Metrics()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
         plane = await start_control_plane(settings, grpc_port=grpc_port,
-                                          parallelism=parallelism)
+                                          parallelism=parallelism,
+                                          listeners=[metrics.listener],
+                                          on_xcom_push=metrics.xcom_pushed)
+        metrics.start(plane.store, parallelism=parallelism)
+
+        async def prepare_environment(document: Any) -> None:
+            # A pushed DAG is runnable at once: its environment is built before it is stored.
+            await plane.environments.ensure(
+                document.get("project") or document["dag_id"], document.get("python_version"),
+                document.get("dependencies") or [])
+
         try:
             auth = await AuthService.open(plane.store, settings)
             app.state.context = ApiContext(
                 store=plane.store, operations=plane.operations, auth=auth, xcom=plane.xcom,
                 logs=plane.logs, version=__version__, started_at=datetime.now(UTC),
-                extras={"plane": plane})
+                extras={"plane": plane, PREPARE_ENVIRONMENT: prepare_environment})
             app.state.plane = plane
             yield
         finally:
+            await metrics.stop()
             await plane.stop()
 
-    return create_api(version=__version__, lifespan=lifespan)
+    app = create_api(version=__version__, lifespan=lifespan)
+    install_request_middleware(app, metrics, access_log_enabled=log_json)
+    return app
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -74,10 +96,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     from leoflow.app.settings import Settings
     from leoflow.errors import LeoflowError
 
-    logging.basicConfig(level=logging.INFO,
-                        format='{"time": "%(asctime)s", "level": "%(levelname)s", '
-                               '"logger": "%(name)s", "message": "%(message)s"}'
-                        if args.log_json else "%(asctime)s %(levelname)s %(name)s %(message)s")
+    if args.log_json:
+        from leoflow.engine.api.metrics import JsonLogFormatter
+
+        handler = logging.StreamHandler()
+        handler.setFormatter(JsonLogFormatter())
+        logging.basicConfig(level=logging.INFO, handlers=[handler])
+    else:
+        logging.basicConfig(level=logging.INFO,
+                            format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         settings = Settings.load(overrides={"database_url": args.database_url})
     except LeoflowError as exc:
@@ -85,9 +112,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("listening on %s: the API is reachable from other machines", args.host)
-    app = build_app(settings, grpc_port=args.grpc_port, parallelism=args.parallelism)
+    app = build_app(settings, grpc_port=args.grpc_port, parallelism=args.parallelism,
+                    log_json=args.log_json)
+    # With --log-json uvicorn keeps its hands off logging: its records reach the JSON handler.
     uvicorn.run(app, host=args.host, port=args.port, log_level="info",
-                access_log=False, lifespan="on")
+                access_log=False, lifespan="on",
+                **({"log_config": None} if args.log_json else {}))
     return 0
 
 
