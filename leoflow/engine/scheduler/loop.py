@@ -458,7 +458,12 @@ class Scheduler:
         for ti in tis:
             self._keep(view, ti)
         await self._load_choices(conn, view)
-        self._views[dag_run_id] = view
+        if run.state in FINISHED_RUN_STATES:
+            # Read for a late report or a user's change; not worth keeping.
+            for ti_id in view.ids:
+                self._ti_runs.pop(ti_id, None)
+        else:
+            self._views[dag_run_id] = view
         return view
 
     def _stop_tries(self, ti_ids: Iterable[str]) -> None:

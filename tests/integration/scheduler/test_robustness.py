@@ -162,3 +162,15 @@ async def test_a_late_cancel_from_an_operation_spares_the_next_try(harness):
     assert (await h.ti("race", run_id, "a")).state == "queued"
     await h.finish("a")
     assert await h.run_state("race", run_id) == "success"
+
+
+async def test_finished_runs_are_not_kept_in_memory(harness):
+    h = harness
+    await h.register(spec("mem", task("a")))
+    run_id = await h.trigger("mem")
+    launch = h.executor.latest("a")
+    await h.finish("a")
+    assert h.scheduler._views == {}
+    await h.finish("a")  # a late duplicate report reads the run again...
+    assert h.scheduler._views == {} and h.scheduler._ti_runs == {}  # ...and forgets it
+    assert (await h.ti("mem", run_id, "a")).try_number == launch.try_number
