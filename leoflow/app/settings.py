@@ -9,10 +9,12 @@ without slowing down ``leoflow --help``. Adding a setting means adding a field t
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from leoflow.errors import LocatedError
 CONFIG_FILE_NAME = "config.toml"
 DEFAULT_HOME = Path("~/.leoflow")
 LITE_DATABASE_NAME = "leoflow.db"
+JWT_ALGORITHMS = ("HS256", "HS384", "HS512")
 
 
 class SettingsError(LocatedError):
@@ -31,6 +34,61 @@ def _string(value: Any, source: str, key: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise SettingsError(f"{key} must be a non-empty string, got {value!r}", file=source)
     return value.strip()
+
+
+def _secret(value: Any, source: str, key: str) -> str:
+    # Never echo the value: it is a secret.
+    if not isinstance(value, str) or not value.strip():
+        raise SettingsError(f"{key} must be a non-empty string", file=source)
+    return value.strip()
+
+
+def _bool(value: Any, source: str, key: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise SettingsError(f"{key} must be true or false (1/0, yes/no), got {value!r}",
+                        file=source)
+
+
+def _positive_int(value: Any, source: str, key: str) -> int:
+    try:
+        number = int(str(value).strip()) if not isinstance(value, bool) else None
+    except ValueError:
+        number = None
+    if number is None or number <= 0:
+        raise SettingsError(f"{key} must be a positive whole number, got {value!r}",
+                            file=source)
+    return number
+
+
+def _jwt_algorithm(value: Any, source: str, key: str) -> str:
+    text = _string(value, source, key).upper()
+    if text not in JWT_ALGORITHMS:
+        raise SettingsError(f"{key} must be one of {', '.join(JWT_ALGORITHMS)}, got {value!r}",
+                            file=source)
+    return text
+
+
+def _fernet_keys(value: Any, source: str, key: str) -> str:
+    """One Fernet key, or several separated by commas (the first encrypts, all decrypt:
+    how keys are rotated, as in Airflow)."""
+    text = _secret(value, source, key)
+    for number, part in enumerate(text.split(","), start=1):
+        try:
+            raw = base64.urlsafe_b64decode(part.strip().encode("ascii"))
+        except (binascii.Error, ValueError, UnicodeEncodeError):
+            raw = b""
+        if len(raw) != 32:
+            raise SettingsError(
+                f"{key}: key {number} is not a Fernet key (32 url-safe base64-encoded bytes; "
+                "make one with `python -c \"from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())\"`)", file=source)
+    return text
 
 
 @dataclass(frozen=True)
@@ -44,6 +102,16 @@ class _Setting:
 # Field name (also the key in config.toml and in ``overrides``) → how to read it.
 _SETTINGS: dict[str, _Setting] = {
     "database_url": _Setting(env="LEOFLOW_DATABASE_URL", parse=_string),
+    # Authentication and secrets (docs/auth.md).
+    "production": _Setting(env="LEOFLOW_PRODUCTION", parse=_bool),
+    "jwt_secret": _Setting(env="LEOFLOW_JWT_SECRET", parse=_secret),
+    "jwt_algorithm": _Setting(env="LEOFLOW_JWT_ALGORITHM", parse=_jwt_algorithm),
+    "jwt_expiration": _Setting(env="LEOFLOW_JWT_EXPIRATION", parse=_positive_int),
+    "jwt_cli_expiration": _Setting(env="LEOFLOW_JWT_CLI_EXPIRATION", parse=_positive_int),
+    "fernet_key": _Setting(env="LEOFLOW_FERNET_KEY", parse=_fernet_keys),
+    "bootstrap_password": _Setting(env="LEOFLOW_BOOTSTRAP_PASSWORD", parse=_secret),
+    "login_max_failures": _Setting(env="LEOFLOW_LOGIN_MAX_FAILURES", parse=_positive_int),
+    "login_failure_window": _Setting(env="LEOFLOW_LOGIN_FAILURE_WINDOW", parse=_positive_int),
 }
 
 
@@ -59,10 +127,28 @@ class Settings:
     ``home`` is the Leoflow home (settings file, Lite database, per-DAG venvs, logs).
     ``database_url`` is an SQLAlchemy URL (``sqlite+aiosqlite:///...`` or
     ``postgresql+asyncpg://...``).
+
+    Authentication (docs/auth.md): ``production`` makes the server refuse a missing, default
+    or short ``jwt_secret``; without it, an unset secret is generated once into the home.
+    ``jwt_expiration`` / ``jwt_cli_expiration`` are access-token lifetimes in seconds (from
+    ``POST /auth/token`` and ``POST /auth/token/cli``). ``fernet_key`` encrypts connection
+    passwords and extras and variable values at rest (generated into the home when unset).
+    ``bootstrap_password`` creates the first admin, ``admin``, when there is none. A client
+    address or username is refused for a while after ``login_max_failures`` failed logins
+    within ``login_failure_window`` seconds. Secrets are kept out of ``repr``.
     """
 
     home: Path
     database_url: str
+    production: bool = False
+    jwt_secret: str | None = field(default=None, repr=False)
+    jwt_algorithm: str = "HS256"
+    jwt_expiration: int = 24 * 3600
+    jwt_cli_expiration: int = 7 * 24 * 3600
+    fernet_key: str | None = field(default=None, repr=False)
+    bootstrap_password: str | None = field(default=None, repr=False)
+    login_max_failures: int = 5
+    login_failure_window: int = 300
 
     @property
     def config_file(self) -> Path:
