@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from leoflow import __version__
 
 # Modules that add their own sub-commands: each offers ``add_parser(subparsers)``.
-COMMAND_MODULES = ("leoflow.app.cmd_project", "leoflow.app.cmd_run", "leoflow.app.cmd_db")
+COMMAND_MODULES = ("leoflow.app.cmd_project", "leoflow.app.cmd_run", "leoflow.app.cmd_db",
+                   "leoflow.app.cmd_auth")
 
 EPILOG = """\
 examples:
