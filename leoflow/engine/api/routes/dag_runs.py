@@ -1,5 +1,287 @@
-"""Routes: dag_runs (to be written)."""
+"""Airflow ``/api/v2/dags/{dag_id}/dagRuns``: list (``~`` for every DAG), get, trigger,
+patch state or note, delete, clear.
 
-from fastapi import APIRouter
+Triggering follows Airflow 3's strict body (``logical_date`` present but nullable and
+timezone-aware, unknown keys refused) and answers **200**; a paused DAG may be triggered,
+its run stays queued until the DAG is unpaused.
+"""
 
-router = APIRouter()
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Response
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from leoflow.engine.api.context import ApiContext
+from leoflow.engine.api.errors import ApiError, NotFound
+from leoflow.engine.api.models.common import (
+    RUN_ID_PATTERN,
+    Page,
+    check_json_body,
+    no_nul,
+    order_list,
+)
+from leoflow.engine.api.models.convert import dag_run_response, task_instance_response
+from leoflow.engine.api.models.dag_runs import (
+    DAGRunClearBody,
+    DAGRunCollectionResponse,
+    DAGRunPatchBody,
+    DAGRunResponse,
+    TriggerDAGRunPostBody,
+)
+from leoflow.engine.api.models.task_instances import TaskInstanceCollectionResponse
+from leoflow.engine.api.routes.dags import bad_order, spec_cache, visible_dag
+from leoflow.engine.api.security import api_context, require
+from leoflow.engine.auth.permissions import EDIT_RUNS, READ, Principal
+from leoflow.engine.services.errors import InvalidConf, InvalidParams
+from leoflow.engine.store import audit, dags, listings, runs
+from leoflow.engine.store.listings import Range, UnknownOrderField
+from leoflow.engine.store.rows import DagRow, DagRunRow, TaskInstanceRow
+
+router = APIRouter(prefix="/api/v2/dags/{dag_id}", tags=["DagRun"],
+                   dependencies=[Depends(no_nul)])
+
+ALL = "~"
+RunStateQuery = Literal["queued", "running", "success", "failed"]
+RunTypeQuery = Literal["backfill", "scheduled", "manual", "operator_triggered",
+                       "asset_triggered", "asset_materialization"]
+
+
+def run_not_found(dag_id: str, run_id: str) -> NotFound:
+    return NotFound(f"The DagRun with dag_id: `{dag_id}` and run_id: `{run_id}` was not found")
+
+
+async def visible_run(conn: AsyncConnection, dag_id: str, run_id: str,
+                      principal: Principal) -> tuple[DagRow, DagRunRow]:
+    """The run of a DAG of the caller's tenant; 404 otherwise (absent or another tenant's)."""
+    dag = await dags.get_dag(conn, dag_id)
+    if dag is None or dag.tenant != principal.tenant:
+        raise run_not_found(dag_id, run_id)
+    run = await runs.get_run(conn, dag_id, run_id)
+    if run is None:
+        raise run_not_found(dag_id, run_id)
+    return dag, run
+
+
+async def run_responses(ctx: ApiContext, conn: AsyncConnection,
+                        rows: Sequence[DagRunRow]) -> list[DAGRunResponse]:
+    versions = await listings.versions_by_id(conn, (r.dag_version_id for r in rows))
+    cache = spec_cache(ctx)
+    out = []
+    for row in rows:
+        version = versions.get(row.dag_version_id)
+        out.append(dag_run_response(row, version, cache.get(version)))
+    return out
+
+
+async def ti_responses(ctx: ApiContext, conn: AsyncConnection,
+                       rows: Sequence[TaskInstanceRow]) -> TaskInstanceCollectionResponse:
+    """Task instances as a collection (every item in it), with their runs and versions."""
+    by_run = await listings.runs_by_id(conn, (t.dag_run_id for t in rows))
+    versions = await listings.versions_by_id(conn, (r.dag_version_id for r in by_run.values()))
+    cache = spec_cache(ctx)
+    items = []
+    for ti in rows:
+        run = by_run.get(ti.dag_run_id)
+        if run is None:  # deleted meanwhile
+            continue
+        version = versions.get(run.dag_version_id)
+        items.append(task_instance_response(ti, run, cache.get(version), version))
+    return TaskInstanceCollectionResponse(task_instances=items, total_entries=len(items))
+
+
+def utc(moment: datetime | None) -> datetime | None:
+    """Query dates without an offset are read as UTC (stored dates are all UTC)."""
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
+
+
+def date_range(gte: datetime | None, gt: datetime | None, lte: datetime | None,
+               lt: datetime | None) -> Range:
+    return Range(gte=utc(gte), gt=utc(gt), lte=utc(lte), lt=utc(lt))
+
+
+class RunRanges:
+    """The ``run_after_*``, ``logical_date_*``, ``start_date_*``, ``end_date_*`` filters."""
+
+    def __init__(
+        self,
+        run_after_gte: datetime | None = None, run_after_gt: datetime | None = None,
+        run_after_lte: datetime | None = None, run_after_lt: datetime | None = None,
+        logical_date_gte: datetime | None = None, logical_date_gt: datetime | None = None,
+        logical_date_lte: datetime | None = None, logical_date_lt: datetime | None = None,
+        start_date_gte: datetime | None = None, start_date_gt: datetime | None = None,
+        start_date_lte: datetime | None = None, start_date_lt: datetime | None = None,
+        end_date_gte: datetime | None = None, end_date_gt: datetime | None = None,
+        end_date_lte: datetime | None = None, end_date_lt: datetime | None = None,
+    ) -> None:
+        all_ranges = {
+            "run_after": date_range(run_after_gte, run_after_gt, run_after_lte, run_after_lt),
+            "logical_date": date_range(logical_date_gte, logical_date_gt, logical_date_lte,
+                                       logical_date_lt),
+            "start_date": date_range(start_date_gte, start_date_gt, start_date_lte,
+                                     start_date_lt),
+            "end_date": date_range(end_date_gte, end_date_gt, end_date_lte, end_date_lt),
+        }
+        self.ranges = {k: v for k, v in all_ranges.items() if not v.is_open()}
+
+
+@router.get("/dagRuns", response_model=DAGRunCollectionResponse)
+async def get_dag_runs(
+    dag_id: str,
+    page: Annotated[Page, Depends()],
+    ranges: Annotated[RunRanges, Depends()],
+    state: Annotated[list[RunStateQuery] | None, Query()] = None,
+    run_type: Annotated[list[RunTypeQuery] | None, Query()] = None,
+    run_id_pattern: str | None = None,
+    dag_id_pattern: str | None = None,
+    triggering_user_name_pattern: str | None = None,
+    order_by: Annotated[list[str] | None, Query()] = None,
+    ctx: ApiContext = Depends(api_context),
+    principal: Principal = Depends(require(READ)),
+) -> DAGRunCollectionResponse:
+    """Runs of one DAG, or of every DAG of the caller's tenant with ``dag_id`` ``~``."""
+    async with ctx.store.connect() as conn:
+        if dag_id != ALL:
+            await visible_dag(conn, dag_id, principal,
+                              f"The DAG with dag_id: `{dag_id}` was not found")
+        try:
+            result = await listings.list_runs(
+                conn, tenant=principal.tenant, dag_id=None if dag_id == ALL else dag_id,
+                dag_id_pattern=dag_id_pattern, run_id_pattern=run_id_pattern,
+                triggering_user_pattern=triggering_user_name_pattern, state=state,
+                run_type=run_type, ranges=ranges.ranges, order=order_list(order_by, "id"),
+                limit=page.limit, offset=page.offset)
+        except UnknownOrderField as exc:
+            raise bad_order(exc) from None
+        items = await run_responses(ctx, conn, result.items)
+    return DAGRunCollectionResponse(dag_runs=items, total_entries=result.total)
+
+
+@router.get("/dagRuns/{dag_run_id}", response_model=DAGRunResponse)
+async def get_dag_run(dag_id: str, dag_run_id: str, ctx: ApiContext = Depends(api_context),
+                      principal: Principal = Depends(require(READ))) -> DAGRunResponse:
+    async with ctx.store.connect() as conn:
+        _, run = await visible_run(conn, dag_id, dag_run_id, principal)
+        return (await run_responses(ctx, conn, [run]))[0]
+
+
+@router.post("/dagRuns", response_model=DAGRunResponse, status_code=200,
+             responses={409: {"description": "a run with this run id or logical date exists"}})
+async def trigger_dag_run(dag_id: str, body: TriggerDAGRunPostBody,
+                          ctx: ApiContext = Depends(api_context),
+                          principal: Principal = Depends(require(EDIT_RUNS))) -> DAGRunResponse:
+    """Create a manual run (200, state ``queued``). ``logical_date`` is required in the body
+    but may be null; ``conf`` is checked against the DAG's params."""
+    missing = f"DAG with dag_id: '{dag_id}' not found"
+    async with ctx.store.connect() as conn:
+        dag = await visible_dag(conn, dag_id, principal, missing)
+        if dag.is_stale:
+            raise NotFound(missing)
+        if await listings.dags_with_import_errors(conn, [dag_id]):
+            raise ApiError(400, f"DAG with dag_id: '{dag_id}' has import errors and cannot be "
+                                "triggered")
+    if body.dag_run_id is not None and not re.match(RUN_ID_PATTERN, body.dag_run_id):
+        raise ApiError(400, f"The run_id provided '{body.dag_run_id}' does not match regex "
+                            f"pattern '{RUN_ID_PATTERN}'")
+    conf = body.conf if body.conf is not None else {}
+    check_json_body(conf, "conf")
+    check_json_body(body.note, "note")
+    try:
+        run = await ctx.operations.trigger_run(
+            dag_id, conf=conf, logical_date=body.logical_date, run_id=body.dag_run_id,
+            note=body.note, user=principal.username, triggered_by="rest_api",
+            allow_paused=True)
+    except (InvalidParams, InvalidConf) as exc:
+        raise ApiError(400, exc.message) from None  # Airflow: ParamValidationError → 400
+    async with ctx.store.connect() as conn:
+        return (await run_responses(ctx, conn, [run]))[0]
+
+
+async def _requeue(ctx: ApiContext, run: DagRunRow, user: str) -> None:
+    """Airflow's ``set_dag_run_state_to_queued``: the run is queued again as it is (its task
+    instances keep their states); the scheduler then takes it up."""
+    async with ctx.store.begin() as conn:
+        await runs.mark_changed(conn, run.id)
+        await runs.update_run_state(conn, run.id, "queued")
+        await audit.record_event(conn, "mark_run_queued", username=user, dag_id=run.dag_id,
+                                 run_id=run.run_id)
+    ctx.operations.scheduler.wake_run(run.id)
+
+
+@router.patch("/dagRuns/{dag_run_id}", response_model=DAGRunResponse)
+async def patch_dag_run(
+    dag_id: str, dag_run_id: str, body: DAGRunPatchBody,
+    update_mask: Annotated[list[str] | None, Query()] = None,
+    ctx: ApiContext = Depends(api_context),
+    principal: Principal = Depends(require(EDIT_RUNS)),
+) -> DAGRunResponse:
+    """Mark the run ``success``/``failed`` (its unfinished tasks follow) or ``queued``, and
+    set its note. With ``update_mask`` only the named fields change."""
+    async with ctx.store.connect() as conn:
+        _, run = await visible_run(conn, dag_id, dag_run_id, principal)
+    fields = set(body.model_fields_set)
+    if update_mask:
+        fields &= set(update_mask)
+    if "note" in fields:
+        check_json_body(body.note, "note")
+    if "state" in fields and body.state is not None:
+        if body.state == "queued":
+            await _requeue(ctx, run, principal.username)
+        else:
+            await ctx.operations.mark_run(dag_id, dag_run_id, body.state.value,
+                                          user=principal.username)
+    if "note" in fields:
+        async with ctx.store.begin() as conn:
+            await runs.set_run_note(conn, run.id, body.note)
+            await audit.record_event(conn, "set_run_note", username=principal.username,
+                                     dag_id=dag_id, run_id=dag_run_id)
+    async with ctx.store.connect() as conn:
+        fresh = await runs.get_run(conn, dag_id, dag_run_id)
+        if fresh is None:
+            raise run_not_found(dag_id, dag_run_id)
+        return (await run_responses(ctx, conn, [fresh]))[0]
+
+
+@router.delete("/dagRuns/{dag_run_id}", status_code=204, response_class=Response)
+async def delete_dag_run(dag_id: str, dag_run_id: str, ctx: ApiContext = Depends(api_context),
+                         principal: Principal = Depends(require(EDIT_RUNS))) -> Response:
+    """Delete the run with its task instances, tries and XComs (in-flight tries stop)."""
+    async with ctx.store.connect() as conn:
+        await visible_run(conn, dag_id, dag_run_id, principal)
+    await ctx.operations.delete_run(dag_id, dag_run_id, user=principal.username)
+    return Response(status_code=204)
+
+
+@router.post("/dagRuns/{dag_run_id}/clear",
+             response_model=TaskInstanceCollectionResponse | DAGRunResponse)
+async def clear_dag_run(
+    dag_id: str, dag_run_id: str, body: DAGRunClearBody,
+    ctx: ApiContext = Depends(api_context),
+    principal: Principal = Depends(require(EDIT_RUNS)),
+) -> TaskInstanceCollectionResponse | DAGRunResponse:
+    """Clear every task instance of the run (``only_failed``: the failed ones). A dry run
+    (the default) lists what would be cleared; otherwise the run, queued again."""
+    async with ctx.store.connect() as conn:
+        await visible_run(conn, dag_id, dag_run_id, principal)
+    if body.only_new:
+        raise ApiError(400, "only_new is not supported: clearing re-pins the run to the "
+                            "DAG's latest version, which adds its new tasks")
+    if body.dry_run:
+        tis = await ctx.operations.clear_task_instances(
+            dag_id, dag_run_id, None, only_failed=body.only_failed, dry_run=True)
+        async with ctx.store.connect() as conn:
+            return await ti_responses(ctx, conn, tis)
+    await ctx.operations.clear_task_instances(dag_id, dag_run_id, None,
+                                              only_failed=body.only_failed,
+                                              user=principal.username)
+    async with ctx.store.connect() as conn:
+        fresh = await runs.get_run(conn, dag_id, dag_run_id)
+        if fresh is None:
+            raise run_not_found(dag_id, dag_run_id)
+        return (await run_responses(ctx, conn, [fresh]))[0]

@@ -1,5 +1,236 @@
-"""Routes: dags (to be written)."""
+"""Airflow ``/api/v2/dags``: list with filters, get, details, pause/unpause, delete.
 
-from fastapi import APIRouter
+Every query is scoped to the caller's tenant: another tenant's DAG answers 404 exactly as
+a DAG that does not exist. ``visible_dag`` and ``spec_cache`` are shared with the other
+route modules of the Airflow face.
+"""
 
-router = APIRouter()
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Response
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from leoflow.engine.api.context import ApiContext
+from leoflow.engine.api.errors import ApiError, NotFound
+from leoflow.engine.api.models.common import Page, no_nul, order_list
+from leoflow.engine.api.models.convert import (
+    SpecCache,
+    dag_details_response,
+    dag_response,
+    display_name,
+)
+from leoflow.engine.api.models.dags import (
+    DAGCollectionResponse,
+    DAGDetailsResponse,
+    DAGPatchBody,
+    DAGResponse,
+)
+from leoflow.engine.api.security import api_context, require
+from leoflow.engine.auth.permissions import EDIT_RUNS, MANAGE_DAGS, READ, Principal
+from leoflow.engine.spec.model import DagSpec
+from leoflow.engine.store import audit, dags, listings
+from leoflow.engine.store.listings import UnknownOrderField
+from leoflow.engine.store.rows import DagRow
+
+router = APIRouter(prefix="/api/v2", tags=["DAG"], dependencies=[Depends(no_nul)])
+
+SPEC_CACHE_KEY = "airflow_spec_cache"
+
+
+def spec_cache(ctx: ApiContext) -> SpecCache:
+    """The parsed specs of DAG versions, kept with the API context (one per app)."""
+    cache = ctx.extras.get(SPEC_CACHE_KEY)
+    if cache is None:
+        cache = ctx.extras[SPEC_CACHE_KEY] = SpecCache()
+    return cache
+
+
+def dag_not_found(dag_id: str) -> NotFound:
+    return NotFound(f"The Dag with ID: `{dag_id}` was not found")
+
+
+async def visible_dag(conn: AsyncConnection, dag_id: str, principal: Principal,
+                      missing: str | None = None) -> DagRow:
+    """The DAG if it exists in the caller's tenant; 404 otherwise (the same answer whether
+    it is absent or another tenant's, so tenants cannot probe each other's DAG ids)."""
+    row = await dags.get_dag(conn, dag_id)
+    if row is None or row.tenant != principal.tenant:
+        raise NotFound(missing) if missing else dag_not_found(dag_id)
+    return row
+
+
+def bad_order(exc: UnknownOrderField) -> ApiError:
+    return ApiError(400, str(exc))
+
+
+async def _page_of_dags(ctx: ApiContext, conn: AsyncConnection, principal: Principal, *,
+                        page: Page, paused: bool | None, exclude_stale: bool,
+                        dag_id_pattern: str | None, dag_id_prefix: str | None,
+                        display_pattern: str | None, tags: list[str] | None, tags_mode: str,
+                        owners: list[str] | None, has_import_errors: bool | None,
+                        order: list[str]) -> tuple[list[tuple[DagRow, DagSpec | None]], int]:
+    """One page of the tenant's DAGs with their current specs, and the total.
+
+    Tags, owners and display names live in the compiled spec, not in columns: with one of
+    those filters the candidates are filtered here, before paging.
+    """
+    in_spec = bool(tags or owners or display_pattern)
+    try:
+        result = await listings.list_dags(
+            conn, tenant=principal.tenant, paused=paused, exclude_stale=exclude_stale,
+            dag_id_pattern=dag_id_pattern, dag_id_prefix=dag_id_prefix,
+            has_import_errors=has_import_errors, order=order,
+            limit=None if in_spec else page.limit, offset=0 if in_spec else page.offset)
+    except UnknownOrderField as exc:
+        raise bad_order(exc) from None
+    versions = await listings.versions_by_id(conn, (d.current_version_id for d in result.items))
+    cache = spec_cache(ctx)
+    rows = [(d, cache.get(versions.get(d.current_version_id or ""))) for d in result.items]
+    if not in_spec:
+        return rows, result.total
+
+    def keep(spec: DagSpec | None, dag_id: str) -> bool:
+        dag_tags = set(spec.tags) if spec else set()
+        if tags and (not dag_tags.issuperset(tags) if tags_mode == "all"
+                     else dag_tags.isdisjoint(tags)):
+            return False
+        if owners:
+            dag_owners = {o.strip() for t in (spec.tasks if spec else ())
+                          for o in t.owner.split(",")}
+            if dag_owners.isdisjoint(owners):
+                return False
+        if display_pattern:
+            needle = display_pattern.lower().replace("%", "")
+            if needle not in display_name(dag_id, spec).lower():
+                return False
+        return True
+
+    kept = [(d, s) for d, s in rows if keep(s, d.dag_id)]
+    return kept[page.offset:page.offset + page.limit], len(kept)
+
+
+async def _responses(conn: AsyncConnection,
+                     rows: list[tuple[DagRow, DagSpec | None]]) -> list[DAGResponse]:
+    errored = await listings.dags_with_import_errors(conn, (d.dag_id for d, _ in rows))
+    return [dag_response(d, s, has_import_errors=d.dag_id in errored) for d, s in rows]
+
+
+@router.get("/dags", response_model=DAGCollectionResponse)
+async def get_dags(
+    page: Annotated[Page, Depends()],
+    tags: Annotated[list[str] | None, Query()] = None,
+    tags_match_mode: Literal["any", "all"] = "any",
+    owners: Annotated[list[str] | None, Query()] = None,
+    dag_id_pattern: str | None = None,
+    dag_id_prefix_pattern: str | None = None,
+    dag_display_name_pattern: str | None = None,
+    exclude_stale: bool = True,
+    paused: bool | None = None,
+    has_import_errors: bool | None = None,
+    order_by: Annotated[list[str] | None, Query()] = None,
+    ctx: ApiContext = Depends(api_context),
+    principal: Principal = Depends(require(READ)),
+) -> DAGCollectionResponse:
+    """The caller's DAGs. ``dag_id_pattern`` is a case-insensitive substring where ``%``
+    and ``_`` are wildcards; ``limit`` above 100 is silently capped."""
+    async with ctx.store.connect() as conn:
+        rows, total = await _page_of_dags(
+            ctx, conn, principal, page=page, paused=paused, exclude_stale=exclude_stale,
+            dag_id_pattern=dag_id_pattern, dag_id_prefix=dag_id_prefix_pattern,
+            display_pattern=dag_display_name_pattern, tags=tags, tags_mode=tags_match_mode,
+            owners=owners, has_import_errors=has_import_errors,
+            order=order_list(order_by, "dag_id"))
+        return DAGCollectionResponse(dags=await _responses(conn, rows), total_entries=total)
+
+
+@router.patch("/dags", response_model=DAGCollectionResponse)
+async def patch_dags(
+    body: DAGPatchBody,
+    page: Annotated[Page, Depends()],
+    update_mask: Annotated[list[str] | None, Query()] = None,
+    tags: Annotated[list[str] | None, Query()] = None,
+    tags_match_mode: Literal["any", "all"] = "any",
+    owners: Annotated[list[str] | None, Query()] = None,
+    dag_id_pattern: str | None = None,
+    exclude_stale: bool = True,
+    paused: bool | None = None,
+    ctx: ApiContext = Depends(api_context),
+    principal: Principal = Depends(require(EDIT_RUNS)),
+) -> DAGCollectionResponse:
+    """Pause or unpause every DAG of one page of the listing (Airflow's bulk patch)."""
+    if update_mask and update_mask != ["is_paused"]:
+        raise ApiError(400, "Only `is_paused` field can be updated through the REST API")
+    async with ctx.store.connect() as conn:
+        rows, total = await _page_of_dags(
+            ctx, conn, principal, page=page, paused=paused, exclude_stale=exclude_stale,
+            dag_id_pattern=dag_id_pattern, dag_id_prefix=None, display_pattern=None,
+            tags=tags, tags_mode=tags_match_mode, owners=owners, has_import_errors=None,
+            order=["dag_id"])
+    updated = []
+    for row, spec in rows:
+        new = await ctx.operations.set_paused(row.dag_id, body.is_paused,
+                                              user=principal.username)
+        updated.append((new, spec))
+    async with ctx.store.connect() as conn:
+        return DAGCollectionResponse(dags=await _responses(conn, updated), total_entries=total)
+
+
+@router.get("/dags/{dag_id}", response_model=DAGResponse)
+async def get_dag(dag_id: str, ctx: ApiContext = Depends(api_context),
+                  principal: Principal = Depends(require(READ))) -> DAGResponse:
+    async with ctx.store.connect() as conn:
+        row = await visible_dag(conn, dag_id, principal)
+        version = await dags.current_version(conn, dag_id)
+        return (await _responses(conn, [(row, spec_cache(ctx).get(version))]))[0]
+
+
+@router.get("/dags/{dag_id}/details", response_model=DAGDetailsResponse)
+async def get_dag_details(dag_id: str, ctx: ApiContext = Depends(api_context),
+                          principal: Principal = Depends(require(READ))) -> DAGDetailsResponse:
+    async with ctx.store.connect() as conn:
+        row = await visible_dag(conn, dag_id, principal)
+        version = await dags.current_version(conn, dag_id)
+        errored = await listings.dags_with_import_errors(conn, [dag_id])
+        active = await listings.count_active_runs(conn, dag_id)
+    return dag_details_response(row, spec_cache(ctx).get(version), version,
+                                has_import_errors=dag_id in errored, active_runs=active)
+
+
+@router.patch("/dags/{dag_id}", response_model=DAGResponse)
+async def patch_dag(
+    dag_id: str,
+    body: DAGPatchBody,
+    update_mask: Annotated[list[str] | None, Query()] = None,
+    ctx: ApiContext = Depends(api_context),
+    principal: Principal = Depends(require(EDIT_RUNS)),
+) -> DAGResponse:
+    """Pause or unpause (``update_mask=is_paused``, body ``{"is_paused": false}``)."""
+    async with ctx.store.connect() as conn:
+        await visible_dag(conn, dag_id, principal, f"Dag with id: {dag_id} was not found")
+    if update_mask and update_mask != ["is_paused"]:
+        raise ApiError(400, "Only `is_paused` field can be updated through the REST API")
+    row = await ctx.operations.set_paused(dag_id, body.is_paused, user=principal.username)
+    async with ctx.store.connect() as conn:
+        version = await dags.current_version(conn, dag_id)
+        return (await _responses(conn, [(row, spec_cache(ctx).get(version))]))[0]
+
+
+@router.delete("/dags/{dag_id}", status_code=204, response_class=Response,
+               responses={409: {"description": "task instances are still running"}})
+async def delete_dag(dag_id: str, ctx: ApiContext = Depends(api_context),
+                     principal: Principal = Depends(require(MANAGE_DAGS))) -> Response:
+    """Delete the DAG with its versions, runs, task instances and XComs (204). Refused with
+    409 while any of its task instances is queued or running, as Airflow does."""
+    async with ctx.store.connect() as conn:
+        await visible_dag(conn, dag_id, principal, f"Dag with id: {dag_id} was not found")
+        if await listings.count_in_flight(conn, dag_id):
+            raise ApiError(409, f"Task instances of dag with id: '{dag_id}' are still running")
+    await ctx.operations.delete_dag_history(dag_id, user=principal.username)
+    async with ctx.store.begin() as conn:
+        await dags.delete_dag(conn, dag_id)
+        await audit.record_event(conn, "delete_dag", username=principal.username,
+                                 dag_id=dag_id)
+    ctx.operations.scheduler.wake_dag(dag_id)
+    return Response(status_code=204)

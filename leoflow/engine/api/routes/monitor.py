@@ -1,5 +1,67 @@
-"""Routes: monitor (to be written)."""
+"""``GET /api/v2/version`` and ``GET /api/v2/monitor/health``: no authentication, as in
+Airflow, so that load balancers and clients can probe a server before logging in."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+import logging
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Depends
+
+from leoflow.engine.api.context import ApiContext
+from leoflow.engine.api.models.misc import (
+    BaseInfoResponse,
+    DagProcessorInfoResponse,
+    HealthInfoResponse,
+    SchedulerInfoResponse,
+    TriggererInfoResponse,
+    VersionInfo,
+)
+from leoflow.engine.api.security import api_context
+
+log = logging.getLogger("leoflow.api")
+router = APIRouter(prefix="/api/v2", tags=["Monitor"])
+
+HEALTHY = "healthy"
+UNHEALTHY = "unhealthy"
+
+
+@router.get("/version", response_model=VersionInfo, tags=["Version"])
+async def get_version(ctx: ApiContext = Depends(api_context)) -> VersionInfo:
+    return VersionInfo(version=ctx.version, git_version=None)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+@router.get("/monitor/health", response_model=HealthInfoResponse)
+async def get_health(ctx: ApiContext = Depends(api_context)) -> HealthInfoResponse:
+    """Always 200; each component says ``healthy`` or ``unhealthy``.
+
+    The scheduler runs in the API's own process and is event-driven (no periodic
+    heartbeat): it is healthy while the process serves requests, and its heartbeat is the
+    last activity it reports (``ApiContext.scheduler_heartbeat``) or now. Leoflow has no
+    triggerer and no DAG processor (DAGs arrive compiled), so those report no status.
+    """
+    try:
+        async with ctx.store.connect() as conn:
+            await conn.exec_driver_sql("SELECT 1")
+        database = HEALTHY
+    except Exception:  # the point of a health check: report, never raise
+        log.warning("health check: the metadata database is unreachable", exc_info=True)
+        database = UNHEALTHY
+    beat = None
+    if callable(ctx.scheduler_heartbeat):
+        try:
+            beat = ctx.scheduler_heartbeat()
+        except Exception:
+            log.warning("health check: the scheduler heartbeat failed", exc_info=True)
+    moment = beat if isinstance(beat, datetime) and beat.tzinfo else datetime.now(UTC)
+    return HealthInfoResponse(
+        metadatabase=BaseInfoResponse(status=database),
+        scheduler=SchedulerInfoResponse(status=HEALTHY, latest_scheduler_heartbeat=_iso(moment)),
+        triggerer=TriggererInfoResponse(status=None, latest_triggerer_heartbeat=None),
+        dag_processor=DagProcessorInfoResponse(status=None,
+                                               latest_dag_processor_heartbeat=None),
+    )

@@ -1,5 +1,611 @@
-"""Routes: task_instances (to be written)."""
+"""Airflow ``/api/v2`` task instances: list (``~`` for DAG and run), get, mapped instances,
+tries, state and note changes, and ``clearTaskInstances`` with all its options.
 
-from fastapi import APIRouter
+Paths with a map index use a signed-integer converter (``-1`` is the unmapped instance),
+so ``/{task_id}/{map_index}`` never shadows ``/{task_id}/xcomEntries`` or ``/{task_id}/logs``
+that other modules serve under the same prefix.
+"""
 
-router = APIRouter()
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Path, Query
+from sqlalchemy.ext.asyncio import AsyncConnection
+from starlette.convertors import Convertor, register_url_convertor
+
+from leoflow.engine.api.context import ApiContext
+from leoflow.engine.api.errors import ApiError, NotFound
+from leoflow.engine.api.models.common import (
+    INT32_MAX,
+    INT32_MIN,
+    Int32,
+    Page,
+    check_json_body,
+    no_nul,
+    order_list,
+)
+from leoflow.engine.api.models.convert import (
+    DEFAULT_QUEUE,
+    current_try_response,
+    task_of,
+    try_response,
+)
+from leoflow.engine.api.models.task_instances import (
+    ClearTaskInstancesBody,
+    PatchTaskInstanceBody,
+    TaskInstanceCollectionResponse,
+    TaskInstanceHistoryCollectionResponse,
+    TaskInstanceHistoryResponse,
+    TaskInstanceResponse,
+)
+from leoflow.engine.api.routes.dag_runs import (
+    ALL,
+    date_range,
+    ti_responses,
+    visible_run,
+)
+from leoflow.engine.api.routes.dags import bad_order, spec_cache, visible_dag
+from leoflow.engine.api.security import api_context, require
+from leoflow.engine.auth.permissions import EDIT_RUNS, READ, Principal
+from leoflow.engine.spec.model import DagSpec
+from leoflow.engine.store import audit, dags, listings, runs, task_instances
+from leoflow.engine.store.listings import Range, UnknownOrderField
+from leoflow.engine.store.rows import DagRunRow, TaskInstanceRow
+
+
+class _SignedInt(Convertor):  # type: ignore[type-arg]
+    regex = "-?[0-9]+"
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(value)
+
+
+# Starlette keeps converters in a registry read when routes are declared below.
+register_url_convertor("signed_int", _SignedInt())
+
+router = APIRouter(prefix="/api/v2/dags/{dag_id}", tags=["Task Instance"],
+                   dependencies=[Depends(no_nul)])
+TIS = "/dagRuns/{dag_run_id}/taskInstances"
+MapIndex = Annotated[int, Path(ge=INT32_MIN, le=INT32_MAX)]
+TryNumber = Annotated[int, Path(ge=0, le=INT32_MAX)]
+StateQuery = Literal["removed", "scheduled", "queued", "running", "success", "restarting",
+                     "failed", "up_for_retry", "up_for_reschedule", "upstream_failed",
+                     "skipped", "deferred", "no_status", "none"]
+
+
+def _ti_not_found(dag_id: str, run_id: str, task_id: str, map_index: int | None) -> NotFound:
+    return NotFound(f"The Task Instance with dag_id: `{dag_id}`, run_id: `{run_id}`, "
+                    f"task_id: `{task_id}` and map_index: `{map_index}` was not found")
+
+
+async def _spec_of(ctx: ApiContext, conn: AsyncConnection, run: DagRunRow) -> DagSpec | None:
+    return spec_cache(ctx).get(await dags.get_version(conn, run.dag_version_id))
+
+
+# -- listing -----------------------------------------------------------------------------------
+class TIFilters:
+    """Airflow's task-instance list filters (those that Leoflow stores)."""
+
+    def __init__(
+        self,
+        task_id: str | None = None,
+        state: Annotated[list[StateQuery] | None, Query()] = None,
+        pool: Annotated[list[str] | None, Query()] = None,
+        queue: Annotated[list[str] | None, Query()] = None,
+        executor: Annotated[list[str] | None, Query()] = None,
+        operator: Annotated[list[str] | None, Query()] = None,
+        try_number: Annotated[list[Int32] | None, Query()] = None,
+        map_index: Annotated[list[Int32] | None, Query()] = None,
+        version_number: Annotated[list[Int32] | None, Query()] = None,
+        dag_id_pattern: str | None = None,
+        run_id_pattern: str | None = None,
+        task_display_name_pattern: str | None = None,
+        run_after_gte: datetime | None = None, run_after_gt: datetime | None = None,
+        run_after_lte: datetime | None = None, run_after_lt: datetime | None = None,
+        logical_date_gte: datetime | None = None, logical_date_gt: datetime | None = None,
+        logical_date_lte: datetime | None = None, logical_date_lt: datetime | None = None,
+        start_date_gte: datetime | None = None, start_date_gt: datetime | None = None,
+        start_date_lte: datetime | None = None, start_date_lt: datetime | None = None,
+        end_date_gte: datetime | None = None, end_date_gt: datetime | None = None,
+        end_date_lte: datetime | None = None, end_date_lt: datetime | None = None,
+        duration_gte: float | None = None, duration_gt: float | None = None,
+        duration_lte: float | None = None, duration_lt: float | None = None,
+        order_by: Annotated[list[str] | None, Query()] = None,
+    ) -> None:
+        self.task_ids = [task_id] if task_id is not None else None
+        self.state = None if not state else [
+            None if s in ("no_status", "none") else s for s in state]
+        self.pool, self.executor, self.operator = pool, executor, operator
+        # Every Leoflow task instance is in Airflow's default queue.
+        self.nothing = bool(queue) and DEFAULT_QUEUE not in (queue or [])
+        self.try_number, self.map_index, self.version_number = try_number, map_index, \
+            version_number
+        self.dag_id_pattern, self.run_id_pattern = dag_id_pattern, run_id_pattern
+        self.task_id_pattern = task_display_name_pattern
+        ranges = {
+            "run_after": date_range(run_after_gte, run_after_gt, run_after_lte, run_after_lt),
+            "logical_date": date_range(logical_date_gte, logical_date_gt, logical_date_lte,
+                                       logical_date_lt),
+            "start_date": date_range(start_date_gte, start_date_gt, start_date_lte,
+                                     start_date_lt),
+            "end_date": date_range(end_date_gte, end_date_gt, end_date_lte, end_date_lt),
+            "duration": Range(duration_gte, duration_gt, duration_lte, duration_lt),
+        }
+        self.ranges = {k: v for k, v in ranges.items() if not v.is_open()}
+        self.order = order_list(order_by, "map_index")
+
+
+async def _list(ctx: ApiContext, conn: AsyncConnection, principal: Principal, page: Page,
+                filters: TIFilters, **scope: object) -> TaskInstanceCollectionResponse:
+    if filters.nothing:
+        return TaskInstanceCollectionResponse(task_instances=[], total_entries=0)
+    order = filters.order
+    if order == ["map_index"]:  # Airflow's default; keep a run's tasks together as well
+        order = ["run_after", "task_id", "map_index"]
+    try:
+        result = await listings.list_task_instances(
+            conn, tenant=principal.tenant, task_ids=scope.pop("task_ids", filters.task_ids),
+            state=filters.state, pool=filters.pool, executor=filters.executor,
+            operator=filters.operator, try_number=filters.try_number,
+            map_index=filters.map_index, version_number=filters.version_number,
+            dag_id_pattern=filters.dag_id_pattern, run_id_pattern=filters.run_id_pattern,
+            task_id_pattern=filters.task_id_pattern, ranges=filters.ranges, order=order,
+            limit=page.limit, offset=page.offset, **scope)  # type: ignore[arg-type]
+    except UnknownOrderField as exc:
+        raise bad_order(exc) from None
+    collection = await ti_responses(ctx, conn, result.items)
+    collection.total_entries = result.total
+    return collection
+
+
+@router.get(TIS, response_model=TaskInstanceCollectionResponse)
+async def get_task_instances(
+    dag_id: str, dag_run_id: str,
+    page: Annotated[Page, Depends()],
+    filters: Annotated[TIFilters, Depends()],
+    ctx: ApiContext = Depends(api_context),
+    principal: Principal = Depends(require(READ)),
+) -> TaskInstanceCollectionResponse:
+    """Task instances of a run; ``~`` as ``dag_id`` and/or ``dag_run_id`` lists across DAGs
+    and runs. Mapped tasks appear once per map index."""
+    async with ctx.store.connect() as conn:
+        if dag_run_id != ALL:
+            found = await listings.find_runs(conn, tenant=principal.tenant, run_id=dag_run_id,
+                                             dag_id=None if dag_id == ALL else dag_id)
+            if not found:
+                raise NotFound(f"DagRun with run_id: `{dag_run_id}` was not found")
+        if dag_id != ALL:
+            await visible_dag(conn, dag_id, principal)
+        return await _list(ctx, conn, principal, page, filters,
+                           dag_id=None if dag_id == ALL else dag_id,
+                           run_id=None if dag_run_id == ALL else dag_run_id)
+
+
+@router.get(TIS + "/{task_id}", response_model=TaskInstanceResponse)
+async def get_task_instance(dag_id: str, dag_run_id: str, task_id: str,
+                            ctx: ApiContext = Depends(api_context),
+                            principal: Principal = Depends(require(READ))
+                            ) -> TaskInstanceResponse:
+    """The unmapped instance (map index -1) of a task."""
+    async with ctx.store.connect() as conn:
+        try:
+            _, run = await visible_run(conn, dag_id, dag_run_id, principal)
+        except NotFound:
+            run = None
+        ti = await task_instances.get_task_instance(conn, run.id, task_id, -1) if run else None
+        if ti is None:
+            if run is not None and await task_instances.list_for_run(conn, run.id,
+                                                                     task_id=task_id):
+                raise NotFound("Task instance is mapped, add the map_index value to the URL")
+            raise NotFound(f"The Task Instance with dag_id: `{dag_id}`, run_id: "
+                           f"`{dag_run_id}` and task_id: `{task_id}` was not found")
+        return (await ti_responses(ctx, conn, [ti])).task_instances[0]
+
+
+@router.get(TIS + "/{task_id}/listMapped", response_model=TaskInstanceCollectionResponse)
+async def get_mapped_task_instances(
+    dag_id: str, dag_run_id: str, task_id: str,
+    page: Annotated[Page, Depends()],
+    filters: Annotated[TIFilters, Depends()],
+    ctx: ApiContext = Depends(api_context),
+    principal: Principal = Depends(require(READ)),
+) -> TaskInstanceCollectionResponse:
+    """The expanded instances (map index 0…n-1) of a mapped task."""
+    async with ctx.store.connect() as conn:
+        _, run = await visible_run(conn, dag_id, dag_run_id, principal)
+        result = await _list(ctx, conn, principal, page, filters, dag_id=dag_id,
+                             run_id=dag_run_id, task_ids=[task_id], mapped_only=True)
+        if result.total_entries == 0 and not filters.map_index:
+            task = task_of(await _spec_of(ctx, conn, run), task_id)
+            if task is None:
+                raise NotFound(f"Task id {task_id} not found")
+            if not task.is_mapped:
+                raise NotFound(f"Task id {task_id} is not mapped")
+        return result
+
+
+async def _tries(ctx: ApiContext, conn: AsyncConnection, principal: Principal, dag_id: str,
+                 run_id: str, task_id: str, map_index: int
+                 ) -> list[TaskInstanceHistoryResponse]:
+    """Every try of an instance, oldest first: the recorded ones, then the live row when
+    its try is not recorded yet (running, or never queued: try 0)."""
+    try:
+        _, run = await visible_run(conn, dag_id, run_id, principal)
+    except NotFound:
+        raise _ti_not_found(dag_id, run_id, task_id, map_index) from None
+    ti = await task_instances.get_task_instance(conn, run.id, task_id, map_index)
+    history = await task_instances.list_tries(conn, run.id, task_id, map_index)
+    version = await dags.get_version(conn, run.dag_version_id)
+    spec = spec_cache(ctx).get(version)
+    slots = ti.pool_slots if ti else 1
+    weight = ti.priority_weight if ti else None
+    out = [try_response(h, slots, weight, spec, version) for h in history]
+    if ti is not None and ti.try_number not in {h.try_number for h in history}:
+        out.append(current_try_response(ti, spec, version))
+    if not out:
+        raise _ti_not_found(dag_id, run_id, task_id, map_index)
+    return out
+
+
+@router.get(TIS + "/{task_id}/tries", response_model=TaskInstanceHistoryCollectionResponse)
+async def get_task_instance_tries(
+    dag_id: str, dag_run_id: str, task_id: str,
+    map_index: Annotated[int, Query(ge=INT32_MIN, le=INT32_MAX)] = -1,
+    ctx: ApiContext = Depends(api_context),
+    principal: Principal = Depends(require(READ)),
+) -> TaskInstanceHistoryCollectionResponse:
+    async with ctx.store.connect() as conn:
+        tries = await _tries(ctx, conn, principal, dag_id, dag_run_id, task_id, map_index)
+    return TaskInstanceHistoryCollectionResponse(task_instances=tries,
+                                                 total_entries=len(tries))
+
+
+@router.get(TIS + "/{task_id}/tries/{task_try_number}",
+            response_model=TaskInstanceHistoryResponse)
+async def get_task_instance_try_details(
+    dag_id: str, dag_run_id: str, task_id: str, task_try_number: TryNumber,
+    map_index: Annotated[int, Query(ge=INT32_MIN, le=INT32_MAX)] = -1,
+    ctx: ApiContext = Depends(api_context),
+    principal: Principal = Depends(require(READ)),
+) -> TaskInstanceHistoryResponse:
+    async with ctx.store.connect() as conn:
+        try:
+            tries = await _tries(ctx, conn, principal, dag_id, dag_run_id, task_id, map_index)
+        except NotFound:
+            tries = []
+    for item in tries:
+        if item.try_number == task_try_number:
+            return item
+    raise NotFound(f"The Task Instance with dag_id: `{dag_id}`, run_id: `{dag_run_id}`, "
+                   f"task_id: `{task_id}`, try_number: `{task_try_number}` and map_index: "
+                   f"`{map_index}` was not found")
+
+
+@router.get(TIS + "/{task_id}/{map_index:signed_int}/tries",
+            response_model=TaskInstanceHistoryCollectionResponse)
+async def get_mapped_task_instance_tries(
+    dag_id: str, dag_run_id: str, task_id: str, map_index: MapIndex,
+    ctx: ApiContext = Depends(api_context),
+    principal: Principal = Depends(require(READ)),
+) -> TaskInstanceHistoryCollectionResponse:
+    return await get_task_instance_tries(dag_id, dag_run_id, task_id, map_index, ctx,
+                                         principal)
+
+
+@router.get(TIS + "/{task_id}/{map_index:signed_int}/tries/{task_try_number}",
+            response_model=TaskInstanceHistoryResponse)
+async def get_mapped_task_instance_try_details(
+    dag_id: str, dag_run_id: str, task_id: str, map_index: MapIndex,
+    task_try_number: TryNumber,
+    ctx: ApiContext = Depends(api_context),
+    principal: Principal = Depends(require(READ)),
+) -> TaskInstanceHistoryResponse:
+    return await get_task_instance_try_details(dag_id, dag_run_id, task_id, task_try_number,
+                                               map_index, ctx, principal)
+
+
+@router.get(TIS + "/{task_id}/{map_index:signed_int}", response_model=TaskInstanceResponse)
+async def get_mapped_task_instance(
+    dag_id: str, dag_run_id: str, task_id: str, map_index: MapIndex,
+    ctx: ApiContext = Depends(api_context),
+    principal: Principal = Depends(require(READ)),
+) -> TaskInstanceResponse:
+    """One instance by map index; ``-1`` is the unmapped instance (as Airflow's UI asks)."""
+    async with ctx.store.connect() as conn:
+        try:
+            _, run = await visible_run(conn, dag_id, dag_run_id, principal)
+            ti = await task_instances.get_task_instance(conn, run.id, task_id, map_index)
+        except NotFound:
+            ti = None
+        if ti is None:
+            raise NotFound(f"The Mapped Task Instance with dag_id: `{dag_id}`, run_id: "
+                           f"`{dag_run_id}`, task_id: `{task_id}`, and map_index: "
+                           f"`{map_index}` was not found")
+        return (await ti_responses(ctx, conn, [ti])).task_instances[0]
+
+
+# -- marking -----------------------------------------------------------------------------------
+def _closure(spec: DagSpec, starts: Iterable[str], upstream: bool,
+             downstream: bool) -> set[str]:
+    """The tasks reached from ``starts`` through upstream and/or downstream edges."""
+    found: set[str] = set()
+    for walk, enabled in ((lambda t: spec.task(t).upstream, upstream),
+                          (spec.downstream, downstream)):
+        if not enabled:
+            continue
+        stack = [t for t in starts if t in spec.task_ids]
+        while stack:
+            for nxt in walk(stack.pop()):
+                if nxt not in found:
+                    found.add(nxt)
+                    stack.append(nxt)
+    return found
+
+
+async def _other_runs(conn: AsyncConnection, principal: Principal, run: DagRunRow, *,
+                      past: bool, future: bool) -> list[DagRunRow]:
+    """Runs of the same DAG before (``past``) and/or after (``future``) ``run`` by logical
+    date; Airflow refuses this for a run without one."""
+    if not (past or future):
+        return []
+    if run.logical_date is None:
+        raise ApiError(400, "Cannot use include_past or include_future with no "
+                            "logical_date(e.g. manually or asset-triggered).")
+    candidates = await listings.find_runs(conn, tenant=principal.tenant, dag_id=run.dag_id)
+    return [r for r in candidates if r.id != run.id and r.logical_date is not None
+            and ((past and r.logical_date < run.logical_date)
+                 or (future and r.logical_date > run.logical_date))]
+
+
+async def _marking_targets(ctx: ApiContext, conn: AsyncConnection, principal: Principal,
+                           run: DagRunRow, task_id: str, map_index: int | None,
+                           body: PatchTaskInstanceBody
+                           ) -> tuple[list[TaskInstanceRow], list[TaskInstanceRow]]:
+    """(the instances of the patched task, every instance a new state would change)."""
+    own = await task_instances.list_for_run(conn, run.id, task_id=task_id)
+    if map_index is not None:
+        own = [t for t in own if t.map_index == map_index]
+    if not own:
+        raise _ti_not_found(run.dag_id, run.run_id, task_id, map_index)
+    spec = await _spec_of(ctx, conn, run)
+    relatives = _closure(spec, [task_id], body.include_upstream,
+                         body.include_downstream) if spec else set()
+    targets = list(own)
+    for ti in await task_instances.list_for_run(conn, run.id):
+        if ti.task_id in relatives and ti.task_id != task_id:
+            targets.append(ti)
+    for other in await _other_runs(conn, principal, run, past=body.include_past,
+                                   future=body.include_future):
+        for ti in await task_instances.list_for_run(conn, other.id):
+            same_task = ti.task_id == task_id
+            if (same_task and (map_index is None or ti.map_index == map_index)) \
+                    or (not same_task and ti.task_id in relatives):
+                targets.append(ti)
+    return own, [t for t in targets if t.state != body.new_state]
+
+
+def _fields(body: PatchTaskInstanceBody, update_mask: list[str] | None) -> set[str]:
+    fields = set(body.model_fields_set)
+    if update_mask:
+        fields &= set(update_mask)
+    return fields
+
+
+async def _patch(ctx: ApiContext, principal: Principal, dag_id: str, dag_run_id: str,
+                 task_id: str, map_index: int | None, body: PatchTaskInstanceBody,
+                 update_mask: list[str] | None, *, dry_run: bool
+                 ) -> TaskInstanceCollectionResponse:
+    fields = _fields(body, update_mask)
+    if "note" in fields:
+        check_json_body(body.note, "note")
+    async with ctx.store.connect() as conn:
+        try:
+            _, run = await visible_run(conn, dag_id, dag_run_id, principal)
+        except NotFound:
+            raise _ti_not_found(dag_id, dag_run_id, task_id, map_index) from None
+        own, targets = await _marking_targets(ctx, conn, principal, run, task_id, map_index,
+                                              body)
+        new_state = body.new_state if "new_state" in fields else None
+        if dry_run:
+            return await ti_responses(ctx, conn, targets if new_state else own)
+    if new_state is not None:
+        if not targets:
+            raise ApiError(409, f"Task id {task_id} is already in {new_state} state")
+        for ti in targets:
+            await ctx.operations.mark_task_instance(
+                ti.dag_id, ti.run_id, ti.task_id, new_state, map_index=ti.map_index,
+                user=principal.username)
+    if "note" in fields:
+        async with ctx.store.begin() as conn:
+            for ti in own:
+                await task_instances.update_task_instance(conn, ti.id, note=body.note)
+                await audit.record_event(conn, "set_task_note", username=principal.username,
+                                         dag_id=dag_id, run_id=dag_run_id, task_id=task_id,
+                                         map_index=ti.map_index)
+    async with ctx.store.connect() as conn:
+        fresh = [await task_instances.get_task_instance_by_id(conn, ti.id) for ti in own]
+        return await ti_responses(ctx, conn, [t for t in fresh if t is not None])
+
+
+@router.patch(TIS + "/{task_id}", response_model=TaskInstanceCollectionResponse)
+async def patch_task_instance(
+    dag_id: str, dag_run_id: str, task_id: str, body: PatchTaskInstanceBody,
+    map_index: Annotated[int | None, Query(ge=INT32_MIN, le=INT32_MAX)] = None,
+    update_mask: Annotated[list[str] | None, Query()] = None,
+    ctx: ApiContext = Depends(api_context),
+    principal: Principal = Depends(require(EDIT_RUNS)),
+) -> TaskInstanceCollectionResponse:
+    """Mark a task's instances ``success``, ``failed`` or ``skipped`` (with upstream,
+    downstream, past and future ones if asked) and/or set their note."""
+    return await _patch(ctx, principal, dag_id, dag_run_id, task_id, map_index, body,
+                        update_mask, dry_run=False)
+
+
+@router.patch(TIS + "/{task_id}/dry_run", response_model=TaskInstanceCollectionResponse)
+async def patch_task_instance_dry_run(
+    dag_id: str, dag_run_id: str, task_id: str, body: PatchTaskInstanceBody,
+    map_index: Annotated[int | None, Query(ge=INT32_MIN, le=INT32_MAX)] = None,
+    update_mask: Annotated[list[str] | None, Query()] = None,
+    ctx: ApiContext = Depends(api_context),
+    principal: Principal = Depends(require(EDIT_RUNS)),
+) -> TaskInstanceCollectionResponse:
+    """The instances a patch would change, changing nothing."""
+    return await _patch(ctx, principal, dag_id, dag_run_id, task_id, map_index, body,
+                        update_mask, dry_run=True)
+
+
+@router.patch(TIS + "/{task_id}/{map_index:signed_int}",
+              response_model=TaskInstanceCollectionResponse)
+async def patch_task_instance_by_map_index(
+    dag_id: str, dag_run_id: str, task_id: str, map_index: MapIndex,
+    body: PatchTaskInstanceBody,
+    update_mask: Annotated[list[str] | None, Query()] = None,
+    ctx: ApiContext = Depends(api_context),
+    principal: Principal = Depends(require(EDIT_RUNS)),
+) -> TaskInstanceCollectionResponse:
+    return await _patch(ctx, principal, dag_id, dag_run_id, task_id, map_index, body,
+                        update_mask, dry_run=False)
+
+
+@router.patch(TIS + "/{task_id}/{map_index:signed_int}/dry_run",
+              response_model=TaskInstanceCollectionResponse)
+async def patch_task_instance_dry_run_by_map_index(
+    dag_id: str, dag_run_id: str, task_id: str, map_index: MapIndex,
+    body: PatchTaskInstanceBody,
+    update_mask: Annotated[list[str] | None, Query()] = None,
+    ctx: ApiContext = Depends(api_context),
+    principal: Principal = Depends(require(EDIT_RUNS)),
+) -> TaskInstanceCollectionResponse:
+    return await _patch(ctx, principal, dag_id, dag_run_id, task_id, map_index, body,
+                        update_mask, dry_run=True)
+
+
+# -- clearing ----------------------------------------------------------------------------------
+async def _runs_to_clear(conn: AsyncConnection, principal: Principal, dag_id: str,
+                         body: ClearTaskInstancesBody) -> list[DagRunRow]:
+    """Airflow's choice of runs: the given run (and, with include_past/future, the runs
+    before/after it by logical date), or the runs whose logical date is within
+    [start_date, end_date]."""
+    start, end = body.start_date, body.end_date
+    if body.dag_run_id is not None:
+        run = await runs.get_run(conn, dag_id, body.dag_run_id)
+        if run is None:
+            raise NotFound(f"Dag Run id {body.dag_run_id} not found in dag {dag_id}")
+        if not (body.include_past or body.include_future):
+            return [run]
+        if run.logical_date is None:
+            raise ApiError(400, "Cannot use include_past or include_future with no "
+                                "logical_date(e.g. manually or asset-triggered).")
+        start = end = run.logical_date
+    if body.include_past:
+        start = None
+    if body.include_future:
+        end = None
+    every = await listings.find_runs(conn, tenant=principal.tenant, dag_id=dag_id)
+    if start is None and end is None:
+        return every
+    return [run for run in every if run.logical_date is not None
+            and (start is None or run.logical_date >= start)
+            and (end is None or run.logical_date <= end)]
+
+
+def _task_selection(body: ClearTaskInstancesBody
+                    ) -> tuple[set[str] | None, dict[str, set[int]]]:
+    """(task ids cleared whole, {task id: map indexes} cleared one by one); ``None``: all."""
+    if body.task_ids is None:
+        return None, {}
+    whole = {t for t in body.task_ids if isinstance(t, str)}
+    indexed: dict[str, set[int]] = defaultdict(set)
+    for item in body.task_ids:
+        if not isinstance(item, str):
+            indexed[item[0]].add(item[1])
+    return whole, dict(indexed)
+
+
+async def _clear_candidates(ctx: ApiContext, conn: AsyncConnection, run: DagRunRow,
+                            body: ClearTaskInstancesBody) -> list[TaskInstanceRow]:
+    spec = await _spec_of(ctx, conn, run)
+    if spec is None:
+        return []
+    whole, indexed = _task_selection(body)
+    if whole is None:
+        chosen: set[str] = set(spec.task_ids)
+    else:
+        chosen = {t for t in whole | set(indexed) if t in spec.task_ids}
+        if not chosen:
+            return []
+    relatives = _closure(spec, chosen, body.include_upstream, body.include_downstream)
+    whole_tasks = (whole or set()) | relatives if whole is not None else chosen
+    selected = []
+    for ti in await task_instances.list_for_run(conn, run.id):
+        if ti.task_id not in chosen | relatives:
+            continue
+        if ti.task_id not in whole_tasks and ti.map_index not in indexed.get(ti.task_id, ()):
+            continue
+        if body.only_failed and ti.state not in ("failed", "upstream_failed"):
+            continue
+        if body.only_running and ti.state != "running":
+            continue
+        selected.append(ti)
+    return selected
+
+
+async def _clear_exactly(ctx: ApiContext, run: DagRunRow, tis: list[TaskInstanceRow],
+                         user: str) -> None:
+    """Clear exactly these instances: tasks cleared whole in one operation, tasks cleared
+    for some map indexes only in one operation each."""
+    async with ctx.store.connect() as conn:
+        existing = await task_instances.list_for_run(conn, run.id)
+    all_indexes: dict[str, set[int]] = defaultdict(set)
+    for ti in existing:
+        all_indexes[ti.task_id].add(ti.map_index)
+    wanted: dict[str, set[int]] = defaultdict(set)
+    for ti in tis:
+        wanted[ti.task_id].add(ti.map_index)
+    whole = sorted(t for t, idx in wanted.items() if idx == all_indexes[t])
+    if whole:
+        await ctx.operations.clear_task_instances(run.dag_id, run.run_id, whole, user=user)
+    for task_id, indexes in sorted(wanted.items()):
+        if task_id not in whole:
+            await ctx.operations.clear_task_instances(run.dag_id, run.run_id, [task_id],
+                                                      map_indexes=sorted(indexes), user=user)
+
+
+@router.post("/clearTaskInstances", response_model=TaskInstanceCollectionResponse)
+async def post_clear_task_instances(
+    dag_id: str, body: ClearTaskInstancesBody,
+    ctx: ApiContext = Depends(api_context),
+    principal: Principal = Depends(require(EDIT_RUNS)),
+) -> TaskInstanceCollectionResponse:
+    """Clear task instances so that they run again. **A dry run by default**, and by default
+    only the failed instances, as Airflow's client sends them. Cleared instances keep their
+    try number; their runs are queued again."""
+    check_json_body(body.note, "note")
+    async with ctx.store.connect() as conn:
+        await visible_dag(conn, dag_id, principal)
+        per_run = [(run, await _clear_candidates(ctx, conn, run, body))
+                   for run in await _runs_to_clear(conn, principal, dag_id, body)]
+        selected = [ti for _, tis in per_run for ti in tis]
+        if body.dry_run:
+            return await ti_responses(ctx, conn, selected)
+    if body.prevent_running_task and any(ti.state == "running" for ti in selected):
+        raise ApiError(400, "Refusing to clear task instances that are running "
+                            "(prevent_running_task)")
+    for run, tis in per_run:
+        if tis:
+            await _clear_exactly(ctx, run, tis, principal.username)
+    if body.note is not None and selected:
+        async with ctx.store.begin() as conn:
+            for ti in selected:
+                await task_instances.update_task_instance(conn, ti.id, note=body.note)
+    async with ctx.store.connect() as conn:
+        fresh = [await task_instances.get_task_instance_by_id(conn, ti.id) for ti in selected]
+        return await ti_responses(ctx, conn, [t for t in fresh if t is not None])
+

@@ -1,5 +1,127 @@
-"""Routes: xcom (to be written)."""
+"""Airflow ``/api/v2`` XCom entries: list (``~`` for DAG, run and task) and get.
 
-from fastapi import APIRouter
+Values are read through the XCom backend of the control plane (SQL or Redis), so the API
+sees exactly what tasks pulled. ``value`` is the stored JSON value, natively; with
+``stringify=true`` it is Python's ``str()`` of it, as Airflow answers.
+"""
 
-router = APIRouter()
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from leoflow.engine.api.context import ApiContext
+from leoflow.engine.api.errors import NotFound
+from leoflow.engine.api.models.common import INT32_MAX, INT32_MIN, Page, no_nul
+from leoflow.engine.api.models.convert import display_name, task_display_name, task_of
+from leoflow.engine.api.models.misc import (
+    XComCollectionResponse,
+    XComResponse,
+    XComResponseNative,
+    XComResponseString,
+)
+from leoflow.engine.api.routes.dag_runs import ALL, visible_run
+from leoflow.engine.api.routes.dags import spec_cache
+from leoflow.engine.api.security import api_context, require
+from leoflow.engine.auth.permissions import READ, Principal
+from leoflow.engine.spec.model import DagSpec
+from leoflow.engine.store import listings
+from leoflow.engine.store.rows import DagRunRow
+from leoflow.engine.xcom import XComEntry
+
+router = APIRouter(prefix="/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}",
+                   tags=["XCom"], dependencies=[Depends(no_nul)])
+MapIndexQuery = Annotated[int, Query(ge=INT32_MIN, le=INT32_MAX)]
+
+
+def _fields(entry: XComEntry, run: DagRunRow, spec: DagSpec | None) -> dict[str, object]:
+    return {
+        "key": entry.key,
+        "timestamp": entry.created_at or run.run_after,
+        "logical_date": run.logical_date,
+        "map_index": entry.map_index,
+        "task_id": entry.task_id,
+        "dag_id": run.dag_id,
+        "run_id": run.run_id,
+        "dag_display_name": display_name(run.dag_id, spec),
+        "task_display_name": task_display_name(entry.task_id, task_of(spec, entry.task_id),
+                                               spec),
+        "run_after": run.run_after,
+    }
+
+
+async def _specs(ctx: ApiContext, conn: AsyncConnection,
+                 rows: list[DagRunRow]) -> dict[int, DagSpec | None]:
+    versions = await listings.versions_by_id(conn, (r.dag_version_id for r in rows))
+    cache = spec_cache(ctx)
+    return {r.id: cache.get(versions.get(r.dag_version_id)) for r in rows}
+
+
+@router.get("/xcomEntries", response_model=XComCollectionResponse)
+async def get_xcom_entries(
+    dag_id: str, dag_run_id: str, task_id: str,
+    page: Annotated[Page, Depends()],
+    xcom_key: str | None = None,
+    map_index: Annotated[int | None, Query(ge=INT32_MIN, le=INT32_MAX)] = None,
+    ctx: ApiContext = Depends(api_context),
+    principal: Principal = Depends(require(READ)),
+) -> XComCollectionResponse:
+    """XCom entries (without values) of the caller's runs; ``~`` matches any DAG, run or
+    task. Runs are listed oldest first, entries by task, map index and key."""
+    async with ctx.store.connect() as conn:
+        candidates = await listings.find_runs(
+            conn, tenant=principal.tenant, run_id=None if dag_run_id == ALL else dag_run_id,
+            dag_id=None if dag_id == ALL else dag_id)
+        specs = await _specs(ctx, conn, candidates)
+    task = None if task_id == ALL else task_id
+    # Count per run first, then read only the runs the requested page overlaps.
+    totals = []
+    for run in candidates:
+        counted = await ctx.xcom.list(dag_run_id=run.id, task_id=task, key=xcom_key,
+                                      map_index=map_index, limit=0)
+        totals.append(counted.total)
+    items: list[XComResponse] = []
+    skip, room = page.offset, page.limit
+    for run, total in zip(candidates, totals, strict=True):
+        if room <= 0:
+            break
+        if skip >= total:
+            skip -= total
+            continue
+        part = await ctx.xcom.list(dag_run_id=run.id, task_id=task, key=xcom_key,
+                                   map_index=map_index, limit=room, offset=skip)
+        skip = 0
+        room -= len(part.items)
+        items.extend(XComResponse(**_fields(e, run, specs[run.id])) for e in part.items)
+    return XComCollectionResponse(xcom_entries=items, total_entries=sum(totals))
+
+
+@router.get("/xcomEntries/{xcom_key}",
+            response_model=XComResponseNative | XComResponseString)
+async def get_xcom_entry(
+    dag_id: str, dag_run_id: str, task_id: str, xcom_key: str,
+    map_index: MapIndexQuery = -1,
+    deserialize: bool = False,
+    stringify: bool = False,
+    ctx: ApiContext = Depends(api_context),
+    principal: Principal = Depends(require(READ)),
+) -> XComResponseNative | XComResponseString:
+    """One value. ``deserialize`` changes nothing (values are JSON, stored as such)."""
+    missing = NotFound(f"XCom entry with key: `{xcom_key}` not found")
+    async with ctx.store.connect() as conn:
+        try:
+            _, run = await visible_run(conn, dag_id, dag_run_id, principal)
+        except NotFound:
+            raise missing from None
+        spec = (await _specs(ctx, conn, [run]))[run.id]
+    found = await ctx.xcom.get(run.id, task_id, xcom_key, map_index)
+    if found is None:
+        raise missing
+    entry = XComEntry(run.id, task_id, map_index, xcom_key, found.value, found.created_at,
+                      found.expires_at)
+    if stringify:
+        return XComResponseString(**_fields(entry, run, spec),
+                                  value=None if found.value is None else str(found.value))
+    return XComResponseNative(**_fields(entry, run, spec), value=found.value)

@@ -1,0 +1,96 @@
+"""What every Airflow-compatible route shares: base models, paging, ids and body checks.
+
+Response models carry Airflow's field names and JSON types exactly, because the official
+client validates them strictly (``StrictStr``, ``StrictBool``, closed enums; a missing key
+counts as ``null``). Request bodies forbid unknown keys, as Airflow's ``StrictBaseModel``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Annotated, Any
+
+from fastapi import Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from leoflow.engine.api.errors import ApiError
+
+# Airflow's [api] fallback_page_limit and maximum_page_limit.
+DEFAULT_PAGE_LIMIT = 50
+MAXIMUM_PAGE_LIMIT = 100
+# Offsets beyond this select nothing anyway; the cap keeps them inside a SQL BIGINT.
+MAXIMUM_OFFSET = 2**62
+# Integers that reach an INTEGER column (map_index, try_number, ids): PostgreSQL's int4.
+INT32_MIN = -(2**31)
+INT32_MAX = 2**31 - 1
+Int32 = Annotated[int, Field(ge=INT32_MIN, le=INT32_MAX)]
+
+# Airflow's default [scheduler] allowed_run_id_pattern.
+RUN_ID_PATTERN = r"^[A-Za-z0-9_.~:+-]+$"
+
+
+class ApiModel(BaseModel):
+    """A response object: serialized by field name, timestamps as ISO 8601 UTC with ``Z``."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class BodyModel(BaseModel):
+    """A request body: unknown keys are refused with 422 ``extra_forbidden`` (as Airflow)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Page:
+    """``limit`` (default 50, silently capped at 100) and ``offset`` query parameters."""
+
+    def __init__(
+        self,
+        limit: Annotated[int, Query(ge=0, description="page size; at most 100")]
+        = DEFAULT_PAGE_LIMIT,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> None:
+        self.limit = min(limit, MAXIMUM_PAGE_LIMIT)
+        self.offset = min(offset, MAXIMUM_OFFSET)
+
+
+def order_list(value: list[str] | None, default: str) -> list[str]:
+    """``order_by`` as the 3.3 client sends it (repeated) or as 3.0 does (one value, maybe
+    comma separated); ``default`` when absent."""
+    items = [part.strip() for v in (value or []) for part in v.split(",") if part.strip()]
+    return items or [default]
+
+
+def has_nul(value: Any) -> bool:
+    """Whether a string anywhere inside ``value`` holds NUL, which no database column
+    (nor PostgreSQL's JSONB) can store: such input is refused before it reaches SQL."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(has_nul(v) for v in value)
+    return False
+
+
+def check_json_body(value: Any, field: str) -> None:
+    """Refuse values JSON cannot carry faithfully into the store (NaN, Infinity, NUL)."""
+    if has_nul(value):
+        raise ApiError(400, f"{field} must not contain NUL characters")
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ApiError(400, f"{field} is not valid JSON: {exc}") from None
+
+
+def finite(value: float | None) -> float | None:
+    return value if value is None or math.isfinite(value) else None
+
+
+def no_nul(request: Request) -> None:
+    """Router dependency: a path or query value holding NUL is refused before any SQL sees
+    it (PostgreSQL cannot even compare such a string, which would surface as a 500)."""
+    if "\x00" in request.scope.get("path", "") or any(
+            "\x00" in key or "\x00" in value for key, value in request.query_params.multi_items()):
+        raise ApiError(400, "NUL characters are not allowed in the path or the query")
