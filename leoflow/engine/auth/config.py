@@ -79,6 +79,15 @@ def weak_secret_reason(secret: str | None) -> str | None:
     return None
 
 
+def check_production(settings: Any) -> None:
+    """Raise ``AuthConfigError`` when the settings are in production mode with an unusable
+    JWT secret; no side effect, so a server can call it before starting anything."""
+    config = settings if isinstance(settings, AuthConfig) else AuthConfig.from_settings(
+        settings)
+    if config.production:
+        jwt_secret(config)
+
+
 def jwt_secret(config: AuthConfig) -> str:
     """The secret that signs access tokens (see the module docstring)."""
     if config.production:

@@ -97,7 +97,7 @@ class UserAdmin:
                                   f"users of tenant {tenant!r}", field="tenant")
         return tenant
 
-    async def list_user(self, actor: Principal, *, limit: int = 50, offset: int = 0,
+    async def list_users(self, actor: Principal, *, limit: int = 50, offset: int = 0,
                    order: str = "username") -> Page[UserRow]:
         async with self.store.connect() as conn:
             return await users.list_users(
