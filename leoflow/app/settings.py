@@ -202,7 +202,8 @@ def _read_file(path: Path) -> dict[str, Any]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"not valid TOML: {exc}", file=str(path)) from exc
-    unknown = sorted(set(data) - set(_SETTINGS))
+    # ``[profiles.NAME]`` tables belong to the remote commands (app/remote_client.py).
+    unknown = sorted(set(data) - set(_SETTINGS) - {"profiles"})
     if unknown:
         raise SettingsError(
             f"unknown key(s) {', '.join(unknown)}; known keys: {', '.join(sorted(_SETTINGS))}",
