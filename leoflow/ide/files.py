@@ -1,0 +1,227 @@
+"""The workspace's files as the editor sees them: every path confined to the workspace.
+
+The IDE can write files, so every path that comes from a browser goes through
+``Workspace.resolve`` first. A path is refused (``WorkspacePathError``) when it is empty,
+absolute, contains ``..`` or a ``.`` component, a backslash, a NUL or another control
+character, names a reserved folder (``.leoflow``, which holds the push token), or leads
+through a symbolic link to somewhere outside the workspace. ``check_relative`` is the
+pure part of the check (text only); ``Workspace.resolve`` adds what needs the file system
+(symbolic links).
+
+Everything here is synchronous and blocking: pages call it through ``run.io_bound``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from leoflow.errors import LeoflowError
+
+RESERVED = frozenset({".leoflow"})
+HIDDEN_IN_TREE = frozenset({".git", ".venv", "venv", "__pycache__", ".leoflow", ".mypy_cache",
+                            ".pytest_cache", ".ruff_cache", "node_modules", ".idea"})
+MAX_TREE_ENTRIES = 5000
+MAX_EDIT_BYTES = 2 * 1024 * 1024
+
+
+class WorkspacePathError(LeoflowError):
+    """A path the IDE will not touch; ``path`` is what was asked for."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path!r}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class WorkspaceFileError(LeoflowError):
+    """A file operation that cannot be done (exists already, not found, not text...)."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+def check_relative(path: str) -> PurePosixPath:
+    """The workspace-relative path ``path`` names, or ``WorkspacePathError``.
+
+    Pure: looks at the text only. ``a/b.py`` and ``a/b.py/`` are accepted; ``/etc/passwd``,
+    ``../x``, ``a/../../x``, ``./a``, ``a\\b``, ``C:x`` and ``.leoflow/push.json`` are not.
+    """
+    if not isinstance(path, str) or not path.strip():
+        raise WorkspacePathError(str(path), "a path inside the workspace is required")
+    if any(ord(ch) < 32 or ch == "\x7f" for ch in path):
+        raise WorkspacePathError(path, "control characters are not allowed in file names")
+    if "\\" in path:
+        raise WorkspacePathError(path, "use '/' to separate folders")
+    if path.startswith("/") or path.startswith("~") or (len(path) > 1 and path[1] == ":"):
+        raise WorkspacePathError(path, "absolute paths are not allowed; give a path relative "
+                                       "to the workspace")
+    parts = [p for p in path.rstrip("/").split("/")]
+    for part in parts:
+        if part == "":
+            raise WorkspacePathError(path, "empty folder name ('//')")
+        if part in (".", ".."):
+            raise WorkspacePathError(path, "'.' and '..' are not allowed; the IDE only reaches "
+                                           "files inside the workspace")
+        if part in RESERVED:
+            raise WorkspacePathError(path, f"{part} is reserved for Leoflow's own settings")
+    return PurePosixPath(*parts)
+
+
+def check_name(name: str) -> str:
+    """A single file or folder name (for create and rename), or ``WorkspacePathError``."""
+    checked = check_relative(name)
+    if len(checked.parts) != 1:
+        raise WorkspacePathError(name, "a name cannot contain '/'")
+    return checked.parts[0]
+
+
+@dataclass(frozen=True)
+class TreeNode:
+    """A file or folder of the tree; ``id`` is its workspace-relative path."""
+
+    id: str
+    label: str
+    is_dir: bool
+    children: tuple[TreeNode, ...] = ()
+
+    def as_dict(self) -> dict:
+        node: dict = {"id": self.id, "label": self.label,
+                      "icon": "folder" if self.is_dir else _icon(self.label)}
+        if self.is_dir:
+            node["children"] = [c.as_dict() for c in self.children]
+        return node
+
+
+def _icon(name: str) -> str:
+    if name.endswith(".py"):
+        return "code"
+    if name.endswith((".yaml", ".yml")):
+        return "settings"
+    return "description"
+
+
+class Workspace:
+    """File operations confined to ``root`` (the Lite workspace, ``~/leoflow``)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).expanduser().resolve()
+
+    # -- checks ----------------------------------------------------------------------------
+    def resolve(self, path: str) -> Path:
+        """The absolute path of workspace-relative ``path``, after every check.
+
+        The target may not exist yet (create); every existing part of it is resolved, so a
+        symbolic link (of the file or of a folder above it) that leads out is refused.
+        """
+        rel = check_relative(path)
+        target = self.root.joinpath(*rel.parts)
+        real = target.resolve(strict=False)
+        if real != self.root and not real.is_relative_to(self.root):
+            raise WorkspacePathError(path, "leads outside the workspace (through a symbolic "
+                                           "link)")
+        return target
+
+    def relative(self, absolute: Path) -> str:
+        """The workspace-relative form of a path below the root (``a/b.py``)."""
+        return Path(absolute).relative_to(self.root).as_posix()
+
+    # -- reading ---------------------------------------------------------------------------
+    def tree(self) -> list[TreeNode]:
+        """Folders first, then files, by name; hidden tool folders and links out left out."""
+        count = [0]
+        return self._children(self.root, count)
+
+    def _children(self, folder: Path, count: list[int]) -> list[TreeNode]:
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: (not e.is_dir(), e.name.lower()))
+        except OSError:
+            return []
+        nodes: list[TreeNode] = []
+        for entry in entries:
+            if count[0] >= MAX_TREE_ENTRIES:
+                break
+            if entry.name in HIDDEN_IN_TREE or entry.name.endswith(".pyc"):
+                continue
+            path = Path(entry.path)
+            if entry.is_symlink():
+                real = path.resolve(strict=False)
+                if not real.is_relative_to(self.root):
+                    continue  # a link out of the workspace: not shown, not reachable
+            count[0] += 1
+            rel = self.relative(path)
+            if entry.is_dir():
+                nodes.append(TreeNode(rel, entry.name, True, tuple(self._children(path, count))))
+            else:
+                nodes.append(TreeNode(rel, entry.name, False))
+        return nodes
+
+    def read_text(self, path: str) -> str:
+        target = self.resolve(path)
+        if not target.is_file():
+            raise WorkspaceFileError(path, "no such file")
+        if target.stat().st_size > MAX_EDIT_BYTES:
+            raise WorkspaceFileError(path, "too large to edit here (over 2 MB)")
+        try:
+            return target.read_text("utf-8")
+        except UnicodeDecodeError:
+            raise WorkspaceFileError(path, "not a UTF-8 text file") from None
+
+    # -- writing ---------------------------------------------------------------------------
+    def write_text(self, path: str, text: str) -> Path:
+        """Save ``text`` (the folder must exist); atomic, so a watcher never sees half a file."""
+        target = self.resolve(path)
+        if target.is_dir():
+            raise WorkspaceFileError(path, "is a folder")
+        if not target.parent.is_dir():
+            raise WorkspaceFileError(path, "its folder does not exist")
+        tmp = target.with_name(f".{target.name}.leoflow-tmp")
+        tmp.write_text(text, "utf-8")
+        os.replace(tmp, target)
+        return target
+
+    def create_file(self, path: str, text: str = "") -> Path:
+        target = self.resolve(path)
+        if target.exists() or target.is_symlink():
+            raise WorkspaceFileError(path, "exists already")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self.resolve(path)  # the folders just made cannot lead out, but check again
+        with open(target, "x", encoding="utf-8") as handle:
+            handle.write(text)
+        return target
+
+    def create_folder(self, path: str) -> Path:
+        target = self.resolve(path)
+        if target.exists() or target.is_symlink():
+            raise WorkspaceFileError(path, "exists already")
+        target.mkdir(parents=True)
+        return target
+
+    def rename(self, path: str, new_name: str) -> str:
+        """Rename a file or folder in place; returns the new workspace-relative path."""
+        source = self.resolve(path)
+        if not source.exists():
+            raise WorkspaceFileError(path, "no such file or folder")
+        name = check_name(new_name)
+        new_rel = (PurePosixPath(check_relative(path)).parent / name).as_posix()
+        target = self.resolve(new_rel)
+        if target.exists() or target.is_symlink():
+            raise WorkspaceFileError(new_rel, "exists already")
+        source.rename(target)
+        return new_rel
+
+    def delete(self, path: str) -> None:
+        """Delete a file, or a folder with everything in it (never the workspace itself)."""
+        target = self.resolve(path)
+        if target == self.root:
+            raise WorkspacePathError(path, "the workspace itself cannot be deleted")
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        elif target.exists() or target.is_symlink():
+            target.unlink()
+        else:
+            raise WorkspaceFileError(path, "no such file or folder")

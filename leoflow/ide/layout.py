@@ -1,0 +1,96 @@
+"""The frame every page shares: the header (LITE badge, navigation, workspace path, dark
+mode switch, user menu) and the page's content column."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nicegui import app, ui
+
+from leoflow.engine.auth.permissions import Principal
+from leoflow.ide import session
+from leoflow.ide.theme import GLOBAL_CSS
+
+DARK = "dark"
+
+
+def frame(services: Any, principal: Principal, *, active: str = "") -> ui.column:
+    """Draw the header; return the column the page fills (``with frame(...):``)."""
+    ui.add_css(GLOBAL_CSS)
+    dark = ui.dark_mode(app.storage.user.get(DARK, False))
+    with ui.header(elevated=True).classes("items-center gap-4 px-4 py-2 bg-indigo-9"):
+        with ui.link(target="/").classes("no-underline text-white flex items-center gap-2"):
+            ui.icon("air", size="sm")
+            ui.label("Leoflow").classes("text-h6")
+        if services.lite_badge:
+            ui.badge("LITE", color="amber-7", text_color="black").classes(
+                "leoflow-lite-badge").props('aria-label="Leoflow Lite"')
+        for name, target, icon in (("DAGs", "/dags", "account_tree"),
+                                   ("Editor", "/editor", "code")):
+            button = ui.button(name, icon=icon, on_click=lambda t=target: ui.navigate.to(t))
+            button.props("flat no-caps" + (" outline" if active == name else "")).classes(
+                "text-white")
+        ui.space()
+        with ui.row().classes("items-center gap-1 text-white"):
+            ui.icon("folder_open", size="xs")
+            ui.label(str(services.workspace)).classes("text-caption leoflow-mono").props(
+                'data-testid="workspace-path"')
+
+        def toggle_dark(value: bool) -> None:
+            dark.value = value
+            app.storage.user[DARK] = value
+
+        ui.switch("Dark", value=bool(dark.value),
+                  on_change=lambda e: toggle_dark(bool(e.value))).props(
+            'dense color="amber" keep-color').classes("text-white")
+        with ui.button(principal.username, icon="account_circle").props(
+                "flat no-caps").classes("text-white"), ui.menu():
+            ui.menu_item(f"{principal.username} ({principal.role})").props("disable")
+            ui.separator()
+            ui.menu_item("Log out", on_click=lambda: _logout(services)).props(
+                'data-testid="logout"')
+    return ui.column().classes("w-full gap-3 p-2")
+
+
+async def _logout(services: Any) -> None:
+    await session.log_out(services)
+    ui.navigate.to("/login")
+
+
+def state_badge(state: str | None) -> ui.badge:
+    from leoflow.ide.theme import state_color, text_color
+
+    badge = ui.badge(state or "no status").style(
+        f"background:{state_color(state)} !important;color:{text_color(state)} !important")
+    badge.props(f'data-state="{state or "none"}"')
+    return badge
+
+
+def format_time(moment: Any) -> str:
+    if moment is None:
+        return "-"
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def transient_dialog() -> ui.dialog:
+    """A dialog that removes itself from the page once closed (dialogs are made per use)."""
+    dialog = ui.dialog()
+
+    def closed(event: Any) -> None:
+        if not event.value and not dialog.is_deleted:
+            dialog.delete()
+
+    dialog.on_value_change(closed)
+    return dialog

@@ -1,0 +1,264 @@
+"""The DAG page: Airflow's grid (runs x tasks), the graph, the code of each version, the run
+history; Trigger, pause/unpause, push; and the task instance panel beside them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import Query, Request
+from nicegui import ui
+
+from leoflow.engine.auth.permissions import EDIT_RUNS, Principal, role_allows
+from leoflow.errors import LeoflowError
+from leoflow.ide import queries, session
+from leoflow.ide.events import EventHub, LiveRegion, for_dag
+from leoflow.ide.graph_view import GraphView
+from leoflow.ide.layout import format_duration, format_time, frame
+from leoflow.ide.task_panel import TaskPanel, open_panel
+from leoflow.ide.theme import STATE_COLORS, square_style
+from leoflow.ide.trigger import open_trigger_dialog
+
+
+class DagPage:
+    def __init__(self, services: Any, hub: EventHub, principal: Principal, dag_id: str) -> None:
+        self.services = services
+        self.plane = services.require_plane()
+        self.hub = hub
+        self.principal = principal
+        self.dag_id = dag_id
+        self.detail: queries.DagDetail | None = None
+        self.history: list[queries.RunBrief] = []
+        self.selected_run: str | None = None
+        self.panel: TaskPanel | None = None
+        self.panel_box: ui.column | None = None
+        self.graph: GraphView | None = None
+        self.can_edit = role_allows(principal.role, EDIT_RUNS)
+
+    async def load(self) -> None:
+        self.detail = await queries.dag_detail(self.plane, self.dag_id)
+        self.history = await queries.run_history(self.plane, self.dag_id)
+
+    async def build(self, run_id: str | None, task_id: str | None, map_index: int) -> None:
+        await self.load()
+        detail = self.detail
+        assert detail is not None
+        self.selected_run = run_id or (detail.grid.runs[-1].run_id if detail.grid.runs else None)
+        with ui.row().classes("w-full items-center gap-3"):
+            ui.label(self.dag_id).classes("text-h5 leoflow-mono").props('data-testid="dag-id"')
+            self.header_controls()
+            ui.space()
+            ui.button("Trigger", icon="play_arrow", on_click=self.trigger).props(
+                'color=primary data-testid="dag-trigger"').set_enabled(self.can_edit)
+            ui.button("Push to cluster", icon="cloud_upload", on_click=self.push).props(
+                'outline data-testid="dag-push"')
+            ui.button("Edit", icon="code", on_click=self.edit).props("outline")
+        if detail.spec is not None and detail.spec.description:
+            ui.label(detail.spec.description).classes("text-body2 text-grey-8")
+        with ui.row().classes("w-full no-wrap items-start gap-4"):
+            with ui.column().classes("grow min-w-0"):
+                with ui.tabs().classes("w-full") as tabs:
+                    grid_tab = ui.tab("Grid", icon="grid_on")
+                    graph_tab = ui.tab("Graph", icon="account_tree")
+                    code_tab = ui.tab("Code", icon="code")
+                    runs_tab = ui.tab("Runs", icon="history")
+                with ui.tab_panels(tabs, value=grid_tab).classes("w-full"):
+                    with ui.tab_panel(grid_tab):
+                        self.grid_view()
+                    with ui.tab_panel(graph_tab):
+                        self.graph = GraphView(on_task_click=self.open_task)
+                        await self.update_graph()
+                    with ui.tab_panel(code_tab):
+                        await self.code_view()
+                    with ui.tab_panel(runs_tab):
+                        self.runs_view()
+            self.panel_box = ui.column().classes("w-[36rem] max-w-[45%] shrink-0").props(
+                'data-testid="panel-box"')
+        LiveRegion(self.hub, for_dag(self.dag_id), self.refresh)
+        if task_id and self.selected_run:
+            await self.open_task(task_id, run_id=self.selected_run, map_index=map_index)
+
+    # -- header ----------------------------------------------------------------------------
+    @ui.refreshable_method
+    def header_controls(self) -> None:
+        detail = self.detail
+        if detail is None:
+            return
+        switch = ui.switch("Active" if not detail.dag.is_paused else "Paused",
+                           value=not detail.dag.is_paused,
+                           on_change=lambda e: self.set_paused(not e.value)).props(
+            'data-testid="dag-paused-toggle"')
+        switch.set_enabled(self.can_edit)
+        schedule = queries.schedule_text(detail.spec)
+        ui.chip(f"schedule: {schedule}", icon="schedule").props("outline dense")
+        if detail.versions:
+            ui.chip(f"v{detail.versions[-1].version_number}", icon="tag").props(
+                'outline dense data-testid="dag-version"')
+
+    async def set_paused(self, paused: bool) -> None:
+        if self.detail is None or self.detail.dag.is_paused == paused:
+            return
+        try:
+            await self.plane.operations.set_paused(self.dag_id, paused,
+                                                   user=self.principal.username)
+        except LeoflowError as exc:
+            ui.notify(str(exc), type="negative")
+        self.hub.publish("dag.changed", {"dag_id": self.dag_id})
+
+    async def trigger(self) -> None:
+        await open_trigger_dialog(self.services, self.hub, self.principal, self.dag_id)
+
+    async def push(self) -> None:
+        from leoflow.ide.push import open_push_dialog
+
+        await open_push_dialog(self.services, self.dag_id)
+
+    def edit(self) -> None:
+        detail = self.detail
+        target = "/editor"
+        fileloc = detail.dag.fileloc if detail else None
+        if fileloc:
+            from pathlib import Path
+
+            try:
+                rel = Path(fileloc).resolve().relative_to(self.services.workspace.resolve())
+                target = f"/editor?file={rel.as_posix()}"
+            except ValueError:
+                pass
+        ui.navigate.to(target)
+
+    # -- grid ------------------------------------------------------------------------------
+    @ui.refreshable_method
+    def grid_view(self) -> None:
+        detail = self.detail
+        if detail is None:
+            return
+        grid = detail.grid
+        if not grid.runs:
+            ui.label("No runs yet. Trigger one.").classes("text-grey-7").props(
+                'data-testid="grid-empty"')
+        with ui.element("table").classes("leoflow-grid").props('data-testid="dag-grid"'):
+            with ui.element("tr"):
+                ui.element("th")
+                for run in grid.runs:
+                    with ui.element("th"):
+                        height = 14 + min(40, int((run.duration or 0) ** 0.5 * 4))
+                        bar = ui.element("span").style(
+                            square_style(run.state, 12) + f"height:{height}px;").classes(
+                            "leoflow-square")
+                        bar.props(f'data-run="{run.run_id}" data-state="{run.state}"')
+                        bar.tooltip(f"{run.run_id}\n{run.state} · {format_duration(run.duration)}")
+                        bar.on("click", lambda _e, r=run.run_id: self.select_run(r))
+            for task_id in grid.task_ids:
+                with ui.element("tr"):
+                    with ui.element("td").classes("text-caption leoflow-mono pr-2"):
+                        ui.label(task_id)
+                    for run in grid.runs:
+                        state = grid.cells.get((run.run_id, task_id))
+                        with ui.element("td"):
+                            if (run.run_id, task_id) not in grid.cells:
+                                continue
+                            cell = ui.element("span").style(square_style(state)).classes(
+                                "leoflow-square")
+                            cell.props(f'data-run="{run.run_id}" data-task="{task_id}" '
+                                       f'data-state="{state or "none"}"')
+                            count = grid.mapped_counts.get((run.run_id, task_id))
+                            cell.tooltip(f"{task_id} · {state or 'no status'}"
+                                         + (f" · {count} mapped" if count else ""))
+                            cell.on("click", lambda _e, r=run.run_id, t=task_id:
+                                    self.open_task(t, run_id=r))
+
+    async def select_run(self, run_id: str) -> None:
+        self.selected_run = run_id
+        await self.update_graph()
+
+    async def update_graph(self) -> None:
+        if self.graph is None or self.detail is None:
+            return
+        _, states = await queries.latest_states(self.plane, self.dag_id, self.selected_run)
+        self.graph.show(self.detail.spec, states)
+
+    # -- code ------------------------------------------------------------------------------
+    async def code_view(self) -> None:
+        detail = self.detail
+        if detail is None or not detail.versions:
+            ui.label("No version registered.").classes("text-grey-7")
+            return
+        numbers = [v.version_number for v in detail.versions]
+
+        async def show(number: int) -> None:
+            source = await queries.version_source(self.plane, self.dag_id, number)
+            box.clear()
+            with box:
+                ui.code(source or "# this version was registered without its source",
+                        language="python").classes("w-full").props(
+                    'data-testid="version-code"')
+
+        ui.select({n: f"version {n}" for n in reversed(numbers)}, value=numbers[-1],
+                  label="Version", on_change=lambda e: show(e.value)).classes("w-48").props(
+            'data-testid="version-select"')
+        box = ui.column().classes("w-full")
+        await show(numbers[-1])
+
+    # -- runs ------------------------------------------------------------------------------
+    @ui.refreshable_method
+    def runs_view(self) -> None:
+        rows = [{"run_id": r.run_id, "state": r.state, "type": r.run_type,
+                 "version": r.version_number or "-", "started": format_time(r.start_date),
+                 "ended": format_time(r.end_date), "duration": format_duration(r.duration),
+                 "triggered_by": r.triggered_by or "-"} for r in self.history]
+        columns = [{"name": k, "label": k.replace("_", " ").title(), "field": k,
+                    "align": "left"} for k in
+                   ("run_id", "state", "type", "version", "started", "ended", "duration",
+                    "triggered_by")]
+        table = ui.table(rows=rows, columns=columns, row_key="run_id",
+                         pagination=20).classes("w-full").props(
+            'dense flat data-testid="run-history"')
+        colors = json.dumps(STATE_COLORS).replace('"', "'")
+        table.add_slot("body-cell-state", f"""
+            <q-td :props="props"><q-badge :label="props.value" text-color="black"
+              :style="'background:' + ({colors}[props.value] || '#9e9e9e')"/></q-td>""")
+
+    # -- task instances --------------------------------------------------------------------
+    async def open_task(self, task_id: str, *, run_id: str | None = None,
+                        map_index: int = -1) -> None:
+        run_id = run_id or self.selected_run
+        if run_id is None or self.panel_box is None:
+            ui.notify("No run yet: trigger one to see its task instances")
+            return
+        self.panel = await open_panel(self.panel_box, self.services, self.hub, self.principal,
+                                      self.dag_id, run_id, task_id, map_index,
+                                      previous=self.panel)
+
+    async def refresh(self) -> None:
+        await self.load()
+        self.header_controls.refresh()
+        self.grid_view.refresh()
+        self.runs_view.refresh()
+        await self.update_graph()
+
+
+def register(services: Any, hub: EventHub) -> None:
+    async def build(request: Request, dag_id: str, run_id: str | None, task_id: str | None,
+                    map_index: int) -> Any:
+        principal = await session.principal_or_none(services)
+        if principal is None:
+            return session.login_redirect(request)
+        with frame(services, principal, active="DAGs"):
+            if not await queries.dag_exists(services.require_plane(), dag_id):
+                ui.label(f"There is no DAG {dag_id!r}.").classes("text-h6")
+                ui.link("Back to the DAGs", "/dags")
+                return None
+            page = DagPage(services, hub, principal, dag_id)
+            await page.build(run_id, task_id, map_index)
+        return None
+
+    @ui.page("/dags/{dag_id}", title="DAG · Leoflow Lite")
+    async def dag_page(request: Request, dag_id: str, run_id: str | None = Query(None),
+                       task_id: str | None = Query(None), map_index: int = Query(-1)) -> Any:
+        return await build(request, dag_id, run_id, task_id, map_index)
+
+    @ui.page("/dags/{dag_id}/runs/{run_id}/tasks/{task_id}", title="Task · Leoflow Lite")
+    async def task_page(request: Request, dag_id: str, run_id: str, task_id: str,
+                        map_index: int = Query(-1)) -> Any:
+        return await build(request, dag_id, run_id, task_id, map_index)

@@ -1,0 +1,151 @@
+"""The DAGs page: every DAG with its pause toggle, schedule, last run, next run and recent
+runs as coloured squares; import errors on top; Trigger and Download examples."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from nicegui import ui
+
+from leoflow.engine.auth.permissions import EDIT_RUNS, Principal, role_allows
+from leoflow.errors import LeoflowError
+from leoflow.ide import queries, session
+from leoflow.ide.events import EventHub, LiveRegion
+from leoflow.ide.examples import download_examples
+from leoflow.ide.layout import format_time, frame, state_badge
+from leoflow.ide.theme import square_style
+from leoflow.ide.trigger import open_trigger_dialog
+
+
+class DagsPage:
+    def __init__(self, services: Any, hub: EventHub, principal: Principal) -> None:
+        self.services = services
+        self.plane = services.require_plane()
+        self.hub = hub
+        self.principal = principal
+        self.summaries: list[queries.DagSummary] = []
+        self.errors: list[Any] = []
+        self.filter = ""
+        self.can_edit = role_allows(principal.role, EDIT_RUNS)
+
+    async def load(self) -> None:
+        self.summaries = await queries.dag_summaries(self.plane)
+        self.errors = await queries.list_import_errors(self.plane)
+
+    async def build(self) -> None:
+        await self.load()
+        with ui.row().classes("w-full items-center gap-3"):
+            ui.label("DAGs").classes("text-h5")
+            ui.input(placeholder="Filter by DAG id or tag",
+                     on_change=self._filtered).props("dense clearable").classes("w-72")
+            ui.space()
+            ui.button("Download examples", icon="download",
+                      on_click=lambda: download_examples(self.services, self.hub)).props(
+                'outline data-testid="download-examples"')
+        self.error_banner()
+        self.table()
+        LiveRegion(self.hub, self._matches, self.refresh)
+
+    def _matches(self, kind: str, _data: dict[str, Any]) -> bool:
+        return kind in ("run.running", "run.finished", "ti.queued", "dag.changed",
+                        "compile", "files.changed")
+
+    def _filtered(self, event: Any) -> None:
+        self.filter = (event.value or "").strip().lower()
+        self.table.refresh()
+
+    async def refresh(self) -> None:
+        await self.load()
+        self.error_banner.refresh()
+        self.table.refresh()
+
+    @ui.refreshable_method
+    def error_banner(self) -> None:
+        if not self.errors:
+            return
+        with ui.card().classes("w-full bg-red-1").props('flat bordered data-testid='
+                                                       '"import-errors"'):
+            with ui.row().classes("items-center gap-2 text-negative"):
+                ui.icon("error")
+                count = len(self.errors)
+                ui.label(f"{count} import error{'s' if count != 1 else ''}").classes(
+                    "text-subtitle1")
+            for error in self.errors:
+                with ui.expansion(error.filename, icon="description").classes("w-full"):
+                    ui.label(error.message).classes("leoflow-mono text-negative")
+                    if error.stack_trace:
+                        ui.code(error.stack_trace).classes("w-full")
+                    ui.button("Open in the editor", icon="edit", on_click=lambda
+                              f=error.filename: ui.navigate.to(f"/editor?file={f}")).props(
+                        "flat dense")
+
+    @ui.refreshable_method
+    def table(self) -> None:
+        rows = [s for s in self.summaries
+                if not self.filter or self.filter in s.dag_id.lower()
+                or any(self.filter in t.lower() for t in s.tags)]
+        if not self.summaries:
+            with ui.card().classes("w-full items-center").props('flat bordered'):
+                ui.label("No DAGs yet.").classes("text-h6")
+                ui.label("Open the editor to write one, or download the examples.").classes(
+                    "text-body2")
+            return
+        columns = "auto minmax(12rem,2fr) 1fr auto 1fr auto auto"
+        with ui.grid(columns=columns).classes("w-full items-center gap-x-4 gap-y-1").props(
+                'data-testid="dag-list"'):
+            for title in ("Active", "DAG", "Schedule", "Last run", "Next run", "Recent runs",
+                          ""):
+                ui.label(title).classes("text-caption text-grey-7")
+            for summary in rows:
+                self.row(summary)
+
+    def row(self, s: queries.DagSummary) -> None:
+        toggle = ui.switch(value=not s.is_paused,
+                           on_change=lambda e, d=s.dag_id: self.set_paused(d, not e.value))
+        toggle.props(f'dense data-testid="pause-{s.dag_id}"').tooltip(
+            "Paused" if s.is_paused else "Active")
+        toggle.set_enabled(self.can_edit)
+        with ui.column().classes("gap-0"):
+            ui.link(s.dag_id, f"/dags/{s.dag_id}").classes("leoflow-mono text-body1").props(
+                f'data-testid="dag-link-{s.dag_id}"')
+            if s.tags:
+                with ui.row().classes("gap-1"):
+                    for tag in s.tags:
+                        ui.badge(tag, color="grey-4", text_color="black").props("rounded")
+        ui.label(s.schedule).classes("leoflow-mono text-body2")
+        state_badge(s.last_state).props(f'data-testid="last-state-{s.dag_id}"')
+        ui.label(format_time(s.next_run)).classes("text-body2")
+        with ui.row().classes("gap-1 no-wrap"):
+            for run in s.recent:
+                square = ui.element("span").style(square_style(run.state)).classes(
+                    "leoflow-square")
+                square.props(f'data-state="{run.state}"')
+                square.tooltip(f"{run.run_id}: {run.state}")
+                square.on("click", lambda _e, d=s.dag_id, r=run.run_id:
+                          ui.navigate.to(f"/dags/{d}?run_id={r}"))
+        ui.button(icon="play_arrow", on_click=lambda d=s.dag_id: self.trigger(d)).props(
+            f'flat round dense color=primary data-testid="trigger-{s.dag_id}"').tooltip(
+            "Trigger").set_enabled(self.can_edit and s.has_version)
+
+    async def set_paused(self, dag_id: str, paused: bool) -> None:
+        try:
+            await self.plane.operations.set_paused(dag_id, paused, user=self.principal.username)
+        except LeoflowError as exc:
+            ui.notify(str(exc), type="negative")
+            return
+        self.hub.publish("dag.changed", {"dag_id": dag_id})
+
+    async def trigger(self, dag_id: str) -> None:
+        await open_trigger_dialog(self.services, self.hub, self.principal, dag_id)
+
+
+def register(services: Any, hub: EventHub) -> None:
+    @ui.page("/dags", title="DAGs · Leoflow Lite")
+    async def dags_page(request: Request) -> Any:
+        principal = await session.principal_or_none(services)
+        if principal is None:
+            return session.login_redirect(request)
+        with frame(services, principal, active="DAGs"):
+            await DagsPage(services, hub, principal).build()
+        return None

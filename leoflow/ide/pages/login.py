@@ -1,0 +1,63 @@
+"""The login page (the only page open to everyone) and ``/``, which leads to the DAGs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Query, Request
+from fastapi.responses import RedirectResponse
+from nicegui import ui
+
+from leoflow.errors import LeoflowError
+from leoflow.ide import session
+from leoflow.ide.theme import GLOBAL_CSS
+
+
+def register(services: Any) -> None:
+    @ui.page("/", title="Leoflow Lite")
+    async def index(request: Request) -> Any:
+        if await session.principal_or_none(services) is None:
+            return session.login_redirect(request)
+        return RedirectResponse("/dags", status_code=303)
+
+    @ui.page("/login", title="Log in · Leoflow Lite")
+    async def login_page(next_path: str | None = Query(None, alias="next")) -> Any:
+        target = session.safe_next(next_path)
+        if await session.principal_or_none(services) is not None:
+            return RedirectResponse(target, status_code=303)
+        ui.add_css(GLOBAL_CSS)
+        with ui.card().classes("absolute-center w-96 gap-3").props('data-testid="login-card"'):
+            with ui.row().classes("items-center gap-2"):
+                ui.icon("air", size="md", color="indigo-9")
+                ui.label("Leoflow").classes("text-h5")
+                if services.lite_badge:
+                    ui.badge("LITE", color="amber-7", text_color="black").classes(
+                        "leoflow-lite-badge")
+            ui.label("Log in to your workspace").classes("text-body2 text-grey-7")
+            username = ui.input("Username").classes("w-full").props(
+                'autocomplete=username autofocus data-testid="login-username"')
+            password = ui.input("Password", password=True, password_toggle_button=True).classes(
+                "w-full").props('autocomplete=current-password data-testid="login-password"')
+            error = ui.label().classes("text-negative").props('data-testid="login-error"')
+
+            async def submit() -> None:
+                error.text = ""
+                if not username.value or not password.value:
+                    error.text = "Enter your username and password"
+                    return
+                try:
+                    await session.log_in(services, username.value.strip(), password.value)
+                except LeoflowError as exc:
+                    error.text = str(exc)
+                    password.value = ""
+                    return
+                ui.navigate.to(target)
+
+            password.on("keydown.enter", submit)
+            username.on("keydown.enter", submit)
+            ui.button("Log in", on_click=submit).classes("w-full").props(
+                'color=primary data-testid="login-submit"')
+            ui.label("The password of `admin` was printed when Leoflow Lite first started; "
+                     "`leoflow lite reset-password` prints a new one.").classes(
+                "text-caption text-grey-7")
+        return None

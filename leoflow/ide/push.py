@@ -1,0 +1,181 @@
+"""Push to cluster: compile a DAG and register its dag.json on a Pro control plane.
+
+The server URL and the API token are remembered per workspace, in
+``<workspace>/.leoflow/push.json`` (readable by the owner only; the editor's file tree
+never shows or serves ``.leoflow``). The push is ``POST {server}/api/leoflow/dags`` with
+the document and its source code and ``Authorization: Bearer <token>``: the server answers
+201 (a new version) or 200 (this content is already a version) with the version, or an
+error whose ``detail`` is shown as it is (a 422 lists the offending field paths).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from leoflow.errors import LeoflowError
+
+SETTINGS_DIR = ".leoflow"
+SETTINGS_FILE = "push.json"
+TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class PushSettings:
+    server: str = ""
+    token: str = ""
+
+
+def settings_path(workspace: Path) -> Path:
+    return Path(workspace) / SETTINGS_DIR / SETTINGS_FILE
+
+
+def load_settings(workspace: Path) -> PushSettings:
+    try:
+        data = json.loads(settings_path(workspace).read_text("utf-8"))
+    except (OSError, ValueError):
+        return PushSettings()
+    if not isinstance(data, dict):
+        return PushSettings()
+    return PushSettings(server=str(data.get("server") or ""), token=str(data.get("token") or ""))
+
+
+def save_settings(workspace: Path, settings: PushSettings) -> None:
+    path = settings_path(workspace)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump({"server": settings.server, "token": settings.token}, handle, indent=2)
+    os.replace(tmp, path)
+
+
+@dataclass(frozen=True)
+class PushResult:
+    ok: bool
+    message: str
+    version_number: int | None = None
+    created: bool = False
+    status: int | None = None
+
+
+def check_server(server: str) -> str:
+    server = server.strip().rstrip("/")
+    if not server.startswith(("http://", "https://")):
+        raise LeoflowError("the server URL must start with http:// or https://")
+    return server
+
+
+def describe_error(status: int, body: Any) -> str:
+    """The server's ``detail`` as one readable message."""
+    detail = body.get("detail") if isinstance(body, Mapping) else None
+    if isinstance(detail, list):
+        parts = []
+        for item in detail:
+            if isinstance(item, Mapping):
+                loc = ".".join(str(p) for p in item.get("loc", []) if p != "body")
+                parts.append(f"{loc}: {item.get('msg')}" if loc else str(item.get("msg")))
+            else:
+                parts.append(str(item))
+        return f"{status}: " + "; ".join(parts)
+    if detail:
+        return f"{status}: {detail}"
+    return f"{status}: the server refused the push"
+
+
+async def push_document(server: str, token: str, document: Mapping[str, Any],
+                        source_code: str | None = None, *,
+                        transport: httpx.AsyncBaseTransport | None = None) -> PushResult:
+    """POST one dag.json; never raises for what the server or the network says."""
+    try:
+        base = check_server(server)
+    except LeoflowError as exc:
+        return PushResult(False, str(exc))
+    body = dict(document)
+    if source_code is not None:
+        body["source_code"] = source_code
+    headers = {"Authorization": f"Bearer {token.strip()}"} if token.strip() else {}
+    try:
+        async with httpx.AsyncClient(timeout=TIMEOUT, transport=transport) as client:
+            response = await client.post(f"{base}/api/leoflow/dags", json=body, headers=headers)
+    except httpx.HTTPError as exc:
+        return PushResult(False, f"cannot reach {base}: {exc}")
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = None
+    if response.status_code in (200, 201) and isinstance(payload, Mapping):
+        number = payload.get("version_number")
+        created = response.status_code == 201
+        what = "registered as" if created else "unchanged: already"
+        return PushResult(True, f"{document.get('dag_id')} {what} version {number}",
+                          version_number=number, created=created, status=response.status_code)
+    return PushResult(False, describe_error(response.status_code, payload),
+                      status=response.status_code)
+
+
+async def compile_for_push(plane: Any, project_dir: Path, dag_id: str
+                           ) -> tuple[dict[str, Any], str]:
+    """(document, source) of ``dag_id`` compiled now from its project folder."""
+    from leoflow.engine.compiler.compile import compile_project
+
+    project = await asyncio.to_thread(compile_project, project_dir, home=plane.settings.home)
+    return project.document(dag_id), project.source
+
+
+async def open_push_dialog(services: Any, dag_id: str) -> None:
+    from nicegui import run, ui
+
+    from leoflow.engine.compiler.errors import CompileError
+    from leoflow.ide import queries
+    from leoflow.ide.layout import transient_dialog
+
+    plane = services.require_plane()
+    saved = await run.io_bound(load_settings, services.workspace)
+    detail = await queries.dag_detail(plane, dag_id, grid_runs=0)
+    fileloc = detail.dag.fileloc if detail else None
+    with transient_dialog() as dialog, ui.card().classes("w-[32rem] max-w-full"):
+        ui.label(f"Push {dag_id} to a cluster").classes("text-h6")
+        ui.label("Compiles the DAG now and registers its dag.json on a Leoflow Pro server."
+                 ).classes("text-caption")
+        server = ui.input("Server URL", value=saved.server,
+                          placeholder="https://leoflow.example.com").classes("w-full").props(
+            'data-testid="push-server"')
+        token = ui.input("API token", value=saved.token, password=True,
+                         password_toggle_button=True).classes("w-full").props(
+            'data-testid="push-token"')
+        result = ui.label().classes("text-body2").props('data-testid="push-result"')
+
+        async def push() -> None:
+            result.classes(remove="text-negative text-positive")
+            if not fileloc:
+                result.text = "this DAG has no file to compile"
+                result.classes("text-negative")
+                return
+            settings = PushSettings(server=(server.value or "").strip(),
+                                    token=(token.value or "").strip())
+            await run.io_bound(save_settings, services.workspace, settings)
+            result.text = "compiling…"
+            try:
+                document, source = await compile_for_push(plane, Path(fileloc).parent, dag_id)
+            except (CompileError, KeyError) as exc:
+                result.text = f"does not compile: {exc}"
+                result.classes("text-negative")
+                return
+            result.text = "pushing…"
+            outcome = await push_document(settings.server, settings.token, document, source)
+            result.text = outcome.message
+            result.classes("text-positive" if outcome.ok else "text-negative")
+
+        with ui.row().classes("w-full justify-end"):
+            ui.button("Close", on_click=dialog.close).props("flat")
+            ui.button("Push", icon="cloud_upload", on_click=push).props(
+                'color=primary data-testid="push-submit"')
+    dialog.open()

@@ -1,0 +1,242 @@
+"""What the pages show, read from the store in one place.
+
+This is the only IDE module that reads the store's repositories; pages get frozen values
+from here and write only through ``plane.operations``. (When the engine grows a read-side
+service, this module becomes a thin adapter over it.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from leoflow.engine.spec.model import DagSpec
+from leoflow.engine.store import dags, import_errors, runs, task_instances
+from leoflow.engine.store.rows import (
+    DagRow,
+    DagRunRow,
+    DagVersionRow,
+    ImportErrorRow,
+    TaskInstanceHistoryRow,
+    TaskInstanceRow,
+)
+from leoflow.ide.theme import summarize_states
+
+RECENT_RUNS = 10
+GRID_RUNS = 25
+
+
+@dataclass(frozen=True)
+class RunBrief:
+    run_id: str
+    state: str
+    run_type: str
+    run_after: datetime
+    start_date: datetime | None
+    end_date: datetime | None
+    version_number: int | None = None
+    triggered_by: str | None = None
+
+    @property
+    def duration(self) -> float | None:
+        if self.start_date is None:
+            return None
+        end = self.end_date or datetime.now(self.start_date.tzinfo)
+        return max(0.0, (end - self.start_date).total_seconds())
+
+
+@dataclass(frozen=True)
+class DagSummary:
+    """One line of the DAGs page."""
+
+    dag_id: str
+    is_paused: bool
+    schedule: str
+    description: str | None
+    tags: tuple[str, ...]
+    next_run: datetime | None
+    recent: tuple[RunBrief, ...]  # newest last
+    fileloc: str | None
+    has_version: bool
+
+    @property
+    def last_state(self) -> str | None:
+        return self.recent[-1].state if self.recent else None
+
+
+@dataclass(frozen=True)
+class GridData:
+    """Airflow's grid: runs (oldest first) x tasks, each cell a summarized state."""
+
+    runs: tuple[RunBrief, ...]
+    task_ids: tuple[str, ...]
+    cells: Mapping[tuple[str, str], str | None]  # (run_id, task_id) → state
+    mapped_counts: Mapping[tuple[str, str], int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DagDetail:
+    dag: DagRow
+    spec: DagSpec | None
+    versions: tuple[DagVersionRow, ...]  # oldest first
+    grid: GridData
+
+
+@dataclass(frozen=True)
+class TaskInstanceDetail:
+    run: DagRunRow
+    instance: TaskInstanceRow
+    tries: tuple[TaskInstanceHistoryRow, ...]
+    xcoms: tuple[Any, ...]  # XComEntry values of this instance
+    mapped: tuple[TaskInstanceRow, ...]  # every map index when the task is mapped
+    task_spec: Any = None
+
+
+def schedule_text(spec: DagSpec | None) -> str:
+    if spec is None:
+        return "-"
+    schedule = spec.schedule
+    if schedule.kind == "none":
+        return "None"
+    if schedule.kind == "once":
+        return "@once"
+    if schedule.kind == "cron":
+        return schedule.expression or schedule.cron or "cron"
+    if schedule.kind == "timedelta" and schedule.seconds:
+        return schedule.expression or f"every {schedule.seconds:g}s"
+    return schedule.kind
+
+
+def _brief(run: DagRunRow, numbers: Mapping[str, int] | None = None) -> RunBrief:
+    return RunBrief(run.run_id, run.state, run.run_type, run.run_after, run.start_date,
+                    run.end_date, (numbers or {}).get(run.dag_version_id), run.triggered_by)
+
+
+async def dag_summaries(plane: Any) -> list[DagSummary]:
+    """Every DAG, with its schedule and its last runs."""
+    async with plane.store.connect() as conn:
+        rows = (await dags.list_dags(conn, limit=None)).items
+        out = []
+        for row in rows:
+            version = await dags.current_version(conn, row.dag_id)
+            spec = DagSpec.from_json(version.spec) if version else None
+            recent = (await runs.list_runs(conn, dag_id=row.dag_id, limit=RECENT_RUNS,
+                                           order="-id")).items
+            out.append(DagSummary(
+                dag_id=row.dag_id, is_paused=row.is_paused, schedule=schedule_text(spec),
+                description=spec.description if spec else None,
+                tags=spec.tags if spec else (), next_run=row.next_dagrun_after,
+                recent=tuple(_brief(r) for r in reversed(recent)), fileloc=row.fileloc,
+                has_version=version is not None))
+    return out
+
+
+async def list_import_errors(plane: Any) -> list[ImportErrorRow]:
+    async with plane.store.connect() as conn:
+        return list((await import_errors.list_import_errors(conn, limit=50)).items)
+
+
+async def current_spec(plane: Any, dag_id: str) -> DagSpec | None:
+    async with plane.store.connect() as conn:
+        version = await dags.current_version(conn, dag_id)
+    return DagSpec.from_json(version.spec) if version else None
+
+
+async def latest_states(plane: Any, dag_id: str, run_id: str | None = None
+                        ) -> tuple[str | None, dict[str, str | None]]:
+    """(run_id, task id → state) of ``run_id`` or of the DAG's latest run."""
+    async with plane.store.connect() as conn:
+        if run_id is None:
+            page = await runs.list_runs(conn, dag_id=dag_id, limit=1, order="-id")
+            run = page.items[0] if page.items else None
+        else:
+            run = await runs.get_run(conn, dag_id, run_id)
+        if run is None:
+            return None, {}
+        tis = await task_instances.list_for_run(conn, run.id)
+    return run.run_id, _summarize(tis)
+
+
+def _summarize(tis: list[TaskInstanceRow]) -> dict[str, str | None]:
+    grouped: dict[str, list[str | None]] = {}
+    for ti in tis:
+        if ti.map_index == -1 or ti.state != "removed":
+            grouped.setdefault(ti.task_id, []).append(ti.state)
+    return {task_id: summarize_states(states) for task_id, states in grouped.items()}
+
+
+async def dag_detail(plane: Any, dag_id: str, *, grid_runs: int = GRID_RUNS) -> DagDetail | None:
+    async with plane.store.connect() as conn:
+        dag = await dags.get_dag(conn, dag_id)
+        if dag is None:
+            return None
+        versions = tuple((await dags.list_versions(conn, dag_id, limit=None)).items)
+        numbers = {v.id: v.version_number for v in versions}
+        current = next((v for v in versions if v.id == dag.current_version_id), None)
+        spec = DagSpec.from_json(current.spec) if current else None
+        recent = list(reversed((await runs.list_runs(conn, dag_id=dag_id, limit=grid_runs,
+                                                      order="-id")).items))
+        cells: dict[tuple[str, str], str | None] = {}
+        counts: dict[tuple[str, str], int] = {}
+        seen_tasks: list[str] = list(spec.task_ids) if spec else []
+        for run in recent:
+            tis = await task_instances.list_for_run(conn, run.id)
+            for task_id, state in _summarize(tis).items():
+                cells[(run.run_id, task_id)] = state
+                if task_id not in seen_tasks:
+                    seen_tasks.append(task_id)
+            for ti in tis:
+                if ti.map_index >= 0:
+                    key = (run.run_id, ti.task_id)
+                    counts[key] = counts.get(key, 0) + 1
+    grid = GridData(tuple(_brief(r, numbers) for r in recent), tuple(seen_tasks), cells,
+                    counts)
+    return DagDetail(dag, spec, versions, grid)
+
+
+async def run_history(plane: Any, dag_id: str, limit: int = 100) -> list[RunBrief]:
+    async with plane.store.connect() as conn:
+        versions = (await dags.list_versions(conn, dag_id, limit=None)).items
+        numbers = {v.id: v.version_number for v in versions}
+        items = (await runs.list_runs(conn, dag_id=dag_id, limit=limit, order="-id")).items
+    return [_brief(r, numbers) for r in items]
+
+
+async def version_source(plane: Any, dag_id: str, version_number: int) -> str | None:
+    async with plane.store.connect() as conn:
+        version = await dags.get_version_by_number(conn, dag_id, version_number)
+    if version is None:
+        return None
+    return version.source_code or ""
+
+
+async def task_instance_detail(plane: Any, dag_id: str, run_id: str, task_id: str,
+                               map_index: int = -1) -> TaskInstanceDetail | None:
+    async with plane.store.connect() as conn:
+        run = await runs.get_run(conn, dag_id, run_id)
+        if run is None:
+            return None
+        all_tis = await task_instances.list_for_run(conn, run.id, task_id=task_id)
+        if not all_tis:
+            return None
+        ti = next((t for t in all_tis if t.map_index == map_index), None)
+        if ti is None:
+            ti = all_tis[0]
+        tries = tuple(await task_instances.list_tries(conn, run.id, task_id, ti.map_index))
+        version = await dags.get_version(conn, run.dag_version_id)
+    page = await plane.xcom.list(dag_run_id=run.id, task_id=task_id, limit=200)
+    xcoms = tuple(x for x in page.items if ti.map_index < 0 or x.map_index == ti.map_index)
+    task_spec = None
+    if version is not None:
+        spec = DagSpec.from_json(version.spec)
+        if task_id in spec.task_ids:
+            task_spec = spec.task(task_id)
+    mapped = tuple(t for t in all_tis if t.map_index >= 0)
+    return TaskInstanceDetail(run, ti, tries, xcoms, mapped, task_spec)
+
+
+async def dag_exists(plane: Any, dag_id: str) -> bool:
+    async with plane.store.connect() as conn:
+        return await dags.get_dag(conn, dag_id) is not None

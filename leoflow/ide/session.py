@@ -1,0 +1,90 @@
+"""Who is logged in to the IDE.
+
+The login page trades a username and password for a token (``AuthService.login``) and
+keeps it, with the username and role, in NiceGUI's ``app.storage.user`` (server-side,
+keyed by a signed browser cookie). Every other page asks ``principal_or_none`` first: the
+token is checked again (``AuthService.principal``) on each page load, so a token that
+expired or was revoked sends the user back to the login page.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse
+
+from leoflow.engine.auth.permissions import Principal
+from leoflow.errors import LeoflowError
+
+log = logging.getLogger("leoflow.ide")
+
+TOKEN = "token"
+USERNAME = "username"
+ROLE = "role"
+
+
+def _storage() -> Any:
+    from nicegui import app
+
+    return app.storage.user
+
+
+async def principal_or_none(services: Any) -> Principal | None:
+    """The logged-in principal, or None (no token, or one the auth service refuses)."""
+    storage = _storage()
+    token = storage.get(TOKEN)
+    if not token or services.auth is None:
+        return None
+    try:
+        return await services.auth.principal(token)
+    except LeoflowError:
+        storage.pop(TOKEN, None)
+        return None
+
+
+def login_redirect(request: Request) -> RedirectResponse:
+    """303 to /login, remembering where the user wanted to go."""
+    target = request.url.path
+    if request.url.query:
+        target += "?" + request.url.query
+    return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path on this server (never ``//evil.example`` or ``https://…``)."""
+    if not target:
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
+
+
+async def log_in(services: Any, username: str, password: str) -> Principal:
+    """Check the credentials and remember the token; raises the auth service's error."""
+    if services.auth is None:
+        raise LeoflowError("the IDE is still starting; try again in a moment")
+    token = await services.auth.login(username, password, client="ide")
+    principal = await services.auth.principal(token)
+    storage = _storage()
+    storage[TOKEN] = token
+    storage[USERNAME] = principal.username
+    storage[ROLE] = principal.role
+    return principal
+
+
+async def log_out(services: Any) -> None:
+    """Forget the session and revoke its token (``AuthService.logout``, when it has one)."""
+    storage = _storage()
+    token = storage.get(TOKEN)
+    for key in (TOKEN, USERNAME, ROLE):
+        storage.pop(key, None)
+    logout = getattr(services.auth, "logout", None)
+    if token and callable(logout):
+        try:
+            await logout(token)
+        except LeoflowError:
+            log.warning("the IDE session's token could not be revoked", exc_info=True)

@@ -1,0 +1,300 @@
+"""The task instance panel: state, tries and timings, why it waits, the live log of a try,
+its XCom values, and the actions (clear, mark success, mark failed).
+
+The log is a tail (``LogStore.tail``): the stored lines of the try, then new ones as the
+agent streams them, until the try finishes. A new try (a retry, a clear) starts a new tail
+when the user is following the latest try.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+
+from nicegui import background_tasks, context, ui
+
+from leoflow.engine.auth.permissions import EDIT_RUNS, Principal, role_allows
+from leoflow.engine.logs import LogKey
+from leoflow.errors import LeoflowError
+from leoflow.ide import queries
+from leoflow.ide.events import EventHub, LiveRegion
+from leoflow.ide.layout import format_duration, format_time, state_badge, transient_dialog
+
+log = logging.getLogger("leoflow.ide")
+
+MAX_LOG_LINES = 5000
+
+
+def pretty(value: Any) -> str:
+    """XCom values as indented JSON (they are JSON by construction)."""
+    try:
+        return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+class TaskPanel:
+    """Build inside a container; ``close()`` stops its tail and its subscription."""
+
+    def __init__(self, services: Any, hub: EventHub, principal: Principal, dag_id: str,
+                 run_id: str, task_id: str, map_index: int = -1) -> None:
+        self.services = services
+        self.plane = services.require_plane()
+        self.hub = hub
+        self.principal = principal
+        self.dag_id = dag_id
+        self.run_id = run_id
+        self.task_id = task_id
+        self.map_index = map_index
+        self.detail: queries.TaskInstanceDetail | None = None
+        self.follow_latest = True
+        self.log_try: int | None = None
+        self._tail_task: asyncio.Task[None] | None = None
+        self.log_view: ui.log | None = None
+        self.log_status: ui.label | None = None
+        self.try_select: ui.select | None = None
+        self.live: LiveRegion | None = None
+        self.can_edit = role_allows(principal.role, EDIT_RUNS)
+
+    async def build(self) -> None:
+        self.detail = await queries.task_instance_detail(
+            self.plane, self.dag_id, self.run_id, self.task_id, self.map_index)
+        with ui.column().classes("w-full gap-2").props('data-testid="task-panel"'):
+            title = self.task_id + (f" [{self.map_index}]" if self.map_index >= 0 else "")
+            ui.label(title).classes("text-h6 leoflow-mono")
+            ui.label(f"run {self.run_id}").classes("text-caption leoflow-mono")
+            self.summary()
+            with ui.row().classes("gap-2"):
+                ui.button("Clear", icon="restart_alt", on_click=self.ask_clear).props(
+                    'outline data-testid="ti-clear"').set_enabled(self.can_edit)
+                ui.button("Mark success", icon="check",
+                          on_click=lambda: self).props(
+                    'outline color=positive data-testid="ti-mark-success"').set_enabled(
+                    self.can_edit)
+                ui.button("Mark failed", icon="close",
+                          on_click=lambda: self).props(
+                    'outline color=negative data-testid="ti-mark-failed"').set_enabled(
+                    self.can_edit)
+            with ui.expansion("Log", icon="subject", value=True).classes("w-full"):
+                with ui.row().classes("items-center gap-2"):
+                    self.try_select = ui.select(self._try_options(), label="Try",
+                                                value=self._latest_try(),
+                                                on_change=self._on_try_selected).props(
+                        'dense data-testid="log-try"').classes("w-32")
+                    self.log_status = ui.label("").classes("text-caption").props(
+                        'data-testid="log-status"')
+                self.log_view = ui.log(max_lines=MAX_LOG_LINES).classes(
+                    "w-full h-72 leoflow-log").props('data-testid="task-log"')
+            with ui.expansion("XCom", icon="data_object", value=True).classes("w-full"):
+                self.xcom_view()
+        self.live = LiveRegion(self.hub, self._matches, self.refresh)
+        context.client.on_delete(self.stop_tail)
+        self.start_tail(self._latest_try())
+
+    # -- sections --------------------------------------------------------------------------
+    @ui.refreshable_method
+    def summary(self) -> None:
+        detail = self.detail
+        if detail is None:
+            ui.label("This task instance does not exist (any more).").classes("text-negative")
+            return
+        ti = detail.instance
+        with ui.row().classes("items-center gap-2"):
+            state_badge(ti.state).props('data-testid="ti-state"')
+            ui.label(f"try {ti.try_number} of {ti.max_tries + 1}").classes("text-caption")
+            if detail.task_spec is not None:
+                ui.label(detail.task_spec.operator).classes("text-caption")
+        if ti.waiting_reason and ti.state not in ("success", "failed", "skipped"):
+            with ui.row().classes("items-center gap-1 text-warning").props(
+                    'data-testid="ti-waiting"'):
+                ui.icon("hourglass_top", size="xs")
+                ui.label(f"Waiting: {ti.waiting_reason}")
+        rows = [("Queued", format_time(ti.queued_at)), ("Started", format_time(ti.start_date)),
+                ("Ended", format_time(ti.end_date)), ("Duration", format_duration(ti.duration))]
+        if ti.next_retry_at is not None:
+            rows.append(("Next retry", format_time(ti.next_retry_at)))
+        if ti.hostname or ti.pid:
+            rows.append(("Process", f"{ti.hostname or ''} pid {ti.pid or '-'}"))
+        with ui.grid(columns=2).classes("gap-x-4 gap-y-0 text-body2"):
+            for name, value in rows:
+                ui.label(name).classes("text-grey-7")
+                ui.label(value)
+        if detail.mapped:
+            with ui.row().classes("items-center gap-1"):
+                ui.label(f"{len(detail.mapped)} mapped instances:").classes("text-caption")
+                for other in detail.mapped:
+                    from leoflow.ide.theme import square_style
+
+                    ui.element("span").style(square_style(other.state)).classes(
+                        "leoflow-square").tooltip(f"[{other.map_index}] {other.state}")
+        if detail.tries:
+            with ui.expansion(f"Tries ({len(detail.tries)})", icon="history").classes("w-full"):
+                for attempt in detail.tries:
+                    with ui.row().classes("items-center gap-2"):
+                        ui.label(f"#{attempt.try_number}").classes("leoflow-mono")
+                        state_badge(attempt.state)
+                        ui.label(f"{format_time(attempt.start_date)} · "
+                                 f"{format_duration(attempt.duration)}").classes("text-caption")
+                    if attempt.error:
+                        ui.code(attempt.error[-4000:]).classes("w-full text-caption")
+
+    @ui.refreshable_method
+    def xcom_view(self) -> None:
+        detail = self.detail
+        if detail is None or not detail.xcoms:
+            ui.label("No XCom values.").classes("text-caption text-grey-7").props(
+                'data-testid="xcom-empty"')
+            return
+        for entry in detail.xcoms:
+            name = entry.key + (f" [{entry.map_index}]" if entry.map_index >= 0 else "")
+            ui.label(name).classes("text-caption leoflow-mono")
+            ui.code(pretty(entry.value), language="json").classes("w-full").props(
+                f'data-testid="xcom-{entry.key}"')
+
+    # -- live ------------------------------------------------------------------------------
+    def _matches(self, kind: str, data: dict[str, Any]) -> bool:
+        if data.get("dag_id") != self.dag_id or data.get("run_id") != self.run_id:
+            return False
+        return kind.startswith("run.") or data.get("task_id") == self.task_id
+
+    async def refresh(self) -> None:
+        self.detail = await queries.task_instance_detail(
+            self.plane, self.dag_id, self.run_id, self.task_id, self.map_index)
+        self.summary.refresh()
+        self.xcom_view.refresh()
+        latest = self._latest_try()
+        if self.try_select is not None:
+            self.try_select.set_options(self._try_options(), value=self.try_select.value)
+        if self.follow_latest and latest is not None and latest != self.log_try:
+            if self.try_select is not None:
+                self.try_select.value = latest  # restarts the tail via _on_try_selected
+            else:
+                self.start_tail(latest)
+
+    def _latest_try(self) -> int | None:
+        if self.detail is None:
+            return None
+        number = self.detail.instance.try_number
+        return number if number > 0 else None
+
+    def _try_options(self) -> dict[int, str]:
+        latest = self._latest_try()
+        return {n: f"try {n}" for n in range(1, (latest or 0) + 1)}
+
+    def _on_try_selected(self, event: Any) -> None:
+        if event.value is None:
+            return
+        self.follow_latest = event.value == self._latest_try()
+        self.start_tail(int(event.value))
+
+    def start_tail(self, try_number: int | None) -> None:
+        self.stop_tail()
+        self.log_try = try_number
+        if self.log_view is not None:
+            self.log_view.clear()
+        if try_number is None:
+            self._set_status("the task has not started yet")
+            return
+        ti = self.detail.instance if self.detail else None
+        key = LogKey(self.dag_id, self.run_id, self.task_id, try_number=try_number,
+                     map_index=ti.map_index if ti else self.map_index)
+        self._tail_task = background_tasks.create(self._tail(key), name="leoflow-ide-log-tail")
+
+    async def _tail(self, key: LogKey) -> None:
+        self._set_status("following the log…")
+        lines = 0
+        try:
+            async for records, _offset in self.plane.logs.tail(key):
+                if self.log_view is None or self.log_view.is_deleted:
+                    return
+                for record in records:
+                    stamp = (record.timestamp or "")[11:19]
+                    style = "color:#c62828" if record.stream == "stderr" else (
+                        "color:#6a1b9a" if record.stream == "agent" else None)
+                    self.log_view.push(f"{stamp} {record.event}", style=style)
+                    lines += 1
+            self._set_status(f"end of try {key.try_number} ({lines} lines)")
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("log tail of %s failed", key)
+            self._set_status("the log could not be read")
+
+    def _set_status(self, text: str) -> None:
+        if self.log_status is not None and not self.log_status.is_deleted:
+            self.log_status.text = text
+
+    def stop_tail(self) -> None:
+        if self._tail_task is not None and not self._tail_task.done():
+            self._tail_task.cancel()
+        self._tail_task = None
+
+    def close(self) -> None:
+        self.stop_tail()
+        if self.live is not None:
+            self.live.close()
+
+    # -- actions ---------------------------------------------------------------------------
+    async def mark(self, state: str) -> None:
+        ti = self.detail.instance if self.detail else None
+        try:
+            await self.plane.operations.mark_task_instance(
+                self.dag_id, self.run_id, self.task_id, state,
+                map_index=ti.map_index if ti else -1, user=self.principal.username)
+        except LeoflowError as exc:
+            ui.notify(str(exc), type="negative")
+            return
+        ui.notify(f"{self.task_id} marked {state}", type="positive")
+        self.hub.publish("ti.marked", {"dag_id": self.dag_id, "run_id": self.run_id,
+                                       "task_id": self.task_id})
+
+    def ask_clear(self) -> None:
+        with transient_dialog() as dialog, ui.card():
+            ui.label(f"Clear {self.task_id}?").classes("text-h6")
+            ui.label("Cleared task instances run again (the run is queued again).").classes(
+                "text-caption")
+            downstream = ui.checkbox("With downstream tasks", value=True).props(
+                'data-testid="clear-downstream"')
+            only_failed = ui.checkbox("Only failed ones", value=False).props(
+                'data-testid="clear-only-failed"')
+
+            async def confirm() -> None:
+                dialog.close()
+                await self.clear(include_downstream=bool(downstream.value),
+                                 only_failed=bool(only_failed.value))
+
+            with ui.row().classes("w-full justify-end"):
+                ui.button("Cancel", on_click=dialog.close).props("flat")
+                ui.button("Clear", on_click=confirm).props(
+                    'color=primary data-testid="clear-confirm"')
+        dialog.open()
+
+    async def clear(self, *, include_downstream: bool, only_failed: bool) -> None:
+        try:
+            cleared = await self.plane.operations.clear_task_instances(
+                self.dag_id, self.run_id, [self.task_id], include_downstream=include_downstream,
+                only_failed=only_failed, user=self.principal.username)
+        except LeoflowError as exc:
+            ui.notify(str(exc), type="negative")
+            return
+        ui.notify(f"Cleared {len(cleared)} task instance(s)", type="positive")
+        self.follow_latest = True
+        self.hub.publish("ti.cleared", {"dag_id": self.dag_id, "run_id": self.run_id,
+                                        "task_id": self.task_id})
+
+
+async def open_panel(container: ui.element, services: Any, hub: EventHub,
+                     principal: Principal, dag_id: str, run_id: str, task_id: str,
+                     map_index: int = -1, previous: TaskPanel | None = None) -> TaskPanel:
+    """Replace whatever ``container`` holds with the panel of one task instance."""
+    if previous is not None:
+        with contextlib.suppress(Exception):
+            previous.close()
+    container.clear()
+    panel = TaskPanel(services, hub, principal, dag_id, run_id, task_id, map_index)
+    with container:
+        await panel.build()
+    return panel

@@ -1,0 +1,69 @@
+"""Colours and styles shared by the pages: Airflow's state colours, so that a run looks the
+same here as in the Airflow UI a user knows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+# Airflow's STATE_COLORS (airflow.settings), as hex so that CSS and Mermaid both take them.
+STATE_COLORS: dict[str, str] = {
+    "deferred": "#9370db",          # mediumpurple
+    "failed": "#ff0000",            # red
+    "queued": "#808080",            # gray
+    "removed": "#d3d3d3",           # lightgrey
+    "restarting": "#ee82ee",        # violet
+    "running": "#00ff00",           # lime
+    "scheduled": "#d2b48c",         # tan
+    "skipped": "#ff69b4",           # hotpink
+    "success": "#008000",           # green
+    "up_for_reschedule": "#40e0d0",  # turquoise
+    "up_for_retry": "#ffd700",      # gold
+    "upstream_failed": "#ffa500",   # orange
+}
+NO_STATE_COLOR = "#ffffff"
+# Text on a state colour: white on the dark ones, black on the light ones.
+DARK_STATES = frozenset({"failed", "success", "queued", "deferred"})
+
+# When several instances (a mapped task) share one cell, the cell shows the most telling
+# state, as Airflow's grid does: a failure first, then what is still moving, then the rest.
+STATE_PRIORITY: tuple[str | None, ...] = (
+    "failed", "upstream_failed", "up_for_retry", "up_for_reschedule", "running",
+    "restarting", "deferred", "queued", "scheduled", None, "skipped", "success", "removed",
+)
+
+
+def state_color(state: str | None) -> str:
+    return STATE_COLORS.get(state or "", NO_STATE_COLOR)
+
+
+def text_color(state: str | None) -> str:
+    return "#ffffff" if state in DARK_STATES else "#000000"
+
+
+def summarize_states(states: Iterable[str | None]) -> str | None:
+    """The state that represents several task instances (the mapped ones of one task)."""
+    seen = set(states)
+    for state in STATE_PRIORITY:
+        if state in seen:
+            return state
+    return next(iter(seen), None)
+
+
+def square_style(state: str | None, size: int = 14) -> str:
+    """Inline CSS of one coloured square of a grid (a run or a task instance)."""
+    border = "1px solid #9e9e9e" if state in (None, "removed") else "1px solid transparent"
+    return (f"width:{size}px;height:{size}px;border-radius:3px;background:{state_color(state)};"
+            f"border:{border};display:inline-block;")
+
+
+GLOBAL_CSS = """
+.leoflow-error-line { background: rgba(255, 0, 0, 0.14); }
+.leoflow-lite-badge { letter-spacing: 0.08em; font-weight: 700; }
+.leoflow-square { cursor: pointer; }
+.leoflow-square:hover { outline: 2px solid #1976d2; }
+.leoflow-grid td, .leoflow-grid th { padding: 1px 3px; }
+.leoflow-log { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12px; }
+.leoflow-mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; }
+.nicegui-codemirror { height: 100%; }
+"""

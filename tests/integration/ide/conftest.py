@@ -1,0 +1,166 @@
+"""The IDE's page logic, tested with NiceGUI's ``User`` (a simulated browser: no Chromium).
+
+NiceGUI's own ``user`` fixture runs a ``main_file`` through ``ui.run``; the IDE is mounted
+on a FastAPI app with ``ui.run_with`` instead, so ``ide`` does what that fixture does
+(``nicegui_reset_globals``, the app's lifespan, an ``httpx`` client on the ASGI app) around
+the real ``mount``. Everything behind the pages is real: a control plane on a SQLite file
+(scheduler, subprocess executor, agents), the AuthService, the compiler. Per-DAG
+environments are built once per session under a shared LEOFLOW_HOME.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+pytest.importorskip("nicegui")
+
+from fastapi import FastAPI
+from nicegui import ui
+from nicegui.testing import User, UserInteraction
+from nicegui.testing.general import nicegui_reset_globals
+
+from leoflow.app.controlplane import ControlPlane, start_control_plane
+from leoflow.app.settings import Settings
+from leoflow.ide import EventHub, IdeServices, mount
+
+ROOT = Path(__file__).resolve().parents[3]
+EXAMPLES = ROOT / "examples"
+PASSWORD = "ide-test-password-1"
+
+
+@pytest.fixture(scope="session")
+def ide_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    home = tmp_path_factory.mktemp("ide-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LEOFLOW_HOME", str(home))
+        patch.delenv("LEOFLOW_DATABASE_URL", raising=False)
+        yield home
+
+
+@pytest.fixture
+async def plane(ide_home: Path, tmp_path: Path) -> AsyncIterator[ControlPlane]:
+    settings = Settings(home=ide_home,
+                        database_url=f"sqlite+aiosqlite:///{(tmp_path / 'ide.db').as_posix()}")
+    started = await start_control_plane(settings)
+    try:
+        yield started
+    finally:
+        await started.stop()
+
+
+@pytest.fixture
+async def auth(plane: ControlPlane, ide_home: Path) -> Any:
+    service = pytest.importorskip("leoflow.engine.auth.service")
+    from leoflow.engine.auth.config import AuthConfig
+
+    return await service.AuthService.open(
+        plane.store, AuthConfig(home=ide_home, bootstrap_password=PASSWORD))
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    root = tmp_path / "workspace"
+    (root / "examples").mkdir(parents=True)
+    for name in ("hello", "montecarlo_pi"):
+        shutil.copytree(EXAMPLES / name, root / "examples" / name)
+    return root
+
+
+def fake_copy_examples(source: Path) -> Callable[..., Any] | None:
+    """The lite command's ``copy_examples`` (what ``leoflow lite`` passes), over ``source``."""
+    try:
+        from leoflow.app.workspace import copy_examples
+    except ImportError:
+        return None
+
+    def copy(workspace: Path, overwrite: Callable[[str], bool] | None = None) -> Any:
+        return copy_examples(workspace, overwrite, source=source)
+
+    return copy
+
+
+@dataclass
+class Ide:
+    user: User
+    services: IdeServices
+    hub: EventHub
+    plane: ControlPlane
+    workspace: Path
+
+    def elements(self, testid: str, *, visible: bool = True) -> list[ui.element]:
+        """The page's elements whose ``data-testid`` is ``testid`` (the Playwright suite
+        uses the same attribute); only visible ones unless ``visible=False``."""
+        client = self.user.client
+        if client is None:
+            return []
+        return [e for e in list(client.elements.values())
+                if e.props.get("data-testid") == testid and not e.is_deleted
+                and (e.visible or not visible)]
+
+    async def element(self, testid: str, timeout: float = 10.0, *,
+                      visible: bool = True) -> ui.element:
+        found = await wait_for(lambda: self.elements(testid, visible=visible), timeout,
+                               f"[{testid}]")
+        return found[0]
+
+    async def find(self, testid: str, timeout: float = 10.0) -> UserInteraction:
+        return UserInteraction(self.user, {await self.element(testid, timeout)}, None)
+
+    async def see(self, text: str, timeout: float = 15.0) -> None:
+        """``should_see`` with time for real work (password hashing, compiles, runs)."""
+        await self.user.should_see(text, retries=max(3, int(timeout / 0.1)))
+
+    async def login(self, password: str = PASSWORD) -> None:
+        await self.user.open("/login")
+        (await self.find("login-username")).type("admin")
+        (await self.find("login-password")).type(password)
+        (await self.find("login-submit")).click()
+        await self.element("download-examples")
+
+    async def register(self, project: str) -> dict[str, int]:
+        """Compile and register a workspace project, as the hot reloader would."""
+        from leoflow.ide.compiling import compile_and_register
+
+        outcome = await compile_and_register(self.plane, self.workspace / project)
+        assert outcome.ok, outcome.error_text()
+        return dict(outcome.versions or {})
+
+
+@pytest.fixture
+async def ide(plane: ControlPlane, auth: Any, workspace: Path) -> AsyncIterator[Ide]:
+    services = IdeServices(workspace=workspace, plane=plane, auth=auth,
+                           copy_examples=fake_copy_examples(EXAMPLES))
+    with nicegui_reset_globals():
+        os.environ["NICEGUI_USER_SIMULATION"] = "true"
+        try:
+            app = FastAPI()
+            hub = mount(app, services, storage_secret="ide-tests-secret-" + "x" * 20)
+            async with app.router.lifespan_context(app), httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app), base_url="http://test") as client:
+                yield Ide(User(client), services, hub, plane, workspace)
+        finally:
+            os.environ.pop("NICEGUI_USER_SIMULATION", None)
+
+
+async def wait_for(condition: Callable[[], Any], timeout: float = 30.0,
+                   what: str = "condition") -> Any:
+    """Poll a cheap in-memory condition (tests only) until it holds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = condition()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"{what} did not happen within {timeout:g} s")
+        await asyncio.sleep(0.05)
