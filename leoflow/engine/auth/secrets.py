@@ -24,7 +24,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from leoflow.engine.auth.cipher import SecretCipher
@@ -299,7 +299,7 @@ async def secrets_env(store: Store, tenant: str, cipher: SecretCipher) -> dict[s
     ``{"conn_type", "host", "login", "password", "schema", "port", "extra", "description"}``),
     names upper-cased as Airflow looks them up. Give it to the task's process only, never
     log it. ``cipher`` is ``SecretCipher(fernet_keys(config))`` or ``AuthService.cipher``."""
-    service = SecretsService(store, cipher, clock=lambda: datetime.now().astimezone())
+    service = SecretsService(store, cipher, clock=lambda: datetime.now(UTC))
     return await service.environment(tenant)
 
 
