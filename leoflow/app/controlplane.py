@@ -21,7 +21,7 @@ from leoflow.engine.environments.manager import EnvironmentManager
 from leoflow.engine.executors.base import TaskLaunch
 from leoflow.engine.executors.http import HttpExecutor
 from leoflow.engine.executors.subprocess import SubprocessExecutor
-from leoflow.engine.logs import LogKey, LogRecord, LogStore, iso_timestamp
+from leoflow.engine.logs import LogKey, LogStore
 from leoflow.engine.scheduler.loop import Scheduler
 from leoflow.engine.services import Operations
 from leoflow.engine.spec.model import DagSpec, TaskSpec
@@ -47,12 +47,22 @@ class ControlPlane:
     subprocess_executor: SubprocessExecutor
     http_executor: HttpExecutor
     grpc_port: int
+    stopped: bool = False
     _closers: list[Any] = field(default_factory=list)
 
-    async def stop(self) -> None:
-        """Stop scheduling, stop agents we started, close the servers and the store."""
+    async def stop(self, *, keep_agents: bool = False) -> None:
+        """Stop scheduling, stop agents we started, close the servers and the store.
+
+        ``keep_agents=True`` is a restart: running agents are left alone (their tries stay
+        ``running`` in the store). A control plane started next on the same store and the
+        same gRPC port adopts them: they reconnect by themselves (they retry for about
+        10 s) and report to it, and those that died meanwhile are failed (or retried).
+        """
+        if self.stopped:
+            return
+        self.stopped = True
         await self.scheduler.stop()
-        await self.subprocess_executor.close()
+        await self.subprocess_executor.close(keep_agents=keep_agents)
         await self.http_executor.close()
         await self.agent_service.stop()
         for closer in reversed(self._closers):
@@ -72,12 +82,11 @@ class _LogSink:
     def __init__(self, logs: LogStore) -> None:
         self.logs = logs
 
-    async def write(self, ti: TaskInstanceRow, try_number: int,
-                    records: list[dict[str, Any]]) -> None:
-        await self.logs.append(
+    async def write_lines(self, ti: TaskInstanceRow, try_number: int, stream: str,
+                          lines: list[str], timestamp: float | None) -> None:
+        await self.logs.append_lines(
             log_key(ti.dag_id, ti.run_id, ti.task_id, try_number, ti.map_index),
-            [LogRecord(event=r["event"], stream=r["stream"],
-                       timestamp=iso_timestamp(r["timestamp"] or None)) for r in records])
+            stream, lines, timestamp)
 
     async def finish(self, ti: TaskInstanceRow, try_number: int) -> None:
         await self.logs.finish(log_key(ti.dag_id, ti.run_id, ti.task_id, try_number,
@@ -158,7 +167,8 @@ async def start_control_plane(
         heartbeat_timeout=heartbeat_timeout)
     server, port = await serve(agent_service, grpc_host, grpc_port)
     subprocess_executor = SubprocessExecutor(address=f"{grpc_host}:{port}", mint_token=mint,
-                                             on_agent_output=agent_output)
+                                             on_agent_output=agent_output,
+                                             output_dir=home / "agents")
 
     async def http_push(launch: TaskLaunch, value: Any) -> None:
         await pushes.push(dag_run_id=launch.dag_run_id, task_id=launch.task_id,

@@ -44,8 +44,9 @@ class XComStore(Protocol):
 
 
 class LogSink(Protocol):
-    async def write(self, ti: TaskInstanceRow, try_number: int,
-                    records: list[dict[str, Any]]) -> None: ...
+    async def write_lines(self, ti: TaskInstanceRow, try_number: int, stream: str,
+                          lines: list[str], timestamp: float | None) -> None:
+        """Store lines read together from one stream (they share one timestamp)."""
 
     async def finish(self, ti: TaskInstanceRow, try_number: int) -> None: ...
 
@@ -194,18 +195,15 @@ class AgentService(pb_grpc.AgentServiceServicer):
         session = await self._authorize(context)
         ti, _run, _spec = await self._load(session)
         stored = 0
-        batch: list[dict[str, Any]] = []
+        # Each message is already a batch (the agent sends what one read of the pipe gave,
+        # up to 1,000 lines), and the log store only queues it: storing every message as
+        # it comes keeps the live tail live for a task that prints a line now and then.
         async for message in request_iterator:
             session.last_seen = time.monotonic()
-            batch.extend({"timestamp": line.timestamp, "stream": line.stream or "stdout",
-                          "event": line.line} for line in message.lines)
-            if len(batch) >= 256:
-                await self.logs.write(ti, session.try_number, batch)
-                stored += len(batch)
-                batch = []
-        if batch:
-            await self.logs.write(ti, session.try_number, batch)
-            stored += len(batch)
+            for (stream, timestamp), lines in _runs(message.lines):
+                await self.logs.write_lines(ti, session.try_number, stream, lines,
+                                            timestamp or None)
+                stored += len(lines)
         return pb.StreamLogsResponse(lines_stored=stored)
 
     async def PushXCom(self, request: pb.PushXComRequest,
@@ -317,6 +315,19 @@ class AgentService(pb_grpc.AgentServiceServicer):
             tmp.write_text(version.source_code, "utf-8")
             tmp.replace(target)
         return project_dir, target
+
+
+def _runs(lines: Any) -> list[tuple[tuple[str, float], list[str]]]:
+    """Consecutive log lines grouped by (stream, timestamp): the agent stamps each batch it
+    read from one pipe once, so a message is usually one run (encoded in one go)."""
+    runs: list[tuple[tuple[str, float], list[str]]] = []
+    for line in lines:
+        key = (line.stream or "stdout", line.timestamp)
+        if runs and runs[-1][0] == key:
+            runs[-1][1].append(line.line)
+        else:
+            runs.append((key, [line.line]))
+    return runs
 
 
 def _params(spec: DagSpec, run: DagRunRow) -> dict[str, Any]:
