@@ -85,7 +85,7 @@ async def run_dag(path: Path, *, conf: dict[str, Any], dag_id: str | None = None
         names = ", ".join(d["dag_id"] for d in documents)
         raise LeoflowError(f"{dag_file} defines several DAGs ({names}); choose one with "
                            "--dag-id")
-    document = documents[0]
+    document = documents[0] if database_url else one_off_document(documents[0])
     with tempfile.TemporaryDirectory(prefix="leoflow-run-") as tmp:
         url = database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'run.db'}"
         settings = Settings(home=base.home, database_url=url)
@@ -94,6 +94,8 @@ async def run_dag(path: Path, *, conf: dict[str, Any], dag_id: str | None = None
         target: dict[str, str] = {}
 
         def show(kind: str, data: dict[str, Any]) -> None:
+            if data.get("run_id") != target.get("run_id"):
+                return  # another run of the DAG (a scheduled one, in a kept database)
             clock = f"{time.monotonic() - started:7.2f}s"
             task = data.get("task_id", "")
             if data.get("map_index", -1) not in (-1, None):
@@ -105,8 +107,7 @@ async def run_dag(path: Path, *, conf: dict[str, Any], dag_id: str | None = None
                         say(f"  {'':>8}  | {line}")
             elif kind == "ti.running":
                 say(f"  {clock}  {task:<32} running")
-            elif kind == "run.finished" and data.get("run_id") == target.get("run_id") \
-                    and not finished.done():
+            elif kind == "run.finished" and not finished.done():
                 finished.set_result(data["state"])
 
         plane = await start_control_plane(settings, listeners=[show])
@@ -135,6 +136,24 @@ async def run_dag(path: Path, *, conf: dict[str, Any], dag_id: str | None = None
         say(json.dumps({"dag_id": document["dag_id"], "run_id": target["run_id"],
                         "state": state, "seconds": round(elapsed, 3), "xcom": results}))
     return 0 if state == "success" else 1
+
+
+def one_off_document(document: dict[str, Any]) -> dict[str, Any]:
+    """The DAG as ``leoflow run`` registers it in its throwaway store: without a schedule.
+
+    An unpaused DAG with a schedule gets a scheduled run as soon as it is registered, which
+    would run beside the triggered one. The triggered run has no logical date, so its
+    context (``ds``, data interval) does not depend on the schedule and setting the schedule
+    aside changes nothing else. With ``--database-url`` the DAG is registered unchanged.
+    """
+    from leoflow.engine.spec.canonical import with_content_hash
+
+    schedule = document.get("schedule") or {}
+    if schedule.get("kind", "none") == "none":
+        return document
+    return with_content_hash({**document, "catchup": False,
+                              "schedule": {"kind": "none",
+                                           "timezone": schedule.get("timezone", "UTC")}})
 
 
 async def _results(plane: Any, dag_run_id: int) -> dict[str, Any]:
