@@ -62,12 +62,22 @@ class Operations:
     # -- DAGs ------------------------------------------------------------------------------
     async def register_dag(self, document: Mapping[str, Any], *, source_code: str | None = None,
                            fileloc: str | None = None, user: str | None = None,
-                           paused_on_create: bool = True) -> DagVersionRow:
-        """Store a compiled dag.json; returns its version (the existing one if unchanged)."""
+                           paused_on_create: bool = True,
+                           tenant: str = "default") -> DagVersionRow:
+        """Store a compiled dag.json; returns its version (the existing one if unchanged).
+
+        A DAG belongs to the tenant that first registered it; another tenant cannot take
+        its id over (``InvalidOperation``, without saying whose it is).
+        """
         dag_id = document["dag_id"]
         async with self.store.begin() as conn:
+            existing = await dags.get_dag(conn, dag_id)
+            if existing is not None and existing.tenant != tenant:
+                raise InvalidOperation(f"dag_id {dag_id!r} is not available; choose another",
+                                       field="dag_id")
             await dags.upsert_dag(conn, dag_id, fileloc=fileloc or document.get("fileloc"),
-                                  paused_on_create=paused_on_create, now=self.clock.now())
+                                  tenant=tenant, paused_on_create=paused_on_create,
+                                  now=self.clock.now())
             before = await dags.current_version(conn, dag_id)
             version = await dags.register_version(conn, dag_id, document, source_code,
                                                   now=self.clock.now())

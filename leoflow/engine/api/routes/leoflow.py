@@ -167,14 +167,9 @@ async def push_dag(request: Request, ctx: ApiContext = Depends(api_context),
             await prepare(document)
         except LeoflowError as exc:  # an environment that cannot be built: nothing stored
             return InvalidDocument(["body", "dependencies"], str(exc), "environment").response()
-    if existing is None:
-        # The DAG row takes the pusher's tenant; register_dag keeps an existing row's tenant.
-        async with ctx.store.begin() as conn:
-            await dags.upsert_dag(conn, dag_id, tenant=principal.tenant,
-                                  fileloc=document.get("fileloc"), paused_on_create=True)
     version = await ctx.operations.register_dag(
         document, source_code=source_code, fileloc=document.get("fileloc"),
-        user=principal.username, paused_on_create=True)
+        user=principal.username, paused_on_create=True, tenant=principal.tenant)
     created = before is None or before.id != version.id
     async with ctx.store.connect() as conn:
         dag = await dags.get_dag(conn, dag_id)
