@@ -105,8 +105,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         logging.basicConfig(level=logging.INFO,
                             format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # migrations: only problems
     try:
         settings = Settings.load(overrides={"database_url": args.database_url})
+        from leoflow.engine.auth.config import check_production
+
+        check_production(settings)  # a weak secret in production: refuse before starting
     except LeoflowError as exc:
         print(f"leoflow-server: {exc}", file=sys.stderr)
         return 2
