@@ -61,3 +61,13 @@ def scheduler_latency(runs: int) -> list[Figure]:
 
 
 WORKLOADS["SCHED"] = scheduler_latency
+
+
+def lite(runs: int) -> list[Figure]:
+    """W7 coldstart of `leoflow lite`, and save → new version (bench/lite.py)."""
+    from bench.lite import save_latency, w7_coldstart
+
+    return w7_coldstart(runs) + save_latency(runs)
+
+
+WORKLOADS["W7"] = lite

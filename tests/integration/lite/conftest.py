@@ -149,7 +149,8 @@ class LiteProcess:
 
     def wait_ready(self, timeout: float = 60.0) -> str:
         self.url = self.wait_for(READY, timeout).group(1)
-        for line in self.lines:
+        self.wait_for("Press Ctrl-C to stop", 10)  # the end of the banner
+        for line in list(self.lines):
             if match := PASSWORD.match(line):
                 self.password = match.group(1)
         deadline = time.monotonic() + 30

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from leoflow.app.controlplane import ControlPlane, start_control_plane
-from leoflow.app.hot_reload import ReloadEvent, Reloader
+from leoflow.app.hot_reload import Reloader, ReloadEvent
 from leoflow.app.settings import Settings
 from leoflow.engine.store import dags, import_errors, runs
 from tests.integration.lite.conftest import dag_source, write_project
@@ -183,7 +183,7 @@ async def test_a_broken_file_keeps_the_last_good_version_runnable(
 async def test_an_error_in_leoflow_yaml_points_at_it(
         workspace: Path, plane: ControlPlane, reloader: Any) -> None:
     project = write_project(workspace, "conf", TWO_TASKS)
-    loader, events = await reloader()
+    _loader, events = await reloader()
     since = events.mark()
     (project / "leoflow.yaml").write_text("dag_id: conf\nretries: [\n", "utf-8")
     failed = await events.wait("failed", since)
@@ -211,7 +211,7 @@ def make_wheel(folder: Path, name: str, value: int) -> Path:
 async def test_a_dependency_change_rebuilds_the_environment_first(
         tmp_path: Path, workspace: Path, plane: ControlPlane, reloader: Any) -> None:
     project = write_project(workspace, "deps", TWO_TASKS)
-    loader, events = await reloader()
+    _loader, events = await reloader()
     wheel = make_wheel(tmp_path, "leoflowtinydep", 42)
     # The DAG file imports the dependency at the top: only its own environment compiles it.
     body = "import leoflowtinydep\n\n" + dag_source("deps", TWO_TASKS)
@@ -248,7 +248,7 @@ def _source(plane: ControlPlane, event: ReloadEvent) -> str:
 async def test_build_outputs_and_tool_folders_are_ignored(
         workspace: Path, plane: ControlPlane, reloader: Any) -> None:
     project = write_project(workspace, "calm", TWO_TASKS)
-    loader, events = await reloader()
+    _loader, events = await reloader()
     since = events.mark()
     (project / "dag.json").write_text("{}", "utf-8")
     (project / "notes.txt").write_text("hello", "utf-8")
@@ -276,7 +276,7 @@ async def test_reload_now_compiles_once_per_content(
 
 async def test_a_new_project_is_picked_up_and_a_removed_one_forgotten(
         workspace: Path, plane: ControlPlane, reloader: Any) -> None:
-    loader, events = await reloader()
+    _loader, events = await reloader()
     since = events.mark()
     project = write_project(workspace, "fresh", TWO_TASKS)
     await events.wait("compiled", since, where=lambda e: e.dag_id == "fresh")

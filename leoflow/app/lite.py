@@ -1,0 +1,490 @@
+"""``leoflow lite``: the API, the scheduler, the agents and the IDE on one port, in one process.
+
+The first start creates the workspace (``~/leoflow``, with the examples in ``examples/``) and
+the Leoflow home (``~/.leoflow``: the SQLite store, logs, environments), makes the ``admin``
+user with a generated password printed once (stored as an argon2 hash), and registers every
+project of the workspace. Later starts reuse all of it. Saving a project's files registers a
+new version (``hot_reload.Reloader``).
+
+Stopping (Ctrl-C, SIGTERM) is orderly: the watcher stops, every task instance still queued or
+running is failed *without retry* with the error "Lite was stopped ..." (its agent is then
+stopped; the run goes on to its end state under the usual trigger rules), and the control
+plane closes the store. After a crash (``kill -9``) the next start reconciles what was in
+flight: agents still alive reconnect (the gRPC port is kept stable across starts) and
+report, tries whose agent is gone are failed (or retried when they have retries left).
+
+This module is the composition root of Lite; ``lite_state`` holds the files it keeps,
+``workspace`` the examples, ``hot_reload`` the reloader.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from leoflow.errors import LeoflowError
+
+log = logging.getLogger("leoflow.lite")
+
+DEFAULT_PORT = 8088
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+STOP_REASON = ("Lite was stopped while this task was running (Ctrl-C or SIGTERM); it was "
+               "cancelled without retry. Clear the task or trigger the DAG again to run it.")
+NOT_STARTED_REASON = "Lite was stopping, so the task was not started; clear it to run it."
+DRAIN_TIMEOUT = 10.0  # seconds the scheduler gets to record the cancelled tasks
+
+
+# -- the command line ------------------------------------------------------------------------
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "lite", help="start Leoflow Lite: the local web IDE, API and scheduler on one port",
+        description="Start Leoflow Lite: edit DAGs in the browser, see their graph update on "
+                    "save, run them and read their logs. The first start creates the "
+                    "workspace (with the examples) and the admin user, and prints the "
+                    "password once.",
+        epilog="examples:\n  leoflow lite                          http://127.0.0.1:8088\n"
+               "  leoflow lite --workspace ~/dags --port 9000 --no-browser\n"
+               "  leoflow lite --postgres embedded      a managed local PostgreSQL\n"
+               "  leoflow lite reset-password           print a new admin password\n"
+               "  leoflow lite backup lite.tar.gz       copy the whole Lite state\n\n"
+               "docs: docs/lite.md",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--workspace", help="folder of your DAG projects (default: the last one "
+                   "used, else ~/leoflow)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT,
+                   help=f"HTTP port of the IDE and the API (default {DEFAULT_PORT}; 0: any "
+                        "free port)")
+    p.add_argument("--postgres", metavar="embedded|URL",
+                   help="keep the metadata in PostgreSQL: 'embedded' runs a managed local "
+                        "server under LEOFLOW_HOME, or give a postgresql:// URL (default: "
+                        "SQLite in LEOFLOW_HOME)")
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
+    p.set_defaults(func=run_lite)
+    actions = p.add_subparsers(dest="lite_action", metavar="<action>")
+    reset = actions.add_parser(
+        "reset-password", help="give a user a new generated password and print it",
+        description="Give a user a new generated password (stored as an argon2 hash) and "
+                    "print it. Works while Lite runs.")
+    reset.add_argument("--username", default="admin", help="whose password (default admin)")
+    reset.set_defaults(func=run_reset_password)
+    for name, text in (("backup", "copy the whole Lite state (store, logs, secrets, "
+                                  "workspace) into FILE (.tar.gz); safe while Lite runs"),
+                       ("restore", "replace the Lite state by the backup in FILE; refused "
+                                   "while Lite runs; the previous state is set aside")):
+        action = actions.add_parser(name, help=text, description=text[0].upper() + text[1:]
+                                    + ".")
+        action.add_argument("file", help="the backup file (.tar.gz)")
+        action.add_argument("--workspace", help="the workspace (default: the one Lite used)")
+        action.set_defaults(func=run_backup if name == "backup" else run_restore)
+
+
+def run_lite(args: argparse.Namespace) -> int:
+    options = LiteOptions(workspace=args.workspace, host=args.host, port=args.port,
+                          postgres=args.postgres, open_browser=not args.no_browser)
+    try:
+        return asyncio.run(serve_lite(options))
+    except KeyboardInterrupt:  # a second Ctrl-C while stopping
+        print("stopped (interrupted while stopping)", file=sys.stderr)
+        return 130
+
+
+def run_reset_password(args: argparse.Namespace) -> int:
+    from leoflow.app.lite_state import reset_password, running_server
+
+    home = _home()
+    with _database(home, None, for_server=False) as url:
+        password = asyncio.run(reset_password(url, args.username))
+    print(f"new password for {args.username}: {password}")
+    if running_server(home):
+        print("Lite is running: the new password works at once; sessions already open stay "
+              "open until they expire")
+    return 0
+
+
+def run_backup(args: argparse.Namespace) -> int:
+    from leoflow.app.lite_state import backup, resolve_workspace
+
+    home = _home()
+    workspace = resolve_workspace(home, args.workspace)
+    with _database(home, None, for_server=False) as url:
+        report = backup(home, workspace, url, Path(args.file))
+    print(f"backed up {report.files} files ({report.size / 1e6:.1f} MB) to {report.path}")
+    return 0
+
+
+def run_restore(args: argparse.Namespace) -> int:
+    from leoflow.app.lite_state import resolve_workspace, restore
+
+    home = _home()
+    workspace = resolve_workspace(home, args.workspace)
+    with _database(home, None, for_server=False) as url:
+        report = restore(home, workspace, url, Path(args.file))
+    print(f"restored {report.files} files into {home} and {workspace}")
+    for path in report.set_aside:
+        print(f"  the previous state is kept in {path}")
+    return 0
+
+
+def _home() -> Path:
+    from leoflow.app.settings import Settings
+
+    return Settings.load().home
+
+
+# -- the server ----------------------------------------------------------------------------------
+@dataclass
+class LiteOptions:
+    workspace: str | None = None
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    postgres: str | None = None
+    open_browser: bool = True
+    say: Callable[[str], None] = field(default=lambda text: print(text, flush=True))
+
+
+async def serve_lite(options: LiteOptions) -> int:
+    """Run Lite until Ctrl-C or SIGTERM; returns the exit status."""
+    from leoflow.app.lite_state import (
+        LiteConfig,
+        LiteLock,
+        admin_exists,
+        free_port,
+        generate_password,
+        port_is_free,
+        resolve_workspace,
+    )
+    from leoflow.app.settings import Settings
+    from leoflow.app.workspace import EXAMPLES_DIR, copy_examples, ensure_workspace
+
+    started = time.monotonic()
+    _configure_logging()
+    say = options.say
+    home = Settings.load().home
+    home.mkdir(parents=True, exist_ok=True)
+    remembered = LiteConfig.load(home)
+    first_start = remembered.workspace is None
+    workspace = resolve_workspace(home, options.workspace)
+    lock = LiteLock(home)
+    lock.acquire({"workspace": str(workspace), "url": None})
+    try:
+        sock = _listen(options.host, options.port)
+        url = _url(options.host, sock.getsockname()[1])
+        created = ensure_workspace(workspace)
+        if (created or first_start) and not (workspace / EXAMPLES_DIR).exists():
+            try:
+                report = await asyncio.to_thread(copy_examples, workspace)
+                say(f"copied {len(report.copied)} example files into "
+                    f"{workspace / EXAMPLES_DIR}")
+            except FileNotFoundError as exc:
+                say(f"note: {exc}")
+        postgres = options.postgres or remembered.postgres
+        with _database(home, postgres, for_server=True) as database_url:
+            grpc_port = remembered.grpc_port
+            if grpc_port is None or not port_is_free(grpc_port):
+                grpc_port = free_port()
+            LiteConfig(workspace=workspace,
+                       postgres="embedded" if postgres == "embedded" else None,
+                       grpc_port=grpc_port).save(home)
+            password = None
+            if not await admin_exists(database_url):
+                password = generate_password()
+            settings = Settings.load(overrides={"home": str(home),
+                                                "database_url": database_url,
+                                                "bootstrap_password": password})
+            lite = _Lite(options, settings, workspace, url, password, grpc_port, lock,
+                         started)
+            await lite.serve(sock)
+    finally:
+        lock.release()
+    return 0
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
+                        datefmt="%H:%M:%S")
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "watchfiles", "nicegui",
+                 "httpx", "alembic", "aiosqlite", "sqlalchemy"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind the HTTP socket first: a port in use is reported before anything starts."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise LeoflowError(f"--host {host!r} is not an address of this machine: {exc}") \
+            from None
+    family, _type, _proto, _name, address = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise LeoflowError(f"cannot listen on {host}:{port}: {exc.strerror}; is Lite or "
+                           "another server already using it? Choose another with --port")\
+            from None
+    sock.set_inheritable(False)
+    return sock
+
+
+def _url(host: str, port: int) -> str:
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    shown = f"[{shown}]" if ":" in shown else shown
+    return f"http://{shown}:{port}"
+
+
+@contextlib.contextmanager
+def _database(home: Path, postgres: str | None, *, for_server: bool) -> Any:
+    """The metadata database URL: SQLite in the home, a PostgreSQL URL, or the embedded
+    PostgreSQL (pgserver) under ``<home>/pgdata``, started here and stopped at exit."""
+    from leoflow.app.lite_state import LiteConfig, running_server
+    from leoflow.app.settings import Settings
+
+    if postgres is None and not for_server and LiteConfig.load(home).postgres == "embedded":
+        postgres = "embedded"
+    if postgres is None:
+        yield Settings.load().database_url
+        return
+    if postgres != "embedded":
+        if not postgres.startswith(("postgresql", "postgres://")):
+            raise LeoflowError(f"--postgres must be 'embedded' or a postgresql:// URL, not "
+                               f"{postgres!r}")
+        yield postgres
+        return
+    try:
+        import pgserver
+    except ImportError:
+        raise LeoflowError("--postgres embedded needs the pgserver package: pip install "
+                           "pgserver") from None
+    shared = not for_server and running_server(home) is not None
+    log.info("starting the embedded PostgreSQL in %s", home / "pgdata")
+    server = pgserver.get_server(home / "pgdata", cleanup_mode=None if shared else "stop")
+    try:
+        exists = server.psql("SELECT 1 FROM pg_database WHERE datname = 'leoflow';")
+        if "1 row" not in exists:
+            server.psql("CREATE DATABASE leoflow;")
+        yield _pgserver_url(server, "leoflow")
+    finally:
+        if not shared:
+            server.cleanup()
+
+
+def _pgserver_url(server: Any, database: str) -> str:
+    info = server.get_postmaster_info()
+    if info.socket_dir is not None:  # pgserver listens on a Unix socket
+        return (f"postgresql+asyncpg://postgres@/{database}?host={info.socket_dir}"
+                f"&port={info.port}")
+    return f"postgresql+asyncpg://postgres@{info.hostname}:{info.port}/{database}"
+
+
+class _Lite:
+    """One running Lite: the app, the reloader, the IDE and the uvicorn server."""
+
+    def __init__(self, options: LiteOptions, settings: Any, workspace: Path, url: str,
+                 password: str | None, grpc_port: int, lock: Any, started: float) -> None:
+        from leoflow.app.hot_reload import Reloader
+
+        self.options = options
+        self.settings = settings
+        self.workspace = workspace
+        self.url = url
+        self.password = password
+        self.grpc_port = grpc_port
+        self.lock = lock
+        self.started = started
+        self.reloader = Reloader(workspace)
+        self.ide_mounted = False
+        self.background: set[asyncio.Task[Any]] = set()
+
+    async def serve(self, sock: socket.socket) -> None:
+        import uvicorn
+
+        from leoflow.app.server import build_app
+
+        app = build_app(self.settings, grpc_port=self.grpc_port)
+        self._wrap_lifespan(app)
+        self.ide_mounted = self._mount_ide(app)
+        config = uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False,
+                                timeout_graceful_shutdown=3, ws="auto")
+        server = _make_server(config, say=self.options.say)
+        announce = asyncio.create_task(self._announce(server), name="leoflow-lite-announce")
+        try:
+            await server.serve(sockets=[sock])
+        except SystemExit:  # uvicorn's answer to a failed startup, logged above
+            raise LeoflowError("Lite could not start (see the messages above)") from None
+        finally:
+            announce.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await announce
+            sock.close()
+        self.options.say("Leoflow Lite stopped")
+
+    def _wrap_lifespan(self, app: Any) -> None:
+        """Run the reloader and the orderly stop inside ``build_app``'s lifespan (which
+        starts and stops the control plane around them)."""
+        inner = app.router.lifespan_context
+
+        @contextlib.asynccontextmanager
+        async def lifespan(app: Any) -> AsyncIterator[Any]:
+            async with inner(app) as state:
+                plane = app.state.plane
+                self.reloader.plane = plane
+                await self.reloader.start()
+                try:
+                    yield state
+                finally:
+                    self.options.say("stopping Leoflow Lite...")
+                    await self.reloader.stop()
+                    cancelled = await cancel_running_tasks(plane, STOP_REASON)
+                    if cancelled:
+                        self.options.say(f"cancelled {cancelled} running task instance"
+                                         f"{'' if cancelled == 1 else 's'} (recorded as "
+                                         "failed: Lite was stopped)")
+
+        app.router.lifespan_context = lifespan
+
+    def _mount_ide(self, app: Any) -> bool:
+        """Mount the NiceGUI IDE when it is installed; without it Lite serves the API."""
+        try:
+            import leoflow.ide as ide
+            from leoflow.ide.services import IdeServices
+        except ImportError as exc:
+            log.warning("the IDE is not available (%s); serving the API only", exc)
+            return False
+        mount = getattr(ide, "mount", None)
+        if mount is None:
+            log.warning("the IDE is not available (leoflow.ide has no mount); serving the "
+                        "API only")
+            return False
+        from leoflow.app.lite_state import ide_secret
+        from leoflow.app.workspace import bundled_examples_dir, copy_examples
+
+        services = IdeServices(workspace=self.workspace, reloader=self.reloader,
+                               examples_dir=bundled_examples_dir(),
+                               copy_examples=copy_examples)
+        mount(app, services, storage_secret=ide_secret(self.settings.home))
+        return True
+
+    async def _announce(self, server: Any) -> None:
+        for _ in range(6000):  # up to 60 s
+            if server.started or server.should_exit:
+                break
+            await asyncio.sleep(0.01)
+        if not server.started:
+            return
+        self.lock.update(url=self.url)
+        self._banner(time.monotonic() - self.started)
+        if self.options.open_browser:
+            import webbrowser
+
+            task = asyncio.create_task(asyncio.to_thread(webbrowser.open, self.url))
+            self.background.add(task)
+            task.add_done_callback(self.background.discard)
+
+    def _banner(self, seconds: float) -> None:
+        from leoflow import __version__
+        from leoflow.app.lite_state import sqlite_path
+
+        say = self.options.say
+        database = sqlite_path(self.settings.database_url)
+        store = f"SQLite {database}" if database else "PostgreSQL"
+        say("")
+        say(f"Leoflow Lite {__version__} is ready in {seconds:.1f} s: {self.url}")
+        if self.password:
+            say("  login      admin")
+            say(f"  password   {self.password}")
+            say("             (shown once: note it; `leoflow lite reset-password` makes a "
+                "new one)")
+        else:
+            say("  login      admin (password from the first start; forgot it? "
+                "`leoflow lite reset-password`)")
+        say(f"  workspace  {self.workspace}   your DAG projects: saving one registers it")
+        say(f"  home       {self.settings.home}   logs, environments, settings")
+        say(f"  store      {store}")
+        if not self.ide_mounted:
+            say(f"  IDE        not installed: the API is at {self.url}/api/v2 "
+                f"({self.url}/docs)")
+        if self.options.host not in LOOPBACK:
+            say(f"  WARNING    listening on {self.options.host}: anyone who can reach this "
+                "machine and log in can edit and run code in the workspace through the "
+                "editor")
+        say("Press Ctrl-C to stop.")
+        say("")
+
+
+def _make_server(config: Any, *, say: Callable[[str], None]) -> Any:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server, minus re-raising the stop signal after a clean shutdown (Lite
+        exits with status 0 after Ctrl-C), plus a note on a second Ctrl-C."""
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            if self.should_exit and sig == signal.SIGINT:
+                say("Ctrl-C again: stopping at once")
+                self.force_exit = True
+            else:
+                self.should_exit = True
+
+    return Server(config)
+
+
+# -- the orderly stop ------------------------------------------------------------------------
+class _Draining:
+    """An executor that starts nothing: while Lite stops, a task the scheduler still hands
+    out (a downstream ``all_done`` task, say) is failed at once instead of started."""
+
+    def __init__(self, inner: Any, report: Callable[[Any], Any]) -> None:
+        self.inner = inner
+        self.report = report
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def start(self, launch: Any, task: Any) -> None:
+        from leoflow.engine.executors.base import ExecutorEvent
+
+        await self.report(ExecutorEvent(launch.ti_id, launch.try_number, "failed",
+                                        error=NOT_STARTED_REASON, info={"no_retry": True}))
+
+
+async def cancel_running_tasks(plane: Any, reason: str, *,
+                               timeout: float = DRAIN_TIMEOUT) -> int:
+    """Fail every queued or running task instance without retry (``reason`` is its error),
+    let the scheduler record it and settle the runs, then stop the agents. Returns how many
+    were cancelled. Call it before ``plane.stop()``."""
+    from leoflow.engine.executors.base import ExecutorEvent
+    from leoflow.engine.store import task_instances
+
+    scheduler = plane.scheduler
+    executors = dict(scheduler.executors)
+    for name, executor in executors.items():  # from now on, nothing new starts
+        scheduler.executors[name] = _Draining(executor, scheduler.report)
+    async with plane.store.connect() as conn:
+        in_flight = (await task_instances.list_task_instances(
+            conn, state=["queued", "running"], limit=None)).items
+    for ti in in_flight:
+        await scheduler.report(ExecutorEvent(ti.id, ti.try_number, "failed", error=reason,
+                                             info={"no_retry": True}))
+    try:
+        await scheduler.idle(timeout)
+    except TimeoutError:
+        log.warning("the scheduler did not settle within %g s; the next start reconciles "
+                    "what is left", timeout)
+    default = next(iter(executors.values()))
+    await asyncio.gather(*(executors.get(ti.executor or "", default).cancel(ti.id, "stopped")
+                           for ti in in_flight), return_exceptions=True)
+    return len(in_flight)

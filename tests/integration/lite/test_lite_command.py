@@ -1,0 +1,194 @@
+"""``leoflow lite`` end to end, in a subprocess with its home and workspace in a temporary
+folder: first and later starts, passwords, backup and restore, hot reload through the real
+command, Ctrl-C during a running task, and a restart after ``kill -9``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import httpx
+import pytest
+
+from tests.integration.lite.conftest import (
+    SLEEPER,
+    LiteDirs,
+    dag_source,
+    run_cli,
+    wait_until,
+    write_project,
+)
+
+pytestmark = pytest.mark.slow
+
+EXAMPLE_COUNT = 14
+
+
+def registered_dags(client: httpx.Client) -> set[str]:
+    answer = client.get("/api/v2/dags", params={"limit": 100})
+    assert answer.status_code == 200, answer.text
+    return {d["dag_id"] for d in answer.json()["dags"]}
+
+
+def trigger(client: httpx.Client, dag_id: str) -> str:
+    answer = client.post(f"/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None})
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["dag_run_id"])
+
+
+def ti_state(dirs: LiteDirs, dag_id: str, run_id: str, task_id: str) -> str | None:
+    rows = dirs.query("SELECT state FROM task_instance WHERE dag_id = ? AND run_id = ? "
+                      "AND task_id = ?", dag_id, run_id, task_id)
+    return rows[0][0] if rows else None
+
+
+def run_state(dirs: LiteDirs, dag_id: str, run_id: str) -> str | None:
+    rows = dirs.query("SELECT state FROM dag_run WHERE dag_id = ? AND run_id = ?",
+                      dag_id, run_id)
+    return rows[0][0] if rows else None
+
+
+def test_first_start_sets_everything_up_and_later_starts_reuse_it(
+        lite_dirs: LiteDirs, start_lite: object) -> None:
+    lite = start_lite(lite_dirs)  # type: ignore[operator]
+    lite.wait_ready()
+    assert lite.password, lite.output
+    assert f"copied {EXAMPLE_COUNT * 2} example files" in lite.output
+    assert (lite_dirs.workspace / "examples" / "hello" / "dag.py").is_file()
+    with lite.login() as client:
+        wait_until(lambda: len(registered_dags(client)) == EXAMPLE_COUNT, timeout=90,
+                   message="every example registered")
+        hello = client.get("/api/v2/dags/hello").json()
+        assert hello["is_paused"] is False
+    stored = lite_dirs.query("SELECT password_hash FROM user_account WHERE username='admin'")
+    assert stored[0][0].startswith("$argon2") and lite.password not in stored[0][0]
+    assert lite.stop() == 0
+    assert "Leoflow Lite stopped" in lite.output
+
+    again = start_lite(lite_dirs)  # type: ignore[operator]
+    again.wait_ready()
+    assert again.password is None and "password from the first start" in again.output
+    assert "example files" not in again.output
+    with again.login(lite.password) as client:
+        assert len(registered_dags(client)) == EXAMPLE_COUNT
+        versions = client.get("/api/leoflow/dags/hello/versions").json()
+        assert versions["total_entries"] == 1  # unchanged files: no new version
+    assert again.stop() == 0
+
+
+def test_passwords_hot_reload_backup_and_restore(bare_lite_dirs: LiteDirs,
+                                                 start_lite: object) -> None:
+    dirs = bare_lite_dirs
+    project = write_project(dirs.workspace, "sleeper", SLEEPER.format(seconds=0))
+    lite = start_lite(dirs)  # type: ignore[operator]
+    lite.wait_ready()
+    first_password = lite.password
+    with lite.login() as client:
+        wait_until(lambda: "sleeper" in registered_dags(client), message="registration")
+
+        # Hot reload through the real command: save, and a new version is served.
+        saved = time.monotonic()
+        (project / "dag.py").write_text(dag_source("sleeper", SLEEPER.format(seconds=0.1)),
+                                        "utf-8")
+        wait_until(lambda: client.get("/api/leoflow/dags/sleeper/versions").json()
+                   ["total_entries"] == 2, timeout=5, interval=0.02,
+                   message="version 2 of sleeper")
+        print(f"save → new version through the API: {time.monotonic() - saved:.3f} s")
+
+    # A second Lite on the same home is refused.
+    second = run_cli(dirs, "--workspace", str(dirs.workspace), "--port", "0", "--no-browser")
+    assert second.returncode == 1 and "already running" in second.stderr
+
+    reset = run_cli(dirs, "reset-password")
+    assert reset.returncode == 0, reset.stderr
+    new_password = reset.stdout.split("new password for admin: ")[1].split()[0]
+    assert new_password != first_password
+    refused = httpx.post(f"{lite.url}/auth/token",
+                         json={"username": "admin", "password": first_password})
+    assert refused.status_code == 401
+    lite.login(new_password).close()
+    unknown = run_cli(dirs, "reset-password", "--username", "nobody")
+    assert unknown.returncode == 1 and "no user 'nobody'" in unknown.stderr
+
+    archive = dirs.root / "lite-backup.tar.gz"
+    backup = run_cli(dirs, "backup", str(archive))  # while Lite runs
+    assert backup.returncode == 0, backup.stderr
+    refused_restore = run_cli(dirs, "restore", str(archive))
+    assert refused_restore.returncode == 1 and "is running" in refused_restore.stderr
+    assert lite.stop() == 0
+
+    # Lose work, then restore it.
+    (project / "dag.py").write_text("lost\n", "utf-8")
+    dirs.database.unlink()
+    restored = run_cli(dirs, "restore", str(archive))
+    assert restored.returncode == 0, restored.stderr
+    assert "previous state is kept" in restored.stdout
+    assert "0.1" in (project / "dag.py").read_text("utf-8")
+    lite = start_lite(dirs)  # type: ignore[operator]
+    lite.wait_ready()
+    assert lite.password is None  # the restored store has its admin
+    with lite.login(new_password) as client:
+        versions = client.get("/api/leoflow/dags/sleeper/versions").json()
+        assert versions["total_entries"] == 2
+    assert lite.stop() == 0
+
+
+def test_ctrl_c_cancels_a_running_task_and_records_it(bare_lite_dirs: LiteDirs,
+                                                      start_lite: object) -> None:
+    dirs = bare_lite_dirs
+    write_project(dirs.workspace, "sleeper", SLEEPER.format(seconds=60))
+    lite = start_lite(dirs)  # type: ignore[operator]
+    lite.wait_ready()
+    with lite.login() as client:
+        wait_until(lambda: "sleeper" in registered_dags(client), message="registration")
+        run_id = trigger(client, "sleeper")
+    wait_until(lambda: ti_state(dirs, "sleeper", run_id, "nap") == "running", timeout=30,
+               message="nap running")
+    [(pid,)] = dirs.query("SELECT pid FROM task_instance WHERE task_id = 'nap'")
+    started = time.monotonic()
+    assert lite.stop(signal.SIGINT) == 0
+    print(f"Ctrl-C → exit: {time.monotonic() - started:.2f} s")
+    assert "cancelled 1 running task instance" in lite.output
+    assert ti_state(dirs, "sleeper", run_id, "nap") == "failed"
+    assert ti_state(dirs, "sleeper", run_id, "after") == "upstream_failed"
+    assert run_state(dirs, "sleeper", run_id) == "failed"
+    errors = dirs.query("SELECT error FROM task_instance_history WHERE task_id = 'nap'")
+    assert errors and "Lite was stopped" in errors[0][0]
+    if pid:  # the agent is gone too
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    # The store is intact: a new start comes up with it.
+    again = start_lite(dirs)  # type: ignore[operator]
+    again.wait_ready()
+    assert again.stop() == 0
+
+
+def test_after_kill_9_the_next_start_reconciles_the_run(bare_lite_dirs: LiteDirs,
+                                                        start_lite: object) -> None:
+    dirs = bare_lite_dirs
+    write_project(dirs.workspace, "sleeper", SLEEPER.format(seconds=4))
+    lite = start_lite(dirs)  # type: ignore[operator]
+    lite.wait_ready()
+    with lite.login() as client:
+        wait_until(lambda: "sleeper" in registered_dags(client), message="registration")
+        run_id = trigger(client, "sleeper")
+    wait_until(lambda: ti_state(dirs, "sleeper", run_id, "nap") == "running", timeout=30,
+               message="nap running")
+    lite.kill()  # SIGKILL: no cleanup at all
+    assert ti_state(dirs, "sleeper", run_id, "nap") == "running"
+
+    again = start_lite(dirs)  # type: ignore[operator]
+    again.wait_ready()
+    # The agent kept running, reconnects to the same gRPC port, and reports its result.
+    final = wait_until(lambda: run_state(dirs, "sleeper", run_id)
+                       in ("success", "failed") and run_state(dirs, "sleeper", run_id),
+                       timeout=60, message="the run reconciled")
+    if final == "failed":  # allowed, but then the reason must be clear
+        errors = dirs.query("SELECT error FROM task_instance_history WHERE task_id = 'nap'")
+        assert errors and ("agent" in errors[-1][0] or "heartbeat" in errors[-1][0]), errors
+    else:
+        assert ti_state(dirs, "sleeper", run_id, "after") == "success"
+    errors = dirs.query("SELECT error FROM task_instance_history WHERE task_id = 'nap'")
+    print(f"after kill -9 the run ended: {final} {errors}")
+    assert again.stop() == 0
