@@ -27,6 +27,7 @@ import signal
 import socket
 import sys
 import time
+import warnings
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -215,7 +216,7 @@ def _configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
                         datefmt="%H:%M:%S")
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "watchfiles", "nicegui",
-                 "httpx", "alembic", "aiosqlite", "sqlalchemy"):
+                 "httpx", "alembic", "aiosqlite", "sqlalchemy", "pgserver"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
@@ -264,6 +265,8 @@ def _database(home: Path, postgres: str | None, *, for_server: bool) -> Any:
                                f"{postgres!r}")
         yield postgres
         return
+    # pgserver asks platformdirs for a runtime folder it does not use here
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     try:
         import pgserver
     except ImportError:

@@ -192,3 +192,25 @@ def test_after_kill_9_the_next_start_reconciles_the_run(bare_lite_dirs: LiteDirs
     errors = dirs.query("SELECT error FROM task_instance_history WHERE task_id = 'nap'")
     print(f"after kill -9 the run ended: {final} {errors}")
     assert again.stop() == 0
+
+
+@pytest.mark.postgres
+def test_the_embedded_postgres_is_started_and_stopped_with_lite(
+        bare_lite_dirs: LiteDirs, start_lite: object) -> None:
+    pytest.importorskip("pgserver")
+    dirs = bare_lite_dirs
+    write_project(dirs.workspace, "sleeper", SLEEPER.format(seconds=0))
+    lite = start_lite(dirs, "--postgres", "embedded")  # type: ignore[operator]
+    lite.wait_ready(timeout=90)
+    assert "store      PostgreSQL" in lite.output
+    with lite.login() as client:
+        wait_until(lambda: "sleeper" in registered_dags(client), message="registration")
+    assert lite.stop() == 0
+    assert (dirs.home / "pgdata" / "PG_VERSION").exists()
+    assert not (dirs.home / "leoflow.db").exists()
+    assert not (dirs.home / "pgdata" / "postmaster.pid").exists()  # stopped with Lite
+    # The choice is remembered: the next start (no flag) uses the same store.
+    again = start_lite(dirs)  # type: ignore[operator]
+    again.wait_ready(timeout=90)
+    assert "store      PostgreSQL" in again.output and again.password is None
+    assert again.stop() == 0
