@@ -19,9 +19,6 @@ from typing import Any
 from leoflow.errors import LeoflowError
 
 FINISHED_RUN = ("success", "failed")
-# A try is over in these states (up_for_retry: the next try will have its own log).
-TRY_OVER = ("success", "failed", "skipped", "upstream_failed", "removed", "up_for_retry",
-            "up_for_reschedule")
 PAGE = 100
 TIMEOUT_EXIT = 124  # like timeout(1): the run goes on, we stopped waiting
 
@@ -81,8 +78,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     trigger.add_argument("--wait", action="store_true", help="follow the run until it ends")
     trigger.add_argument("--timeout", type=float, default=3600.0,
                          help="with --wait: stop waiting after this many seconds (default 3600)")
-    trigger.add_argument("--poll", type=float, default=0.5,
-                         help="with --wait: seconds between polls (default 0.5)")
+    trigger.add_argument("--poll", type=float, default=0.25,
+                         help="with --wait: seconds between polls (default 0.25)")
     _json_flag(trigger)
     trigger.set_defaults(func=cmd_trigger)
 
@@ -480,27 +477,26 @@ def cmd_logs(args: argparse.Namespace) -> int:
             try_number = ti.get("try_number") or 0
         path = f"{_ti_path(args.dag_id, args.run_id, args.task_id)}/logs/{try_number}"
         what = f"try {try_number} of task {args.task_id!r} in run {args.run_id!r}"
+        if not args.follow:
+            page = client.call("GET", path, what=what, params={
+                "map_index": args.map_index, "full_content": "true"})
+            _print_records(page.get("content") or [], args.json)
+            return 0
+        # The server hands out a continuation token while the try may still write, and
+        # none once it is over: follow the tokens until there is none.
         token: str | None = None
-        over = False
         while True:
             params: dict[str, Any] = {"map_index": args.map_index}
             if token:
                 params["token"] = token
-            else:
-                params["full_content"] = "true"
             page = client.call("GET", path, what=what, params=params)
             records = page.get("content") or []
             _print_records(records, args.json)
-            token = page.get("continuation_token") or token
-            if not args.follow or over:
+            token = page.get("continuation_token")
+            if not token:
                 return 0
             if not records:
-                ti = _get_ti(client, args)
-                over = (ti.get("try_number", 0) > try_number
-                        or ti.get("state") in TRY_OVER)
-                if not over:
-                    time.sleep(args.poll)
-                # when over: one more read drains what was written before the end
+                time.sleep(args.poll)
 
 
 # -- dags ------------------------------------------------------------------------------------

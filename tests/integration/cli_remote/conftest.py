@@ -106,17 +106,27 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    """examples/hello copied and compiled: ``<tmp>/hello/dag.json`` beside its dag.py."""
+def make_project(folder: Path, dag_id: str = "hello") -> Path:
+    """examples/hello copied into ``folder`` (as ``dag_id``) and compiled: ``folder/dag.json``
+    beside its dag.py."""
     from leoflow.engine.compiler.compile import compile_project
 
-    folder = tmp_path / "hello"
     shutil.copytree(ROOT / "examples" / "hello", folder,
                     ignore=shutil.ignore_patterns(".venv", "__pycache__", "dag.json"))
+    if dag_id != "hello":
+        for name in ("dag.py", "leoflow.yaml"):
+            path = folder / name
+            text = path.read_text("utf-8").replace('dag_id="hello"', f'dag_id="{dag_id}"')
+            path.write_text(text.replace("dag_id: hello", f"dag_id: {dag_id}"), "utf-8")
     compiled = compile_project(folder)
-    (folder / "dag.json").write_text(pretty_json(compiled.document("hello")), "utf-8")
+    (folder / "dag.json").write_text(pretty_json(compiled.document(dag_id)), "utf-8")
     return folder
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """examples/hello, compiled: ``<tmp>/hello/dag.json`` beside its dag.py."""
+    return make_project(tmp_path / "hello")
 
 
 # -- a real leoflow-server ---------------------------------------------------------------------
@@ -135,8 +145,11 @@ class RealServer:
 BOOTSTRAP_PASSWORD = "cli-remote-test-password-1"
 
 
-@pytest.fixture
-def leoflow_server(tmp_path: Path) -> Iterator[RealServer]:
+@pytest.fixture(scope="module")
+def leoflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealServer]:
+    """One server per test module (it takes seconds to start): tests share it, so each
+    uses its own DAG ids."""
+    tmp_path = tmp_path_factory.mktemp("leoflow-server")
     home = tmp_path / "server-home"
     home.mkdir()
     port = free_port()
