@@ -325,6 +325,7 @@ class Reloader:
     async def _initial_scan(self) -> None:
         projects = await asyncio.to_thread(find_projects, self.workspace)
         await self._forget_stale_errors(projects)
+        await self._mark_stale(await self._vanished_files(projects))
         waiters = [self._request(p.resolve()) for p in projects]
         if waiters:
             await asyncio.gather(*waiters, return_exceptions=True)
@@ -387,6 +388,7 @@ class Reloader:
             self._fail(entry, failure.error, started)
             return
         await self._record_error(dag_file, None)
+        await self._mark_stale({dag_file}, keep={e.dag_id for e in compiled if e.dag_id})
         versions = {e.dag_id: e.version_number for e in compiled
                     if e.dag_id is not None and e.version_number is not None}
         entry.status = ProjectStatus(entry.status.project, path, "ok",
@@ -462,11 +464,14 @@ class Reloader:
         return events
 
     async def _removed(self, entry: _Project) -> None:
-        await self._record_error(self.relative(entry.path / DAG_FILE), None)
+        dag_file = self.relative(entry.path / DAG_FILE)
+        await self._record_error(dag_file, None)
+        await self._mark_stale({dag_file})
         entry.fingerprint = None
         entry.status = replace(entry.status, state="removed", error=None,
                                updated_at=datetime.now(UTC))
-        log.info("project %s is gone; its DAGs stay registered", entry.status.project)
+        log.info("project %s is gone; its DAGs are kept, with their history, as stale",
+                 entry.status.project)
         self._emit(self._event("removed", entry))
 
     def _fail(self, entry: _Project, error: ReloadError, started: float) -> None:
@@ -522,6 +527,39 @@ class Reloader:
             async with self.plane.store.begin() as conn:
                 for filename in stale:
                     await import_errors.clear_for_file(conn, filename)
+
+    async def _vanished_files(self, projects: Iterable[Path]) -> set[str]:
+        """Lite's DAG files (relative ``fileloc``) that are no longer in the workspace."""
+        from leoflow.engine.store import dags
+
+        assert self.plane is not None
+        current = {self.relative(p / DAG_FILE) for p in projects}
+        async with self.plane.store.connect() as conn:
+            rows = (await dags.list_dags(conn, stale=False, limit=None)).items
+        return {r.fileloc for r in rows if r.fileloc and not Path(r.fileloc).is_absolute()
+                and r.fileloc not in current and not (self.workspace / r.fileloc).exists()}
+
+    async def _mark_stale(self, files: set[str], keep: Iterable[str] = ()) -> None:
+        """Mark stale the DAGs of ``files`` other than ``keep``: their file is gone or no
+        longer defines them (Airflow's stale DAGs: kept with their history, not listed as
+        active, not triggerable; registering them again revives them)."""
+        from leoflow.engine.store import dags
+
+        assert self.plane is not None
+        if not files:
+            return
+        async with self.plane.store.connect() as conn:
+            rows = (await dags.list_dags(conn, stale=False, limit=None)).items
+        kept = set(keep)
+        gone = [r.dag_id for r in rows if r.fileloc in files and r.dag_id not in kept]
+        if not gone:
+            return
+        async with self.plane.store.begin() as conn:
+            for dag_id in gone:
+                await dags.set_stale(conn, dag_id, True)
+        for dag_id in gone:
+            self.plane.scheduler.wake_dag(dag_id)
+        log.info("marked stale (their file no longer defines them): %s", ", ".join(gone))
 
     # -- events --------------------------------------------------------------------------------
     def _emit(self, event: ReloadEvent) -> None:

@@ -291,6 +291,41 @@ async def test_a_new_project_is_picked_up_and_a_removed_one_forgotten(
     await events.wait("removed", since)
     assert await errors_of(plane, "fresh/dag.py") == []
     assert await current_version(plane, "fresh") is not None  # history is kept
+    async with plane.store.connect() as conn:
+        assert (await dags.get_dag(conn, "fresh")).is_stale  # type: ignore[union-attr]
+    # Back again, it is revived.
+    since = events.mark()
+    write_project(workspace, "fresh", TWO_TASKS)
+    await events.wait("compiled", since)
+    async with plane.store.connect() as conn:
+        assert not (await dags.get_dag(conn, "fresh")).is_stale  # type: ignore[union-attr]
+
+
+async def test_a_dag_renamed_in_its_file_leaves_the_old_one_stale(
+        workspace: Path, plane: ControlPlane, reloader: Any) -> None:
+    project = write_project(workspace, "named", TWO_TASKS)
+    _loader, events = await reloader()
+    since = events.mark()
+    (project / "leoflow.yaml").write_text("dag_id: renamed\n", "utf-8")
+    (project / "dag.py").write_text(dag_source("renamed", TWO_TASKS), "utf-8")
+    await events.wait("compiled", since, where=lambda e: e.dag_id == "renamed")
+    async with plane.store.connect() as conn:
+        assert (await dags.get_dag(conn, "named")).is_stale  # type: ignore[union-attr]
+        assert not (await dags.get_dag(conn, "renamed")).is_stale  # type: ignore[union-attr]
+
+
+async def test_dags_whose_files_went_away_while_lite_was_off_are_stale(
+        workspace: Path, plane: ControlPlane) -> None:
+    async with plane.store.begin() as conn:
+        await dags.upsert_dag(conn, "ghost", fileloc="ghost/dag.py")
+        await dags.upsert_dag(conn, "pushed", fileloc=None)
+    loader = Reloader(workspace, plane, watch=False)
+    await loader.start()
+    await loader.settled()
+    await loader.stop()
+    async with plane.store.connect() as conn:
+        assert (await dags.get_dag(conn, "ghost")).is_stale  # type: ignore[union-attr]
+        assert not (await dags.get_dag(conn, "pushed")).is_stale  # type: ignore[union-attr]
 
 
 async def test_stale_import_errors_are_forgotten_at_start(
