@@ -82,10 +82,19 @@ def _ordering(specs: Sequence[str], columns: Mapping[str, Any],
     return clauses
 
 
+LIKE_ESCAPE = "\\"
+
+
 def like_pattern(value: str) -> str:
     """Airflow's ``*_pattern`` filters: a case-insensitive substring in which ``%`` and ``_``
-    keep their SQL ``LIKE`` meaning."""
-    return f"%{value.lower()}%"
+    keep their SQL ``LIKE`` meaning. A backslash is literal (PostgreSQL would otherwise
+    refuse a pattern ending with one); use it with ``escape=LIKE_ESCAPE``."""
+    return "%" + value.lower().replace(LIKE_ESCAPE, LIKE_ESCAPE * 2) + "%"
+
+
+def matches(column: Any, pattern: str) -> ColumnElement[bool]:
+    """``column`` contains ``pattern`` in Airflow's sense (see ``like_pattern``)."""
+    return func.lower(column).like(like_pattern(pattern), escape=LIKE_ESCAPE)
 
 
 # -- DAGs --------------------------------------------------------------------------------------
@@ -121,7 +130,7 @@ async def list_dags(
     if exclude_stale:
         query = query.where(dag.c.is_stale.is_(False))
     if dag_id_pattern:
-        query = query.where(func.lower(dag.c.dag_id).like(like_pattern(dag_id_pattern)))
+        query = query.where(matches(dag.c.dag_id, dag_id_pattern))
     if dag_id_prefix:
         query = query.where(dag.c.dag_id.startswith(dag_id_prefix, autoescape=True))
     if dag_ids is not None:
@@ -220,12 +229,11 @@ async def list_runs(
     if dag_id is not None:
         query = query.where(dag_run.c.dag_id == dag_id)
     if dag_id_pattern:
-        query = query.where(func.lower(dag_run.c.dag_id).like(like_pattern(dag_id_pattern)))
+        query = query.where(matches(dag_run.c.dag_id, dag_id_pattern))
     if run_id_pattern:
-        query = query.where(func.lower(dag_run.c.run_id).like(like_pattern(run_id_pattern)))
+        query = query.where(matches(dag_run.c.run_id, run_id_pattern))
     if triggering_user_pattern:
-        query = query.where(func.lower(dag_run.c.triggering_user_name)
-                            .like(like_pattern(triggering_user_pattern)))
+        query = query.where(matches(dag_run.c.triggering_user_name, triggering_user_pattern))
     if state:
         query = query.where(dag_run.c.state.in_(list(state)))
     if run_type:
@@ -346,7 +354,7 @@ async def list_task_instances(
                             (task_instance.c.run_id, run_id_pattern),
                             (task_instance.c.task_id, task_id_pattern)):
         if pattern:
-            query = query.where(func.lower(column).like(like_pattern(pattern)))
+            query = query.where(matches(column, pattern))
     if version_number:
         pinned = select(dag_version.c.id).where(
             dag_version.c.version_number.in_(list(version_number)),
@@ -400,8 +408,7 @@ async def list_import_errors(
     if filename is not None:
         query = query.where(import_error.c.filename == filename)
     if filename_pattern:
-        query = query.where(func.lower(import_error.c.filename)
-                            .like(like_pattern(filename_pattern)))
+        query = query.where(matches(import_error.c.filename, filename_pattern))
     if filename_prefix:
         query = query.where(import_error.c.filename.startswith(filename_prefix,
                                                                 autoescape=True))

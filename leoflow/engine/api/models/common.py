@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from leoflow.engine.api.errors import ApiError
 
@@ -25,6 +26,24 @@ MAXIMUM_OFFSET = 2**62
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
 Int32 = Annotated[int, Field(ge=INT32_MIN, le=INT32_MAX)]
+
+
+
+def _utc(value: datetime) -> datetime:
+    """A date in UTC (naive ones are read as UTC); refused, not a 500, when converting it
+    leaves the calendar (``9999-12-31T23:00-14:00``)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("date is out of range once converted to UTC") from None
+
+
+# Dates in queries (naive means UTC) and in bodies (must carry an offset, as in Airflow).
+QueryDateTime = Annotated[datetime, AfterValidator(_utc)]
+BodyDateTime = Annotated[AwareDatetime, AfterValidator(_utc)]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 
 # Airflow's default [scheduler] allowed_run_id_pattern.
 RUN_ID_PATTERN = r"^[A-Za-z0-9_.~:+-]+$"

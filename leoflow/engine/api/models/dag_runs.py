@@ -6,9 +6,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import Field, model_validator
 
-from leoflow.engine.api.models.common import ApiModel, BodyModel
+from leoflow.engine.api.models.common import ApiModel, BodyDateTime, BodyModel
 from leoflow.engine.api.models.dags import DagVersionResponse
 
 # Values every supported client knows (3.0 lacks operator_triggered and
@@ -58,10 +58,10 @@ class TriggerDAGRunPostBody(BodyModel):
     """``logical_date`` must be present (it may be null) and timezone-aware."""
 
     dag_run_id: str | None = Field(default=None, min_length=1, max_length=250)
-    data_interval_start: AwareDatetime | None = None
-    data_interval_end: AwareDatetime | None = None
-    logical_date: AwareDatetime | None
-    run_after: AwareDatetime | None = None
+    data_interval_start: BodyDateTime | None = None
+    data_interval_end: BodyDateTime | None = None
+    logical_date: BodyDateTime | None
+    run_after: BodyDateTime | None = None
     conf: dict[str, Any] | None = None
     note: str | None = Field(default=None, max_length=1000)
     partition_key: str | None = None

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, Field, field_validator
+from pydantic import Field, field_validator
 
-from leoflow.engine.api.models.common import ApiModel, BodyModel, Int32
+from leoflow.engine.api.models.common import ApiModel, BodyDateTime, BodyModel, Int32
 from leoflow.engine.api.models.dags import DagVersionResponse
 
 # The twelve states every supported client knows (3.0 lacks awaiting_input).
@@ -114,8 +114,8 @@ class ClearTaskInstancesBody(BodyModel):
     """Airflow's defaults: a dry run of only the failed instances."""
 
     dry_run: bool = True
-    start_date: AwareDatetime | None = None
-    end_date: AwareDatetime | None = None
+    start_date: BodyDateTime | None = None
+    end_date: BodyDateTime | None = None
     only_failed: bool = True
     only_running: bool = False
     reset_dag_runs: bool = True

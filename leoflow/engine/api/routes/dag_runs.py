@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -21,6 +21,7 @@ from leoflow.engine.api.errors import ApiError, NotFound
 from leoflow.engine.api.models.common import (
     RUN_ID_PATTERN,
     Page,
+    QueryDateTime,
     check_json_body,
     no_nul,
     order_list,
@@ -94,16 +95,9 @@ async def ti_responses(ctx: ApiContext, conn: AsyncConnection,
     return TaskInstanceCollectionResponse(task_instances=items, total_entries=len(items))
 
 
-def utc(moment: datetime | None) -> datetime | None:
-    """Query dates without an offset are read as UTC (stored dates are all UTC)."""
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment
-
-
 def date_range(gte: datetime | None, gt: datetime | None, lte: datetime | None,
                lt: datetime | None) -> Range:
-    return Range(gte=utc(gte), gt=utc(gt), lte=utc(lte), lt=utc(lt))
+    return Range(gte=gte, gt=gt, lte=lte, lt=lt)
 
 
 class RunRanges:
@@ -111,14 +105,22 @@ class RunRanges:
 
     def __init__(
         self,
-        run_after_gte: datetime | None = None, run_after_gt: datetime | None = None,
-        run_after_lte: datetime | None = None, run_after_lt: datetime | None = None,
-        logical_date_gte: datetime | None = None, logical_date_gt: datetime | None = None,
-        logical_date_lte: datetime | None = None, logical_date_lt: datetime | None = None,
-        start_date_gte: datetime | None = None, start_date_gt: datetime | None = None,
-        start_date_lte: datetime | None = None, start_date_lt: datetime | None = None,
-        end_date_gte: datetime | None = None, end_date_gt: datetime | None = None,
-        end_date_lte: datetime | None = None, end_date_lt: datetime | None = None,
+        run_after_gte: QueryDateTime | None = None,
+        run_after_gt: QueryDateTime | None = None,
+        run_after_lte: QueryDateTime | None = None,
+        run_after_lt: QueryDateTime | None = None,
+        logical_date_gte: QueryDateTime | None = None,
+        logical_date_gt: QueryDateTime | None = None,
+        logical_date_lte: QueryDateTime | None = None,
+        logical_date_lt: QueryDateTime | None = None,
+        start_date_gte: QueryDateTime | None = None,
+        start_date_gt: QueryDateTime | None = None,
+        start_date_lte: QueryDateTime | None = None,
+        start_date_lt: QueryDateTime | None = None,
+        end_date_gte: QueryDateTime | None = None,
+        end_date_gt: QueryDateTime | None = None,
+        end_date_lte: QueryDateTime | None = None,
+        end_date_lt: QueryDateTime | None = None,
     ) -> None:
         all_ranges = {
             "run_after": date_range(run_after_gte, run_after_gt, run_after_lte, run_after_lt),

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -22,8 +21,10 @@ from leoflow.engine.api.errors import ApiError, NotFound
 from leoflow.engine.api.models.common import (
     INT32_MAX,
     INT32_MIN,
+    FiniteFloat,
     Int32,
     Page,
+    QueryDateTime,
     check_json_body,
     no_nul,
     order_list,
@@ -107,16 +108,26 @@ class TIFilters:
         dag_id_pattern: str | None = None,
         run_id_pattern: str | None = None,
         task_display_name_pattern: str | None = None,
-        run_after_gte: datetime | None = None, run_after_gt: datetime | None = None,
-        run_after_lte: datetime | None = None, run_after_lt: datetime | None = None,
-        logical_date_gte: datetime | None = None, logical_date_gt: datetime | None = None,
-        logical_date_lte: datetime | None = None, logical_date_lt: datetime | None = None,
-        start_date_gte: datetime | None = None, start_date_gt: datetime | None = None,
-        start_date_lte: datetime | None = None, start_date_lt: datetime | None = None,
-        end_date_gte: datetime | None = None, end_date_gt: datetime | None = None,
-        end_date_lte: datetime | None = None, end_date_lt: datetime | None = None,
-        duration_gte: float | None = None, duration_gt: float | None = None,
-        duration_lte: float | None = None, duration_lt: float | None = None,
+        run_after_gte: QueryDateTime | None = None,
+        run_after_gt: QueryDateTime | None = None,
+        run_after_lte: QueryDateTime | None = None,
+        run_after_lt: QueryDateTime | None = None,
+        logical_date_gte: QueryDateTime | None = None,
+        logical_date_gt: QueryDateTime | None = None,
+        logical_date_lte: QueryDateTime | None = None,
+        logical_date_lt: QueryDateTime | None = None,
+        start_date_gte: QueryDateTime | None = None,
+        start_date_gt: QueryDateTime | None = None,
+        start_date_lte: QueryDateTime | None = None,
+        start_date_lt: QueryDateTime | None = None,
+        end_date_gte: QueryDateTime | None = None,
+        end_date_gt: QueryDateTime | None = None,
+        end_date_lte: QueryDateTime | None = None,
+        end_date_lt: QueryDateTime | None = None,
+        duration_gte: FiniteFloat | None = None,
+        duration_gt: FiniteFloat | None = None,
+        duration_lte: FiniteFloat | None = None,
+        duration_lt: FiniteFloat | None = None,
         order_by: Annotated[list[str] | None, Query()] = None,
     ) -> None:
         self.task_ids = [task_id] if task_id is not None else None
