@@ -9,7 +9,9 @@ Tests against a real ``leoflow-server`` use the real one.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +29,7 @@ from leoflow.engine.api.errors import InvalidCredentials, InvalidToken
 from leoflow.engine.auth.permissions import Principal
 from leoflow.engine.compiler.compile import compile_project, load_project_config
 from leoflow.engine.spec.canonical import with_content_hash
-from leoflow.engine.store import dags
+from tests.conftest import _asyncpg_url
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "examples"
@@ -100,13 +102,9 @@ class Api:
                                                    config.dependencies)
         compiled = await asyncio.to_thread(compile_project, project, python=str(env.python))
         document = compiled.documents[0]
-        if tenant != "default":
-            async with self.plane.store.begin() as conn:
-                await dags.upsert_dag(conn, document["dag_id"], tenant=tenant,
-                                      paused_on_create=paused)
         await self.plane.operations.register_dag(
             document, source_code=compiled.source, fileloc=str(compiled.dag_file),
-            paused_on_create=paused)
+            paused_on_create=paused, tenant=tenant)
         self.registered[document["dag_id"]] = document
         return document
 
@@ -120,11 +118,9 @@ class Api:
             "tasks": [{"task_id": f"t{i}", "operator": "python", "callable": "f",
                        "upstream": [f"t{i - 1}"] if i else [], "trigger_rule": "all_success",
                        "inputs": {"args": [], "kwargs": {}}} for i in range(tasks)]})
-        async with self.plane.store.begin() as conn:
-            await dags.upsert_dag(conn, dag_id, tenant=tenant, paused_on_create=paused,
-                                  fileloc=f"/dags/{dag_id}/dag.py")
-        await self.plane.operations.register_dag(document, source_code="# generated\n",
-                                                 paused_on_create=paused)
+        await self.plane.operations.register_dag(
+            document, source_code="# generated\n", fileloc=f"/dags/{dag_id}/dag.py",
+            paused_on_create=paused, tenant=tenant)
         return document
 
     async def wait_run(self, dag_id: str, run_id: str, timeout: float = 60.0,
@@ -139,6 +135,20 @@ class Api:
                 return body
             assert asyncio.get_running_loop().time() < deadline, f"run still {body['state']}"
             await asyncio.sleep(0.05)
+
+
+@contextlib.contextmanager
+def scratch_postgres(server: Any) -> Iterator[str]:
+    """A new database on the session's PostgreSQL server, dropped afterwards.
+
+    Dropped without ``FORCE``: every user of it has stopped by then, and forcing the drop
+    makes this pgserver build crash a backend now and then."""
+    name = f"api_{uuid.uuid4().hex[:12]}"
+    server.psql(f'CREATE DATABASE "{name}";')
+    try:
+        yield _asyncpg_url(server, name)
+    finally:
+        server.psql(f'DROP DATABASE IF EXISTS "{name}";')
 
 
 @pytest.fixture(scope="session")
