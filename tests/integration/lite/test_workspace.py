@@ -127,3 +127,19 @@ def test_a_file_belongs_to_its_nearest_project(tmp_path: Path) -> None:
     assert project_of(workspace, workspace / "loose.py") is None
     assert project_of(workspace, workspace / "p" / ".venv" / "x.py") is None
     assert project_of(workspace, tmp_path / "elsewhere" / "dag.py") is None
+
+
+def test_every_example_ships_in_the_wheel() -> None:
+    """An installed Leoflow finds its examples under <prefix>/share/leoflow/examples, where
+    pyproject.toml's data-files put them: every example folder must be listed there."""
+    import tomllib
+
+    root = Path(__file__).resolve().parents[3]
+    config = tomllib.loads((root / "pyproject.toml").read_text("utf-8"))
+    data_files = config.get("tool", {}).get("setuptools", {}).get("data-files")
+    if data_files is None:
+        pytest.skip("no [tool.setuptools.data-files] in pyproject.toml: examples are read "
+                    "from the checkout only")
+    shipped = {key.rsplit("/", 1)[-1] for key in data_files
+               if key.startswith("share/leoflow/examples/")}
+    assert shipped == {p.name for p in find_projects(root / "examples", max_depth=1)}
