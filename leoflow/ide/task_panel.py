@@ -26,6 +26,8 @@ from leoflow.ide.layout import format_duration, format_time, state_badge, transi
 log = logging.getLogger("leoflow.ide")
 
 MAX_LOG_LINES = 5000
+LIVE_STATES = frozenset({"queued", "running", "scheduled", "restarting", "deferred",
+                         "up_for_reschedule"})
 
 
 def pretty(value: Any) -> str:
@@ -52,6 +54,7 @@ class TaskPanel:
         self.detail: queries.TaskInstanceDetail | None = None
         self.follow_latest = True
         self.log_try: int | None = None
+        self.log_lines = 0
         self._tail_task: asyncio.Task[None] | None = None
         self.log_view: ui.log | None = None
         self.log_status: ui.label | None = None
@@ -71,11 +74,11 @@ class TaskPanel:
                 ui.button("Clear", icon="restart_alt", on_click=self.ask_clear).props(
                     'outline data-testid="ti-clear"').set_enabled(self.can_edit)
                 ui.button("Mark success", icon="check",
-                          on_click=lambda: self).props(
+                          on_click=lambda: self.mark("success")).props(
                     'outline color=positive data-testid="ti-mark-success"').set_enabled(
                     self.can_edit)
                 ui.button("Mark failed", icon="close",
-                          on_click=lambda: self).props(
+                          on_click=lambda: self.mark("failed")).props(
                     'outline color=negative data-testid="ti-mark-failed"').set_enabled(
                     self.can_edit)
             with ui.expansion("Log", icon="subject", value=True).classes("w-full"):
@@ -173,6 +176,8 @@ class TaskPanel:
                 self.try_select.value = latest  # restarts the tail via _on_try_selected
             else:
                 self.start_tail(latest)
+        else:
+            self._update_status()
 
     def _latest_try(self) -> int | None:
         if self.detail is None:
@@ -195,8 +200,9 @@ class TaskPanel:
         self.log_try = try_number
         if self.log_view is not None:
             self.log_view.clear()
+        self.log_lines = 0
         if try_number is None:
-            self._set_status("the task has not started yet")
+            self._update_status()
             return
         ti = self.detail.instance if self.detail else None
         key = LogKey(self.dag_id, self.run_id, self.task_id, try_number=try_number,
@@ -204,8 +210,8 @@ class TaskPanel:
         self._tail_task = background_tasks.create(self._tail(key), name="leoflow-ide-log-tail")
 
     async def _tail(self, key: LogKey) -> None:
-        self._set_status("following the log…")
-        lines = 0
+        self.log_lines = 0
+        self._update_status()
         try:
             async for records, _offset in self.plane.logs.tail(key):
                 if self.log_view is None or self.log_view.is_deleted:
@@ -215,13 +221,27 @@ class TaskPanel:
                     style = "color:#c62828" if record.stream == "stderr" else (
                         "color:#6a1b9a" if record.stream == "agent" else None)
                     self.log_view.push(f"{stamp} {record.event}", style=style)
-                    lines += 1
-            self._set_status(f"end of try {key.try_number} ({lines} lines)")
+                self.log_lines += len(records)
+                self._update_status()
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("log tail of %s failed", key)
             self._set_status("the log could not be read")
+
+    def _update_status(self) -> None:
+        """"live" while the shown try runs; "finished" once it has (lines may still be
+        copied in after that: the tail stays open and shows them)."""
+        detail, number = self.detail, self.log_try
+        if number is None:
+            self._set_status("the task has not started yet")
+            return
+        lines = f"{self.log_lines} line{'s' if self.log_lines != 1 else ''}"
+        current = detail is not None and detail.instance.try_number == number
+        if current and detail is not None and detail.instance.state in LIVE_STATES:
+            self._set_status(f"try {number} · live · {lines}")
+        else:
+            self._set_status(f"try {number} finished · {lines}")
 
     def _set_status(self, text: str) -> None:
         if self.log_status is not None and not self.log_status.is_deleted:

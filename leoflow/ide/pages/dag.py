@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Query, Request
 from nicegui import ui
@@ -122,7 +123,7 @@ class DagPage:
 
             try:
                 rel = Path(fileloc).resolve().relative_to(self.services.workspace.resolve())
-                target = f"/editor?file={rel.as_posix()}"
+                target = f"/editor?file={quote(rel.as_posix())}"
             except ValueError:
                 pass
         ui.navigate.to(target)

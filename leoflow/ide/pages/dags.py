@@ -4,6 +4,7 @@ runs as coloured squares; import errors on top; Trigger and Download examples.""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Request
 from nicegui import ui
@@ -77,7 +78,7 @@ class DagsPage:
                     if error.stack_trace:
                         ui.code(error.stack_trace).classes("w-full")
                     ui.button("Open in the editor", icon="edit", on_click=lambda
-                              f=error.filename: ui.navigate.to(f"/editor?file={f}")).props(
+                              f=error.filename: ui.navigate.to(f"/editor?file={quote(f)}")).props(
                         "flat dense")
 
     @ui.refreshable_method
@@ -107,7 +108,7 @@ class DagsPage:
             "Paused" if s.is_paused else "Active")
         toggle.set_enabled(self.can_edit)
         with ui.column().classes("gap-0"):
-            ui.link(s.dag_id, f"/dags/{s.dag_id}").classes("leoflow-mono text-body1").props(
+            ui.link(s.dag_id, f"/dags/{quote(s.dag_id)}").classes("leoflow-mono text-body1").props(
                 f'data-testid="dag-link-{s.dag_id}"')
             if s.tags:
                 with ui.row().classes("gap-1"):
@@ -123,7 +124,7 @@ class DagsPage:
                 square.props(f'data-state="{run.state}"')
                 square.tooltip(f"{run.run_id}: {run.state}")
                 square.on("click", lambda _e, d=s.dag_id, r=run.run_id:
-                          ui.navigate.to(f"/dags/{d}?run_id={r}"))
+                          ui.navigate.to(f"/dags/{quote(d)}?run_id={quote(r)}"))
         ui.button(icon="play_arrow", on_click=lambda d=s.dag_id: self.trigger(d)).props(
             f'flat round dense color=primary data-testid="trigger-{s.dag_id}"').tooltip(
             "Trigger").set_enabled(self.can_edit and s.has_version)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Query, Request
 from nicegui import app, run, ui
@@ -432,7 +433,7 @@ class EditorPage:
         with ui.row().classes("w-full items-center gap-2"):
             ui.icon("account_tree")
             if self.dag_id:
-                ui.link(self.dag_id, f"/dags/{self.dag_id}").classes(
+                ui.link(self.dag_id, f"/dags/{quote(self.dag_id)}").classes(
                     "leoflow-mono text-subtitle1").props('data-testid="editor-dag-link"')
             else:
                 ui.label("Open a DAG project's file to see its graph").classes(
@@ -474,7 +475,7 @@ class EditorPage:
 
     def open_task(self, task_id: str) -> None:
         if self.dag_id:
-            ui.navigate.to(f"/dags/{self.dag_id}?task_id={task_id}")
+            ui.navigate.to(f"/dags/{quote(self.dag_id)}?task_id={quote(task_id)}")
 
 
 def register(services: Any, hub: EventHub) -> None:

@@ -46,6 +46,24 @@ def ide_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield home
 
 
+@pytest.fixture(scope="session")
+def environments(ide_home: Path) -> dict[str, Path]:
+    """The per-DAG environments of the example projects the tests run (uv, made once)."""
+    from leoflow.engine.compiler.compile import load_project_config
+    from leoflow.engine.environments.manager import EnvironmentManager
+
+    async def build() -> dict[str, Path]:
+        built = {}
+        for name in ("hello", "montecarlo_pi"):
+            config = load_project_config(EXAMPLES / name)
+            env = await EnvironmentManager(ide_home).ensure(
+                config.dag_id, config.python_version, config.dependencies)
+            built[config.dag_id] = env.python
+        return built
+
+    return asyncio.run(build())
+
+
 @pytest.fixture
 async def plane(ide_home: Path, tmp_path: Path) -> AsyncIterator[ControlPlane]:
     settings = Settings(home=ide_home,
@@ -136,7 +154,10 @@ class Ide:
 
 
 @pytest.fixture
-async def ide(plane: ControlPlane, auth: Any, workspace: Path) -> AsyncIterator[Ide]:
+async def ide(plane: ControlPlane, auth: Any, workspace: Path,
+              caplog: pytest.LogCaptureFixture) -> AsyncIterator[Ide]:
+    """A logged-out simulated user of a mounted IDE; like NiceGUI's ``user`` fixture, the
+    test fails when anything logged an ERROR (a page or a background task raised)."""
     services = IdeServices(workspace=workspace, plane=plane, auth=auth,
                            copy_examples=fake_copy_examples(EXAMPLES))
     with nicegui_reset_globals():
@@ -149,6 +170,10 @@ async def ide(plane: ControlPlane, auth: Any, workspace: Path) -> AsyncIterator[
                 yield Ide(User(client), services, hub, plane, workspace)
         finally:
             os.environ.pop("NICEGUI_USER_SIMULATION", None)
+    errors = [r for r in caplog.get_records("call") if r.levelname == "ERROR"]
+    if errors:
+        pytest.fail("errors were logged: " + "; ".join(r.getMessage() for r in errors),
+                    pytrace=False)
 
 
 async def wait_for(condition: Callable[[], Any], timeout: float = 30.0,

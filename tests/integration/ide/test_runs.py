@@ -1,0 +1,150 @@
+"""Running DAGs from the IDE, on the real path (scheduler, subprocess agents, per-DAG
+environments): trigger from the DAGs page, watch the squares turn green by push, open a
+task instance, read its log and XCom, clear it and see it run again, mark it failed; the
+Trigger dialog's form comes from the DAG's params."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from leoflow.engine.store import runs
+from tests.integration.ide.conftest import Ide, wait_for
+
+
+async def run_states(ide: Ide, dag_id: str) -> list[tuple[str, str]]:
+    async with ide.plane.store.connect() as conn:
+        page = await runs.list_runs(conn, dag_id=dag_id, order="id")
+    return [(r.run_id, r.state) for r in page.items]
+
+
+async def wait_run(ide: Ide, dag_id: str, count: int = 1, timeout: float = 60.0) -> str:
+    async def done() -> str | None:
+        states = await run_states(ide, dag_id)
+        if len(states) >= count and states[count - 1][1] in ("success", "failed"):
+            return states[count - 1][1]
+        return None
+
+    return await wait_for(done, timeout, f"run {count} of {dag_id} to finish")
+
+
+def state_of(ide: Ide, testid: str) -> Any:
+    found = ide.elements(testid)
+    return found[0].props.get("data-state") if found else None
+
+
+async def test_trigger_from_the_dags_page_and_follow_the_run_by_push(
+        ide: Ide, environments: dict[str, Path]) -> None:
+    await ide.register("examples/hello")
+    await ide.plane.operations.set_paused("hello", False)
+    await ide.login()
+    await ide.see("hello")
+    assert state_of(ide, "last-state-hello") == "none"
+    (await ide.find("trigger-hello")).click()
+    (await ide.find("trigger-submit")).click()
+    await ide.see("Triggered manual__")
+    assert await wait_run(ide, "hello") == "success"
+    # the page was not reloaded: the squares and the last state changed by push
+    await wait_for(lambda: state_of(ide, "last-state-hello") == "success",
+                   what="the DAGs page to show the success")
+
+
+async def test_task_instance_panel_log_xcom_clear_and_mark(
+        ide: Ide, environments: dict[str, Path]) -> None:
+    await ide.register("examples/hello")
+    await ide.plane.operations.set_paused("hello", False)
+    run = await ide.plane.operations.trigger_run("hello", triggered_by="test")
+    assert await wait_run(ide, "hello") == "success"
+    await ide.login()
+    await ide.user.open(f"/dags/hello?run_id={quote(run.run_id)}&task_id=shout")
+    await ide.element("task-panel")
+    assert (await ide.element("ti-state")).props["data-state"] == "success"
+    log = await ide.element("task-log")
+    await wait_for(lambda: any("HELLO, LEOFLOW!" in getattr(c, "text", "")
+                               for c in log.default_slot.children), what="the task's log")
+    await wait_for(lambda: "try 1 finished" in (ide.elements("log-status") or [None])[0].text,
+                   what="the log to end with the try")
+    xcom = await ide.element("xcom-return_value")
+    assert xcom.content.strip() == '"HELLO, LEOFLOW!"' or '"HELLO, LEOFLOW!"' in xcom.content
+
+    # the grid shows the run's cells
+    grid_cells = [e for e in ide.user.client.elements.values()
+                  if e.props.get("data-task") == "make_greeting"]
+    assert grid_cells and grid_cells[0].props["data-state"] == "success"
+
+    # clear it: it runs again (try 2), and the panel follows the new try by itself
+    (await ide.find("ti-clear")).click()
+    (await ide.find("clear-confirm")).click()
+    await wait_for(lambda: (ide.elements("log-try") or [None])[0].value == 2, timeout=60,
+                   what="the panel to follow try 2")
+    assert await wait_run(ide, "hello") == "success"
+    await wait_for(lambda: state_of(ide, "ti-state") == "success", timeout=30,
+                   what="the cleared task to succeed again")
+    await wait_for(lambda: "try 2 finished" in ide.elements("log-status")[0].text,
+                   what="the log of try 2")
+
+    # mark it failed by hand
+    (await ide.find("ti-mark-failed")).click()
+    await wait_for(lambda: state_of(ide, "ti-state") == "failed", what="marked failed")
+
+
+async def test_the_trigger_form_comes_from_the_params(
+        ide: Ide, environments: dict[str, Path]) -> None:
+    await ide.register("examples/montecarlo_pi")  # paused, as new DAGs are
+    await ide.login()
+    await ide.user.open("/dags/montecarlo_pi")
+    (await ide.find("dag-trigger")).click()
+    workers = await wait_for(lambda: [e for e in ide.user.client.elements.values()
+                                      if e.props.get("data-param") == "workers"],
+                             what="the params form")
+    assert workers[0].value == 8
+    assert workers[0].props.get("max") == 64
+    await ide.see("Unpause the DAG")
+
+    conf = await ide.find("trigger-conf")
+    conf.clear().type("[1, 2]")
+    (await ide.find("trigger-submit")).click()
+    await ide.see("conf: must be a JSON object")
+
+    conf.clear().type("{}")
+    workers[0].value = 100
+    (await ide.find("trigger-submit")).click()
+    await ide.see("param 'workers'")
+    assert await run_states(ide, "montecarlo_pi") == []
+
+    workers[0].value = 3
+    (await ide.find("trigger-submit")).click()
+    await ide.see("Triggered manual__")
+    async with ide.plane.store.connect() as conn:
+        page = await runs.list_runs(conn, dag_id="montecarlo_pi")
+    assert [r.conf for r in page.items] == [{"workers": 3}]
+    assert await wait_run(ide, "montecarlo_pi") == "success"
+    await wait_for(lambda: state_of(ide, "dag-paused-toggle") is None
+                   and ide.elements("dag-paused-toggle")[0].value is True,
+                   what="the page to show the DAG active")
+
+
+async def test_pause_toggle_and_import_errors_banner(ide: Ide) -> None:
+    from leoflow.engine.store import import_errors
+
+    await ide.register("examples/hello")
+    await ide.login()
+    toggle = await ide.element("pause-hello")
+    assert toggle.value is False  # new DAGs start paused
+    toggle.value = True
+    async def paused() -> bool:
+        async with ide.plane.store.connect() as conn:
+            from leoflow.engine.store import dags
+
+            row = await dags.get_dag(conn, "hello")
+        return row is not None and not row.is_paused
+
+    await wait_for(paused, what="the DAG to be unpaused")
+    async with ide.plane.store.begin() as conn:
+        await import_errors.replace_for_file(
+            conn, "broken/dag.py", [("broken/dag.py:3: invalid syntax", "Traceback ...")],
+            dag_id="broken")
+    ide.hub.publish("compile", {"outcome": None, "dag_ids": ()})
+    await ide.see("1 import error")
+    await ide.see("broken/dag.py:3: invalid syntax")
