@@ -274,3 +274,34 @@ async def test_routes_are_in_the_openapi_reference(client):
     assert {"/api/leoflow/dags", "/api/leoflow/dags/{dag_id}/versions",
             "/api/leoflow/dags/{dag_id}/versions/{version_number}", "/metrics"} <= set(
         spec["paths"])
+
+
+@pytest.mark.parametrize(("content", "loc"), [
+    (b'{"dag_id": "x", "params": {"n": {"default": NaN}}}', ["body"]),
+    (b'{"dag_id": "x", "v": Infinity}', ["body"]),
+    (b"[" * 100_000 + b"]" * 100_000, ["body"]),
+    (b'{"dag_id": "x", "tasks": [{"doc": "a\\u0000b"}]}', ["body", "tasks", 0, "doc"]),
+])
+async def test_values_a_database_or_a_hash_cannot_take_are_a_422(client, content, loc):
+    response = await client.post("/api/leoflow/dags", content=content, headers={
+        **OP, "Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == loc
+    assert (await counts(client))["versions"] == 0
+
+
+async def test_nesting_is_bounded(client):
+    deep: dict = {}
+    node = deep
+    for _ in range(80):
+        node["x"] = {}
+        node = node["x"]
+    response = await client.post("/api/leoflow/dags", json={"dag_id": "x", "deep": deep},
+                                 headers=OP)
+    assert response.status_code == 422
+    assert "nested deeper" in response.json()["detail"][0]["msg"]
+
+
+async def test_nul_in_the_path_is_refused(client):
+    response = await client.get("/api/leoflow/dags/a%00b/versions", headers=OP)
+    assert response.status_code == 400

@@ -12,6 +12,7 @@ user who first pushed it; other tenants neither see it nor push over it.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
@@ -22,6 +23,7 @@ from fastapi.responses import JSONResponse
 
 from leoflow.engine.api.context import ApiContext
 from leoflow.engine.api.errors import Forbidden, NotFound
+from leoflow.engine.api.models.common import no_nul
 from leoflow.engine.api.security import api_context, require
 from leoflow.engine.auth.permissions import MANAGE_DAGS, READ, Principal
 from leoflow.engine.spec.canonical import content_hash
@@ -32,7 +34,7 @@ from leoflow.engine.store import dags
 from leoflow.engine.store.rows import DagRow, DagVersionRow
 from leoflow.errors import LeoflowError
 
-router = APIRouter(prefix="/api/leoflow", tags=["Leoflow"])
+router = APIRouter(prefix="/api/leoflow", tags=["Leoflow"], dependencies=[Depends(no_nul)])
 
 # ``extras`` key of an optional hook that makes a pushed DAG runnable on this server (builds
 # its per-DAG environment) before it is registered; ``leoflow-server`` sets it.
@@ -40,6 +42,7 @@ PREPARE_ENVIRONMENT = "prepare_environment"
 
 # Bounds that keep numbers inside a database integer (a larger one is a 422, not a 500).
 MAX_INT = 2**31 - 1
+MAX_DEPTH = 64
 _PATH_PART = re.compile(r"\[(\d+)\]|\.?([^.\[]+)")
 
 
@@ -65,6 +68,41 @@ def loc_of(field: str | None) -> list[str | int]:
     for index, name in _PATH_PART.findall(field):
         parts.append(int(index) if index else name)
     return parts
+
+
+def parse_body(raw: bytes) -> Any:
+    """Strict JSON: no NaN or Infinity (a document must hash canonically), no NUL in any
+    string (PostgreSQL cannot store it), and not nested beyond reason."""
+
+    def reject(constant: str) -> Any:
+        raise InvalidDocument(["body"], f"{constant} is not a JSON value", "json_invalid")
+
+    try:
+        body = json.loads(raw, parse_constant=reject)
+    except (ValueError, RecursionError):
+        raise InvalidDocument(["body"], "the body is not valid JSON", "json_invalid") from None
+    where = _nul_at(body, ["body"])
+    if where is not None:
+        raise InvalidDocument(where, "NUL characters are not allowed", "value_error")
+    return body
+
+
+def _nul_at(value: Any, loc: list[str | int], depth: int = 0) -> list[str | int] | None:
+    if depth > MAX_DEPTH:
+        raise InvalidDocument(loc, f"nested deeper than {MAX_DEPTH} levels", "value_error")
+    if isinstance(value, str):
+        return loc if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = [*loc, key] if "\x00" in key else _nul_at(item, [*loc, key], depth + 1)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_at(item, [*loc, index], depth + 1)
+            if found is not None:
+                return found
+    return None
 
 
 def check_document(body: Any) -> tuple[dict[str, Any], str | None]:
@@ -147,11 +185,7 @@ async def push_dag(request: Request, ctx: ApiContext = Depends(api_context),
     before. A new DAG starts paused (Airflow's default) and belongs to the caller's tenant.
     """
     try:
-        body = await request.json()
-    except ValueError:
-        return InvalidDocument(["body"], "the body is not valid JSON", "json_invalid").response()
-    try:
-        document, source_code = check_document(body)
+        document, source_code = check_document(parse_body(await request.body()))
     except InvalidDocument as exc:
         return exc.response()
     dag_id = document["dag_id"]
