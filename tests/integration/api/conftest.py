@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -34,6 +36,7 @@ from tests.conftest import _asyncpg_url
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "examples"
 TERMINAL_RUN_STATES = ("success", "failed")
+CLIENT_302 = "apache-airflow-client==3.0.2"
 
 TOKENS = {
     "admin-token": Principal("admin", "Admin"),
@@ -184,3 +187,21 @@ async def api(tmp_path_factory: pytest.TempPathFactory, shared_venvs: Path
                          shared_venvs)
     yield api
     await close_api(api)
+
+
+@pytest.fixture(scope="session")
+def client_302(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A virtual environment holding only apache-airflow-client 3.0.2 (built with uv)."""
+    uv = pytest.importorskip("uv", reason="uv is needed to build the 3.0.2 client's venv")
+    binary = uv.find_uv_bin()
+    folder = tmp_path_factory.mktemp("client-3.0.2") / "venv"
+    made = subprocess.run([binary, "venv", "--quiet", "--python", sys.executable, str(folder)],
+                          capture_output=True, text=True, timeout=120)
+    assert made.returncode == 0, made.stderr
+    python = str(folder / "bin" / "python")
+    installed = subprocess.run([binary, "pip", "install", "--quiet", "--python", python,
+                                CLIENT_302], capture_output=True, text=True, timeout=300)
+    if installed.returncode != 0:
+        pytest.skip(f"cannot install {CLIENT_302} (package index unreachable?): "
+                    f"{installed.stderr.strip().splitlines()[-1:]}")
+    return python

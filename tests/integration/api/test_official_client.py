@@ -32,7 +32,6 @@ from tests.integration.api.conftest import scratch_postgres
 ROOT = Path(__file__).resolve().parents[3]
 FLOW = Path(__file__).with_name("client_flow.py")
 PASSWORD = "official-client-password-1"
-CLIENT_302 = "apache-airflow-client==3.0.2"
 
 
 def free_port() -> int:
@@ -160,24 +159,6 @@ def test_client_3_3_against_leoflow_server(sqlite_server: Server) -> None:
 
     version = metadata.version("apache-airflow-client")
     check_flow(run_flow(sys.executable, sqlite_server), version)
-
-
-@pytest.fixture(scope="session")
-def client_302(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A virtual environment holding only apache-airflow-client 3.0.2 (built with uv)."""
-    uv = pytest.importorskip("uv", reason="uv is needed to build the 3.0.2 client's venv")
-    binary = uv.find_uv_bin()
-    folder = tmp_path_factory.mktemp("client-3.0.2") / "venv"
-    made = subprocess.run([binary, "venv", "--quiet", "--python", sys.executable, str(folder)],
-                          capture_output=True, text=True, timeout=120)
-    assert made.returncode == 0, made.stderr
-    python = str(folder / "bin" / "python")
-    installed = subprocess.run([binary, "pip", "install", "--quiet", "--python", python,
-                                CLIENT_302], capture_output=True, text=True, timeout=300)
-    if installed.returncode != 0:
-        pytest.skip(f"cannot install {CLIENT_302} (package index unreachable?): "
-                    f"{installed.stderr.strip().splitlines()[-1:]}")
-    return python
 
 
 def test_client_3_0_against_leoflow_server(sqlite_server: Server, client_302: str) -> None:
