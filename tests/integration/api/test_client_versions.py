@@ -46,7 +46,8 @@ async def samples(api: Api) -> list[tuple[str, str, Any]]:
                                   json={"logical_date": "2026-02-01T00:00:00Z",
                                         "conf": {}, "note": "n"})
         ids[dag_id] = response.json()["dag_run_id"]
-        await api.wait_run(dag_id, ids[dag_id])
+    for dag_id, run_id in ids.items():
+        await api.wait_run(dag_id, run_id)
     run = f"/api/v2/dags/hello/dagRuns/{quote(ids['hello'], safe='')}"
     mapped = f"/api/v2/dags/dynamic_mapping/dagRuns/{quote(ids['dynamic_mapping'], safe='')}"
     wanted = [
