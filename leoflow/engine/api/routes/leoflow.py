@@ -174,7 +174,16 @@ async def _own_dag(ctx: ApiContext, dag_id: str, principal: Principal) -> DagRow
     return dag
 
 
+PUSH_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "additionalProperties": True,
+    "description": "A compiled dag.json (docs/dag-json.md), optionally with `source_code`: "
+                   "the text of the DAG file it was compiled from.",
+    "required": ["schema_version", "dag_id", "content_hash", "schedule", "tasks"],
+    "properties": {"source_code": {"type": "string"}}}}}}}
+
+
 @router.post("/dags", status_code=201, summary="Register a compiled dag.json (leoflow push)",
+             openapi_extra=PUSH_BODY,
              responses={200: {"description": "Unchanged: this content is already a version"},
                         422: {"description": "The document is invalid; loc names the field"}})
 async def push_dag(request: Request, ctx: ApiContext = Depends(api_context),
