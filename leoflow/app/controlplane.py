@@ -8,6 +8,7 @@ at import time. ``leoflow run``, ``leoflow lite`` and ``leoflow-server`` all sta
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Iterable
@@ -161,9 +162,19 @@ async def start_control_plane(
             subprocess_executor.note_reported(ti_id)
 
     pushes: Any = xcom if on_xcom_push is None else _CountingXCom(xcom, on_xcom_push)
+    from leoflow.engine.auth.cipher import SecretCipher
+    from leoflow.engine.auth.config import AuthConfig, fernet_keys
+    from leoflow.engine.auth.secrets import secrets_env
+
+    cipher = SecretCipher(await asyncio.to_thread(fernet_keys, AuthConfig.from_settings(settings)))
+
+    async def task_secrets(tenant: str) -> dict[str, str]:
+        return await secrets_env(store, tenant, cipher)
+
     agent_service = AgentService(
         store, report=report, xcom=pushes, logs=sink, code_dir=home / "code",
         interpreter_for=interpreter_for, on_reported=reported, cancel=cancel,
+        secrets_env=task_secrets,
         heartbeat_timeout=heartbeat_timeout)
     server, port = await serve(agent_service, grpc_host, grpc_port)
     subprocess_executor = SubprocessExecutor(address=f"{grpc_host}:{port}", mint_token=mint,

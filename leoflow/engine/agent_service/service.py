@@ -65,7 +65,7 @@ class AgentService(pb_grpc.AgentServiceServicer):
     def __init__(self, store: Store, *, report: Callable[[ExecutorEvent], Awaitable[None]],
                  xcom: XComStore, logs: LogSink, code_dir: Path,
                  interpreter_for: Callable[[DagSpec], str],
-                 secrets_env: Callable[[], Mapping[str, str]] = dict,
+                 secrets_env: Callable[[str], Awaitable[Mapping[str, str]]] | None = None,
                  on_reported: Callable[[str], None] | None = None,
                  cancel: Callable[[str, str], Awaitable[None]] | None = None,
                  heartbeat_interval: float = 2.0, heartbeat_timeout: float = 10.0) -> None:
@@ -177,7 +177,10 @@ class AgentService(pb_grpc.AgentServiceServicer):
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION,
                                 f"cannot resolve the inputs of {ti.task_id!r}: {exc}")
         project_dir, dag_file = await self._code_of(run, spec)
-        env = {**spec.env, **self.secrets_env()}
+        env = dict(spec.env)
+        if self.secrets_env is not None:
+            # Variables and connections of the DAG's tenant, for this task's process only.
+            env.update(await self.secrets_env(await self._tenant_of(run.dag_id)))
         raw_task = next((t for t in spec.raw.get("tasks", ()) if t["task_id"] == ti.task_id),
                         {})
         return pb.FetchTaskResponse(
@@ -292,6 +295,11 @@ class AgentService(pb_grpc.AgentServiceServicer):
             return [mapped.get(i) for i in range(max(mapped, default=-1) + 1)]
         found = await self.xcom.get(dag_run_id, task_id, key)
         return getattr(found, "value", found)
+
+    async def _tenant_of(self, dag_id: str) -> str:
+        async with self.store.connect() as conn:
+            dag = await dags.get_dag(conn, dag_id)
+        return dag.tenant if dag is not None else "default"
 
     async def _code_of(self, run: DagRunRow, spec: DagSpec) -> tuple[Path, Path]:
         """Where the DAG's code is: the project folder, and the pinned version's DAG file.
