@@ -236,6 +236,7 @@ class SchedulingDelays:
             finishes = self._last_finish.setdefault(key, {})
             finishes[task_id] = max(at, finishes.get(task_id, at))
         elif kind == "ti.queued":
+            self._track(key)
             delay = await self._delay(key, data["task_id"], data.get("map_index", -1), at)
             if delay is not None:
                 self._observe(delay)
@@ -274,8 +275,11 @@ class SchedulingDelays:
             self._forget(next(iter(self._seen)))
 
     def _forget(self, key: RunKey) -> None:
-        for table in (self._seen, self._started, self._last_finish, self._done, self._graphs):
-            table.pop(key, None)  # type: ignore[attr-defined]
+        self._seen.pop(key, None)
+        self._started.pop(key, None)
+        self._last_finish.pop(key, None)
+        self._done.pop(key, None)
+        self._graphs.pop(key, None)
 
 
 def store_graph_loader(store: Any) -> GraphLoader:

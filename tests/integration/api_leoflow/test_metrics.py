@@ -283,3 +283,18 @@ def test_durations_come_from_running_to_finished():
     text = metrics.render().decode()
     assert 'leoflow_task_duration_seconds_count{state="failed"} 1.0' in text
     assert "upstream_failed" not in text
+
+
+async def test_runs_that_never_finish_are_forgotten_oldest_first(monkeypatch):
+    from leoflow.engine.api import metrics as module
+
+    monkeypatch.setattr(module, "MAX_TRACKED_RUNS", 3)
+    delays = Delays()
+    for n in range(5):
+        delays.tracker.event("run.running", {"dag_id": "d", "run_id": f"r{n}"}, float(n))
+        delays.tracker.event("ti.queued", {"dag_id": "d", "run_id": f"r{n}",
+                                           "task_id": "extract"}, n + 0.5)
+    await delays.tracker.drain()
+    assert delays.observed == [0.5] * 5
+    assert list(delays.tracker._seen) == [("d", "r2"), ("d", "r3"), ("d", "r4")]
+    assert set(delays.tracker._graphs) <= set(delays.tracker._seen)
