@@ -9,7 +9,6 @@ that other modules serve under the same prefix.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -35,6 +34,11 @@ from leoflow.engine.api.models.convert import (
     task_of,
     try_response,
 )
+from leoflow.engine.api.models.selection import (
+    clear_candidates,
+    marking_targets,
+    runs_to_clear,
+)
 from leoflow.engine.api.models.task_instances import (
     ClearTaskInstancesBody,
     PatchTaskInstanceBody,
@@ -53,7 +57,7 @@ from leoflow.engine.api.routes.dags import bad_order, spec_cache, visible_dag
 from leoflow.engine.api.security import api_context, require
 from leoflow.engine.auth.permissions import EDIT_RUNS, READ, Principal
 from leoflow.engine.spec.model import DagSpec
-from leoflow.engine.store import audit, dags, listings, runs, task_instances
+from leoflow.engine.store import audit, dags, listings, task_instances
 from leoflow.engine.store.listings import Range, UnknownOrderField
 from leoflow.engine.store.rows import DagRunRow, TaskInstanceRow
 
@@ -343,65 +347,6 @@ async def get_mapped_task_instance(
 
 
 # -- marking -----------------------------------------------------------------------------------
-def _closure(spec: DagSpec, starts: Iterable[str], upstream: bool,
-             downstream: bool) -> set[str]:
-    """The tasks reached from ``starts`` through upstream and/or downstream edges."""
-    found: set[str] = set()
-    for walk, enabled in ((lambda t: spec.task(t).upstream, upstream),
-                          (spec.downstream, downstream)):
-        if not enabled:
-            continue
-        stack = [t for t in starts if t in spec.task_ids]
-        while stack:
-            for nxt in walk(stack.pop()):
-                if nxt not in found:
-                    found.add(nxt)
-                    stack.append(nxt)
-    return found
-
-
-async def _other_runs(conn: AsyncConnection, principal: Principal, run: DagRunRow, *,
-                      past: bool, future: bool) -> list[DagRunRow]:
-    """Runs of the same DAG before (``past``) and/or after (``future``) ``run`` by logical
-    date; Airflow refuses this for a run without one."""
-    if not (past or future):
-        return []
-    if run.logical_date is None:
-        raise ApiError(400, "Cannot use include_past or include_future with no "
-                            "logical_date(e.g. manually or asset-triggered).")
-    candidates = await listings.find_runs(conn, tenant=principal.tenant, dag_id=run.dag_id)
-    return [r for r in candidates if r.id != run.id and r.logical_date is not None
-            and ((past and r.logical_date < run.logical_date)
-                 or (future and r.logical_date > run.logical_date))]
-
-
-async def _marking_targets(ctx: ApiContext, conn: AsyncConnection, principal: Principal,
-                           run: DagRunRow, task_id: str, map_index: int | None,
-                           body: PatchTaskInstanceBody
-                           ) -> tuple[list[TaskInstanceRow], list[TaskInstanceRow]]:
-    """(the instances of the patched task, every instance a new state would change)."""
-    own = await task_instances.list_for_run(conn, run.id, task_id=task_id)
-    if map_index is not None:
-        own = [t for t in own if t.map_index == map_index]
-    if not own:
-        raise _ti_not_found(run.dag_id, run.run_id, task_id, map_index)
-    spec = await _spec_of(ctx, conn, run)
-    relatives = _closure(spec, [task_id], body.include_upstream,
-                         body.include_downstream) if spec else set()
-    targets = list(own)
-    for ti in await task_instances.list_for_run(conn, run.id):
-        if ti.task_id in relatives and ti.task_id != task_id:
-            targets.append(ti)
-    for other in await _other_runs(conn, principal, run, past=body.include_past,
-                                   future=body.include_future):
-        for ti in await task_instances.list_for_run(conn, other.id):
-            same_task = ti.task_id == task_id
-            if (same_task and (map_index is None or ti.map_index == map_index)) \
-                    or (not same_task and ti.task_id in relatives):
-                targets.append(ti)
-    return own, [t for t in targets if t.state != body.new_state]
-
-
 def _fields(body: PatchTaskInstanceBody, update_mask: list[str] | None) -> set[str]:
     fields = set(body.model_fields_set)
     if update_mask:
@@ -421,8 +366,14 @@ async def _patch(ctx: ApiContext, principal: Principal, dag_id: str, dag_run_id:
             _, run = await visible_run(conn, dag_id, dag_run_id, principal)
         except NotFound:
             raise _ti_not_found(dag_id, dag_run_id, task_id, map_index) from None
-        own, targets = await _marking_targets(ctx, conn, principal, run, task_id, map_index,
-                                              body)
+        own = await task_instances.list_for_run(conn, run.id, task_id=task_id)
+        if map_index is not None:
+            own = [t for t in own if t.map_index == map_index]
+        if not own:
+            raise _ti_not_found(dag_id, dag_run_id, task_id, map_index)
+        targets = await marking_targets(conn, principal.tenant, run,
+                                        await _spec_of(ctx, conn, run), own, task_id,
+                                        map_index, body)
         new_state = body.new_state if "new_state" in fields else None
         if dry_run:
             return await ti_responses(ctx, conn, targets if new_state else own)
@@ -499,75 +450,6 @@ async def patch_task_instance_dry_run_by_map_index(
 
 
 # -- clearing ----------------------------------------------------------------------------------
-async def _runs_to_clear(conn: AsyncConnection, principal: Principal, dag_id: str,
-                         body: ClearTaskInstancesBody) -> list[DagRunRow]:
-    """Airflow's choice of runs: the given run (and, with include_past/future, the runs
-    before/after it by logical date), or the runs whose logical date is within
-    [start_date, end_date]."""
-    start, end = body.start_date, body.end_date
-    if body.dag_run_id is not None:
-        run = await runs.get_run(conn, dag_id, body.dag_run_id)
-        if run is None:
-            raise NotFound(f"Dag Run id {body.dag_run_id} not found in dag {dag_id}")
-        if not (body.include_past or body.include_future):
-            return [run]
-        if run.logical_date is None:
-            raise ApiError(400, "Cannot use include_past or include_future with no "
-                                "logical_date(e.g. manually or asset-triggered).")
-        start = end = run.logical_date
-    if body.include_past:
-        start = None
-    if body.include_future:
-        end = None
-    every = await listings.find_runs(conn, tenant=principal.tenant, dag_id=dag_id)
-    if start is None and end is None:
-        return every
-    return [run for run in every if run.logical_date is not None
-            and (start is None or run.logical_date >= start)
-            and (end is None or run.logical_date <= end)]
-
-
-def _task_selection(body: ClearTaskInstancesBody
-                    ) -> tuple[set[str] | None, dict[str, set[int]]]:
-    """(task ids cleared whole, {task id: map indexes} cleared one by one); ``None``: all."""
-    if body.task_ids is None:
-        return None, {}
-    whole = {t for t in body.task_ids if isinstance(t, str)}
-    indexed: dict[str, set[int]] = defaultdict(set)
-    for item in body.task_ids:
-        if not isinstance(item, str):
-            indexed[item[0]].add(item[1])
-    return whole, dict(indexed)
-
-
-async def _clear_candidates(ctx: ApiContext, conn: AsyncConnection, run: DagRunRow,
-                            body: ClearTaskInstancesBody) -> list[TaskInstanceRow]:
-    spec = await _spec_of(ctx, conn, run)
-    if spec is None:
-        return []
-    whole, indexed = _task_selection(body)
-    if whole is None:
-        chosen: set[str] = set(spec.task_ids)
-    else:
-        chosen = {t for t in whole | set(indexed) if t in spec.task_ids}
-        if not chosen:
-            return []
-    relatives = _closure(spec, chosen, body.include_upstream, body.include_downstream)
-    whole_tasks = (whole or set()) | relatives if whole is not None else chosen
-    selected = []
-    for ti in await task_instances.list_for_run(conn, run.id):
-        if ti.task_id not in chosen | relatives:
-            continue
-        if ti.task_id not in whole_tasks and ti.map_index not in indexed.get(ti.task_id, ()):
-            continue
-        if body.only_failed and ti.state not in ("failed", "upstream_failed"):
-            continue
-        if body.only_running and ti.state != "running":
-            continue
-        selected.append(ti)
-    return selected
-
-
 async def _clear_exactly(ctx: ApiContext, run: DagRunRow, tis: list[TaskInstanceRow],
                          user: str) -> None:
     """Clear exactly these instances: tasks cleared whole in one operation, tasks cleared
@@ -601,8 +483,9 @@ async def post_clear_task_instances(
     check_json_body(body.note, "note")
     async with ctx.store.connect() as conn:
         await visible_dag(conn, dag_id, principal)
-        per_run = [(run, await _clear_candidates(ctx, conn, run, body))
-                   for run in await _runs_to_clear(conn, principal, dag_id, body)]
+        per_run = [(run, await clear_candidates(conn, run, await _spec_of(ctx, conn, run),
+                                                body))
+                   for run in await runs_to_clear(conn, principal.tenant, dag_id, body)]
         selected = [ti for _, tis in per_run for ti in tis]
         if body.dry_run:
             return await ti_responses(ctx, conn, selected)
