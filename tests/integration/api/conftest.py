@@ -83,15 +83,18 @@ class Api:
 
     async def post(self, path: str, token: str = "admin-token", **kwargs: Any
                    ) -> httpx.Response:
-        return await self.client.post(path, headers=headers(token), **kwargs)
+        return await self.client.post(path, headers={**headers(token),
+                                                    **kwargs.pop("headers", {})}, **kwargs)
 
     async def patch(self, path: str, token: str = "admin-token", **kwargs: Any
                     ) -> httpx.Response:
-        return await self.client.patch(path, headers=headers(token), **kwargs)
+        return await self.client.patch(path, headers={**headers(token),
+                                                    **kwargs.pop("headers", {})}, **kwargs)
 
     async def delete(self, path: str, token: str = "admin-token", **kwargs: Any
                      ) -> httpx.Response:
-        return await self.client.delete(path, headers=headers(token), **kwargs)
+        return await self.client.delete(path, headers={**headers(token),
+                                                    **kwargs.pop("headers", {})}, **kwargs)
 
     async def register_example(self, name: str, *, paused: bool = False,
                                tenant: str = "default") -> dict[str, Any]:

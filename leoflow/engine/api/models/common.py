@@ -13,7 +13,14 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Query, Request
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
 from leoflow.engine.api.errors import ApiError
 
@@ -56,9 +63,16 @@ class ApiModel(BaseModel):
 
 
 class BodyModel(BaseModel):
-    """A request body: unknown keys are refused with 422 ``extra_forbidden`` (as Airflow)."""
+    """A request body: unknown keys are refused with 422 ``extra_forbidden`` (as Airflow),
+    and so are strings holding NUL, which no database column can store."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="after")
+    def _no_nul(self) -> BodyModel:
+        if has_nul(self.model_dump()):
+            raise ValueError("strings must not contain NUL characters")
+        return self
 
 
 class Page:
