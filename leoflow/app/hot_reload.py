@@ -64,7 +64,8 @@ ProjectState = Literal["pending", "compiling", "ok", "failed", "removed"]
 WATCHED_SUFFIXES = (".py",)
 DEFAULT_STEP_MS = 50        # a burst ends after this long without a change
 DEFAULT_DEBOUNCE_MS = 400   # ... or after this long in any case
-DEFAULT_CONCURRENCY = 4     # projects compiled at once (first start: the whole workspace)
+# projects compiled at once (a start compiles the whole workspace): one per core, up to 4
+DEFAULT_CONCURRENCY = max(1, min(4, os.cpu_count() or 1))
 
 Listener = Callable[["ReloadEvent"], Any]
 
@@ -209,9 +210,10 @@ class Reloader:
 
         return unsubscribe
 
-    async def start(self) -> None:
+    async def start(self, *, scan: bool = True) -> None:
         """Start watching and reload every project of the workspace in the background
-        (``settled()`` waits for that)."""
+        (``settled()`` waits for that). With ``scan=False`` the workspace is reloaded when
+        ``scan()`` is called (Lite does so once it serves requests)."""
         if self.plane is None:
             raise RuntimeError("Reloader.start() needs the control plane (reloader.plane)")
         if self.started:
@@ -223,7 +225,13 @@ class Reloader:
             # Changes made before the watcher is ready would be missed: wait for it.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._watching.wait(), 5.0)
-        self._scan = asyncio.create_task(self._initial_scan(), name="leoflow-reload-scan")
+        if scan:
+            self.scan()
+
+    def scan(self) -> None:
+        """Reload every project of the workspace in the background (once)."""
+        if self._scan is None and self.started:
+            self._scan = asyncio.create_task(self._initial_scan(), name="leoflow-reload-scan")
 
     async def stop(self) -> None:
         """Stop watching; reloads in progress are cancelled (their child process ends with

@@ -198,12 +198,18 @@ async def serve_lite(options: LiteOptions) -> int:
             LiteConfig(workspace=workspace,
                        postgres="embedded" if postgres == "embedded" else None,
                        grpc_port=grpc_port).save(home)
-            password = None
-            if not await admin_exists(database_url):
-                password = generate_password()
             settings = Settings.load(overrides={"home": str(home),
-                                                "database_url": database_url,
-                                                "bootstrap_password": password})
+                                                "database_url": database_url})
+            password = None
+            chosen = getattr(settings, "bootstrap_password", None)
+            if not await admin_exists(database_url):
+                # the first start: LEOFLOW_BOOTSTRAP_PASSWORD, or one made here and shown
+                password = chosen or generate_password()
+                settings = Settings.load(overrides={"home": str(home),
+                                                    "database_url": database_url,
+                                                    "bootstrap_password": password})
+                if chosen:
+                    password = None  # the user knows it; never print it
             lite = _Lite(options, settings, workspace, url, password, grpc_port, lock,
                          started)
             await lite.serve(sock)
@@ -345,7 +351,9 @@ class _Lite:
             async with inner(app) as state:
                 plane = app.state.plane
                 self.reloader.plane = plane
-                await self.reloader.start()
+                # The workspace is compiled once requests are served (see _announce): the
+                # compile children would otherwise compete with the first page for the CPU.
+                await self.reloader.start(scan=False)
                 try:
                     yield state
                 finally:
@@ -388,6 +396,7 @@ class _Lite:
             await asyncio.sleep(0.01)
         if not server.started:
             return
+        self.reloader.scan()
         self.lock.update(url=self.url)
         self._banner(time.monotonic() - self.started)
         if self.options.open_browser:
@@ -412,8 +421,8 @@ class _Lite:
             say("             (shown once: note it; `leoflow lite reset-password` makes a "
                 "new one)")
         else:
-            say("  login      admin (password from the first start; forgot it? "
-                "`leoflow lite reset-password`)")
+            say("  login      admin (password from the first start or "
+                "LEOFLOW_BOOTSTRAP_PASSWORD; forgot it? `leoflow lite reset-password`)")
         say(f"  workspace  {self.workspace}   your DAG projects: saving one registers it")
         say(f"  home       {self.settings.home}   logs, environments, settings")
         say(f"  store      {store}")

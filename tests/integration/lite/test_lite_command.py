@@ -5,8 +5,12 @@ command, Ctrl-C during a running task, and a restart after ``kill -9``."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import tempfile
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -194,11 +198,23 @@ def test_after_kill_9_the_next_start_reconciles_the_run(bare_lite_dirs: LiteDirs
     assert again.stop() == 0
 
 
+@pytest.fixture
+def home_outside_pytest(bare_lite_dirs: LiteDirs) -> Iterator[LiteDirs]:
+    """A home outside pytest's temporary root. Run as root, pgserver runs PostgreSQL as
+    another user, which must traverse the path to its data; pytest resets its root folder
+    to mode 700 whenever a pytest session starts (another suite running at the same time)."""
+    home = Path(tempfile.mkdtemp(prefix="leoflow-lite-pg-"))
+    bare_lite_dirs.home = home
+    bare_lite_dirs.env["LEOFLOW_HOME"] = str(home)
+    yield bare_lite_dirs
+    shutil.rmtree(home, ignore_errors=True)
+
+
 @pytest.mark.postgres
 def test_the_embedded_postgres_is_started_and_stopped_with_lite(
-        bare_lite_dirs: LiteDirs, start_lite: object) -> None:
+        home_outside_pytest: LiteDirs, start_lite: object) -> None:
     pytest.importorskip("pgserver")
-    dirs = bare_lite_dirs
+    dirs = home_outside_pytest
     write_project(dirs.workspace, "sleeper", SLEEPER.format(seconds=0))
     lite = start_lite(dirs, "--postgres", "embedded")  # type: ignore[operator]
     lite.wait_ready(timeout=90)
