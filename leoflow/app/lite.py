@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import socket
 import sys
@@ -399,7 +400,7 @@ class _Lite:
         self.reloader.scan()
         self.lock.update(url=self.url)
         self._banner(time.monotonic() - self.started)
-        if self.options.open_browser:
+        if self.options.open_browser and _has_display():
             import webbrowser
 
             task = asyncio.create_task(asyncio.to_thread(webbrowser.open, self.url))
@@ -435,6 +436,14 @@ class _Lite:
                 "editor")
         say("Press Ctrl-C to stop.")
         say("")
+
+
+def _has_display() -> bool:
+    """Whether a graphical browser can open here. Without a display, Python's webbrowser
+    would start a text browser (lynx, w3m) in Lite's own terminal."""
+    if sys.platform.startswith("linux") or "bsd" in sys.platform:
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
 
 
 def _make_server(config: Any, *, say: Callable[[str], None]) -> Any:
