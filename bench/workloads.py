@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from bench.generate import lattice_project
@@ -71,3 +72,19 @@ def lite(runs: int) -> list[Figure]:
 
 
 WORKLOADS["W7"] = lite
+
+
+def _realpath(name: str) -> Callable[[int], list[Figure]]:
+    """W1, W2, W8 and PHASES run the real path (bench/realpath.py): imported when run."""
+    def run(runs: int) -> list[Figure]:
+        from bench import realpath
+
+        return getattr(realpath, name)(runs)
+
+    return run
+
+
+WORKLOADS["W1"] = _realpath("w1_chain")
+WORKLOADS["W2"] = _realpath("w2_fanout")
+WORKLOADS["W8"] = _realpath("w8_xcom")
+WORKLOADS["PHASES"] = _realpath("phases")
