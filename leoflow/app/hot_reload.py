@@ -354,17 +354,21 @@ class Reloader:
 
         self.workspace.mkdir(parents=True, exist_ok=True)
         self._watching.set()
-        async for changes in watchfiles.awatch(
-                self.workspace, watch_filter=self._wanted, debounce=self.debounce_ms,
-                step=self.step_ms, stop_event=self._stop, recursive=True,
-                ignore_permission_denied=True):
-            touched = set()
-            for _change, raw in changes:
-                project = project_of(self.workspace, Path(raw))
-                if project is not None:
-                    touched.add(project.resolve())
-            for project in sorted(touched):
-                self._request(project)
+        try:
+            async for changes in watchfiles.awatch(
+                    self.workspace, watch_filter=self._wanted, debounce=self.debounce_ms,
+                    step=self.step_ms, stop_event=self._stop, recursive=True,
+                    ignore_permission_denied=True):
+                touched = set()
+                for _change, raw in changes:
+                    project = project_of(self.workspace, Path(raw))
+                    if project is not None:
+                        touched.add(project.resolve())
+                for project in sorted(touched):
+                    self._request(project)
+        except Exception:  # say so: saves would silently stop registering
+            log.exception("stopped watching %s: saved files are no longer registered until "
+                          "Lite restarts", self.workspace)
 
     # -- one reload ----------------------------------------------------------------------------
     async def _reload(self, entry: _Project, *, force: bool) -> None:
