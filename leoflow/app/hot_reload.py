@@ -345,9 +345,14 @@ class Reloader:
         name = os.path.basename(path)
         if name.startswith(".") or name.endswith("~"):
             return False
-        if not (name == PROJECT_FILE or name.endswith(WATCHED_SUFFIXES)):
+        if any(part in IGNORED_DIRS for part in Path(path).parts):
             return False
-        return not any(part in IGNORED_DIRS for part in Path(path).parts)
+        if name == PROJECT_FILE or name.endswith(WATCHED_SUFFIXES):
+            return True
+        import watchfiles
+
+        # A new folder: files written into it before its watch was set are not reported.
+        return bool(change == watchfiles.Change.added and os.path.isdir(path))
 
     async def _watch(self) -> None:
         import watchfiles
@@ -361,7 +366,12 @@ class Reloader:
                     ignore_permission_denied=True):
                 touched = set()
                 for _change, raw in changes:
-                    project = project_of(self.workspace, Path(raw))
+                    path = Path(raw)
+                    if path.is_dir():  # a folder appeared (mkdir, a copy, a move)
+                        found = await asyncio.to_thread(find_projects, path)
+                        touched.update(p.resolve() for p in found)
+                        path = path / "_.py"  # ... inside a project, maybe
+                    project = project_of(self.workspace, path)
                     if project is not None:
                         touched.add(project.resolve())
                 for project in sorted(touched):
