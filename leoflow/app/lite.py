@@ -180,6 +180,7 @@ async def serve_lite(options: LiteOptions) -> int:
     workspace = resolve_workspace(home, options.workspace)
     lock = LiteLock(home)
     lock.acquire({"workspace": str(workspace), "url": None})
+    sock: socket.socket | None = None
     try:
         sock = _listen(options.host, options.port)
         url = _url(options.host, sock.getsockname()[1])
@@ -215,6 +216,8 @@ async def serve_lite(options: LiteOptions) -> int:
                          started)
             await lite.serve(sock)
     finally:
+        if sock is not None:
+            sock.close()
         lock.release()
     return 0
 
