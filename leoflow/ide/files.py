@@ -145,8 +145,10 @@ class Workspace:
         for entry in entries:
             if count[0] >= MAX_TREE_ENTRIES:
                 break
-            if entry.name in HIDDEN_IN_TREE or entry.name.endswith(".pyc"):
-                continue
+            if entry.name in HIDDEN_IN_TREE or entry.name.endswith(".pyc") \
+                    or entry.name.startswith((".leoflow", ".#")) \
+                    or entry.name.endswith(".leoflow-tmp"):
+                continue  # tool folders, Leoflow's own files, half-written saves
             path = Path(entry.path)
             if entry.is_symlink():
                 real = path.resolve(strict=False)

@@ -3,6 +3,7 @@ mode switch, user menu) and the page's content column."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from nicegui import app, ui
@@ -33,8 +34,9 @@ def frame(services: Any, principal: Principal, *, active: str = "") -> ui.column
         ui.space()
         with ui.row().classes("items-center gap-1 text-white"):
             ui.icon("folder_open", size="xs")
-            ui.label(str(services.workspace)).classes("text-caption leoflow-mono").props(
-                'data-testid="workspace-path"')
+            ui.label(display_path(services.workspace)).classes(
+                "text-caption leoflow-mono").props('data-testid="workspace-path"').tooltip(
+                "The workspace: your DAG projects")
 
         def toggle_dark(value: bool) -> None:
             dark.value = value
@@ -50,6 +52,15 @@ def frame(services: Any, principal: Principal, *, active: str = "") -> ui.column
             ui.menu_item("Log out", on_click=lambda: _logout(services)).props(
                 'data-testid="logout"')
     return ui.column().classes("w-full gap-3 p-2")
+
+
+def display_path(path: Path) -> str:
+    """``~/leoflow`` rather than ``/home/someone/leoflow``."""
+    path = Path(path)
+    try:
+        return "~/" + path.resolve().relative_to(Path.home().resolve()).as_posix()
+    except (ValueError, RuntimeError, OSError):
+        return str(path)
 
 
 async def _logout(services: Any) -> None:

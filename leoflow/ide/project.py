@@ -31,3 +31,12 @@ def project_dag_id(project_dir: Path) -> str | None:
         return load_project_config(project_dir).dag_id
     except LeoflowError:
         return None
+
+
+def dag_file(workspace: Path, fileloc: str | None) -> Path | None:
+    """The DAG file a DAG was registered from: ``fileloc`` is absolute, or relative to the
+    workspace (the hot reloader registers ``examples/hello/dag.py``)."""
+    if not fileloc:
+        return None
+    path = Path(fileloc)
+    return path if path.is_absolute() else Path(workspace) / path

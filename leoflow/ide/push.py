@@ -136,11 +136,12 @@ async def open_push_dialog(services: Any, dag_id: str) -> None:
     from leoflow.engine.compiler.errors import CompileError
     from leoflow.ide import queries
     from leoflow.ide.layout import transient_dialog
+    from leoflow.ide.project import dag_file
 
     plane = services.require_plane()
     saved = await run.io_bound(load_settings, services.workspace)
     detail = await queries.dag_detail(plane, dag_id, grid_runs=0)
-    fileloc = detail.dag.fileloc if detail else None
+    path = dag_file(services.workspace, detail.dag.fileloc if detail else None)
     with transient_dialog() as dialog, ui.card().classes("w-[32rem] max-w-full"):
         ui.label(f"Push {dag_id} to a cluster").classes("text-h6")
         ui.label("Compiles the DAG now and registers its dag.json on a Leoflow Pro server."
@@ -155,7 +156,7 @@ async def open_push_dialog(services: Any, dag_id: str) -> None:
 
         async def push() -> None:
             result.classes(remove="text-negative text-positive")
-            if not fileloc:
+            if path is None:
                 result.text = "this DAG has no file to compile"
                 result.classes("text-negative")
                 return
@@ -164,7 +165,7 @@ async def open_push_dialog(services: Any, dag_id: str) -> None:
             await run.io_bound(save_settings, services.workspace, settings)
             result.text = "compiling…"
             try:
-                document, source = await compile_for_push(plane, Path(fileloc).parent, dag_id)
+                document, source = await compile_for_push(plane, path.parent, dag_id)
             except (CompileError, KeyError) as exc:
                 result.text = f"does not compile: {exc}"
                 result.classes("text-negative")

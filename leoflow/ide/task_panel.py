@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from nicegui import background_tasks, context, ui
@@ -42,7 +43,8 @@ class TaskPanel:
     """Build inside a container; ``close()`` stops its tail and its subscription."""
 
     def __init__(self, services: Any, hub: EventHub, principal: Principal, dag_id: str,
-                 run_id: str, task_id: str, map_index: int = -1) -> None:
+                 run_id: str, task_id: str, map_index: int = -1,
+                 on_close: Callable[[], None] | None = None) -> None:
         self.services = services
         self.plane = services.require_plane()
         self.hub = hub
@@ -61,13 +63,20 @@ class TaskPanel:
         self.try_select: ui.select | None = None
         self.live: LiveRegion | None = None
         self.can_edit = role_allows(principal.role, EDIT_RUNS)
+        self.on_close = on_close
 
     async def build(self) -> None:
         self.detail = await queries.task_instance_detail(
             self.plane, self.dag_id, self.run_id, self.task_id, self.map_index)
-        with ui.column().classes("w-full gap-2").props('data-testid="task-panel"'):
+        panel = ui.card().classes("w-full gap-2").props('flat bordered data-testid="task-panel"')
+        with panel:
             title = self.task_id + (f" [{self.map_index}]" if self.map_index >= 0 else "")
-            ui.label(title).classes("text-h6 leoflow-mono")
+            with ui.row().classes("w-full items-center no-wrap"):
+                ui.label(title).classes("text-h6 leoflow-mono")
+                ui.space()
+                if self.on_close is not None:
+                    ui.button(icon="close", on_click=self.on_close).props(
+                        'flat round dense data-testid="panel-close"').tooltip("Close")
             ui.label(f"run {self.run_id}").classes("text-caption leoflow-mono")
             self.summary()
             with ui.row().classes("gap-2"):
@@ -308,13 +317,15 @@ class TaskPanel:
 
 async def open_panel(container: ui.element, services: Any, hub: EventHub,
                      principal: Principal, dag_id: str, run_id: str, task_id: str,
-                     map_index: int = -1, previous: TaskPanel | None = None) -> TaskPanel:
+                     map_index: int = -1, previous: TaskPanel | None = None,
+                     on_close: Callable[[], None] | None = None) -> TaskPanel:
     """Replace whatever ``container`` holds with the panel of one task instance."""
     if previous is not None:
         with contextlib.suppress(Exception):
             previous.close()
     container.clear()
-    panel = TaskPanel(services, hub, principal, dag_id, run_id, task_id, map_index)
+    panel = TaskPanel(services, hub, principal, dag_id, run_id, task_id, map_index,
+                      on_close=on_close)
     with container:
         await panel.build()
     return panel

@@ -16,6 +16,7 @@ from leoflow.ide import queries, session
 from leoflow.ide.events import EventHub, LiveRegion, for_dag
 from leoflow.ide.graph_view import GraphView
 from leoflow.ide.layout import format_duration, format_time, frame
+from leoflow.ide.project import dag_file
 from leoflow.ide.task_panel import TaskPanel, open_panel
 from leoflow.ide.theme import STATE_COLORS, square_style
 from leoflow.ide.trigger import open_trigger_dialog
@@ -53,12 +54,13 @@ class DagPage:
                 'color=primary data-testid="dag-trigger"').set_enabled(self.can_edit)
             ui.button("Push to cluster", icon="cloud_upload", on_click=self.push).props(
                 'outline data-testid="dag-push"')
-            ui.button("Edit", icon="code", on_click=self.edit).props("outline")
+            ui.button("Edit", icon="code", on_click=self.edit).props(
+                'outline data-testid="dag-edit"')
         if detail.spec is not None and detail.spec.description:
             ui.label(detail.spec.description).classes("text-body2 text-grey-8")
         with ui.row().classes("w-full no-wrap items-start gap-4"):
             with ui.column().classes("grow min-w-0"):
-                with ui.tabs().classes("w-full") as tabs:
+                with ui.tabs().classes("w-full").props("align=left dense") as tabs:
                     grid_tab = ui.tab("Grid", icon="grid_on")
                     graph_tab = ui.tab("Graph", icon="account_tree")
                     code_tab = ui.tab("Code", icon="code")
@@ -75,6 +77,7 @@ class DagPage:
                         self.runs_view()
             self.panel_box = ui.column().classes("w-[36rem] max-w-[45%] shrink-0").props(
                 'data-testid="panel-box"')
+            self.panel_box.set_visibility(False)
         LiveRegion(self.hub, for_dag(self.dag_id), self.refresh)
         if task_id and self.selected_run:
             await self.open_task(task_id, run_id=self.selected_run, map_index=map_index)
@@ -117,15 +120,13 @@ class DagPage:
     def edit(self) -> None:
         detail = self.detail
         target = "/editor"
-        fileloc = detail.dag.fileloc if detail else None
-        if fileloc:
-            from pathlib import Path
-
+        path = dag_file(self.services.workspace, detail.dag.fileloc if detail else None)
+        if path is not None:
             try:
-                rel = Path(fileloc).resolve().relative_to(self.services.workspace.resolve())
+                rel = path.resolve().relative_to(self.services.workspace.resolve())
                 target = f"/editor?file={quote(rel.as_posix())}"
             except ValueError:
-                pass
+                pass  # registered from outside the workspace: nothing to open here
         ui.navigate.to(target)
 
     # -- grid ------------------------------------------------------------------------------
@@ -227,9 +228,18 @@ class DagPage:
         if run_id is None or self.panel_box is None:
             ui.notify("No run yet: trigger one to see its task instances")
             return
+        self.panel_box.set_visibility(True)
         self.panel = await open_panel(self.panel_box, self.services, self.hub, self.principal,
                                       self.dag_id, run_id, task_id, map_index,
-                                      previous=self.panel)
+                                      previous=self.panel, on_close=self.close_task)
+
+    def close_task(self) -> None:
+        if self.panel is not None:
+            self.panel.close()
+            self.panel = None
+        if self.panel_box is not None:
+            self.panel_box.clear()
+            self.panel_box.set_visibility(False)
 
     async def refresh(self) -> None:
         await self.load()

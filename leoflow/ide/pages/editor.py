@@ -19,7 +19,7 @@ from urllib.parse import quote
 from fastapi import Query, Request
 from nicegui import app, run, ui
 
-from leoflow.engine.auth.permissions import EDIT_RUNS, Principal, role_allows
+from leoflow.engine.auth.permissions import EDIT_RUNS, MANAGE_DAGS, Principal, role_allows
 from leoflow.errors import LeoflowError
 from leoflow.ide import queries, session
 from leoflow.ide.compile_events import CompileOutcome, outcome_from
@@ -58,6 +58,8 @@ class EditorPage:
         self.selected: str | None = None  # the tree's selected node (file or folder)
         self.kinds: dict[str, bool] = {}  # tree node id → is a folder
         self.can_edit = role_allows(principal.role, EDIT_RUNS)
+        # Writing a DAG's files registers new code: the permission of pushing a DAG.
+        self.can_write = role_allows(principal.role, MANAGE_DAGS)
 
     # -- layout ----------------------------------------------------------------------------
     async def build(self, file: str | None) -> None:
@@ -75,7 +77,7 @@ class EditorPage:
                         ui.button(icon=icon, on_click=action).props(
                             f'flat dense round data-testid="{testid}"').tooltip(tip)
                 self.tree = ui.tree([], on_select=self.on_select).classes("w-full").props(
-                    'dense data-testid="file-tree"')
+                    'dense selected-color=primary data-testid="file-tree"')
             with ui.column().classes("grow min-w-0 gap-1"):
                 with ui.row().classes("w-full items-center gap-2"):
                     self.title = ui.label("No file open").classes("leoflow-mono text-body1"
@@ -92,7 +94,8 @@ class EditorPage:
                     "", language=None, theme="basicDark" if dark else "basicLight",
                     on_change=self.on_change,
                     keymap={"Mod-s": self.save}).classes(
-                    "w-full grow min-h-0 border").props('data-testid="code-editor"')
+                    "w-full grow min-h-0").style("border: 1px solid #d0d0d0").props(
+                    'data-testid="code-editor"')
                 self.editor.set_enabled(False)
                 self.diagnostics()
             with ui.column().classes("w-[30rem] shrink-0 gap-2 overflow-auto"):
@@ -174,6 +177,8 @@ class EditorPage:
         dialog.open()
 
     def ask_new_file(self) -> None:
+        if not self._may_write():
+            return
         folder = self._target_folder()
 
         async def create(name: str) -> None:
@@ -188,6 +193,8 @@ class EditorPage:
         self._ask_name(f"New file{where}", "File name (e.g. dag.py)", "", create)
 
     def ask_new_folder(self) -> None:
+        if not self._may_write():
+            return
         folder = self._target_folder()
 
         async def create(name: str) -> None:
@@ -202,6 +209,8 @@ class EditorPage:
         self._ask_name(f"New folder{where}", "Folder name", "", create)
 
     def ask_rename(self) -> None:
+        if not self._may_write():
+            return
         target = self.selected or self.path
         if not target:
             ui.notify("Select a file or folder first")
@@ -219,6 +228,8 @@ class EditorPage:
         self._ask_name(f"Rename {target}", "New name", PurePosixPath(target).name, rename)
 
     def ask_delete(self) -> None:
+        if not self._may_write():
+            return
         target = self.selected or self.path
         if not target:
             ui.notify("Select a file or folder first")
@@ -248,6 +259,12 @@ class EditorPage:
                     'color=negative data-testid="delete-confirm"')
         dialog.open()
 
+    def _may_write(self) -> bool:
+        if not self.can_write:
+            ui.notify(f"Role {self.principal.role} may read files here but not change them",
+                      type="warning")
+        return self.can_write
+
     # -- editing ---------------------------------------------------------------------------
     @property
     def dirty(self) -> bool:
@@ -273,7 +290,7 @@ class EditorPage:
         self.title.text = rel
         self.editor.set_language(language_for(rel))
         self.editor.value = text
-        self.editor.set_enabled(True)
+        self.editor.set_enabled(self.can_write)
         self.marker.set_visibility(False)
         self._expand_to(rel)
         absolute = self.workspace.resolve(rel)
@@ -308,7 +325,7 @@ class EditorPage:
         self.graph_header.refresh()
 
     async def save(self) -> None:
-        if self.path is None:
+        if self.path is None or not self._may_write():
             return
         text = self.editor.value or ""
         rel = self.path

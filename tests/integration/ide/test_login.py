@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.integration.ide.conftest import Ide
@@ -58,3 +60,24 @@ async def test_next_never_leads_off_the_server(ide: Ide) -> None:
     assert safe_next("//evil.example/x") == "/"
     assert safe_next("/dags/x?run_id=1") == "/dags/x?run_id=1"
     assert safe_next(None) == "/"
+
+
+async def test_a_viewer_reads_but_cannot_change_files_or_runs(ide: Ide, auth: Any) -> None:
+    from leoflow.engine.auth.permissions import Principal
+
+    admin = Principal("admin", "Admin")
+    await auth.users.create_user(admin, "viewer", "viewer-password-1", "Viewer")
+    await ide.register("examples/hello")
+    await ide.user.open("/login")
+    (await ide.find("login-username")).type("viewer")
+    (await ide.find("login-password")).type("viewer-password-1")
+    (await ide.find("login-submit")).click()
+    toggle = await ide.element("pause-hello")
+    assert not toggle.enabled
+    assert not (await ide.element("trigger-hello")).enabled
+    await ide.user.open("/editor?file=examples/hello/dag.py")
+    editor = await ide.element("code-editor")
+    assert not editor.enabled
+    (await ide.find("new-file")).click()
+    await ide.see("Role Viewer may read files here but not change them")
+    assert ide.elements("name-input") == []
