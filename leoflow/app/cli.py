@@ -19,9 +19,11 @@ COMMAND_MODULES = ("leoflow.app.cmd_project", "leoflow.app.cmd_run", "leoflow.ap
 
 EPILOG = """\
 examples:
+  leoflow lite                                 the local IDE, API and scheduler at :8088
   leoflow init my_dag                          scaffold my_dag/dag.py and my_dag/leoflow.yaml
   leoflow validate my_dag                      check the project; exit 0 or print file:line
   leoflow compile my_dag -o my_dag/dag.json    write the compiled, hashed spec
+  leoflow run my_dag --conf '{"n": 3}'         run it once on the real path, print results
   leoflow db migrate                           bring the metadata database up to date
 
 docs: docs/ in the project, or `leoflow <command> --help`
