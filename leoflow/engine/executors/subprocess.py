@@ -12,20 +12,24 @@ file, not a pipe: an agent must survive the control plane that started it, and a
 would break under it (its next diagnostic would die of EPIPE) when that process exits.
 The file is copied into the try's log when the agent exits, then removed.
 
-Warm agents: an agent spends most of its start-up importing (gRPC, protobuf, Jinja, the
-SDK: ~130 ms of a ~250 ms task on 2 cores). So that this cost is not on the path from one
-task to the next, the executor keeps ``warm_agents`` agent processes started ahead, their
-imports done, each waiting on its stdin for the one try it will run (its task instance id
-and token arrive there, never in an environment a warm process had before). Every try
-still runs in a process of its own that ran nothing else; a warm agent is used once. The
-pool is refilled in the background after each start and emptied after ``warm_idle``
-seconds without a start, so an idle control plane keeps no spare processes.
+Fork server: an agent spends most of its start-up importing (gRPC, protobuf, Jinja, the
+SDK: ~130-200 ms of CPU on 2 cores, more than the rest of a trivial task). So the executor
+starts one process that does these imports once and forks an agent from it for each try
+(``fork_server=True``, the default): a few milliseconds instead of a new interpreter. The
+fork server never opens a gRPC channel, runs no event loop and has one thread, so each
+child starts clean; a child gets its own session, its own output file, and an environment
+made of the same minimal variables and the try's id and token (sent over a pipe, never put
+in an environment the server had). Every try still runs in a process of its own that ran
+no other try, and the user's code runs in yet another process (the DAG's interpreter).
+The fork server reports each child's exit status back. It is stopped after ``fork_idle``
+seconds without a start (an idle control plane keeps no spare process), restarted on
+demand, and a try is started the plain way (``python -m leoflow.agent``) whenever the
+fork server is unavailable.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import itertools
 import json
@@ -50,39 +54,230 @@ PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "SYSTEMROOT"
 KILL_GRACE = 5.0
 OUTPUT_TAIL_BYTES = 64 * 1024  # what is kept of an agent's own output (a traceback fits)
 ORPHAN_POLL = 0.5  # seconds between liveness checks of an agent adopted after a restart
-WARM_AGENTS = 2  # agents started ahead; enough for a chain, refilled while a task runs
-WARM_IDLE = 60.0  # seconds without a start after which the warm agents are stopped
+FORK_IDLE = 60.0  # seconds without a start after which the fork server is stopped
 
-# A warm agent: the agent's imports first, then the try it runs, read from stdin as JSON
-# (its LEOFLOW_TI_ID and LEOFLOW_TOKEN); end of input without a line means "not needed".
-WARM_BOOTSTRAP = """\
-import json, os, sys
+# The fork server, run as ``python -c``. Requests on stdin, one JSON line each:
+# {"id": n, "env": {...}, "output": path}; answers on stdout: {"id": n, "pid": p} once
+# forked, {"exit": p, "code": c} when a child ended (c < 0: killed by signal -c).
+# End of input: fork no more and exit (children live on; they are in their own sessions).
+FORK_SERVER = r"""
+import json, os, select, signal, sys
 import leoflow.agent.agent, leoflow.agent.main
-line = sys.stdin.readline()
-if not line.strip():
-    sys.exit(0)
-os.environ.update(json.loads(line))
-sys.stdin.close()
-sys.exit(leoflow.agent.main.main([]))
+
+def child(request, fds):
+    os.setsid()
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    for fd in fds:
+        os.close(fd)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    out = os.open(request["output"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    os.close(null)
+    os.close(out)
+    os.environ.clear()
+    os.environ.update(request["env"])
+    code = 1
+    try:
+        code = leoflow.agent.main.main([])
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:
+        import traceback
+        traceback.print_exc()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:
+                pass
+        os._exit(code if isinstance(code, int) else 1)
+
+def say(message):
+    os.write(1, (json.dumps(message) + "\n").encode())
+
+def reap():
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        say({"exit": pid, "code": os.waitstatus_to_exitcode(status)})
+
+def main():
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    say({"ready": os.getpid()})
+    pending = b""
+    while True:
+        try:
+            ready, _, _ = select.select([0, wake_r], [], [])
+        except InterruptedError:
+            continue
+        if wake_r in ready:
+            try:
+                os.read(wake_r, 4096)
+            except BlockingIOError:
+                pass
+            reap()
+        if 0 in ready:
+            data = os.read(0, 65536)
+            if not data:
+                return
+            pending += data
+            while b"\n" in pending:
+                line, pending = pending.split(b"\n", 1)
+                request = json.loads(line)
+                pid = os.fork()
+                if pid == 0:
+                    child(request, (0, 1, wake_r, wake_w))
+                say({"id": request["id"], "pid": pid})
+
+try:
+    main()
+except BrokenPipeError:
+    pass
 """
+
+
+class _Forked:
+    """An agent forked by the fork server: what ``asyncio.subprocess.Process`` offers here."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+        self._ended = asyncio.Event()
+
+    def ended(self, code: int) -> None:
+        if self.returncode is None:
+            self.returncode = code
+            self._ended.set()
+
+    async def wait(self) -> int:
+        await self._ended.wait()
+        assert self.returncode is not None
+        return self.returncode
+
+
+class _ForkServer:
+    """The fork server process and the bookkeeping of what it forked."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.forked: dict[int, _Forked] = {}
+        self._replies: dict[int, asyncio.Future[int]] = {}
+        self._ids = itertools.count()
+        self._lock = asyncio.Lock()
+        self.reader: asyncio.Task[None] | None = None
+        self.pollers: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    async def start(cls, env: dict[str, str], output: Path) -> _ForkServer:
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        try:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-c", FORK_SERVER, env=env, stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE, stderr=fd, start_new_session=True)
+        finally:
+            os.close(fd)
+        server = cls(process)
+        assert process.stdout is not None
+        try:
+            first = await asyncio.wait_for(process.stdout.readline(), 30.0)
+            if not first.startswith(b'{"ready"'):
+                raise RuntimeError(f"unexpected first line {first[:200]!r}")
+        except BaseException:
+            _kill_group(process.pid)
+            await process.wait()
+            raise
+        server.reader = asyncio.create_task(server._read(), name="leoflow-fork-server")
+        return server
+
+    @property
+    def alive(self) -> bool:
+        return self.process.returncode is None and self.reader is not None \
+            and not self.reader.done()
+
+    async def fork(self, env: dict[str, str], output: Path) -> _Forked:
+        assert self.process.stdin is not None
+        request_id = next(self._ids)
+        reply = self._replies[request_id] = asyncio.get_running_loop().create_future()
+        line = json.dumps({"id": request_id, "env": env, "output": str(output)})
+        try:
+            async with self._lock:
+                self.process.stdin.write(line.encode() + b"\n")
+                await self.process.stdin.drain()
+            pid = await asyncio.wait_for(reply, 10.0)
+        finally:
+            self._replies.pop(request_id, None)
+        forked = self.forked.setdefault(pid, _Forked(pid))
+        return forked
+
+    async def _read(self) -> None:
+        assert self.process.stdout is not None
+        try:
+            async for raw in self.process.stdout:
+                message = json.loads(raw)
+                if "exit" in message:
+                    self.forked.setdefault(message["exit"], _Forked(message["exit"])).ended(
+                        int(message["code"]))
+                    self.forked.pop(message["exit"], None)
+                elif "id" in message:
+                    future = self._replies.get(message["id"])
+                    if future is not None and not future.done():
+                        future.set_result(int(message["pid"]))
+        except Exception:
+            log.exception("the fork server's answers could not be read")
+        finally:
+            for future in self._replies.values():
+                if not future.done():
+                    future.set_exception(RuntimeError("the fork server exited"))
+            # children it had not reported: watch their pids (they are not ours to wait)
+            for forked in list(self.forked.values()):
+                if forked.returncode is None:
+                    self.pollers.add(asyncio.create_task(_poll_exit(forked),
+                                                         name=f"agent-poll-{forked.pid}"))
+
+    async def stop(self) -> None:
+        """End of input: the server exits; the agents it forked keep running."""
+        if self.process.stdin is not None and not self.process.stdin.is_closing():
+            self.process.stdin.close()
+        try:
+            await asyncio.wait_for(self.process.wait(), 5.0)
+        except TimeoutError:
+            _kill_group(self.process.pid)
+            await self.process.wait()
+        if self.reader is not None:
+            await asyncio.gather(self.reader, return_exceptions=True)
+
+    async def forget(self) -> None:
+        """Stop watching the agents it forked (they belong to the next control plane)."""
+        for poller in self.pollers:
+            poller.cancel()
+        await asyncio.gather(*self.pollers, return_exceptions=True)
+
+
+async def _poll_exit(forked: _Forked) -> None:
+    while _alive(forked.pid):
+        await asyncio.sleep(ORPHAN_POLL)
+    forked.ended(-signal.SIGKILL if forked.returncode is None else forked.returncode)
 
 
 @dataclass
 class _Agent:
     launch: TaskLaunch
-    process: asyncio.subprocess.Process
+    process: asyncio.subprocess.Process | _Forked
     output: Path
     watcher: asyncio.Task[None] | None = None
     reported: bool = False
     cancelled: str | None = None
-
-
-@dataclass
-class _Warm:
-    """An agent process started ahead, waiting for its try."""
-
-    process: asyncio.subprocess.Process
-    output: Path
 
 
 @dataclass
@@ -104,8 +299,8 @@ class SubprocessExecutor:
                  agent_command: Sequence[str] | None = None,
                  on_agent_output: Callable[[TaskLaunch, str], Awaitable[None]] | None = None,
                  extra_env: dict[str, str] | None = None,
-                 output_dir: Path | None = None, warm_agents: int = WARM_AGENTS,
-                 warm_idle: float = WARM_IDLE) -> None:
+                 output_dir: Path | None = None, fork_server: bool = True,
+                 fork_idle: float = FORK_IDLE) -> None:
         self.address = address
         self.output_dir = Path(output_dir) if output_dir is not None else Path(
             tempfile.gettempdir()) / f"leoflow-agents-{os.getuid()}"
@@ -113,17 +308,17 @@ class SubprocessExecutor:
         self.agent_command = list(agent_command or [sys.executable, "-m", "leoflow.agent"])
         self.on_agent_output = on_agent_output
         self.extra_env = dict(extra_env or {})
-        # a custom agent command cannot be started ahead (it reads its try from its env)
-        self.warm_agents = max(0, warm_agents) if agent_command is None else 0
-        self.warm_idle = warm_idle
+        # a custom agent command is run as it is (the fork server runs leoflow's agent)
+        self.fork_server = fork_server and agent_command is None
+        self.fork_idle = fork_idle
         self._callback: EventCallback | None = None
         self._agents: dict[str, _Agent] = {}
         self._orphans: dict[str, _Orphan] = {}
-        self._warm: collections.deque[_Warm] = collections.deque()
-        self._warming = 0
-        self._warm_names = itertools.count()
-        self._background: set[asyncio.Task[None]] = set()
+        self._server: _ForkServer | None = None
+        self._server_lock = asyncio.Lock()
+        self._server_failures = 0
         self._idle_timer: asyncio.TimerHandle | None = None
+        self._background: set[asyncio.Task[None]] = set()
         self._closed = False
 
     def set_callback(self, callback: EventCallback) -> None:
@@ -133,9 +328,9 @@ class SubprocessExecutor:
         """Task instance ids whose agent process is alive (for diagnostics and tests)."""
         return [ti_id for ti_id, a in self._agents.items() if a.process.returncode is None]
 
-    def warm_pids(self) -> list[int]:
-        """Process ids of the warm agents waiting for a try (for diagnostics and tests)."""
-        return [w.process.pid for w in self._warm if w.process.returncode is None]
+    def fork_server_pid(self) -> int | None:
+        """The fork server's process id while it runs (for diagnostics and tests)."""
+        return self._server.process.pid if self._server and self._server.alive else None
 
     def pid_of(self, ti_id: str) -> int | None:
         agent = self._agents.get(ti_id)
@@ -144,14 +339,19 @@ class SubprocessExecutor:
     async def start(self, launch: TaskLaunch, task: TaskSpec) -> None:
         token = await self.mint_token(launch)
         output = self._output_path(launch)
-        try_env = {"LEOFLOW_TI_ID": launch.ti_id, "LEOFLOW_TOKEN": token}
-        process = await self._hand_to_warm(try_env, output)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        env = {**self._agent_env(), "LEOFLOW_TI_ID": launch.ti_id, "LEOFLOW_TOKEN": token}
+        process = await self._fork(env, output)
         if process is None:
-            process = await self._spawn(self.agent_command, {**self._agent_env(), **try_env},
-                                        output, stdin=asyncio.subprocess.DEVNULL)
+            fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+            try:
+                process = await asyncio.create_subprocess_exec(
+                    *self.agent_command, env=env, stdin=asyncio.subprocess.DEVNULL,
+                    stdout=fd, stderr=fd, start_new_session=True)
+            finally:
+                os.close(fd)
         agent = self._agents[launch.ti_id] = _Agent(launch, process, output)
         agent.watcher = asyncio.create_task(self._watch(agent), name=f"agent-{launch.ti_id}")
-        self._refill()
 
     def _agent_env(self) -> dict[str, str]:
         env = {k: os.environ[k] for k in PASSED_THROUGH if k in os.environ}
@@ -159,76 +359,52 @@ class SubprocessExecutor:
         env.update({"LEOFLOW_AGENT_ADDRESS": self.address, "PYTHONUNBUFFERED": "1"})
         return env
 
-    async def _spawn(self, command: Sequence[str], env: dict[str, str], output: Path, *,
-                     stdin: int) -> asyncio.subprocess.Process:
-        """Start an agent in its own session, its output going to ``output``."""
-        output.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    # -- the fork server -----------------------------------------------------------------------
+    async def _fork(self, env: dict[str, str], output: Path) -> _Forked | None:
+        """An agent forked by the fork server; None to start it the plain way."""
+        if not self.fork_server or self._closed:
+            return None
+        server = await self._running_server()
+        if server is None:
+            return None
+        self._restart_idle_timer()
         try:
-            return await asyncio.create_subprocess_exec(
-                *command, env=env, stdin=stdin, stdout=fd, stderr=fd, start_new_session=True)
-        finally:
-            os.close(fd)
+            return await server.fork(env, output)
+        except Exception as exc:
+            log.warning("the fork server could not start an agent (%s); starting it plainly",
+                        exc)
+            return None
 
-    # -- warm agents ---------------------------------------------------------------------------
-    async def _hand_to_warm(self, try_env: dict[str, str], output: Path
-                            ) -> asyncio.subprocess.Process | None:
-        """Give the try to a warm agent; None when there is none (or it died meanwhile)."""
-        while self._warm:
-            warm = self._warm.popleft()
-            process = warm.process
-            if process.returncode is not None or process.stdin is None:
-                _discard(warm.output)
-                continue
+    async def _running_server(self) -> _ForkServer | None:
+        async with self._server_lock:
+            if self._server is not None and self._server.alive:
+                return self._server
+            if self._server_failures >= 3:
+                return None  # it keeps failing here: plain starts from now on
+            self._server = None
+            base = {k: os.environ[k] for k in PASSED_THROUGH if k in os.environ}
+            base["PYTHONUNBUFFERED"] = "1"
             try:
-                os.replace(warm.output, output)
-                process.stdin.write(json.dumps(try_env).encode() + b"\n")
-                await process.stdin.drain()
-                process.stdin.close()
-            except (OSError, ConnectionError) as exc:
-                log.warning("a warm agent could not take a try (%s); starting another", exc)
-                _kill_group(process.pid)
-                _discard(warm.output)
-                _discard(output)
-                continue
-            return process
-        return None
+                self.output_dir.mkdir(parents=True, exist_ok=True)
+                self._server = await _ForkServer.start(
+                    base, self.output_dir / f"fork-server-{os.getpid()}.err")
+            except Exception:
+                self._server_failures += 1
+                log.exception("could not start the agents' fork server")
+                return None
+            return self._server
 
-    def _refill(self) -> None:
-        """Start warm agents in the background up to ``warm_agents``; restart the idle timer."""
-        if self.warm_agents == 0 or self._closed:
-            return
-        loop = asyncio.get_running_loop()
+    def _restart_idle_timer(self) -> None:
         if self._idle_timer is not None:
             self._idle_timer.cancel()
-        self._idle_timer = loop.call_later(self.warm_idle, self._stop_idle_warm)
-        while len(self._warm) + self._warming < self.warm_agents:
-            self._warming += 1
-            job = asyncio.create_task(self._start_warm(), name="leoflow-warm-agent")
-            self._background.add(job)
-            job.add_done_callback(self._background.discard)
+        self._idle_timer = asyncio.get_running_loop().call_later(self.fork_idle,
+                                                                 self._stop_idle_server)
 
-    async def _start_warm(self) -> None:
-        output = self.output_dir / f"warm-{os.getpid()}-{next(self._warm_names)}.out"
-        try:
-            process = await self._spawn([sys.executable, "-c", WARM_BOOTSTRAP],
-                                        self._agent_env(), output,
-                                        stdin=asyncio.subprocess.PIPE)
-        except Exception:
-            log.exception("could not start a warm agent (tries start cold meanwhile)")
-            return
-        finally:
-            self._warming -= 1
-        if self._closed:
-            await _end_warm(_Warm(process, output))
-            return
-        self._warm.append(_Warm(process, output))
-
-    def _stop_idle_warm(self) -> None:
+    def _stop_idle_server(self) -> None:
         self._idle_timer = None
-        warm, self._warm = list(self._warm), collections.deque()
-        if warm:
-            job = asyncio.create_task(_end_all_warm(warm), name="leoflow-warm-idle")
+        server, self._server = self._server, None
+        if server is not None:
+            job = asyncio.create_task(server.stop(), name="leoflow-fork-server-idle")
             self._background.add(job)
             job.add_done_callback(self._background.discard)
 
@@ -321,10 +497,6 @@ class SubprocessExecutor:
         self._closed = True
         if self._idle_timer is not None:
             self._idle_timer.cancel()
-        # warm agents being started end themselves once started (self._closed)
-        await asyncio.gather(*self._background, return_exceptions=True)
-        warm, self._warm = list(self._warm), collections.deque()
-        await _end_all_warm(warm)
         agents = list(self._agents.values())
         if not keep_agents:
             for agent in agents:
@@ -341,9 +513,17 @@ class SubprocessExecutor:
         await asyncio.gather(*watchers, return_exceptions=True)
         self._agents.clear()
         self._orphans.clear()
+        # after the agents: it reports their exits; stopping it leaves its children running
+        async with self._server_lock:
+            server, self._server = self._server, None
+        if server is not None:
+            await server.stop()
+            if keep_agents:
+                await server.forget()
+        await asyncio.gather(*self._background, return_exceptions=True)
 
 
-async def _terminate(process: asyncio.subprocess.Process) -> None:
+async def _terminate(process: asyncio.subprocess.Process | _Forked) -> None:
     if process.returncode is not None:
         return
     with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -356,31 +536,9 @@ async def _terminate(process: asyncio.subprocess.Process) -> None:
         await process.wait()
 
 
-async def _end_warm(warm: _Warm) -> None:
-    """A warm agent that will not be used: end of input makes it exit; kill it if slow."""
-    process = warm.process
-    if process.stdin is not None and not process.stdin.is_closing():
-        process.stdin.close()
-    try:
-        await asyncio.wait_for(process.wait(), 2.0)
-    except TimeoutError:
-        _kill_group(process.pid)
-        await process.wait()
-    _discard(warm.output)
-
-
-async def _end_all_warm(warm: list[_Warm]) -> None:
-    await asyncio.gather(*(_end_warm(w) for w in warm), return_exceptions=True)
-
-
 def _kill_group(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
-
-
-def _discard(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        path.unlink()
 
 
 def _alive(pid: int) -> bool:
