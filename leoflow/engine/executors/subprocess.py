@@ -169,8 +169,9 @@ class _Forked:
 class _ForkServer:
     """The fork server process and the bookkeeping of what it forked."""
 
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
+    def __init__(self, process: asyncio.subprocess.Process, errors: Path) -> None:
         self.process = process
+        self.errors = errors  # its own stderr (a crash of the server itself lands here)
         self.forked: dict[int, _Forked] = {}
         self._replies: dict[int, asyncio.Future[int]] = {}
         self._ids = itertools.count()
@@ -187,7 +188,7 @@ class _ForkServer:
                 stdout=asyncio.subprocess.PIPE, stderr=fd, start_new_session=True)
         finally:
             os.close(fd)
-        server = cls(process)
+        server = cls(process, output)
         assert process.stdout is not None
         try:
             first = await asyncio.wait_for(process.stdout.readline(), 30.0)
@@ -256,6 +257,9 @@ class _ForkServer:
             await self.process.wait()
         if self.reader is not None:
             await asyncio.gather(self.reader, return_exceptions=True)
+        with contextlib.suppress(OSError):
+            if self.errors.stat().st_size == 0:
+                self.errors.unlink()
 
     async def forget(self) -> None:
         """Stop watching the agents it forked (they belong to the next control plane)."""
