@@ -105,3 +105,10 @@ def transient_dialog() -> ui.dialog:
 
     dialog.on_value_change(closed)
     return dialog
+
+
+def preformatted(text: str) -> ui.label:
+    """Text shown as it is (a traceback): ``ui.code`` would strip the first line's indent
+    from every line."""
+    return ui.label(text).classes("leoflow-mono w-full text-caption q-pa-sm rounded").style(
+        "white-space: pre-wrap; background: rgba(127, 127, 127, 0.1)")

@@ -22,7 +22,13 @@ from leoflow.engine.logs import LogKey
 from leoflow.errors import LeoflowError
 from leoflow.ide import queries
 from leoflow.ide.events import EventHub, LiveRegion
-from leoflow.ide.layout import format_duration, format_time, state_badge, transient_dialog
+from leoflow.ide.layout import (
+    format_duration,
+    format_time,
+    preformatted,
+    state_badge,
+    transient_dialog,
+)
 
 log = logging.getLogger("leoflow.ide")
 
@@ -151,7 +157,7 @@ class TaskPanel:
                         ui.label(f"{format_time(attempt.start_date)} · "
                                  f"{format_duration(attempt.duration)}").classes("text-caption")
                     if attempt.error:
-                        ui.code(attempt.error[-4000:]).classes("w-full text-caption")
+                        preformatted(attempt.error[-4000:])
 
     @ui.refreshable_method
     def xcom_view(self) -> None:

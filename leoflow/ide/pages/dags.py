@@ -14,7 +14,7 @@ from leoflow.errors import LeoflowError
 from leoflow.ide import queries, session
 from leoflow.ide.events import EventHub, LiveRegion
 from leoflow.ide.examples import download_examples
-from leoflow.ide.layout import format_time, frame, state_badge
+from leoflow.ide.layout import format_time, frame, preformatted, state_badge
 from leoflow.ide.theme import square_style
 from leoflow.ide.trigger import open_trigger_dialog
 
@@ -73,10 +73,11 @@ class DagsPage:
                 ui.label(f"{count} import error{'s' if count != 1 else ''}").classes(
                     "text-subtitle1")
             for error in self.errors:
-                with ui.expansion(error.filename, icon="description").classes("w-full"):
+                with ui.expansion(error.filename, icon="description",
+                                  value=count <= 3).classes("w-full"):
                     ui.label(error.message).classes("leoflow-mono text-negative")
                     if error.stack_trace:
-                        ui.code(error.stack_trace).classes("w-full")
+                        preformatted(error.stack_trace)
                     ui.button("Open in the editor", icon="edit", on_click=lambda
                               f=error.filename: ui.navigate.to(f"/editor?file={quote(f)}")).props(
                         "flat dense")
