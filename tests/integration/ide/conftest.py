@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,12 +38,9 @@ PASSWORD = "ide-test-password-1"
 
 
 @pytest.fixture(scope="session")
-def ide_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    home = tmp_path_factory.mktemp("ide-home")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("LEOFLOW_HOME", str(home))
-        patch.delenv("LEOFLOW_DATABASE_URL", raising=False)
-        yield home
+def ide_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Leoflow home of the suite (environments, logs), passed explicitly to each part."""
+    return tmp_path_factory.mktemp("ide-home")
 
 
 @pytest.fixture(scope="session")
