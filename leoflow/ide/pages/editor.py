@@ -54,6 +54,8 @@ class EditorPage:
         self.dag_id: str | None = None
         self.outcome: CompileOutcome | None = None
         self.pending: CompileOutcome | None = None
+        self.tree_stale = False
+        self.graph_stale = False
         self.status_text = ""
         self.selected: str | None = None  # the tree's selected node (file or folder)
         self.kinds: dict[str, bool] = {}  # tree node id → is a folder
@@ -374,6 +376,7 @@ class EditorPage:
             return False
 
     def _matches(self, kind: str, data: dict[str, Any]) -> bool:
+        """Note what an event changes (the refresh that follows does only that)."""
         if kind == "compile":
             outcome = data.get("outcome")
             if data.get("source") == id(self):
@@ -385,20 +388,27 @@ class EditorPage:
                 return True
             return False
         if kind == "files.changed":
+            self.tree_stale = True
             return True
-        return bool(self.dag_id) and data.get("dag_id") == self.dag_id
+        if self.dag_id and data.get("dag_id") == self.dag_id:
+            self.graph_stale = True
+            return True
+        return False
 
     async def refresh(self) -> None:
         pending, self.pending = self.pending, None
-        if pending is not None:
-            if pending.finished:
-                await self.apply_outcome(pending)
-            else:
-                self.status_text = pending.progress or f"{pending.phase or 'compiling'}…"
-                self.graph_header.refresh()
-            return
-        await self.refresh_tree()
-        await self.update_graph()
+        tree, self.tree_stale = self.tree_stale, False
+        graph, self.graph_stale = self.graph_stale, False
+        if pending is not None and pending.finished:
+            await self.apply_outcome(pending)  # updates the graph too
+            graph = False
+        elif pending is not None:
+            self.status_text = pending.progress or f"{pending.phase or 'compiling'}…"
+            self.graph_header.refresh()
+        if tree:
+            await self.refresh_tree()
+        if graph:
+            await self.update_graph()
 
     async def apply_outcome(self, outcome: CompileOutcome) -> None:
         self.outcome = outcome

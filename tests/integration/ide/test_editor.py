@@ -137,3 +137,27 @@ async def test_yaml_files_get_yaml_highlighting(ide: Ide) -> None:
     editor, _ = await open_editor(ide, "examples/hello/leoflow.yaml")
     assert editor.props["language"] == "YAML"
     assert isinstance(editor, ui.codemirror)
+
+
+async def test_compiles_reported_by_the_hot_reloader_update_the_open_file(ide: Ide) -> None:
+    """A save from another editor: the reloader's events reach the page by push."""
+    from tests.integration.ide.test_pure import event_class
+
+    event, error = event_class()
+    await ide.register("examples/hello")
+    await ide.login()
+    editor, _ = await open_editor(ide)
+    project = (ide.workspace / "examples/hello").resolve()
+    ide.hub.compile_listener(event("compiling", "examples/hello", project))
+    await wait_for(lambda: ide.elements("compile-status")
+                   and ide.elements("compile-status")[0].text == "compiling…",
+                   what="the compiling status")
+    ide.hub.compile_listener(event("failed", "examples/hello", project,
+                                   error=error("examples/hello/dag.py", 3, "no module x",
+                                               "import")))
+    badge = await ide.element("diagnostic-line")
+    assert badge.props["data-line"] == "3"
+    assert editor.decorations[0]["line"] == 3
+    ide.hub.compile_listener(event("compiled", "examples/hello", project, dag_id="hello"))
+    await wait_for(lambda: not ide.elements("diagnostics"), what="the error to go")
+    assert ide.hub.listener_count >= 1
