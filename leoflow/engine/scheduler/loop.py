@@ -907,7 +907,8 @@ class Scheduler:
         self._catchup_blocked.discard(dag_id)
         dag = await dags.get_dag(conn, dag_id)
         self._paused[dag_id] = dag is None or dag.is_paused
-        if dag is None or dag.is_paused or dag.current_version_id is None:
+        # A stale DAG (its file is gone or no longer defines it) gets no new scheduled runs.
+        if dag is None or dag.is_paused or dag.is_stale or dag.current_version_id is None:
             return set()
         spec, _ = await self._spec(conn, dag.current_version_id)
         if spec.schedule.kind == "none":
@@ -1025,7 +1026,7 @@ def _launch_of(ti: TaskInstanceRow, run: DagRunRow, *, operator: str,
     return TaskLaunch(ti_id=ti.id, dag_id=ti.dag_id, run_id=ti.run_id, dag_run_id=run.id,
                       task_id=ti.task_id, map_index=ti.map_index, try_number=ti.try_number,
                       dag_version_id=run.dag_version_id, operator=operator,
-                      execution_timeout=timeout)
+                      execution_timeout=timeout, pid=ti.pid)
 
 
 def _length(value: Any) -> int | None:
