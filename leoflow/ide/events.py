@@ -12,7 +12,6 @@ deleted. Nothing polls.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -59,28 +58,18 @@ class EventHub:
 
         The scheduler takes its listeners when it is built (``start_control_plane``'s
         ``listeners``); ``build_app`` passes none, so the hub adds itself to the running
-        scheduler here: through ``add_listener`` when the scheduler has one, else by
-        appending to its listener list.
+        scheduler here with ``add_listener``.
         """
         if self.attached_to is scheduler:
             return
-        add = getattr(scheduler, "add_listener", None)
-        if callable(add):
-            add(self.publish)
-        else:
-            scheduler._listeners.append(self.publish)
+        scheduler.add_listener(self.publish)
         self.attached_to = scheduler
 
     def detach_scheduler(self) -> None:
         scheduler, self.attached_to = self.attached_to, None
         if scheduler is None:
             return
-        remove = getattr(scheduler, "remove_listener", None)
-        if callable(remove):
-            remove(self.publish)
-        else:
-            with contextlib.suppress(ValueError, AttributeError):
-                scheduler._listeners.remove(self.publish)
+        scheduler.remove_listener(self.publish)
 
     def compile_listener(self, event: Any) -> None:
         """The reloader's callback: every compile becomes a ``compile`` event."""

@@ -217,6 +217,14 @@ class Scheduler:
         await asyncio.wait_for(settled(), timeout)
 
     # -- inputs --------------------------------------------------------------------------------
+    def add_listener(self, listener: Callable[[str, dict[str, Any]], None]) -> None:
+        """Hear of changes after they are committed (``(kind, data)``; must not block)."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[str, dict[str, Any]], None]) -> None:
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
+
     def wake_run(self, dag_run_id: int) -> None:
         """Re-evaluate a run soon (after a user's operation, a timer, a freed limit)."""
         self._put(("run", dag_run_id))
