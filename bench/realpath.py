@@ -196,6 +196,7 @@ async def _samples(bench: Bench, runs: int, check: Callable[[Any], Any]) -> list
 
 def w1_chain(runs: int, length: int = 20) -> list[Figure]:
     """W1 chain20: wall time trigger → success; per-task overhead = wall / length."""
+    load = os.getloadavg()[0]
     async def measure() -> list[float]:
         async with bench_plane(chain_source(length, "w1_chain"), "w1_chain") as bench:
             async def check(run: Any) -> None:
@@ -208,13 +209,14 @@ def w1_chain(runs: int, length: int = 20) -> list[Figure]:
 
     samples = asyncio.run(measure())
     name = f"W1 chain{length}"
-    return [summarize(name, "trigger → success (real path)", "s", samples, note=_cores()),
+    return [summarize(name, "trigger → success (real path)", "s", samples, note=_cores(load)),
             summarize(name, f"per task (wall / {length})", "ms",
                       [s / length * 1000 for s in samples])]
 
 
 def w2_fanout(runs: int, width: int = 100) -> list[Figure]:
     """W2 fanout100: one list → ``width`` mapped squares → one sum."""
+    load = os.getloadavg()[0]
     async def measure() -> list[float]:
         async with bench_plane(fanout_source(width, "w2_fanout"), "w2_fanout") as bench:
             async def check(run: Any) -> None:
@@ -227,11 +229,12 @@ def w2_fanout(runs: int, width: int = 100) -> list[Figure]:
 
     samples = asyncio.run(measure())
     return [summarize(f"W2 fanout{width}", "trigger → success (real path)", "s", samples,
-                      note=_cores() + ", max_active_tasks 16, parallelism 32 (defaults)")]
+                      note=_cores(load) + ", max_active_tasks 16, parallelism 32 (defaults)")]
 
 
 def w8_xcom(runs: int, kb: int = 200, readers: int = 10) -> list[Figure]:
     """W8 xcom: a ``kb`` KB value read by ``readers`` tasks; wall time and bytes stored."""
+    load = os.getloadavg()[0]
     stored: list[float] = []
 
     async def measure() -> list[float]:
@@ -251,7 +254,7 @@ def w8_xcom(runs: int, kb: int = 200, readers: int = 10) -> list[Figure]:
     samples = asyncio.run(measure())
     name = f"W8 xcom{kb}k"
     return [summarize(name, f"trigger → success ({readers} readers)", "s", samples,
-                      note=_cores()),
+                      note=_cores(load)),
             summarize(name, "XCom bytes stored per run", "KB",
                       [b / 1024 for b in stored[1:]] or [b / 1024 for b in stored])]
 
@@ -270,6 +273,7 @@ PHASES = (
 
 def phases(runs: int, length: int = 20) -> list[Figure]:
     """PHASES: each task of a chain split into the steps of its life, in milliseconds."""
+    load = os.getloadavg()[0]
     async def measure() -> dict[str, list[float]]:
         async with bench_plane(chain_source(length, "phases", stamp=True), "phases") as bench:
             spawns: dict[str, tuple[float, float]] = {}
@@ -305,7 +309,7 @@ def phases(runs: int, length: int = 20) -> list[Figure]:
                for name, label in PHASES if parts[name]]
     totals = [sum(v) for v in zip(*(parts[n] for n, _ in PHASES), strict=True)]
     figures.append(summarize("PHASES", "sum: one task, end to end", "ms", totals,
-                             note=_cores()))
+                             note=_cores(load)))
     figures.extend(_startup_costs(runs))
     return figures
 
@@ -379,6 +383,8 @@ def _log_stamps(records: list[Any]) -> tuple[float, float, float] | None:
     return running, user_first, agent_end
 
 
-def _cores() -> str:
-    return f"{os.cpu_count()} cores"
+def _cores(load: float) -> str:
+    """The machine's cores and its load (1-minute average) before the workload started: the
+    figures of a busy machine are not those of an idle one."""
+    return f"{os.cpu_count()} cores, load {load:.1f} before"
 
