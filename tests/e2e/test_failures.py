@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import os
 import re
 import signal
@@ -182,30 +181,6 @@ async def test_values_xcom_refuses_fail_the_task_clearly(
     assert result.tasks["downstream_of_set"].state == "upstream_failed"
 
 
-@pytest.fixture
-def launches_carry_pids(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The one-line fix of the bug described in ``RESTART_BUG``, applied for one test."""
-    from leoflow.engine.scheduler import loop
-
-    original = loop._launch_of
-
-    def with_pid(ti, run, **kwargs):
-        return dataclasses.replace(original(ti, run, **kwargs), pid=ti.pid)
-
-    monkeypatch.setattr(loop, "_launch_of", with_pid)
-
-
-RESTART_BUG = (
-    "BUG (scheduler): after a restart every in-flight try is failed with \"the task's agent "
-    "was gone after the control plane restarted\", even when its agent is alive. "
-    "Scheduler.start() builds the launches it hands to Executor.reconcile with "
-    "_launch_of(ti, run, ...) (leoflow/engine/scheduler/loop.py), which does not copy "
-    "ti.pid (the agent's pid, recorded from its Authenticate call) into TaskLaunch.pid, so "
-    "SubprocessExecutor.reconcile cannot see that the agent survived. Fix: "
-    "TaskLaunch(..., pid=ti.pid) in _launch_of. test_restart_..._with_pids_reconciled "
-    "applies exactly that and passes.")
-
-
 LOST_LINE_BUG = (
     "BUG (agent): the first batch of log lines a task prints after a control-plane restart "
     "is lost. LogShipper (leoflow/agent/logs.py) feeds one client-streaming StreamLogs call "
@@ -240,15 +215,8 @@ async def restart_with_task_in_flight(projects: Projects, sqlite_url: str,
     return result
 
 
-@pytest.mark.xfail(strict=True, reason=RESTART_BUG)
 async def test_restart_with_a_task_in_flight_adopts_its_agent(
         projects: Projects, sqlite_url: str, e2e_home: Path) -> None:
-    result = await restart_with_task_in_flight(projects, sqlite_url, e2e_home)
-    assert result.state == "success", result.tasks["slow"].error
-
-
-async def test_restart_with_a_task_in_flight_with_pids_reconciled(
-        projects: Projects, sqlite_url: str, e2e_home: Path, launches_carry_pids: None) -> None:
     result = await restart_with_task_in_flight(projects, sqlite_url, e2e_home)
     assert result.state == "success", (result.states(), result.tasks["slow"].error)
     slow = result.tasks["slow"]
@@ -265,7 +233,7 @@ async def test_restart_with_a_task_in_flight_with_pids_reconciled(
 
 @pytest.mark.xfail(strict=True, reason=LOST_LINE_BUG)
 async def test_restart_loses_no_log_line(
-        projects: Projects, sqlite_url: str, e2e_home: Path, launches_carry_pids: None) -> None:
+        projects: Projects, sqlite_url: str, e2e_home: Path) -> None:
     result = await restart_with_task_in_flight(projects, sqlite_url, e2e_home)
     assert result.lines("slow", streams=("stdout",))[1:] == [
         "before the restart", "after the restart", "done"]
@@ -288,7 +256,7 @@ async def adopt_sleeping_agent(projects: Projects, sqlite_url: str, e2e_home: Pa
 
 
 async def test_an_adopted_agent_that_dies_fails_its_try_at_once(
-        projects: Projects, sqlite_url: str, e2e_home: Path, launches_carry_pids: None) -> None:
+        projects: Projects, sqlite_url: str, e2e_home: Path) -> None:
     port = free_port()
     run, agent, user = await adopt_sleeping_agent(projects, sqlite_url, e2e_home, port)
     try:
@@ -307,7 +275,7 @@ async def test_an_adopted_agent_that_dies_fails_its_try_at_once(
 
 
 async def test_an_adopted_agent_that_hangs_is_failed_by_missed_heartbeats(
-        projects: Projects, sqlite_url: str, e2e_home: Path, launches_carry_pids: None) -> None:
+        projects: Projects, sqlite_url: str, e2e_home: Path) -> None:
     port = free_port()
     run, agent, user = await adopt_sleeping_agent(projects, sqlite_url, e2e_home, port)
     try:

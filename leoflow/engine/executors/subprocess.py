@@ -153,11 +153,13 @@ class _Forked:
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self.returncode: int | None = None
+        self.status_unknown = False  # it ended after its fork server stopped
         self._ended = asyncio.Event()
 
-    def ended(self, code: int) -> None:
+    def ended(self, code: int, *, unknown: bool = False) -> None:
         if self.returncode is None:
             self.returncode = code
+            self.status_unknown = unknown
             self._ended.set()
 
     async def wait(self) -> int:
@@ -173,7 +175,7 @@ class _ForkServer:
         self.process = process
         self.errors = errors  # its own stderr (a crash of the server itself lands here)
         self.forked: dict[int, _Forked] = {}
-        self._replies: dict[int, asyncio.Future[int]] = {}
+        self._replies: dict[int, asyncio.Future[_Forked]] = {}
         self._ids = itertools.count()
         self._lock = asyncio.Lock()
         self.reader: asyncio.Task[None] | None = None
@@ -215,11 +217,9 @@ class _ForkServer:
             async with self._lock:
                 self.process.stdin.write(line.encode() + b"\n")
                 await self.process.stdin.drain()
-            pid = await asyncio.wait_for(reply, 10.0)
+            return await asyncio.wait_for(reply, 10.0)
         finally:
             self._replies.pop(request_id, None)
-        forked = self.forked.setdefault(pid, _Forked(pid))
-        return forked
 
     async def _read(self) -> None:
         assert self.process.stdout is not None
@@ -227,13 +227,18 @@ class _ForkServer:
             async for raw in self.process.stdout:
                 message = json.loads(raw)
                 if "exit" in message:
-                    self.forked.setdefault(message["exit"], _Forked(message["exit"])).ended(
-                        int(message["code"]))
-                    self.forked.pop(message["exit"], None)
+                    # always after the fork's answer (one pipe, in order)
+                    ended = self.forked.pop(int(message["exit"]), None)
+                    if ended is not None:
+                        ended.ended(int(message["code"]))
                 elif "id" in message:
+                    pid = int(message["pid"])
                     future = self._replies.get(message["id"])
-                    if future is not None and not future.done():
-                        future.set_result(int(message["pid"]))
+                    if future is None or future.done():
+                        _kill_group(pid)  # nobody waits for it any more: the try started anew
+                        continue
+                    # registered here, before its exit can be read, however fast it is
+                    future.set_result(self.forked.setdefault(pid, _Forked(pid)))
         except Exception:
             log.exception("the fork server's answers could not be read")
         finally:
@@ -271,7 +276,7 @@ class _ForkServer:
 async def _poll_exit(forked: _Forked) -> None:
     while _alive(forked.pid):
         await asyncio.sleep(ORPHAN_POLL)
-    forked.ended(-signal.SIGKILL if forked.returncode is None else forked.returncode)
+    forked.ended(1, unknown=True)
 
 
 @dataclass
@@ -428,6 +433,8 @@ class SubprocessExecutor:
         if agent.reported or agent.cancelled:
             return
         reason = (f"killed by signal {-code}" if code < 0 else f"exited with code {code}")
+        if getattr(agent.process, "status_unknown", False):
+            reason = "ended (how is unknown: its fork server had stopped)"
         await self._failed(agent.launch, f"the task's agent {reason} before reporting a result")
 
     async def _failed(self, launch: TaskLaunch, error: str) -> None:
