@@ -7,6 +7,7 @@ them).
 
 from __future__ import annotations
 
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,13 +38,34 @@ def _asyncpg_url(server: Any, database: str) -> str:
     return f"postgresql+asyncpg://postgres@{info.hostname}:{info.port}/{database}"
 
 
+def create_database(server: Any, name: str, template: str | None = None) -> None:
+    """CREATE DATABASE, restarting the session's server once if it went away.
+
+    The throwaway server runs without fsync; should a backend ever crash, the postmaster's
+    recovery can leave it stopped, and every later test would then fail at setup.
+    """
+    statement = f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")
+    try:
+        server.psql(statement + ";")
+    except subprocess.CalledProcessError:
+        import pgserver
+
+        pgserver.get_server(server.pgdata, cleanup_mode="stop")
+        server.psql(statement + ";")
+
+
 @pytest.fixture
-def postgres_url(postgres_server: Any) -> Iterator[str]:
-    """The URL of a new, empty PostgreSQL database, dropped after the test."""
+def postgres_url(postgres_server: Any) -> str:
+    """The URL of a new, empty PostgreSQL database.
+
+    It is not dropped afterwards: the whole cluster belongs to this test session and is
+    deleted with it, and dropping databases (with or without ``FORCE``) has made this
+    pgserver build crash a backend now and then, taking the server down for every later
+    test.
+    """
     name = f"test_{uuid.uuid4().hex[:16]}"
-    postgres_server.psql(f'CREATE DATABASE "{name}";')
-    yield _asyncpg_url(postgres_server, name)
-    postgres_server.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE);')
+    create_database(postgres_server, name)
+    return _asyncpg_url(postgres_server, name)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +21,7 @@ from leoflow.engine.services import Operations
 from leoflow.engine.spec.canonical import with_content_hash
 from leoflow.engine.store import Store, audit, runs, tables, task_instances, xcom
 from leoflow.engine.store.rows import AuditLogRow, DagRunRow, TaskInstanceRow
-from tests.conftest import _asyncpg_url
+from tests.conftest import _asyncpg_url, create_database
 from tests.integration.scheduler.scripted_executor import ScriptedExecutor
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -169,7 +169,7 @@ def migrated_sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
 def postgres_template(postgres_server: Any) -> str:
     """A migrated PostgreSQL database to create each test's database from."""
     name = f"template_{uuid.uuid4().hex[:12]}"
-    postgres_server.psql(f'CREATE DATABASE "{name}";')
+    create_database(postgres_server, name)
 
     async def migrate() -> None:
         store = await Store.open(_asyncpg_url(postgres_server, name), auto_migrate=True)
@@ -180,11 +180,10 @@ def postgres_template(postgres_server: Any) -> str:
 
 
 @pytest.fixture
-def migrated_postgres_url(postgres_server: Any, postgres_template: str) -> Iterator[str]:
+def migrated_postgres_url(postgres_server: Any, postgres_template: str) -> str:
     name = f"test_{uuid.uuid4().hex[:16]}"
-    postgres_server.psql(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}";')
-    yield _asyncpg_url(postgres_server, name)
-    postgres_server.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE);')
+    create_database(postgres_server, name, template=postgres_template)
+    return _asyncpg_url(postgres_server, name)  # not dropped: see tests/conftest.py
 
 
 @pytest.fixture
