@@ -72,3 +72,13 @@ def postgres_url(postgres_server: Any) -> str:
 def sqlite_url(tmp_path: Path) -> str:
     """The URL of a SQLite file (not created yet) in the test's temporary folder."""
     return f"sqlite+aiosqlite:///{(tmp_path / 'leoflow.db').as_posix()}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the browser journeys last: Playwright's sync API holds an event loop in the main
+    thread while open, so nothing asyncio may run between its tests; last is safest."""
+    browser = [item for item in items if "/e2e/browser/" in item.nodeid.replace("\\", "/")
+               or item.nodeid.startswith("tests/e2e/browser/")]
+    if browser:
+        chosen = {id(item) for item in browser}
+        items[:] = [item for item in items if id(item) not in chosen] + browser

@@ -85,7 +85,9 @@ def _wait_for(server: LiteServer, pattern: str, timeout: float) -> re.Match[str]
                        f"{server.log()[-4000:]}")
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running in the main
+# thread while it is open, and every asyncio test after it would then fail.
+@pytest.fixture(scope="module")
 def lite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiteServer]:
     """A Lite started the way a user starts it; stopped with Ctrl-C (SIGINT) at the end."""
     base = tmp_path_factory.mktemp("lite")
@@ -113,7 +115,7 @@ def lite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiteServer]:
                 server.process.wait(10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     executable = chromium_path()
     if executable is None:
