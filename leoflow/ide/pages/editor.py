@@ -105,6 +105,9 @@ class EditorPage:
                 self.graph = GraphView(on_task_click=self.open_task)
         await self.refresh_tree()
         LiveRegion(self.hub, self._matches, self.refresh)
+        # Safety net: should a compile's final event be missed (the reloader skips a reload
+        # whose files did not change), "compiling…" must not stay on screen.
+        ui.timer(1.0, self._settle_status)
         if file:
             await self.open(self._as_relative(file))
 
@@ -355,6 +358,13 @@ class EditorPage:
                 self.hub.publish("compile", {
                     "outcome": outcome, "project_dir": outcome.project_dir,
                     "dag_ids": outcome.dag_ids, "ok": outcome.ok, "source": id(self)})
+
+    async def _settle_status(self) -> None:
+        if not self.status_text.endswith("…"):
+            return
+        known = self._known_outcome()
+        if known is not None and known.finished:
+            await self.apply_outcome(known)
 
     # -- compile outcomes ------------------------------------------------------------------
     def _known_outcome(self) -> CompileOutcome | None:
