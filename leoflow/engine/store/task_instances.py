@@ -308,6 +308,14 @@ async def set_task_state(
     return await update_task_instance(conn, ti_id, expected_states=expected_states, **values)
 
 
+# Fields a history row copies from the task instance as they are at the end of the try.
+_HISTORY_COPIED = (
+    "dag_run_id", "dag_id", "run_id", "task_id", "map_index", "try_number", "max_tries",
+    "state", "operator", "pool", "executor", "external_executor_id", "hostname", "pid",
+    "queued_at", "start_date", "end_date", "duration",
+)
+
+
 async def record_try(
     conn: AsyncConnection, ti_id: str, *, error: str | None = None
 ) -> TaskInstanceHistoryRow:
@@ -319,35 +327,7 @@ async def record_try(
     ti = await get_task_instance_by_id(conn, ti_id)
     if ti is None:
         raise TaskInstanceNotFoundError(ti_id)
-    values = {
-        "task_instance_id": ti.id,
-        "dag_run_id": ti.dag_run_id,
-        "dag_id": ti.dag_id,
-        "run_id": ti.run_id,
-        "task_id": ti.task_id,
-        "map_index": ti.map_index,
-        "try_number": ti.try_number,
-        "max_tries": ti.max_tries,
-        "state": ti.state,
-        "operator": ti.operator,
-        "pool": ti.pool,
-        "executor": ti.executor,
-        "external_executor_id": ti.external_executor_id,
-        "hostname": ti.hostname,
-        "pid": ti.pid,
-        "queued_at": ti.queued_at,
-        "start_date": ti.start_date,
-        "end_date": ti.end_date,
-        "duration": ti.duration,
-        "error": error,
-    }
-    stmt = upsert(conn, task_instance_history).values(**values)
-    key = ("dag_run_id", "task_id", "map_index", "try_number")
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[task_instance_history.c[k] for k in key],
-        set_={k: stmt.excluded[k] for k in values if k not in key},
-    )
-    await conn.execute(stmt)
+    await record_try_of(conn, ti, error=error)
     tries = await list_tries(conn, ti.dag_run_id, ti.task_id, ti.map_index)
     return next(t for t in tries if t.try_number == ti.try_number)
 
@@ -455,25 +435,8 @@ async def record_try_of(
     """``record_try`` for a caller that holds the task instance as it now is in the
     database: writes the history row without reading anything."""
     values = {
+        **{name: getattr(ti, name) for name in _HISTORY_COPIED},
         "task_instance_id": ti.id,
-        "dag_run_id": ti.dag_run_id,
-        "dag_id": ti.dag_id,
-        "run_id": ti.run_id,
-        "task_id": ti.task_id,
-        "map_index": ti.map_index,
-        "try_number": ti.try_number,
-        "max_tries": ti.max_tries,
-        "state": ti.state,
-        "operator": ti.operator,
-        "pool": ti.pool,
-        "executor": ti.executor,
-        "external_executor_id": ti.external_executor_id,
-        "hostname": ti.hostname,
-        "pid": ti.pid,
-        "queued_at": ti.queued_at,
-        "start_date": ti.start_date,
-        "end_date": ti.end_date,
-        "duration": ti.duration,
         "error": error,
     }
     await conn.execute(_record_try_statement(conn), {f"{k}_": v for k, v in values.items()})
