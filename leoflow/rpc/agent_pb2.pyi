@@ -31,7 +31,7 @@ class FetchTaskRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class FetchTaskResponse(_message.Message):
-    __slots__ = ("dag_id", "run_id", "task_id", "map_index", "try_number", "max_tries", "operator", "task_json", "args_json", "kwargs_json", "context_json", "project_dir", "dag_file", "python", "env", "execution_timeout")
+    __slots__ = ("dag_id", "run_id", "task_id", "map_index", "try_number", "max_tries", "operator", "task_json", "args_json", "kwargs_json", "context_json", "project_dir", "dag_file", "python", "env", "execution_timeout", "next_method", "next_kwargs_json", "first_poke_at")
     class EnvEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -55,6 +55,9 @@ class FetchTaskResponse(_message.Message):
     PYTHON_FIELD_NUMBER: _ClassVar[int]
     ENV_FIELD_NUMBER: _ClassVar[int]
     EXECUTION_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    NEXT_METHOD_FIELD_NUMBER: _ClassVar[int]
+    NEXT_KWARGS_JSON_FIELD_NUMBER: _ClassVar[int]
+    FIRST_POKE_AT_FIELD_NUMBER: _ClassVar[int]
     dag_id: str
     run_id: str
     task_id: str
@@ -71,7 +74,10 @@ class FetchTaskResponse(_message.Message):
     python: str
     env: _containers.ScalarMap[str, str]
     execution_timeout: float
-    def __init__(self, dag_id: _Optional[str] = ..., run_id: _Optional[str] = ..., task_id: _Optional[str] = ..., map_index: _Optional[int] = ..., try_number: _Optional[int] = ..., max_tries: _Optional[int] = ..., operator: _Optional[str] = ..., task_json: _Optional[str] = ..., args_json: _Optional[str] = ..., kwargs_json: _Optional[str] = ..., context_json: _Optional[str] = ..., project_dir: _Optional[str] = ..., dag_file: _Optional[str] = ..., python: _Optional[str] = ..., env: _Optional[_Mapping[str, str]] = ..., execution_timeout: _Optional[float] = ...) -> None: ...
+    next_method: str
+    next_kwargs_json: str
+    first_poke_at: float
+    def __init__(self, dag_id: _Optional[str] = ..., run_id: _Optional[str] = ..., task_id: _Optional[str] = ..., map_index: _Optional[int] = ..., try_number: _Optional[int] = ..., max_tries: _Optional[int] = ..., operator: _Optional[str] = ..., task_json: _Optional[str] = ..., args_json: _Optional[str] = ..., kwargs_json: _Optional[str] = ..., context_json: _Optional[str] = ..., project_dir: _Optional[str] = ..., dag_file: _Optional[str] = ..., python: _Optional[str] = ..., env: _Optional[_Mapping[str, str]] = ..., execution_timeout: _Optional[float] = ..., next_method: _Optional[str] = ..., next_kwargs_json: _Optional[str] = ..., first_poke_at: _Optional[float] = ...) -> None: ...
 
 class LogLine(_message.Message):
     __slots__ = ("stream", "line", "timestamp")
@@ -140,7 +146,7 @@ class HeartbeatResponse(_message.Message):
     def __init__(self, stop: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class ReportStateRequest(_message.Message):
-    __slots__ = ("state", "exit_code", "error_type", "error_message", "traceback", "follow_task_ids_json", "short_circuit_continue", "no_retry")
+    __slots__ = ("state", "exit_code", "error_type", "error_message", "traceback", "follow_task_ids_json", "short_circuit_continue", "no_retry", "reschedule_date", "trigger_json", "next_method", "next_kwargs_json", "defer_timeout")
     STATE_FIELD_NUMBER: _ClassVar[int]
     EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
     ERROR_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -149,6 +155,11 @@ class ReportStateRequest(_message.Message):
     FOLLOW_TASK_IDS_JSON_FIELD_NUMBER: _ClassVar[int]
     SHORT_CIRCUIT_CONTINUE_FIELD_NUMBER: _ClassVar[int]
     NO_RETRY_FIELD_NUMBER: _ClassVar[int]
+    RESCHEDULE_DATE_FIELD_NUMBER: _ClassVar[int]
+    TRIGGER_JSON_FIELD_NUMBER: _ClassVar[int]
+    NEXT_METHOD_FIELD_NUMBER: _ClassVar[int]
+    NEXT_KWARGS_JSON_FIELD_NUMBER: _ClassVar[int]
+    DEFER_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     state: str
     exit_code: int
     error_type: str
@@ -157,7 +168,12 @@ class ReportStateRequest(_message.Message):
     follow_task_ids_json: str
     short_circuit_continue: bool
     no_retry: bool
-    def __init__(self, state: _Optional[str] = ..., exit_code: _Optional[int] = ..., error_type: _Optional[str] = ..., error_message: _Optional[str] = ..., traceback: _Optional[str] = ..., follow_task_ids_json: _Optional[str] = ..., short_circuit_continue: _Optional[bool] = ..., no_retry: _Optional[bool] = ...) -> None: ...
+    reschedule_date: float
+    trigger_json: str
+    next_method: str
+    next_kwargs_json: str
+    defer_timeout: float
+    def __init__(self, state: _Optional[str] = ..., exit_code: _Optional[int] = ..., error_type: _Optional[str] = ..., error_message: _Optional[str] = ..., traceback: _Optional[str] = ..., follow_task_ids_json: _Optional[str] = ..., short_circuit_continue: _Optional[bool] = ..., no_retry: _Optional[bool] = ..., reschedule_date: _Optional[float] = ..., trigger_json: _Optional[str] = ..., next_method: _Optional[str] = ..., next_kwargs_json: _Optional[str] = ..., defer_timeout: _Optional[float] = ...) -> None: ...
 
 class ReportStateResponse(_message.Message):
     __slots__ = ("recorded_state",)

@@ -40,7 +40,9 @@ TRIGGER_RULES: tuple[str, ...] = (
     "all_skipped",
 )
 
-OPERATORS: tuple[str, ...] = ("python", "bash", "http", "empty", "branch", "short_circuit")
+OPERATORS: tuple[str, ...] = ("python", "bash", "http", "empty", "branch", "short_circuit",
+                               "sensor")
+TRIGGER_KINDS: tuple[str, ...] = ("time", "file", "http", "external_task")
 
 ScheduleKind = Literal["none", "once", "cron", "timedelta"]
 
@@ -104,6 +106,50 @@ class EdgeLabel:
 
 
 @dataclass(frozen=True)
+class TriggerSpec:
+    """What a deferred task waits for: a ``kind`` of ``TRIGGER_KINDS`` and its arguments
+    (docs/sensors.md lists them). The control plane runs it; no user code is involved."""
+
+    kind: str
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TriggerSpec:
+        return cls(kind=data["kind"], kwargs=MappingProxyType(dict(data.get("kwargs") or {})))
+
+
+@dataclass(frozen=True)
+class SensorSpec:
+    """A sensor's settings, as Airflow's BaseSensorOperator takes them (seconds).
+
+    ``trigger`` is set for sensors that wait in the control plane from the start, with no
+    process at all (Airflow's ``start_from_trigger``): the time sensors always, and the file,
+    HTTP and external-task sensors when ``deferrable=True``.
+    """
+
+    mode: Literal["poke", "reschedule"] = "poke"
+    poke_interval: float = 60.0
+    timeout: float | None = 7 * 24 * 3600.0
+    soft_fail: bool = False
+    exponential_backoff: bool = False
+    max_wait: float | None = None
+    trigger: TriggerSpec | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SensorSpec:
+        trigger = data.get("trigger")
+        return cls(
+            mode=data.get("mode", "poke"),
+            poke_interval=float(data.get("poke_interval", 60.0)),
+            timeout=data.get("timeout"),
+            soft_fail=bool(data.get("soft_fail", False)),
+            exponential_backoff=bool(data.get("exponential_backoff", False)),
+            max_wait=data.get("max_wait"),
+            trigger=TriggerSpec.from_json(trigger) if trigger else None,
+        )
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     """One task of a DAG, as the scheduler and the agent need it."""
 
@@ -128,6 +174,7 @@ class TaskSpec:
     inputs: Mapping[str, Any] = field(default_factory=dict)
     options: Mapping[str, Any] = field(default_factory=dict)
     expand: Expansion | None = None
+    sensor: SensorSpec | None = None
     line: int | None = None
 
     @property
@@ -162,6 +209,7 @@ class TaskSpec:
                              order=tuple(expand.get("order", ())))
             if expand
             else None,
+            sensor=SensorSpec.from_json(data["sensor"]) if data.get("sensor") else None,
             line=data.get("line"),
         )
 
