@@ -24,6 +24,7 @@ CONFIG_FILE_NAME = "config.toml"
 DEFAULT_HOME = Path("~/.leoflow")
 LITE_DATABASE_NAME = "leoflow.db"
 JWT_ALGORITHMS = ("HS256", "HS384", "HS512")
+EXECUTORS = ("subprocess", "kubernetes")
 
 
 class SettingsError(LocatedError):
@@ -91,6 +92,15 @@ def _fernet_keys(value: Any, source: str, key: str) -> str:
     return text
 
 
+def _executor(value: Any, source: str, key: str) -> str:
+    text = _string(value, source, key).lower()
+    text = {"k8s": "kubernetes"}.get(text, text)
+    if text not in EXECUTORS:
+        raise SettingsError(f"{key} must be one of {', '.join(EXECUTORS)} (or k8s), got "
+                            f"{value!r}", file=source)
+    return text
+
+
 @dataclass(frozen=True)
 class _Setting:
     """How one field is read: its environment variable and how to parse a raw value."""
@@ -112,6 +122,14 @@ _SETTINGS: dict[str, _Setting] = {
     "bootstrap_password": _Setting(env="LEOFLOW_BOOTSTRAP_PASSWORD", parse=_secret),
     "login_max_failures": _Setting(env="LEOFLOW_LOGIN_MAX_FAILURES", parse=_positive_int),
     "login_failure_window": _Setting(env="LEOFLOW_LOGIN_FAILURE_WINDOW", parse=_positive_int),
+    # Pro (docs/deploy.md): Redis for XCom and live logs, the executor, Kubernetes, HA.
+    "redis_url": _Setting(env="LEOFLOW_REDIS_URL", parse=_secret),
+    "executor": _Setting(env="LEOFLOW_EXECUTOR", parse=_executor),
+    "grpc_advertise_address": _Setting(env="LEOFLOW_GRPC_ADVERTISE_ADDRESS", parse=_string),
+    "k8s_namespace": _Setting(env="LEOFLOW_K8S_NAMESPACE", parse=_string),
+    "k8s_context": _Setting(env="LEOFLOW_K8S_CONTEXT", parse=_string),
+    "k8s_pod_gc_delay": _Setting(env="LEOFLOW_K8S_POD_GC_DELAY", parse=_positive_int),
+    "replica_id": _Setting(env="LEOFLOW_REPLICA_ID", parse=_string),
 }
 
 
@@ -136,6 +154,15 @@ class Settings:
     ``bootstrap_password`` creates the first admin, ``admin``, when there is none. A client
     address or username is refused for a while after ``login_max_failures`` failed logins
     within ``login_failure_window`` seconds. Secrets are kept out of ``repr``.
+
+    Pro (docs/deploy.md): ``redis_url`` moves XCom and live-log fan-out to Redis.
+    ``executor`` is ``subprocess`` (one agent process per try) or ``kubernetes`` (one pod per
+    try, in ``k8s_namespace`` — default: the server's own namespace in a cluster, else
+    ``default`` — through the kubeconfig context ``k8s_context`` or the in-cluster account);
+    finished pods are deleted ``k8s_pod_gc_delay`` seconds after they end.
+    ``grpc_advertise_address`` is the ``host:port`` agents dial to reach the agent service
+    (a Service name in a cluster; default: where it listens). ``replica_id`` names this server
+    replica in leader election (default: host name and process id).
     """
 
     home: Path
@@ -149,6 +176,13 @@ class Settings:
     bootstrap_password: str | None = field(default=None, repr=False)
     login_max_failures: int = 5
     login_failure_window: int = 300
+    redis_url: str | None = field(default=None, repr=False)
+    executor: str = "subprocess"
+    grpc_advertise_address: str | None = None
+    k8s_namespace: str | None = None
+    k8s_context: str | None = None
+    k8s_pod_gc_delay: int = 300
+    replica_id: str | None = None
 
     @property
     def config_file(self) -> Path:
