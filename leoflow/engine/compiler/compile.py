@@ -8,7 +8,7 @@ and adds the content hash. It never imports user code.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,6 +126,7 @@ def _compile_project(path: str | Path, *, python: str | None, home: Path | None,
                                kind="duplicate_dag_id", file=str(dag_file), line=raw.get("line"))
         seen.add(raw["dag_id"])
         documents.append(build_document(raw, config, source_sha, dag_file))
+    check_task_settings(config, documents, project_dir / PROJECT_FILE)
     return CompiledProject(project_dir=project_dir, dag_file=dag_file, config=config,
                            source=source, documents=tuple(documents))
 
@@ -141,6 +142,7 @@ def build_document(raw: Mapping[str, Any], config: ProjectConfig, source_sha: st
     doc["dependencies"] = list(config.dependencies)
     doc["image"] = config.image
     doc["env"] = dict(config.env)
+    doc["tasks"] = [_with_kubernetes(task, config) for task in doc["tasks"]]
     if config.description and not doc.get("description"):
         doc["description"] = config.description
     if config.owner:
@@ -162,6 +164,24 @@ def build_document(raw: Mapping[str, Any], config: ProjectConfig, source_sha: st
         raise CompileError(f"the compiled spec is invalid at {exc.message}", kind="spec",
                            file=file, line=doc.get("line")) from None
     return with_content_hash({k: v for k, v in doc.items() if k != "content_hash"})
+
+
+def _with_kubernetes(task: Mapping[str, Any], config: ProjectConfig) -> dict[str, Any]:
+    """The task with its pod settings (leoflow.yaml's defaults and its own), when any."""
+    settings = config.kubernetes_for(task["task_id"])
+    return {**task, "kubernetes": settings} if settings else dict(task)
+
+
+def check_task_settings(config: ProjectConfig, documents: Sequence[Mapping[str, Any]],
+                        project_file: Path) -> None:
+    """Every task named under leoflow.yaml's ``tasks:`` exists in one of the DAGs."""
+    known = {task["task_id"] for doc in documents for task in doc["tasks"]}
+    for task_id, line in config.task_lines.items():
+        if task_id not in known:
+            raise CompileError(
+                f"tasks.{task_id}: no task {task_id!r} in the DAG (its tasks: "
+                f"{', '.join(sorted(known)) or 'none'})", kind="project",
+                file=str(project_file), line=line)
 
 
 def check_schedule(doc: Mapping[str, Any], file: str) -> None:

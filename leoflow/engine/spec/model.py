@@ -176,6 +176,9 @@ class TaskSpec:
     expand: Expansion | None = None
     sensor: SensorSpec | None = None
     line: int | None = None
+    # pod settings under the Kubernetes executor (resources, node_selector, tolerations,
+    # service_account_name, env, annotations, labels); empty elsewhere
+    kubernetes: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def is_mapped(self) -> bool:
@@ -211,6 +214,7 @@ class TaskSpec:
             else None,
             sensor=SensorSpec.from_json(data["sensor"]) if data.get("sensor") else None,
             line=data.get("line"),
+            kubernetes=MappingProxyType(dict(data.get("kubernetes") or {})),
         )
 
 

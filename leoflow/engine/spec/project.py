@@ -1,4 +1,9 @@
-"""leoflow.yaml: a DAG project's id, Python version, dependencies and environment."""
+"""leoflow.yaml: a DAG project's id, Python version, dependencies and environment.
+
+It also holds the pod settings used under the Kubernetes executor: a top-level
+``kubernetes:`` block of defaults and ``tasks: {task_id: {kubernetes: ...}}`` overrides,
+merged per task by ``ProjectConfig.kubernetes_for`` into the compiled spec.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +30,38 @@ class ProjectConfig:
     image: str | None = None
     env: Mapping[str, str] = field(default_factory=dict)
     schema_version: int = 1
+    kubernetes: Mapping[str, Any] = field(default_factory=dict)
+    task_kubernetes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    task_lines: Mapping[str, int] = field(default_factory=dict)  # where each is declared
+
+    def kubernetes_for(self, task_id: str) -> dict[str, Any]:
+        """The pod settings of ``task_id``: the defaults with the task's own on top.
+
+        Maps (resources' requests and limits, node_selector, env, annotations, labels) are
+        merged key by key so a task can raise one limit without restating the rest; lists
+        and strings (tolerations, service_account_name) are replaced.
+        """
+        return merge_kubernetes(self.kubernetes, self.task_kubernetes.get(task_id, {}))
+
+
+MERGED_MAPS = ("node_selector", "env", "annotations", "labels")
+
+
+def merge_kubernetes(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    """``top`` over ``base`` (see ``ProjectConfig.kubernetes_for``); empty parts dropped."""
+    merged: dict[str, Any] = {}
+    for key in {*base, *top}:
+        if key in MERGED_MAPS:
+            value: Any = {**base.get(key, {}), **top.get(key, {})}
+        elif key == "resources":
+            low, high = base.get(key, {}), top.get(key, {})
+            value = {part: {**low.get(part, {}), **high.get(part, {})}
+                     for part in ("requests", "limits") if low.get(part) or high.get(part)}
+        else:
+            value = top[key] if key in top else base[key]
+        if value or value == 0:
+            merged[key] = value
+    return dict(sorted(merged.items()))
 
 
 def parse_project(text: str, *, file: str = PROJECT_FILE) -> ProjectConfig:
@@ -55,6 +92,11 @@ def parse_project(text: str, *, file: str = PROJECT_FILE) -> ProjectConfig:
         image=data.get("image"),
         env=dict(data.get("env") or {}),
         schema_version=int(data.get("schema_version", 1)),
+        kubernetes=dict(data.get("kubernetes") or {}),
+        task_kubernetes={task_id: dict((body or {}).get("kubernetes") or {})
+                         for task_id, body in (data.get("tasks") or {}).items()},
+        task_lines={task_id: yaml_line(root, ("tasks", task_id)) or 1
+                    for task_id in (data.get("tasks") or {})},
     )
 
 
