@@ -3,8 +3,13 @@ they report.
 
 Every call is authorized by the per-try token (``leoflow.engine.store.tokens``). What an
 agent reports becomes an ``ExecutorEvent`` for the scheduler, the single writer of task
-state. A watchdog fails tries whose agent stops heartbeating (killed with SIGKILL, frozen
-machine) within ``heartbeat_timeout`` seconds.
+state; that includes a try that waits without its process (``deferred`` on a trigger,
+``up_for_reschedule`` until its next poke). Such a try resumes later as the same try with a
+fresh token, and ``FetchTask`` then tells the agent how to resume it (``next_method``,
+``next_kwargs_json`` with the trigger's ``event``, ``first_poke_at``).
+
+A watchdog fails tries whose agent stops heartbeating (killed with SIGKILL, frozen machine)
+within ``heartbeat_timeout`` seconds.
 """
 
 from __future__ import annotations
@@ -191,7 +196,10 @@ class AgentService(pb_grpc.AgentServiceServicer):
             context_json=json.dumps(build_context(run, ti, params)),
             project_dir=str(project_dir), dag_file=str(dag_file),
             python=self.interpreter_for(spec), env=env,
-            execution_timeout=task.execution_timeout or 0.0)
+            execution_timeout=task.execution_timeout or 0.0,
+            next_method=ti.next_method or "",
+            next_kwargs_json=json.dumps(ti.next_kwargs) if ti.next_method else "",
+            first_poke_at=ti.first_poke_at.timestamp() if ti.first_poke_at else 0.0)
 
     async def StreamLogs(self, request_iterator: Any,
                          context: grpc.aio.ServicerContext) -> pb.StreamLogsResponse:
@@ -261,10 +269,18 @@ class AgentService(pb_grpc.AgentServiceServicer):
                           context: grpc.aio.ServicerContext) -> pb.ReportStateResponse:
         session = await self._authorize(context)
         ti, _run, _spec = await self._load(session)
-        if request.state not in ("success", "failed", "skipped"):
+        if request.state not in REPORTABLE:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                                f"state must be success, failed or skipped, not {request.state!r}")
+                                f"state must be one of {', '.join(REPORTABLE)}, "
+                                f"not {request.state!r}")
         info: dict[str, Any] = {"no_retry": request.no_retry}
+        if request.state == "up_for_reschedule":
+            if request.reschedule_date <= 0:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                                    "up_for_reschedule needs reschedule_date (epoch seconds)")
+            info["reschedule_date"] = float(request.reschedule_date)
+        elif request.state == "deferred":
+            info.update(await _deferral(request, context))
         if request.follow_task_ids_json:
             info["follow_task_ids"] = json.loads(request.follow_task_ids_json)
         if ti.operator == "short_circuit":
@@ -323,6 +339,34 @@ class AgentService(pb_grpc.AgentServiceServicer):
             tmp.write_text(version.source_code, "utf-8")
             tmp.replace(target)
         return project_dir, target
+
+
+REPORTABLE = ("success", "failed", "skipped", "deferred", "up_for_reschedule")
+
+
+async def _deferral(request: pb.ReportStateRequest, context: grpc.aio.ServicerContext
+                    ) -> dict[str, Any]:
+    """The ``info`` of a ``deferred`` report; a malformed one is refused with the field."""
+    def parse(name: str, text: str) -> Any:
+        try:
+            return json.loads(text) if text else None
+        except ValueError as exc:
+            raise ValueError(f"{name} is not JSON: {exc}") from None
+
+    try:
+        trigger = parse("trigger_json", request.trigger_json)
+        next_kwargs = parse("next_kwargs_json", request.next_kwargs_json) or {}
+        if not isinstance(trigger, dict) or "kind" not in trigger:
+            raise ValueError('trigger_json must be {"kind": ..., "kwargs": {...}}')
+        if not isinstance(next_kwargs, dict):
+            raise ValueError("next_kwargs_json must be a JSON object")
+    except ValueError as exc:
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        raise  # abort raises; this keeps type checkers and readers sure of it
+    return {"trigger": trigger, "next_method": request.next_method or None,
+            "next_kwargs": next_kwargs,
+            "defer_timeout": float(request.defer_timeout) if request.defer_timeout > 0
+            else None}
 
 
 def _runs(lines: Any) -> list[tuple[tuple[str, float], list[str]]]:

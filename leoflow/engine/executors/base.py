@@ -2,7 +2,8 @@
 
 The scheduler hands an executor a ``TaskLaunch`` for each try it queues and never waits for
 the task: the executor reports back through the callback it was given
-(``ExecutorEvent``: running, success, failed, skipped). Subprocess, Kubernetes and inline
+(``ExecutorEvent``: running, success, failed, skipped; deferred and up_for_reschedule
+when the try waits without a process). Subprocess, Kubernetes and inline
 HTTP executors implement this protocol; tests use a scripted one.
 """
 
@@ -14,7 +15,7 @@ from typing import Any, Literal, Protocol
 
 from leoflow.engine.spec.model import TaskSpec
 
-EventState = Literal["running", "success", "failed", "skipped"]
+EventState = Literal["running", "success", "failed", "skipped", "deferred", "up_for_reschedule"]
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,10 @@ class ExecutorEvent:
 
     ``info`` carries outcome details the scheduler needs: ``follow_task_ids`` (branch tasks),
     ``short_circuit_continue`` (short-circuit tasks), ``no_retry`` (fail without retrying),
-    ``hostname`` / ``pid`` / ``external_executor_id`` (where it runs).
+    ``hostname`` / ``pid`` / ``external_executor_id`` (where it runs). A try that does not
+    end but waits reports ``up_for_reschedule`` with ``reschedule_date`` (epoch seconds), or
+    ``deferred`` with ``trigger`` (``{"kind", "kwargs"}``), ``next_method``, ``next_kwargs``
+    and ``defer_timeout`` (seconds or ``None``); both free the executor slot.
     """
 
     ti_id: str

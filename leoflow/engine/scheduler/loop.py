@@ -20,6 +20,19 @@ must report through ``Scheduler.report`` or clear the token.
 
 The rest of the in-memory bookkeeping (slots in use, timers) is rebuilt by ``start()``,
 which also asks the executors to reconcile what was in flight.
+
+Waiting without a process (docs/triggerer.md). ``start()`` and ``stop()`` also start and
+stop the trigger runner (``leoflow.engine.triggers``), so in HA the triggers belong to the
+leader. A task instance in ``deferred`` holds no executor or pool slot: a start-from-trigger
+sensor (``task.sensor.trigger``) goes there straight from being due, with no executor; a
+try that calls ``defer()`` goes there from its agent's report. The loop writes the trigger
+row in the same transaction, hands it to the runner after the commit, and applies the
+runner's ``TriggerEvent`` as a queue item: resume the same try (``scheduled``, same
+try_number, ``next_kwargs["event"]``), or end it. Leaving ``deferred`` by any path deletes
+the trigger row in the transaction that moves the task instance (``_write``), so an event
+applies at most once; triggers whose task instance someone else moved are deleted when the
+run's view is reloaded. ``up_for_reschedule`` frees the slot too and is due again at its
+``next_retry_at`` (the ``not_before`` of the rules), keeping its try number.
 """
 
 from __future__ import annotations
@@ -50,8 +63,18 @@ from leoflow.engine.scheduler.retry import next_retry_at
 from leoflow.engine.scheduler.states import DagRunType
 from leoflow.engine.spec.model import DagSpec, TaskSpec, XComRef, iter_xcom_refs
 from leoflow.engine.store import DuplicateRunError, Store, dags, pools, runs, task_instances, xcom
-from leoflow.engine.store.rows import DagRunRow, TaskInstanceRow
+from leoflow.engine.store import triggers as trigger_rows
+from leoflow.engine.store.rows import DagRunRow, TaskInstanceRow, TriggerRow
 from leoflow.engine.store.task_instances import TRY_ENDED_STATES, NewTaskInstance
+from leoflow.engine.triggers import (
+    TriggerError,
+    TriggerEvent,
+    TriggerLogSink,
+    TriggerRunner,
+    resolve_moment,
+    validate,
+)
+from leoflow.engine.triggers.runner import TenantConnectionLookup
 
 log = logging.getLogger("leoflow.scheduler")
 
@@ -105,6 +128,7 @@ class _Batch:
     dags: set[str] = field(default_factory=set)
     timeouts: list[tuple[str, int]] = field(default_factory=list)
     run_timeouts: set[int] = field(default_factory=set)
+    trigger_events: list[TriggerEvent] = field(default_factory=list)
 
 
 class Scheduler:
@@ -113,13 +137,21 @@ class Scheduler:
     ``executors`` maps an executor name to an executor; ``executor_for`` picks the name for a
     task (default: the first executor). ``parallelism`` caps task instances queued or running
     across all DAGs. ``listeners`` are called after each commit with ``(kind, data)`` for
-    ``run.running``, ``run.finished``, ``ti.queued``, ``ti.running``, ``ti.finished``.
+    ``run.running``, ``run.finished``, ``ti.queued``, ``ti.running``, ``ti.finished``,
+    ``ti.deferred``, ``ti.rescheduled``.
+
+    ``trigger_logs`` receives what triggers do (the try's log, stream ``trigger``);
+    ``connection_lookup(tenant, conn_id)`` resolves HTTP triggers' connections (default: the
+    control plane's ``AIRFLOW_CONN_*``); ``triggerer_id`` names this replica's runner.
     """
 
     def __init__(self, store: Store, executors: Mapping[str, Executor], *,
                  clock: Clock | None = None, parallelism: int = 32,
                  executor_for: Callable[[TaskSpec], str] | None = None,
-                 listeners: Iterable[Callable[[str, dict[str, Any]], None]] = ()) -> None:
+                 listeners: Iterable[Callable[[str, dict[str, Any]], None]] = (),
+                 trigger_logs: TriggerLogSink | None = None,
+                 connection_lookup: TenantConnectionLookup | None = None,
+                 triggerer_id: str | None = None, max_trigger_polls: int = 32) -> None:
         if not executors:
             raise ValueError("the scheduler needs at least one executor")
         self.store = store
@@ -148,6 +180,12 @@ class Scheduler:
         self._timers: dict[tuple[str, Any], Timer] = {}
         self._emits: list[tuple[str, dict[str, Any]]] = []
         self._cancels: list[tuple[str, str, str]] = []  # (ti id, executor, reason) this batch
+        # Trigger rows this batch created (with what the runner needs) and deleted.
+        self._trigger_adds: list[tuple[TriggerRow, TaskInstanceRow]] = []
+        self._trigger_drops: list[int] = []
+        self.triggers = TriggerRunner(store, self.clock, on_event=self._trigger_fired,
+                                      logs=trigger_logs, connection_lookup=connection_lookup,
+                                      triggerer_id=triggerer_id, max_polls=max_trigger_polls)
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -183,6 +221,7 @@ class Scheduler:
                     in_flight.setdefault(name, []).append(launch)
             dag_rows = (await dags.list_dags(conn, limit=None)).items
         self._worker = asyncio.create_task(self._work(), name="leoflow-scheduler")
+        await self.triggers.start()
         for name, launches in in_flight.items():
             await self.executors[name].reconcile(launches)
         for run in active:
@@ -193,7 +232,9 @@ class Scheduler:
                 self.wake_dag(dag.dag_id)
 
     async def stop(self) -> None:
-        """Stop the worker and the timers; executors keep their tasks (see ``reconcile``)."""
+        """Stop the worker, the timers and the trigger runner; executors keep their tasks
+        (see ``reconcile``) and trigger rows stay for the next start."""
+        await self.triggers.stop()
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
@@ -256,6 +297,10 @@ class Scheduler:
     async def report(self, event: ExecutorEvent) -> None:
         """The executors' callback: a try started or ended."""
         self._put(("event", event))
+
+    def _trigger_fired(self, event: TriggerEvent) -> None:
+        """The runner's callback: a trigger fired or timed out (applied in a batch)."""
+        self._put(("trigger", event))
 
     def refresh_pools(self) -> None:
         """Forget the cached pool sizes (after a pool was created or resized)."""
@@ -349,6 +394,8 @@ class Scheduler:
                 batch.timeouts.append(payload)
             elif kind == "run_timeout":
                 batch.run_timeouts.add(payload)
+            elif kind == "trigger":
+                batch.trigger_events.append(payload)
             # "slots": nothing to add; the batch re-evaluates runs held back by limits
         return batch
 
@@ -356,6 +403,9 @@ class Scheduler:
         self._batch_no += 1
         launches: list[tuple[TaskLaunch, TaskSpec]] = []
         cancels = self._cancels = []
+        adds: list[tuple[TriggerRow, TaskInstanceRow]] = []
+        drops: list[int] = []
+        self._trigger_adds, self._trigger_drops = adds, drops
         now = self.clock.now()
         async with self.store.begin() as conn:
             for dag_id in sorted(batch.dags):
@@ -367,6 +417,10 @@ class Scheduler:
                     batch.runs.add(run_id)
             for ti_id, try_number in batch.timeouts:
                 run_id = await self._apply_timeout(conn, ti_id, try_number, now)
+                if run_id is not None:
+                    batch.runs.add(run_id)
+            for trigger_event in batch.trigger_events:
+                run_id = await self._apply_trigger_event(conn, trigger_event, now)
                 if run_id is not None:
                     batch.runs.add(run_id)
             for dag_run_id in sorted(batch.run_timeouts):
@@ -383,6 +437,12 @@ class Scheduler:
                 seen.add(dag_run_id)
                 more = await self._evaluate(conn, dag_run_id, now, launches)
                 pending.extend(r for r in more if r not in seen)
+        for trigger_id in drops:
+            self.triggers.drop(trigger_id)
+        for trigger_row, ti_row in adds:
+            self.triggers.add(trigger_row, dag_id=ti_row.dag_id, run_id=ti_row.run_id,
+                              task_id=ti_row.task_id, map_index=ti_row.map_index,
+                              dag_run_id=ti_row.dag_run_id)
         emits, self._emits = self._emits, []
         for kind, data in emits:
             self._emit(kind, data)
@@ -406,6 +466,7 @@ class Scheduler:
                                  "map_index": launch.map_index})
 
     def _emit(self, kind: str, data: dict[str, Any]) -> None:
+        self.triggers.notice(kind, data)
         for listener in self._listeners:
             try:
                 listener(kind, data)
@@ -461,6 +522,7 @@ class Scheduler:
         tis = await task_instances.list_for_run(conn, dag_run_id)
         self._stop_tries(ti.id for ti in tis if ti.id in self._occupied and (
             ti.state not in OCCUPYING or ti.try_number != self._occupied[ti.id].try_number))
+        await self._drop_stale_triggers(conn, dag_run_id, tis)
         view = _RunView(run=run, spec=spec, graph=graph, tis={}, token=token,
                         checked=self._batch_no)
         for ti in tis:
@@ -473,6 +535,20 @@ class Scheduler:
         else:
             self._views[dag_run_id] = view
         return view
+
+    async def _drop_stale_triggers(self, conn: AsyncConnection, dag_run_id: int,
+                                   tis: list[TaskInstanceRow]) -> None:
+        """Triggers whose task instance someone else moved out of ``deferred`` (cleared,
+        marked): delete them, so that they neither fire nor keep polling."""
+        found = await trigger_rows.triggers_of_run(conn, dag_run_id)
+        if not found:
+            return
+        by_id = {ti.id: ti for ti in tis}
+        for row in found:
+            owner = by_id.get(row.task_instance_id)
+            if owner is None or owner.state != "deferred" or owner.trigger_id != row.id:
+                await trigger_rows.delete_trigger(conn, row.id)
+                self._trigger_drops.append(row.id)
 
     def _stop_tries(self, ti_ids: Iterable[str]) -> None:
         """Tries the loop launched whose task instance someone else ended (cleared, marked,
@@ -520,7 +596,14 @@ class Scheduler:
     async def _write(self, conn: AsyncConnection, view: _RunView, ti: TaskInstanceRow,
                      state: str | None, now: datetime, **changes: Any) -> TaskInstanceRow:
         """Move ``ti`` to ``state`` in the database and in the view (``set_task_state``'s
-        timestamps), on the condition that the database agrees with the view."""
+        timestamps), on the condition that the database agrees with the view.
+
+        Leaving ``deferred`` deletes the trigger in the same transaction: whatever moved the
+        task instance (its event, a timeout, the run's timeout), the trigger is spent."""
+        if ti.state == "deferred" and state != "deferred" and ti.trigger_id is not None:
+            await trigger_rows.delete_trigger(conn, ti.trigger_id)
+            self._trigger_drops.append(ti.trigger_id)
+            changes = {"trigger_id": None, "trigger_timeout": None, **changes}
         values = _stamped(ti, state, now, changes)
         if not await task_instances.update_if(conn, ti.id, expected_states=(ti.state,),
                                               **values):
@@ -583,6 +666,12 @@ class Scheduler:
             return None  # already decided (marked by a user, timed out, cleared)
         state: str = event.state
         error = event.error
+        if state == "up_for_reschedule":
+            await self._reschedule(conn, view, ti, info, now, where)
+            return view.run.id
+        if state == "deferred":
+            await self._defer(conn, view, ti, task, info, now, where)
+            return view.run.id
         if state == "success" and task.operator == "branch":
             try:
                 followed = normalize_branch_choice(view.spec, task.task_id,
@@ -625,6 +714,143 @@ class Scheduler:
             "ti_id": ti.id, "dag_id": ti.dag_id, "run_id": ti.run_id, "task_id": ti.task_id,
             "map_index": ti.map_index, "state": state, "error": error})
 
+    # -- waiting without a process (reschedule, deferral) ---------------------------------------
+    async def _reschedule(self, conn: AsyncConnection, view: _RunView, ti: TaskInstanceRow,
+                          info: Mapping[str, Any], now: datetime,
+                          where: Mapping[str, Any]) -> None:
+        """A reschedule-mode sensor is not done: free its slot until its next poke."""
+        raw = info.get("reschedule_date")
+        when = datetime.fromtimestamp(float(raw), now.tzinfo) if raw else now
+        first = ti.first_poke_at or where.get("start_date") or ti.start_date or now
+        await self._write(conn, view, ti, "up_for_reschedule", now, **where,
+                          next_retry_at=max(when, now), first_poke_at=first)
+        self._release(ti.id)
+        self._cancel_timer(("timeout", ti.id))
+        self._emit_after_commit("ti.rescheduled", {
+            "ti_id": ti.id, "dag_id": ti.dag_id, "run_id": ti.run_id, "task_id": ti.task_id,
+            "map_index": ti.map_index, "reschedule_date": when.isoformat()})
+
+    async def _defer(self, conn: AsyncConnection, view: _RunView, ti: TaskInstanceRow,
+                     task: TaskSpec, info: Mapping[str, Any], now: datetime,
+                     where: Mapping[str, Any]) -> None:
+        """A running try called ``defer()``: park it on its trigger, free its slot."""
+        raw = info.get("trigger")
+        trigger = raw if isinstance(raw, Mapping) else {}
+        timeout = info.get("defer_timeout")
+        timeout_at = now + timedelta(seconds=float(timeout)) if timeout else None
+        next_kwargs = info.get("next_kwargs")
+        try:
+            await self._park(conn, view, ti, now, kind=trigger.get("kind"),
+                                   kwargs=trigger.get("kwargs") or {}, timeout_at=timeout_at,
+                                   timeout_kind="defer", changes={
+                                       **where,
+                                       "next_method": info.get("next_method") or None,
+                                       "next_kwargs": dict(next_kwargs)
+                                       if isinstance(next_kwargs, Mapping) else {}})
+        except TriggerError as exc:
+            await self._finish_try(conn, view, ti, task, "failed",
+                                   f"TaskDeferralError: the task deferred to an invalid "
+                                   f"trigger: {exc}", now, where=where)
+            return
+        self._release(ti.id)
+        self._cancel_timer(("timeout", ti.id))
+
+    async def _wait_from_start(self, conn: AsyncConnection, view: _RunView,
+                               ti: TaskInstanceRow, task: TaskSpec, now: datetime, *,
+                               new_try: bool) -> None:
+        """A start-from-trigger sensor is due: a try begins in ``deferred``, no executor."""
+        assert task.sensor is not None and task.sensor.trigger is not None
+        trigger = task.sensor.trigger
+        changes: dict[str, Any] = {
+            "scheduled_at": now, "start_date": now, "end_date": None, "duration": None,
+            "next_retry_at": None, "waiting_reason": None, "executor": None,
+            "hostname": None, "pid": None, "next_method": None, "next_kwargs": None,
+            "first_poke_at": None}
+        if new_try:
+            changes["try_number"] = ti.try_number + 1
+        timeout = task.sensor.timeout
+        timeout_at = now + timedelta(seconds=float(timeout)) if timeout else None
+        try:
+            await self._park(conn, view, ti, now, kind=trigger.kind, kwargs=trigger.kwargs,
+                             timeout_at=timeout_at, timeout_kind="sensor", changes=changes)
+        except TriggerError as exc:
+            row = await self._write(conn, view, ti, "deferred", now, **changes)
+            await self._finish_try(conn, view, row, task, "failed",
+                                   f"the sensor's trigger cannot run: {exc}", now,
+                                   no_retry=True)
+
+    async def _park(self, conn: AsyncConnection, view: _RunView, ti: TaskInstanceRow,
+                    now: datetime, *, kind: Any, kwargs: Mapping[str, Any],
+                    timeout_at: datetime | None, timeout_kind: str,
+                    changes: Mapping[str, Any]) -> TaskInstanceRow:
+        """Write the trigger and move ``ti`` to ``deferred`` on it (raises ``TriggerError``
+        before writing anything when the trigger cannot run)."""
+        validate(kind, kwargs)
+        due_at = None
+        if kind == "time":
+            due_at = resolve_moment(kwargs, run=view.run, params=_run_params(view.spec, view.run),
+                                    now=now)
+        try_number = int(changes.get("try_number", ti.try_number))
+        row = await trigger_rows.create_trigger(
+            conn, classpath=str(kind), kwargs=dict(kwargs), task_instance_id=ti.id,
+            try_number=try_number, now=now, due_at=due_at, timeout_at=timeout_at,
+            timeout_kind=timeout_kind, triggerer_id=self.triggers.triggerer_id)
+        parked = await self._write(conn, view, ti, "deferred", now, **changes,
+                                   trigger_id=row.id, trigger_timeout=timeout_at)
+        self._trigger_adds.append((row, parked))
+        self._emit_after_commit("ti.deferred", {
+            "ti_id": ti.id, "dag_id": ti.dag_id, "run_id": ti.run_id, "task_id": ti.task_id,
+            "map_index": ti.map_index, "trigger_id": row.id, "kind": row.classpath})
+        return parked
+
+    async def _apply_trigger_event(self, conn: AsyncConnection, event: TriggerEvent,
+                                   now: datetime) -> int | None:
+        """A trigger fired or timed out: resume the try, or end it. Applied once: the task
+        instance must still be deferred on this very trigger (``_write`` deletes it)."""
+        found = await self._ti_view(conn, event.ti_id, now)
+        if found is None or found[1].state != "deferred" \
+                or found[1].trigger_id != event.trigger_id \
+                or found[1].try_number != event.try_number:
+            if await trigger_rows.delete_trigger(conn, event.trigger_id):
+                self._trigger_drops.append(event.trigger_id)
+            return None
+        view, ti = found
+        task = view.spec.task(ti.task_id)
+        sensor = task.sensor
+        if event.timed_out:
+            if event.timeout_kind == "sensor" and sensor is not None:
+                waited = (now - (ti.start_date or now)).total_seconds()
+                message = (f"AirflowSensorTimeout: the sensor waited {waited:g} s, longer "
+                           f"than its timeout ({sensor.timeout:g} s)")
+                if sensor.soft_fail:
+                    await self._finish_try(conn, view, ti, task, "skipped", message, now)
+                else:
+                    await self._finish_try(conn, view, ti, task, "failed", message, now,
+                                           no_retry=True)
+            else:
+                await self._finish_try(conn, view, ti, task, "failed",
+                                       "TaskDeferralTimeout: the trigger did not fire before "
+                                       "the deferral's timeout", now)
+            return view.run.id
+        payload = dict(event.payload)
+        status = payload.get("status")
+        if status == "failed":
+            await self._finish_try(conn, view, ti, task, "failed",
+                                   f"the trigger reported a failure: "
+                                   f"{payload.get('reason') or payload}", now)
+        elif status == "skipped":
+            await self._finish_try(conn, view, ti, task, "skipped",
+                                   f"the trigger asked to skip: "
+                                   f"{payload.get('reason') or payload}", now)
+        elif sensor is not None and sensor.trigger is not None:
+            await self._finish_try(conn, view, ti, task, "success", None, now)
+        else:
+            next_kwargs = dict(ti.next_kwargs or {})
+            next_kwargs["event"] = payload
+            await self._write(conn, view, ti, "scheduled", now, next_kwargs=next_kwargs,
+                              waiting_reason=None)
+        return view.run.id
+
     async def _apply_timeout(self, conn: AsyncConnection, ti_id: str, try_number: int,
                              now: datetime) -> int | None:
         """execution_timeout: stop the try through its executor; fail it (or retry it)."""
@@ -660,8 +886,9 @@ class Scheduler:
                                       "dagrun_timeout"))
                 self._release(ti.id)
                 self._cancel_timer(("timeout", ti.id))
+            in_try = in_flight or ti.state in ("deferred", "up_for_reschedule")
             row = await self._write(conn, view, ti, "skipped", now)
-            if in_flight:
+            if in_try:
                 await task_instances.record_try_of(
                     conn, row, error="the run exceeded its dagrun_timeout")
         return await self._finish_run(conn, view, "failed", now, reason="dagrun_timeout")
@@ -699,7 +926,8 @@ class Scheduler:
                 mapped_lengths=await self._mapped_lengths(conn, view, states),
                 branch_choices=view.branch, short_circuits=view.short_circuit,
                 not_before={k: t.next_retry_at for k, t in view.tis.items()
-                            if t.state == "up_for_retry" and t.next_retry_at is not None},
+                            if t.state in ("up_for_retry", "up_for_reschedule")
+                            and t.next_retry_at is not None},
                 now=now)
             for key in decision.skip:
                 await self._write(conn, view, view.tis[key], "skipped", now)
@@ -807,26 +1035,35 @@ class Scheduler:
         held = False
         for ti in ready:
             is_new = (ti.task_id, ti.map_index) in new
+            # A reschedule sensor's next poke continues its try; anything else that is new
+            # starts one (and forgets the previous try's deferral).
+            fresh_try = is_new and ti.state != "up_for_reschedule"
+            task = spec.task(ti.task_id)
+            if task.sensor is not None and task.sensor.trigger is not None:
+                await self._wait_from_start(conn, view, ti, task, now, new_try=fresh_try)
+                continue
+            start: dict[str, Any] = {}
+            if fresh_try:
+                start = {"try_number": ti.try_number + 1, "next_method": None,
+                         "next_kwargs": None, "first_poke_at": None, "trigger_id": None,
+                         "trigger_timeout": None}
             reason = self._limit_reason(run.dag_id, spec)
             if reason is None:
                 reason = await self._pool_reason(conn, ti)
             if reason is not None:
                 held = True
                 if is_new:
-                    await self._write(conn, view, ti, "scheduled", now,
-                                      try_number=ti.try_number + 1, next_retry_at=None,
-                                      waiting_reason=reason)
+                    await self._write(conn, view, ti, "scheduled", now, **start,
+                                      next_retry_at=None, waiting_reason=reason)
                 elif ti.waiting_reason != reason:
                     await self._write(conn, view, ti, "scheduled", now,
                                       scheduled_at=ti.scheduled_at, waiting_reason=reason)
                 continue
-            task = spec.task(ti.task_id)
             executor = self._executor_for(task)
             if is_new:
-                row = await self._write(conn, view, ti, "queued", now,
-                                        try_number=ti.try_number + 1, scheduled_at=now,
-                                        next_retry_at=None, executor=executor,
-                                        waiting_reason=None)
+                row = await self._write(conn, view, ti, "queued", now, **start,
+                                        scheduled_at=now, next_retry_at=None,
+                                        executor=executor, waiting_reason=None)
             else:
                 row = await self._write(conn, view, ti, "queued", now, executor=executor,
                                         waiting_reason=None)

@@ -94,12 +94,15 @@ MARKABLE: frozenset[TIState] = frozenset({TI.SUCCESS, TI.FAILED, TI.SKIPPED})
 # The normal flow. Same-state writes are always allowed (idempotent re-delivery of an event).
 _TI_TRANSITIONS: Mapping[TIState, frozenset[TIState]] = {
     # The scheduler decides: run it, or resolve it without running (trigger rules, branches).
-    None: frozenset({TI.SCHEDULED, TI.SKIPPED, TI.UPSTREAM_FAILED, TI.REMOVED}),
-    # Handed to an executor; it may also be put back (executor reset, adoption).
-    TI.SCHEDULED: frozenset({TI.QUEUED, None, TI.REMOVED}),
+    # A start-from-trigger sensor goes straight to deferred (no executor; its try begins).
+    None: frozenset({TI.SCHEDULED, TI.SKIPPED, TI.UPSTREAM_FAILED, TI.REMOVED, TI.DEFERRED}),
+    # Handed to an executor (or, start from trigger, to the trigger runner); it may also be
+    # put back (executor reset, adoption).
+    TI.SCHEDULED: frozenset({TI.QUEUED, None, TI.REMOVED, TI.DEFERRED}),
     # The agent starts it; an executor may fail it before it starts (with or without retry).
+    # A start and a deferral/reschedule reported in one batch are written as one change.
     TI.QUEUED: frozenset({TI.RUNNING, TI.SCHEDULED, None, TI.FAILED, TI.UP_FOR_RETRY,
-                          TI.REMOVED}),
+                          TI.REMOVED, TI.DEFERRED, TI.UP_FOR_RESCHEDULE}),
     # What a try can end in; restarting is what clearing a running task does to it.
     TI.RUNNING: frozenset({TI.SUCCESS, TI.FAILED, TI.UP_FOR_RETRY, TI.UP_FOR_RESCHEDULE,
                            TI.DEFERRED, TI.SKIPPED, TI.RESTARTING, TI.REMOVED}),

@@ -12,8 +12,9 @@ Usage::
         page = await runs.list_runs(conn, dag_id="etl", limit=50)
 
 The repository modules (``dags``, ``runs``, ``task_instances``, ``xcom``, ``pools``,
-``import_errors``, ``audit``) hold async functions that take an ``AsyncConnection`` and
-never commit: the caller owns the transaction. They return the frozen rows of ``rows``.
+``import_errors``, ``audit``, ``triggers``) hold async functions that take an
+``AsyncConnection`` and never commit: the caller owns the transaction. They return the
+frozen rows of ``rows``.
 See docs/store.md.
 """
 
@@ -25,6 +26,7 @@ from leoflow.engine.store import (
     runs,
     schema,
     task_instances,
+    triggers,
     xcom,
 )
 from leoflow.engine.store.database import Store, create_engine, mask_url, normalize_url
@@ -50,6 +52,7 @@ from leoflow.engine.store.rows import (
     PoolRow,
     TaskInstanceHistoryRow,
     TaskInstanceRow,
+    TriggerRow,
     XComRow,
 )
 from leoflow.engine.store.schema import (
@@ -85,6 +88,7 @@ __all__ = [
     "TaskInstanceHistoryRow",
     "TaskInstanceNotFoundError",
     "TaskInstanceRow",
+    "TriggerRow",
     "UTCDateTime",
     "XComRow",
     "audit",
@@ -101,6 +105,7 @@ __all__ = [
     "schema",
     "schema_status",
     "task_instances",
+    "triggers",
     "utcnow",
     "xcom",
 ]

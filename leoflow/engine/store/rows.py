@@ -103,6 +103,27 @@ class TaskInstanceRow:
     pid: int | None
     waiting_reason: str | None
     note: str | None
+    trigger_id: int | None = None
+    next_method: str | None = None
+    next_kwargs: dict[str, Any] | None = None
+    trigger_timeout: datetime | None = None
+    first_poke_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class TriggerRow:
+    """What a deferred try waits for (``classpath`` is the trigger kind)."""
+
+    id: int
+    classpath: str
+    kwargs: dict[str, Any]
+    created_date: datetime
+    triggerer_id: str | None
+    task_instance_id: str
+    try_number: int
+    due_at: datetime | None
+    timeout_at: datetime | None
+    timeout_kind: str | None
 
 
 @dataclass(frozen=True)

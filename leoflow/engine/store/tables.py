@@ -174,6 +174,14 @@ task_instance = Table(
     # Why a ready task is held back (pool full, max_active_tasks reached...), shown in the UI.
     Column("waiting_reason", Text, nullable=True),
     Column("note", Text, nullable=True),
+    # Deferral (Airflow's names): the trigger a deferred try waits on, the method and
+    # arguments it resumes with, when the deferral times out; and, for reschedule-mode
+    # sensors, when the try's first poke started (its timeout counts from there).
+    Column("trigger_id", Integer, nullable=True),
+    Column("next_method", String(1000), nullable=True),
+    Column("next_kwargs", json_type(none_as_null=True), nullable=True),
+    Column("trigger_timeout", UTCDateTime, nullable=True),
+    Column("first_poke_at", UTCDateTime, nullable=True),
     UniqueConstraint("dag_run_id", "task_id", "map_index"),
     Index("ix_task_instance_state", "state"),
     Index("ix_task_instance_dag_id_task_id", "dag_id", "task_id"),
@@ -371,4 +379,32 @@ connection = Table(
     Column("extra", Text, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# What a deferred task instance waits for, run by the control plane's trigger runner
+# (leoflow.engine.triggers). One row per waiting try; the row is deleted in the transaction
+# that applies its event, so a trigger fires at most once even across restarts.
+trigger = Table(
+    "trigger",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("classpath", String(1000), nullable=False),  # the kind: time, file, http, ...
+    Column("kwargs", json_type(), nullable=False),
+    Column("created_date", UTCDateTime, nullable=False),
+    # The replica whose runner owns it (the scheduler leader in HA).
+    Column("triggerer_id", String(ID_LEN), nullable=True),
+    Column(
+        "task_instance_id",
+        String(UUID_LEN),
+        ForeignKey("task_instance.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("try_number", Integer, nullable=False),
+    # A time trigger's moment, resolved from the run when the deferral started.
+    Column("due_at", UTCDateTime, nullable=True),
+    # When the wait gives up, and whose timeout it is ("sensor" or "defer").
+    Column("timeout_at", UTCDateTime, nullable=True),
+    Column("timeout_kind", String(STATE_LEN), nullable=True),
+    Index("ix_trigger_task_instance_id", "task_instance_id"),
+    sqlite_autoincrement=True,  # ids are never reused: a task instance names its trigger
 )

@@ -71,6 +71,11 @@ UPDATABLE_FIELDS = (
     "pool_slots",
     "priority_weight",
     "operator",
+    "trigger_id",
+    "next_method",
+    "next_kwargs",
+    "trigger_timeout",
+    "first_poke_at",
 )
 
 

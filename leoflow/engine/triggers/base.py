@@ -1,0 +1,60 @@
+"""What the trigger runner and the scheduler exchange, and the error of a bad trigger."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from leoflow.errors import LeoflowError
+
+KINDS = ("time", "file", "http", "external_task")
+"""The trigger kinds the control plane runs (no user code: see docs/triggerer.md)."""
+
+DEFAULT_POKE_INTERVAL = 60.0  # seconds, as Airflow's sensors
+MIN_POKE_INTERVAL = 0.05  # a zero interval would spin; tests use fractions of a second
+
+
+class TriggerError(LeoflowError):
+    """A trigger that cannot run: unknown kind, a missing or malformed argument.
+
+    ``field`` names the offending argument (``trigger.kwargs.delta``...). The scheduler fails
+    the try with this message instead of waiting for something that can never happen."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class TriggerEvent:
+    """A trigger fired (``payload`` is its event) or gave up (``timed_out``).
+
+    ``timeout_kind`` says whose timeout it was: ``"sensor"`` (AirflowSensorTimeout, no retry,
+    soft_fail applies) or ``"defer"`` (TaskDeferralTimeout, retries apply)."""
+
+    trigger_id: int
+    ti_id: str
+    try_number: int
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    timed_out: bool = False
+    timeout_kind: str | None = None
+
+
+@dataclass(frozen=True)
+class PollResult:
+    """One poll of a polling trigger: its event when it fired, else what it still waits for
+    (shown to the user in the try's log, the API and the IDE)."""
+
+    event: Mapping[str, Any] | None
+    waiting_for: str
+
+
+def poke_interval(kwargs: Mapping[str, Any]) -> float:
+    value = kwargs.get("poke_interval", DEFAULT_POKE_INTERVAL)
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise TriggerError(f"poke_interval must be a number of seconds, not {value!r}",
+                           field="trigger.kwargs.poke_interval") from None
+    return max(seconds, MIN_POKE_INTERVAL)
