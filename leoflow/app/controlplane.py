@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from leoflow.engine.services import Operations
 from leoflow.engine.spec.model import DagSpec, TaskSpec
 from leoflow.engine.store import Store, dags, tokens
 from leoflow.engine.store.rows import TaskInstanceRow
+from leoflow.engine.triggers.runner import environment_connection
 from leoflow.engine.xcom import SqlXComBackend, XComSweeper, make_fetch, resolve_inputs
 
 log = logging.getLogger("leoflow.controlplane")
@@ -194,10 +196,18 @@ async def start_control_plane(
         return await resolve_inputs(task, launch.map_index, fetch=fetch, params={})
 
     http_executor = HttpExecutor(push_xcom=http_push, resolve=http_resolve, logs=logs)
+
+    async def trigger_connection(tenant: str, conn_id: str) -> dict[str, Any] | None:
+        # HTTP triggers use the DAG tenant's connections, as its tasks would see them.
+        found = (await task_secrets(tenant)).get(f"AIRFLOW_CONN_{conn_id.upper()}")
+        return json.loads(found) if found else await environment_connection(tenant, conn_id)
+
     scheduler = Scheduler(
         store, {"subprocess": subprocess_executor, "http": http_executor},
         parallelism=parallelism, listeners=listeners,
-        executor_for=lambda task: "http" if task.operator == "http" else "subprocess")
+        executor_for=lambda task: "http" if task.operator == "http" else "subprocess",
+        trigger_logs=logs, connection_lookup=trigger_connection,
+        triggerer_id=settings.replica_id)
     holder["scheduler"] = scheduler
     await agent_service.start()
     await scheduler.start()
