@@ -12,8 +12,11 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
+import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +26,21 @@ from leoflow.engine.environments.manager import EnvironmentManager
 from leoflow.engine.executors.base import TaskLaunch
 from leoflow.engine.executors.http import HttpExecutor
 from leoflow.engine.executors.subprocess import SubprocessExecutor
-from leoflow.engine.logs import LogKey, LogStore
+from leoflow.engine.ha import LeaderElector, SchedulerRelay, asyncpg_connector
+from leoflow.engine.logs import LogKey, LogStore, RedisLogBus
 from leoflow.engine.scheduler.loop import Scheduler
 from leoflow.engine.services import Operations
 from leoflow.engine.spec.model import DagSpec, TaskSpec
 from leoflow.engine.store import Store, dags, tokens
 from leoflow.engine.store.rows import TaskInstanceRow
 from leoflow.engine.triggers.runner import environment_connection
-from leoflow.engine.xcom import SqlXComBackend, XComSweeper, make_fetch, resolve_inputs
+from leoflow.engine.xcom import (
+    RedisXComBackend,
+    SqlXComBackend,
+    XComSweeper,
+    make_fetch,
+    resolve_inputs,
+)
 
 log = logging.getLogger("leoflow.controlplane")
 
@@ -45,13 +55,16 @@ class ControlPlane:
     operations: Operations
     agent_service: AgentService
     environments: EnvironmentManager
-    xcom: SqlXComBackend
+    xcom: SqlXComBackend | RedisXComBackend
     logs: LogStore
     subprocess_executor: SubprocessExecutor
     http_executor: HttpExecutor
     grpc_port: int
+    relay: SchedulerRelay | None = None  # what operations and agents report to (HA-aware)
+    elector: LeaderElector | None = None  # PostgreSQL only: this replica's campaign
     stopped: bool = False
     _closers: list[Any] = field(default_factory=list)
+    _last_beat: datetime | None = None
 
     async def stop(self, *, keep_agents: bool = False) -> None:
         """Stop scheduling, stop agents we started, close the servers and the store.
@@ -64,6 +77,8 @@ class ControlPlane:
         if self.stopped:
             return
         self.stopped = True
+        if self.elector is not None:
+            await self.elector.stop()  # a leader steps down: its scheduler stops
         await self.scheduler.stop()
         await self.subprocess_executor.close(keep_agents=keep_agents)
         await self.http_executor.close()
@@ -72,6 +87,48 @@ class ControlPlane:
             with contextlib.suppress(Exception):
                 await closer()
         await self.store.close()
+
+    @property
+    def is_leader(self) -> bool:
+        """Whether this process runs the scheduler (always, without an election)."""
+        return self.elector is None or self.elector.is_leader
+
+    def leader_heartbeat(self) -> datetime | None:
+        """When the leading replica last proved it holds the lock (``None``: no election,
+        the scheduler runs in this process)."""
+        if self.elector is None:
+            return None
+        leader = self.elector.leader
+        if leader is not None and leader.heartbeat is not None:
+            self._last_beat = leader.heartbeat
+        return self._last_beat
+
+
+def agent_addresses(advertised: str | None, own: str) -> str:
+    """What agents get as ``LEOFLOW_AGENT_ADDRESS``: ``own`` (where this replica's agent
+    service listens), or the advertised ``host:port`` list with this replica's own address
+    moved first: an agent talks to the replica that started it and fails over to the
+    others (in a cluster, one Service address does both)."""
+    if not advertised:
+        return own
+    listed = [a.strip() for a in advertised.split(",") if a.strip()]
+    if own in listed:
+        listed.remove(own)
+        listed.insert(0, own)
+    return ",".join(listed)
+
+
+def _datastores(settings: Settings, store: Store, home: Path
+                ) -> tuple[SqlXComBackend | RedisXComBackend, LogStore, list[Any]]:
+    """XCom and logs: SQL XCom and in-process live logs, or Redis for both (Pro).
+
+    Returns them with what must be closed at the end (the Redis clients)."""
+    if not settings.redis_url:
+        return SqlXComBackend(store), LogStore(home / "logs"), []
+    xcom = RedisXComBackend(settings.redis_url)
+    bus = RedisLogBus(settings.redis_url)
+    log.info("XCom and live logs in Redis")
+    return xcom, LogStore(home / "logs", bus=bus), [xcom.close, bus.close]
 
 
 def log_key(dag_id: str, run_id: str, task_id: str, try_number: int,
@@ -130,8 +187,7 @@ async def start_control_plane(
     home.mkdir(parents=True, exist_ok=True)
     store = await Store.open(settings.database_url, auto_migrate=auto_migrate)
     environments = EnvironmentManager(home)
-    xcom = SqlXComBackend(store)
-    logs = LogStore(home / "logs")
+    xcom, logs, datastore_closers = _datastores(settings, store, home)
     sink = _LogSink(logs)
     holder: dict[str, Any] = {}
 
@@ -152,10 +208,10 @@ async def start_control_plane(
         return str(env.python)
 
     async def report(event: Any) -> None:
-        await holder["scheduler"].report(event)
+        await holder["relay"].report(event)
 
     async def cancel(ti_id: str, reason: str) -> None:
-        await holder["scheduler"].cancel_task(ti_id, None, reason)
+        await holder["relay"].cancel_task(ti_id, None, reason)
 
     subprocess_executor: SubprocessExecutor | None = None
 
@@ -179,7 +235,8 @@ async def start_control_plane(
         secrets_env=task_secrets,
         heartbeat_timeout=heartbeat_timeout)
     server, port = await serve(agent_service, grpc_host, grpc_port)
-    subprocess_executor = SubprocessExecutor(address=f"{grpc_host}:{port}", mint_token=mint,
+    subprocess_executor = SubprocessExecutor(address=agent_addresses(
+        settings.grpc_advertise_address, f"{grpc_host}:{port}"), mint_token=mint,
                                              on_agent_output=agent_output,
                                              output_dir=home / "agents")
 
@@ -202,24 +259,62 @@ async def start_control_plane(
         found = (await task_secrets(tenant)).get(f"AIRFLOW_CONN_{conn_id.upper()}")
         return json.loads(found) if found else await environment_connection(tenant, conn_id)
 
-    scheduler = Scheduler(
-        store, {"subprocess": subprocess_executor, "http": http_executor},
-        parallelism=parallelism, listeners=listeners,
-        executor_for=lambda task: "http" if task.operator == "http" else "subprocess",
-        trigger_logs=logs, connection_lookup=trigger_connection,
-        triggerer_id=settings.replica_id)
-    holder["scheduler"] = scheduler
-    await agent_service.start()
-    await scheduler.start()
+    executors = {"subprocess": subprocess_executor, "http": http_executor}
+    listeners = list(listeners)
+    replica_id = settings.replica_id or f"{socket.gethostname()}-{os.getpid()}"
+
+    def make_scheduler() -> Scheduler:
+        # A fresh scheduler for each term of leadership (see elected()): nothing in memory
+        # from an earlier term (views, slots, timers) outlives the state it was built from.
+        return Scheduler(
+            store, executors, parallelism=parallelism, listeners=listeners,
+            executor_for=lambda task: "http" if task.operator == "http" else "subprocess",
+            trigger_logs=logs, connection_lookup=trigger_connection,
+            triggerer_id=settings.replica_id)
+
+    scheduler = make_scheduler()
+    relay = SchedulerRelay(store, scheduler, is_leader=lambda: plane.is_leader,
+                           on_reported=reported)
+    holder["relay"] = relay
     sweeper = XComSweeper(xcom)
-    sweeper.start()
     plane = ControlPlane(
         settings=settings, store=store, scheduler=scheduler,
-        operations=Operations(store, scheduler), agent_service=agent_service,
+        operations=Operations(store, relay), agent_service=agent_service,
         environments=environments, xcom=xcom, logs=logs,
         subprocess_executor=subprocess_executor, http_executor=http_executor,
-        grpc_port=port)
-    plane._closers.extend([sweeper.stop, lambda: server.stop(grace=1.0), logs.close])
+        grpc_port=port, relay=relay)
+    plane._closers.extend([sweeper.stop, lambda: server.stop(grace=1.0), logs.close,
+                           *datastore_closers])
+    if store.is_sqlite:  # one process owns the file: no election
+        await agent_service.start()
+        await scheduler.start()
+        sweeper.start()
+        return plane
+
+    # PostgreSQL: replicas elect the one that schedules (docs/ha.md); every replica serves
+    # the API and the agents.
+    async def elected() -> None:
+        plane.scheduler = relay.scheduler = make_scheduler()
+        await agent_service.start()  # the heartbeat watchdog is the leader's job
+        await plane.scheduler.start()
+        for executor in executors.values():
+            # an agent this replica supervises that ends after a hand-over is reported to
+            # whichever replica leads by then
+            executor.set_callback(relay.report)
+        await relay.replay_kept()
+        sweeper.start()
+
+    async def lost() -> None:
+        await plane.scheduler.stop()
+        await agent_service.stop()
+        # Sessions seen while leading would look silent to a later term's watchdog.
+        agent_service._sessions.clear()
+        await sweeper.stop()
+
+    plane.elector = LeaderElector(asyncpg_connector(settings.database_url, replica_id),
+                                  replica_id=replica_id, on_elected=elected, on_lost=lost,
+                                  on_notify=relay.deliver)
+    plane.elector.start()
     return plane
 
 
