@@ -293,8 +293,17 @@ async def start_control_plane(
 
     # PostgreSQL: replicas elect the one that schedules (docs/ha.md); every replica serves
     # the API and the agents.
+    terms = 0
+
     async def elected() -> None:
-        plane.scheduler = relay.scheduler = make_scheduler()
+        nonlocal terms
+        terms += 1
+        if terms > 1:  # the first term uses the scheduler everyone was given
+            previous, fresh = plane.scheduler, make_scheduler()
+            for listener in previous._listeners:  # those added later (the IDE, tests)
+                if listener not in listeners:
+                    fresh.add_listener(listener)
+            plane.scheduler = relay.scheduler = fresh
         await agent_service.start()  # the heartbeat watchdog is the leader's job
         await plane.scheduler.start()
         for executor in executors.values():
@@ -315,6 +324,9 @@ async def start_control_plane(
                                   replica_id=replica_id, on_elected=elected, on_lost=lost,
                                   on_notify=relay.deliver)
     plane.elector.start()
+    # Return once this replica knows whether it leads: a lone replica (a single server or
+    # ``leoflow lite --postgres``) then schedules from the first request on.
+    await plane.elector.first_round(timeout=10.0)
     return plane
 
 

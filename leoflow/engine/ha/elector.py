@@ -110,10 +110,21 @@ class LeaderElector:
         self._conn: Any = None
         self._task: asyncio.Task[None] | None = None
         self._lost = asyncio.Event()
+        self._decided = asyncio.Event()
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="leoflow-leader-election")
+
+    async def first_round(self, timeout: float) -> None:
+        """Wait until the first campaign round ended (elected, or another replica leads),
+        at most ``timeout`` seconds (a database that does not answer is logged, not
+        raised: the elector keeps trying)."""
+        try:
+            await asyncio.wait_for(self._decided.wait(), timeout)
+        except TimeoutError:
+            log.warning("leader election: no answer from the database within %.0f s; "
+                        "still trying", timeout)
 
     async def stop(self) -> None:
         """Stop campaigning; a leader steps down (``on_lost``) and frees the lock."""
@@ -137,6 +148,7 @@ class LeaderElector:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                self._decided.set()
                 if self.is_leader:
                     await self._step_down(f"the lock connection failed ({exc})")
                 else:
@@ -164,8 +176,10 @@ class LeaderElector:
                 await self._step_down("the scheduler could not start")
                 await self._close()  # frees the lock for another replica
                 raise
+            self._decided.set()
             return
         await self._refresh_leader()
+        self._decided.set()
         await asyncio.sleep(self.interval)
 
     async def _hold(self) -> None:
