@@ -24,7 +24,8 @@ from leoflow.agent.outcome import SUCCESS, Outcome
 from leoflow.agent.python_task import run_callable, run_python
 from leoflow.agent.taskrun import TaskRun
 
-PYTHON_KINDS = frozenset({"python", "branch", "short_circuit"})
+# kinds whose code runs in the task runner (a sensor pokes there, or resumes there)
+PYTHON_KINDS = frozenset({"python", "branch", "short_circuit", "sensor"})
 
 
 async def execute(run: TaskRun) -> Outcome:

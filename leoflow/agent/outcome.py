@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from leoflow.rpc import agent_pb2 as pb
@@ -11,6 +12,8 @@ from leoflow.rpc import agent_pb2 as pb
 SUCCESS = "success"
 FAILED = "failed"
 SKIPPED = "skipped"
+UP_FOR_RESCHEDULE = "up_for_reschedule"
+DEFERRED = "deferred"
 TRACEBACK_CHARS = 16_000
 
 
@@ -27,6 +30,13 @@ class Outcome:
     follow_task_ids: list[str] | None = None
     short_circuit_continue: bool = False
     xcoms: list[tuple[str, Any]] = field(default_factory=list)
+    # up_for_reschedule: when to poke again (epoch s)
+    reschedule_date: float = 0.0
+    # deferred: what to wait for and how to resume (docs/sensors.md)
+    trigger: dict[str, Any] | None = None
+    next_method: str = ""
+    next_kwargs: dict[str, Any] = field(default_factory=dict)
+    defer_timeout: float | None = None
 
     @classmethod
     def failed(cls, error_type: str, message: str, *, exit_code: int = 1,
@@ -34,8 +44,23 @@ class Outcome:
         return cls(FAILED, exit_code=exit_code, error_type=error_type,
                    error_message=message, traceback=traceback, no_retry=no_retry)
 
+    @classmethod
+    def rescheduled(cls, reschedule_date: float) -> Outcome:
+        return cls(UP_FOR_RESCHEDULE, reschedule_date=float(reschedule_date))
+
+    @classmethod
+    def deferred(cls, trigger: dict[str, Any], next_method: str,
+                 next_kwargs: dict[str, Any], timeout: float | None) -> Outcome:
+        return cls(DEFERRED, trigger=dict(trigger), next_method=next_method,
+                   next_kwargs=dict(next_kwargs), defer_timeout=timeout)
+
     def to_request(self) -> pb.ReportStateRequest:
         return pb.ReportStateRequest(
+            reschedule_date=self.reschedule_date,
+            trigger_json=json.dumps(self.trigger) if self.trigger is not None else "",
+            next_method=self.next_method,
+            next_kwargs_json=json.dumps(self.next_kwargs) if self.state == DEFERRED else "",
+            defer_timeout=self.defer_timeout or 0.0,
             state=self.state, exit_code=self.exit_code, error_type=self.error_type,
             error_message=self.error_message[:TRACEBACK_CHARS],
             traceback=self.traceback[-TRACEBACK_CHARS:],
@@ -46,4 +71,12 @@ class Outcome:
     def summary(self) -> str:
         if self.state == FAILED:
             return f"failed ({self.error_type}: {self.error_message})"
+        if self.state == UP_FOR_RESCHEDULE:
+            when = datetime.fromtimestamp(self.reschedule_date, UTC)
+            return f"up_for_reschedule (next poke at {when.isoformat(timespec='seconds')})"
+        if self.state == DEFERRED and self.trigger is not None:
+            timeout = f", timeout {self.defer_timeout:g} s" if self.defer_timeout else ""
+            return (f"deferred to a {self.trigger.get('kind')} trigger "
+                    f"{json.dumps(self.trigger.get('kwargs'))[:300]}{timeout}; resumes in "
+                    f"{self.next_method}")
         return self.state

@@ -9,6 +9,7 @@ and short_circuit tasks) or a command (for ``@task.bash``).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 from typing import Any
@@ -31,7 +32,9 @@ from leoflow.agent.templating import (
 from leoflow.sdk.channel import (
     ENV_IN,
     ENV_OUT,
+    OP_DEFER,
     OP_ERROR,
+    OP_RESCHEDULE,
     OP_RESULT,
     OP_SKIP,
     OP_TASK,
@@ -64,7 +67,12 @@ def payload(run: TaskRun, args: list[Any], kwargs: dict[str, Any]) -> dict[str, 
             "map_index": task.map_index, "try_number": task.try_number,
             "max_tries": task.max_tries, "operator": task.operator,
             "multiple_outputs": bool(run.spec.get("multiple_outputs")), "args": args,
-            "kwargs": kwargs, "context": run.context}
+            "kwargs": kwargs, "context": run.context,
+            # a resumed try: the method to call with the trigger's event, and for reschedule
+            # sensors when this try's first poke was (0: this is it)
+            "next_method": task.next_method,
+            "next_kwargs": json.loads(task.next_kwargs_json) if task.next_kwargs_json else {},
+            "first_poke_at": task.first_poke_at}
 
 
 async def _render_inputs(run: TaskRun) -> tuple[list[Any], dict[str, Any]]:
@@ -103,7 +111,8 @@ async def _serve_request(run: TaskRun, message: dict[str, Any]) -> Any:
 
 
 async def run_callable(run: TaskRun) -> tuple[dict[str, Any] | None, Outcome | None]:
-    """Run the callable; returns the runner's final message, or an Outcome when it failed.
+    """Run the task's code; returns the runner's ``result`` message, or an Outcome when it
+    did not produce one (failed, skipped, rescheduled, deferred).
 
     Exactly one of the two is set.
     """
@@ -168,6 +177,14 @@ def _interpret(run: TaskRun, channel: AgentChannel,
                                     no_retry=bool(final.get("no_retry")))
     if final["op"] == OP_SKIP:
         return None, Outcome(SKIPPED, error_message=str(final.get("message") or ""))
+    if final["op"] == OP_RESCHEDULE:
+        return None, Outcome.rescheduled(float(final.get("reschedule_date") or 0.0))
+    if final["op"] == OP_DEFER:
+        timeout = final.get("timeout")
+        return None, Outcome.deferred(dict(final.get("trigger") or {}),
+                                      str(final.get("next_method") or ""),
+                                      dict(final.get("next_kwargs") or {}),
+                                      None if timeout is None else float(timeout))
     return final, None
 
 

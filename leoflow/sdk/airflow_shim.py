@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import leoflow.sdk as sdk
-from leoflow.sdk import errors, operators, relations, secrets_env, timetables
+from leoflow.sdk import errors, operators, relations, secrets_env, sensors, timetables, triggers
 
 _DAG = {"DAG": sdk.DAG, "dag": sdk.dag}
 _TASK = {"task": sdk.task, "task_group": sdk.task_group}
@@ -35,7 +35,30 @@ _HTTP = {"HttpOperator": operators.HttpOperator,
 _EXC = {"AirflowException": errors.AirflowException,
         "AirflowSkipException": errors.AirflowSkipException,
         "AirflowFailException": errors.AirflowFailException,
-        "DuplicateTaskIdFound": errors.DuplicateTaskIdFound}
+        "DuplicateTaskIdFound": errors.DuplicateTaskIdFound,
+        "AirflowSensorTimeout": errors.AirflowSensorTimeout,
+        "AirflowRescheduleException": errors.AirflowRescheduleException,
+        "TaskDeferred": errors.TaskDeferred,
+        "TaskDeferralTimeout": errors.TaskDeferralTimeout}
+_SENSOR_BASE = {"BaseSensorOperator": sensors.BaseSensorOperator,
+                "PokeReturnValue": sensors.PokeReturnValue}
+_TIME_DELTA = {"TimeDeltaSensor": sensors.TimeDeltaSensor,
+               "TimeDeltaSensorAsync": sensors.TimeDeltaSensorAsync,
+               "WaitSensor": sensors.TimeDeltaSensor}
+_DATE_TIME = {"DateTimeSensor": sensors.DateTimeSensor,
+              "DateTimeSensorAsync": sensors.DateTimeSensorAsync}
+_TIME = {"TimeSensor": sensors.TimeSensor, "TimeSensorAsync": sensors.TimeSensorAsync}
+_FILE = {"FileSensor": sensors.FileSensor}
+_PYTHON_SENSOR = {"PythonSensor": sensors.PythonSensor, **_SENSOR_BASE}
+_BASH_SENSOR = {"BashSensor": sensors.BashSensor}
+_EXTERNAL = {"ExternalTaskSensor": sensors.ExternalTaskSensor}
+_HTTP_SENSOR = {"HttpSensor": sensors.HttpSensor}
+_TEMPORAL = {"DateTimeTrigger": triggers.DateTimeTrigger,
+             "TimeDeltaTrigger": triggers.TimeDeltaTrigger}
+_FILE_TRIGGER = {"FileTrigger": triggers.FileTrigger}
+_HTTP_TRIGGER = {"HttpSensorTrigger": triggers.HttpSensorTrigger,
+                 "HttpTrigger": triggers.HttpTrigger}
+_TRIGGER_BASE = {"BaseTrigger": triggers.BaseTrigger}
 _VARIABLE = {"Variable": secrets_env.Variable}
 _CONNECTION = {"Connection": secrets_env.Connection}
 _HOOK = {"BaseHook": secrets_env.BaseHook}
@@ -68,7 +91,7 @@ _TRIGGER_RULE["TriggerRule"] = TriggerRule
 
 # Everything ``from airflow.sdk import ...`` offers in Airflow 3 that Leoflow supports.
 _SDK = {**_DAG, **_TASK, **_BASE, **_EXC, "Param": sdk.Param, "Label": sdk.Label,
-        "TaskGroup": sdk.TaskGroup, "XComArg": sdk.XComArg,
+        "TaskGroup": sdk.TaskGroup, "XComArg": sdk.XComArg, **_SENSOR_BASE,
         "get_current_context": sdk.get_current_context, "TriggerRule": TriggerRule,
         **_TIMETABLES_TRIGGER, **_TIMETABLES_INTERVAL, **_VARIABLE, **_CONNECTION,
         "BaseHook": secrets_env.BaseHook}
@@ -119,6 +142,39 @@ MODULES: dict[str, dict[str, Any]] = {
     "airflow.utils.edgemodifier": {"Label": sdk.Label},
     "airflow.utils.helpers": {"chain": sdk.chain,
                               "cross_downstream": relations.cross_downstream},
+    "airflow.sdk.bases.sensor": _SENSOR_BASE,
+    "airflow.sensors": {},
+    "airflow.sensors.base": _SENSOR_BASE,
+    "airflow.sensors.base_sensor_operator": _SENSOR_BASE,
+    "airflow.sensors.time_delta": _TIME_DELTA,
+    "airflow.sensors.time_delta_sensor": _TIME_DELTA,
+    "airflow.sensors.date_time": _DATE_TIME,
+    "airflow.sensors.date_time_sensor": _DATE_TIME,
+    "airflow.sensors.time_sensor": _TIME,
+    "airflow.sensors.filesystem": _FILE,
+    "airflow.sensors.python": _PYTHON_SENSOR,
+    "airflow.sensors.bash": _BASH_SENSOR,
+    "airflow.sensors.external_task": _EXTERNAL,
+    "airflow.sensors.external_task_sensor": _EXTERNAL,
+    "airflow.providers.standard.sensors": {},
+    "airflow.providers.standard.sensors.time_delta": _TIME_DELTA,
+    "airflow.providers.standard.sensors.date_time": _DATE_TIME,
+    "airflow.providers.standard.sensors.time": _TIME,
+    "airflow.providers.standard.sensors.filesystem": _FILE,
+    "airflow.providers.standard.sensors.python": _PYTHON_SENSOR,
+    "airflow.providers.standard.sensors.bash": _BASH_SENSOR,
+    "airflow.providers.standard.sensors.external_task": _EXTERNAL,
+    "airflow.providers.http.sensors": {},
+    "airflow.providers.http.sensors.http": _HTTP_SENSOR,
+    "airflow.providers.http.triggers": {},
+    "airflow.providers.http.triggers.http": _HTTP_TRIGGER,
+    "airflow.triggers": {},
+    "airflow.triggers.base": _TRIGGER_BASE,
+    "airflow.triggers.temporal": _TEMPORAL,
+    "airflow.triggers.file": _FILE_TRIGGER,
+    "airflow.providers.standard.triggers": {},
+    "airflow.providers.standard.triggers.temporal": _TEMPORAL,
+    "airflow.providers.standard.triggers.file": _FILE_TRIGGER,
     "airflow.timetables": {},
     "airflow.timetables.trigger": _TIMETABLES_TRIGGER,
     "airflow.timetables.interval": _TIMETABLES_INTERVAL,

@@ -161,6 +161,62 @@ class BaseOperator(DependencyMixin):
         if group is not None:
             group.add(self)
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A user's subclass that defines ``execute`` runs it in a process (kind "python").
+
+        Leoflow's own operators set ``operator_kind`` themselves; only classes that would
+        otherwise inherit "empty" (which never starts a process) are changed.
+        """
+        super().__init_subclass__(**kwargs)
+        own = cls.__module__.startswith("leoflow.")
+        if "execute" in cls.__dict__ and cls.operator_kind == "empty" and not own:
+            cls.operator_kind = "python"
+
+    # -- run time --------------------------------------------------------------------------
+    def execute(self, context: dict[str, Any]) -> Any:
+        """What the task does; user operators override it (Airflow's ``execute``)."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement execute(context)")
+
+    def defer(self, *, trigger: Any, method_name: str, kwargs: dict[str, Any] | None = None,
+              timeout: timedelta | float | None = None) -> None:
+        """Free the slot and wait in the control plane for ``trigger``.
+
+        When it fires, the same try resumes in a new process with
+        ``getattr(self, method_name)(context=context, event=<event>, **kwargs)``.
+        """
+        from leoflow.sdk.errors import TaskDeferred
+        from leoflow.sdk.triggers import trigger_spec_of
+
+        if kwargs is not None and not isinstance(kwargs, dict):
+            raise TypeError(f"defer(kwargs=...) must be a dict, got {kwargs!r}")
+        seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
+        raise TaskDeferred(trigger=trigger_spec_of(trigger), method_name=method_name,
+                           kwargs=dict(kwargs or {}), timeout=seconds)
+
+    def runs_execute(self) -> bool:
+        """True when the task runs a user's ``execute`` (a custom operator), not a callable."""
+        method = getattr(type(self), "execute", None)
+        module = getattr(method, "__module__", "") or ""
+        return method is not None and not module.startswith("leoflow.")
+
+    def apply_inputs(self, args: list[Any], kwargs: dict[str, Any]) -> None:
+        """Set a custom operator's rendered template fields back on it before ``execute``."""
+        for name, value in kwargs.items():
+            setattr(self, name, value)
+
+    def collect_template_inputs(self) -> None:
+        """A custom operator's ``template_fields`` become inputs, so that they are rendered
+        (Jinja, upstream results) before ``execute`` runs, as in Airflow."""
+        if not self.runs_execute() or self.callable is not None:
+            return
+        for name in getattr(self, "template_fields", ()) or ():
+            if name in self.op_kwargs or not hasattr(self, name):
+                continue
+            value = getattr(self, name)
+            if _jsonable(value):
+                self.op_kwargs[name] = value
+                self._depend_on_refs(value)
+
     def _check_int(self, name: str, value: Any, minimum: int | None = 0) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or (
             minimum is not None and value < minimum
@@ -243,6 +299,17 @@ class BaseOperator(DependencyMixin):
 
     def __repr__(self) -> str:
         return f"<Task({type(self).__name__}): {self.task_id}>"
+
+
+def _jsonable(value: Any) -> bool:
+    """Whether a template field can travel as an input (JSON data or an upstream result)."""
+    if value is None or isinstance(value, (bool, int, float, str, XComArg)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_jsonable(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _jsonable(v) for k, v in value.items())
+    return False
 
 
 class OperatorPartial:

@@ -10,8 +10,11 @@ Messages are JSON objects, one per line, with an ``op``:
   ``{"id", "ok": true, "value"}`` or ``{"id", "ok": false, "error": {"type", "message"}}``)
 * runner → agent, requests answered by a ``reply``: ``xcom_pull`` (``task_ids``, ``key``,
   ``map_indexes`` or null), ``xcom_push`` (``key``, ``value``)
-* runner → agent, the last message: ``result`` (``value``), ``skip`` (``message``) or
-  ``error`` (``type``, ``message``, ``traceback``, ``no_retry``)
+* runner → agent, the last message: ``result`` (``value``), ``skip`` (``message``),
+  ``error`` (``type``, ``message``, ``traceback``, ``no_retry``), ``reschedule``
+  (``reschedule_date``: epoch s, a reschedule-mode sensor not done yet) or ``defer``
+  (``trigger``: ``{"kind", "kwargs"}``, ``next_method``, ``next_kwargs``, ``timeout``: s or
+  null)
 
 Standard library only: this runs in the DAG's own interpreter.
 """
@@ -34,7 +37,9 @@ OP_XCOM_PUSH = "xcom_push"
 OP_RESULT = "result"
 OP_SKIP = "skip"
 OP_ERROR = "error"
-FINAL_OPS = frozenset({OP_RESULT, OP_SKIP, OP_ERROR})
+OP_RESCHEDULE = "reschedule"
+OP_DEFER = "defer"
+FINAL_OPS = frozenset({OP_RESULT, OP_SKIP, OP_ERROR, OP_RESCHEDULE, OP_DEFER})
 
 
 class ChannelError(RuntimeError):

@@ -1,4 +1,4 @@
-"""TaskFlow: ``@task``, ``@task.bash``, ``@task.branch``, ``@task.short_circuit``.
+"""TaskFlow: ``@task``, ``@task.bash``, ``@task.branch``, ``@task.short_circuit``, ``@task.sensor``.
 
 Calling a decorated function inside a DAG does not run it: it creates a task (with a unique
 id: ``trial``, ``trial__1``, ...) and returns an ``XComArg`` standing for its result.
@@ -22,6 +22,7 @@ from leoflow.sdk.operators import (
     PythonDecoratedOperator,
     ShortCircuitDecoratedOperator,
 )
+from leoflow.sdk.sensors import DecoratedSensorOperator
 from leoflow.sdk.xcom_arg import XComArg
 
 # Names a task function may declare to receive run-time context (Airflow's context keys);
@@ -166,12 +167,14 @@ def _factory(operator_class: type[DecoratedOperator]) -> Callable[..., Any]:
 
 
 class _TaskNamespace:
-    """``task`` itself: ``@task``, ``@task(retries=2)``, ``@task.bash`` and friends."""
+    """``task`` itself: ``@task``, ``@task(retries=2)``, ``@task.bash``, ``@task.sensor``..."""
 
     python = staticmethod(_factory(PythonDecoratedOperator))
     bash = staticmethod(_factory(BashDecoratedOperator))
     branch = staticmethod(_factory(BranchDecoratedOperator))
     short_circuit = staticmethod(_factory(ShortCircuitDecoratedOperator))
+    # the function is the poke: it returns a bool or a PokeReturnValue
+    sensor = staticmethod(_factory(DecoratedSensorOperator))  # type: ignore[arg-type]
 
     def __call__(self, python_callable: Callable[..., Any] | None = None,
                  **kwargs: Any) -> Any:
@@ -180,7 +183,7 @@ class _TaskNamespace:
     def __getattr__(self, name: str) -> Any:
         raise AttributeError(
             f"@task.{name} is not supported by Leoflow; supported: @task, @task.python, "
-            "@task.bash, @task.branch, @task.short_circuit")
+            "@task.bash, @task.branch, @task.short_circuit, @task.sensor")
 
 
 task = _TaskNamespace()

@@ -39,6 +39,8 @@ class SerializationError(DagDefinitionError):
 def serialize_dag(dag: DAG, *, project_dir: str) -> dict[str, Any]:
     """Describe ``dag`` as a JSON-ready dict (``fileloc`` relative to ``project_dir``)."""
     order = {task_id: i for i, task_id in enumerate(dag.task_dict)}
+    for op in dag.task_dict.values():  # before upstreams are read: may add dependencies
+        op.collect_template_inputs()
     tasks = [serialize_task(t, order) for t in dag.task_dict.values()]
     tz_name = timezone_name(dag.start_date)
     fileloc = dag.fileloc or ""
@@ -90,7 +92,9 @@ def serialize_task(op: BaseOperator, order: dict[str, int]) -> dict[str, Any]:
     elif op.expand_mode == "list_of_kwargs":
         expand = {"mode": "list_of_kwargs",
                   "values": {"kwargs": encode(op.expand_values, where("expand_kwargs"), op)}}
+    sensor = _sensor(op)
     return {
+        **({"sensor": sensor} if sensor is not None else {}),
         "task_id": op.task_id,
         "operator": op.operator_kind,
         "operator_class": type(op).__name__,
@@ -114,6 +118,20 @@ def serialize_task(op: BaseOperator, order: dict[str, int]) -> dict[str, Any]:
         "expand": expand,
         "line": op.line,
     }
+
+
+def _sensor(op: BaseOperator) -> dict[str, Any] | None:
+    """dag.json's ``sensor`` object (only sensors have the key, so other tasks' JSON and
+    hashes stay as they were)."""
+    from leoflow.sdk.sensors import BaseSensorOperator
+
+    if not isinstance(op, BaseSensorOperator):
+        return None
+    spec = op.sensor_spec()
+    trigger = spec.get("trigger")
+    if trigger is not None:
+        spec["trigger"] = encode_literal(trigger, f"task {op.task_id!r} sensor trigger", op)
+    return spec
 
 
 def encode(value: Any, where: str, op: BaseOperator) -> dict[str, Any]:

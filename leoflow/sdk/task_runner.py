@@ -6,6 +6,11 @@ the compiler did, finds the task, builds Airflow's context, calls the callable a
 back one final message: the JSON result, a skip, or an error with the user's traceback.
 The user's prints go to stdout/stderr, which the agent streams as the task's log.
 
+What runs: a resumed try (``next_method`` in the payload) calls that method of the operator
+with the trigger's event; a sensor or a user operator runs its ``execute(context)``; any
+other task calls its callable. A deferral (``self.defer`` / ``defer()``) ends the process
+with a ``defer`` message, a reschedule-mode sensor that is not done with ``reschedule``.
+
 Exit status: 0 when the final message was sent (whatever the outcome, except an error: 1),
 2 when the channel itself is unusable.
 """
@@ -16,11 +21,14 @@ import json
 import os
 import sys
 import traceback
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from leoflow.sdk import registry
 from leoflow.sdk.channel import (
+    OP_DEFER,
     OP_ERROR,
+    OP_RESCHEDULE,
     OP_RESULT,
     OP_SKIP,
     OP_TASK,
@@ -30,8 +38,16 @@ from leoflow.sdk.channel import (
 )
 from leoflow.sdk.compile_child import load_dag_file
 from leoflow.sdk.context_objects import TaskInstance, branch_targets, build_context, call_kwargs
-from leoflow.sdk.errors import AirflowFailException, AirflowSkipException
+from leoflow.sdk.errors import (
+    AirflowFailException,
+    AirflowRescheduleException,
+    AirflowSensorTimeout,
+    AirflowSkipException,
+    TaskDeferred,
+)
 from leoflow.sdk.runtime import set_current_context
+from leoflow.sdk.sensors import BaseSensorOperator
+from leoflow.sdk.triggers import REPLAY_METHOD, start_replay, stop_replay, trigger_spec_of
 
 _SDK_DIR = os.path.dirname(os.path.abspath(__file__))
 TRACEBACK_LINES = 60
@@ -91,6 +107,65 @@ def _check_result(payload: dict[str, Any], value: Any) -> None:
                                 f"multiple_outputs, found {key!r} ({type(key).__name__})")
 
 
+def _epoch(value: Any) -> float:
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp()
+    return float(value)
+
+
+def _seconds_or_none(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    return float(value)
+
+
+def deferral_message(exc: TaskDeferred) -> dict[str, Any]:
+    """The ``defer`` message; a deferral that cannot be described is the user's error."""
+    kwargs = dict(exc.kwargs or {})
+    try:
+        json.dumps(kwargs)
+    except (TypeError, ValueError):
+        raise TypeError(f"defer(kwargs=...) must be JSON data (they are stored while the task "
+                        f"waits); got {kwargs!r}") from None
+    if not isinstance(exc.method_name, str) or not exc.method_name:
+        raise TypeError(f"defer(method_name=...) must name a method, got {exc.method_name!r}")
+    return {"op": OP_DEFER, "trigger": trigger_spec_of(exc.trigger),
+            "next_method": exc.method_name, "next_kwargs": kwargs,
+            "timeout": _seconds_or_none(exc.timeout)}
+
+
+def execute_task(task: Any, payload: dict[str, Any], args: list[Any],
+                 kwargs: dict[str, Any], context: dict[str, Any]) -> Any:
+    """Run the task's code for this payload and return its value (the XCom)."""
+    next_method = str(payload.get("next_method") or "")
+    next_kwargs = dict(payload.get("next_kwargs") or {})
+    runs_execute = isinstance(task, BaseSensorOperator) or task.runs_execute()
+    if runs_execute:
+        task.apply_inputs(args, kwargs)
+    if next_method and next_method != REPLAY_METHOD:  # resume: Airflow's execute_complete
+        method = getattr(task, next_method, None)
+        if not callable(method):
+            raise TaskLookupError(f"task {task.task_id!r} ({type(task).__name__}) has no "
+                                  f"method {next_method!r} to resume with")
+        return method(context=context, **next_kwargs)
+    events: list[Any] = []
+    if next_method == REPLAY_METHOD:  # the simple form: run again, earlier defers return
+        events = list(next_kwargs.get("events") or [])
+        if "event" in next_kwargs:
+            events.append(next_kwargs["event"])
+    start_replay(events)
+    if isinstance(task, BaseSensorOperator):
+        task.first_poke_at = float(payload.get("first_poke_at") or 0.0)
+    if runs_execute:
+        return task.execute(context)
+    if not callable(task.callable):
+        raise TaskLookupError(f"task {task.task_id!r} ({type(task).__name__}) has no Python "
+                              "callable to run")
+    return task.callable(*args, **call_kwargs(task.callable, args, kwargs, context))
+
+
 def run(payload: dict[str, Any], channel: Channel) -> dict[str, Any]:
     """Execute the task described by ``payload``; return the final message to send."""
     project_dir = os.path.abspath(payload.get("project_dir") or os.getcwd())
@@ -98,9 +173,6 @@ def run(payload: dict[str, Any], channel: Channel) -> dict[str, Any]:
     try:
         load_dag_file(dag_file, project_dir)
         dag, task = find_task(payload["dag_id"], payload["task_id"], payload["dag_file"])
-        if not callable(task.callable):
-            raise TaskLookupError(f"task {task.task_id!r} ({type(task).__name__}) has no Python "
-                                  "callable to run")
         ti = TaskInstance(dag_id=payload["dag_id"], task_id=payload["task_id"],
                           run_id=str(payload.get("run_id", "")),
                           map_index=int(payload.get("map_index", -1)),
@@ -109,17 +181,25 @@ def run(payload: dict[str, Any], channel: Channel) -> dict[str, Any]:
                           transport=ChannelTransport(channel))
         context = build_context(payload.get("context") or {}, dag=dag, task=task, ti=ti)
         args = list(payload.get("args") or [])
-        kwargs = call_kwargs(task.callable, args, payload.get("kwargs") or {}, context)
         set_current_context(context)
         try:
-            value = task.callable(*args, **kwargs)
+            value = execute_task(task, payload, args, dict(payload.get("kwargs") or {}),
+                                 context)
         finally:
             set_current_context(None)
+            stop_replay()
             sys.stdout.flush()
         _check_result(payload, value)
+    except TaskDeferred as exc:
+        try:
+            return deferral_message(exc)
+        except TypeError as bad:
+            return _error(bad)
+    except AirflowRescheduleException as exc:
+        return {"op": OP_RESCHEDULE, "reschedule_date": _epoch(exc.reschedule_date)}
     except AirflowSkipException as exc:
         return {"op": OP_SKIP, "message": str(exc)}
-    except AirflowFailException as exc:
+    except (AirflowFailException, AirflowSensorTimeout) as exc:
         return _error(exc, no_retry=True)
     except BaseException as exc:  # the user's code may raise anything, SystemExit included
         return _error(exc)
