@@ -393,3 +393,13 @@ def test_the_renderer_follows_go_template_rules():
         == 'a: many\nb: 0=p 1=q\nc: "v"\nd: [2] DFLT\ne: \n  k: v'
     assert render_with("t", {"Values": {"n": 0, "l": [], "m": {}, "s": "z"}}).splitlines()[:4] \
         == ["a: none", "b:", "c: empty", "d: [0] Z"]
+
+
+@pytest.mark.xfail(strict=True, reason="leoflow-server has no flag for its gRPC listen address "
+                   "yet: the agent service listens on 127.0.0.1 only, out of task pods' reach "
+                   "(docs/deploy.md, 'Known gap'); when it gets one, the chart must pass 0.0.0.0")
+def test_the_agent_service_listens_where_task_pods_can_reach_it():
+    from leoflow.app.server import build_parser
+
+    args = build_parser().parse_args(container(render(values_with(K3D)))["args"])
+    assert getattr(args, "grpc_host", "127.0.0.1") == "0.0.0.0"
