@@ -140,7 +140,7 @@ class Scheduler:
     ``run.running``, ``run.finished``, ``ti.queued``, ``ti.running``, ``ti.finished``,
     ``ti.deferred``, ``ti.rescheduled``.
 
-    ``trigger_logs`` receives what triggers do (the try's log, stream ``trigger``);
+    ``trigger_logs`` receives what triggers do (the try's log, lines ``trigger: ...``);
     ``connection_lookup(tenant, conn_id)`` resolves HTTP triggers' connections (default: the
     control plane's ``AIRFLOW_CONN_*``); ``triggerer_id`` names this replica's runner.
     """
@@ -474,7 +474,7 @@ class Scheduler:
                 log.exception("scheduler listener failed on %s", kind)
 
     def _emit_after_commit(self, kind: str, data: dict[str, Any]) -> None:
-        if self._listeners:
+        if self._listeners or self.triggers.watching:
             self._emits.append((kind, data))
 
     # -- specs and views -------------------------------------------------------------------------

@@ -13,8 +13,8 @@ The runner never changes a task instance: it hands a ``TriggerEvent`` to ``on_ev
 scheduler's queue), and the scheduler deletes the row in the transaction that applies the
 event, so a trigger that fires twice (a restart between firing and applying) is applied once.
 
-What a trigger is doing is written to its try's log (stream ``trigger``): waiting, each
-poll's outcome, firing, timing out.
+What a trigger is doing is written to its try's log (stream ``agent``, each line starting
+with ``trigger:``): waiting, each poll's outcome, firing, timing out.
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ from leoflow.engine.triggers.timers import TimerHeap
 
 log = logging.getLogger("leoflow.triggers")
 
-STREAM = "trigger"
+STREAM = "agent"  # the log store's streams are stdout, stderr and agent
+PREFIX = "trigger: "
 DEFAULT_MAX_POLLS = 32
 
 TenantConnectionLookup = Callable[[str, str], Awaitable[Mapping[str, Any] | None]]
@@ -221,6 +222,8 @@ class TriggerRunner:
             watchers = self._watching.get(str(w.kwargs.get("external_dag_id")))
             if watchers is not None:
                 watchers.discard(trigger_id)
+                if not watchers:
+                    del self._watching[str(w.kwargs.get("external_dag_id"))]
 
     def notice(self, kind: str, data: Mapping[str, Any]) -> None:
         """A scheduler event (``ti.finished``, ``run.finished``): external-task triggers
@@ -232,9 +235,26 @@ class TriggerRunner:
             if w is not None and not w.polling:
                 self._heap.set(_due_key(trigger_id), self.clock.now().timestamp())
 
+    async def idle(self, timeout: float = 10.0) -> None:
+        """Wait until no poll runs or waits for a slot and the log lines are written (for
+        tests and CLIs; a poll that is merely scheduled for later does not count)."""
+        async def settled() -> None:
+            while self._polls or self._pending_polls or self._log_queue:
+                if self._polls:
+                    await asyncio.wait(list(self._polls))
+                else:
+                    await asyncio.sleep(0.01)
+
+        await asyncio.wait_for(settled(), timeout)
+
     # -- what others may ask ----------------------------------------------------------------
     def __len__(self) -> int:
         return len(self._waiting)
+
+    @property
+    def watching(self) -> bool:
+        """Whether external-task triggers want the scheduler's events (``notice``)."""
+        return bool(self._watching)
 
     def waiting_for(self, trigger_id: int) -> str | None:
         """The last poll's account of what the trigger waits for (``None``: not polled)."""
@@ -348,7 +368,7 @@ class TriggerRunner:
     def _log(self, w: _Waiting, line: str) -> None:
         if self.logs is None:
             return
-        self._log_queue.append((w.log_key(), line, True))
+        self._log_queue.append((w.log_key(), PREFIX + line, True))
         self._log_wake.set()
 
     async def _write_logs(self) -> None:

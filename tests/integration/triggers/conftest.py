@@ -31,3 +31,22 @@ def sensor(task_id: str, *upstream: str, trigger: dict[str, Any] | None = None,
 
 def time_trigger(**kwargs: Any) -> dict[str, Any]:
     return {"kind": "time", "kwargs": kwargs}
+
+
+def trigger(kind: str, **kwargs: Any) -> dict[str, Any]:
+    return {"kind": kind, "kwargs": kwargs}
+
+
+async def settle(h: Any) -> None:
+    """The scheduler, the scripted executor and the trigger runner's polls are all done."""
+    for _ in range(20):
+        await h.settle()
+        await h.scheduler.triggers.idle()
+        await h.settle()
+        if h.scheduler._queue.empty() and not h.scheduler.triggers._polls:
+            return
+
+
+async def advance(h: Any, seconds: float) -> None:
+    h.clock.advance(seconds)
+    await settle(h)
