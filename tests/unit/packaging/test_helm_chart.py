@@ -403,3 +403,26 @@ def test_the_agent_service_listens_where_task_pods_can_reach_it():
 
     args = build_parser().parse_args(container(render(values_with(K3D)))["args"])
     assert getattr(args, "grpc_host", "127.0.0.1") == "0.0.0.0"
+
+
+def test_the_chart_describes_this_version_of_leoflow():
+    import re
+
+    from leoflow import __version__
+    from tests.unit.packaging.chart import chart_metadata
+
+    meta = chart_metadata()
+    assert meta["apiVersion"] == "v2"  # values.schema.json is read from v2 charts on
+    assert meta["name"] == CHART.name == "leoflow"
+    assert re.fullmatch(r"\d+\.\d+\.\d+", meta["version"])
+    # The image tag defaults to appVersion: it must be the version the image is built from.
+    assert meta["appVersion"] == __version__
+    assert container(render(values_with(K3D, image={"tag": ""})))["image"] == \
+        f"leoflow-server:{__version__}"
+
+
+def test_the_notes_warn_when_replicas_would_not_share_a_fernet_key():
+    without = values_with(K3D, auth={"fernetKey": ""})
+    assert "WARNING: auth.fernetKey is not set" in render(without).notes
+    assert "WARNING" not in render(values_with(K3D)).notes
+    assert "WARNING" not in render(values_with(PRODUCTION)).notes  # the key is in its Secret
