@@ -214,10 +214,13 @@ async def start_control_plane(
         await holder["relay"].cancel_task(ti_id, None, reason)
 
     subprocess_executor: SubprocessExecutor | None = None
+    pods: Any = None  # the Kubernetes executor, when settings.executor is kubernetes
 
     def reported(ti_id: str) -> None:
         if subprocess_executor is not None:
             subprocess_executor.note_reported(ti_id)
+        if pods is not None:
+            pods.note_reported(ti_id)
 
     pushes: Any = xcom if on_xcom_push is None else _CountingXCom(xcom, on_xcom_push)
     from leoflow.engine.auth.cipher import SecretCipher
@@ -234,6 +237,14 @@ async def start_control_plane(
         interpreter_for=interpreter_for, on_reported=reported, cancel=cancel,
         secrets_env=task_secrets,
         heartbeat_timeout=heartbeat_timeout)
+    cluster = None
+    if settings.executor == "kubernetes":  # docs/kubernetes.md
+        from leoflow.engine.executors.kubernetes import connect_cluster
+
+        cluster = await connect_cluster(
+            context=settings.k8s_context, namespace=settings.k8s_namespace,
+            advertised=settings.grpc_advertise_address, grpc_host=grpc_host)
+        grpc_host = cluster.listen_host
     server, port = await serve(agent_service, grpc_host, grpc_port)
     subprocess_executor = SubprocessExecutor(address=agent_addresses(
         settings.grpc_advertise_address, f"{grpc_host}:{port}"), mint_token=mint,
@@ -259,7 +270,12 @@ async def start_control_plane(
         found = (await task_secrets(tenant)).get(f"AIRFLOW_CONN_{conn_id.upper()}")
         return json.loads(found) if found else await environment_connection(tenant, conn_id)
 
-    executors = {"subprocess": subprocess_executor, "http": http_executor}
+    executors: dict[str, Any] = {"subprocess": subprocess_executor, "http": http_executor}
+    default_executor = "subprocess"
+    if cluster is not None:
+        pods = _kubernetes_executor(settings, store, cluster, port, mint, agent_output)
+        executors["kubernetes"] = pods
+        default_executor = "kubernetes"
     listeners = list(listeners)
     replica_id = settings.replica_id or f"{socket.gethostname()}-{os.getpid()}"
 
@@ -268,7 +284,7 @@ async def start_control_plane(
         # from an earlier term (views, slots, timers) outlives the state it was built from.
         return Scheduler(
             store, executors, parallelism=parallelism, listeners=listeners,
-            executor_for=lambda task: "http" if task.operator == "http" else "subprocess",
+            executor_for=lambda task: "http" if task.operator == "http" else default_executor,
             trigger_logs=logs, connection_lookup=trigger_connection,
             triggerer_id=settings.replica_id)
 
@@ -285,6 +301,8 @@ async def start_control_plane(
         grpc_port=port, relay=relay)
     plane._closers.extend([sweeper.stop, lambda: server.stop(grace=1.0), logs.close,
                            *datastore_closers])
+    if pods is not None:
+        plane._closers.append(pods.close)
     if store.is_sqlite:  # one process owns the file: no election
         await agent_service.start()
         await scheduler.start()
@@ -328,6 +346,27 @@ async def start_control_plane(
     # ``leoflow lite --postgres``) then schedules from the first request on.
     await plane.elector.first_round(timeout=10.0)
     return plane
+
+
+def _kubernetes_executor(settings: Settings, store: Store, cluster: Any, port: int,
+                         mint: Callable[[TaskLaunch], Any],
+                         agent_output: Callable[[TaskLaunch, str], Any]) -> Any:
+    """One pod per try in the cluster; the image is the one the DAG's version records."""
+    from leoflow.engine.executors.kubernetes import KubernetesExecutor
+
+    images: dict[str, str | None] = {}
+
+    async def image_for(launch: TaskLaunch) -> str | None:
+        if launch.dag_version_id not in images:
+            async with store.connect() as conn:
+                version = await dags.get_version(conn, launch.dag_version_id)
+            images[launch.dag_version_id] = version.spec.get("image")
+        return images[launch.dag_version_id]
+
+    return KubernetesExecutor(
+        api_client=cluster.api_client, namespace=cluster.namespace,
+        address=cluster.address(port), mint_token=mint, image_for=image_for,
+        on_agent_output=agent_output, gc_delay=settings.k8s_pod_gc_delay)
 
 
 def default_home() -> Path:
