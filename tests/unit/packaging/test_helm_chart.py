@@ -426,3 +426,70 @@ def test_the_notes_warn_when_replicas_would_not_share_a_fernet_key():
     assert "WARNING: auth.fernetKey is not set" in render(without).notes
     assert "WARNING" not in render(values_with(K3D)).notes
     assert "WARNING" not in render(values_with(PRODUCTION)).notes  # the key is in its Secret
+
+
+# -- the rendered objects against the Kubernetes API's own models -----------------------------
+def api_errors(value: Any, type_name: str, path: str) -> list[str]:
+    """Where ``value`` does not fit the Kubernetes API type ``type_name``: unknown fields
+    (a typo such as ``containerport`` that the API server would drop or refuse), and values
+    of the wrong kind. The models are kubernetes_asyncio's, generated from the API's OpenAPI
+    document; no API server runs here to do this check itself."""
+    from kubernetes_asyncio.client import models
+
+    if type_name.startswith("list["):
+        if not isinstance(value, list):
+            return [f"{path}: expected a list, got {value!r}"]
+        inner = type_name[5:-1]
+        return [e for i, item in enumerate(value) for e in api_errors(item, inner, f"{path}[{i}]")]
+    if type_name.startswith("dict("):
+        if not isinstance(value, dict):
+            return [f"{path}: expected a map, got {value!r}"]
+        inner = type_name[5:-1].split(", ", 1)[1]
+        return [e for k, item in value.items() for e in api_errors(item, inner, f"{path}.{k}")]
+    scalars = {"str": str, "int": int, "bool": bool, "float": (int, float)}
+    if type_name in scalars:
+        fits = isinstance(value, scalars[type_name]) and not (
+            type_name == "int" and isinstance(value, bool))
+        return [] if fits else [f"{path}: expected {type_name}, got {value!r}"]
+    if type_name in ("object", "datetime"):
+        return []  # IntOrString, quantities, free-form
+    model = getattr(models, type_name)
+    if not isinstance(value, dict):
+        return [f"{path}: expected a {type_name} object, got {value!r}"]
+    by_key = {json_key: name for name, json_key in model.attribute_map.items()}
+    errors = []
+    for key, item in value.items():
+        if key not in by_key:
+            errors.append(f"{path}.{key}: not a field of {type_name}")
+        else:
+            errors += api_errors(item, model.openapi_types[by_key[key]], f"{path}.{key}")
+    return errors
+
+
+API_TYPES = {("apps/v1", "Deployment"): "V1Deployment", ("v1", "Service"): "V1Service",
+             ("v1", "Secret"): "V1Secret", ("v1", "ServiceAccount"): "V1ServiceAccount",
+             ("batch/v1", "Job"): "V1Job",
+             ("rbac.authorization.k8s.io/v1", "Role"): "V1Role",
+             ("rbac.authorization.k8s.io/v1", "RoleBinding"): "V1RoleBinding",
+             ("policy/v1", "PodDisruptionBudget"): "V1PodDisruptionBudget"}
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_every_object_fits_the_kubernetes_api(path: Path):
+    pytest.importorskip("kubernetes_asyncio")
+    rendered = render(values_with(path, replicaCount=2))
+    for manifest in rendered.manifests:
+        type_name = API_TYPES[(manifest["apiVersion"], manifest["kind"])]
+        assert api_errors(manifest, type_name, manifest["kind"]) == []
+
+
+def test_the_api_check_catches_a_misspelt_field():
+    pytest.importorskip("kubernetes_asyncio")
+    deployment = render(values_with(K3D)).one("Deployment")
+    deployment["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerport"] = 1
+    deployment["spec"]["replicas"] = "2"
+    assert api_errors(deployment, "V1Deployment", "Deployment") == [
+        "Deployment.spec.replicas: expected int, got '2'",
+        "Deployment.spec.template.spec.containers[0].ports[0].containerport: not a field of "
+        "V1ContainerPort",
+    ]
