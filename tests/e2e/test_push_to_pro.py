@@ -220,7 +220,8 @@ def lite_version(lite: Lite, dag_id: str) -> dict[str, Any]:
 
 
 def test_the_server_was_migrated_and_runs_in_production_mode(pro: Pro):
-    assert re.match(r"schema of \S+ upgraded from revision <none> to \S+", pro.migrate_output)
+    assert re.match(r"schema of postgresql\+asyncpg://\S+ upgraded from revision <none> to \S+",
+                    pro.migrate_output), pro.migrate_output
     again = leoflow(pro.env, "db", "check")
     assert again.returncode == 0 and "is up to date" in again.stdout
     # Production mode: the bootstrap admin logs in; a weak secret would have stopped it.
