@@ -4,6 +4,11 @@ Each call carries ``x-leoflow-ti`` and ``authorization: Bearer <token>``. A call
 because the control plane is unreachable (``UNAVAILABLE``, ``DEADLINE_EXCEEDED``) is retried
 with exponential backoff, a bounded number of times; ``UNAUTHENTICATED`` and
 ``PERMISSION_DENIED`` end the agent at once (a stale or reused token never becomes valid).
+
+With several control-plane addresses (replicas, ``LEOFLOW_AGENT_ADDRESS=a:1,b:2``) a
+transient failure moves the client on to the next address at once; it waits (the backoff)
+only after every address failed in a round. The task's token is in the shared database, so
+any replica accepts the calls that follow; heartbeats and the log stream fail over too.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ import json
 import os
 import socket
 import sys
+import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -28,6 +35,8 @@ T = TypeVar("T")
 TRANSIENT = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 REJECTED = frozenset({grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED})
 CALL_TIMEOUT = 30.0
+RESEND_SECONDS = 5.0  # log messages of a broken stream sent again to the next replica
+RESEND_MESSAGES = 512
 AGENT_VERSION = "0.1.0"
 
 
@@ -42,42 +51,83 @@ class ControlPlaneClient:
     def __init__(self, config: AgentConfig,
                  channel: grpc.aio.Channel | None = None) -> None:
         self.config = config
-        self.channel = channel or grpc.aio.insecure_channel(
-            config.address, options=[("grpc.max_receive_message_length", 64 << 20),
-                                     ("grpc.max_send_message_length", 64 << 20)])
-        self.stub = pb_grpc.AgentServiceStub(self.channel)
+        self.addresses = config.addresses or (config.address,)
+        self._channels: dict[int, grpc.aio.Channel] = {} if channel is None else {0: channel}
+        self._index = 0
+        self.failovers = 0  # times the client moved to another address
+        # log messages sent on the current stream, (time, message), for a failover
+        self._unconfirmed: deque[tuple[float, pb.LogBatch]] = deque(maxlen=RESEND_MESSAGES)
+        self._late: deque[pb.LogBatch] = deque()
+        self._streams = 0
+        self._use(0)
         self.metadata = (("x-leoflow-ti", config.ti_id),
                          ("authorization", f"Bearer {config.token}"))
 
+    @property
+    def address(self) -> str:
+        """The address calls go to now."""
+        return self.addresses[self._index]
+
+    def _use(self, index: int) -> None:
+        self._index = index
+        channel = self._channels.get(index)
+        if channel is None:
+            channel = self._channels[index] = grpc.aio.insecure_channel(
+                self.addresses[index],
+                options=[("grpc.max_receive_message_length", 64 << 20),
+                         ("grpc.max_send_message_length", 64 << 20)])
+        self.channel = channel
+        self.stub = pb_grpc.AgentServiceStub(channel)
+
+    def failover(self, error: grpc.aio.AioRpcError) -> bool:
+        """Move on to the next address after a transient ``error``; False with only one."""
+        if len(self.addresses) < 2:
+            return False
+        failed = self.address
+        self._use((self._index + 1) % len(self.addresses))
+        self.failovers += 1
+        print(f"leoflow-agent: {failed}: {describe(error)}; trying {self.address}",
+              file=sys.stderr, flush=True)
+        return True
+
     async def close(self) -> None:
-        await self.channel.close()
+        for channel in self._channels.values():
+            await channel.close()
 
     async def _call(self, name: str, invoke: Callable[[], Awaitable[T]], *,
                     attempts: int | None = None, timeout_hint: str = "") -> T:
-        """Run ``invoke``, retrying transient failures with doubling delays."""
+        """Run ``invoke``, retrying transient failures with doubling delays.
+
+        An attempt is a round over every address: a failure moves on to the next address
+        at once, and the delay comes only when the whole round failed."""
         attempts = attempts or self.config.connect_attempts
         delay = self.config.connect_backoff
         for attempt in range(1, attempts + 1):
-            try:
-                return await invoke()
-            except grpc.aio.AioRpcError as error:
-                code = error.code()
-                if code in REJECTED:
-                    raise AgentRejected(
-                        f"the control plane at {self.config.address} rejected {name} for task "
-                        f"instance {self.config.ti_id} ({describe(error)}); the token is "
-                        "wrong, expired or already used") from None
-                if code not in TRANSIENT:
-                    raise AgentError(f"{name} failed: {describe(error)}") from None
-                if attempt == attempts:
-                    raise ControlPlaneUnreachable(
-                        f"cannot reach the control plane at {self.config.address} "
-                        f"({describe(error)}); gave up on {name} after {attempts} attempts"
-                        f"{timeout_hint}") from None
-                print(f"leoflow-agent: {name}: {describe(error)}; retrying in {delay:.1f} s",
-                      file=sys.stderr, flush=True)
-                await asyncio.sleep(delay)
-                delay *= 2
+            for _ in self.addresses:
+                try:
+                    return await invoke()
+                except grpc.aio.AioRpcError as exc:
+                    error = exc
+                    if error.code() not in TRANSIENT:
+                        break
+                    self.failover(error)
+            code = error.code()
+            if code in REJECTED:
+                raise AgentRejected(
+                    f"the control plane at {self.address} rejected {name} for task "
+                    f"instance {self.config.ti_id} ({describe(error)}); the token is "
+                    "wrong, expired or already used") from None
+            if code not in TRANSIENT:
+                raise AgentError(f"{name} failed: {describe(error)}") from None
+            if attempt == attempts:
+                raise ControlPlaneUnreachable(
+                    f"cannot reach the control plane at {self.config.address} "
+                    f"({describe(error)}); gave up on {name} after {attempts} attempts"
+                    f"{timeout_hint}") from None
+            print(f"leoflow-agent: {name}: {describe(error)}; retrying in {delay:.1f} s",
+                  file=sys.stderr, flush=True)
+            await asyncio.sleep(delay)
+            delay *= 2
         raise AssertionError("unreachable")
 
     async def authenticate(self) -> pb.AuthenticateResponse:
@@ -91,8 +141,17 @@ class ControlPlaneClient:
             pb.FetchTaskRequest(), metadata=self.metadata, timeout=CALL_TIMEOUT))
 
     async def heartbeat(self) -> pb.HeartbeatResponse:
-        return await self.stub.Heartbeat(pb.HeartbeatRequest(), metadata=self.metadata,
-                                         timeout=CALL_TIMEOUT)
+        """One heartbeat, to the first address that answers (one round, no waiting: the
+        next beat comes soon enough)."""
+        for tried in range(1, len(self.addresses) + 1):
+            try:
+                return await self.stub.Heartbeat(pb.HeartbeatRequest(),
+                                                 metadata=self.metadata, timeout=CALL_TIMEOUT)
+            except grpc.aio.AioRpcError as error:
+                if error.code() not in TRANSIENT or not self.failover(error) \
+                        or tried == len(self.addresses):
+                    raise
+        raise AssertionError("unreachable")
 
     async def push_xcom(self, key: str, value: Any) -> int:
         """Store ``value`` (JSON-encoded here) under ``key``; returns its stored size."""
@@ -111,9 +170,45 @@ class ControlPlaneClient:
         values = json.loads(response.values_json or "[]")
         return values if isinstance(values, list) else [values]
 
-    def stream_logs(self, batches: AsyncIterator[pb.LogBatch]) -> Any:
-        """Start the client-streaming ``StreamLogs`` call fed by ``batches``."""
-        return self.stub.StreamLogs(batches, metadata=self.metadata)
+    async def stream_logs(self, batches: AsyncIterator[pb.LogBatch]) -> pb.StreamLogsResponse:
+        """The client-streaming ``StreamLogs`` call fed by ``batches``, to its end.
+
+        When it breaks on a transient error the next call (the shipper retries) goes to the
+        next address, and starts with the messages sent in the last ``RESEND_SECONDS`` of
+        the broken one: a stream confirms nothing before its end, so these may not have
+        been stored. A line may then show twice in the log; none is lost."""
+        resend = [m for t, m in self._unconfirmed if t >= time.monotonic() - RESEND_SECONDS]
+        self._unconfirmed.clear()
+        self._streams += 1
+        this_stream = self._streams
+
+        def record(message: pb.LogBatch) -> pb.LogBatch:
+            self._unconfirmed.append((time.monotonic(), message))
+            return message
+
+        async def sent() -> AsyncIterator[pb.LogBatch]:
+            for message in resend:
+                yield record(message)
+            async for message in batches:
+                if self._streams != this_stream:
+                    # gRPC keeps reading the requests of a failed call until a write fails:
+                    # what it took after the failure belongs to the stream that follows.
+                    self._late.append(message)
+                    return
+                while self._late:
+                    yield record(self._late.popleft())
+                yield record(message)
+            while self._late:
+                yield record(self._late.popleft())
+
+        try:
+            response = await self.stub.StreamLogs(sent(), metadata=self.metadata)
+        except grpc.aio.AioRpcError as error:
+            if error.code() not in TRANSIENT or not self.failover(error):
+                self._unconfirmed.clear()
+            raise
+        self._unconfirmed.clear()
+        return response
 
     async def report_state(self, request: pb.ReportStateRequest) -> pb.ReportStateResponse:
         return await self._call("ReportState", lambda: self.stub.ReportState(

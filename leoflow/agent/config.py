@@ -18,6 +18,10 @@ ENV_BACKOFF = "LEOFLOW_AGENT_CONNECT_BACKOFF"
 class AgentConfig:
     """Where the control plane is and who this agent is.
 
+    ``address`` is one ``host:port`` or several, comma-separated (``addresses``): the
+    replicas of a control plane, tried in order; on ``UNAVAILABLE`` the agent moves on to
+    the next one and resumes there (its token is valid on every replica). In a cluster one
+    Service address stands for them all.
     ``connect_attempts`` and ``connect_backoff`` (the first delay, doubled after each
     failure) bound how long the agent waits for an unreachable control plane: by default
     5 attempts over about 10 s (delays 0.67, 1.33, 2.67, 5.33 s).
@@ -28,6 +32,10 @@ class AgentConfig:
     token: str
     connect_attempts: int = 5
     connect_backoff: float = 2 / 3
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        return tuple(a.strip() for a in self.address.split(",") if a.strip())
 
     def __repr__(self) -> str:  # never print the token
         return f"AgentConfig(address={self.address!r}, ti_id={self.ti_id!r})"
@@ -40,9 +48,12 @@ class AgentConfig:
                 f"{', '.join(missing)} not set: leoflow-agent is started by the control "
                 "plane's executor, which sets the address, the task instance id and its token")
         address = environ[ENV_ADDRESS].strip()
-        host, _, port = address.rpartition(":")
-        if not host or not port.isdigit():
-            raise AgentConfigError(f"{ENV_ADDRESS}={address!r} is not host:port")
+        for one in address.split(","):
+            host, _, port = one.strip().rpartition(":")
+            if not host or not port.isdigit():
+                raise AgentConfigError(
+                    f"{ENV_ADDRESS}={address!r}: {one.strip()!r} is not host:port (give "
+                    "one address, or several separated by commas)")
         try:
             attempts = int(environ.get(ENV_ATTEMPTS, "5"))
             backoff = float(environ.get(ENV_BACKOFF, str(2 / 3)))
