@@ -34,7 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--database-url", help="metadata database (default: the Lite SQLite "
                         "file in LEOFLOW_HOME)")
     parser.add_argument("--grpc-port", type=int, default=0,
-                        help="port agents connect to on 127.0.0.1 (default: any free port)")
+                        help="port agents connect to (default: any free port; pin it when "
+                             "several replicas run, see docs/ha.md)")
+    parser.add_argument("--grpc-host", default="127.0.0.1",
+                        help="address the agent service listens on (default 127.0.0.1; "
+                             "0.0.0.0 in a cluster, where agents run in pods)")
     parser.add_argument("--parallelism", type=int, default=32,
                         help="task instances queued or running at once (default 32)")
     parser.add_argument("--log-json", action="store_true",
@@ -44,11 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def build_app(settings: Any, *, grpc_port: int = 0, parallelism: int = 32,
-              log_json: bool = False) -> Any:
+              log_json: bool = False, grpc_host: str = "127.0.0.1") -> Any:
     """The FastAPI app whose lifespan starts and stops the whole control plane.
 
     Its metrics (``/metrics``) follow the scheduler and XCom pushes; ``log_json`` adds one
-    JSON access-log line per API request.
+    JSON access-log line per API request. On PostgreSQL every replica serves the API and
+    the agents, and the elected one schedules: ``/api/leoflow/ha``, the
+    ``leoflow_scheduler_leader`` gauge and the health's scheduler heartbeat say which.
     """
     from leoflow.app.controlplane import start_control_plane
     from leoflow.engine.api import ApiContext, create_api
@@ -60,11 +66,12 @@ def build_app(settings: Any, *, grpc_port: int = 0, parallelism: int = 32,
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
-        plane = await start_control_plane(settings, grpc_port=grpc_port,
+        plane = await start_control_plane(settings, grpc_host=grpc_host, grpc_port=grpc_port,
                                           parallelism=parallelism,
                                           listeners=[metrics.listener],
                                           on_xcom_push=metrics.xcom_pushed)
         metrics.start(plane.store, parallelism=parallelism)
+        _leader_gauge(metrics, plane)
 
         async def prepare_environment(document: Any) -> None:
             # A pushed DAG is runnable at once: its environment is built before it is stored.
@@ -77,6 +84,7 @@ def build_app(settings: Any, *, grpc_port: int = 0, parallelism: int = 32,
             app.state.context = ApiContext(
                 store=plane.store, operations=plane.operations, auth=auth, xcom=plane.xcom,
                 logs=plane.logs, version=__version__, started_at=datetime.now(UTC),
+                scheduler_heartbeat=plane.leader_heartbeat if plane.elector else None,
                 extras={"plane": plane, PREPARE_ENVIRONMENT: prepare_environment})
             app.state.plane = plane
             yield
@@ -85,8 +93,21 @@ def build_app(settings: Any, *, grpc_port: int = 0, parallelism: int = 32,
             await plane.stop()
 
     app = create_api(version=__version__, lifespan=lifespan)
+    from leoflow.engine.ha.api import router as ha_router
+
+    app.include_router(ha_router)
     install_request_middleware(app, metrics, access_log_enabled=log_json)
     return app
+
+
+def _leader_gauge(metrics: Any, plane: Any) -> None:
+    """``leoflow_scheduler_leader``: 1 on the replica that runs the scheduler."""
+    from prometheus_client import Gauge
+
+    gauge = Gauge("leoflow_scheduler_leader",
+                  "1 when this replica runs the scheduler (elected, or the only process)",
+                  registry=metrics.registry)
+    gauge.set_function(lambda: 1.0 if plane.is_leader else 0.0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -117,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("listening on %s: the API is reachable from other machines", args.host)
     app = build_app(settings, grpc_port=args.grpc_port, parallelism=args.parallelism,
-                    log_json=args.log_json)
+                    log_json=args.log_json, grpc_host=args.grpc_host)
     # With --log-json uvicorn keeps its hands off logging: its records reach the JSON handler.
     uvicorn.run(app, host=args.host, port=args.port, log_level="info",
                 access_log=False, lifespan="on",
