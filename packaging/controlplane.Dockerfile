@@ -45,4 +45,5 @@ EXPOSE 8080 50051
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8080/api/v2/monitor/health', timeout=4).status == 200 else 1)"]
 ENTRYPOINT ["leoflow-server"]
-CMD ["--host", "0.0.0.0", "--port", "8080", "--grpc-port", "50051", "--log-json"]
+CMD ["--host", "0.0.0.0", "--port", "8080", "--grpc-host", "0.0.0.0", "--grpc-port", "50051", \
+     "--log-json"]

@@ -179,8 +179,8 @@ def test_the_control_plane_runs_leoflow_server_as_the_charts_user_on_its_ports()
     values = default_values()
     exposed = sorted(int(p) for p in final.last("EXPOSE").args.split())
     assert exposed == sorted([values["server"]["httpPort"], values["server"]["grpcPort"]])
-    assert (args.host, args.port, args.grpc_port) == (
-        "0.0.0.0", values["server"]["httpPort"], values["server"]["grpcPort"])
+    assert (args.host, args.port, args.grpc_host, args.grpc_port) == (
+        "0.0.0.0", values["server"]["httpPort"], "0.0.0.0", values["server"]["grpcPort"])
     assert final.env()["LEOFLOW_HOME"] == values["home"]["path"]
     assert final.last("WORKDIR").args == values["home"]["path"]
 

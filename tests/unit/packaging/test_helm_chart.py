@@ -124,6 +124,8 @@ def test_the_server_flags_are_leoflow_servers_own():
     ports = {p["name"]: p["containerPort"] for p in server["ports"]}
     assert (args.host, args.port, args.grpc_port, args.parallelism, args.log_json) == (
         "0.0.0.0", ports["http"], ports["grpc"], 32, True)
+    # Task pods reach the agent service through the Service: it must not listen on loopback.
+    assert args.grpc_host == "0.0.0.0"
     service = rendered.one("Service")
     assert {p["name"]: p["port"] for p in service["spec"]["ports"]} == ports
     assert {p["name"]: p["targetPort"] for p in service["spec"]["ports"]} == {
@@ -393,16 +395,6 @@ def test_the_renderer_follows_go_template_rules():
         == 'a: many\nb: 0=p 1=q\nc: "v"\nd: [2] DFLT\ne: \n  k: v'
     assert render_with("t", {"Values": {"n": 0, "l": [], "m": {}, "s": "z"}}).splitlines()[:4] \
         == ["a: none", "b:", "c: empty", "d: [0] Z"]
-
-
-@pytest.mark.xfail(strict=True, reason="leoflow-server has no flag for its gRPC listen address "
-                   "yet: the agent service listens on 127.0.0.1 only, out of task pods' reach "
-                   "(docs/deploy.md, 'Known gap'); when it gets one, the chart must pass 0.0.0.0")
-def test_the_agent_service_listens_where_task_pods_can_reach_it():
-    from leoflow.app.server import build_parser
-
-    args = build_parser().parse_args(container(render(values_with(K3D)))["args"])
-    assert getattr(args, "grpc_host", "127.0.0.1") == "0.0.0.0"
 
 
 def test_the_chart_describes_this_version_of_leoflow():
