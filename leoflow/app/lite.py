@@ -57,6 +57,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         epilog="examples:\n  leoflow lite                          http://127.0.0.1:8088\n"
                "  leoflow lite --workspace ~/dags --port 9000 --no-browser\n"
                "  leoflow lite --postgres embedded      a managed local PostgreSQL\n"
+               "  leoflow lite --executor k8s           tasks in pods (current kubeconfig "
+               "context)\n"
                "  leoflow lite reset-password           print a new admin password\n"
                "  leoflow lite backup lite.tar.gz       copy the whole Lite state\n\n"
                "docs: docs/lite.md",
@@ -72,6 +74,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    help="keep the metadata in PostgreSQL: 'embedded' runs a managed local "
                         "server under LEOFLOW_HOME, or give a postgresql:// URL (default: "
                         "SQLite in LEOFLOW_HOME)")
+    p.add_argument("--executor", choices=("subprocess", "kubernetes", "k8s"),
+                   help="where tasks run: 'subprocess' (local agents, the default) or "
+                        "'kubernetes'/'k8s' (one pod per task through the current kubeconfig "
+                        "context, or LEOFLOW_K8S_CONTEXT; docs/kubernetes.md)")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
     p.set_defaults(func=run_lite)
     actions = p.add_subparsers(dest="lite_action", metavar="<action>")
@@ -94,7 +100,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 def run_lite(args: argparse.Namespace) -> int:
     options = LiteOptions(workspace=args.workspace, host=args.host, port=args.port,
-                          postgres=args.postgres, open_browser=not args.no_browser)
+                          postgres=args.postgres, open_browser=not args.no_browser,
+                          executor=getattr(args, "executor", None))
     try:
         return asyncio.run(serve_lite(options))
     except KeyboardInterrupt:  # a second Ctrl-C while stopping
@@ -153,6 +160,7 @@ class LiteOptions:
     port: int = DEFAULT_PORT
     postgres: str | None = None
     open_browser: bool = True
+    executor: str | None = None  # None: the setting (LEOFLOW_EXECUTOR, config.toml)
     say: Callable[[str], None] = field(default=lambda text: print(text, flush=True))
 
 
@@ -201,7 +209,10 @@ async def serve_lite(options: LiteOptions) -> int:
                        postgres="embedded" if postgres == "embedded" else None,
                        grpc_port=grpc_port).save(home)
             settings = Settings.load(overrides={"home": str(home),
-                                                "database_url": database_url})
+                                                "database_url": database_url,
+                                                "executor": options.executor})
+            if settings.executor == "kubernetes":
+                await _check_cluster(settings, say)
             password = None
             chosen = getattr(settings, "bootstrap_password", None)
             if not await admin_exists(database_url):
@@ -209,7 +220,8 @@ async def serve_lite(options: LiteOptions) -> int:
                 password = chosen or generate_password()
                 settings = Settings.load(overrides={"home": str(home),
                                                     "database_url": database_url,
-                                                    "bootstrap_password": password})
+                                                    "bootstrap_password": password,
+                                                    "executor": options.executor})
                 if chosen:
                     password = None  # the user knows it; never print it
             lite = _Lite(options, settings, workspace, url, password, grpc_port, lock,
@@ -220,6 +232,20 @@ async def serve_lite(options: LiteOptions) -> int:
             sock.close()
         lock.release()
     return 0
+
+
+async def _check_cluster(settings: Any, say: Callable[[str], None]) -> None:
+    """Before anything starts: the kubeconfig and its cluster must answer, else a one-line
+    error (``KubernetesUnavailable``) says what is missing."""
+    from leoflow.engine.executors.kubernetes import connect_cluster
+
+    target = await connect_cluster(context=settings.k8s_context,
+                                   namespace=settings.k8s_namespace,
+                                   advertised=settings.grpc_advertise_address,
+                                   grpc_host="127.0.0.1")
+    await target.api_client.close()
+    say(f"tasks run as pods: context {target.context or '(in cluster)'}, namespace "
+        f"{target.namespace}; their agents dial {target.advertised or target.listen_host}")
 
 
 def _configure_logging() -> None:

@@ -232,6 +232,8 @@ class KubernetesExecutor:
         self._watching = asyncio.Event()
         self._background: set[asyncio.Task[Any]] = set()
         self._closed = False
+        self._reconciled = False
+        self._reconciling = asyncio.Lock()
 
     def set_callback(self, callback: EventCallback) -> None:
         self._callback = callback
@@ -248,6 +250,12 @@ class KubernetesExecutor:
 
     # -- start and cancel ------------------------------------------------------------------------
     async def start(self, launch: TaskLaunch, task: TaskSpec) -> None:
+        if not self._reconciled:
+            # the scheduler reconciles only when it had tries in flight: with none, every
+            # managed pod left in the namespace is an orphan of an earlier control plane
+            async with self._reconciling:
+                if not self._reconciled:
+                    await self.reconcile([])
         image = await self.image_for(launch)
         if not image:
             await self._fail(launch, "the DAG has no container image, which the Kubernetes "
@@ -283,6 +291,7 @@ class KubernetesExecutor:
     async def reconcile(self, known: Sequence[TaskLaunch]) -> None:
         """Adopt the pods of tries the store still expects, delete every other managed pod
         (and Secret), and fail the expected tries whose pod is gone."""
+        self._reconciled = True
         expected = {(launch.ti_id, launch.try_number): launch for launch in known}
         pods = await self._list("pod")
         found: set[tuple[str, int]] = set()

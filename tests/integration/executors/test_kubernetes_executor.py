@@ -345,3 +345,17 @@ async def test_an_unreachable_cluster_is_a_clear_error(tmp_path: Path) -> None:
             await check_reachable(client, "default", timeout=3)
     finally:
         await client.close()
+
+
+async def test_the_first_start_without_reconcile_deletes_pods_left_behind(
+        cluster: Cluster, make_executor: Any) -> None:
+    left = make_launch("old")  # an earlier control plane's, with nothing in flight now
+    await cluster.create("pods", k8s_pods.pod_manifest(
+        left, task(), image="busybox:1.36", address="10.0.0.5:50051",
+        namespace=cluster.namespace))
+    executor, recorder = await make_executor()
+    launch = make_launch()
+    await executor.start(launch, task())
+    await wait_for(lambda: _gone(cluster, f"leoflow-{left.ti_id}-1"), 60)
+    assert f"leoflow-{launch.ti_id}-1" in await cluster.items("pods")
+    assert recorder.events == []
