@@ -485,3 +485,29 @@ def test_the_api_check_catches_a_misspelt_field():
         "Deployment.spec.template.spec.containers[0].ports[0].containerport: not a field of "
         "V1ContainerPort",
     ]
+
+
+def test_the_role_allows_every_call_the_kubernetes_executor_makes():
+    """Read the executor's own calls (``create_namespaced_pod``, ``list_namespaced_pod(...,
+    watch=True)``...) and check the Role grants each: a call added there without its verb
+    here would fail with 403 only in a real cluster."""
+    import re
+
+    verbs_of = {"create": "create", "delete": "delete", "list": "list", "read": "get",
+                "patch": "patch", "replace": "update"}
+    resources = {"pod": "pods", "pod_log": "pods/log", "secret": "secrets", "event": "events",
+                 "config_map": "configmaps"}
+    sources = [p.read_text("utf-8") for p in
+               (CHART.parents[2] / "leoflow" / "engine" / "executors").glob("k*.py")]
+    needed = set()
+    for source in sources:
+        for verb, resource in re.findall(r"\.(\w+?)_namespaced_(\w+)", source):
+            if verb in verbs_of:
+                needed.add((resources[resource], verbs_of[verb]))
+        if re.search(r"list_namespaced_pod\([^)]*watch=True", source, re.S):
+            needed.add(("pods", "watch"))
+    assert ("pods", "create") in needed and ("pods", "watch") in needed, needed
+    role = render(values_with(K3D)).one("Role")
+    granted = {(resource, verb) for rule in role["rules"] for resource in rule["resources"]
+               for verb in rule["verbs"]}
+    assert needed <= granted, needed - granted
