@@ -138,3 +138,77 @@ async def test_an_unreachable_cluster_stops_the_start_with_a_clear_error(
                         executor="kubernetes")
     with pytest.raises(KubernetesUnavailable, match="unreachable"):
         await start_control_plane(settings)
+
+
+SLOW_DAG = '''
+import time
+from leoflow import DAG, task
+
+with DAG("k8s_restart", schedule=None):
+    @task
+    def slow():
+        print("before the restart", flush=True)
+        time.sleep(3)
+        return 41
+
+    @task
+    def plus_one(x):
+        return x + 1
+
+    plus_one(slow())
+'''
+
+
+async def test_a_pod_survives_a_control_plane_restart_and_orphans_are_deleted(
+        tmp_path: Path, standin: tuple[KubernetesStandIn, LocalKubelet]) -> None:
+    from leoflow.app.lite_state import free_port
+    from leoflow.engine.executors import k8s_pods
+    from leoflow.engine.spec.model import TaskSpec
+    from tests.integration.executors.k8s_fixtures import make_launch
+
+    server, _ = standin
+    project = tmp_path / "k8s_restart"
+    project.mkdir()
+    (project / "dag.py").write_text(SLOW_DAG)
+    (project / "leoflow.yaml").write_text("dag_id: k8s_restart\nimage: example/slow:1\n")
+    home = tmp_path / "home"
+    prepared = await Projects(home).prepare(project)
+    settings = Settings(home=home, database_url=f"sqlite+aiosqlite:///{tmp_path / 'db'}",
+                        executor="kubernetes", k8s_pod_gc_delay=60)
+    port = free_port()
+    events: list[Any] = []
+    changed: list[asyncio.Event] = []
+
+    def listen(kind: str, data: dict[str, Any]) -> None:
+        events.append((time.monotonic(), kind, dict(data)))
+        for signal in changed:
+            signal.set()
+
+    first = await start_control_plane(settings, grpc_port=port, listeners=[listen])
+    try:
+        harness = Harness(first, events, changed)
+        run = await harness.trigger(await harness.register(prepared))
+        slow_ti = await harness.wait_running(run, "slow")
+    finally:
+        await first.stop(keep_agents=True)  # the pod (its agent) keeps running
+    orphan = make_launch("gone")  # a pod no store expects
+    await server.add("pods", "leoflow-e2e", k8s_pods.pod_manifest(
+        orphan, TaskSpec(task_id="gone", operator="python"), image="example/slow:1",
+        address="nowhere:1", namespace="leoflow-e2e"))
+    second = await start_control_plane(settings, grpc_port=port, listeners=[listen])
+    try:
+        harness = Harness(second, events, changed)
+        # adopted at start: watched by the new executor while its agent reconnects
+        assert slow_ti in second.scheduler.executors["kubernetes"].tracked()
+        assert f"leoflow-{orphan.ti_id}-1" not in server.pods()
+        assert await harness.wait(run, timeout=60) == "success"
+        result = await harness.result(run)
+        assert result.xcom == {"slow": 41, "plus_one": 42}
+        slow_pods = [p for p in server.created if p["kind"] == "Pod"
+                     and p["metadata"]["labels"]["leoflow.dev/task-id"] == "slow"]
+        assert len(slow_pods) == 1  # adopted, not started again
+        assert result.tasks["slow"].try_number == 1
+        assert f"leoflow-{orphan.ti_id}-1" not in server.pods()
+        assert ("pods", f"leoflow-{orphan.ti_id}-1") in server.deleted
+    finally:
+        await second.stop()
