@@ -322,13 +322,15 @@ async def start_control_plane(
                 if listener not in listeners:
                     fresh.add_listener(listener)
             plane.scheduler = relay.scheduler = fresh
+        # Reports this replica relayed while the old leader was dying come first, before
+        # what the start concludes itself (an agent that has since exited: "failed").
+        await relay.replay_kept()
         await agent_service.start()  # the heartbeat watchdog is the leader's job
         await plane.scheduler.start()
         for executor in executors.values():
             # an agent this replica supervises that ends after a hand-over is reported to
             # whichever replica leads by then
             executor.set_callback(relay.report)
-        await relay.replay_kept()
         sweeper.start()
 
     async def lost() -> None:

@@ -106,7 +106,10 @@ class SchedulerRelay:
 
     # -- the leader's side --------------------------------------------------------------------
     async def replay_kept(self) -> None:
-        """Just elected: hand the scheduler the reports relayed in the last seconds."""
+        """Just elected: hand the scheduler the reports relayed in the last seconds.
+
+        Call it before the scheduler starts, so that these reports are applied before what
+        the start concludes by itself (an agent that exited meanwhile: its try failed)."""
         now = time.monotonic()
         kept, self._kept = list(self._kept), deque()
         for at, event in kept:
