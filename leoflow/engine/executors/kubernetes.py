@@ -24,159 +24,31 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from leoflow.engine.executors import k8s_pods
 from leoflow.engine.executors.base import EventCallback, ExecutorEvent, TaskLaunch
+from leoflow.engine.executors.k8s_cluster import (
+    ClusterTarget,
+    KubernetesUnavailable,
+    check_reachable,
+    connect_cluster,
+    load_api_client,
+)
 from leoflow.engine.spec.model import TaskSpec
-from leoflow.errors import LeoflowError
+
+__all__ = ["ClusterTarget", "KubernetesExecutor", "KubernetesUnavailable", "check_reachable",
+           "connect_cluster", "load_api_client"]
 
 log = logging.getLogger("leoflow.executor.kubernetes")
 
 WATCH_TIMEOUT = 300  # seconds a watch request lasts before the server ends it (re-opened)
+REQUEST_TIMEOUT = 30.0  # seconds any other API call may take
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 10.0
 UNSCHEDULABLE_LIMIT = 300.0
-
-
-class KubernetesUnavailable(LeoflowError):
-    """No kubeconfig (or context) to use, or the cluster does not answer."""
-
-
-async def load_api_client(*, context: str | None = None,
-                          config_file: str | Path | None = None) -> Any:
-    """An ``ApiClient`` for the kubeconfig context (default: the current one), else the
-    in-cluster service account; ``KubernetesUnavailable`` says which is missing."""
-    from kubernetes_asyncio import client, config
-
-    configuration = client.Configuration()
-    path = str(config_file) if config_file else os.environ.get("KUBECONFIG",
-                                                              "~/.kube/config")
-    path = path.split(os.pathsep)[0]
-    if not Path(path).expanduser().exists():
-        if context is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
-            config.load_incluster_config(client_configuration=configuration)
-            return client.ApiClient(configuration)
-        raise KubernetesUnavailable(
-            f"no kubeconfig at {path}: the Kubernetes executor needs one (create a local "
-            "cluster with 'k3d cluster create leoflow', or set KUBECONFIG), or use the "
-            "subprocess executor")
-    try:
-        await config.load_kube_config(config_file=str(Path(path).expanduser()),
-                                      context=context, client_configuration=configuration,
-                                      persist_config=False)
-    except config.ConfigException as exc:
-        raise KubernetesUnavailable(
-            f"kubeconfig {path}: {exc} (contexts: 'kubectl config get-contexts'; choose one "
-            "with LEOFLOW_K8S_CONTEXT)") from None
-    return client.ApiClient(configuration)
-
-
-def kubeconfig_context(context: str | None = None, config_file: str | Path | None = None
-                       ) -> tuple[str | None, str | None]:
-    """``(name, namespace)`` of ``context`` (default: the current one) in the kubeconfig;
-    ``(None, None)`` without a readable kubeconfig. Used to pick defaults only."""
-    import yaml
-
-    path = str(config_file) if config_file else os.environ.get("KUBECONFIG", "~/.kube/config")
-    try:
-        text = Path(path.split(os.pathsep)[0]).expanduser().read_text("utf-8")
-        data = yaml.safe_load(text) or {}
-        name = context or data.get("current-context")
-        found = next((c.get("context") or {} for c in data.get("contexts") or ()
-                      if c.get("name") == name), {})
-        return name, found.get("namespace")
-    except (OSError, yaml.YAMLError, AttributeError):
-        return None, None
-
-
-IN_CLUSTER_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
-@dataclass
-class ClusterTarget:
-    """A reachable cluster and where its pods find the agent service.
-
-    ``listen_host`` is where the agent service must listen so pods can dial it: all
-    interfaces when pods reach this machine from outside its loopback (a k3d cluster, an
-    advertised address), else what the caller chose.
-    """
-
-    api_client: Any
-    namespace: str
-    context: str | None
-    advertised: str | None
-    listen_host: str
-
-    def address(self, port: int) -> str:
-        """``LEOFLOW_AGENT_ADDRESS`` for the pods: the advertised ``host[:port]`` list
-        (a missing port is the agent service's), else this host and port."""
-        if not self.advertised:
-            return f"{self.listen_host}:{port}"
-        return ",".join(a if a.rsplit(":", 1)[-1].isdigit() and ":" in a else f"{a}:{port}"
-                        for a in (x.strip() for x in self.advertised.split(",")) if a)
-
-
-async def connect_cluster(*, context: str | None, namespace: str | None,
-                          advertised: str | None, grpc_host: str,
-                          config_file: str | Path | None = None) -> ClusterTarget:
-    """Load the kubeconfig (or the in-cluster account), check the API answers, and work out
-    the namespace and the address pods dial; ``KubernetesUnavailable`` says what is wrong.
-
-    Defaults: the namespace of the context, else the server's own (in a cluster), else
-    ``default``; for a k3d context (``k3d-*``) without an advertised address, pods dial
-    ``host.k3d.internal``, k3d's name for the machine running the cluster.
-    """
-    client = await load_api_client(context=context, config_file=config_file)
-    name, context_namespace = kubeconfig_context(context, config_file)
-    if namespace is None:
-        namespace = context_namespace
-    if namespace is None and IN_CLUSTER_NAMESPACE.exists():
-        namespace = IN_CLUSTER_NAMESPACE.read_text().strip() or None
-    namespace = namespace or "default"
-    try:
-        await check_reachable(client, namespace)
-    except BaseException:
-        await client.close()
-        raise
-    if not advertised and name and name.startswith("k3d-") and grpc_host in LOOPBACK:
-        advertised = "host.k3d.internal"
-    listen = grpc_host
-    if advertised and grpc_host in LOOPBACK and not all(
-            a.strip().rsplit(":", 1)[0].strip("[]") in LOOPBACK
-            for a in advertised.split(",") if a.strip()):
-        listen = "0.0.0.0"
-    if not advertised and grpc_host in LOOPBACK:
-        log.warning("pods will dial the agent service at %s, which only works when the "
-                    "cluster runs on this machine's network; set LEOFLOW_GRPC_ADVERTISE_ADDRESS "
-                    "to an address pods can reach", grpc_host)
-    log.info("Kubernetes executor: context %s, namespace %s", name or "(in cluster)",
-             namespace)
-    return ClusterTarget(client, namespace, name, advertised, listen)
-
-
-async def check_reachable(api_client: Any, namespace: str, timeout: float = 10.0) -> None:
-    """List one pod of the namespace: fail fast with a clear error when the cluster is
-    unreachable or the account may not list pods, instead of failing the first task."""
-    from kubernetes_asyncio import client
-
-    host = api_client.configuration.host
-    try:
-        await asyncio.wait_for(client.CoreV1Api(api_client).list_namespaced_pod(
-            namespace, limit=1, _request_timeout=timeout), timeout + 1)
-    except client.ApiException as exc:
-        raise KubernetesUnavailable(
-            f"the Kubernetes API at {host} refused to list pods in namespace "
-            f"{namespace!r}: {exc.status} {exc.reason}") from None
-    except Exception as exc:
-        raise KubernetesUnavailable(
-            f"the Kubernetes API at {host} is unreachable ({type(exc).__name__}: {exc}); "
-            "is the cluster running ('k3d cluster list')?") from None
 
 
 @dataclass
@@ -272,7 +144,8 @@ class KubernetesExecutor:
         try:
             for call, body in ((self.v1.create_namespaced_secret, secret),
                                (self.v1.create_namespaced_pod, manifest)):
-                (await call(self.namespace, body, _preload_content=False)).release()
+                (await call(self.namespace, body, _preload_content=False,
+                            _request_timeout=REQUEST_TIMEOUT)).release()
         except BaseException:
             self._forget(pod)
             await self._delete(name)
@@ -299,12 +172,13 @@ class KubernetesExecutor:
             key = k8s_pods.launch_key(item)
             name = item["metadata"]["name"]
             launch = expected.get(key) if key else None
-            if launch is None or launch.ti_id in self._pods:
+            if launch is None:
                 log.info("deleting orphan pod %s (the store does not expect it)", name)
                 await self._delete(name)
                 continue
             found.add(key)  # type: ignore[arg-type]
-            self._pods[launch.ti_id] = _Pod(launch, name)
+            if launch.ti_id not in self._pods:  # (a new term of leadership: already ours)
+                self._pods[launch.ti_id] = _Pod(launch, name)
             await self._observe(item)
         for secret in await self._list("secret"):
             key = k8s_pods.launch_key(secret)
@@ -320,7 +194,7 @@ class KubernetesExecutor:
         call = self.v1.list_namespaced_pod if kind == "pod" \
             else self.v1.list_namespaced_secret
         response = await call(self.namespace, label_selector=k8s_pods.SELECTOR,
-                              _preload_content=False)
+                              _preload_content=False, _request_timeout=REQUEST_TIMEOUT)
         try:
             body = json.loads(await response.read())
         finally:
@@ -364,7 +238,8 @@ class KubernetesExecutor:
         vanished (only pods created before the list began can be missing from it)."""
         began = time.monotonic()
         response = await self.v1.list_namespaced_pod(
-            self.namespace, label_selector=k8s_pods.SELECTOR, _preload_content=False)
+            self.namespace, label_selector=k8s_pods.SELECTOR, _preload_content=False,
+            _request_timeout=REQUEST_TIMEOUT)
         try:
             body = json.loads(await response.read())
         finally:
@@ -385,7 +260,9 @@ class KubernetesExecutor:
         response = await self.v1.list_namespaced_pod(
             self.namespace, label_selector=k8s_pods.SELECTOR, watch=True,
             resource_version=version or None, allow_watch_bookmarks=True,
-            timeout_seconds=self.watch_timeout, _preload_content=False)
+            timeout_seconds=self.watch_timeout, _preload_content=False,
+            # a connection that died silently ends here at the latest (then a fresh list)
+            _request_timeout=self.watch_timeout + 30)
         self._watching.set()
         try:
             async for raw in response.content:
@@ -420,8 +297,9 @@ class KubernetesExecutor:
         if seen.unschedulable and since is None:
             pod.unschedulable_since = now
             pod.timer = self._spawn(self._recheck_later(pod), f"k8s-unschedulable-{pod.name}")
-        elif not seen.unschedulable:
-            pod.unschedulable_since = None
+        elif not seen.unschedulable and since is not None:
+            pod.unschedulable_since = None  # a node was found
+            self._stop_timers(pod)
         if seen.ended:
             pod.ended = True
         if seen.failure and not pod.reported and not pod.failed:
@@ -452,8 +330,9 @@ class KubernetesExecutor:
         from kubernetes_asyncio import client
 
         try:
-            response = await self.v1.read_namespaced_pod(pod.name, self.namespace,
-                                                         _preload_content=False)
+            response = await self.v1.read_namespaced_pod(
+                pod.name, self.namespace, _preload_content=False,
+                _request_timeout=REQUEST_TIMEOUT)
             item = json.loads(await response.read())
             response.release()
         except client.ApiException as exc:
@@ -496,7 +375,8 @@ class KubernetesExecutor:
 
         try:
             response = await self.v1.delete_namespaced_pod(
-                name, self.namespace, grace_period_seconds=5, _preload_content=False)
+                name, self.namespace, grace_period_seconds=5, _preload_content=False,
+                _request_timeout=REQUEST_TIMEOUT)
             response.release()
         except client.ApiException as exc:
             if exc.status != 404:
@@ -509,8 +389,8 @@ class KubernetesExecutor:
         from kubernetes_asyncio import client
 
         try:
-            response = await self.v1.delete_namespaced_secret(name, self.namespace,
-                                                              _preload_content=False)
+            response = await self.v1.delete_namespaced_secret(
+                name, self.namespace, _preload_content=False, _request_timeout=REQUEST_TIMEOUT)
             response.release()
         except client.ApiException as exc:
             if exc.status != 404:
