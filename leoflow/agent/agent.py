@@ -19,6 +19,7 @@ from leoflow.agent.client import ControlPlaneClient
 from leoflow.agent.config import AgentConfig
 from leoflow.agent.errors import EXIT_REPORTED, AgentError, AgentRejected
 from leoflow.agent.heartbeat import Heartbeat, StopSignal
+from leoflow.agent.local_paths import apply_local_paths
 from leoflow.agent.logs import LogShipper
 from leoflow.agent.outcome import SUCCESS, Outcome
 from leoflow.agent.python_task import run_callable, run_python
@@ -72,7 +73,8 @@ async def run_agent(config: AgentConfig) -> int:
     try:
         started = time.monotonic()
         auth = await client.authenticate()
-        task = await client.fetch_task()
+        # in a DAG image, its own interpreter and project (see local_paths)
+        task = apply_local_paths(await client.fetch_task())
         stop = StopSignal()
         _install_signal_handlers(stop)
         heartbeat = Heartbeat(client, auth.heartbeat_interval, stop)
