@@ -24,7 +24,8 @@ pytestmark = pytest.mark.slow
 # Each has a test below; a new example must be added here and get its own test.
 COVERED = {"airflow_style", "bash_pipeline", "csv_report", "dynamic_mapping",
            "fan_out_aggregate", "hello", "kfold_cv", "ml_hparam_search", "montecarlo_pi",
-           "retries", "short_circuit", "taskflow_etl", "trigger_rules", "xcom_typed"}
+           "retries", "sensors", "short_circuit", "taskflow_etl", "trigger_rules",
+           "xcom_typed"}
 
 
 async def run_example(projects: Projects, sqlite_url: str, name: str, **kwargs) -> RunResult:
@@ -325,3 +326,16 @@ async def test_airflow_style(projects: Projects, sqlite_url: str) -> None:
 def test_every_example_has_a_test_here() -> None:
     present = {p.name for p in EXAMPLES.iterdir() if (p / "dag.py").is_file()}
     assert present == COVERED, f"examples without an end-to-end test: {present - COVERED}"
+
+
+async def test_sensors_wait_without_a_slot_and_resume(projects: Projects, sqlite_url: str,
+                                                      tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    result = await run_example(projects, sqlite_url, "sensors", conf={"inbox": str(inbox)})
+    all_succeeded(result)
+    assert result.xcom["rows_ready"] == 2
+    assert result.xcom["total"] == {"rows": 2, "resumed_after": True}
+    assert len(list(inbox.glob("orders-*.csv"))) == 1
+    deferred = {e[2]["task_id"] for e in result.events if e[1] == "ti.deferred"}
+    assert deferred == {"wait_for_file", "settle", "total"}
+    assert all(t.try_number == 1 for t in result.tasks.values())

@@ -94,6 +94,10 @@ GRAPHS: dict[str, tuple[set[str], set[Edge]]] = {
             ("full_refresh", "publish"), ("incremental_refresh", "publish"),
         },
     ),
+    "sensors": (
+        {"drop_file", "wait_for_file", "settle", "rows_ready", "total"},
+        {("wait_for_file", "settle"), ("settle", "rows_ready"), ("rows_ready", "total")},
+    ),
     "retries": (
         {"unreliable_call", "flaky_shell", "report"},
         {("unreliable_call", "report"), ("flaky_shell", "report")},
@@ -381,3 +385,14 @@ def test_dynamic_mapping_uses_every_form_of_expand() -> None:
     assert t["check_disk"]["operator_class"] == "BashOperator"
     assert t["check_disk"]["expand"] == {"mode": "kwargs", "order": ["bash_command"], "values": {
         "bash_command": {"literal": ["echo /data: ok", "echo /logs: ok"]}}}
+
+
+def test_sensors_wait_in_the_control_plane_or_between_pokes() -> None:
+    t = tasks("sensors")
+    assert {name for name, task in t.items() if task["operator"] == "sensor"} == {
+        "wait_for_file", "settle", "rows_ready"}
+    assert t["settle"]["sensor"]["trigger"] == {
+        "kind": "time", "kwargs": {"delta": 1.0, "from": "data_interval_end"}}
+    # a templated path: rendered by a short process, which then defers
+    assert t["wait_for_file"]["sensor"]["trigger"] is None
+    assert t["rows_ready"]["sensor"]["mode"] == "reschedule"
