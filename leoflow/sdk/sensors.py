@@ -14,13 +14,11 @@ import glob
 import json
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from datetime import time as dt_time
 from typing import Any, ClassVar
 
 from leoflow.sdk.baseoperator import BaseOperator, is_building_mapped
-from leoflow.sdk.context_objects import call_kwargs, parse_datetime
 from leoflow.sdk.errors import (
     AirflowException,
     AirflowRescheduleException,
@@ -43,15 +41,39 @@ DEFAULT_TIMEOUT = 7 * 24 * 3600.0  # Airflow's default: a week
 TEMPLATE_MARKERS = ("{{", "{%")
 
 
-@dataclass
 class PokeReturnValue:
     """What ``poke`` may return instead of a bool: done or not, and the task's XCom value."""
 
-    is_done: bool
-    xcom_value: Any = None
+    def __init__(self, is_done: bool, xcom_value: Any = None) -> None:
+        self.is_done = is_done
+        self.xcom_value = xcom_value
 
     def __bool__(self) -> bool:
         return bool(self.is_done)
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, PokeReturnValue) and other.is_done == self.is_done
+                and other.xcom_value == self.xcom_value)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"PokeReturnValue(is_done={self.is_done!r}, xcom_value={self.xcom_value!r})"
+
+
+def call_kwargs(func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any],
+                context: dict[str, Any]) -> dict[str, Any]:
+    """Context values for the parameters of ``func`` (imported here only when poking: the
+    context module is not needed to compile a DAG)."""
+    from leoflow.sdk.context_objects import call_kwargs as inject
+
+    return inject(func, args, kwargs, context)
+
+
+def parse_datetime(value: Any) -> datetime | None:
+    from leoflow.sdk.context_objects import parse_datetime as parse
+
+    return parse(value)
 
 
 def _has_template(value: Any) -> bool:
@@ -698,13 +720,13 @@ class HttpSensor(BaseSensorOperator):
         return self.response_check(response, **kwargs)
 
 
-@dataclass
 class HttpResponse:
     """What ``response_check`` receives: ``status_code``, ``text``, ``content``, ``json()``."""
 
-    status_code: int
-    content: bytes
-    headers: dict[str, str]
+    def __init__(self, status_code: int, content: bytes, headers: dict[str, str]) -> None:
+        self.status_code = status_code
+        self.content = content
+        self.headers = headers
 
     @property
     def text(self) -> str:

@@ -12,7 +12,6 @@ defers; when the trigger fires the function runs again from the start, and the k
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -177,13 +176,13 @@ def trigger_spec_of(trigger: Any) -> dict[str, Any]:
                     "plane")
 
 
-@dataclass
 class ReplayState:
     """The events of a ``@task``'s earlier deferrals, consumed in order by ``defer``."""
 
-    active: bool = False
-    events: list[Any] = field(default_factory=list)
-    used: int = 0
+    def __init__(self) -> None:
+        self.active = False
+        self.events: list[Any] = []
+        self.used = 0
 
 
 _replay = ReplayState()
