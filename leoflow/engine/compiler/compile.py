@@ -166,6 +166,17 @@ def build_document(raw: Mapping[str, Any], config: ProjectConfig, source_sha: st
     return with_content_hash({k: v for k, v in doc.items() if k != "content_hash"})
 
 
+def with_image(document: Mapping[str, Any], image: str) -> dict[str, Any]:
+    """The compiled ``document`` recording the container ``image`` built for it, rehashed.
+
+    ``leoflow compile --build`` calls this after the build (or push): the image's tag comes
+    from the content hash of the spec without it, and the spec that names the image is a
+    new version with its own hash, so dag.json stays consistent with its ``content_hash``.
+    """
+    return with_content_hash({**{k: v for k, v in document.items() if k != "content_hash"},
+                              "image": image})
+
+
 def _with_kubernetes(task: Mapping[str, Any], config: ProjectConfig) -> dict[str, Any]:
     """The task with its pod settings (leoflow.yaml's defaults and its own), when any."""
     settings = config.kubernetes_for(task["task_id"])
