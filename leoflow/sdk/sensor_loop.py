@@ -51,11 +51,11 @@ def run_sensor(sensor: BaseSensorOperator, context: dict[str, Any], *,
     """Poke until done; return the XCom value (a ``PokeReturnValue``'s, else ``None``)."""
     from leoflow.sdk.sensors import PokeReturnValue
 
-    if sensor.deferrable:
-        trigger = sensor.runtime_trigger(context)
-        if trigger is not None:  # deferrable, but the trigger was only known at run time
-            sensor.defer(trigger=trigger, method_name="execute_complete",
-                         timeout=sensor.timeout)
+    # a sensor that waits in the control plane but whose trigger was only known at run time
+    # (a template, an upstream result, a mapped value): defer to it now
+    trigger = sensor.runtime_trigger(context)
+    if trigger is not None:
+        sensor.defer(trigger=trigger, method_name="execute_complete", timeout=sensor.timeout)
     mode = sensor.effective_mode()
     started = first_poke_at if mode == "reschedule" and first_poke_at > 0 else now()
     pokes = 0

@@ -39,6 +39,12 @@ from leoflow.sdk.xcom_arg import XComArg
 MODES = ("poke", "reschedule")
 DEFAULT_TIMEOUT = 7 * 24 * 3600.0  # Airflow's default: a week
 TEMPLATE_MARKERS = ("{{", "{%")
+_UNSET: Any = object()
+# Airflow's defaults; a DAG's default_args may override them for all its sensors
+SENSOR_DEFAULTS: dict[str, Any] = {
+    "poke_interval": 60.0, "timeout": DEFAULT_TIMEOUT, "soft_fail": False, "mode": "poke",
+    "exponential_backoff": False, "max_wait": None, "deferrable": False,
+}
 
 
 class PokeReturnValue:
@@ -100,13 +106,25 @@ class BaseSensorOperator(BaseOperator):
     # poke): with deferrable=True they become mode="reschedule" (docs/sensors.md)
     runs_user_code: ClassVar[bool] = True
 
-    def __init__(self, task_id: str, *, poke_interval: timedelta | float = 60,
-                 timeout: timedelta | float | None = DEFAULT_TIMEOUT, soft_fail: bool = False,
-                 mode: str = "poke", exponential_backoff: bool = False,
-                 max_wait: timedelta | float | None = None, deferrable: bool = False,
-                 silent_fail: bool = False, never_fail: bool = False,
-                 **kwargs: Any) -> None:
+    def __init__(self, task_id: str, *, poke_interval: Any = _UNSET, timeout: Any = _UNSET,
+                 soft_fail: Any = _UNSET, mode: Any = _UNSET, exponential_backoff: Any = _UNSET,
+                 max_wait: Any = _UNSET, deferrable: Any = _UNSET, silent_fail: bool = False,
+                 never_fail: bool = False, **kwargs: Any) -> None:
         super().__init__(task_id=task_id, **kwargs)
+        given = {"poke_interval": poke_interval, "timeout": timeout, "soft_fail": soft_fail,
+                 "mode": mode, "exponential_backoff": exponential_backoff,
+                 "max_wait": max_wait, "deferrable": deferrable}
+        # Airflow's precedence: the argument, else default_args (the group's, the DAG's),
+        # else the built-in default
+        defaults = dict(self.dag.default_args)
+        if self.task_group is not None:
+            defaults.update(self.task_group.inherited_default_args())
+        value = {name: (arg if arg is not _UNSET else defaults.get(name, SENSOR_DEFAULTS[name]))
+                 for name, arg in given.items()}
+        poke_interval, timeout, mode = value["poke_interval"], value["timeout"], value["mode"]
+        max_wait = value["max_wait"]
+        soft_fail, exponential_backoff = value["soft_fail"], value["exponential_backoff"]
+        deferrable = value["deferrable"]
         self.poke_interval = self._sensor_seconds("poke_interval", poke_interval)
         self.timeout = (None if timeout is None else
                         self._sensor_seconds("timeout", timeout))

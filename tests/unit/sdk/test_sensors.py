@@ -346,3 +346,16 @@ def test_compiled_sensors_pass_the_dag_schema_and_load_as_specs(tmp_path):
     assert tasks["landed"].sensor.timeout == 60.0 and tasks["landed"].sensor.soft_fail
     assert tasks["py"].sensor.mode == "reschedule" and tasks["py"].sensor.trigger is None
     assert tasks["ready"].sensor.poke_interval == 1.0
+
+
+def test_default_args_set_sensor_settings_and_the_argument_wins(describe):
+    with DAG("defaults", default_args={"poke_interval": 5, "mode": "reschedule",
+                                       "timeout": timedelta(minutes=1), "retries": 2}) as d:
+        PythonSensor(task_id="inherits", python_callable=lambda: True)
+        PythonSensor(task_id="overrides", python_callable=lambda: True, mode="poke",
+                     poke_interval=1)
+    tasks = by_id(describe(d))
+    assert tasks["inherits"]["sensor"] == spec(mode="reschedule", poke_interval=5.0,
+                                               timeout=60.0)
+    assert tasks["inherits"]["retries"] == 2
+    assert tasks["overrides"]["sensor"] == spec(poke_interval=1.0, timeout=60.0)
