@@ -50,6 +50,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                            help="file to write (one DAG) or folder (several DAGs); default: "
                                 "dag.json in the project, or dags/<dag_id>.json")
             p.add_argument("--dag-id", help="compile only this DAG of a multi-DAG file")
+            image = p.add_argument_group(
+                "image", "build the DAG's container image from leoflow.yaml (docs/images.md)")
+            image.add_argument("--build", action="store_true",
+                               help="write a Dockerfile and build context, and build the "
+                                    "image through the Docker Engine API")
+            image.add_argument("--push", action="store_true",
+                               help="push the built image; dag.json records it with its digest")
+            image.add_argument("--image", metavar="NAME:TAG",
+                               help="image to build (default: leoflow.yaml's image, else "
+                                    "leoflow-dag-<dag_id>:<first 12 of the content hash>)")
+            image.add_argument("--base-image", metavar="IMAGE",
+                               help="base image (default: python:<python_version>-slim)")
+            image.add_argument("--context", metavar="DIR",
+                               help="folder for the Dockerfile and build context (default: "
+                                    "<project>/.leoflow/image); without --build, only "
+                                    "writes it")
             p.set_defaults(func=run_compile)
         else:
             p.set_defaults(func=run_validate)
@@ -138,9 +154,11 @@ def run_validate(args: argparse.Namespace) -> int:
 
 
 def run_compile(args: argparse.Namespace) -> int:
-    from leoflow.engine.spec.canonical import pretty_json
     from leoflow.errors import LeoflowError
 
+    misuse = _image_flags_problem(args)
+    if misuse:
+        return _report_failure(args, LeoflowError(misuse))
     try:
         project = _compile(args)
     except LeoflowError as exc:
@@ -152,21 +170,105 @@ def run_compile(args: argparse.Namespace) -> int:
             known = ", ".join(d["dag_id"] for d in project.documents)
             return _report_failure(args, LeoflowError(
                 f"{project.dag_file}: defines no DAG {args.dag_id!r} (it defines: {known})"))
+    paths = _output_paths(args.output, project.project_dir, documents)
+    written = _write_documents(documents, paths)
+    image: dict[str, Any] | None = None
+    if args.build or args.context:
+        try:
+            image, documents = _image(args, project, documents)
+        except LeoflowError as exc:
+            return _report_image_failure(args, exc)
+        if image.get("reference"):
+            written = _write_documents(documents, paths)  # now recording the image
+    if args.json:
+        print(json.dumps({"ok": True, "written": written,
+                          **({"image": image} if image is not None else {})}))
+    else:
+        for w in written:
+            print(f"wrote {w['path']}: DAG {w['dag_id']!r}, {w['tasks']} tasks, "
+                  f"{w['content_hash'][:19]}"
+                  + (f", image {w['image']}" if w.get("image") else ""))
+    return 0
+
+
+def _write_documents(documents: list[dict[str, Any]], paths: list[Path]
+                     ) -> list[dict[str, Any]]:
+    from leoflow.engine.spec.canonical import pretty_json
+
     written = []
-    for doc, path in zip(documents, _output_paths(args.output, project.project_dir, documents),
-                         strict=True):
+    for doc, path in zip(documents, paths, strict=True):
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(pretty_json(doc), "utf-8")
         tmp.replace(path)  # atomic: a reader never sees half a file
-        written.append({**_summary(doc), "path": str(path)})
+        written.append({**_summary(doc), "path": str(path), "image": doc.get("image")})
+    return written
+
+
+# -- compile --build ---------------------------------------------------------------------
+def _image_flags_problem(args: argparse.Namespace) -> str | None:
+    """Flags that make no sense together, named (the compile has not run yet)."""
+    if args.push and not args.build:
+        return "--push needs --build: the image is pushed after it is built"
+    if not (args.build or args.context):
+        for flag, value in (("--image", args.image), ("--base-image", args.base_image)):
+            if value:
+                return f"{flag} names the image to build: add --build (or --context DIR)"
+    return None
+
+
+def _image(args: argparse.Namespace, project: Any, documents: list[dict[str, Any]]
+           ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Write the build context and, with --build, build (and push) the image.
+
+    Returns what to report and the documents, recording the image once it is built.
+    """
+    from leoflow.engine import images
+    from leoflow.engine.compiler.compile import with_image
+
+    config = project.config
+    say = _progress(args)
+    plan = images.plan_image(
+        dag_id=config.dag_id, python_version=config.python_version,
+        dependencies=config.dependencies, declared_image=config.image, documents=documents,
+        image=args.image, base_image=args.base_image, description=config.description)
+    context = images.write_context(
+        project.project_dir, images.context_dir_for(project.project_dir, args.context), plan,
+        documents)
+    say(f"wrote {context.dockerfile} and its build context ({len(context.files)} files) "
+        f"for {plan.image}")
+    report: dict[str, Any] = {"image": plan.image, "context": str(context.path),
+                              "dockerfile": str(context.dockerfile), "built": False,
+                              "pushed": False, "reference": None}
+    if not args.build:
+        return report, documents
+    built = images.build_image(context, push=args.push, progress=say)
+    say(f"built {built.image}" + (f" ({built.image_id})" if built.image_id else "")
+        + (f", pushed as {built.reference}" if built.pushed else ""))
+    report.update(built=True, pushed=built.pushed, reference=built.reference,
+                  image_id=built.image_id, digest=built.digest)
+    return report, [with_image(doc, built.reference) for doc in documents]
+
+
+def _progress(args: argparse.Namespace) -> Any:
+    """Progress lines: on stdout, or on stderr when stdout carries --json."""
+    stream = sys.stderr if args.json else sys.stdout
+
+    def say(line: str) -> None:
+        print(line, file=stream, flush=True)
+
+    return say
+
+
+def _report_image_failure(args: argparse.Namespace, exc: Exception) -> int:
+    context = getattr(exc, "context", None)
     if args.json:
-        print(json.dumps({"ok": True, "written": written}))
+        print(json.dumps({"ok": False, "error": {
+            "kind": "image_engine" if context is not None else "image",
+            "message": str(exc), "context": str(context) if context else None}}))
     else:
-        for w in written:
-            print(f"wrote {w['path']}: DAG {w['dag_id']!r}, {w['tasks']} tasks, "
-                  f"{w['content_hash'][:19]}")
-    return 0
+        print(f"error: {exc}", file=sys.stderr)
+    return 1
 
 
 def _output_paths(output: str | None, project_dir: Path,
