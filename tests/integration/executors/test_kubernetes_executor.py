@@ -92,9 +92,9 @@ async def test_pod_carries_the_try_and_its_settings_but_never_the_token(
     assert annotations["leoflow.dev/map-index"] == "-1"
     assert annotations["team"] == "finance"
     assert container["resources"] == SETTINGS["resources"]
-    assert pod["spec"]["tolerations"] == [{"key": "dedicated", "operator": "Equal",
-                                           "value": "etl", "effect": "NoSchedule",
-                                           "tolerationSeconds": 60}]
+    # (a real API server adds its default not-ready/unreachable tolerations)
+    assert {"key": "dedicated", "operator": "Equal", "value": "etl", "effect": "NoSchedule",
+            "tolerationSeconds": 60} in pod["spec"]["tolerations"]
     if REAL_CONTEXT is None:
         assert pod["spec"]["nodeSelector"] == {"pool": "batch"}
         assert pod["spec"]["serviceAccountName"] == "etl-runner"
