@@ -26,7 +26,12 @@ from leoflow.engine.environments.manager import EnvironmentManager
 from leoflow.engine.executors.base import TaskLaunch
 from leoflow.engine.executors.http import HttpExecutor
 from leoflow.engine.executors.subprocess import SubprocessExecutor
-from leoflow.engine.ha import LeaderElector, SchedulerRelay, asyncpg_connector
+from leoflow.engine.ha import (
+    LeaderElector,
+    ReplicaAgentService,
+    SchedulerRelay,
+    asyncpg_connector,
+)
 from leoflow.engine.logs import LogKey, LogStore, RedisLogBus
 from leoflow.engine.scheduler.loop import Scheduler
 from leoflow.engine.services import Operations
@@ -232,11 +237,12 @@ async def start_control_plane(
     async def task_secrets(tenant: str) -> dict[str, str]:
         return await secrets_env(store, tenant, cipher)
 
-    agent_service = AgentService(
+    agent_service = ReplicaAgentService(
         store, report=report, xcom=pushes, logs=sink, code_dir=home / "code",
         interpreter_for=interpreter_for, on_reported=reported, cancel=cancel,
         secrets_env=task_secrets,
-        heartbeat_timeout=heartbeat_timeout)
+        heartbeat_timeout=heartbeat_timeout,
+        is_leader=lambda: plane.is_leader, send=lambda message: relay.send(message))
     cluster = None
     if settings.executor == "kubernetes":  # docs/kubernetes.md
         from leoflow.engine.executors.kubernetes import connect_cluster
@@ -290,7 +296,7 @@ async def start_control_plane(
 
     scheduler = make_scheduler()
     relay = SchedulerRelay(store, scheduler, is_leader=lambda: plane.is_leader,
-                           on_reported=reported)
+                           on_reported=reported, on_heartbeats=agent_service.heard)
     holder["relay"] = relay
     sweeper = XComSweeper(xcom)
     plane = ControlPlane(
@@ -336,14 +342,15 @@ async def start_control_plane(
     async def lost() -> None:
         await plane.scheduler.stop()
         await agent_service.stop()
-        # Sessions seen while leading would look silent to a later term's watchdog.
-        agent_service._sessions.clear()
+        agent_service.forget_sessions()
         await sweeper.stop()
 
     plane.elector = LeaderElector(asyncpg_connector(settings.database_url, replica_id),
                                   replica_id=replica_id, on_elected=elected, on_lost=lost,
                                   on_notify=relay.deliver)
     plane.elector.start()
+    agent_service.start_forwarding()  # heartbeats heard while following go to the leader
+    plane._closers.append(agent_service.stop_forwarding)
     # Return once this replica knows whether it leads: a lone replica (a single server or
     # ``leoflow lite --postgres``) then schedules from the first request on.
     await plane.elector.first_round(timeout=10.0)

@@ -12,6 +12,7 @@ Usage::
 See docs/ha.md.
 """
 
+from leoflow.engine.ha.agents import ReplicaAgentService
 from leoflow.engine.ha.elector import (
     DEFAULT_INTERVAL,
     NOTIFY_CHANNEL,
@@ -26,6 +27,7 @@ __all__ = [
     "NOTIFY_CHANNEL",
     "LeaderElector",
     "LeaderInfo",
+    "ReplicaAgentService",
     "SchedulerRelay",
     "asyncpg_connector",
 ]

@@ -51,11 +51,13 @@ class SchedulerRelay:
     """
 
     def __init__(self, store: Store, scheduler: Any, *, is_leader: Callable[[], bool],
-                 on_reported: Callable[[str], None] | None = None) -> None:
+                 on_reported: Callable[[str], None] | None = None,
+                 on_heartbeats: Callable[[list[str]], None] | None = None) -> None:
         self.store = store
         self.scheduler = scheduler
         self.is_leader = is_leader
         self.on_reported = on_reported
+        self.on_heartbeats = on_heartbeats  # the agent service's ``heard`` (see agents.py)
         self._kept: deque[tuple[float, ExecutorEvent]] = deque()
         self._tasks: set[asyncio.Task[Any]] = set()
         self.sent = 0  # notifications sent (diagnostics, tests)
@@ -131,6 +133,9 @@ class SchedulerRelay:
             self._spawn(self.scheduler.cancel_task(
                 message["ti_id"], message.get("executor"), message.get("reason") or "",
                 message.get("try_number")))
+        elif op == "beats":
+            if self.on_heartbeats is not None:
+                self.on_heartbeats([str(i) for i in message.get("ids") or ()])
         elif op == "event":
             event = ExecutorEvent(message["ti_id"], int(message["try"]), message["state"],
                                   error=message.get("error"), info=message.get("info") or {})
@@ -153,6 +158,10 @@ class SchedulerRelay:
 
     def _send_soon(self, message: dict[str, Any]) -> None:
         self._spawn(self._send(message))
+
+    async def send(self, message: dict[str, Any]) -> None:
+        """Deliver ``message`` to the leader's ``deliver`` (best effort, see module doc)."""
+        await self._send(message)
 
     async def _send(self, message: dict[str, Any]) -> None:
         payload = _fit(message)

@@ -121,3 +121,44 @@ async def test_a_followers_nudges_reach_the_leader(postgres_url: str) -> None:
     finally:
         await leader.stop()
         await store.close()
+
+
+async def test_heartbeats_a_follower_hears_keep_the_leaders_watchdog_quiet(
+        postgres_url: str, tmp_path: Any) -> None:
+    """An agent heartbeating a follower must not look dead to the leader's watchdog: the
+    follower forwards what it heard once a second, and the leader counts it."""
+    from leoflow.engine.agent_service.service import _Session
+    from leoflow.engine.ha import ReplicaAgentService
+
+    store = await Store.open(postgres_url, auto_migrate=True)
+
+    def service(leading: bool, send: Any) -> ReplicaAgentService:
+        async def report(_event: Any) -> None: ...
+
+        return ReplicaAgentService(
+            store, report=report, xcom=None, logs=None, code_dir=tmp_path,
+            interpreter_for=lambda _spec: "python", is_leader=lambda: leading, send=send,
+            forward_interval=0.1)
+
+    leader_service = service(True, send=None)
+    relay = SchedulerRelay(store, None, is_leader=lambda: True,
+                           on_heartbeats=leader_service.heard)
+    leader_side = Recorder("leader")
+    leader = LeaderElector(asyncpg_connector(postgres_url, "leader"), replica_id="leader",
+                           on_elected=leader_side.elected, on_lost=leader_side.lost,
+                           on_notify=relay.deliver, interval=INTERVAL)
+    follower_relay = SchedulerRelay(store, None, is_leader=lambda: False)
+    follower_service = service(False, send=follower_relay.send)
+    leader.start()
+    try:
+        await wait_for(lambda: leader.is_leader)
+        # the leader tracks a try whose agent it has not heard from for a while
+        leader_service._sessions["ti-9"] = _Session("ti-9", 1, "", time.monotonic() - 60)
+        follower_service._heard.add("ti-9")  # what Heartbeat records on a follower
+        follower_service.start_forwarding()
+        await wait_for(lambda: time.monotonic() - leader_service._sessions["ti-9"].last_seen
+                       < 5)
+    finally:
+        await follower_service.stop_forwarding()
+        await leader.stop()
+        await store.close()
