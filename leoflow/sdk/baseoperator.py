@@ -209,7 +209,8 @@ class BaseOperator(DependencyMixin):
         (Jinja, upstream results) before ``execute`` runs, as in Airflow."""
         if not self.runs_execute() or self.callable is not None:
             return
-        for name in getattr(self, "template_fields", ()) or ():
+        fields = getattr(self, "template_fields", ()) or ()
+        for name in (fields,) if isinstance(fields, str) else fields:
             if name in self.op_kwargs or not hasattr(self, name):
                 continue
             value = getattr(self, name)

@@ -359,3 +359,27 @@ def test_default_args_set_sensor_settings_and_the_argument_wins(describe):
                                                timeout=60.0)
     assert tasks["inherits"]["retries"] == 2
     assert tasks["overrides"]["sensor"] == spec(poke_interval=1.0, timeout=60.0)
+
+
+def test_custom_operator_template_fields_as_one_string_and_upstream_results(describe):
+    class Copy(BaseOperator):
+        template_fields = "source"
+
+        def __init__(self, *, source, **kwargs):
+            super().__init__(**kwargs)
+            self.source = source
+
+        def execute(self, context):
+            return self.source
+
+    with DAG("tf") as d:
+        @task
+        def locate() -> str:
+            return "/data/x"
+
+        Copy(task_id="copy", source=locate())
+    tasks = by_id(describe(d))
+    assert tasks["copy"]["inputs"]["kwargs"] == {
+        "source": {"xcom": {"task_id": "locate", "key": "return_value"}}}
+    assert tasks["copy"]["upstream"] == ["locate"]
+
