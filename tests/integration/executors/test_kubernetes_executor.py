@@ -41,7 +41,7 @@ SETTINGS = {
                   "limits": {"memory": "256Mi"}},
     "node_selector": {"pool": "batch"},
     "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "etl",
-                     "effect": "NoSchedule", "toleration_seconds": 60}],
+                     "effect": "NoExecute", "toleration_seconds": 60}],
     "service_account_name": "etl-runner",
     "env": {"MODE": "fast"},
     "annotations": {"team": "finance"},
@@ -93,7 +93,7 @@ async def test_pod_carries_the_try_and_its_settings_but_never_the_token(
     assert annotations["team"] == "finance"
     assert container["resources"] == SETTINGS["resources"]
     # (a real API server adds its default not-ready/unreachable tolerations)
-    assert {"key": "dedicated", "operator": "Equal", "value": "etl", "effect": "NoSchedule",
+    assert {"key": "dedicated", "operator": "Equal", "value": "etl", "effect": "NoExecute",
             "tolerationSeconds": 60} in pod["spec"]["tolerations"]
     if REAL_CONTEXT is None:
         assert pod["spec"]["nodeSelector"] == {"pool": "batch"}

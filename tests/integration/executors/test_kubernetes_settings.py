@@ -98,6 +98,11 @@ def test_a_project_without_pod_settings_compiles_as_before(tmp_path: Path) -> No
     ("      node_selector: {gpu: 'yes please'}\n", 12,
      "tasks.train.kubernetes.node_selector.gpu"),
     ("      runtime_class: gvisor\n", 11, "tasks.train.kubernetes"),
+    # Kubernetes refuses these pods: tolerationSeconds needs NoExecute; Exists takes no value
+    ("      tolerations:\n        - {key: a, effect: NoSchedule, toleration_seconds: 5}\n",
+     13, "tasks.train.kubernetes.tolerations[0].effect"),
+    ("      tolerations:\n        - {key: a, operator: Exists, value: b}\n", 13,
+     "tasks.train.kubernetes.tolerations[0]"),
 ])
 def test_bad_settings_name_the_file_line_and_field(bad: str, line: int, field: str) -> None:
     text = PROJECT.split("tasks:")[0] + "tasks:\n  train:\n    kubernetes:\n" + bad
