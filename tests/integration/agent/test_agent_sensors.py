@@ -22,8 +22,9 @@ from tests.integration.agent.control_plane import ScriptedControlPlane, fetch, r
 DAG = """
 import json, os, pathlib
 from datetime import timedelta
-from leoflow import (DAG, task, defer, BaseOperator, PythonSensor, BashSensor, FileSensor,
-                     HttpSensor, DateTimeSensor, PokeReturnValue, TimeDeltaTrigger,
+from leoflow import (DAG, task, defer, BaseOperator, BaseSensorOperator, PythonSensor,
+                     BashSensor, FileSensor, HttpSensor, DateTimeSensor, PokeReturnValue,
+                     TimeDeltaTrigger,
                      FileTrigger)
 
 COUNTER = pathlib.Path(os.environ.get("COUNTER_FILE", "/nonexistent"))
@@ -59,7 +60,18 @@ class Render(BaseOperator):
     def execute(self, context):
         return self.path
 
+class Landed(BaseSensorOperator):
+    # Airflow's deferrable-sensor shape: execute defers, execute_complete gets the event
+
+    def execute(self, context):
+        self.defer(trigger=FileTrigger(filepath="/in/*.csv", poke_interval=1),
+                   method_name="execute_complete", timeout=self.timeout)
+
+    def execute_complete(self, context, event=None):
+        return event["files"]
+
 with DAG("demo") as dag:
+    Landed(task_id="landed", timeout=30)
     PythonSensor(task_id="poker", python_callable=third_time_lucky, poke_interval=0.1)
     PythonSensor(task_id="never", python_callable=lambda: False, poke_interval=0.1,
                  timeout=0.5)
@@ -337,3 +349,18 @@ async def test_task_defer_replays_the_function_with_earlier_events(project, serv
                                             "second": {"files": ["/in/ready"]}}
     # the code before the first defer ran once per process: the docs say so
     assert third.text("stdout").count("start of two_waits") == 1
+
+
+async def test_a_sensor_subclass_defers_in_execute_and_completes_with_the_event(project,
+                                                                                 serve):
+    folder = project(DAG)
+    servicer = await run_one(serve, sensor_fetch(folder, "landed"))
+    report = servicer.recorded.report
+    assert (report.state, report.next_method, report.defer_timeout) == (
+        "deferred", "execute_complete", 30.0)
+    assert json.loads(report.trigger_json)["kwargs"]["filepath"] == "/in/*.csv"
+    done = await run_one(serve, sensor_fetch(folder, "landed", next_method="execute_complete",
+                                             next_kwargs={"event": {"files": ["/in/a.csv"]}}))
+    assert done.recorded.report.state == "success"
+    assert done.recorded.pushed == {"return_value": ["/in/a.csv"]}
+
