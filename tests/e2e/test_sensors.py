@@ -232,3 +232,24 @@ async def test_timeouts_fail_without_retry_and_soft_fail_skips(
     for name in ("times_out", "deferred_times_out"):
         assert result.tasks[name].try_number == 1, f"{name} was retried"
         assert "AirflowSensorTimeout" in (result.tasks[name].error or ""), result.tasks[name]
+
+
+async def test_mapped_sensors_wait_each_for_their_own_input(
+        sensors: Prepared, sqlite_url: str, e2e_home: Path, waits) -> None:
+    folder, _ = waits
+    async with open_plane(e2e_home, sqlite_url) as harness:
+        run = await start(harness, sensors, "sensors_mapped")
+        for index in (0, 1):
+            await harness.wait_event(
+                lambda k, d, i=index: k == "ti.deferred" and d.get("run_id") == run.run_id
+                and d.get("task_id") == "each_file" and d.get("map_index") == i, 30)
+        (folder / "mapped-a.txt").write_text("a")
+        await asyncio.sleep(1.0)
+        assert not any(e[1] == "run.finished" for e in harness.events)  # b still waits
+        (folder / "mapped-b.txt").write_text("b")
+        assert await harness.wait(run, 60) == "success"
+        result = await harness.result(run)
+    assert result.states() == {"at[0]": "success", "at[1]": "success",
+                               "each_file[0]": "success", "each_file[1]": "success"}
+    assert all(t.try_number == 1 for t in result.tasks.values())
+

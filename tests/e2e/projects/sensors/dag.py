@@ -7,6 +7,7 @@ from datetime import timedelta
 from leoflow import (
     DAG,
     BaseOperator,
+    DateTimeSensor,
     ExternalTaskSensor,
     FileSensor,
     FileTrigger,
@@ -51,6 +52,15 @@ with DAG("sensors_consumer"):
 
 with DAG("sensors_time"):
     TimeDeltaSensor(task_id="short_delta", delta=timedelta(seconds=2))
+
+# Run-time code reads the folder from params: a task's process does not get the compile
+# environment's variables.
+with DAG("sensors_mapped", params={"dir": DIR}):
+    # each instance's moment comes from its own input: its process defers to it
+    DateTimeSensor.partial(task_id="at", timeout=60).expand(
+        target_time=["2020-01-01T00:00:00+00:00", "2020-01-02T00:00:00+00:00"])
+    FileSensor.partial(task_id="each_file", deferrable=True, **QUICK).expand(
+        filepath=[f"{DIR}/mapped-a.txt", f"{DIR}/mapped-b.txt"])
 
 # Run-time code reads the folder from params: a task's process does not get the compile
 # environment's variables.
