@@ -53,8 +53,6 @@ with DAG("sensors_consumer"):
 with DAG("sensors_time"):
     TimeDeltaSensor(task_id="short_delta", delta=timedelta(seconds=2))
 
-# Run-time code reads the folder from params: a task's process does not get the compile
-# environment's variables.
 with DAG("sensors_mapped", params={"dir": DIR}):
     # each instance's moment comes from its own input: its process defers to it
     DateTimeSensor.partial(task_id="at", timeout=60).expand(
