@@ -19,6 +19,7 @@ import json
 import signal
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -83,14 +84,23 @@ def replicas(tmp_path: Path, postgres_url: str) -> Iterator[dict[str, ServerProc
             server.stop()
 
 
+def heartbeat_age(server: ServerProcess) -> float:
+    """Seconds since the scheduler heartbeat that ``/api/v2/monitor/health`` reports."""
+    health = httpx.get(f"{server.url}/api/v2/monitor/health", timeout=5).json()
+    beat = health["scheduler"]["latest_scheduler_heartbeat"]
+    return (datetime.now(UTC) - datetime.fromisoformat(beat.replace("Z", "+00:00"))
+            ).total_seconds()
+
+
 def test_the_leader_dies_mid_run_and_the_follower_finishes_it(
         replicas: dict[str, ServerProcess], tmp_path: Path) -> None:
     a, b = replicas["a"], replicas["b"]
     wait_until(lambda: a.ha()["is_leader"] or b.ha()["is_leader"], 10, "no leader", a, b)
     leader, follower = (a, b) if a.ha()["is_leader"] else (b, a)
     assert follower.ha()["leader"] == leader.name and not follower.ha()["is_leader"]
-    metrics = httpx.get(f"{leader.url}/metrics", timeout=5).text
-    assert "leoflow_scheduler_leader 1.0" in metrics
+    assert "leoflow_scheduler_leader 1.0" in httpx.get(f"{leader.url}/metrics").text
+    assert "leoflow_scheduler_leader 0.0" in httpx.get(f"{follower.url}/metrics").text
+    assert heartbeat_age(follower) < 5  # the follower reports the leader's heartbeat
 
     records = tmp_path / "records"
     records.mkdir()
@@ -112,6 +122,7 @@ def test_the_leader_dies_mid_run_and_the_follower_finishes_it(
     took = wait_until(lambda: follower.ha()["is_leader"], 10,
                       "the follower did not take over", follower)
     print(f"took over {took:.2f} s after the leader's SIGKILL")
+    assert heartbeat_age(follower) < 5
     assert time.monotonic() - killed_at < 10
 
     def finished() -> bool:
