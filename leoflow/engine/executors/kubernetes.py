@@ -144,8 +144,8 @@ class KubernetesExecutor:
         try:
             for call, body in ((self.v1.create_namespaced_secret, secret),
                                (self.v1.create_namespaced_pod, manifest)):
-                (await call(self.namespace, body, _preload_content=False,
-                            _request_timeout=REQUEST_TIMEOUT)).release()
+                (await _raw(call(self.namespace, body, _preload_content=False,
+                                 _request_timeout=REQUEST_TIMEOUT))).release()
         except BaseException:
             self._forget(pod)
             await self._delete(name)
@@ -193,12 +193,8 @@ class KubernetesExecutor:
     async def _list(self, kind: str) -> list[dict[str, Any]]:
         call = self.v1.list_namespaced_pod if kind == "pod" \
             else self.v1.list_namespaced_secret
-        response = await call(self.namespace, label_selector=k8s_pods.SELECTOR,
-                              _preload_content=False, _request_timeout=REQUEST_TIMEOUT)
-        try:
-            body = json.loads(await response.read())
-        finally:
-            response.release()
+        body = await _body(call(self.namespace, label_selector=k8s_pods.SELECTOR,
+                                _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
         return list(body.get("items") or [])
 
     # -- the watch -------------------------------------------------------------------------------
@@ -237,13 +233,9 @@ class KubernetesExecutor:
         """List the managed pods, act on each tracked one, and fail the tries whose pod
         vanished (only pods created before the list began can be missing from it)."""
         began = time.monotonic()
-        response = await self.v1.list_namespaced_pod(
+        body = await _body(self.v1.list_namespaced_pod(
             self.namespace, label_selector=k8s_pods.SELECTOR, _preload_content=False,
-            _request_timeout=REQUEST_TIMEOUT)
-        try:
-            body = json.loads(await response.read())
-        finally:
-            response.release()
+            _request_timeout=REQUEST_TIMEOUT))
         seen = set()
         for item in body.get("items") or []:
             seen.add(item["metadata"]["name"])
@@ -257,12 +249,12 @@ class KubernetesExecutor:
     async def _stream(self, version: str) -> str:
         """Follow changes from ``version``; return the last version seen when the server
         ends the request (its timeout), raise on errors."""
-        response = await self.v1.list_namespaced_pod(
+        response = await _raw(self.v1.list_namespaced_pod(
             self.namespace, label_selector=k8s_pods.SELECTOR, watch=True,
             resource_version=version or None, allow_watch_bookmarks=True,
             timeout_seconds=self.watch_timeout, _preload_content=False,
             # a connection that died silently ends here at the latest (then a fresh list)
-            _request_timeout=self.watch_timeout + 30)
+            _request_timeout=self.watch_timeout + 30))
         self._watching.set()
         try:
             async for raw in response.content:
@@ -330,11 +322,9 @@ class KubernetesExecutor:
         from kubernetes_asyncio import client
 
         try:
-            response = await self.v1.read_namespaced_pod(
+            item = await _body(self.v1.read_namespaced_pod(
                 pod.name, self.namespace, _preload_content=False,
-                _request_timeout=REQUEST_TIMEOUT)
-            item = json.loads(await response.read())
-            response.release()
+                _request_timeout=REQUEST_TIMEOUT))
         except client.ApiException as exc:
             if exc.status == 404:
                 await self._vanished(pod)
@@ -374,10 +364,9 @@ class KubernetesExecutor:
         from kubernetes_asyncio import client
 
         try:
-            response = await self.v1.delete_namespaced_pod(
+            (await _raw(self.v1.delete_namespaced_pod(
                 name, self.namespace, grace_period_seconds=5, _preload_content=False,
-                _request_timeout=REQUEST_TIMEOUT)
-            response.release()
+                _request_timeout=REQUEST_TIMEOUT))).release()
         except client.ApiException as exc:
             if exc.status != 404:
                 log.warning("could not delete pod %s: %s %s", name, exc.status, exc.reason)
@@ -389,9 +378,9 @@ class KubernetesExecutor:
         from kubernetes_asyncio import client
 
         try:
-            response = await self.v1.delete_namespaced_secret(
-                name, self.namespace, _preload_content=False, _request_timeout=REQUEST_TIMEOUT)
-            response.release()
+            (await _raw(self.v1.delete_namespaced_secret(
+                name, self.namespace, _preload_content=False,
+                _request_timeout=REQUEST_TIMEOUT))).release()
         except client.ApiException as exc:
             if exc.status != 404:
                 log.warning("could not delete secret %s: %s %s", name, exc.status, exc.reason)
@@ -422,6 +411,35 @@ class KubernetesExecutor:
         if self.close_client:
             with contextlib.suppress(Exception):
                 await self.api_client.close()
+
+
+async def _raw(call: Awaitable[Any]) -> Any:
+    """The HTTP response of an API call made with ``_preload_content=False`` (read as JSON
+    here, not as client models), raising ``ApiException`` for a non-2xx status: the client
+    checks the status only when it preloads the body itself."""
+    from kubernetes_asyncio.client import ApiException
+
+    response = await call
+    if 200 <= response.status <= 299:
+        return response
+    try:
+        data = await response.read()
+    finally:
+        response.release()
+    try:
+        message = str(json.loads(data).get("message") or "")
+    except (ValueError, AttributeError):
+        message = data[:300].decode("utf-8", "replace")
+    raise ApiException(status=response.status,
+                       reason=f"{response.reason}: {message}" if message else response.reason)
+
+
+async def _body(call: Awaitable[Any]) -> dict[str, Any]:
+    response = await _raw(call)
+    try:
+        return dict(json.loads(await response.read()))
+    finally:
+        response.release()
 
 
 class _Expired(Exception):

@@ -68,6 +68,8 @@ class KubernetesStandIn:
         self.created: list[dict[str, Any]] = []  # every object as it was POSTed
         self.deleted: list[tuple[str, str]] = []  # (kind, name) in order
         self.watch_requests = 0
+        # "pods"/"secrets": the error their creates get; "watch": the error watches get
+        self.refuse: dict[str, tuple[int, str, str]] = {}
         self.on_create: list[Callable[[dict[str, Any]], Awaitable[None]]] = []
         self.on_delete: list[Callable[[dict[str, Any]], Awaitable[None]]] = []
         self._changed = asyncio.Condition()
@@ -160,6 +162,9 @@ class KubernetesStandIn:
         kind, ns = request.match_info["kind"], request.match_info["ns"]
         selector = request.query.get("labelSelector")
         if request.query.get("watch") in ("true", "1", "True"):
+            self.watch_requests += 1
+            if "watch" in self.refuse:  # e.g. an overloaded API server
+                return _status(*self.refuse["watch"])
             return await self._watch(request, kind, ns, selector)
         items = [copy.deepcopy(obj) for (k, n, _), obj in sorted(self.objects.items())
                  if k == kind and n == ns and _matches(obj, selector)]
@@ -170,7 +175,6 @@ class KubernetesStandIn:
 
     async def _watch(self, request: web.Request, kind: str, ns: str,
                      selector: str | None) -> web.StreamResponse:
-        self.watch_requests += 1
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
         response.enable_chunked_encoding()
         await response.prepare(request)
@@ -209,6 +213,8 @@ class KubernetesStandIn:
 
     async def _create(self, request: web.Request) -> web.Response:
         kind, ns = request.match_info["kind"], request.match_info["ns"]
+        if kind in self.refuse:  # e.g. RBAC: pods/create forbidden
+            return _status(*self.refuse[kind])
         body = await request.json()
         name = (body.get("metadata") or {}).get("name")
         if not name:

@@ -183,6 +183,23 @@ async def test_each_pod_failure_fails_the_try_with_its_reason_in_the_log(
 
 
 @standin_only
+async def test_a_pod_the_api_refuses_raises_and_leaves_no_secret(
+        cluster: Cluster, make_executor: Any) -> None:
+    from kubernetes_asyncio.client import ApiException
+
+    assert cluster.standin is not None
+    cluster.standin.refuse["pods"] = (403, "Forbidden", 'pods is forbidden: User "leoflow" '
+                                      'cannot create resource "pods"')
+    executor, _ = await make_executor()
+    launch = make_launch()
+    with pytest.raises(ApiException) as caught:  # the scheduler fails the try with it
+        await executor.start(launch, task())
+    assert caught.value.status == 403
+    assert cluster.standin.secrets() == {}  # the token's Secret went with it
+    assert executor.tracked() == {}
+
+
+@standin_only
 async def test_a_pod_that_stays_unschedulable_past_the_limit_fails(
         cluster: Cluster, make_executor: Any) -> None:
     executor, recorder = await make_executor(unschedulable_limit=0.5)
@@ -309,6 +326,27 @@ async def test_the_watch_comes_back_after_a_cut_and_after_its_history_expired(
     assert "Evicted" in event.error
     assert executor.watch_restarts >= 1  # the 410 made it list again
     assert standin.watch_requests >= requests + 2
+
+
+@standin_only
+async def test_a_refused_watch_backs_off_and_changes_are_still_seen_by_listing(
+        cluster: Cluster, make_executor: Any) -> None:
+    executor, recorder = await make_executor(backoff_max=0.4)
+    launch = make_launch()
+    await executor.start(launch, task())
+    await executor.wait_watching()
+    standin = cluster.standin
+    assert standin is not None
+    standin.refuse["watch"] = (503, "ServiceUnavailable", "the server is overloaded")
+    requests = standin.watch_requests
+    standin.drop_watches()
+    await cluster.set_status(f"leoflow-{launch.ti_id}-1", phase="Failed", reason="Evicted")
+    event = await recorder.failure(launch.ti_id)  # the relist after the error saw it
+    assert "Evicted" in event.error
+    await asyncio.sleep(1.5)
+    refused = standin.watch_requests - requests
+    assert 2 <= refused <= 8  # backing off (0.5 s, capped at 0.4 s here), not spinning
+    assert len(recorder.events) == 1
 
 
 @pytest.mark.skipif(REAL_CONTEXT is None, reason="needs a real cluster's kubelet")
