@@ -162,3 +162,28 @@ async def test_heartbeats_a_follower_hears_keep_the_leaders_watchdog_quiet(
         await follower_service.stop_forwarding()
         await leader.stop()
         await store.close()
+
+
+async def test_a_leader_whose_session_the_server_ends_stops_at_once(postgres_url: str) -> None:
+    """The database ends the leader's session (an admin, a failover, a network cut the
+    server noticed): the leader steps down within about a check and another leads."""
+    a, b = Recorder("a"), Recorder("b")
+    first, second = elector(postgres_url, a), elector(postgres_url, b)
+    first.start()
+    await wait_for(lambda: first.is_leader)
+    second.start()
+    admin = await asyncpg_connector(postgres_url, "admin")()
+    try:
+        ended = time.monotonic()
+        assert await admin.fetchval(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = 'leoflow-scheduler:a'")
+        await wait_for(lambda: not first.is_leader, timeout=5)
+        stepped_down = a.events[-1][1] - ended
+        assert a.events[-1][0] == "lost" and stepped_down < 2.5
+        await wait_for(lambda: second.is_leader, timeout=5)
+        assert not first.is_leader
+    finally:
+        await admin.close()
+        await first.stop()
+        await second.stop()
