@@ -183,10 +183,13 @@ async def start_control_plane(
     listeners: Iterable[Callable[[str, dict[str, Any]], None]] = (),
     heartbeat_timeout: float = 10.0,
     on_xcom_push: Callable[[int], None] | None = None,
+    campaign: bool = True,
 ) -> ControlPlane:
     """Open the store, start the gRPC service, the executors and the scheduler.
 
     ``on_xcom_push(size)`` is told the size in bytes of every XCom value stored (metrics).
+    ``campaign=False`` (PostgreSQL only) makes a replica that serves the API and the agents
+    but never runs the scheduler.
     """
     home = settings.home
     home.mkdir(parents=True, exist_ok=True)
@@ -310,6 +313,8 @@ async def start_control_plane(
     if pods is not None:
         plane._closers.append(pods.close)
     if store.is_sqlite:  # one process owns the file: no election
+        if not campaign:
+            log.warning("a control plane on SQLite always runs its scheduler")
         await agent_service.start()
         await scheduler.start()
         sweeper.start()
@@ -347,7 +352,7 @@ async def start_control_plane(
 
     plane.elector = LeaderElector(asyncpg_connector(settings.database_url, replica_id),
                                   replica_id=replica_id, on_elected=elected, on_lost=lost,
-                                  on_notify=relay.deliver)
+                                  on_notify=relay.deliver, campaign=campaign)
     plane.elector.start()
     agent_service.start_forwarding()  # heartbeats heard while following go to the leader
     plane._closers.append(agent_service.stop_forwarding)

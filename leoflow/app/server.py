@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--grpc-host", default="127.0.0.1",
                         help="address the agent service listens on (default 127.0.0.1; "
                              "0.0.0.0 in a cluster, where agents run in pods)")
+    parser.add_argument("--no-scheduler", action="store_true",
+                        help="serve the API and the agents but never run the scheduler "
+                             "(PostgreSQL: a replica that does not stand for election)")
     parser.add_argument("--parallelism", type=int, default=32,
                         help="task instances queued or running at once (default 32)")
     parser.add_argument("--log-json", action="store_true",
@@ -48,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def build_app(settings: Any, *, grpc_port: int = 0, parallelism: int = 32,
-              log_json: bool = False, grpc_host: str = "127.0.0.1") -> Any:
+              log_json: bool = False, grpc_host: str = "127.0.0.1",
+              campaign: bool = True) -> Any:
     """The FastAPI app whose lifespan starts and stops the whole control plane.
 
     Its metrics (``/metrics``) follow the scheduler and XCom pushes; ``log_json`` adds one
@@ -69,7 +73,8 @@ def build_app(settings: Any, *, grpc_port: int = 0, parallelism: int = 32,
         plane = await start_control_plane(settings, grpc_host=grpc_host, grpc_port=grpc_port,
                                           parallelism=parallelism,
                                           listeners=[metrics.listener],
-                                          on_xcom_push=metrics.xcom_pushed)
+                                          on_xcom_push=metrics.xcom_pushed,
+                                          campaign=campaign)
         metrics.start(plane.store, parallelism=parallelism)
         _leader_gauge(metrics, plane)
 
@@ -132,13 +137,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         from leoflow.engine.auth.config import check_production
 
         check_production(settings)  # a weak secret in production: refuse before starting
+        if args.no_scheduler and not settings.database_url.startswith("postgresql"):
+            raise LeoflowError("--no-scheduler needs PostgreSQL (LEOFLOW_DATABASE_URL or "
+                               "--database-url): on SQLite one process does everything")
     except LeoflowError as exc:
         print(f"leoflow-server: {exc}", file=sys.stderr)
         return 2
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("listening on %s: the API is reachable from other machines", args.host)
     app = build_app(settings, grpc_port=args.grpc_port, parallelism=args.parallelism,
-                    log_json=args.log_json, grpc_host=args.grpc_host)
+                    log_json=args.log_json, grpc_host=args.grpc_host,
+                    campaign=not args.no_scheduler)
     # With --log-json uvicorn keeps its hands off logging: its records reach the JSON handler.
     uvicorn.run(app, host=args.host, port=args.port, log_level="info",
                 access_log=False, lifespan="on",

@@ -151,3 +151,75 @@ def test_the_leader_dies_mid_run_and_the_follower_finishes_it(
     assert {ti["task_id"]: ti["state"] for ti in instances["task_instances"]} == {
         task: "success" for task in TASKS}
     assert "became leader" in follower.log()
+
+
+LONG = '''
+import json, os, time
+from datetime import datetime, timedelta
+from leoflow import DAG, task
+
+with DAG(dag_id="ha_long", schedule=None, start_date=datetime(2026, 1, 1),
+         default_args={{"retries": 1, "retry_delay": timedelta(seconds=1)}}):
+    @task
+    def long() -> str:
+        name = os.path.join({records!r}, f"long.{{os.getpid()}}.json")
+        record = {{"pid": os.getpid(), "start": time.time()}}
+        with open(name, "w") as f:
+            json.dump(record, f)
+        time.sleep(16)
+        record["end"] = time.time()
+        with open(name, "w") as f:
+            json.dump(record, f)
+        return "done"
+
+    long()
+'''
+
+
+def test_a_new_leader_hears_agents_that_talk_to_another_replica(
+        tmp_path: Path, postgres_url: str) -> None:
+    """Agents reach the control plane through one replica (as through a cluster Service)
+    that never schedules; the leader dies mid-task and a third replica takes over. Its
+    heartbeat watchdog must hear the agent through that replica: the task, longer than the
+    watchdog's 10 s, finishes in its first try instead of being failed and run again."""
+    home = tmp_path / "home"
+    home.mkdir()
+    grpc = {"a": free_port(), "gate": free_port(), "c": free_port()}
+    env = {"LEOFLOW_DATABASE_URL": postgres_url,
+           "LEOFLOW_GRPC_ADVERTISE_ADDRESS": f"127.0.0.1:{grpc['gate']}"}
+    servers: dict[str, ServerProcess] = {}
+    try:
+        for name, port in grpc.items():
+            extra = ("--no-scheduler",) if name == "gate" else ()
+            servers[name] = start_server(name, tmp_path, home=home, env=env,
+                                         args=("--grpc-port", str(port), *extra))
+        a, gate, c = servers["a"], servers["gate"], servers["c"]
+        wait_until(lambda: a.ha()["is_leader"], 10, "the first replica did not lead", a)
+        assert gate.ha()["leader"] == "a" and not gate.ha()["is_leader"]
+
+        records = tmp_path / "records"
+        records.mkdir()
+        api = gate.api()
+        push_project(api, tmp_path / "long", "ha_long", LONG.format(records=str(records)))
+        run = api.post("/api/v2/dags/ha_long/dagRuns", json={"logical_date": None})
+        assert run.status_code == 200, run.text
+        run_id = run.json()["dag_run_id"]
+        wait_until(lambda: any(records.glob("long.*.json")), 60, "long did not start", a)
+        a.process.send_signal(signal.SIGKILL)
+        a.process.wait(timeout=10)
+        wait_until(lambda: c.ha()["is_leader"], 10, "the third replica did not lead", c)
+        assert not gate.ha()["is_leader"]  # --no-scheduler: it never stands
+
+        def finished() -> bool:
+            state = api.get(f"/api/v2/dags/ha_long/dagRuns/{run_id}").json()["state"]
+            assert state != "failed", c.log()[-6000:]
+            return state == "success"
+
+        wait_until(finished, 60, "the run did not succeed", c, gate)
+        tries = [json.loads(p.read_text("utf-8")) for p in records.glob("long.*.json")]
+        assert len(tries) == 1 and "end" in tries[0], tries
+        ti = api.get(f"/api/v2/dags/ha_long/dagRuns/{run_id}/taskInstances/long").json()
+        assert (ti["state"], ti["try_number"]) == ("success", 1)
+    finally:
+        for server in servers.values():
+            server.stop()

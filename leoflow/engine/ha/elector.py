@@ -89,20 +89,23 @@ class LeaderElector:
 
     ``on_notify(payload)`` receives each message sent to ``NOTIFY_CHANNEL`` while leading
     (decoded JSON). Callbacks run on the elector's task; ``on_lost`` must not fail.
+    ``campaign=False`` only follows: it never takes the lock but keeps ``leader`` current
+    (a replica that serves the API and the agents only).
     """
 
     def __init__(self, connect: Connect, *, replica_id: str,
                  on_elected: Callable[[], Awaitable[None]],
                  on_lost: Callable[[], Awaitable[None]],
                  on_notify: Callable[[dict[str, Any]], None] | None = None,
-                 interval: float = DEFAULT_INTERVAL, check_timeout: float | None = None
-                 ) -> None:
+                 interval: float = DEFAULT_INTERVAL, check_timeout: float | None = None,
+                 campaign: bool = True) -> None:
         self._connect = connect
         self.replica_id = replica_id
         self._on_elected = on_elected
         self._on_lost = on_lost
         self._on_notify = on_notify
         self.interval = interval
+        self.campaign = campaign
         self.check_timeout = check_timeout if check_timeout is not None else 2 * interval
         self.is_leader = False
         self.leader: LeaderInfo | None = None  # the last seen holder (this one or another)
@@ -161,7 +164,7 @@ class LeaderElector:
             self._conn = await self._connect()
             self._lost.clear()
             self._conn.add_termination_listener(lambda _conn: self._lost.set())
-        if await self._conn.fetchval(
+        if self.campaign and await self._conn.fetchval(
                 f"SELECT pg_try_advisory_lock({LOCK_CLASS}, {LOCK_OBJECT})"):
             self.is_leader = True
             self.elected_at = time.monotonic()
