@@ -141,13 +141,16 @@ async def check_reachable(api_client: Any, namespace: str, timeout: float = 10.0
 
     host = api_client.configuration.host
     try:
-        await asyncio.wait_for(client.CoreV1Api(api_client).list_namespaced_pod(
-            namespace, limit=1, _request_timeout=timeout), timeout + 1)
-    except client.ApiException as exc:
-        raise KubernetesUnavailable(
-            f"the Kubernetes API at {host} refused to list pods in namespace "
-            f"{namespace!r}: {exc.status} {exc.reason}") from None
+        # raw (not models): only the answer's status matters here
+        response = await asyncio.wait_for(client.CoreV1Api(api_client).list_namespaced_pod(
+            namespace, limit=1, _request_timeout=timeout, _preload_content=False), timeout + 1)
+        status, reason = response.status, response.reason
+        response.release()
     except Exception as exc:
         raise KubernetesUnavailable(
             f"the Kubernetes API at {host} is unreachable ({type(exc).__name__}: {exc}); "
             "is the cluster running ('k3d cluster list')?") from None
+    if not 200 <= status <= 299:
+        raise KubernetesUnavailable(
+            f"the Kubernetes API at {host} refused to list pods in namespace "
+            f"{namespace!r}: {status} {reason}")

@@ -316,15 +316,21 @@ class LocalKubelet:
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
             start_new_session=True)
         self.processes[name] = process
-        await self.standin.set_status(ns, name, phase="Running", containerStatuses=[
-            {"name": "task", "state": {"running": {}}}])
+        image = obj["spec"]["containers"][0]["image"]
+
+        def container(state: dict[str, Any], ready: bool) -> list[dict[str, Any]]:
+            return [{"name": "task", "image": image, "imageID": f"docker.io/{image}@sha256:0",
+                     "ready": ready, "restartCount": 0, "state": state}]
+
+        await self.standin.set_status(ns, name, phase="Running",
+                                      containerStatuses=container({"running": {}}, True))
         code = await process.wait()
         if ("pods", ns, name) not in self.standin.objects:
             return
         await self.standin.set_status(
             ns, name, phase="Succeeded" if code == 0 else "Failed",
-            containerStatuses=[{"name": "task", "state": {"terminated": {
-                "exitCode": code, "reason": "Completed" if code == 0 else "Error"}}}])
+            containerStatuses=container({"terminated": {
+                "exitCode": code, "reason": "Completed" if code == 0 else "Error"}}, False))
 
     async def stop(self) -> None:
         for process in self.processes.values():
