@@ -401,3 +401,20 @@ async def test_the_first_start_without_reconcile_deletes_pods_left_behind(
     assert f"leoflow-{launch.ti_id}-1" in await cluster.items("pods")
     if REAL_CONTEXT is None:  # a real kubelet fails the test image's agent soon
         assert recorder.events == []
+
+
+async def test_an_account_the_api_refuses_is_a_clear_error(tmp_path: Path) -> None:
+    from tests.integration.executors.k8s_api_standin import TOKEN, KubernetesStandIn
+
+    standin = KubernetesStandIn()
+    await standin.start()
+    path = standin.write_kubeconfig(tmp_path / "kubeconfig")
+    path.write_text(path.read_text().replace(TOKEN, "expired-token"))
+    client = await load_api_client(config_file=path)
+    try:
+        with pytest.raises(KubernetesUnavailable,
+                           match="refused to list pods in namespace 'default': 401"):
+            await check_reachable(client, "default")
+    finally:
+        await client.close()
+        await standin.stop()
