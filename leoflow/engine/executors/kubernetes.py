@@ -146,9 +146,12 @@ class KubernetesExecutor:
                                (self.v1.create_namespaced_pod, manifest)):
                 (await _raw(call(self.namespace, body, _preload_content=False,
                                  _request_timeout=REQUEST_TIMEOUT))).release()
-        except BaseException:
+        except BaseException as exc:
             self._forget(pod)
             await self._delete(name)
+            if isinstance(exc, Exception):  # the scheduler fails the try with it
+                said = f"{exc.status} {exc.reason}" if hasattr(exc, "status") else str(exc)
+                await self._log(launch, f"the pod could not be created: {said}")
             raise
         pod.created_at = time.monotonic()
 
@@ -387,13 +390,20 @@ class KubernetesExecutor:
         except Exception as exc:
             log.warning("could not delete secret %s: %s", name, exc)
 
+    async def _log(self, launch: TaskLaunch, text: str) -> None:
+        """A ``kubernetes:`` line in the try's log (each line of ``text``)."""
+        if self.on_agent_output is None:
+            return
+        try:
+            for line in text.splitlines():
+                if line.strip():
+                    await self.on_agent_output(launch, f"kubernetes: {line}")
+        except Exception:
+            log.exception("could not write to the task's log")
+
     async def _fail(self, launch: TaskLaunch, reason: str, *, no_retry: bool = False) -> None:
         log.info("try %s of %s failed: %s", launch.try_number, launch.ti_id, reason)
-        if self.on_agent_output is not None:
-            try:
-                await self.on_agent_output(launch, f"kubernetes: {reason}")
-            except Exception:
-                log.exception("could not write to the task's log")
+        await self._log(launch, reason)
         if self._callback is not None:
             info = {"no_retry": True} if no_retry else {}
             await self._callback(ExecutorEvent(launch.ti_id, launch.try_number, "failed",

@@ -190,11 +190,13 @@ async def test_a_pod_the_api_refuses_raises_and_leaves_no_secret(
     assert cluster.standin is not None
     cluster.standin.refuse["pods"] = (403, "Forbidden", 'pods is forbidden: User "leoflow" '
                                       'cannot create resource "pods"')
-    executor, _ = await make_executor()
+    executor, recorder = await make_executor()
     launch = make_launch()
     with pytest.raises(ApiException) as caught:  # the scheduler fails the try with it
         await executor.start(launch, task())
     assert caught.value.status == 403
+    assert any("the pod could not be created" in line and "cannot create resource" in line
+               for line in recorder.lines[launch.ti_id])
     assert cluster.standin.secrets() == {}  # the token's Secret went with it
     assert executor.tracked() == {}
 
