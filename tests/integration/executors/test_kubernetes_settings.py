@@ -12,7 +12,7 @@ import pytest
 from leoflow.engine.compiler.compile import compile_project
 from leoflow.engine.compiler.errors import CompileError
 from leoflow.engine.executors import k8s_pods
-from leoflow.engine.spec.model import DagSpec
+from leoflow.engine.spec.model import DagSpec, TaskSpec
 from leoflow.engine.spec.project import parse_project
 from tests.integration.executors.k8s_fixtures import make_launch
 
@@ -144,3 +144,16 @@ def test_label_values_are_valid_and_distinct(text: str, expected: str) -> None:
     assert value.startswith(expected)
     assert len(value) <= 63 and value[0].isalnum() and value[-1].isalnum()
     assert k8s_pods.label_value(text + "!") != value
+
+
+def test_a_mapped_try_carries_its_map_index_label() -> None:
+    from dataclasses import replace
+
+    launch = replace(make_launch("score"), map_index=2, try_number=3)
+    pod = k8s_pods.pod_manifest(launch, TaskSpec(task_id="score", operator="python"),
+                                image="img:1", address="a:1", namespace="n")
+    labels = pod["metadata"]["labels"]
+    assert labels["leoflow.dev/map-index"] == "2"
+    assert labels["leoflow.dev/try-number"] == "3"
+    assert pod["metadata"]["name"] == f"leoflow-{launch.ti_id}-3"
+    assert k8s_pods.launch_key(pod) == (launch.ti_id, 3)
