@@ -64,7 +64,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                                help="base image (default: python:<python_version>-slim)")
             image.add_argument("--context", metavar="DIR",
                                help="folder for the Dockerfile and build context (default: "
-                                    "<project>/.leoflow/image); without --build, only "
+                                    "~/.leoflow/images/<dag_id>); without --build, only "
                                     "writes it")
             p.set_defaults(func=run_compile)
         else:
@@ -233,7 +233,8 @@ def _image(args: argparse.Namespace, project: Any, documents: list[dict[str, Any
         dependencies=config.dependencies, declared_image=config.image, documents=documents,
         image=args.image, base_image=args.base_image, description=config.description)
     context = images.write_context(
-        project.project_dir, images.context_dir_for(project.project_dir, args.context), plan,
+        project.project_dir,
+        images.context_dir_for(args.context, home=_home(), dag_id=config.dag_id), plan,
         documents)
     say(f"wrote {context.dockerfile} and its build context ({len(context.files)} files) "
         f"for {plan.image}")

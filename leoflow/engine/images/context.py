@@ -25,7 +25,10 @@ from leoflow.engine.images.naming import resolve_image, spec_hash
 from leoflow.engine.images.wheel import leoflow_version, write_agent_wheel
 from leoflow.engine.spec.canonical import pretty_json
 
-DEFAULT_CONTEXT = Path(".leoflow") / "image"  # under the project; never copied into it
+# The default context is <LEOFLOW_HOME>/images/<dag_id>, outside the project: inside the
+# workspace, Lite's hot reload would see the copy's dag.py and leoflow.yaml as another
+# project, and the user's VCS would see a build output.
+IMAGES_DIR = "images"
 MARKER = ".leoflow-image-context"
 MIN_PYTHON = (3, 11)  # the agent's own requirement: it runs on the image's Python
 EXCLUDED_DIRS = frozenset({".leoflow", ".git", ".hg", ".svn", ".venv", "venv", "__pycache__",
@@ -76,8 +79,11 @@ def plan_image(*, dag_id: str, python_version: str | None, dependencies: Sequenc
         description=description)
 
 
-def context_dir_for(project_dir: Path, requested: str | Path | None) -> Path:
-    return Path(requested).expanduser().resolve() if requested else project_dir / DEFAULT_CONTEXT
+def context_dir_for(requested: str | Path | None, *, home: Path, dag_id: str) -> Path:
+    """``--context`` when given, else ``<home>/images/<dag_id>`` (home: LEOFLOW_HOME)."""
+    if requested:
+        return Path(requested).expanduser().resolve()
+    return (home / IMAGES_DIR / dag_id).resolve()
 
 
 def write_context(project_dir: Path, context_dir: Path, plan: df.ImagePlan,

@@ -42,5 +42,10 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
+def default_context(env: dict[str, str], dag_id: str) -> Path:
+    """Where compile writes the build context without --context: LEOFLOW_HOME/images/<id>."""
+    return Path(env["LEOFLOW_HOME"]).resolve() / "images" / dag_id
+
+
 def read_json(path: Path) -> Any:
     return json.loads(path.read_text("utf-8"))

@@ -15,7 +15,7 @@ import pytest
 
 from leoflow.engine.spec.canonical import content_hash
 
-from .conftest import copy_example, leoflow, read_json
+from .conftest import copy_example, default_context, leoflow, read_json
 from .fake_engine import DIGEST, IMAGE_ID, FakeDockerEngine
 
 
@@ -40,7 +40,7 @@ def test_build_and_push_record_the_pushed_reference(
                          "/v1.44/images/registry.example:5000/team/hello/push"]
     assert engine.recorded.build_query["t"] == [image]
     # the context the engine received: the Dockerfile written on disk, the project, the agent
-    context = project / ".leoflow" / "image"
+    context = default_context(cli_env, "hello")
     files = engine.recorded.context_files
     assert files["Dockerfile"] == (context / "Dockerfile").read_bytes()
     assert {"project/dag.py", "project/leoflow.yaml", "project/dag.json",
@@ -70,7 +70,7 @@ def test_build_without_push_records_the_default_tag(
                    env={**cli_env, "DOCKER_HOST": engine.docker_host})
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    spec_in_image = read_json(project / ".leoflow" / "image" / "project" / "dag.json")
+    spec_in_image = read_json(default_context(cli_env, "taskflow_etl") / "project" / "dag.json")
     tag = spec_in_image["content_hash"].split(":")[1][:12]
     expected = f"leoflow-dag-taskflow-etl:{tag}"
     assert report["image"]["reference"] == expected

@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from .conftest import copy_example, leoflow, read_json
+from .conftest import copy_example, default_context, leoflow, read_json
 
 
 def _closed_port() -> int:
@@ -25,7 +25,7 @@ def test_no_engine_reachable(tmp_path: Path, cli_env: dict[str, str]) -> None:
     first = done.stderr.splitlines()[0]
     assert first == (f"error: cannot build: no Docker engine at tcp://127.0.0.1:{port} "
                      "(DOCKER_HOST): connection refused.")
-    context = project / ".leoflow" / "image"
+    context = default_context(cli_env, "hello")
     assert f"The Dockerfile and build context are in {context}" in done.stderr
     tag = read_json(project / "dag.json")["content_hash"].split(":")[1][:12]
     image = f"leoflow-dag-hello:{tag}"
@@ -37,6 +37,7 @@ def test_no_engine_reachable(tmp_path: Path, cli_env: dict[str, str]) -> None:
     assert (context / "Dockerfile").is_file()
     assert (context / "project" / "dag.json").is_file()
     assert read_json(project / "dag.json")["image"] is None
+    assert not (project / ".leoflow").exists()  # the project gets no build output
 
 
 def test_no_engine_with_docker_host_unset(tmp_path: Path, cli_env: dict[str, str]) -> None:
@@ -46,7 +47,7 @@ def test_no_engine_with_docker_host_unset(tmp_path: Path, cli_env: dict[str, str
     report = __import__("json").loads(done.stdout)
     assert report["ok"] is False
     assert report["error"]["kind"] == "image_engine"
-    assert report["error"]["context"] == str(project / ".leoflow" / "image")
+    assert report["error"]["context"] == str(default_context(cli_env, "hello"))
     # whatever this machine has at the default socket, the message names it
     assert report["error"]["message"].startswith(
         "cannot build: no Docker engine at unix:///var/run/docker.sock (DOCKER_HOST unset)")
@@ -65,7 +66,7 @@ def test_docker_package_missing(tmp_path: Path, cli_env: dict[str, str]) -> None
     assert done.stderr.startswith(
         "error: cannot build: the 'docker' Python package is not installed "
         "(pip install 'leoflow[pro]')")
-    assert (project / ".leoflow" / "image" / "Dockerfile").is_file()
+    assert (default_context(cli_env, "hello") / "Dockerfile").is_file()
 
 
 def test_push_without_build_names_the_flag(tmp_path: Path, cli_env: dict[str, str]) -> None:

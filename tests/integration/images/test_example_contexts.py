@@ -14,7 +14,7 @@ import yaml
 
 from leoflow.engine.spec.canonical import content_hash
 
-from .conftest import EXAMPLE_NAMES, copy_example, leoflow, read_json
+from .conftest import EXAMPLE_NAMES, copy_example, default_context, leoflow, read_json
 
 
 @pytest.mark.parametrize("name", EXAMPLE_NAMES)
@@ -97,20 +97,34 @@ def test_base_image_and_image_name_flags(tmp_path: Path, cli_env: dict[str, str]
     assert read_json(project / "dag.json")["image"] is None
 
 
-def test_default_context_sits_under_dot_leoflow_and_is_replaced(
+def test_default_context_is_under_leoflow_home_and_is_replaced(
         tmp_path: Path, cli_env: dict[str, str]) -> None:
     project = copy_example("hello", tmp_path)
-    assert leoflow("compile", str(project), "--context", str(project / ".leoflow" / "image"),
-                   env=cli_env).returncode == 0
-    context = project / ".leoflow" / "image"
+    assert leoflow("compile", str(project), "--build", env={
+        **cli_env, "DOCKER_HOST": "tcp://127.0.0.1:1"}).returncode == 1  # no engine here
+    context = default_context(cli_env, "hello")
+    assert (context / "Dockerfile").is_file()
     (context / "stale.txt").write_text("from an earlier build")
     (project / "extra.py").write_text("X = 2\n")
-    done = leoflow("compile", str(project), "--context", str(context), env=cli_env)
-    assert done.returncode == 0, done.stderr
+    done = leoflow("compile", str(project), "--build", env={
+        **cli_env, "DOCKER_HOST": "tcp://127.0.0.1:1"})
+    assert done.returncode == 1
     assert not (context / "stale.txt").exists()
     assert (context / "project" / "extra.py").exists()
-    # the context inside the project is never copied into itself
-    assert not (context / "project" / ".leoflow").exists()
+    assert not (project / ".leoflow").exists()
+
+
+def test_a_context_inside_the_project_is_not_copied_into_itself(
+        tmp_path: Path, cli_env: dict[str, str]) -> None:
+    project = copy_example("hello", tmp_path)
+    context = project / "build" / "image"
+    done = leoflow("compile", str(project), "--context", str(context), env=cli_env)
+    assert done.returncode == 0, done.stderr
+    assert (context / "project" / "dag.py").is_file()
+    assert not (context / "project" / "build").exists()
+    done = leoflow("compile", str(project), "--context", str(project), env=cli_env)
+    assert done.returncode == 1
+    assert "the build context cannot be the project folder" in done.stderr
 
 
 def test_a_foreign_folder_is_not_overwritten(tmp_path: Path, cli_env: dict[str, str]) -> None:
