@@ -27,10 +27,13 @@ def spec_hash(documents: Sequence[Mapping[str, Any]]) -> str:
 
 
 def repository_for(dag_id: str) -> str:
-    """``leoflow-dag-<dag_id>``, lowercased, with characters a repository cannot hold
-    replaced by '-'."""
-    cleaned = re.sub(r"[^a-z0-9]+", "-", dag_id.lower()).strip("-") or "dag"
-    return f"leoflow-dag-{cleaned}"
+    """``leoflow-dag-<dag_id>``, lowercased; a dag_id a repository name cannot hold as it is
+    (``a..b``, ``a_-b``) has its runs of other characters than letters and digits turned
+    into '-'."""
+    lowered = dag_id.lower()
+    if not re.fullmatch(_COMPONENT, lowered):
+        lowered = re.sub(r"[^a-z0-9]+", "-", lowered).strip("-") or "dag"
+    return f"leoflow-dag-{lowered}"
 
 
 def default_image(dag_id: str, hex_hash: str) -> str:

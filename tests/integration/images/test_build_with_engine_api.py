@@ -72,7 +72,7 @@ def test_build_without_push_records_the_default_tag(
     report = json.loads(done.stdout)
     spec_in_image = read_json(default_context(cli_env, "taskflow_etl") / "project" / "dag.json")
     tag = spec_in_image["content_hash"].split(":")[1][:12]
-    expected = f"leoflow-dag-taskflow-etl:{tag}"
+    expected = f"leoflow-dag-taskflow_etl:{tag}"
     assert report["image"]["reference"] == expected
     assert report["image"]["image_id"] == IMAGE_ID
     assert report["image"]["pushed"] is False

@@ -52,7 +52,7 @@ def test_every_example_gets_a_complete_context(name: str, tmp_path: Path,
     assert dockerfile.rstrip().endswith('USER 10001:10001\nENTRYPOINT ["leoflow-agent"]')
     assert f'dev.leoflow.dag-id="{config["dag_id"]}"' in dockerfile
     assert f'dev.leoflow.content-hash="{compiled["content_hash"]}"' in dockerfile
-    assert f"docker build -t leoflow-dag-{name.replace('_', '-')}:{tag} ." in dockerfile
+    assert f"docker build -t leoflow-dag-{name}:{tag} ." in dockerfile
     assert re.search(r'org\.opencontainers\.image\.revision="[0-9a-f]{64}"', dockerfile)
 
     # the DAG's dependencies: one requirements line per leoflow.yaml item, pip-installed

@@ -15,8 +15,10 @@ DOC = {"dag_id": "etl", "content_hash": "sha256:" + HASH}
 
 def test_default_name_is_the_dag_id_and_twelve_hex_of_the_hash() -> None:
     assert default_image("etl", HASH) == "leoflow-dag-etl:0123456789ab"
-    # a repository name is lowercase, without '_' runs or leading separators
-    assert default_image("My_DAG.v2", HASH) == "leoflow-dag-my-dag-v2:0123456789ab"
+    # a repository name is lowercase; '.', '_' and '-' stay where Docker allows them
+    assert default_image("My_DAG.v2", HASH) == "leoflow-dag-my_dag.v2:0123456789ab"
+    assert default_image("a..b_-c", HASH) == "leoflow-dag-a-b-c:0123456789ab"
+    assert default_image("_x_", HASH) == "leoflow-dag-x:0123456789ab"
 
 
 def test_the_hash_of_a_project_with_several_dags_covers_them_all() -> None:
