@@ -34,7 +34,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         p = sub.add_parser(
             name, help=helptext, description=helptext[0].upper() + helptext[1:] + ".",
             epilog=f"example:\n  leoflow {name} my_dag"
-                   + (" -o my_dag/dag.json" if name == "compile" else ""),
+                   + (" -o my_dag/dag.json\n  leoflow compile my_dag --build --push --image "
+                      "registry.example.com/team/my_dag:1" if name == "compile" else ""),
             formatter_class=argparse.RawDescriptionHelpFormatter)
         p.add_argument("path", help="the project folder (or its dag.py)")
         p.add_argument("--python", help="interpreter that runs the DAG file (default: the "
