@@ -216,8 +216,14 @@ class KubernetesExecutor:
             try:
                 if version is None:
                     version = await self._resync()
+                opened, before = time.monotonic(), version
                 version = await self._stream(version)
-                delay = BACKOFF_FIRST
+                if time.monotonic() - opened < 1.0 and version == before:
+                    # ended at once, empty, without an error (a proxy, say): no tight loop
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, self.backoff_max)
+                else:
+                    delay = BACKOFF_FIRST
             except asyncio.CancelledError:
                 raise
             except _Expired:

@@ -70,6 +70,7 @@ class KubernetesStandIn:
         self.watch_requests = 0
         # "pods"/"secrets": the error their creates get; "watch": the error watches get
         self.refuse: dict[str, tuple[int, str, str]] = {}
+        self.empty_watches = False
         self.on_create: list[Callable[[dict[str, Any]], Awaitable[None]]] = []
         self.on_delete: list[Callable[[dict[str, Any]], Awaitable[None]]] = []
         self._changed = asyncio.Condition()
@@ -165,6 +166,8 @@ class KubernetesStandIn:
             self.watch_requests += 1
             if "watch" in self.refuse:  # e.g. an overloaded API server
                 return _status(*self.refuse["watch"])
+            if self.empty_watches:  # a proxy that ends every stream at once
+                return web.Response(content_type="application/json", body=b"")
             return await self._watch(request, kind, ns, selector)
         items = [copy.deepcopy(obj) for (k, n, _), obj in sorted(self.objects.items())
                  if k == kind and n == ns and _matches(obj, selector)]

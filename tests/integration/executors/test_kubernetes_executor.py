@@ -351,6 +351,19 @@ async def test_a_refused_watch_backs_off_and_changes_are_still_seen_by_listing(
     assert len(recorder.events) == 1
 
 
+@standin_only
+async def test_watches_that_end_at_once_are_not_reopened_in_a_tight_loop(
+        cluster: Cluster, make_executor: Any) -> None:
+    executor, _ = await make_executor(backoff_max=0.4)
+    standin = cluster.standin
+    assert standin is not None
+    standin.empty_watches = True
+    await executor.start(make_launch(), task())
+    await wait_for(lambda: standin.watch_requests > 0, 5)
+    await asyncio.sleep(1.5)
+    assert standin.watch_requests <= 6
+
+
 @pytest.mark.skipif(REAL_CONTEXT is None, reason="needs a real cluster's kubelet")
 async def test_real_cluster_an_image_that_does_not_exist_fails_the_try(
         cluster: Cluster, make_executor: Any) -> None:
