@@ -16,6 +16,16 @@ from leoflow.engine.spec.canonical import content_hash
 
 from .conftest import EXAMPLE_NAMES, copy_example, default_context, leoflow, read_json
 
+KNOWN_INSTRUCTIONS = {"FROM", "USER", "ENV", "RUN", "COPY", "LABEL", "WORKDIR", "ENTRYPOINT"}
+
+
+def dockerfile_instructions(text: str) -> list[tuple[str, str]]:
+    """``(INSTRUCTION, arguments)`` per logical line (comments dropped, '\\' joined)."""
+    logical = re.sub(r"\\\n", " ", "\n".join(
+        line for line in text.splitlines() if not line.lstrip().startswith("#")))
+    return [(line.split()[0], line.split(None, 1)[1]) for line in logical.splitlines()
+            if line.strip()]
+
 
 @pytest.mark.parametrize("name", EXAMPLE_NAMES)
 def test_every_example_gets_a_complete_context(name: str, tmp_path: Path,
@@ -72,6 +82,13 @@ def test_every_example_gets_a_complete_context(name: str, tmp_path: Path,
     for banned in (".leoflow/", ".env", "id_rsa", ".pem", "__pycache__", ".pyc"):
         assert not [f for f in files if banned in f], (banned, files)
     assert ".leoflow/" in (context / ".dockerignore").read_text().splitlines()
+
+    # what a builder reads: known instructions only, and every COPY source in the context
+    for instruction, rest in dockerfile_instructions(dockerfile):
+        assert instruction in KNOWN_INSTRUCTIONS, instruction
+        if instruction == "COPY":
+            source = rest.split()[-2]
+            assert (context / source).exists(), source
 
     # the dag.json in the image is the compiled one, and parses with a valid hash
     in_image = read_json(context / "project" / "dag.json")
