@@ -26,7 +26,8 @@ from tests.integration.lite.conftest import (
 
 pytestmark = pytest.mark.slow
 
-EXAMPLE_COUNT = 14
+EXAMPLE_COUNT = len([p for p in (Path(__file__).parents[3] / "examples").iterdir()
+                     if (p / "leoflow.yaml").is_file()])
 
 
 def registered_dags(client: httpx.Client) -> set[str]:
