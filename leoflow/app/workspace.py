@@ -33,7 +33,7 @@ DAG_FILE = "dag.py"
 # Folders never scanned or watched: environments, caches, VCS and build outputs.
 IGNORED_DIRS = frozenset({".venv", "venv", "__pycache__", ".git", ".hg", ".svn",
                           "node_modules", ".mypy_cache", ".ruff_cache", ".pytest_cache",
-                          ".ipynb_checkpoints", "dags"})
+                          ".ipynb_checkpoints", "dags", ".leoflow"})
 MAX_PROJECT_DEPTH = 4  # workspace/a/b/c/d/leoflow.yaml at most
 # Where a wheel installs the examples ([tool.setuptools.data-files] in pyproject.toml).
 INSTALLED_EXAMPLES = Path("share") / "leoflow" / "examples"

@@ -15,6 +15,7 @@ from leoflow.app.workspace import (
     copy_examples,
     example_conflicts,
     find_projects,
+    is_ignored,
     project_of,
 )
 
@@ -115,6 +116,13 @@ def test_projects_are_found_below_the_workspace_but_not_in_tool_folders(
         (workspace / folder).mkdir(parents=True)
         (workspace / folder / "leoflow.yaml").write_text("dag_id: x\n", "utf-8")
     assert find_projects(workspace) == [workspace / "a", workspace / "team" / "b"]
+
+
+def test_the_watcher_ignores_leoflow_state_folders_inside_projects(tmp_path: Path) -> None:
+    """A project's .leoflow/ holds the IDE's state and image build contexts (copies of
+    dag.py and leoflow.yaml): a save there must not look like an edit of a project."""
+    assert is_ignored(tmp_path / "ws" / "a" / ".leoflow" / "images" / "dag.py")
+    assert not is_ignored(tmp_path / "ws" / "a" / "dag.py")
 
 
 def test_a_file_belongs_to_its_nearest_project(tmp_path: Path) -> None:
