@@ -9,6 +9,7 @@ version might not know are folded into ones every supported client knows.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import OrderedDict
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,6 +37,7 @@ from leoflow.engine.store.rows import (
     ImportErrorRow,
     TaskInstanceHistoryRow,
     TaskInstanceRow,
+    TriggerRow,
 )
 
 RUN_TYPES = frozenset({"backfill", "scheduled", "manual", "asset_triggered"})
@@ -255,13 +257,29 @@ def _ti_common(row: TaskInstanceRow | TaskInstanceHistoryRow, spec: DagSpec | No
 
 
 def task_instance_response(ti: TaskInstanceRow, run: DagRunRow, spec: DagSpec | None,
-                           version: DagVersionRow | None) -> TaskInstanceResponse:
+                           version: DagVersionRow | None,
+                           trigger: TriggerRow | None = None) -> TaskInstanceResponse:
     return TaskInstanceResponse(
         **_ti_common(ti, spec, version),
         id=ti.id, logical_date=run.logical_date, run_after=run.run_after,
         pool_slots=ti.pool_slots, priority_weight=ti.priority_weight,
         scheduled_when=ti.scheduled_at, note=ti.note,
-        rendered_map_index=ti.rendered_map_index)
+        rendered_map_index=ti.rendered_map_index,
+        trigger=trigger_response(trigger) if trigger is not None else None)
+
+
+def trigger_response(row: TriggerRow) -> dict[str, Any]:
+    """Airflow's ``TriggerResponse`` (``kwargs`` as text, as Airflow serializes them), plus
+    what it waits for and until when (``waiting_for``, ``timeout_at``: Leoflow's fields,
+    which clients that do not know them ignore). ``triggerer_id`` is an integer job id in
+    Airflow; Leoflow's triggerers are named replicas, so it is null."""
+    from leoflow.engine.triggers.kinds import describe
+
+    return {"id": row.id, "classpath": row.classpath,
+            "kwargs": json.dumps(row.kwargs, sort_keys=True),
+            "created_date": row.created_date.isoformat(), "triggerer_id": None,
+            "queue": None, "waiting_for": describe(row.classpath, row.kwargs, row.due_at),
+            "timeout_at": row.timeout_at.isoformat() if row.timeout_at else None}
 
 
 def try_response(row: TaskInstanceHistoryRow, pool_slots: int, priority_weight: int | None,

@@ -40,6 +40,7 @@ from leoflow.engine.api.security import api_context, require
 from leoflow.engine.auth.permissions import EDIT_RUNS, READ, Principal
 from leoflow.engine.services.errors import InvalidConf, InvalidParams
 from leoflow.engine.store import audit, dags, listings, runs
+from leoflow.engine.store import triggers as trigger_rows
 from leoflow.engine.store.listings import Range, UnknownOrderField
 from leoflow.engine.store.rows import DagRow, DagRunRow, TaskInstanceRow
 
@@ -81,8 +82,11 @@ async def run_responses(ctx: ApiContext, conn: AsyncConnection,
 
 async def ti_responses(ctx: ApiContext, conn: AsyncConnection,
                        rows: Sequence[TaskInstanceRow]) -> TaskInstanceCollectionResponse:
-    """Task instances as a collection (every item in it), with their runs and versions."""
+    """Task instances as a collection (every item in it), with their runs and versions, and
+    for deferred ones the trigger they wait on."""
     by_run = await listings.runs_by_id(conn, (t.dag_run_id for t in rows))
+    waiting = await trigger_rows.get_triggers(conn, {t.trigger_id for t in rows if t.state ==
+                                                     "deferred" and t.trigger_id is not None})
     versions = await listings.versions_by_id(conn, (r.dag_version_id for r in by_run.values()))
     cache = spec_cache(ctx)
     items = []
@@ -91,7 +95,9 @@ async def ti_responses(ctx: ApiContext, conn: AsyncConnection,
         if run is None:  # deleted meanwhile
             continue
         version = versions.get(run.dag_version_id)
-        items.append(task_instance_response(ti, run, cache.get(version), version))
+        trigger = waiting.get(ti.trigger_id) if ti.state == "deferred" and ti.trigger_id \
+            else None
+        items.append(task_instance_response(ti, run, cache.get(version), version, trigger))
     return TaskInstanceCollectionResponse(task_instances=items, total_entries=len(items))
 
 

@@ -41,8 +41,10 @@ async def get_health(ctx: ApiContext = Depends(api_context)) -> HealthInfoRespon
 
     The scheduler runs in the API's own process and is event-driven (no periodic
     heartbeat): it is healthy while the process serves requests, and its heartbeat is the
-    last activity it reports (``ApiContext.scheduler_heartbeat``) or now. Leoflow has no
-    triggerer and no DAG processor (DAGs arrive compiled), so those report no status.
+    last activity it reports (``ApiContext.scheduler_heartbeat``) or now. The triggerer is
+    the scheduler's trigger runner: healthy while it runs here, or, on an HA follower, as
+    healthy as the leader that runs it. Leoflow has no DAG processor (DAGs arrive
+    compiled), so that reports no status.
     """
     try:
         async with ctx.store.connect() as conn:
@@ -61,7 +63,21 @@ async def get_health(ctx: ApiContext = Depends(api_context)) -> HealthInfoRespon
     return HealthInfoResponse(
         metadatabase=BaseInfoResponse(status=database),
         scheduler=SchedulerInfoResponse(status=HEALTHY, latest_scheduler_heartbeat=_iso(moment)),
-        triggerer=TriggererInfoResponse(status=None, latest_triggerer_heartbeat=None),
+        triggerer=_triggerer(ctx, moment),
         dag_processor=DagProcessorInfoResponse(status=None,
                                                latest_dag_processor_heartbeat=None),
     )
+
+
+def _triggerer(ctx: ApiContext, scheduler_moment: datetime) -> TriggererInfoResponse:
+    plane = ctx.extras.get("plane")
+    runner = getattr(getattr(plane, "scheduler", None), "triggers", None)
+    if runner is None:
+        return TriggererInfoResponse(status=None, latest_triggerer_heartbeat=None)
+    if runner.running:
+        return TriggererInfoResponse(status=HEALTHY,
+                                     latest_triggerer_heartbeat=_iso(datetime.now(UTC)))
+    if getattr(plane, "elector", None) is not None and not getattr(plane, "is_leader", True):
+        return TriggererInfoResponse(status=HEALTHY,
+                                     latest_triggerer_heartbeat=_iso(scheduler_moment))
+    return TriggererInfoResponse(status=UNHEALTHY, latest_triggerer_heartbeat=None)

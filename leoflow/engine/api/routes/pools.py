@@ -2,9 +2,10 @@
 
 Pools are shared by every tenant (they bound what the executors run at once, which is a
 property of the control plane). Reads need READ, writes MANAGE_RESOURCES (the Op role).
-``default_pool`` cannot be deleted (400) nor renamed. Leoflow has no deferred tasks, so
-``deferred_slots`` is 0 and ``include_deferred`` can only be false; Airflow's -1 ("unlimited")
-is not supported.
+``default_pool`` cannot be deleted (400) nor renamed. A deferred task never holds a pool
+slot in Leoflow (it waits in the trigger runner), so ``include_deferred`` can only be false;
+``deferred_slots`` counts the slots its deferred tasks would take. Airflow's -1
+("unlimited") is not supported.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ class PoolCollectionResponse(BaseModel):
 
 async def _usage(conn: AsyncConnection) -> dict[str, dict[str, int]]:
     return {state: await pools.slot_usage(conn, (state,))
-            for state in ("running", "queued", "scheduled")}
+            for state in ("running", "queued", "scheduled", "deferred")}
 
 
 def _response(row: PoolRow, usage: dict[str, dict[str, int]]) -> PoolResponse:
@@ -78,7 +79,7 @@ def _response(row: PoolRow, usage: dict[str, dict[str, int]]) -> PoolResponse:
         name=row.name, slots=row.slots, description=row.description, include_deferred=False,
         occupied_slots=occupied, running_slots=running, queued_slots=queued,
         scheduled_slots=usage["scheduled"].get(row.name, 0),
-        open_slots=row.slots - occupied, deferred_slots=0)
+        open_slots=row.slots - occupied, deferred_slots=usage["deferred"].get(row.name, 0))
 
 
 def _check(name: str | None, description: str | None, include_deferred: bool | None) -> None:
@@ -87,8 +88,8 @@ def _check(name: str | None, description: str | None, include_deferred: bool | N
     if description is not None and "\x00" in description:
         raise ApiError(400, "description cannot contain NUL characters")
     if include_deferred:
-        raise ApiError(400, "include_deferred is not supported: Leoflow has no deferred "
-                            "tasks")
+        raise ApiError(400, "include_deferred is not supported: deferred tasks never hold "
+                            "pool slots in Leoflow")
 
 
 def _not_found(name: str) -> NotFound:
