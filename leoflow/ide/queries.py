@@ -14,6 +14,7 @@ from typing import Any
 
 from leoflow.engine.spec.model import DagSpec
 from leoflow.engine.store import dags, import_errors, runs, task_instances
+from leoflow.engine.store import triggers as trigger_rows
 from leoflow.engine.store.rows import (
     DagRow,
     DagRunRow,
@@ -21,6 +22,7 @@ from leoflow.engine.store.rows import (
     ImportErrorRow,
     TaskInstanceHistoryRow,
     TaskInstanceRow,
+    TriggerRow,
 )
 from leoflow.ide.theme import summarize_states
 
@@ -74,6 +76,8 @@ class GridData:
     task_ids: tuple[str, ...]
     cells: Mapping[tuple[str, str], str | None]  # (run_id, task_id) → state
     mapped_counts: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    # (run_id, task_id) → what a deferred / up_for_reschedule instance waits for
+    waiting: Mapping[tuple[str, str], str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,36 @@ class TaskInstanceDetail:
     xcoms: tuple[Any, ...]  # XComEntry values of this instance
     mapped: tuple[TaskInstanceRow, ...]  # every map index when the task is mapped
     task_spec: Any = None
+    waiting: str | None = None  # deferred / up_for_reschedule: what for, until when
+
+
+def waiting_text(ti: TaskInstanceRow, trigger: TriggerRow | None) -> str | None:
+    """What a task instance that waits without a process waits for, and until when."""
+    from leoflow.engine.triggers import describe
+
+    if ti.state == "deferred" and trigger is not None:
+        text = describe(trigger.classpath, trigger.kwargs, trigger.due_at)
+        if trigger.timeout_at is not None:
+            text += f", until {trigger.timeout_at.isoformat(timespec='seconds')}"
+        return text
+    if ti.state == "up_for_reschedule" and ti.next_retry_at is not None:
+        return f"its next poke at {ti.next_retry_at.isoformat(timespec='seconds')}"
+    return None
+
+
+async def _waiting(conn: Any, tis: list[TaskInstanceRow]) -> dict[str, str]:
+    """Task instance id → ``waiting_text`` for those that wait without a process."""
+    waiting = [t for t in tis if t.state in ("deferred", "up_for_reschedule")]
+    if not waiting:
+        return {}
+    found = await trigger_rows.get_triggers(
+        conn, {t.trigger_id for t in waiting if t.trigger_id is not None})
+    out = {}
+    for ti in waiting:
+        text = waiting_text(ti, found.get(ti.trigger_id) if ti.trigger_id else None)
+        if text:
+            out[ti.id] = text
+    return out
 
 
 def schedule_text(spec: DagSpec | None) -> str:
@@ -180,6 +214,7 @@ async def dag_detail(plane: Any, dag_id: str, *, grid_runs: int = GRID_RUNS) -> 
                                                       order="-id")).items))
         cells: dict[tuple[str, str], str | None] = {}
         counts: dict[tuple[str, str], int] = {}
+        waits: dict[tuple[str, str], str] = {}
         seen_tasks: list[str] = list(spec.task_ids) if spec else []
         for run in recent:
             tis = await task_instances.list_for_run(conn, run.id)
@@ -191,8 +226,12 @@ async def dag_detail(plane: Any, dag_id: str, *, grid_runs: int = GRID_RUNS) -> 
                 if ti.map_index >= 0:
                     key = (run.run_id, ti.task_id)
                     counts[key] = counts.get(key, 0) + 1
+            texts = await _waiting(conn, tis)
+            for ti in tis:
+                if ti.id in texts:
+                    waits.setdefault((run.run_id, ti.task_id), texts[ti.id])
     grid = GridData(tuple(_brief(r, numbers) for r in recent), tuple(seen_tasks), cells,
-                    counts)
+                    counts, waits)
     return DagDetail(dag, spec, versions, grid)
 
 
@@ -226,6 +265,7 @@ async def task_instance_detail(plane: Any, dag_id: str, run_id: str, task_id: st
             ti = all_tis[0]
         tries = tuple(await task_instances.list_tries(conn, run.id, task_id, ti.map_index))
         version = await dags.get_version(conn, run.dag_version_id)
+        waiting = (await _waiting(conn, [ti])).get(ti.id)
     page = await plane.xcom.list(dag_run_id=run.id, task_id=task_id, limit=200)
     xcoms = tuple(x for x in page.items if ti.map_index < 0 or x.map_index == ti.map_index)
     task_spec = None
@@ -234,7 +274,7 @@ async def task_instance_detail(plane: Any, dag_id: str, run_id: str, task_id: st
         if task_id in spec.task_ids:
             task_spec = spec.task(task_id)
     mapped = tuple(t for t in all_tis if t.map_index >= 0)
-    return TaskInstanceDetail(run, ti, tries, xcoms, mapped, task_spec)
+    return TaskInstanceDetail(run, ti, tries, xcoms, mapped, task_spec, waiting)
 
 
 async def dag_exists(plane: Any, dag_id: str) -> bool:

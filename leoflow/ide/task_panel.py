@@ -125,6 +125,12 @@ class TaskPanel:
             ui.label(f"try {ti.try_number} of {ti.max_tries + 1}").classes("text-caption")
             if detail.task_spec is not None:
                 ui.label(detail.task_spec.operator).classes("text-caption")
+        if detail.waiting:
+            # Deferred or up_for_reschedule: no process runs; say what it waits for.
+            with ui.row().classes("items-center gap-1 text-info").props(
+                    'data-testid="ti-trigger"'):
+                ui.icon("schedule", size="xs")
+                ui.label(f"Waiting for {detail.waiting}")
         if ti.waiting_reason and ti.state not in ("success", "failed", "skipped"):
             with ui.row().classes("items-center gap-1 text-warning").props(
                     'data-testid="ti-waiting"'):

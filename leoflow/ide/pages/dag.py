@@ -165,8 +165,10 @@ class DagPage:
                             cell.props(f'data-run="{run.run_id}" data-task="{task_id}" '
                                        f'data-state="{state or "none"}"')
                             count = grid.mapped_counts.get((run.run_id, task_id))
+                            waits = grid.waiting.get((run.run_id, task_id))
                             cell.tooltip(f"{task_id} · {state or 'no status'}"
-                                         + (f" · {count} mapped" if count else ""))
+                                         + (f" · {count} mapped" if count else "")
+                                         + (f" · waiting for {waits}" if waits else ""))
                             cell.on("click", lambda _e, r=run.run_id, t=task_id:
                                     self.open_task(t, run_id=r))
 
