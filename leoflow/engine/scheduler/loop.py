@@ -539,7 +539,10 @@ class Scheduler:
     async def _drop_stale_triggers(self, conn: AsyncConnection, dag_run_id: int,
                                    tis: list[TaskInstanceRow]) -> None:
         """Triggers whose task instance someone else moved out of ``deferred`` (cleared,
-        marked): delete them, so that they neither fire nor keep polling."""
+        marked): delete them, so that they neither fire nor keep polling. A run none of whose
+        task instances names a trigger has none (the common case: no query)."""
+        if not any(ti.trigger_id is not None for ti in tis):
+            return
         found = await trigger_rows.triggers_of_run(conn, dag_run_id)
         if not found:
             return
