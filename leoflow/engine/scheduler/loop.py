@@ -744,12 +744,12 @@ class Scheduler:
         next_kwargs = info.get("next_kwargs")
         try:
             await self._park(conn, view, ti, now, kind=trigger.get("kind"),
-                                   kwargs=trigger.get("kwargs") or {}, timeout_at=timeout_at,
-                                   timeout_kind="defer", changes={
-                                       **where,
-                                       "next_method": info.get("next_method") or None,
-                                       "next_kwargs": dict(next_kwargs)
-                                       if isinstance(next_kwargs, Mapping) else {}})
+                             kwargs=trigger.get("kwargs") or {}, timeout_at=timeout_at,
+                             timeout_kind="defer", changes={
+                                 **where,
+                                 "next_method": info.get("next_method") or None,
+                                 "next_kwargs": dict(next_kwargs)
+                                 if isinstance(next_kwargs, Mapping) else {}})
         except TriggerError as exc:
             await self._finish_try(conn, view, ti, task, "failed",
                                    f"TaskDeferralError: the task deferred to an invalid "
