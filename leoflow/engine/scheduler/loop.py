@@ -183,6 +183,8 @@ class Scheduler:
         # Trigger rows this batch created (with what the runner needs) and deleted.
         self._trigger_adds: list[tuple[TriggerRow, TaskInstanceRow]] = []
         self._trigger_drops: list[int] = []
+        # Running runs per DAG, counted once per batch (many runs starting at once).
+        self._running_runs: dict[str, int] = {}
         self.triggers = TriggerRunner(store, self.clock, on_event=self._trigger_fired,
                                       logs=trigger_logs, connection_lookup=connection_lookup,
                                       triggerer_id=triggerer_id, max_polls=max_trigger_polls)
@@ -406,6 +408,7 @@ class Scheduler:
         adds: list[tuple[TriggerRow, TaskInstanceRow]] = []
         drops: list[int] = []
         self._trigger_adds, self._trigger_drops = adds, drops
+        self._running_runs = {}
         now = self.clock.now()
         async with self.store.begin() as conn:
             for dag_id in sorted(batch.dags):
@@ -977,7 +980,10 @@ class Scheduler:
     async def _start_run(self, conn: AsyncConnection, view: _RunView, now: datetime) -> bool:
         """queued → running, unless the DAG is at max_active_runs."""
         run = view.run
-        active = await runs.count_runs(conn, dag_id=run.dag_id, state="running")
+        active = self._running_runs.get(run.dag_id)
+        if active is None:
+            active = await runs.count_runs(conn, dag_id=run.dag_id, state="running")
+        self._running_runs[run.dag_id] = active
         if active >= view.spec.max_active_runs:
             self._waiting_runs.setdefault(run.dag_id, set()).add(run.id)
             return False
@@ -985,6 +991,7 @@ class Scheduler:
         if waiting is not None:
             waiting.discard(run.id)
         view.run = await runs.update_run_state(conn, run.id, "running", now=now)
+        self._running_runs[run.dag_id] = active + 1
         if view.spec.dagrun_timeout:
             self._set_timer(("run_timeout", run.id),
                             (view.run.start_date or now)
@@ -997,6 +1004,7 @@ class Scheduler:
                           now: datetime, reason: str | None = None) -> list[int]:
         run = view.run
         await runs.update_run_state(conn, run.id, state, now=now)
+        self._running_runs.pop(run.dag_id, None)
         self._cancel_timer(("run_timeout", run.id))
         self._cancel_timer(("wakeup", run.id))
         self._held_runs.discard(run.id)

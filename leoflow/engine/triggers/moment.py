@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -63,11 +64,19 @@ def resolve_moment(kwargs: Mapping[str, Any], *, run: DagRunRow,
     return _time_of_day(str(kwargs["time_of_day"]), kwargs.get("timezone") or "UTC", now)
 
 
+@lru_cache(maxsize=256)
+def _compiled(template: str) -> Any:
+    """A DAG's template is compiled once (compiling costs ~1 ms, rendering ~0.05 ms)."""
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
+
+    return SandboxedEnvironment(undefined=StrictUndefined).from_string(template)
+
+
 def _render(template: str, run: DagRunRow, params: Mapping[str, Any]) -> str:
     from types import SimpleNamespace
 
-    from jinja2 import StrictUndefined, TemplateError
-    from jinja2.sandbox import SandboxedEnvironment
+    from jinja2 import TemplateError
 
     moment = run.logical_date or run.run_after
     context = {
@@ -80,8 +89,7 @@ def _render(template: str, run: DagRunRow, params: Mapping[str, Any]) -> str:
         "macros": SimpleNamespace(datetime=datetime, timedelta=timedelta),
     }
     try:
-        env = SandboxedEnvironment(undefined=StrictUndefined)
-        return env.from_string(template).render(context).strip()
+        return _compiled(template).render(context).strip()
     except TemplateError as exc:
         raise TriggerError(f"cannot render the time template {template!r}: {exc}",
                            field="trigger.kwargs.template") from None
