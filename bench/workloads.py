@@ -88,3 +88,13 @@ WORKLOADS["W1"] = _realpath("w1_chain")
 WORKLOADS["W2"] = _realpath("w2_fanout")
 WORKLOADS["W8"] = _realpath("w8_xcom")
 WORKLOADS["PHASES"] = _realpath("phases")
+
+
+def sensors(runs: int) -> list[Figure]:
+    """W5 sensors: deferred time sensors held at once (bench/sensors.py)."""
+    from bench.sensors import w5_sensors
+
+    return w5_sensors(runs)
+
+
+WORKLOADS["W5"] = sensors
