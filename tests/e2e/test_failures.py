@@ -181,16 +181,6 @@ async def test_values_xcom_refuses_fail_the_task_clearly(
     assert result.tasks["downstream_of_set"].state == "upstream_failed"
 
 
-LOST_LINE_BUG = (
-    "BUG (agent): the first batch of log lines a task prints after a control-plane restart "
-    "is lost. LogShipper (leoflow/agent/logs.py) feeds one client-streaming StreamLogs call "
-    "for the whole try; when the server goes away the agent does not notice until it writes "
-    "the next batch, grpc.aio's request consumer drops the message whose write failed, and "
-    "LogShipper's retry starts a new call from the batch after it. Fix in the agent: keep "
-    "each batch until a call has taken it (re-send it on the new call), or detect the "
-    "broken call (call.done()) before pulling the next batch.")
-
-
 async def restart_with_task_in_flight(projects: Projects, sqlite_url: str,
                                       e2e_home: Path) -> RunResult:
     """Stop the control plane (keeping agents) while ``slow`` sleeps; start a new one."""
@@ -231,7 +221,6 @@ async def test_restart_with_a_task_in_flight_adopts_its_agent(
     assert result.lines("plus_one", streams=("stdout",)) == ["got 41"]
 
 
-@pytest.mark.xfail(strict=True, reason=LOST_LINE_BUG)
 async def test_restart_loses_no_log_line(
         projects: Projects, sqlite_url: str, e2e_home: Path) -> None:
     result = await restart_with_task_in_flight(projects, sqlite_url, e2e_home)
