@@ -20,7 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from leoflow.agent.outcome import SKIPPED, SUCCESS, Outcome
-from leoflow.agent.process import airflow_context_env, base_environment, exit_code_of
+from leoflow.agent.process import (
+    airflow_context_env,
+    base_environment,
+    die_with_agent_prefix,
+    exit_code_of,
+)
 from leoflow.agent.taskrun import TaskRun, killed_outcome_fields, supervise
 from leoflow.agent.templating import TemplateRenderError, make_environment, render, render_command
 from leoflow.sdk.context_objects import XCOM_RETURN_KEY
@@ -94,7 +99,7 @@ async def run_bash(run: TaskRun, command: str | None = None) -> Outcome:
     await run.shipper.agent_line(f"Running command: ['bash', '-c', {rendered!r}]")
     try:
         process = await asyncio.create_subprocess_exec(
-            "bash", "-c", rendered, cwd=str(cwd),
+            *die_with_agent_prefix(), "bash", "-c", rendered, cwd=str(cwd),
             env=_environment(run, task_env, settings["append_env"]),
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE, start_new_session=True)

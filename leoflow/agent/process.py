@@ -5,16 +5,22 @@ secrets (the agent's own token, database URLs of a Lite control plane that start
 gets a short list of harmless variables (PATH, HOME, locale, TZ...), the task's environment
 map from ``FetchTask`` (leoflow.yaml ``env``, ``AIRFLOW_VAR_*``, ``AIRFLOW_CONN_*``), and a
 ``PYTHONPATH`` that exposes the ``leoflow`` package alone. It runs in its own session, so a
-timeout or a stop kills everything it started, not just its first process.
+timeout or a stop kills everything it started, not just its first process. On Linux it
+also dies with the agent (PR_SET_PDEATHSIG, see ``die_with_agent_prefix``): an agent killed
+with SIGKILL cannot stop it, and nothing else would, since it is in neither the agent's
+session nor its group.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import os
+import shutil
 import signal
+import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,6 +28,22 @@ from pathlib import Path
 PASSED_THROUGH = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR",
                   "SSL_CERT_FILE", "SSL_CERT_DIR")
 KILL_GRACE = 3.0
+
+
+AGENT_PID_ENV = "LEOFLOW_AGENT_PID"  # the task runner arms PR_SET_PDEATHSIG against it
+
+
+@functools.cache
+def die_with_agent_prefix() -> tuple[str, ...]:
+    """The command prefix that makes a bash task get SIGKILL when the agent dies.
+
+    util-linux's ``setpriv --pdeathsig`` sets Linux's PR_SET_PDEATHSIG and execs the command;
+    a ``preexec_fn`` doing the same from Python crashed now and then (a ctypes call between
+    fork and exec in a process with gRPC threads). Python tasks need no prefix: the task
+    runner arms the signal itself (``AGENT_PID_ENV``). Empty where setpriv is missing.
+    """
+    setpriv = shutil.which("setpriv") if sys.platform.startswith("linux") else None
+    return (setpriv, "--pdeathsig", "KILL") if setpriv else ()
 
 
 def sdk_pythonpath() -> str:

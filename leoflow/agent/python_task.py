@@ -17,6 +17,7 @@ from typing import Any
 from leoflow.agent.channel import AgentChannel
 from leoflow.agent.outcome import SKIPPED, SUCCESS, Outcome
 from leoflow.agent.process import (
+    AGENT_PID_ENV,
     airflow_context_env,
     base_environment,
     exit_code_of,
@@ -126,6 +127,7 @@ async def run_callable(run: TaskRun) -> tuple[dict[str, Any] | None, Outcome | N
     out_r, out_w = os.pipe()
     env = runner_environment(run, python)
     env[ENV_IN], env[ENV_OUT] = str(in_r), str(out_w)
+    env[AGENT_PID_ENV] = str(os.getpid())
     await run.shipper.agent_line(
         f"running {run.task.dag_id}.{run.task.task_id} (try {run.task.try_number}) with "
         f"{python} in {project_dir}")

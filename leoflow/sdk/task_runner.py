@@ -51,6 +51,8 @@ from leoflow.sdk.triggers import REPLAY_METHOD, start_replay, stop_replay, trigg
 
 _SDK_DIR = os.path.dirname(os.path.abspath(__file__))
 TRACEBACK_LINES = 60
+AGENT_PID_ENV = "LEOFLOW_AGENT_PID"  # set by the agent (leoflow/agent/process.py)
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 class TaskLookupError(LookupError):
@@ -213,7 +215,26 @@ def run(payload: dict[str, Any], channel: Channel) -> dict[str, Any]:
     return {"op": OP_RESULT, "value": value}
 
 
+def _die_with_agent() -> None:
+    """Get SIGKILL when the agent dies (Linux's PR_SET_PDEATHSIG), so a user process never
+    outlives an agent killed with SIGKILL (it runs in its own session, which nothing else
+    would stop). Armed here, in a fresh single-threaded process, rather than between fork
+    and exec in the agent. If the agent is already gone, stop at once."""
+    agent = os.environ.pop(AGENT_PID_ENV, "")
+    if not agent.isdigit() or not sys.platform.startswith("linux"):
+        return
+    import ctypes  # only here: a few milliseconds, and Linux only
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)  # 9: SIGKILL
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != int(agent):
+        os._exit(137)
+
+
 def main() -> int:
+    _die_with_agent()
     # the user's prints reach the log as they happen, not when a buffer fills
     for stream in (sys.stdout, sys.stderr):
         reconfigure = getattr(stream, "reconfigure", None)

@@ -103,7 +103,7 @@ async def test_sigkill_of_an_agent_fails_or_retries_the_try_at_once(
             state = await harness.wait(run, timeout=30)
             result = await harness.result(run)
     finally:
-        kill_all(user_pids)  # see the xfail test below
+        kill_all(user_pids)  # a safety net: they die with their agent (test below)
     assert state == "failed"
     assert result.tasks["nap_once"].state == "failed"
     assert "killed by signal 9" in (result.tasks["nap_once"].error or "")
@@ -118,13 +118,6 @@ async def test_sigkill_of_an_agent_fails_or_retries_the_try_at_once(
     assert result.lines("nap_retry", 1, streams=("stdout",))[0].startswith("pid ")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (agent): the user process outlives an agent killed with SIGKILL. "
-    "leoflow/agent/python_task.py and bash_task.py start it with start_new_session=True, "
-    "so it is in neither the agent's process group (which the executor kills) nor its "
-    "session, and nothing ties its life to the agent's: it is re-parented and keeps "
-    "running (a leaking worker). Fix in the agent: PR_SET_PDEATHSIG=SIGKILL in the child, "
-    "or process_group=0 (same session) so that the executor can kill the session."))
 async def test_sigkill_of_an_agent_leaves_no_user_process(
         projects: Projects, sqlite_url: str, e2e_home: Path) -> None:
     prepared = await projects.prepare(FAILURES)
