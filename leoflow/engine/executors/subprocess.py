@@ -347,7 +347,7 @@ class SubprocessExecutor:
 
     async def start(self, launch: TaskLaunch, task: TaskSpec) -> None:
         token = await self.mint_token(launch)
-        output = self._output_path(launch)
+        output = self._fresh_output_path(launch)
         output.parent.mkdir(parents=True, exist_ok=True)
         env = {**self._agent_env(), "LEOFLOW_TI_ID": launch.ti_id, "LEOFLOW_TOKEN": token}
         process = await self._fork(env, output)
@@ -420,6 +420,17 @@ class SubprocessExecutor:
     def _output_path(self, launch: TaskLaunch) -> Path:
         return self.output_dir / f"{launch.ti_id}.{launch.try_number}.out"
 
+    def _fresh_output_path(self, launch: TaskLaunch) -> Path:
+        """The output file of a new agent. A resumed try (deferred, rescheduled) starts a
+        second agent for the same try, maybe before the first one has exited: it must not
+        truncate the file the first one still writes to."""
+        path = self._output_path(launch)
+        resume = 0
+        while path.exists():
+            resume += 1
+            path = self.output_dir / f"{launch.ti_id}.{launch.try_number}.r{resume}.out"
+        return path
+
     def note_reported(self, ti_id: str) -> None:
         """The agent service calls this when the try's agent reported its state."""
         agent = self._agents.get(ti_id) or self._orphans.get(ti_id)
@@ -428,7 +439,8 @@ class SubprocessExecutor:
 
     async def _watch(self, agent: _Agent) -> None:
         code = await agent.process.wait()
-        self._agents.pop(agent.launch.ti_id, None)
+        if self._agents.get(agent.launch.ti_id) is agent:  # not a resumed try's newer agent
+            del self._agents[agent.launch.ti_id]
         await self._forward_output(agent.launch, agent.output)
         if agent.reported or agent.cancelled:
             return
