@@ -45,9 +45,13 @@ def label_value(text: str) -> str:
     return f"{clean[:54].rstrip('-_.')}-{digest}".lstrip("-")
 
 
-def pod_name(launch: TaskLaunch) -> str:
-    """One name per try: a retry never collides with its predecessor's pod still in GC."""
-    return f"leoflow-{launch.ti_id}-{launch.try_number}".lower()
+def pod_name(launch: TaskLaunch, resume: int = 0) -> str:
+    """One name per try: a retry never collides with its predecessor's pod still in GC.
+
+    A try that resumes (after a deferral or a reschedule) starts a new pod while the earlier
+    one may still be there: ``resume`` numbers those (``-r1``, ``-r2``...)."""
+    base = f"leoflow-{launch.ti_id}-{launch.try_number}".lower()
+    return f"{base}-r{resume}" if resume else base
 
 
 def labels_of(launch: TaskLaunch) -> dict[str, str]:
@@ -69,22 +73,23 @@ def labels_of(launch: TaskLaunch) -> dict[str, str]:
     return labels
 
 
-def secret_manifest(launch: TaskLaunch, token: str, namespace: str) -> dict[str, Any]:
+def secret_manifest(launch: TaskLaunch, token: str, namespace: str, *,
+                    resume: int = 0) -> dict[str, Any]:
     """The Secret holding the try's token; it shares the pod's name and labels."""
     return {
         "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-        "metadata": {"name": pod_name(launch), "namespace": namespace,
+        "metadata": {"name": pod_name(launch, resume), "namespace": namespace,
                      "labels": labels_of(launch)},
         "data": {TOKEN_KEY: base64.b64encode(token.encode()).decode()},
     }
 
 
 def pod_manifest(launch: TaskLaunch, task: TaskSpec, *, image: str, address: str,
-                 namespace: str) -> dict[str, Any]:
+                 namespace: str, resume: int = 0) -> dict[str, Any]:
     """The pod of one try: ``leoflow-agent`` as PID 1 in the DAG's image, with the task's
     pod settings (leoflow.yaml's ``kubernetes`` blocks, merged at compile time)."""
     settings: Mapping[str, Any] = task.kubernetes or {}
-    name = pod_name(launch)
+    name = pod_name(launch, resume)
     env = [{"name": k, "value": v} for k, v in sorted((settings.get("env") or {}).items())]
     env += [
         {"name": "LEOFLOW_AGENT_ADDRESS", "value": address},

@@ -47,6 +47,7 @@ log = logging.getLogger("leoflow.executor.kubernetes")
 
 WATCH_TIMEOUT = 300  # seconds a watch request lasts before the server ends it (re-opened)
 REQUEST_TIMEOUT = 30.0  # seconds any other API call may take
+MAX_RESUME_NAMES = 20  # pod names tried for one try (it resumed after deferrals)
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 10.0
 UNSCHEDULABLE_LIMIT = 300.0
 
@@ -99,6 +100,7 @@ class KubernetesExecutor:
         self.close_client = close_client
         self.watch_restarts = 0  # how many times the watch was re-established (diagnostics)
         self._callback: EventCallback | None = None
+        self._superseded_gc: set[str] = set()
         self._pods: dict[str, _Pod] = {}
         self._watch: asyncio.Task[None] | None = None
         self._watching = asyncio.Event()
@@ -135,17 +137,28 @@ class KubernetesExecutor:
                              "with 'leoflow compile --build --image NAME:TAG')", no_retry=True)
             return
         token = await self.mint_token(launch)
-        secret = k8s_pods.secret_manifest(launch, token, self.namespace)
-        manifest = k8s_pods.pod_manifest(launch, task, image=image, address=self.address,
-                                         namespace=self.namespace)
-        name = manifest["metadata"]["name"]
-        pod = self._pods[launch.ti_id] = _Pod(launch, name, created_at=None)
         self._ensure_watch()
+        for resume in range(MAX_RESUME_NAMES):
+            secret = k8s_pods.secret_manifest(launch, token, self.namespace, resume=resume)
+            manifest = k8s_pods.pod_manifest(launch, task, image=image, address=self.address,
+                                             namespace=self.namespace, resume=resume)
+            name = manifest["metadata"]["name"]
+            try:
+                (await _raw(self.v1.create_namespaced_secret(
+                    self.namespace, secret, _preload_content=False,
+                    _request_timeout=REQUEST_TIMEOUT))).release()
+            except Exception as exc:
+                if getattr(exc, "status", None) == 409 and resume + 1 < MAX_RESUME_NAMES:
+                    continue  # an earlier pod of this (resumed) try still has the name
+                said = f"{exc.status} {exc.reason}" if hasattr(exc, "status") else str(exc)
+                await self._log(launch, f"the pod could not be created: {said}")
+                raise
+            break
+        pod = self._pods[launch.ti_id] = _Pod(launch, name, created_at=None)
         try:
-            for call, body in ((self.v1.create_namespaced_secret, secret),
-                               (self.v1.create_namespaced_pod, manifest)):
-                (await _raw(call(self.namespace, body, _preload_content=False,
-                                 _request_timeout=REQUEST_TIMEOUT))).release()
+            (await _raw(self.v1.create_namespaced_pod(
+                self.namespace, manifest, _preload_content=False,
+                _request_timeout=REQUEST_TIMEOUT))).release()
         except BaseException as exc:
             self._forget(pod)
             await self._delete(name)
@@ -286,7 +299,10 @@ class KubernetesExecutor:
     async def _observe(self, item: Mapping[str, Any], *, deleted: bool = False) -> None:
         key = k8s_pods.launch_key(item)
         pod = self._pods.get(key[0]) if key else None
-        if pod is None or pod.name != item["metadata"]["name"]:
+        if pod is not None and pod.name != item["metadata"]["name"]:
+            await self._superseded(item, deleted=deleted)
+            return
+        if pod is None:
             return
         if deleted:
             await self._vanished(pod)
@@ -313,6 +329,21 @@ class KubernetesExecutor:
         elif pod.ended and pod.gc is None:
             self._stop_timers(pod)
             pod.gc = self._spawn(self._collect_later(pod), f"k8s-gc-{pod.name}")
+
+    async def _superseded(self, item: Mapping[str, Any], *, deleted: bool) -> None:
+        """An earlier pod of a try that resumed in a newer pod: it has reported (deferred or
+        up_for_reschedule), so only its removal is left, after the usual delay."""
+        name = item["metadata"]["name"]
+        if deleted or name in self._superseded_gc:
+            return
+        if (item.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            self._superseded_gc.add(name)
+            self._spawn(self._collect_superseded(name), f"k8s-gc-{name}")
+
+    async def _collect_superseded(self, name: str) -> None:
+        await asyncio.sleep(self.gc_delay)
+        self._superseded_gc.discard(name)
+        await self._delete(name)
 
     async def _vanished(self, pod: _Pod) -> None:
         """A tracked pod was deleted by someone else (or the node went away with it)."""

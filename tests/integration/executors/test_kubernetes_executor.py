@@ -240,6 +240,31 @@ async def test_a_reported_try_is_left_alone_and_its_pod_collected_after_the_dela
     assert executor.tracked() == {}
 
 
+async def test_a_resumed_try_gets_a_new_pod_and_its_first_one_is_collected(
+        cluster: Cluster, make_executor: Any) -> None:
+    """A deferred (or rescheduled) try resumes in a second pod while the first one, which
+    reported the deferral, may still be there: the new pod needs another name, and the end
+    of the first one must neither fail the try nor be left behind."""
+    executor, recorder = await make_executor(gc_delay=1.0)
+    launch = make_launch()
+    await executor.start(launch, task())
+    await executor.wait_watching()
+    first = f"leoflow-{launch.ti_id}-1"
+    await cluster.set_status(first, phase="Running")
+    executor.note_reported(launch.ti_id)  # the agent reported "deferred" over gRPC
+    await executor.start(launch, task())  # the trigger fired: the same try resumes
+    second = f"{first}-r1"
+    assert {first, second} <= set(cluster.standin.pods())
+    assert second in cluster.standin.secrets()
+    await cluster.set_status(first, phase="Succeeded", containerStatuses=[
+        {"name": "task", "state": {"terminated": {"reason": "Completed", "exitCode": 0}}}])
+    await cluster.set_status(second, phase="Running")
+    await wait_for(lambda: first not in cluster.standin.pods(), 5)
+    assert second in cluster.standin.pods()
+    assert recorder.events == []
+    assert list(executor.tracked()) == [launch.ti_id]
+
+
 @standin_only
 async def test_a_pod_deleted_by_someone_else_fails_its_try(cluster: Cluster,
                                                            make_executor: Any) -> None:
