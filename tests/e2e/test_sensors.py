@@ -228,8 +228,9 @@ async def test_timeouts_fail_without_retry_and_soft_fail_skips(
         assert await harness.wait(run, 60) == "failed"
         result = await harness.result(run)
     assert result.states() == {"times_out": "failed", "soft": "skipped",
-                               "deferred_times_out": "failed", "deferred_soft": "skipped"}
-    for name in ("times_out", "deferred_times_out"):
+                               "deferred_times_out": "failed", "deferred_soft": "skipped",
+                               "runtime_times_out[0]": "failed", "runtime_soft[0]": "skipped"}
+    for name in ("times_out", "deferred_times_out", "runtime_times_out[0]"):
         assert result.tasks[name].try_number == 1, f"{name} was retried"
         assert "AirflowSensorTimeout" in (result.tasks[name].error or ""), result.tasks[name]
 

@@ -748,7 +748,10 @@ class Scheduler:
         try:
             await self._park(conn, view, ti, now, kind=trigger.get("kind"),
                              kwargs=trigger.get("kwargs") or {}, timeout_at=timeout_at,
-                             timeout_kind="defer", changes={
+                             # a sensor deferring itself (its arguments were only known at
+                             # run time) times out as a sensor: no retry, soft_fail skips
+                             timeout_kind="sensor" if task.sensor is not None else "defer",
+                             changes={
                                  **where,
                                  "next_method": info.get("next_method") or None,
                                  "next_kwargs": dict(next_kwargs)
@@ -826,8 +829,9 @@ class Scheduler:
         if event.timed_out:
             if event.timeout_kind == "sensor" and sensor is not None:
                 waited = (now - (ti.start_date or now)).total_seconds()
+                limit = f" ({sensor.timeout:g} s)" if sensor.timeout is not None else ""
                 message = (f"AirflowSensorTimeout: the sensor waited {waited:g} s, longer "
-                           f"than its timeout ({sensor.timeout:g} s)")
+                           f"than its timeout{limit}")
                 if sensor.soft_fail:
                     await self._finish_try(conn, view, ti, task, "skipped", message, now)
                 else:

@@ -125,3 +125,9 @@ with DAG("sensors_timeouts"):
                poke_interval=0.2, timeout=1, retries=2)
     FileSensor(task_id="deferred_soft", filepath=f"{DIR}/never/*", deferrable=True,
                poke_interval=0.2, timeout=1, soft_fail=True)
+    # mapped: the path is only known at run time, so the sensor's process defers itself;
+    # its timeout is still a sensor's (no retry; soft_fail skips)
+    FileSensor.partial(task_id="runtime_times_out", deferrable=True, poke_interval=0.2,
+                       timeout=1, retries=2).expand(filepath=[f"{DIR}/never/a"])
+    FileSensor.partial(task_id="runtime_soft", deferrable=True, poke_interval=0.2,
+                       timeout=1, soft_fail=True).expand(filepath=[f"{DIR}/never/b"])
