@@ -183,6 +183,10 @@ class AgentService(pb_grpc.AgentServiceServicer):
                                 f"cannot resolve the inputs of {ti.task_id!r}: {exc}")
         project_dir, dag_file = await self._code_of(run, spec)
         env = dict(spec.env)
+        # the task's own env from leoflow.yaml (kubernetes.env, tasks.<id>.kubernetes.env):
+        # the agent starts user code with a clean environment, so it must travel here
+        env.update({str(k): str(v) for k, v in
+                    ((task.kubernetes or {}).get("env") or {}).items()})
         if self.secrets_env is not None:
             # Variables and connections of the DAG's tenant, for this task's process only.
             env.update(await self.secrets_env(await self._tenant_of(run.dag_id)))

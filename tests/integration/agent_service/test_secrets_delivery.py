@@ -65,3 +65,49 @@ async def test_task_reads_its_tenants_variable_and_connection(tmp_path, monkeypa
     assert '"host": "db.internal"' in result and '"port": 5432' in result
     assert '"password_seen": true' in result
     assert "s3cret" not in "\n".join(lines)
+
+
+ENV_DAG = '''
+import os
+from leoflow import DAG, task
+
+with DAG("task_env", schedule=None):
+    @task
+    def tuned() -> dict:
+        return {k: os.environ.get(k) for k in ("STAGE", "THREADS")}
+
+    @task
+    def plain() -> dict:
+        return {k: os.environ.get(k) for k in ("STAGE", "THREADS")}
+
+    tuned()
+    plain()
+'''
+
+ENV_YAML = '''dag_id: task_env
+env: {STAGE: prod, THREADS: "1"}
+kubernetes:
+  env: {STAGE: pods}
+tasks:
+  tuned:
+    kubernetes:
+      env: {THREADS: "8"}
+'''
+
+
+async def test_a_tasks_env_from_leoflow_yaml_reaches_its_code(tmp_path, monkeypatch):
+    """leoflow.yaml's pod env (kubernetes.env, tasks.<id>.kubernetes.env) reaches the task's
+    own process, over the DAG's env, under the subprocess executor as in a pod."""
+    monkeypatch.setenv("LEOFLOW_HOME", str(tmp_path / "home"))
+    project = tmp_path / "task_env"
+    project.mkdir()
+    (project / "dag.py").write_text(textwrap.dedent(ENV_DAG))
+    (project / "leoflow.yaml").write_text(ENV_YAML)
+    lines: list[str] = []
+    code = await run_dag(Path(project), conf={},
+                         database_url=f"sqlite+aiosqlite:///{tmp_path / 'lf.db'}",
+                         timeout=120, as_json=True, out=lines.append)
+    assert code == 0, "\n".join(lines)
+    result = [line for line in lines if line.startswith("{")][-1]
+    assert '"tuned": {"STAGE": "pods", "THREADS": "8"}' in result.replace("\n", ""), result
+    assert '"plain": {"STAGE": "pods", "THREADS": "1"}' in result.replace("\n", ""), result
