@@ -240,6 +240,7 @@ def test_the_probes_ask_a_real_unauthenticated_route():
         assert "get" in paths[get["path"]], get["path"]
         assert not paths[get["path"]]["get"].get("security"), "a probe cannot log in"
     assert server["livenessProbe"]["httpGet"]["path"] == "/api/v2/monitor/health"
+    assert server["readinessProbe"]["httpGet"]["path"] == "/api/leoflow/ready"
 
 
 def test_the_migrations_job_is_a_hook_that_runs_leoflow_db_migrate():
