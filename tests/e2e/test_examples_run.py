@@ -302,12 +302,6 @@ async def test_xcom_typed_values(projects: Projects, sqlite_url: str) -> None:
                        "any_large: True (bool)", f"source: {report['source']!r} (dict)"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (store): a scalar XCom stored in SQLite comes back with another JSON type: the "
-    "xcom.value column (store/tables.py json_type()) has NUMERIC affinity, so the text "
-    "'4.0' is stored as the integer 4. split's 'threshold' key (4.0) reaches describe as "
-    "the int 4, and its summary reads '>= 4' instead of '>= 4.0'; stats' 'total' 33.0 is "
-    "stored as 33 too. Whole dicts and lists are unaffected (not numeric text)."))
 async def test_xcom_typed_keeps_a_float_key_a_float(projects: Projects,
                                                     sqlite_url: str) -> None:
     result = await run_example(projects, sqlite_url, "xcom_typed")

@@ -29,7 +29,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from leoflow.engine.store.types import UTCDateTime, json_type
+from leoflow.engine.store.types import UTCDateTime, json_type, scalar_json_type
 
 # Named constraints are required for ALTERs on SQLite (batch mode) and make error messages
 # and migrations readable.
@@ -264,8 +264,9 @@ xcom = Table(
     Column("task_id", String(ID_LEN), primary_key=True),
     Column("map_index", Integer, primary_key=True),
     Column("key", String(512), primary_key=True),
-    # JSON null is a legitimate value (a task returning None), hence none_as_null=False.
-    Column("value", json_type(), nullable=False),
+    # JSON null is a legitimate value (a task returning None); a bare float must stay a
+    # float on SQLite too (scalar_json_type).
+    Column("value", scalar_json_type(), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=True),
     Index("ix_xcom_expires_at", "expires_at"),

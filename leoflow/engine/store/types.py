@@ -8,10 +8,11 @@ and always hands back timezone-aware UTC datetimes.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime
+from sqlalchemy import JSON, DateTime, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -58,3 +59,30 @@ def json_type(*, none_as_null: bool = False) -> TypeEngine[Any]:
     return JSON(none_as_null=none_as_null).with_variant(
         JSONB(none_as_null=none_as_null), "postgresql"
     )
+
+
+class JSONText(TypeDecorator[Any]):
+    """JSON kept as TEXT on SQLite, for columns that may hold a bare scalar.
+
+    SQLAlchemy declares SQLite JSON columns as ``JSON``, which SQLite gives NUMERIC affinity:
+    the text ``4.0`` is then stored as the integer 4, and a task's float XCom came back as an
+    int. A ``TEXT`` column keeps the JSON text as written. Values stored before migration 0006
+    may still come back as numbers from the driver; they are returned as they are.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if value is None or not isinstance(value, str):
+            return value
+        return json.loads(value)
+
+
+def scalar_json_type() -> TypeEngine[Any]:
+    """``json_type()`` for a value that may be a bare JSON scalar (an XCom): TEXT on SQLite
+    (see ``JSONText``), JSONB on PostgreSQL."""
+    return JSONText().with_variant(JSONB(none_as_null=False), "postgresql")

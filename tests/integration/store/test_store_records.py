@@ -20,6 +20,23 @@ from leoflow.engine.store import (
 )
 
 
+async def test_xcom_scalars_keep_their_json_type(store: Store) -> None:
+    """A bare float that is a whole number stays a float (SQLite once gave it back as an
+    int), and numeric-looking strings stay strings."""
+    # (not 1e300: PostgreSQL's JSONB prints it without an exponent, so it reads back an int)
+    values = {"f": 4.0, "i": 4, "s": "4.0", "neg": -0.0, "half": 0.5, "t": True, "n": None,
+              "text": "12", "nested": {"x": 1.0}}
+    async with store.begin() as conn:
+        run = await make_run(conn, await make_dag(conn))
+        for task_id, value in values.items():
+            await xcom.put_xcom(conn, dag_run_id=run.id, task_id=task_id, value=value)
+    async with store.connect() as conn:
+        for task_id, value in values.items():
+            got = await xcom.get_xcom(conn, run.id, task_id)
+            assert got is not None
+            assert (got.value, type(got.value)) == (value, type(value)), task_id
+
+
 async def test_xcom_put_get_replace_and_ttl(store: Store) -> None:
     async with store.begin() as conn:
         run = await make_run(conn, await make_dag(conn))
