@@ -148,3 +148,36 @@ async def test_pause_toggle_and_import_errors_banner(ide: Ide) -> None:
     ide.hub.publish("compile", {"outcome": None, "dag_ids": ()})
     await ide.see("1 import error")
     await ide.see("broken/dag.py:3: invalid syntax")
+
+
+async def test_a_deferred_sensor_says_what_it_waits_for_then_succeeds_by_push(
+        ide: Ide, tmp_path: Path) -> None:
+    """A FileSensor waiting in the control plane (no process): the panel says which file it
+    waits for and until when, and turns green by itself once the file lands."""
+    from leoflow.engine.spec.canonical import with_content_hash
+
+    inbox = tmp_path / "inbox.csv"
+    doc = with_content_hash({
+        "schema_version": 1, "dag_id": "waits", "schedule": {"kind": "none"},
+        "tasks": [{"task_id": "wait_for_file", "operator": "sensor", "upstream": [],
+                   "trigger_rule": "all_success", "inputs": {"args": [], "kwargs": {}},
+                   "sensor": {"mode": "poke", "poke_interval": 0.2, "timeout": 600.0,
+                              "soft_fail": False, "exponential_backoff": False,
+                              "trigger": {"kind": "file",
+                                          "kwargs": {"filepath": str(inbox),
+                                                     "poke_interval": 0.2}}}}]})
+    await ide.plane.operations.register_dag(doc, paused_on_create=False)
+    run = await ide.plane.operations.trigger_run("waits", triggered_by="test")
+    await ide.login()
+    await ide.user.open(f"/dags/waits?run_id={quote(run.run_id)}&task_id=wait_for_file")
+    await wait_for(lambda: state_of(ide, "ti-state") == "deferred", timeout=30,
+                   what="the sensor to be deferred")
+    waiting = await ide.element("ti-trigger")
+    await ide.see(f"Waiting for a file matching {inbox}, until ")
+    assert waiting.visible
+    inbox.write_text("order,amount\n")
+    await wait_for(lambda: state_of(ide, "ti-state") == "success", timeout=30,
+                   what="the sensor to succeed once the file is there")
+    await wait_for(lambda: not ide.elements("ti-trigger"), timeout=10,
+                   what="the waiting line to go once it no longer waits")
+    assert await wait_run(ide, "waits") == "success"
