@@ -131,6 +131,47 @@ def test_trigger_with_params_and_read_the_grid(page: Page, lite: LiteServer) -> 
     screenshot(page, lite, "dag-graph")
 
 
+SENSOR_DAG = """
+from datetime import datetime
+from leoflow import DAG, FileSensor, task
+
+with DAG("inbox_watch", schedule=None, start_date=datetime(2026, 1, 1)):
+    @task
+    def load() -> str:
+        return "loaded"
+
+    FileSensor(task_id="wait_for_orders", filepath=INBOX, deferrable=True,
+               poke_interval=0.5, timeout=600) >> load()
+"""
+
+
+def test_a_deferred_sensor_shows_what_it_waits_for(page: Page, lite: LiteServer) -> None:
+    inbox = lite.workspace.parent / "inbox" / "orders.csv"
+    project = lite.workspace / "inbox_watch"
+    project.mkdir()
+    (project / "leoflow.yaml").write_text("dag_id: inbox_watch\n")
+    (project / "dag.py").write_text(SENSOR_DAG.replace("INBOX", repr(str(inbox))))
+    log_in(page, lite, path="/dags")
+    expect(page.locator("text=inbox_watch").first).to_be_visible(timeout=60_000)
+    page.goto(lite.url + "/dags/inbox_watch")
+    page.locator("[data-testid=dag-trigger]").click()
+    page.locator("[data-testid=trigger-submit]").click()
+    grid = page.locator("[data-testid=dag-grid]")
+    cell = grid.locator("[data-task=wait_for_orders][data-state=deferred]")
+    expect(cell).to_have_count(1, timeout=30_000)
+    cell.click()
+    panel = page.locator("[data-testid=task-panel]")
+    expect(panel.locator("[data-testid=ti-trigger]")).to_contain_text(
+        "Waiting for a file matching")
+    expect(panel.locator("[data-testid=ti-trigger]")).to_contain_text("orders.csv")
+    screenshot(page, lite, "task-deferred")
+    inbox.parent.mkdir(parents=True, exist_ok=True)
+    inbox.write_text("order,amount\n1,20\n")
+    expect(grid.locator("[data-task=load][data-state=success]")).to_have_count(
+        1, timeout=30_000)
+    expect(panel.locator("[data-testid=ti-trigger]")).to_have_count(0)
+
+
 def test_a_syntax_error_shows_at_its_line(page: Page, lite: LiteServer) -> None:
     path = lite.workspace / "examples/retries/dag.py"
     original = path.read_text()
