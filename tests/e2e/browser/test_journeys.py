@@ -199,6 +199,9 @@ def test_a_syntax_error_shows_at_its_line(page: Page, lite: LiteServer) -> None:
     screenshot(page, lite, "dags-import-error")
 
     page.goto(lite.url + "/editor?file=" + quote("examples/retries/dag.py"))
+    # the file's text arrives after the page: replacing it before would be undone
+    expect(page.locator("[data-testid=code-editor] .cm-content")).to_contain_text(
+        "def broken(:", timeout=30_000)
     replace_editor_text(page, original)
     page.keyboard.press("Control+s")
     expect(page.locator("[data-testid=diagnostics]")).to_have_count(0, timeout=30_000)
