@@ -223,3 +223,55 @@ def test_a_new_leader_hears_agents_that_talk_to_another_replica(
     finally:
         for server in servers.values():
             server.stop()
+
+
+WAITS = '''
+from datetime import datetime
+from leoflow import DAG, FileSensor, task
+
+with DAG(dag_id="ha_waits", schedule=None, start_date=datetime(2026, 1, 1)):
+    @task
+    def after() -> str:
+        return "landed"
+
+    FileSensor(task_id="wait_for_file", filepath={path!r}, deferrable=True,
+               poke_interval=0.5, timeout=600) >> after()
+'''
+
+
+def test_a_deferred_sensor_moves_to_the_new_leader(
+        replicas: dict[str, ServerProcess], tmp_path: Path) -> None:
+    """Triggers are owned by the leader's scheduler: when it dies, the new leader loads the
+    waiting trigger from the store and it fires there, once."""
+    a, b = replicas["a"], replicas["b"]
+    wait_until(lambda: a.ha()["is_leader"] or b.ha()["is_leader"], 10, "no leader", a, b)
+    leader, follower = (a, b) if a.ha()["is_leader"] else (b, a)
+    flag = tmp_path / "landing" / "orders.csv"
+    api = follower.api()
+    push_project(api, tmp_path / "waits", "ha_waits", WAITS.format(path=str(flag)))
+    run = api.post("/api/v2/dags/ha_waits/dagRuns", json={"logical_date": None})
+    assert run.status_code == 200, run.text
+    run_id = run.json()["dag_run_id"]
+    instance = f"/api/v2/dags/ha_waits/dagRuns/{run_id}/taskInstances/wait_for_file"
+
+    def state(path: str = instance) -> str | None:
+        return api.get(path).json().get("state")
+
+    wait_until(lambda: state() == "deferred", 60, "the sensor was not deferred", leader)
+    assert api.get(instance).json()["trigger"]["triggerer_id"] in (None, leader.name)
+    leader.process.send_signal(signal.SIGKILL)
+    leader.process.wait(timeout=10)
+    wait_until(lambda: follower.ha()["is_leader"], 10, "the follower did not take over",
+               follower)
+    assert state() == "deferred"  # still waiting, now on the new leader
+    flag.parent.mkdir()
+    flag.write_text("order,amount\n")
+
+    def finished() -> bool:
+        run_state = api.get(f"/api/v2/dags/ha_waits/dagRuns/{run_id}").json()["state"]
+        assert run_state != "failed", follower.log()[-6000:]
+        return run_state == "success"
+
+    wait_until(finished, 60, "the run did not succeed", follower)
+    sensor = api.get(instance).json()
+    assert (sensor["state"], sensor["try_number"]) == ("success", 1)
