@@ -18,14 +18,14 @@ TI_STATES: frozenset[str] = frozenset(TIState.__args__)  # type: ignore[attr-def
 MARKABLE_STATES = ("success", "failed", "skipped")
 
 
-class TaskInstanceResponse(ApiModel):
-    id: str  # a UUID
+class _TaskInstanceFields(ApiModel):
+    """What a task instance and one of its tries have in common (Airflow's
+    ``TaskInstanceResponse`` and ``TaskInstanceHistoryResponse``)."""
+
     task_id: str
     dag_id: str
     dag_run_id: str
     map_index: int
-    logical_date: datetime | None = None
-    run_after: datetime
     start_date: datetime | None = None
     end_date: datetime | None = None
     duration: float | None = None
@@ -47,12 +47,18 @@ class TaskInstanceResponse(ApiModel):
     pid: int | None = None
     executor: str | None = None
     executor_config: str = "{}"
+    dag_version: DagVersionResponse | None = None
+
+
+class TaskInstanceResponse(_TaskInstanceFields):
+    id: str  # a UUID
+    logical_date: datetime | None = None
+    run_after: datetime
     note: str | None = None
     rendered_map_index: str | None = None
     rendered_fields: dict[str, Any] = Field(default_factory=dict)
     trigger: dict[str, Any] | None = None
     triggerer_job: dict[str, Any] | None = None
-    dag_version: DagVersionResponse | None = None
 
 
 class TaskInstanceCollectionResponse(ApiModel):
@@ -60,33 +66,8 @@ class TaskInstanceCollectionResponse(ApiModel):
     total_entries: int
 
 
-class TaskInstanceHistoryResponse(ApiModel):
-    task_id: str
-    dag_id: str
-    dag_run_id: str
-    map_index: int
-    start_date: datetime | None = None
-    end_date: datetime | None = None
-    duration: float | None = None
-    state: TIState | None = None
-    try_number: int
-    max_tries: int
-    task_display_name: str
-    dag_display_name: str
-    hostname: str | None = None
-    unixname: str | None = None
-    pool: str
-    pool_slots: int
-    queue: str | None = None
-    priority_weight: int | None = None
-    operator: str | None = None
-    operator_name: str | None = None
-    queued_when: datetime | None = None
-    scheduled_when: datetime | None = None
-    pid: int | None = None
-    executor: str | None = None
-    executor_config: str = "{}"
-    dag_version: DagVersionResponse | None = None
+class TaskInstanceHistoryResponse(_TaskInstanceFields):
+    pass
 
 
 class TaskInstanceHistoryCollectionResponse(ApiModel):
