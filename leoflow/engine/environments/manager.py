@@ -11,8 +11,9 @@ inside the process (an asyncio lock) and across processes (``flock`` on a lock f
 concurrent ``ensure`` calls build once.
 
 The SDK is made importable through a ``.pth`` file that points at a directory holding only a
-``leoflow`` symlink: user code sees ``leoflow`` and its own dependencies, and none of the
-control plane's packages (SQLAlchemy, gRPC...).
+``leoflow`` symlink and links to Airflow's runtime packages (pendulum): user code sees
+``leoflow``, pendulum and its own dependencies, and none of the control plane's packages
+(SQLAlchemy, gRPC...).
 """
 
 from __future__ import annotations
@@ -187,22 +188,60 @@ class EnvironmentManager:
                 requested=env.python_version, installed=installed, dag_id=env.dag_id)
 
     def _link_sdk(self, env: Environment) -> None:
-        """Point the environment at this Leoflow's SDK (checked on every ensure: cheap)."""
+        """Point the environment at this Leoflow's SDK and Airflow's runtime packages
+        (checked on every ensure: cheap).
+
+        Besides ``leoflow``, the SDK folder links what Airflow's task runtime always gives
+        DAG code (``RUNTIME_PACKAGES``: pendulum and what it needs), so that Airflow DAG
+        files import it with no ``dependencies`` line. The ``.pth`` file puts the folder
+        after the environment's site-packages, so a version the DAG pins wins.
+        """
         sdk_root = env.path / SDK_DIR
-        link = sdk_root / "leoflow"
-        target = _sdk_package_dir()
-        if link.is_symlink() and Path(os.readlink(link)) == target:
+        links = {"leoflow": _sdk_package_dir(), **runtime_package_paths()}
+        pth_ok = all((sp / PTH_NAME).exists()
+                     for sp in (env.path / "lib").glob("python*/site-packages"))
+        if pth_ok and all(_links_to(sdk_root / name, target) for name, target in links.items()):
             return
         sdk_root.mkdir(parents=True, exist_ok=True)
-        if link.is_symlink() or link.exists():
-            link.unlink()
-        link.symlink_to(target, target_is_directory=True)
+        for name, target in links.items():
+            link = sdk_root / name
+            if _links_to(link, target):
+                continue
+            if link.is_symlink() or link.exists():
+                link.unlink()
+            link.symlink_to(target, target_is_directory=target.is_dir())
         for site_packages in (env.path / "lib").glob("python*/site-packages"):
             (site_packages / PTH_NAME).write_text(str(sdk_root) + "\n", "utf-8")
 
     async def installed_pythons(self) -> list[str]:
         """The Python versions present on this machine (what ``python_version`` may say)."""
         return await installed_pythons(self.uv)
+
+
+# What Airflow's task runtime always provides to DAG code, importable in every DAG
+# environment without a dependencies line: pendulum (``pendulum.datetime(...)`` starts
+# almost every Airflow DAG file) and the packages pendulum imports. Pure Python apart from
+# pendulum's optional Rust extension, which pendulum replaces by its Python fallback when
+# the environment's interpreter is another version.
+RUNTIME_PACKAGES = ("pendulum", "dateutil", "tzdata")
+
+
+def runtime_package_paths() -> dict[str, Path]:
+    """``{import name: folder or file}`` of the runtime packages installed with Leoflow."""
+    import importlib.util
+
+    found: dict[str, Path] = {}
+    for name in RUNTIME_PACKAGES:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            continue
+        origin = Path(spec.origin)
+        found[name] = origin.parent if origin.name == "__init__.py" else origin
+    return found
+
+
+def _links_to(link: Path, target: Path) -> bool:
+    return link.is_symlink() and Path(os.readlink(link)) == target
 
 
 def _matches(requested: str, installed: str) -> bool:
