@@ -5,6 +5,15 @@ Airflow 2 and 3 (``airflow.sdk``, ``airflow.decorators``, ``airflow.operators.ba
 ``airflow.providers.standard.operators.python``, ...) with Leoflow's SDK objects. The
 compiler and the task runner install it only when the real Airflow is not importable, and
 nothing named ``airflow`` is ever written into site-packages.
+
+Features that live in their own SDK module (a family of operators, say) add their import
+paths there, as ``AIRFLOW_MODULES`` (``{module name: {name: object}}``), and are listed in
+``EXTENSIONS``; their names are merged into ``MODULES`` when the hook is installed.
+
+Any other ``airflow.*`` module fails with one line naming it: either it belongs to Airflow's
+server (``airflow.configuration``, ``airflow.models.taskinstance``, plugins...) and no DAG
+can import it anywhere but inside Airflow itself, or it is part of the authoring surface that
+Leoflow does not provide yet (``docs/airflow-compat.md`` lists what it does).
 """
 
 from __future__ import annotations
@@ -18,7 +27,16 @@ from collections.abc import Sequence
 from typing import Any
 
 import leoflow.sdk as sdk
-from leoflow.sdk import errors, operators, relations, secrets_env, sensors, timetables, triggers
+from leoflow.sdk import (
+    errors,
+    operators,
+    relations,
+    secrets_env,
+    sensors,
+    timetables,
+    timezone,
+    triggers,
+)
 
 _DAG = {"DAG": sdk.DAG, "dag": sdk.dag}
 _TASK = {"task": sdk.task, "task_group": sdk.task_group}
@@ -96,9 +114,26 @@ _SDK = {**_DAG, **_TASK, **_BASE, **_EXC, "Param": sdk.Param, "Label": sdk.Label
         **_TIMETABLES_TRIGGER, **_TIMETABLES_INTERVAL, **_VARIABLE, **_CONNECTION,
         "BaseHook": secrets_env.BaseHook}
 
+_TIMEZONE = {name: getattr(timezone, name) for name in dir(timezone)
+             if not name.startswith("_") and name not in {"annotations", "dt", "Any",
+                                                           "ZoneInfo"}}
+# ``airflow.providers.common.compat.sdk``: the names providers (and Airflow's own examples)
+# import to work on Airflow 2 and 3 alike.
+_COMPAT_SDK = {**_SDK, **_EXC, **_PYTHON, **_BASH, **_EMPTY, "timezone": timezone,
+               "Context": dict, "XCOM_RETURN_KEY": "return_value"}
+
 MODULES: dict[str, dict[str, Any]] = {
     "airflow": {**_DAG, "__version__": "3.0.0+leoflow"},
-    "airflow.sdk": _SDK,
+    "airflow.sdk": {**_SDK, "timezone": timezone, "Context": dict},
+    "airflow.sdk.timezone": _TIMEZONE,
+    "airflow.sdk.exceptions": _EXC,
+    "airflow.sdk.definitions.context": {"Context": dict,
+                                        "get_current_context": sdk.get_current_context},
+    "airflow.utils.timezone": _TIMEZONE,
+    "airflow.utils.context": {"Context": dict},
+    "airflow.providers.common": {},
+    "airflow.providers.common.compat": {},
+    "airflow.providers.common.compat.sdk": _COMPAT_SDK,
     "airflow.sdk.definitions": {},
     "airflow.sdk.definitions.dag": _DAG,
     "airflow.sdk.definitions.decorators": _TASK,
@@ -181,13 +216,55 @@ MODULES: dict[str, dict[str, Any]] = {
 }
 
 
+# SDK modules that add import paths of their own (see the module docstring).
+EXTENSIONS: tuple[str, ...] = ()
+
+# ``airflow.*`` packages that make up the DAG authoring surface: a module under them that
+# the shim does not answer is "not provided yet"; any other is one of Airflow's internals.
+AUTHORING_PACKAGES = ("airflow.sdk", "airflow.decorators", "airflow.operators",
+                      "airflow.sensors", "airflow.providers.standard",
+                      "airflow.providers.common.compat", "airflow.triggers")
+
+_extensions_loaded = False
+
+
+def _load_extensions() -> None:
+    """Merge every extension's ``AIRFLOW_MODULES`` into ``MODULES`` (once)."""
+    global _extensions_loaded
+    if _extensions_loaded:
+        return
+    _extensions_loaded = True
+    for module_name in EXTENSIONS:
+        extension = importlib.import_module(module_name)
+        for name, names in extension.AIRFLOW_MODULES.items():
+            MODULES.setdefault(name, {}).update(names)
+
+
+class AirflowModuleUnavailable(ModuleNotFoundError):
+    """An ``airflow.*`` module Leoflow does not provide; the message is one line."""
+
+    def __init__(self, name: str) -> None:
+        self.internal = not any(name == p or name.startswith(p + ".")
+                                for p in AUTHORING_PACKAGES)
+        if self.internal:
+            message = (f"{name} belongs to Airflow's server, not to its DAG authoring surface "
+                       "(airflow.sdk); a DAG file cannot import it on Leoflow")
+        else:
+            message = (f"{name} is not provided by Leoflow yet (docs/airflow-compat.md lists "
+                       "the Airflow modules and operators it provides)")
+        super().__init__(message, name=name)
+
+
 class _ShimFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Answers imports of the module names in ``MODULES``; leaves every other name alone."""
+    """Answers imports of the module names in ``MODULES``; any other ``airflow.*`` name
+    fails with ``AirflowModuleUnavailable``; other names are left alone."""
 
     def find_spec(self, fullname: str, path: Sequence[str] | None,
                   target: types.ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
         if fullname not in MODULES:
-            return None  # an unknown airflow module gets Python's usual "No module named"
+            if fullname.startswith("airflow."):
+                raise AirflowModuleUnavailable(fullname)
+            return None
         is_package = any(name.startswith(fullname + ".") for name in MODULES)
         return importlib.machinery.ModuleSpec(fullname, self, is_package=is_package)
 
@@ -216,6 +293,7 @@ def install() -> bool:
         return True
     if real_airflow_available():
         return False
+    _load_extensions()
     sys.meta_path.append(_finder)
     return True
 

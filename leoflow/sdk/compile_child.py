@@ -59,6 +59,10 @@ def describe_failure(exc: BaseException, dag_file: str, project_dir: str) -> dic
     in_project = [f for f in frames if os.path.abspath(f.filename).startswith(
         os.path.abspath(project_dir) + os.sep)]
     frame = in_project[-1] if in_project else (frames[-1] if frames else None)
+    if isinstance(exc, airflow_shim.AirflowModuleUnavailable):
+        return {"kind": "airflow_internal" if exc.internal else "airflow_unsupported",
+                "message": str(exc), "file": frame.filename if frame else dag_file,
+                "line": frame.lineno if frame else None, "traceback": text}
     message = f"{type(exc).__name__}: {exc}".rstrip(": ")
     if isinstance(exc, ModuleNotFoundError) and exc.name:
         message += (f" (add the package that provides {exc.name.split('.')[0]!r} to "
