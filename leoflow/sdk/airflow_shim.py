@@ -7,8 +7,8 @@ compiler and the task runner install it only when the real Airflow is not import
 nothing named ``airflow`` is ever written into site-packages.
 
 Features that live in their own SDK module (a family of operators, say) add their import
-paths there, as ``AIRFLOW_MODULES`` (``{module name: {name: object}}``), and are listed in
-``EXTENSIONS``; their names are merged into ``MODULES`` when the hook is installed.
+paths in a module of ``leoflow.sdk.airflow_paths``, as ``AIRFLOW_MODULES`` (``{module name:
+{name: object}}``); they are merged into ``MODULES`` when the hook is installed.
 
 Any other ``airflow.*`` module fails with one line naming it: either it belongs to Airflow's
 server (``airflow.configuration``, ``airflow.models.taskinstance``, plugins...) and no DAG
@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import pkgutil
 import sys
 import types
 from collections.abc import Sequence
@@ -216,9 +217,6 @@ MODULES: dict[str, dict[str, Any]] = {
 }
 
 
-# SDK modules that add import paths of their own (see the module docstring).
-EXTENSIONS: tuple[str, ...] = ()
-
 # ``airflow.*`` packages that make up the DAG authoring surface: a module under them that
 # the shim does not answer is "not provided yet"; any other is one of Airflow's internals.
 AUTHORING_PACKAGES = ("airflow.sdk", "airflow.decorators", "airflow.operators",
@@ -229,13 +227,15 @@ _extensions_loaded = False
 
 
 def _load_extensions() -> None:
-    """Merge every extension's ``AIRFLOW_MODULES`` into ``MODULES`` (once)."""
+    """Merge ``AIRFLOW_MODULES`` of every ``leoflow.sdk.airflow_paths`` module (once)."""
     global _extensions_loaded
     if _extensions_loaded:
         return
     _extensions_loaded = True
-    for module_name in EXTENSIONS:
-        extension = importlib.import_module(module_name)
+    from leoflow.sdk import airflow_paths
+
+    for info in sorted(pkgutil.iter_modules(airflow_paths.__path__), key=lambda i: i.name):
+        extension = importlib.import_module(f"{airflow_paths.__name__}.{info.name}")
         for name, names in extension.AIRFLOW_MODULES.items():
             MODULES.setdefault(name, {}).update(names)
 
