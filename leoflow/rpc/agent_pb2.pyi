@@ -146,7 +146,7 @@ class HeartbeatResponse(_message.Message):
     def __init__(self, stop: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class ReportStateRequest(_message.Message):
-    __slots__ = ("state", "exit_code", "error_type", "error_message", "traceback", "follow_task_ids_json", "short_circuit_continue", "no_retry", "reschedule_date", "trigger_json", "next_method", "next_kwargs_json", "defer_timeout")
+    __slots__ = ("state", "exit_code", "error_type", "error_message", "traceback", "follow_task_ids_json", "short_circuit_continue", "no_retry", "reschedule_date", "trigger_json", "next_method", "next_kwargs_json", "defer_timeout", "retry_delay", "retry_reason")
     STATE_FIELD_NUMBER: _ClassVar[int]
     EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
     ERROR_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -160,6 +160,8 @@ class ReportStateRequest(_message.Message):
     NEXT_METHOD_FIELD_NUMBER: _ClassVar[int]
     NEXT_KWARGS_JSON_FIELD_NUMBER: _ClassVar[int]
     DEFER_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    RETRY_DELAY_FIELD_NUMBER: _ClassVar[int]
+    RETRY_REASON_FIELD_NUMBER: _ClassVar[int]
     state: str
     exit_code: int
     error_type: str
@@ -173,10 +175,34 @@ class ReportStateRequest(_message.Message):
     next_method: str
     next_kwargs_json: str
     defer_timeout: float
-    def __init__(self, state: _Optional[str] = ..., exit_code: _Optional[int] = ..., error_type: _Optional[str] = ..., error_message: _Optional[str] = ..., traceback: _Optional[str] = ..., follow_task_ids_json: _Optional[str] = ..., short_circuit_continue: _Optional[bool] = ..., no_retry: _Optional[bool] = ..., reschedule_date: _Optional[float] = ..., trigger_json: _Optional[str] = ..., next_method: _Optional[str] = ..., next_kwargs_json: _Optional[str] = ..., defer_timeout: _Optional[float] = ...) -> None: ...
+    retry_delay: float
+    retry_reason: str
+    def __init__(self, state: _Optional[str] = ..., exit_code: _Optional[int] = ..., error_type: _Optional[str] = ..., error_message: _Optional[str] = ..., traceback: _Optional[str] = ..., follow_task_ids_json: _Optional[str] = ..., short_circuit_continue: _Optional[bool] = ..., no_retry: _Optional[bool] = ..., reschedule_date: _Optional[float] = ..., trigger_json: _Optional[str] = ..., next_method: _Optional[str] = ..., next_kwargs_json: _Optional[str] = ..., defer_timeout: _Optional[float] = ..., retry_delay: _Optional[float] = ..., retry_reason: _Optional[str] = ...) -> None: ...
 
 class ReportStateResponse(_message.Message):
     __slots__ = ("recorded_state",)
     RECORDED_STATE_FIELD_NUMBER: _ClassVar[int]
     recorded_state: str
     def __init__(self, recorded_state: _Optional[str] = ...) -> None: ...
+
+class TaskStateRequest(_message.Message):
+    __slots__ = ("action", "key", "value_json", "retention_seconds", "never_expire")
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VALUE_JSON_FIELD_NUMBER: _ClassVar[int]
+    RETENTION_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    NEVER_EXPIRE_FIELD_NUMBER: _ClassVar[int]
+    action: str
+    key: str
+    value_json: str
+    retention_seconds: float
+    never_expire: bool
+    def __init__(self, action: _Optional[str] = ..., key: _Optional[str] = ..., value_json: _Optional[str] = ..., retention_seconds: _Optional[float] = ..., never_expire: _Optional[bool] = ...) -> None: ...
+
+class TaskStateResponse(_message.Message):
+    __slots__ = ("found", "value_json")
+    FOUND_FIELD_NUMBER: _ClassVar[int]
+    VALUE_JSON_FIELD_NUMBER: _ClassVar[int]
+    found: bool
+    value_json: str
+    def __init__(self, found: _Optional[bool] = ..., value_json: _Optional[str] = ...) -> None: ...

@@ -69,6 +69,11 @@ class AgentServiceStub:
                 request_serializer=leoflow_dot_rpc_dot_agent__pb2.ReportStateRequest.SerializeToString,
                 response_deserializer=leoflow_dot_rpc_dot_agent__pb2.ReportStateResponse.FromString,
                 _registered_method=True)
+        self.TaskState = channel.unary_unary(
+                '/leoflow.agent.v1.AgentService/TaskState',
+                request_serializer=leoflow_dot_rpc_dot_agent__pb2.TaskStateRequest.SerializeToString,
+                response_deserializer=leoflow_dot_rpc_dot_agent__pb2.TaskStateResponse.FromString,
+                _registered_method=True)
 
 
 class AgentServiceServicer:
@@ -124,6 +129,14 @@ class AgentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def TaskState(self, request, context):
+        """The task state store (Airflow's task_state_store): values this task instance keeps
+        across its tries, scoped to its run, task and map index.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AgentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -161,6 +174,11 @@ def add_AgentServiceServicer_to_server(servicer, server):
                     servicer.ReportState,
                     request_deserializer=leoflow_dot_rpc_dot_agent__pb2.ReportStateRequest.FromString,
                     response_serializer=leoflow_dot_rpc_dot_agent__pb2.ReportStateResponse.SerializeToString,
+            ),
+            'TaskState': grpc.unary_unary_rpc_method_handler(
+                    servicer.TaskState,
+                    request_deserializer=leoflow_dot_rpc_dot_agent__pb2.TaskStateRequest.FromString,
+                    response_serializer=leoflow_dot_rpc_dot_agent__pb2.TaskStateResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -352,6 +370,33 @@ class AgentService:
             '/leoflow.agent.v1.AgentService/ReportState',
             leoflow_dot_rpc_dot_agent__pb2.ReportStateRequest.SerializeToString,
             leoflow_dot_rpc_dot_agent__pb2.ReportStateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TaskState(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leoflow.agent.v1.AgentService/TaskState',
+            leoflow_dot_rpc_dot_agent__pb2.TaskStateRequest.SerializeToString,
+            leoflow_dot_rpc_dot_agent__pb2.TaskStateResponse.FromString,
             options,
             channel_credentials,
             insecure,
