@@ -37,7 +37,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    + (" -o my_dag/dag.json\n  leoflow compile my_dag --build --push --image "
                       "registry.example.com/team/my_dag:1" if name == "compile" else ""),
             formatter_class=argparse.RawDescriptionHelpFormatter)
-        p.add_argument("path", help="the project folder (or its dag.py)")
+        p.add_argument("path", help="the project folder (or its dag.py), or a plain Airflow "
+                       "DAGs folder (or one of its files)")
         p.add_argument("--python", help="interpreter that runs the DAG file (default: the "
                        "DAG's environment when it exists, else this Python)")
         p.add_argument("--timeout", type=float, default=None,
@@ -107,7 +108,25 @@ def _compile(args: argparse.Namespace) -> Any:
     from leoflow.engine.compiler.compile import compile_project
 
     timeout = args.timeout or float(os.environ.get("LEOFLOW_COMPILE_TIMEOUT", DEFAULT_TIMEOUT))
-    return compile_project(args.path, python=args.python, home=_home(), timeout=timeout)
+    return compile_project(args.path, python=args.python, home=_home(), timeout=timeout,
+                           keep_going=True)
+
+
+def _file_errors(args: argparse.Namespace, project: Any) -> list[dict[str, Any]]:
+    """The files of a plain folder that did not compile, printed one line each (unless
+    --json: the caller puts them in its document)."""
+    errors = [{"kind": e.kind, "message": e.message, "file": e.file, "line": e.line}
+              for e in project.errors]
+    if not args.json:
+        for error in project.errors:
+            print(f"error: {error}", file=sys.stderr)
+            if args.verbose and error.traceback:
+                print(error.traceback.rstrip(), file=sys.stderr)
+        if project.plain:
+            good = len(project.compiled_files) - len(project.errors)
+            print(f"{good} of {len(project.compiled_files)} DAG files compiled "
+                  f"({len(project.documents)} DAGs)", file=sys.stderr)
+    return errors
 
 
 def _home() -> Path:
@@ -145,13 +164,17 @@ def run_validate(args: argparse.Namespace) -> int:
         return _report_failure(args, exc)
     summaries = [_summary(doc) for doc in project.documents]
     if args.json:
-        print(json.dumps({"ok": True, "dags": summaries}))
-        return 0
+        errors = [{"kind": e.kind, "message": e.message, "file": e.file, "line": e.line}
+                  for e in project.errors]
+        print(json.dumps({"ok": not errors, "dags": summaries,
+                          **({"errors": errors} if errors else {})}))
+        return 1 if errors else 0
     for s in summaries:
-        print(f"ok: {project.dag_file.name}: DAG {s['dag_id']!r}: {s['tasks']} tasks, "
+        name = project.file_of(s["dag_id"]).name
+        print(f"ok: {name}: DAG {s['dag_id']!r}: {s['tasks']} tasks, "
               f"{s['edges']} edge{'' if s['edges'] == 1 else 's'}, "
               f"schedule {s['schedule'] or 'None'}")
-    return 0
+    return 1 if _file_errors(args, project) else 0
 
 
 def run_compile(args: argparse.Namespace) -> int:
@@ -182,14 +205,17 @@ def run_compile(args: argparse.Namespace) -> int:
         if image.get("reference"):
             written = _write_documents(documents, paths)  # now recording the image
     if args.json:
-        print(json.dumps({"ok": True, "written": written,
-                          **({"image": image} if image is not None else {})}))
-    else:
-        for w in written:
-            print(f"wrote {w['path']}: DAG {w['dag_id']!r}, {w['tasks']} tasks, "
-                  f"{w['content_hash'][:19]}"
-                  + (f", image {w['image']}" if w.get("image") else ""))
-    return 0
+        errors = [{"kind": e.kind, "message": e.message, "file": e.file, "line": e.line}
+                  for e in project.errors]
+        print(json.dumps({"ok": not errors, "written": written,
+                          **({"image": image} if image is not None else {}),
+                          **({"errors": errors} if errors else {})}))
+        return 1 if errors else 0
+    for w in written:
+        print(f"wrote {w['path']}: DAG {w['dag_id']!r}, {w['tasks']} tasks, "
+              f"{w['content_hash'][:19]}"
+              + (f", image {w['image']}" if w.get("image") else ""))
+    return 1 if _file_errors(args, project) else 0
 
 
 def _write_documents(documents: list[dict[str, Any]], paths: list[Path]

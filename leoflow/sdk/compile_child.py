@@ -72,6 +72,24 @@ def describe_failure(exc: BaseException, dag_file: str, project_dir: str) -> dic
             "line": frame.lineno if frame else None, "traceback": text}
 
 
+def local_modules(dag_file: str, project_dir: str) -> list[str]:
+    """The project's own files the DAG file imported (helper modules), relative and sorted.
+
+    The compiler hashes them with the DAG file, so that a change to a helper makes a new
+    version of the DAGs that import it (their code at run time is the helper's new code).
+    """
+    root = os.path.abspath(project_dir) + os.sep
+    found = set()
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if not path:
+            continue
+        path = os.path.abspath(path)
+        if path.startswith(root) and path != os.path.abspath(dag_file) and path.endswith(".py"):
+            found.add(os.path.relpath(path, project_dir))
+    return sorted(found)
+
+
 def compile_file(dag_file: str, project_dir: str) -> dict[str, Any]:
     """Run the DAG file and return ``{"ok": True, "dags": [...]}`` or ``{"ok": False, ...}``."""
     registry.clear()
@@ -83,7 +101,8 @@ def compile_file(dag_file: str, project_dir: str) -> dict[str, Any]:
                 "kind": "no_dag", "file": dag_file, "line": None, "traceback": "",
                 "message": "defines no DAG: create one with 'with DAG(...)' or call your "
                            "@dag function at module level"}}
-        return {"ok": True, "dags": [serialize_dag(d, project_dir=project_dir) for d in dags]}
+        return {"ok": True, "dags": [serialize_dag(d, project_dir=project_dir) for d in dags],
+                "local_modules": local_modules(dag_file, project_dir)}
     except BaseException as exc:
         return {"ok": False, "error": describe_failure(exc, dag_file, project_dir)}
 

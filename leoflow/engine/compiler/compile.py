@@ -1,4 +1,7 @@
-"""Compile a DAG project (dag.py + leoflow.yaml) into validated, hashed dag.json documents.
+"""Compile a DAG project into validated, hashed dag.json documents.
+
+A project is a folder with leoflow.yaml and its dag.py, or a plain Airflow DAGs folder
+(``folder.py``: any number of ``.py`` files, no leoflow.yaml), or one file of such a folder.
 
 The DAG file runs in a child process (``child.py``); this module only reads files, checks
 the child's description against the schema and the graph rules, merges leoflow.yaml in,
@@ -9,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -28,19 +31,36 @@ DAG_FILE = "dag.py"
 
 @dataclass(frozen=True)
 class CompiledProject:
-    """The result of compiling one project: its config, source and one document per DAG."""
+    """The result of compiling one project: its config, source and one document per DAG.
+
+    For a plain folder, ``dag_file`` is the file asked for (or the folder), each DAG's own
+    file and source are in ``files`` and ``sources`` (by dag_id), and ``errors`` holds the
+    files that did not compile (the others are in ``documents``).
+    """
 
     project_dir: Path
     dag_file: Path
     config: ProjectConfig
     source: str
     documents: tuple[dict[str, Any], ...]
+    plain: bool = False
+    files: Mapping[str, Path] = field(default_factory=dict)
+    sources: Mapping[str, str] = field(default_factory=dict)
+    errors: tuple[CompileError, ...] = ()
+    compiled_files: tuple[Path, ...] = ()
 
     def document(self, dag_id: str) -> dict[str, Any]:
         for doc in self.documents:
             if doc["dag_id"] == dag_id:
                 return doc
         raise KeyError(dag_id)
+
+    def source_of(self, dag_id: str) -> str:
+        """The source of the file that defines ``dag_id`` (what a run of it executes)."""
+        return self.sources.get(dag_id, self.source)
+
+    def file_of(self, dag_id: str) -> Path:
+        return self.files.get(dag_id, self.dag_file)
 
 
 def dag_interpreter(config: ProjectConfig, home: Path) -> str | None:
@@ -83,19 +103,70 @@ def load_project_config(project_dir: Path) -> ProjectConfig:
 
 
 def compile_project(path: str | Path, *, python: str | None = None,
-                    home: Path | None = None,
-                    timeout: float = DEFAULT_TIMEOUT) -> CompiledProject:
+                    home: Path | None = None, timeout: float = DEFAULT_TIMEOUT,
+                    keep_going: bool = False) -> CompiledProject:
     """Compile the project at ``path``; raise ``CompileError`` naming file and line.
 
     File names in errors are relative to the current directory when they are below it, so
     messages read like ``my_dag/dag.py:12: ...``. Without ``python``, the DAG file runs
     with its own environment's interpreter under ``home`` when that exists, else this one.
+    For a plain folder, ``keep_going`` returns the files that compiled with the others'
+    errors in ``errors`` instead of raising the first.
     """
     try:
+        target = Path(path).expanduser()
+        if is_plain_target(target):
+            project = _compile_plain(target, python=python, home=home, timeout=timeout)
+            for error in project.errors:
+                error.file = _display_path(error.file)
+            if project.errors and not keep_going:
+                first = project.errors[0]
+                more = len(project.errors) - 1
+                if more:
+                    first.message += f" (and {more} more file{'s' if more > 1 else ''} failed)"
+                raise first
+            return project
         return _compile_project(path, python=python, home=home, timeout=timeout)
     except CompileError as exc:
         exc.file = _display_path(exc.file)
         raise
+
+
+def is_plain_target(target: Path) -> bool:
+    """A plain Airflow folder, or a ``.py`` file in a folder without leoflow.yaml."""
+    from leoflow.engine.compiler.folder import is_plain_folder
+
+    if target.is_dir():
+        return is_plain_folder(target)
+    return target.is_file() and target.suffix == ".py" and is_plain_folder(target.parent)
+
+
+def _compile_plain(target: Path, *, python: str | None, home: Path | None,
+                   timeout: float) -> CompiledProject:
+    from leoflow.engine.compiler.folder import compile_files, dag_files, folder_config
+
+    root = (target if target.is_dir() else target.parent).resolve()
+    config = folder_config(root)
+    files = dag_files(root) if target.is_dir() else [target.resolve()]
+    if not files:
+        raise CompileError(
+            "holds no DAG file (a .py file that mentions 'dag' and 'airflow' or 'leoflow', "
+            "not left out by .airflowignore)", kind="no_dag", file=str(root))
+    if python is None and home is not None:
+        python = dag_interpreter(config, home)
+    compiled = compile_files(root, files, config, python=python, timeout=timeout)
+    documents = tuple(d for c in compiled for d in c.documents)
+    errors = tuple(c.error for c in compiled if c.error is not None)
+    if not documents and not errors:
+        raise CompileError("defines no DAG: create one with 'with DAG(...)' or call your "
+                           "@dag function at module level", kind="no_dag",
+                           file=str(files[0] if len(files) == 1 else root))
+    return CompiledProject(
+        project_dir=root, dag_file=target.resolve(), config=config,
+        source=compiled[0].source if len(compiled) == 1 else "", documents=documents,
+        plain=True, files={d["dag_id"]: c.file for c in compiled for d in c.documents},
+        sources={d["dag_id"]: c.source for c in compiled for d in c.documents},
+        errors=errors, compiled_files=tuple(c.file for c in compiled))
 
 
 def _compile_project(path: str | Path, *, python: str | None, home: Path | None,
@@ -116,6 +187,13 @@ def _compile_project(path: str | Path, *, python: str | None, home: Path | None,
         raise CompileError(
             f"dag_id {config.dag_id!r} in {PROJECT_FILE} does not match the DAG defined in "
             f"{dag_file.name} ({raw_dags[0]['dag_id']!r}); make them the same",
+            kind="project", file=str(dag_file), line=raw_dags[0].get("line"))
+    if len(raw_dags) > 1 and config.dag_id not in {raw["dag_id"] for raw in raw_dags} \
+            and not any(raw["dag_id"].startswith(config.dag_id) for raw in raw_dags):
+        raise CompileError(
+            f"dag_id {config.dag_id!r} in {PROJECT_FILE} names none of the {len(raw_dags)} "
+            f"DAGs {dag_file.name} defines ({', '.join(r['dag_id'] for r in raw_dags)}); "
+            "use one of them (or a prefix they share) as the project's dag_id",
             kind="project", file=str(dag_file), line=raw_dags[0].get("line"))
     seen: set[str] = set()
     documents = []

@@ -7,14 +7,19 @@ merged per task by ``ProjectConfig.kubernetes_for`` into the compiled spec.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from leoflow.engine.spec.errors import SpecError
 from leoflow.engine.spec.schemas import PROJECT_SCHEMA, validate
 
 PROJECT_FILE = "leoflow.yaml"
+_PROJECT_PROPERTIES = tuple(json.loads(
+    (Path(__file__).parent / "schemas" / "leoflow_yaml.schema.json").read_text("utf-8")
+)["properties"])
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,7 @@ class ProjectConfig:
     kubernetes: Mapping[str, Any] = field(default_factory=dict)
     task_kubernetes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     task_lines: Mapping[str, int] = field(default_factory=dict)  # where each is declared
+    ignored_fields: tuple[str, ...] = ()  # of an original-Leoflow file (see _seed_format)
 
     def kubernetes_for(self, task_id: str) -> dict[str, Any]:
         """The pod settings of ``task_id``: the defaults with the task's own on top.
@@ -81,6 +87,7 @@ def parse_project(text: str, *, file: str = PROJECT_FILE) -> ProjectConfig:
     if not isinstance(data, dict):
         raise SpecError("must be a mapping of settings (e.g. 'dag_id: my_dag')", file=file,
                         line=1)
+    data, ignored = _seed_format(data)
     validate(data, PROJECT_SCHEMA, file=file, line_of=lambda path: yaml_line(root, path))
     return ProjectConfig(
         dag_id=data["dag_id"],
@@ -91,13 +98,26 @@ def parse_project(text: str, *, file: str = PROJECT_FILE) -> ProjectConfig:
         tags=tuple(data.get("tags") or ()),
         image=data.get("image"),
         env=dict(data.get("env") or {}),
-        schema_version=int(data.get("schema_version", 1)),
+        schema_version=int(float(data.get("schema_version", 1))),
         kubernetes=dict(data.get("kubernetes") or {}),
         task_kubernetes={task_id: dict((body or {}).get("kubernetes") or {})
                          for task_id, body in (data.get("tasks") or {}).items()},
         task_lines={task_id: yaml_line(root, ("tasks", task_id)) or 1
                     for task_id in (data.get("tasks") or {})},
+        ignored_fields=ignored,
     )
+
+
+def _seed_format(data: dict[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """A file written for the original Leoflow (``schema_version: "1.0"``, a string) may
+    hold fields this version does not use: they are set aside (and listed in
+    ``ignored_fields``) instead of refused, so such projects compile unchanged. Files of
+    this version's format keep the strict check that catches a misspelt setting."""
+    if not isinstance(data.get("schema_version"), str):
+        return data, ()
+    known = set(_PROJECT_PROPERTIES)
+    ignored = tuple(sorted(str(k) for k in data if k not in known))
+    return {k: v for k, v in data.items() if k in known}, ignored
 
 
 def yaml_line(root: Any, path: tuple[Any, ...]) -> int | None:

@@ -226,8 +226,8 @@ def test_hanging_dag_file_is_killed_after_the_limit(tmp_path, capsys):
 
 def test_missing_and_invalid_leoflow_yaml(tmp_path, capsys):
     project = make_project(tmp_path, GOOD, yaml_text=False)
-    code, _, err = run(capsys, "validate", str(project))
-    assert code == 1 and "leoflow.yaml: leoflow.yaml is missing" in err
+    code, out, _ = run(capsys, "validate", str(project))
+    assert code == 0 and "ok: dag.py: DAG 'demo'" in out  # a plain folder, as in Airflow
 
     (project / "leoflow.yaml").write_text(
         "dag_id: demo\npython_version: \"3.11\"\ndependencies: not-a-list\n")
@@ -350,3 +350,34 @@ def test_leoflow_help_and_version_are_instant_and_import_light():
                          check=True)
     assert "leoflow 0.1.0" in out.stdout
     assert out.stdout.strip().endswith("[]")
+
+
+def test_the_original_leoflow_yaml_format_compiles(tmp_path, capsys):
+    """Projects written for the original Leoflow say ``schema_version: "1.0"`` (a string)
+    and may hold fields this version does not use: they compile unchanged."""
+    project = make_project(tmp_path, GOOD, yaml_text=False)
+    (project / "leoflow.yaml").write_text(
+        'schema_version: "1.0"\ndag_id: demo\npython_version: "3.11"\n'
+        'runtime: python\nentrypoint: dag.py\n')
+    code, out, err = run(capsys, "validate", str(project))
+    assert code == 0, err
+    assert "DAG 'demo'" in out
+    (project / "leoflow.yaml").write_text('schema_version: "2.0"\ndag_id: demo\n')
+    code, _, err = run(capsys, "validate", str(project))
+    assert code == 1 and "schema_version" in err
+    # this version's own format keeps catching a misspelt setting
+    (project / "leoflow.yaml").write_text("schema_version: 1\ndag_id: demo\nruntime: x\n")
+    code, _, err = run(capsys, "validate", str(project))
+    assert code == 1 and "unknown field ('runtime'" in err
+
+
+def test_a_yaml_dag_id_naming_none_of_several_dags_says_which_exist(tmp_path, capsys):
+    project = make_project(tmp_path, """
+        from leoflow import DAG, EmptyOperator
+        for name in ["sales_daily", "sales_hourly"]:
+            with DAG(name, schedule=None):
+                EmptyOperator(task_id="only")
+        """, dag_id="marketing")
+    code, _, err = run(capsys, "validate", str(project))
+    assert code == 1
+    assert "names none of the 2 DAGs dag.py defines (sales_daily, sales_hourly)" in err
