@@ -15,7 +15,7 @@ from typing import Any
 from leoflow.sdk.baseoperator import BaseOperator
 from leoflow.sdk.dag import DAG
 from leoflow.sdk.errors import DagDefinitionError
-from leoflow.sdk.params import Param
+from leoflow.sdk.params import Param, json_keys
 from leoflow.sdk.taskgroup import TaskGroup
 from leoflow.sdk.timetables import CronTriggerTimetable, DeltaTriggerTimetable
 from leoflow.sdk.xcom_arg import DagParam, XComArg
@@ -196,7 +196,8 @@ def encode_literal(value: Any, where: str, op: BaseOperator | None = None) -> An
 
 def serialize_param(name: str, param: Param, dag: DAG) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "schema": encode_literal(param.schema, f"DAG {dag.dag_id!r} param {name!r}"),
+        "schema": encode_literal(json_keys(param.schema),
+                                 f"DAG {dag.dag_id!r} param {name!r}"),
         "description": param.description,
     }
     if param.has_value:

@@ -362,7 +362,9 @@ def resolve_params(spec: DagSpec, conf: Mapping[str, Any]) -> dict[str, Any]:
         elif "default" in param:
             value = param["default"]
         else:
-            raise InvalidParams(f"param {name!r} has no default and was not given in conf",
+            # Airflow's words (its API answers 400 with them): the param has no default
+            # and the trigger's conf does not give it
+            raise InvalidParams(f"Invalid input for param {name}: No value passed",
                                 field=f"conf.{name}")
         schema = param.get("schema") or {}
         if schema and value is not None:

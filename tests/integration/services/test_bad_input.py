@@ -81,7 +81,7 @@ async def test_a_param_out_of_its_schema_s_range(h):
 async def test_a_missing_required_param(h):
     error = await refused(h, InvalidParams, lambda: h.ops.trigger_run("ok", conf={"n": 2}),
                           status=422,
-                          contains="param 'name' has no default and was not given in conf")
+                          contains="Invalid input for param name: No value passed")
     assert error.field == "conf.name"
 
 

@@ -1,0 +1,82 @@
+"""Authoring of BashOperator's extras, the templating surface, Param keys and
+ObjectStoragePath: what a DAG file builds and how dag.json describes it."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from leoflow import DAG, Param
+from leoflow.sdk.objectstorage import ObjectStorageNotSupported, ObjectStoragePath
+
+
+def test_values_display_with_int_keys_is_stored_as_json_writes_them(describe):
+    with DAG("labels", params={
+        "pick": Param(3, type=["number", "null"], enum=[1, 2, 3, None],
+                      values_display={1: "One", 2: "Two", 3: "Three"}),
+        "flags": Param(True, type="boolean", values_display={True: "Yes", False: "No",
+                                                             None: "-", 1.5: "x"}),
+    }) as d:
+        pass
+    params = describe(d)["params"]
+    assert params["pick"]["schema"]["values_display"] == {"1": "One", "2": "Two",
+                                                          "3": "Three"}
+    assert params["pick"]["schema"]["enum"] == [1, 2, 3, None]  # values are not touched
+    assert params["pick"]["default"] == 3
+    assert params["flags"]["schema"]["values_display"] == {"true": "Yes", "false": "No",
+                                                           "null": "-", "1.5": "x"}
+
+
+def test_a_required_param_has_no_default_in_dag_json(describe):
+    with DAG("required", params={"name": Param(type="string", minLength=10)}) as d:
+        pass
+    assert describe(d)["params"]["name"] == {"schema": {"type": "string", "minLength": 10},
+                                             "description": None}
+
+
+# -- ObjectStoragePath ---------------------------------------------------------------------
+
+def test_a_remote_path_is_built_at_compile_time_and_refused_at_io():
+    base = ObjectStoragePath("s3://aws_default@airflow-tutorial-data/")
+    path = base / "air_quality_20240101.parquet"
+    assert (path.protocol, path.conn_id, path.bucket) == ("s3", "aws_default",
+                                                          "airflow-tutorial-data")
+    assert path.key == "air_quality_20240101.parquet"
+    assert path.path == "airflow-tutorial-data/air_quality_20240101.parquet"
+    assert path.suffix == ".parquet"
+    assert str(path) == "s3://aws_default@airflow-tutorial-data/air_quality_20240101.parquet"
+    with pytest.raises(ObjectStorageNotSupported, match=r"mkdir\(\).*local paths \(file://\) "
+                       r"only, not 's3' storage"):
+        base.mkdir(exist_ok=True)
+    with pytest.raises(ObjectStorageNotSupported, match=r"open\('wb'\)"):
+        path.open("wb")
+    with pytest.raises(ObjectStorageNotSupported, match=r"\.fs"):
+        _ = path.fs
+
+
+def test_a_file_path_reads_and_writes_the_local_filesystem(tmp_path):
+    base = ObjectStoragePath(f"file://{tmp_path}")
+    (base / "out").mkdir(exist_ok=True)
+    target = base / "out" / "data.txt"
+    target.write_text("hello")
+    assert target.exists() and target.is_file()
+    assert target.read_text() == "hello"
+    with target.open("rb") as handle:
+        assert handle.read() == b"hello"
+    assert [p.name for p in (base / "out").iterdir()] == ["data.txt"]
+    plain = ObjectStoragePath(str(tmp_path), "out", "data.txt")
+    assert plain.protocol == "file" and plain.read_bytes() == b"hello"
+    assert os.fspath(plain) == str(tmp_path / "out" / "data.txt")
+
+
+def test_object_storage_path_imports_from_airflow_sdk():
+    from leoflow.sdk import airflow_shim
+
+    airflow_shim.install()
+    try:
+        from airflow.io.path import ObjectStoragePath as Airflow2  # type: ignore
+        from airflow.sdk import ObjectStoragePath as Airflow3  # type: ignore
+    finally:
+        airflow_shim.uninstall()
+    assert Airflow3 is ObjectStoragePath and Airflow2 is ObjectStoragePath
