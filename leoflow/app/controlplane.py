@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -235,12 +235,14 @@ async def start_control_plane(
     heartbeat_timeout: float = 10.0,
     on_xcom_push: Callable[[int], None] | None = None,
     campaign: bool = True,
+    code_roots: Sequence[Path] = (),
 ) -> ControlPlane:
     """Open the store, start the gRPC service, the executors and the scheduler.
 
     ``on_xcom_push(size)`` is told the size in bytes of every XCom value stored (metrics).
     ``campaign=False`` (PostgreSQL only) makes a replica that serves the API and the agents
-    but never runs the scheduler.
+    but never runs the scheduler. ``code_roots`` are the folders DAG files are registered
+    from by relative path (Lite's workspace, a server's DAGs folder).
     """
     home = settings.home
     home.mkdir(parents=True, exist_ok=True)
@@ -296,7 +298,7 @@ async def start_control_plane(
         store, report=report, xcom=pushes, logs=sink, code_dir=home / "code",
         interpreter_for=interpreter_for, on_reported=reported, cancel=cancel,
         secrets_env=task_secrets,
-        heartbeat_timeout=heartbeat_timeout,
+        heartbeat_timeout=heartbeat_timeout, code_roots=code_roots,
         is_leader=lambda: plane.is_leader, send=lambda message: relay.send(message))
     cluster = None
     if settings.executor == "kubernetes":  # docs/kubernetes.md

@@ -19,7 +19,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,6 +27,7 @@ from typing import Any, Protocol
 import grpc
 
 from leoflow.engine.agent_service.context import build_context
+from leoflow.engine.agent_service.task_state import task_state_call
 from leoflow.engine.executors.base import ExecutorEvent
 from leoflow.engine.spec.model import DagSpec
 from leoflow.engine.store import Store, dags, runs, task_instances, tokens
@@ -73,8 +74,10 @@ class AgentService(pb_grpc.AgentServiceServicer):
                  secrets_env: Callable[[str], Awaitable[Mapping[str, str]]] | None = None,
                  on_reported: Callable[[str], None] | None = None,
                  cancel: Callable[[str, str], Awaitable[None]] | None = None,
-                 heartbeat_interval: float = 2.0, heartbeat_timeout: float = 10.0) -> None:
+                 heartbeat_interval: float = 2.0, heartbeat_timeout: float = 10.0,
+                 code_roots: Sequence[Path] = ()) -> None:
         self.store = store
+        self.code_roots = tuple(code_roots)
         self.report = report
         self.xcom = xcom
         self.logs = logs
@@ -278,6 +281,8 @@ class AgentService(pb_grpc.AgentServiceServicer):
                                 f"state must be one of {', '.join(REPORTABLE)}, "
                                 f"not {request.state!r}")
         info: dict[str, Any] = {"no_retry": request.no_retry}
+        if request.state == "failed" and request.HasField("retry_delay"):
+            info["retry_delay"] = max(0.0, float(request.retry_delay))  # the retry policy's
         if request.state == "up_for_reschedule":
             if request.reschedule_date <= 0:
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
@@ -297,6 +302,8 @@ class AgentService(pb_grpc.AgentServiceServicer):
             error = " ".join(p for p in parts if p)
             if request.traceback:
                 error += "\n" + request.traceback
+            if request.retry_reason:
+                error += f"\nretry policy: {request.retry_reason}"
         self._sessions.pop(session.ti_id, None)
         if self.on_reported is not None:
             self.on_reported(session.ti_id)
@@ -306,6 +313,12 @@ class AgentService(pb_grpc.AgentServiceServicer):
         await self.report(ExecutorEvent(session.ti_id, session.try_number, request.state,
                                         error=error, info=info))
         return pb.ReportStateResponse(recorded_state=request.state)
+
+    async def TaskState(self, request: pb.TaskStateRequest,
+                        context: grpc.aio.ServicerContext) -> pb.TaskStateResponse:
+        session = await self._authorize(context)
+        ti, _run, _spec = await self._load(session)
+        return await task_state_call(self.store, ti, request, context)
 
     # -- helpers -------------------------------------------------------------------------------
     async def _pull_one(self, dag_run_id: int, spec: DagSpec, task_id: str, key: str) -> Any:
@@ -327,12 +340,19 @@ class AgentService(pb_grpc.AgentServiceServicer):
         Runs are pinned to a version, so the DAG file is written out from the version's
         stored source (once per version) instead of read from the project, which may have
         changed since; the project folder stays on ``sys.path`` for its helper modules.
+        The project folder is the registered file's path without the spec's ``fileloc``
+        (``dag.py`` of a project, ``sub/x.py`` of a plain folder); a path relative to one
+        of ``code_roots`` (Lite's workspace, a server's DAGs folder) is found there.
         """
         async with self.store.connect() as conn:
             dag = await dags.get_dag(conn, run.dag_id)
             version = await dags.get_version(conn, run.dag_version_id)
         fileloc = Path(dag.fileloc) if dag and dag.fileloc else Path(spec.fileloc)
-        project_dir = fileloc.parent if fileloc.is_absolute() else self.code_dir
+        if not fileloc.is_absolute():
+            fileloc = next((root / fileloc for root in self.code_roots
+                            if (root / fileloc).exists()), fileloc)
+        project_dir = project_root(fileloc, spec.fileloc) if fileloc.is_absolute() \
+            else self.code_dir
         if version is None or not version.source_code:
             return project_dir, fileloc
         digest = version.content_hash.split(":")[-1][:16]
@@ -343,6 +363,14 @@ class AgentService(pb_grpc.AgentServiceServicer):
             tmp.write_text(version.source_code, "utf-8")
             tmp.replace(target)
         return project_dir, target
+
+
+def project_root(file: Path, relative: str) -> Path:
+    """``/dags/sub/x.py`` less ``sub/x.py`` is ``/dags``; else the file's folder."""
+    parts = Path(relative).parts
+    if parts and file.parts[-len(parts):] == parts and len(file.parts) > len(parts):
+        return Path(*file.parts[:-len(parts)])
+    return file.parent
 
 
 REPORTABLE = ("success", "failed", "skipped", "deferred", "up_for_reschedule")
