@@ -15,6 +15,7 @@ from leoflow.sdk import context
 from leoflow.sdk.errors import DagDefinitionError
 from leoflow.sdk.location import user_frame_location
 from leoflow.sdk.relations import DependencyMixin
+from leoflow.sdk.retry_policy import check_retry_policy
 from leoflow.sdk.xcom_arg import XComArg
 
 if TYPE_CHECKING:
@@ -40,6 +41,8 @@ BASE_DEFAULTS: dict[str, Any] = {
     "pool": "default_pool",
     "pool_slots": 1,
     "priority_weight": 1,
+    # Airflow 3.3: decides per exception whether and when to retry (leoflow.sdk.retry_policy)
+    "retry_policy": None,
 }
 
 # Airflow arguments that are accepted so existing DAG files compile unchanged, but that do
@@ -147,6 +150,8 @@ class BaseOperator(DependencyMixin):
         self.pool_slots = self._check_int("pool_slots", settings["pool_slots"], minimum=1)
         self.priority_weight = self._check_int("priority_weight", settings["priority_weight"],
                                                minimum=None)
+        self.retry_policy = check_retry_policy(settings["retry_policy"], task_id,
+                                               self.fileloc, self.line)
         self.doc = doc or doc_md or kwargs.get("doc_rst") or kwargs.get("doc_json")
         self.callable: Any = None
         self.multiple_outputs = False

@@ -34,7 +34,7 @@ CONTEXT_KEYS = frozenset({
     "prev_start_date_success", "prev_end_date_success", "run_id", "task", "task_instance",
     "task_instance_key_str", "test_mode", "templates_dict", "ti", "ts", "ts_nodash",
     "ts_nodash_with_tz", "var", "conn", "triggering_asset_events", "try_number",
-    "expanded_ti_count", "outlet_events", "inlet_events", "run_after",
+    "expanded_ti_count", "outlet_events", "inlet_events", "run_after", "task_state_store",
 })
 
 # Settings of a decorator variant that belong to the operator, not to BaseOperator.

@@ -17,6 +17,7 @@ Exit status: 0 when the final message was sent (whatever the outcome, except an 
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import sys
@@ -45,8 +46,10 @@ from leoflow.sdk.errors import (
     AirflowSkipException,
     TaskDeferred,
 )
+from leoflow.sdk.retry_policy import decide
 from leoflow.sdk.runtime import set_current_context
 from leoflow.sdk.sensors import BaseSensorOperator
+from leoflow.sdk.task_state import TaskStateStore
 from leoflow.sdk.triggers import REPLAY_METHOD, start_replay, stop_replay, trigger_spec_of
 
 _SDK_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -67,13 +70,22 @@ def _user_traceback(exc: BaseException) -> str:
     return "".join(te.format())
 
 
-def _error(exc: BaseException, *, no_retry: bool = False) -> dict[str, Any]:
+def _error(exc: BaseException, *, no_retry: bool = False,
+           policy_of: tuple[Any, Any, Any] | None = None) -> dict[str, Any]:
+    """The ``error`` message; ``policy_of`` (task, ti, context) lets the task's retry policy
+    add its decision (``no_retry``, ``retry_delay``, ``retry_reason``)."""
     text = _user_traceback(exc)
     sys.stderr.write(text)
     sys.stderr.flush()
     lines = text.rstrip("\n").splitlines()[-TRACEBACK_LINES:]
-    return {"op": OP_ERROR, "type": type(exc).__name__, "message": str(exc),
-            "traceback": "\n".join(lines), "no_retry": no_retry}
+    message = {"op": OP_ERROR, "type": type(exc).__name__, "message": str(exc),
+               "traceback": "\n".join(lines), "no_retry": no_retry}
+    if policy_of is not None and policy_of[1] is not None:
+        task, ti, context = policy_of
+        message.update(decide(getattr(task, "retry_policy", None), exc,
+                              try_number=ti.try_number, max_tries=ti.max_tries,
+                              context=context))
+    return message
 
 
 def find_task(dag_id: str, task_id: str, dag_file: str) -> tuple[Any, Any]:
@@ -165,13 +177,21 @@ def execute_task(task: Any, payload: dict[str, Any], args: list[Any],
     if not callable(task.callable):
         raise TaskLookupError(f"task {task.task_id!r} ({type(task).__name__}) has no Python "
                               "callable to run")
-    return task.callable(*args, **call_kwargs(task.callable, args, kwargs, context))
+    value = task.callable(*args, **call_kwargs(task.callable, args, kwargs, context))
+    if inspect.iscoroutine(value):  # an async @task (Airflow 3.2+): run it to its end
+        import asyncio
+
+        value = asyncio.run(value)
+    return value
 
 
 def run(payload: dict[str, Any], channel: Channel) -> dict[str, Any]:
     """Execute the task described by ``payload``; return the final message to send."""
     project_dir = os.path.abspath(payload.get("project_dir") or os.getcwd())
     dag_file = os.path.join(project_dir, payload["dag_file"])
+    task: Any = None
+    ti: TaskInstance | None = None
+    context: dict[str, Any] | None = None
     try:
         load_dag_file(dag_file, project_dir)
         dag, task = find_task(payload["dag_id"], payload["task_id"], payload["dag_file"])
@@ -182,6 +202,7 @@ def run(payload: dict[str, Any], channel: Channel) -> dict[str, Any]:
                           max_tries=int(payload.get("max_tries", 0)), task=task,
                           transport=ChannelTransport(channel))
         context = build_context(payload.get("context") or {}, dag=dag, task=task, ti=ti)
+        context["task_state_store"] = TaskStateStore(channel)
         args = list(payload.get("args") or [])
         set_current_context(context)
         try:
@@ -204,7 +225,7 @@ def run(payload: dict[str, Any], channel: Channel) -> dict[str, Any]:
     except (AirflowFailException, AirflowSensorTimeout) as exc:
         return _error(exc, no_retry=True)
     except BaseException as exc:  # the user's code may raise anything, SystemExit included
-        return _error(exc)
+        return _error(exc, policy_of=(task, ti, context))
     try:
         json.dumps(value)
     except (TypeError, ValueError):
