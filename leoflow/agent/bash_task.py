@@ -19,7 +19,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from leoflow.agent.outcome import SKIPPED, SUCCESS, Outcome
+from leoflow.agent.bash_result import bash_outcome
+from leoflow.agent.outcome import SKIPPED, Outcome
 from leoflow.agent.process import (
     airflow_context_env,
     base_environment,
@@ -28,7 +29,6 @@ from leoflow.agent.process import (
 )
 from leoflow.agent.taskrun import TaskRun, killed_outcome_fields, supervise
 from leoflow.agent.templating import TemplateRenderError, make_environment, render, render_command
-from leoflow.sdk.context_objects import XCOM_RETURN_KEY
 
 
 def _skip_codes(value: Any) -> list[int]:
@@ -120,4 +120,4 @@ async def run_bash(run: TaskRun, command: str | None = None) -> Outcome:
             "AirflowException",
             f"Bash command failed. The command returned a non-zero exit code {exit_code}.",
             exit_code=exit_code, traceback="\n".join(supervised.stderr_tail))
-    return Outcome(SUCCESS, xcoms=[(XCOM_RETURN_KEY, supervised.stdout_last)])
+    return await bash_outcome(run, supervised.stdout_last)

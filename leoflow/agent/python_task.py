@@ -111,14 +111,16 @@ async def _serve_request(run: TaskRun, message: dict[str, Any]) -> Any:
     raise ValueError(f"unknown request {op!r}")
 
 
-async def run_callable(run: TaskRun) -> tuple[dict[str, Any] | None, Outcome | None]:
+async def run_callable(run: TaskRun, *, extra: dict[str, Any] | None = None,
+                       ) -> tuple[dict[str, Any] | None, Outcome | None]:
     """Run the task's code; returns the runner's ``result`` message, or an Outcome when it
     did not produce one (failed, skipped, rescheduled, deferred).
 
-    Exactly one of the two is set.
+    Exactly one of the two is set. ``extra`` goes into the payload for a run that is not
+    the task's callable (a bash task's ``output_processor``): the inputs are not sent then.
     """
     try:
-        args, kwargs = await _render_inputs(run)
+        args, kwargs = ([], {}) if extra else await _render_inputs(run)
     except TemplateRenderError as exc:
         return None, Outcome.failed(exc.type_name, str(exc))
     python = run.task.python or sys.executable
@@ -144,7 +146,7 @@ async def run_callable(run: TaskRun) -> tuple[dict[str, Any] | None, Outcome | N
     os.close(in_r)
     os.close(out_w)
     channel = await AgentChannel.open(out_r, in_w)
-    await channel.send(payload(run, args, kwargs))
+    await channel.send({**payload(run, args, kwargs), **(extra or {})})
     server = asyncio.create_task(channel.serve(lambda m: _serve_request(run, m)))
     try:
         supervised = await supervise(process, run, companions=(server,))

@@ -21,6 +21,7 @@ from leoflow.sdk.operators import (
     DecoratedOperator,
     PythonDecoratedOperator,
     ShortCircuitDecoratedOperator,
+    set_output_processor,
 )
 from leoflow.sdk.sensors import DecoratedSensorOperator
 from leoflow.sdk.xcom_arg import XComArg
@@ -40,7 +41,7 @@ CONTEXT_KEYS = frozenset({
 # Settings of a decorator variant that belong to the operator, not to BaseOperator.
 _OPTIONS: dict[str, dict[str, Any]] = {
     "bash": {"env": None, "append_env": False, "output_encoding": "utf-8",
-             "skip_on_exit_code": 99, "cwd": None},
+             "skip_on_exit_code": 99, "cwd": None, "output_processor": None},
     "short_circuit": {"ignore_downstream_trigger_rules": True},
 }
 
@@ -81,6 +82,8 @@ class TaskDecorator:
         op.multiple_outputs = (bool(multiple_outputs) if multiple_outputs is not None
                                else infers_multiple_outputs(self.function))
         op.options = options
+        if self.operator_class.operator_kind == "bash":  # a callable: not an option value
+            set_output_processor(op, options.pop("output_processor"))
         return op
 
     def _check_call(self, args: tuple[Any, ...], kwargs: dict[str, Any],

@@ -33,16 +33,21 @@ class BashOperator(BaseOperator):
 
     ``bash_command`` and ``env`` are Jinja-templated at run time (``{{ ds }}``,
     ``{{ params.x }}``, ``{{ ti.xcom_pull(task_ids='t') }}``); the last line of stdout is
-    pushed as the task's XCom. ``skip_on_exit_code`` (99 by default) ends it as skipped.
+    pushed as the task's XCom, after ``output_processor`` when one is given (e.g.
+    ``json.loads``); with ``multiple_outputs=True`` each key of that dict is pushed as its
+    own XCom too. ``skip_on_exit_code`` (99 by default) ends it as skipped.
     """
 
     operator_kind = "bash"
     mappable_fields = ("bash_command", "env", "cwd")
+    output_processor: Callable[[str], Any] | None = None
 
     def __init__(self, task_id: str, bash_command: str | None = None,
                  env: dict[str, str] | None = None, append_env: bool = False,
                  output_encoding: str = "utf-8", skip_on_exit_code: int | Sequence[int] = 99,
-                 cwd: str | None = None, **kwargs: Any) -> None:
+                 cwd: str | None = None,
+                 output_processor: Callable[[str], Any] | None = None,
+                 multiple_outputs: bool = False, **kwargs: Any) -> None:
         super().__init__(task_id=task_id, **kwargs)
         _require(self, "bash_command", bash_command)
         inputs: dict[str, Any] = {"bash_command": bash_command}
@@ -55,6 +60,25 @@ class BashOperator(BaseOperator):
             skip_on_exit_code or [])
         self.options = {"append_env": bool(append_env), "output_encoding": output_encoding,
                         "skip_on_exit_code": codes}
+        self.multiple_outputs = bool(multiple_outputs)
+        set_output_processor(self, output_processor)
+
+
+def set_output_processor(op: BaseOperator, processor: Any) -> None:
+    """Give a bash task Airflow's ``output_processor`` (the default, None, pushes the line).
+
+    The processor is the user's code, so it runs in the DAG's interpreter once bash has
+    ended (a second, short process of the same try); dag.json only records that there is
+    one (the option ``output_processor``), the task runner finds the callable on the task.
+    """
+    op.output_processor = processor  # type: ignore[attr-defined]
+    if processor is None:
+        return
+    if not callable(processor):
+        raise DagDefinitionError(
+            f"{type(op).__name__}({op.task_id!r}): output_processor must be a callable taking "
+            f"the last line of stdout, got {processor!r}", file=op.fileloc, line=op.line)
+    op.options["output_processor"] = True
 
 
 class PythonOperator(BaseOperator):
@@ -165,3 +189,4 @@ class BashDecoratedOperator(DecoratedOperator):
     """``@task.bash``: the function returns the command to run."""
 
     operator_kind = "bash"
+    output_processor: Callable[[str], Any] | None = None

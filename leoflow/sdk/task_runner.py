@@ -26,6 +26,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from leoflow.sdk import registry
+from leoflow.sdk.bash_output import is_bash_output, process_bash_output
 from leoflow.sdk.channel import (
     OP_DEFER,
     OP_ERROR,
@@ -106,12 +107,14 @@ def find_task(dag_id: str, task_id: str, dag_file: str) -> tuple[Any, Any]:
 
 def _check_result(payload: dict[str, Any], value: Any) -> None:
     operator = payload.get("operator", "python")
-    if operator == "bash" and not (isinstance(value, str) and value.strip()):
+    processed = is_bash_output(payload)  # a bash task's output_processor's value
+    if operator == "bash" and not processed and not (isinstance(value, str) and value.strip()):
         raise TypeError("a @task.bash function must return the command to run as a non-empty "
                         f"string, got {value!r}")
     if operator == "branch":
         branch_targets(value)
-    if payload.get("multiple_outputs") and value is not None:
+    if payload.get("multiple_outputs") and value is not None and (operator != "bash"
+                                                                  or processed):
         if not isinstance(value, dict):
             raise TypeError(f"Returned output was type {type(value).__name__}, expected a dict "
                             "for multiple_outputs")
@@ -153,6 +156,8 @@ def deferral_message(exc: TaskDeferred) -> dict[str, Any]:
 def execute_task(task: Any, payload: dict[str, Any], args: list[Any],
                  kwargs: dict[str, Any], context: dict[str, Any]) -> Any:
     """Run the task's code for this payload and return its value (the XCom)."""
+    if is_bash_output(payload):
+        return process_bash_output(task, payload)
     next_method = str(payload.get("next_method") or "")
     next_kwargs = dict(payload.get("next_kwargs") or {})
     runs_execute = isinstance(task, BaseSensorOperator) or task.runs_execute()

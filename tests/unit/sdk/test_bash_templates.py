@@ -80,3 +80,58 @@ def test_object_storage_path_imports_from_airflow_sdk():
     finally:
         airflow_shim.uninstall()
     assert Airflow3 is ObjectStoragePath and Airflow2 is ObjectStoragePath
+
+
+# -- BashOperator's output_processor and multiple_outputs ---------------------------------
+
+def test_bash_output_processor_and_multiple_outputs_are_recorded(describe):
+    import json
+
+    from leoflow import BashOperator, task
+
+    with DAG("bash_extras") as d:
+        classic = BashOperator(task_id="classic", bash_command="echo '{\"a\": 1}'",
+                               output_processor=json.loads, multiple_outputs=True)
+        plain = BashOperator(task_id="plain", bash_command="echo hi")
+
+        @task.bash(multiple_outputs=True, output_processor=json.loads)
+        def decorated() -> str:
+            return "echo '{\"b\": 2}'"
+
+        decorated()
+    tasks = {t["task_id"]: t for t in describe(d)["tasks"]}
+    assert tasks["classic"]["options"]["output_processor"] is True
+    assert tasks["classic"]["multiple_outputs"] is True
+    assert "output_processor" not in tasks["plain"]["options"]  # unchanged spec (and hash)
+    assert tasks["plain"]["multiple_outputs"] is False
+    assert tasks["decorated"]["options"]["output_processor"] is True
+    assert tasks["decorated"]["multiple_outputs"] is True
+    assert classic.output_processor is json.loads and plain.output_processor is None
+
+
+def test_a_bash_output_processor_must_be_callable():
+    from leoflow import BashOperator
+    from leoflow.sdk.errors import DagDefinitionError
+
+    with DAG("bad"), pytest.raises(DagDefinitionError,
+                                   match=r"output_processor must be a callable.*'json'"):
+        BashOperator(task_id="t", bash_command="echo", output_processor="json")
+
+
+def test_the_task_runner_applies_the_output_processor_and_checks_multiple_outputs():
+    import json
+
+    from leoflow import BashOperator
+    from leoflow.sdk.task_runner import _check_result, execute_task
+
+    with DAG("runner"):
+        op = BashOperator(task_id="t", bash_command="echo", output_processor=json.loads,
+                          multiple_outputs=True)
+    payload = {"operator": "bash", "multiple_outputs": True, "bash_output": '{"n": 3}'}
+    value = execute_task(op, payload, [], {}, {})
+    assert value == {"n": 3}
+    _check_result(payload, value)
+    with pytest.raises(TypeError, match="Returned output was type list, expected a dict"):
+        _check_result(payload, [1])
+    # a @task.bash function's command is not checked against multiple_outputs
+    _check_result({"operator": "bash", "multiple_outputs": True}, "echo '{}'")
