@@ -170,6 +170,19 @@ class ControlPlaneClient:
         values = json.loads(response.values_json or "[]")
         return values if isinstance(values, list) else [values]
 
+    async def task_state(self, action: str, key: str, value: Any = None, *,
+                         retention_seconds: float | None = None,
+                         never_expire: bool = False) -> tuple[bool, Any]:
+        """One task state store call (get/set/delete/clear) for this task instance; returns
+        (found, value) for a get."""
+        request = pb.TaskStateRequest(action=action, key=key, never_expire=never_expire,
+                                      value_json=json.dumps(value) if action == "set" else "")
+        if retention_seconds is not None:
+            request.retention_seconds = retention_seconds
+        response = await self._call("TaskState", lambda: self.stub.TaskState(
+            request, metadata=self.metadata, timeout=CALL_TIMEOUT))
+        return response.found, (json.loads(response.value_json) if response.found else None)
+
     async def stream_logs(self, batches: AsyncIterator[pb.LogBatch]) -> pb.StreamLogsResponse:
         """The client-streaming ``StreamLogs`` call fed by ``batches``, to its end.
 

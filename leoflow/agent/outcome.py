@@ -37,6 +37,9 @@ class Outcome:
     next_method: str = ""
     next_kwargs: dict[str, Any] = field(default_factory=dict)
     defer_timeout: float | None = None
+    # failed: the retry policy's delay for the retry (s; None: the task's own) and reason
+    retry_delay: float | None = None
+    retry_reason: str = ""
 
     @classmethod
     def failed(cls, error_type: str, message: str, *, exit_code: int = 1,
@@ -66,7 +69,8 @@ class Outcome:
             traceback=self.traceback[-TRACEBACK_CHARS:],
             follow_task_ids_json=(json.dumps(self.follow_task_ids)
                                   if self.follow_task_ids is not None else ""),
-            short_circuit_continue=self.short_circuit_continue, no_retry=self.no_retry)
+            short_circuit_continue=self.short_circuit_continue, no_retry=self.no_retry,
+            retry_delay=self.retry_delay, retry_reason=self.retry_reason[:500])
 
     def summary(self) -> str:
         if self.state == FAILED:

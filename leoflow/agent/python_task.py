@@ -23,6 +23,7 @@ from leoflow.agent.process import (
     exit_code_of,
     sdk_pythonpath,
 )
+from leoflow.agent.task_state import serve_task_state, with_retry_decision
 from leoflow.agent.taskrun import Supervised, TaskRun, killed_outcome_fields, supervise
 from leoflow.agent.templating import (
     TemplateRenderError,
@@ -43,6 +44,7 @@ from leoflow.sdk.channel import (
     OP_XCOM_PUSH,
 )
 from leoflow.sdk.context_objects import XCOM_RETURN_KEY, branch_targets
+from leoflow.sdk.task_state import OP_TASK_STATE
 
 RUNNER_MODULE = "leoflow.sdk.task_runner"
 
@@ -108,6 +110,8 @@ async def _serve_request(run: TaskRun, message: dict[str, Any]) -> Any:
     if op == OP_XCOM_PUSH:
         await run.client.push_xcom(str(message["key"]), message.get("value"))
         return None
+    if op == OP_TASK_STATE:
+        return await serve_task_state(run.client, message)
     raise ValueError(f"unknown request {op!r}")
 
 
@@ -174,11 +178,11 @@ def _interpret(run: TaskRun, channel: AgentChannel,
             "(killed, out of memory, os._exit, or a crash in native code?)",
             exit_code=exit_code, traceback="\n".join(supervised.stderr_tail))
     if final["op"] == OP_ERROR:
-        return None, Outcome.failed(str(final.get("type") or "Exception"),
-                                    str(final.get("message") or ""),
-                                    exit_code=exit_code or 1,
-                                    traceback=str(final.get("traceback") or ""),
-                                    no_retry=bool(final.get("no_retry")))
+        failed = Outcome.failed(str(final.get("type") or "Exception"),
+                                str(final.get("message") or ""), exit_code=exit_code or 1,
+                                traceback=str(final.get("traceback") or ""),
+                                no_retry=bool(final.get("no_retry")))
+        return None, with_retry_decision(failed, final)
     if final["op"] == OP_SKIP:
         return None, Outcome(SKIPPED, error_message=str(final.get("message") or ""))
     if final["op"] == OP_RESCHEDULE:
@@ -222,4 +226,7 @@ async def run_python(run: TaskRun) -> Outcome:
     if failure is not None:
         return failure
     assert final is not None and final["op"] == OP_RESULT
-    return result_outcome(run, final.get("value"))
+    outcome = result_outcome(run, final.get("value"))
+    if "short_circuit_continue" in final and outcome.state == SUCCESS:
+        outcome.short_circuit_continue = bool(final["short_circuit_continue"])
+    return outcome

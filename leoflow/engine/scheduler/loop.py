@@ -696,22 +696,25 @@ class Scheduler:
                                 value={"short_circuit": proceed}, now=now)
             view.short_circuit[ti.task_id] = proceed
         await self._finish_try(conn, view, ti, task, state, error, now,
-                               no_retry=bool(info.get("no_retry")), where=where)
+                               no_retry=bool(info.get("no_retry")), where=where,
+                               retry_delay=info.get("retry_delay"))
         return view.run.id
 
     async def _finish_try(self, conn: AsyncConnection, view: _RunView, ti: TaskInstanceRow,
                           task: TaskSpec, state: str, error: str | None, now: datetime, *,
-                          no_retry: bool = False, where: Mapping[str, Any] | None = None
-                          ) -> None:
+                          no_retry: bool = False, where: Mapping[str, Any] | None = None,
+                          retry_delay: float | None = None) -> None:
         """End the current try: success, skipped, failed, or up_for_retry when tries remain
-        (Airflow's ``is_eligible_to_retry``: the task has retries and try ≤ max_tries)."""
+        (Airflow's ``is_eligible_to_retry``: the task has retries and try ≤ max_tries).
+        ``retry_delay`` (seconds) is a retry policy's delay, used instead of the task's."""
         changes: dict[str, Any] = dict(where or {})
         if state == "failed" and not no_retry and task.retries > 0 \
                 and ti.try_number <= ti.max_tries:
             state = "up_for_retry"
             changes["next_retry_at"] = next_retry_at(
                 task, dag_id=ti.dag_id, logical_date=view.run.logical_date,
-                try_number=ti.try_number, end_date=now)
+                try_number=ti.try_number, end_date=now) if retry_delay is None \
+                else now + timedelta(seconds=float(retry_delay))
         row = await self._write(conn, view, ti, state, now, **changes)
         await task_instances.record_try_of(conn, row, error=error)
         self._release(ti.id)

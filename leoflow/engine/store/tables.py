@@ -409,3 +409,25 @@ trigger = Table(
     Index("ix_trigger_task_instance_id", "task_instance_id"),
     sqlite_autoincrement=True,  # ids are never reused: a task instance names its trigger
 )
+
+# The task state store (Airflow 3.3's task_state_store): JSON values a task instance keeps
+# across its tries, addressed like XCom by (run, task, map index, key) but never shown to
+# other tasks. Written and read only by the task's own agent (leoflow.engine.store.task_state).
+task_state = Table(
+    "task_state",
+    metadata,
+    Column(
+        "dag_run_id",
+        Integer,
+        ForeignKey("dag_run.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("task_id", String(ID_LEN), primary_key=True),
+    Column("map_index", Integer, primary_key=True),
+    Column("key", String(512), primary_key=True),
+    Column("value", scalar_json_type(), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    # null: NEVER_EXPIRE (kept as long as the run)
+    Column("expires_at", UTCDateTime, nullable=True),
+    Index("ix_task_state_expires_at", "expires_at"),
+)
