@@ -44,6 +44,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from leoflow.app.plain_reload import FOLDER_FILES, belongs_to_root
 from leoflow.app.workspace import (
     DAG_FILE,
     IGNORED_DIRS,
@@ -197,6 +198,8 @@ class Reloader:
         self._stop = asyncio.Event()
         self._watching = asyncio.Event()
         self.started = False
+        # results of the plain folder's files by path (leoflow.app.plain_reload)
+        self.plain_cache: dict[Path, Any] = {}
 
     # -- the public face -----------------------------------------------------------------------
     def subscribe(self, callback: Listener) -> Callable[[], None]:
@@ -331,10 +334,14 @@ class Reloader:
                     waiter.set_result(entry.status)
 
     async def _initial_scan(self) -> None:
+        from leoflow.app.plain_reload import is_plain_root
+
         projects = await asyncio.to_thread(find_projects, self.workspace)
         await self._forget_stale_errors(projects)
         await self._mark_stale(await self._vanished_files(projects))
         waiters = [self._request(p.resolve()) for p in projects]
+        if await asyncio.to_thread(is_plain_root, self.workspace):
+            waiters.append(self._request(self.workspace))
         if waiters:
             await asyncio.gather(*waiters, return_exceptions=True)
         ok = sum(1 for p in self._projects.values() if p.status.state == "ok")
@@ -343,11 +350,11 @@ class Reloader:
     # -- watching ------------------------------------------------------------------------------
     def _wanted(self, change: Any, path: str) -> bool:
         name = os.path.basename(path)
-        if name.startswith(".") or name.endswith("~"):
+        if (name.startswith(".") and name not in FOLDER_FILES) or name.endswith("~"):
             return False
         if any(part in IGNORED_DIRS for part in Path(path).parts):
             return False
-        if name == PROJECT_FILE or name.endswith(WATCHED_SUFFIXES):
+        if name == PROJECT_FILE or name.endswith(WATCHED_SUFFIXES) or name in FOLDER_FILES:
             return True
         import watchfiles
 
@@ -374,6 +381,9 @@ class Reloader:
                     project = project_of(self.workspace, path)
                     if project is not None:
                         touched.add(project.resolve())
+                    elif belongs_to_root(self.workspace, path) and not (
+                            self.workspace / PROJECT_FILE).is_file():
+                        touched.add(self.workspace)  # a plain Airflow DAGs folder
                 for project in sorted(touched):
                     self._request(project)
         except Exception:  # say so: saves would silently stop registering
@@ -386,6 +396,11 @@ class Reloader:
 
         path = entry.path
         started = time.monotonic()
+        if path == self.workspace and not (path / PROJECT_FILE).is_file():
+            from leoflow.app.plain_reload import reload_plain
+
+            await reload_plain(self, entry, force=force)
+            return
         if not (path / PROJECT_FILE).is_file():
             if entry.status.state != "removed":
                 await self._removed(entry)
@@ -460,17 +475,24 @@ class Reloader:
     async def _register(self, entry: _Project, project: Any, dag_file: str,
                         started: float) -> list[ReloadEvent]:
         """Register every DAG of the compiled project; the ``compiled`` events to publish."""
+        return await self._register_documents(entry, project.documents, source=project.source,
+                                              dag_file=dag_file, started=started)
+
+    async def _register_documents(self, entry: _Project, documents: Iterable[Mapping[str, Any]],
+                                  *, source: str, dag_file: str, started: float
+                                  ) -> list[ReloadEvent]:
+        """Register DAGs of one file (``dag_file``, relative to the workspace)."""
         from leoflow.engine.store import dags
 
         assert self.plane is not None
         events = []
-        for document in project.documents:
+        for document in documents:
             dag_id = document["dag_id"]
             async with self.plane.store.connect() as conn:
                 before = await dags.current_version(conn, dag_id)
             try:
                 version = await self.plane.operations.register_dag(
-                    document, source_code=project.source, fileloc=dag_file,
+                    document, source_code=source, fileloc=dag_file,
                     paused_on_create=False)
             except LeoflowError as exc:
                 raise _Failure(ReloadError(dag_file, document.get("line"),

@@ -12,6 +12,7 @@ import logging
 import sys
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from leoflow import __version__
@@ -44,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
                              "(PostgreSQL: a replica that does not stand for election)")
     parser.add_argument("--parallelism", type=int, default=32,
                         help="task instances queued or running at once (default 32)")
+    parser.add_argument("--dags-folder", type=Path, metavar="PATH",
+                        help="compile and register every DAG in PATH at start, and again "
+                             "when a file changes: an Airflow DAGs folder (.py files, "
+                             ".airflowignore, requirements.txt) or folders of leoflow.yaml "
+                             "projects")
     parser.add_argument("--log-json", action="store_true",
                         help="write the server's logs as JSON lines")
     parser.add_argument("--version", action="version", version=f"leoflow-server {__version__}")
@@ -52,13 +58,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def build_app(settings: Any, *, grpc_port: int = 0, parallelism: int = 32,
               log_json: bool = False, grpc_host: str = "127.0.0.1",
-              campaign: bool = True) -> Any:
+              campaign: bool = True, code_roots: Sequence[Path] = (),
+              dags_folder: Path | None = None) -> Any:
     """The FastAPI app whose lifespan starts and stops the whole control plane.
 
     Its metrics (``/metrics``) follow the scheduler and XCom pushes; ``log_json`` adds one
     JSON access-log line per API request. On PostgreSQL every replica serves the API and
     the agents, and the elected one schedules: ``/api/leoflow/ha``, the
     ``leoflow_scheduler_leader`` gauge and the health's scheduler heartbeat say which.
+    ``dags_folder`` is compiled and registered at start and whenever a file in it changes
+    (an Airflow DAGs folder or a folder of leoflow.yaml projects, as Lite's workspace).
     """
     from leoflow.app.controlplane import start_control_plane
     from leoflow.engine.api import ApiContext, create_api
@@ -70,11 +79,12 @@ def build_app(settings: Any, *, grpc_port: int = 0, parallelism: int = 32,
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
+        roots = (*code_roots, *((dags_folder,) if dags_folder is not None else ()))
         plane = await start_control_plane(settings, grpc_host=grpc_host, grpc_port=grpc_port,
                                           parallelism=parallelism,
                                           listeners=[metrics.listener],
                                           on_xcom_push=metrics.xcom_pushed,
-                                          campaign=campaign)
+                                          campaign=campaign, code_roots=roots)
         metrics.start(plane.store, parallelism=parallelism)
         _leader_gauge(metrics, plane)
 
@@ -92,7 +102,18 @@ def build_app(settings: Any, *, grpc_port: int = 0, parallelism: int = 32,
                 scheduler_heartbeat=plane.leader_heartbeat if plane.elector else None,
                 extras={"plane": plane, PREPARE_ENVIRONMENT: prepare_environment})
             app.state.plane = plane
-            yield
+            reloader = None
+            if dags_folder is not None:
+                from leoflow.app.hot_reload import Reloader
+
+                reloader = Reloader(dags_folder, plane)
+                app.state.reloader = reloader
+                await reloader.start()
+            try:
+                yield
+            finally:
+                if reloader is not None:
+                    await reloader.stop()
         finally:
             await metrics.stop()
             await plane.stop()
@@ -145,9 +166,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("listening on %s: the API is reachable from other machines", args.host)
+    dags_folder = args.dags_folder.expanduser().resolve() if args.dags_folder else None
+    if dags_folder is not None and not dags_folder.is_dir():
+        print(f"leoflow-server: --dags-folder {args.dags_folder}: no such folder",
+              file=sys.stderr)
+        return 2
     app = build_app(settings, grpc_port=args.grpc_port, parallelism=args.parallelism,
                     log_json=args.log_json, grpc_host=args.grpc_host,
-                    campaign=not args.no_scheduler)
+                    campaign=not args.no_scheduler, dags_folder=dags_folder)
     # With --log-json uvicorn keeps its hands off logging: its records reach the JSON handler.
     uvicorn.run(app, host=args.host, port=args.port, log_level="info",
                 access_log=False, lifespan="on",

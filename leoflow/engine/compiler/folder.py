@@ -170,6 +170,19 @@ class CompiledFile:
     source: str
     documents: tuple[dict[str, Any], ...] = ()
     error: CompileError | None = None
+    local_modules: tuple[str, ...] = ()  # helper modules it imported (relative paths)
+    compiled_hash: str = ""  # version_hash() of the file and its helpers when compiled
+
+    def is_current(self, root: Path) -> bool:
+        """Whether the file and its helpers are unchanged on disk since this result, so that
+        compiling again would give the same documents (a failed file never is)."""
+        if self.error is not None or not self.compiled_hash:
+            return False
+        try:
+            source = self.file.read_text("utf-8", errors="replace")
+        except OSError:
+            return False
+        return version_hash(root, self.file, source, self.local_modules) == self.compiled_hash
 
 
 def version_hash(root: Path, dag_file: Path, source: str, local_modules: Sequence[str]) -> str:
@@ -202,16 +215,18 @@ def compile_files(root: Path, files: Sequence[Path], config: ProjectConfig, *,
         if not report.get("ok"):
             error = report["error"]
             if error.get("kind") == "no_dag":  # a helper module: nothing to register
-                return CompiledFile(path, source)
+                return CompiledFile(path, source, compiled_hash=version_hash(
+                    root, path, source, ()))
             return CompiledFile(path, source, error=CompileError(
                 error["message"], kind=error["kind"], file=error.get("file"),
                 line=error.get("line"), traceback=error.get("traceback", "")))
-        sha = version_hash(root, path, source, report.get("local_modules") or ())
+        helpers = tuple(report.get("local_modules") or ())
+        sha = version_hash(root, path, source, helpers)
         try:
             documents = tuple(build_document(raw, config, sha, path) for raw in report["dags"])
         except CompileError as exc:
-            return CompiledFile(path, source, error=exc)
-        return CompiledFile(path, source, documents)
+            return CompiledFile(path, source, error=exc, local_modules=helpers)
+        return CompiledFile(path, source, documents, local_modules=helpers, compiled_hash=sha)
 
     workers = max(1, min(jobs or (os.cpu_count() or 1), len(files) or 1))
     with ThreadPoolExecutor(max_workers=workers) as pool:
