@@ -40,6 +40,15 @@ async def get_trigger(conn: AsyncConnection, trigger_id: int) -> TriggerRow | No
     return TriggerRow(**row._mapping) if row else None
 
 
+async def set_trigger_kwargs(conn: AsyncConnection, trigger_id: int,
+                             kwargs: Mapping[str, Any]) -> bool:
+    """Replace a waiting trigger's arguments (a ``dag_run`` trigger records there the run it
+    created, in the transaction that creates it); False when the row is gone."""
+    result = await conn.execute(update(trigger).where(trigger.c.id == trigger_id)
+                                .values(kwargs=dict(kwargs)))
+    return bool(result.rowcount)
+
+
 async def get_triggers(conn: AsyncConnection, trigger_ids: Collection[int]
                        ) -> dict[int, TriggerRow]:
     """Triggers by id (for listings that show what each task instance waits for)."""
