@@ -15,6 +15,7 @@ from leoflow.sdk import context
 from leoflow.sdk.errors import DagDefinitionError
 from leoflow.sdk.location import user_frame_location
 from leoflow.sdk.relations import DependencyMixin
+from leoflow.sdk.setup_teardown import SetupTeardownMixin, register_task
 from leoflow.sdk.retry_policy import check_retry_policy
 from leoflow.sdk.xcom_arg import XComArg
 
@@ -95,7 +96,7 @@ def _where() -> dict[str, Any]:
     return {"file": file, "line": line}
 
 
-class BaseOperator(DependencyMixin):
+class BaseOperator(SetupTeardownMixin, DependencyMixin):
     """The common part of every task. Subclasses set ``operator_kind`` and their inputs."""
 
     operator_kind: ClassVar[str] = "empty"
@@ -165,6 +166,7 @@ class BaseOperator(DependencyMixin):
         the_dag.add_task(self, dedupe=self.dedupe_task_ids)
         if group is not None:
             group.add(self)
+        register_task(self)  # work of an open 'with setup >> teardown:' block
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """A user's subclass that defines ``execute`` runs it in a process (kind "python").

@@ -16,6 +16,7 @@ from leoflow.sdk.baseoperator import BaseOperator
 from leoflow.sdk.dag import DAG
 from leoflow.sdk.errors import DagDefinitionError
 from leoflow.sdk.params import Param, json_keys
+from leoflow.sdk.setup_teardown import spec_fields as setup_teardown_fields
 from leoflow.sdk.taskgroup import TaskGroup
 from leoflow.sdk.timetables import CronTriggerTimetable, DeltaTriggerTimetable
 from leoflow.sdk.xcom_arg import DagParam, XComArg
@@ -95,6 +96,7 @@ def serialize_task(op: BaseOperator, order: dict[str, int]) -> dict[str, Any]:
     sensor = _sensor(op)
     return {
         **({"sensor": sensor} if sensor is not None else {}),
+        **setup_teardown_fields(op),
         "task_id": op.task_id,
         "operator": op.operator_kind,
         "operator_class": type(op).__name__,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from leoflow.sdk.relations import DependencyMixin
+from leoflow.sdk.setup_teardown import SetupTeardownMixin
 
 if TYPE_CHECKING:
     from leoflow.sdk.baseoperator import BaseOperator
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 XCOM_RETURN_KEY = "return_value"
 
 
-class XComArg(DependencyMixin):
+class XComArg(SetupTeardownMixin, DependencyMixin):
     """The value a task will push under ``key`` (its return value by default)."""
 
     def __init__(self, operator: BaseOperator, key: str = XCOM_RETURN_KEY) -> None:

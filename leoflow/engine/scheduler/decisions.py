@@ -20,8 +20,11 @@ What it covers, each as Airflow 3 does it:
 * short-circuit: a falsy result skips every downstream task (``ignore_downstream_trigger_rules``
   defaults to True), or only the direct ones when the task says otherwise;
 * retries and reschedules wait for their time (``not_before``) before being scheduled again;
-* the run's end: success or failed from its leaf tasks once every task instance finished, and
-  failed when nothing can move any more (Airflow's "deadlock").
+* setup and teardown tasks: a teardown's ``all_done_setup_success`` counts its setups, a task
+  waits for the setups whose scope it is in (``setup_teardown``);
+* the run's end: success or failed from its leaf tasks once every task instance finished
+  (teardowns aside, unless ``on_failure_fail_dagrun``), and failed when nothing can move any
+  more (Airflow's "deadlock").
 """
 
 from __future__ import annotations
@@ -35,6 +38,11 @@ from types import MappingProxyType
 from typing import Any
 
 from leoflow.engine.scheduler.mapping import literal_expansion_length, mapping_dependencies
+from leoflow.engine.scheduler.setup_teardown import (
+    SetupTeardownGraph,
+    setup_constraint,
+    setup_counts,
+)
 from leoflow.engine.scheduler.states import (
     FAILED_STATES,
     FINISHED,
@@ -101,6 +109,11 @@ class DagGraph:
     map_deps: Mapping[str, tuple[str, ...]]
     literal_lengths: Mapping[str, int | None]
     short_circuit_all: Mapping[str, bool]
+    # setup/teardown (see ``setup_teardown``): the setup tasks, each task's indirect relevant
+    # setups, and the tasks whose states decide the run's (the leaves, teardowns aside)
+    setups: frozenset[str] = frozenset()
+    indirect_setups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    state_leaves: frozenset[str] | None = None
 
     @classmethod
     def of(cls, spec: DagSpec) -> DagGraph:
@@ -129,6 +142,7 @@ class DagGraph:
             raise InvalidGraph(f"the task graph has a cycle through {', '.join(stuck)}",
                                tasks=stuck)
         options = _short_circuit_options(spec)
+        st = SetupTeardownGraph.of(spec)
         return cls(
             tasks=MappingProxyType(tasks),
             order=tuple(order),
@@ -143,6 +157,11 @@ class DagGraph:
             literal_lengths=MappingProxyType({tid: literal_expansion_length(t)
                                               for tid, t in tasks.items() if t.is_mapped}),
             short_circuit_all=MappingProxyType(options),
+            setups=st.setups,
+            indirect_setups=MappingProxyType(
+                {tid: ind for tid in order if (ind := st.indirect_setups(tid))}
+                if st.active else {}),
+            state_leaves=st.state_leaves() if st.active else None,
         )
 
     def descendants(self, starts: Iterable[str]) -> set[str]:
@@ -340,7 +359,13 @@ def evaluate_run(
             continue
 
         counts = _upstream_counts(g, tid, by_task, own)
+        if g.setups:
+            counts = setup_counts(counts, (st for up in g.upstream[tid] if up in g.setups
+                                           for st in by_task[up].values()))
         decision = decide(g.rules[tid], counts)
+        if tid in g.indirect_setups:
+            decision = setup_constraint(decision, (st for s in g.indirect_setups[tid]
+                                                   for st in by_task[s].values()))
         unexpanded = tid in g.map_deps and list(tis) == [-1]
         if unexpanded and decision in (Decision.RUN, Decision.WAIT):
             decision = _mapped_upstream_decision(g.map_deps[tid], by_task) or decision
@@ -484,7 +509,7 @@ def _run_state(g: DagGraph, by_task: Mapping[str, Mapping[int, TIState]]
             return DagRunState.RUNNING, False
         # Task instances remain, none is running or about to, and none could be scheduled.
         return DagRunState.FAILED, True
-    for leaf in g.leaves:
+    for leaf in g.leaves if g.state_leaves is None else g.state_leaves:
         for st in by_task[leaf].values():
             if st in FAILED_STATES:
                 return DagRunState.FAILED, False

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leoflow.engine.scheduler import timetable
 from leoflow.engine.scheduler.clock import Clock, SystemClock
+from leoflow.engine.scheduler.setup_teardown import SetupTeardownGraph
 from leoflow.engine.scheduler.states import DagRunType
 from leoflow.engine.services.errors import (
     DagNotFound,
@@ -219,7 +220,7 @@ class Operations:
         self, dag_id: str, run_id: str, task_ids: Iterable[str] | None = None, *,
         map_indexes: Iterable[int] | None = None, include_downstream: bool = False,
         include_upstream: bool = False, only_failed: bool = False, dry_run: bool = False,
-        user: str | None = None,
+        user: str | None = None, exact: bool = False,
     ) -> list[TaskInstanceRow]:
         """Clear task instances so they run again; returns those (to be) cleared.
 
@@ -227,6 +228,10 @@ class Operations:
         ``max_tries = try_number + retries`` (Airflow's rule). The run returns to queued and
         is re-pinned to the DAG's current version: tasks new in that version get instances,
         instances of tasks it no longer has become ``removed``.
+
+        As in Airflow, clearing a task also clears the setups it runs within and their
+        teardowns, and clearing a setup clears its teardowns (``setup_teardown``);
+        ``exact=True`` clears ``task_ids`` only (a caller that selected them already).
         """
         now = self.clock.now()
         async with self.store.begin() as conn:
@@ -239,10 +244,9 @@ class Operations:
             if unknown:
                 raise TaskNotFound(dag_id, unknown)
             selected = set(chosen)
-            if include_downstream:
-                selected |= _closure(chosen, spec.downstream)
-            if include_upstream:
-                selected |= _closure(chosen, lambda t: spec.task(t).upstream)
+            if not exact:
+                selected = SetupTeardownGraph.of(spec).clear_selection(
+                    chosen, upstream=include_upstream, downstream=include_downstream)
             indexes = set(map_indexes) if map_indexes is not None else None
             tis = [ti for ti in await task_instances.list_for_run(conn, run.id)
                    if ti.task_id in selected

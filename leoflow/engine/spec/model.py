@@ -179,6 +179,11 @@ class TaskSpec:
     # pod settings under the Kubernetes executor (resources, node_selector, tolerations,
     # service_account_name, env, annotations, labels); empty elsewhere
     kubernetes: Mapping[str, Any] = field(default_factory=dict)
+    # Airflow's setup/teardown tasks (docs/airflow-compat.md): a teardown runs when its work
+    # failed, and its own failure fails the run only with on_failure_fail_dagrun
+    is_setup: bool = False
+    is_teardown: bool = False
+    on_failure_fail_dagrun: bool = False
 
     @property
     def is_mapped(self) -> bool:
@@ -215,6 +220,9 @@ class TaskSpec:
             sensor=SensorSpec.from_json(data["sensor"]) if data.get("sensor") else None,
             line=data.get("line"),
             kubernetes=MappingProxyType(dict(data.get("kubernetes") or {})),
+            is_setup=bool(data.get("is_setup", False)),
+            is_teardown=bool(data.get("is_teardown", False)),
+            on_failure_fail_dagrun=bool(data.get("on_failure_fail_dagrun", False)),
         )
 
 

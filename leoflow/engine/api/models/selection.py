@@ -18,6 +18,7 @@ from leoflow.engine.api.models.task_instances import (
     ClearTaskInstancesBody,
     PatchTaskInstanceBody,
 )
+from leoflow.engine.scheduler.setup_teardown import SetupTeardownGraph
 from leoflow.engine.spec.model import DagSpec
 from leoflow.engine.store import listings, runs, task_instances
 from leoflow.engine.store.rows import DagRunRow, TaskInstanceRow
@@ -133,6 +134,9 @@ async def clear_candidates(conn: AsyncConnection, run: DagRunRow, spec: DagSpec 
         if not chosen:
             return []
     related = relatives(spec, chosen, body.include_upstream, body.include_downstream)
+    # and the setups and teardowns clearing them brings along, as Airflow does
+    related |= SetupTeardownGraph.of(spec).clear_selection(
+        chosen, upstream=body.include_upstream, downstream=body.include_downstream) - chosen
     whole_tasks = (whole or set()) | related if whole is not None else chosen
     selected = []
     for ti in await task_instances.list_for_run(conn, run.id):

@@ -464,11 +464,13 @@ async def _clear_exactly(ctx: ApiContext, run: DagRunRow, tis: list[TaskInstance
         wanted[ti.task_id].add(ti.map_index)
     whole = sorted(t for t, idx in wanted.items() if idx == all_indexes[t])
     if whole:
-        await ctx.operations.clear_task_instances(run.dag_id, run.run_id, whole, user=user)
+        await ctx.operations.clear_task_instances(run.dag_id, run.run_id, whole, user=user,
+                                                  exact=True)
     for task_id, indexes in sorted(wanted.items()):
         if task_id not in whole:
             await ctx.operations.clear_task_instances(run.dag_id, run.run_id, [task_id],
-                                                      map_indexes=sorted(indexes), user=user)
+                                                      map_indexes=sorted(indexes), user=user,
+                                                      exact=True)
 
 
 @router.post("/clearTaskInstances", response_model=TaskInstanceCollectionResponse)
