@@ -23,9 +23,11 @@ from typing import Any
 from leoflow.app.settings import Settings
 from leoflow.engine.agent_service.service import AgentService, serve
 from leoflow.engine.environments.manager import EnvironmentManager
+from leoflow.engine.environments.task_envs import TaskEnvironments
 from leoflow.engine.executors.base import TaskLaunch
 from leoflow.engine.executors.http import HttpExecutor
 from leoflow.engine.executors.subprocess import SubprocessExecutor
+from leoflow.engine.executors.task_environment import PreparingExecutor
 from leoflow.engine.ha import (
     LeaderElector,
     ReplicaAgentService,
@@ -248,6 +250,7 @@ async def start_control_plane(
     home.mkdir(parents=True, exist_ok=True)
     store = await Store.open(settings.database_url, auto_migrate=auto_migrate)
     environments = EnvironmentManager(home)
+    task_environments = TaskEnvironments(home)  # @task.virtualenv: a task's own venv
     xcom, logs, datastore_closers = _datastores(settings, store, home)
     sink = _LogSink(logs)
     holder: dict[str, Any] = {}
@@ -260,6 +263,11 @@ async def start_control_plane(
         key = log_key(launch.dag_id, launch.run_id, launch.task_id, launch.try_number,
                       launch.map_index)
         await logs.append_lines(key, "agent", [line])
+
+    async def environment_output(launch: TaskLaunch, lines: list[str]) -> None:
+        key = log_key(launch.dag_id, launch.run_id, launch.task_id, launch.try_number,
+                      launch.map_index)
+        await logs.append_lines(key, "agent", lines)
 
     def interpreter_for(spec: DagSpec) -> str:
         env = environments.find(spec.project or spec.dag_id, spec.python_version,
@@ -298,6 +306,7 @@ async def start_control_plane(
         store, report=report, xcom=pushes, logs=sink, code_dir=home / "code",
         interpreter_for=interpreter_for, on_reported=reported, cancel=cancel,
         secrets_env=task_secrets,
+        task_env=lambda task: task_environments.env_for(task.options),
         heartbeat_timeout=heartbeat_timeout, code_roots=code_roots,
         is_leader=lambda: plane.is_leader, send=lambda message: relay.send(message))
     cluster = None
@@ -333,7 +342,10 @@ async def start_control_plane(
         found = (await task_secrets(tenant)).get(f"AIRFLOW_CONN_{conn_id.upper()}")
         return json.loads(found) if found else await environment_connection(tenant, conn_id)
 
-    executors: dict[str, Any] = {"subprocess": subprocess_executor, "http": http_executor}
+    # a task's own virtual environment is built before its agent starts (executors/
+    # task_environment.py); in a DAG image (Kubernetes) the image holds the environment
+    preparing = PreparingExecutor(subprocess_executor, task_environments, environment_output)
+    executors: dict[str, Any] = {"subprocess": preparing, "http": http_executor}
     default_executor = "subprocess"
     if cluster is not None:
         pods = _kubernetes_executor(settings, store, cluster, port, mint, agent_output)
@@ -363,7 +375,7 @@ async def start_control_plane(
         subprocess_executor=subprocess_executor, http_executor=http_executor,
         grpc_port=port, relay=relay)
     plane._closers.extend([sweeper.stop, lambda: server.stop(grace=1.0), logs.close,
-                           *datastore_closers])
+                           *datastore_closers, preparing.cancel_builds])
     if pods is not None:
         plane._closers.append(pods.close)
     if store.is_sqlite:  # one process owns the file: no election

@@ -24,6 +24,12 @@ from leoflow.sdk.operators import (
     set_output_processor,
 )
 from leoflow.sdk.sensors import DecoratedSensorOperator
+from leoflow.sdk.venv_operators import (
+    BranchExternalPythonDecoratedOperator,
+    BranchVirtualenvDecoratedOperator,
+    ExternalPythonDecoratedOperator,
+    VirtualenvDecoratedOperator,
+)
 from leoflow.sdk.xcom_arg import XComArg
 
 # Names a task function may declare to receive run-time context (Airflow's context keys);
@@ -178,6 +184,11 @@ class _TaskNamespace:
     short_circuit = staticmethod(_factory(ShortCircuitDecoratedOperator))
     # the function is the poke: it returns a bool or a PokeReturnValue
     sensor = staticmethod(_factory(DecoratedSensorOperator))  # type: ignore[arg-type]
+    # the function's source runs in another interpreter (leoflow.sdk.venv_operators)
+    virtualenv = staticmethod(_factory(VirtualenvDecoratedOperator))
+    branch_virtualenv = staticmethod(_factory(BranchVirtualenvDecoratedOperator))
+    external_python = staticmethod(_factory(ExternalPythonDecoratedOperator))
+    branch_external_python = staticmethod(_factory(BranchExternalPythonDecoratedOperator))
 
     def __call__(self, python_callable: Callable[..., Any] | None = None,
                  **kwargs: Any) -> Any:
@@ -186,7 +197,8 @@ class _TaskNamespace:
     def __getattr__(self, name: str) -> Any:
         raise AttributeError(
             f"@task.{name} is not supported by Leoflow; supported: @task, @task.python, "
-            "@task.bash, @task.branch, @task.short_circuit, @task.sensor")
+            "@task.bash, @task.branch, @task.short_circuit, @task.sensor, @task.virtualenv, "
+            "@task.branch_virtualenv, @task.external_python, @task.branch_external_python")
 
 
 task = _TaskNamespace()

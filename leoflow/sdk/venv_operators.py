@@ -188,8 +188,11 @@ class _EnvironmentCallOperator(BaseOperator):
         self.env_vars = {str(k): str(v) for k, v in (env_vars or {}).items()}
         self.inherit_env = bool(inherit_env)
         inputs = dict(op_kwargs or {})
-        if templates_dict:  # Airflow passes it to the function as a keyword argument
-            inputs["templates_dict"] = dict(templates_dict)
+        # templates_dict travels as an input, so the agent renders it like op_kwargs; the
+        # function receives it as Airflow gives context values (if it asks for it)
+        self._templates_dict_input = bool(templates_dict) and "templates_dict" not in inputs
+        if self._templates_dict_input:
+            inputs["templates_dict"] = dict(templates_dict or {})
         self.set_inputs(list(op_args or []), inputs)
         self._run_args: list[Any] = []
         self._run_kwargs: dict[str, Any] = {}
@@ -254,7 +257,10 @@ class _EnvironmentCallOperator(BaseOperator):
         func = self.callable
         source = function_source(func)
         shared = {k: v for k, v in context.items() if k in SERIALIZABLE_CONTEXT_KEYS}
-        kwargs = call_kwargs(func, self._run_args, self._run_kwargs, shared)
+        given = dict(self._run_kwargs)
+        if self._templates_dict_input:  # rendered like op_kwargs; given as context is
+            shared["templates_dict"] = given.pop("templates_dict", None)
+        kwargs = call_kwargs(func, self._run_args, given, shared)
         try:
             arguments = json.dumps({"args": self._run_args, "kwargs": kwargs})
         except (TypeError, ValueError) as exc:

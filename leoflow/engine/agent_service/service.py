@@ -29,7 +29,7 @@ import grpc
 from leoflow.engine.agent_service.context import build_context
 from leoflow.engine.agent_service.task_state import task_state_call
 from leoflow.engine.executors.base import ExecutorEvent
-from leoflow.engine.spec.model import DagSpec
+from leoflow.engine.spec.model import DagSpec, TaskSpec
 from leoflow.engine.store import Store, dags, runs, task_instances, tokens
 from leoflow.engine.store.rows import DagRunRow, TaskInstanceRow
 from leoflow.rpc import agent_pb2 as pb
@@ -72,6 +72,7 @@ class AgentService(pb_grpc.AgentServiceServicer):
                  xcom: XComStore, logs: LogSink, code_dir: Path,
                  interpreter_for: Callable[[DagSpec], str],
                  secrets_env: Callable[[str], Awaitable[Mapping[str, str]]] | None = None,
+                 task_env: Callable[[TaskSpec], Mapping[str, str]] | None = None,
                  on_reported: Callable[[str], None] | None = None,
                  cancel: Callable[[str, str], Awaitable[None]] | None = None,
                  heartbeat_interval: float = 2.0, heartbeat_timeout: float = 10.0,
@@ -84,6 +85,9 @@ class AgentService(pb_grpc.AgentServiceServicer):
         self.code_dir = code_dir
         self.interpreter_for = interpreter_for
         self.secrets_env = secrets_env
+        # variables a task needs from the control plane itself (where its own virtual
+        # environment is: leoflow.engine.environments.task_envs)
+        self.task_env = task_env
         self.on_reported = on_reported
         self.cancel = cancel
         self.heartbeat_interval = heartbeat_interval
@@ -190,6 +194,8 @@ class AgentService(pb_grpc.AgentServiceServicer):
         # the agent starts user code with a clean environment, so it must travel here
         env.update({str(k): str(v) for k, v in
                     ((task.kubernetes or {}).get("env") or {}).items()})
+        if self.task_env is not None:
+            env.update(self.task_env(task))
         if self.secrets_env is not None:
             # Variables and connections of the DAG's tenant, for this task's process only.
             env.update(await self.secrets_env(await self._tenant_of(run.dag_id)))
