@@ -63,6 +63,7 @@ from leoflow.engine.scheduler.retry import next_retry_at
 from leoflow.engine.scheduler.states import DagRunType
 from leoflow.engine.spec.model import DagSpec, TaskSpec, XComRef, iter_xcom_refs
 from leoflow.engine.store import DuplicateRunError, Store, dags, pools, runs, task_instances, xcom
+from leoflow.engine.store import hitl as hitl_rows
 from leoflow.engine.store import triggers as trigger_rows
 from leoflow.engine.store.rows import DagRunRow, TaskInstanceRow, TriggerRow
 from leoflow.engine.store.task_instances import TRY_ENDED_STATES, NewTaskInstance
@@ -83,6 +84,8 @@ OCCUPYING = ("queued", "running")
 ACTIVE_RUN_STATES = ("queued", "running")
 FINISHED_RUN_STATES = ("success", "failed")
 FINISHED_TI = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
+# Waiting on a trigger row: deferred, or awaiting_input (a human-in-the-loop ``hitl`` trigger).
+WAITING_TI = frozenset({"deferred", "awaiting_input"})
 # Operators the scheduler completes itself: nothing to run (Airflow never sends
 # EmptyOperator to an executor either).
 NOOP_OPERATORS = frozenset({"empty"})
@@ -552,7 +555,7 @@ class Scheduler:
         by_id = {ti.id: ti for ti in tis}
         for row in found:
             owner = by_id.get(row.task_instance_id)
-            if owner is None or owner.state != "deferred" or owner.trigger_id != row.id:
+            if owner is None or owner.state not in WAITING_TI or owner.trigger_id != row.id:
                 await trigger_rows.delete_trigger(conn, row.id)
                 self._trigger_drops.append(row.id)
 
@@ -606,7 +609,7 @@ class Scheduler:
 
         Leaving ``deferred`` deletes the trigger in the same transaction: whatever moved the
         task instance (its event, a timeout, the run's timeout), the trigger is spent."""
-        if ti.state == "deferred" and state != "deferred" and ti.trigger_id is not None:
+        if ti.state in WAITING_TI and state not in WAITING_TI and ti.trigger_id is not None:
             await trigger_rows.delete_trigger(conn, ti.trigger_id)
             self._trigger_drops.append(ti.trigger_id)
             changes = {"trigger_id": None, "trigger_timeout": None, **changes}
@@ -807,12 +810,18 @@ class Scheduler:
             conn, classpath=str(kind), kwargs=dict(kwargs), task_instance_id=ti.id,
             try_number=try_number, now=now, due_at=due_at, timeout_at=timeout_at,
             timeout_kind=timeout_kind, triggerer_id=self.triggers.triggerer_id)
-        parked = await self._write(conn, view, ti, "deferred", now, **changes,
+        waiting = "deferred"
+        if kind == "hitl":  # a person answers: Airflow 3.1+'s awaiting_input, same machinery
+            waiting = "awaiting_input"
+            await hitl_rows.open_request(conn, ti_id=ti.id, try_number=try_number,
+                                         request=kwargs, now=now, timeout_at=timeout_at)
+        parked = await self._write(conn, view, ti, waiting, now, **changes,
                                    trigger_id=row.id, trigger_timeout=timeout_at)
         self._trigger_adds.append((row, parked))
         self._emit_after_commit("ti.deferred", {
             "ti_id": ti.id, "dag_id": ti.dag_id, "run_id": ti.run_id, "task_id": ti.task_id,
-            "map_index": ti.map_index, "trigger_id": row.id, "kind": row.classpath})
+            "map_index": ti.map_index, "trigger_id": row.id, "kind": row.classpath,
+            "state": waiting})
         return parked
 
     async def _apply_trigger_event(self, conn: AsyncConnection, event: TriggerEvent,
@@ -820,7 +829,7 @@ class Scheduler:
         """A trigger fired or timed out: resume the try, or end it. Applied once: the task
         instance must still be deferred on this very trigger (``_write`` deletes it)."""
         found = await self._ti_view(conn, event.ti_id, now)
-        if found is None or found[1].state != "deferred" \
+        if found is None or found[1].state not in WAITING_TI \
                 or found[1].trigger_id != event.trigger_id \
                 or found[1].try_number != event.try_number:
             if await trigger_rows.delete_trigger(conn, event.trigger_id):
@@ -899,7 +908,8 @@ class Scheduler:
                                       "dagrun_timeout"))
                 self._release(ti.id)
                 self._cancel_timer(("timeout", ti.id))
-            in_try = in_flight or ti.state in ("deferred", "up_for_reschedule")
+            in_try = in_flight or ti.state in ("deferred", "awaiting_input",
+                                               "up_for_reschedule")
             row = await self._write(conn, view, ti, "skipped", now)
             if in_try:
                 await task_instances.record_try_of(
@@ -942,14 +952,15 @@ class Scheduler:
                             if t.state in ("up_for_retry", "up_for_reschedule")
                             and t.next_retry_at is not None},
                 now=now)
+            # expand first: a mapped group's task may expand and settle instances at once
+            for task_id, length in decision.expand.items():
+                await self._expand(conn, view, states, task_id, length)
             for key in decision.skip:
                 await self._write(conn, view, view.tis[key], "skipped", now)
                 states[key] = "skipped"
             for key in decision.upstream_failed:
                 await self._write(conn, view, view.tis[key], "upstream_failed", now)
                 states[key] = "upstream_failed"
-            for task_id, length in decision.expand.items():
-                await self._expand(conn, view, states, task_id, length)
             completed_noop = False
             for key in decision.schedule:
                 ti = view.tis[key]

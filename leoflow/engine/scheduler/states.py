@@ -57,6 +57,9 @@ class TaskInstanceState(StrEnum):
     UPSTREAM_FAILED = "upstream_failed"
     SKIPPED = "skipped"
     DEFERRED = "deferred"
+    # A human-in-the-loop task waits for a person's answer (Airflow 3.1+); like deferred it
+    # holds no process or slot, and a ``hitl`` trigger ends the wait.
+    AWAITING_INPUT = "awaiting_input"
 
 
 TIState = TaskInstanceState | None
@@ -71,7 +74,7 @@ FINISHED: frozenset[TIState] = frozenset(
 
 UNFINISHED: frozenset[TIState] = frozenset(
     {None, TI.SCHEDULED, TI.QUEUED, TI.RUNNING, TI.RESTARTING, TI.UP_FOR_RETRY,
-     TI.UP_FOR_RESCHEDULE, TI.DEFERRED}
+     TI.UP_FOR_RESCHEDULE, TI.DEFERRED, TI.AWAITING_INPUT}
 )
 """Everything that is not finished, ``None`` included (Airflow's ``State.unfinished``)."""
 
@@ -102,15 +105,19 @@ _TI_TRANSITIONS: Mapping[TIState, frozenset[TIState]] = {
     # The agent starts it; an executor may fail it before it starts (with or without retry).
     # A start and a deferral/reschedule reported in one batch are written as one change.
     TI.QUEUED: frozenset({TI.RUNNING, TI.SCHEDULED, None, TI.FAILED, TI.UP_FOR_RETRY,
-                          TI.REMOVED, TI.DEFERRED, TI.UP_FOR_RESCHEDULE}),
+                          TI.REMOVED, TI.DEFERRED, TI.UP_FOR_RESCHEDULE,
+                          TI.AWAITING_INPUT}),
     # What a try can end in; restarting is what clearing a running task does to it.
     TI.RUNNING: frozenset({TI.SUCCESS, TI.FAILED, TI.UP_FOR_RETRY, TI.UP_FOR_RESCHEDULE,
-                           TI.DEFERRED, TI.SKIPPED, TI.RESTARTING, TI.REMOVED}),
+                           TI.DEFERRED, TI.SKIPPED, TI.RESTARTING, TI.REMOVED,
+                           TI.AWAITING_INPUT}),
     # A cleared running task is killed and then always gets another try.
     TI.RESTARTING: frozenset({TI.UP_FOR_RETRY, TI.FAILED, TI.SUCCESS, TI.SKIPPED}),
     # A trigger fires (back to scheduled), times out, or ends the task itself.
     TI.DEFERRED: frozenset({TI.SCHEDULED, TI.FAILED, TI.UP_FOR_RETRY, TI.SUCCESS,
                             TI.SKIPPED}),
+    TI.AWAITING_INPUT: frozenset({TI.SCHEDULED, TI.FAILED, TI.UP_FOR_RETRY, TI.SUCCESS,
+                                  TI.SKIPPED}),
     # Waiting for a timer; an upstream change found on re-evaluation may still resolve it.
     TI.UP_FOR_RETRY: frozenset({TI.SCHEDULED, TI.SKIPPED, TI.UPSTREAM_FAILED}),
     TI.UP_FOR_RESCHEDULE: frozenset({TI.SCHEDULED, TI.SKIPPED, TI.UPSTREAM_FAILED}),

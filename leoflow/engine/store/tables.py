@@ -431,3 +431,35 @@ task_state = Table(
     Column("expires_at", UTCDateTime, nullable=True),
     Index("ix_task_state_expires_at", "expires_at"),
 )
+
+# A human-in-the-loop request and its answer (Airflow's hitl_detail): one row per task
+# instance, for its latest try (a new try's request replaces the row). Written by the
+# scheduler in the transaction that parks the try in ``awaiting_input``; answered by
+# leoflow.engine.services.hitl (or by the trigger runner with the defaults at the timeout).
+hitl_detail = Table(
+    "hitl_detail",
+    metadata,
+    Column(
+        "ti_id",
+        String(UUID_LEN),
+        ForeignKey("task_instance.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("try_number", Integer, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("body", Text, nullable=True),
+    Column("options", json_type(), nullable=False),
+    Column("defaults", json_type(none_as_null=True), nullable=True),
+    Column("multiple", Boolean, nullable=False),
+    Column("params", json_type(), nullable=False),
+    Column("assigned_users", json_type(), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("timeout_at", UTCDateTime, nullable=True),
+    # the answer: null until someone (or the timeout's defaults) answers
+    Column("responded_at", UTCDateTime, nullable=True),
+    Column("responded_by_user_id", String(ID_LEN), nullable=True),
+    Column("responded_by_user_name", String(ID_LEN), nullable=True),
+    Column("chosen_options", json_type(none_as_null=True), nullable=True),
+    Column("params_input", json_type(none_as_null=True), nullable=True),
+    Index("ix_hitl_detail_responded_at", "responded_at"),
+)

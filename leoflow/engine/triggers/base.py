@@ -8,7 +8,7 @@ from typing import Any
 
 from leoflow.errors import LeoflowError
 
-KINDS = ("time", "file", "http", "external_task")
+KINDS = ("time", "file", "http", "external_task", "hitl", "dag_run")
 """The trigger kinds the control plane runs (no user code: see docs/triggerer.md)."""
 
 DEFAULT_POKE_INTERVAL = 60.0  # seconds, as Airflow's sensors

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from leoflow.engine.triggers import external, files, http
+from leoflow.engine.triggers import dag_run, external, files, hitl, http
 from leoflow.engine.triggers.base import KINDS, TriggerError, poke_interval
 
 
@@ -21,7 +21,8 @@ def validate(kind: Any, kwargs: Any) -> None:
     if kind != "time":
         poke_interval(kwargs)
     {"file": files.validate, "http": http.validate,
-     "external_task": external.validate}.get(kind, lambda _k: None)(kwargs)
+     "external_task": external.validate, "hitl": hitl.validate,
+     "dag_run": dag_run.validate}.get(kind, lambda _k: None)(kwargs)
 
 
 def describe(kind: str, kwargs: Mapping[str, Any], due_at: datetime | None = None) -> str:
@@ -39,4 +40,8 @@ def describe(kind: str, kwargs: Mapping[str, Any], due_at: datetime | None = Non
         what = f"task(s) {', '.join(ids)} of DAG" if ids else "DAG"
         states = "/".join(kwargs.get("allowed_states") or ["success"])
         return f"{what} {kwargs.get('external_dag_id')} to be {states}"
+    if kind == "dag_run":
+        return dag_run.describe(kwargs)
+    if kind == "hitl":
+        return f"a person to answer {str(kwargs.get('subject') or '')!r}"
     return kind

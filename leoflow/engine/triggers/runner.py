@@ -36,7 +36,7 @@ from leoflow.engine.scheduler.clock import Clock
 from leoflow.engine.store import Store, dags, runs
 from leoflow.engine.store import triggers as trigger_rows
 from leoflow.engine.store.rows import TriggerRow
-from leoflow.engine.triggers import external, files, http
+from leoflow.engine.triggers import dag_run, external, files, hitl, http
 from leoflow.engine.triggers.base import PollResult, TriggerEvent, poke_interval
 from leoflow.engine.triggers.kinds import describe
 from leoflow.engine.triggers.timers import TimerHeap
@@ -138,6 +138,9 @@ class TriggerRunner:
         self._log_task: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
         self._tenants: dict[str, str] = {}
+        # TriggerDagRunOperator requests: the control plane's cross-DAG service, wired in
+        # by the composition root (the runner cannot import services: they import it)
+        self.dag_runs: dag_run.DagRunStarter | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -197,8 +200,8 @@ class TriggerRunner:
             self._heap.set(_due_key(row.id), due)
         else:
             self._heap.set(_due_key(row.id), now)  # first poll at once
-            if row.classpath == "external_task":
-                self._watching.setdefault(str(row.kwargs.get("external_dag_id")),
+            if _watched_dag(row.classpath, row.kwargs) is not None:
+                self._watching.setdefault(str(_watched_dag(row.classpath, row.kwargs)),
                                           set()).add(row.id)
         if row.timeout_at is not None:
             self._heap.set(_timeout_key(row.id), row.timeout_at.timestamp())
@@ -218,12 +221,22 @@ class TriggerRunner:
             del self._by_ti[w.ti_id]
         self._heap.cancel(_due_key(trigger_id))
         self._heap.cancel(_timeout_key(trigger_id))
-        if w.kind == "external_task":
-            watchers = self._watching.get(str(w.kwargs.get("external_dag_id")))
+        watched = _watched_dag(w.kind, w.kwargs)
+        if watched is not None:
+            watchers = self._watching.get(watched)
             if watchers is not None:
                 watchers.discard(trigger_id)
                 if not watchers:
-                    del self._watching[str(w.kwargs.get("external_dag_id"))]
+                    del self._watching[watched]
+
+    def poll_now(self, ti_id: str) -> bool:
+        """Poll the trigger of task instance ``ti_id`` now (its answer was just stored);
+        whether this runner holds one."""
+        trigger_id = self._by_ti.get(ti_id)
+        if trigger_id is None or not self.running:
+            return False
+        self._heap.set(_due_key(trigger_id), self.clock.now().timestamp())
+        return True
 
     def notice(self, kind: str, data: Mapping[str, Any]) -> None:
         """A scheduler event (``ti.finished``, ``run.finished``): external-task triggers
@@ -277,7 +290,11 @@ class TriggerRunner:
             w = self._waiting.get(trigger_id)
             if w is None:
                 continue
-            if is_timeout:
+            if is_timeout and w.kind == "hitl":
+                # a human-in-the-loop timeout is an answer (the defaults) or Airflow's
+                # timeout event, both decided by a last poll (triggers/hitl.py)
+                self._queue_poll(trigger_id)
+            elif is_timeout:
                 self._log(w, f"timed out at {now.isoformat()} (trigger {trigger_id})")
                 self._emit(w, TriggerEvent(trigger_id, w.ti_id, w.try_number, {},
                                            timed_out=True, timeout_kind=w.timeout_kind))
@@ -350,6 +367,10 @@ class TriggerRunner:
                 self._tenants[w.dag_id] = dag.tenant if dag is not None else "default"
         if w.kind == "file":
             return await files.poll(w.kwargs)
+        if w.kind == "dag_run":
+            return await dag_run.poll(w.kwargs, w.id, w.dag_id, self.dag_runs)
+        if w.kind == "hitl":
+            return await hitl.poll(self.store, w.ti_id, w.try_number, self.clock.now())
         if w.kind == "http":
             if self._client is None:
                 self._client = httpx.AsyncClient()
@@ -389,6 +410,15 @@ class TriggerRunner:
                     await self.logs.finish(key)  # type: ignore[union-attr]
             except Exception:
                 log.exception("cannot write a trigger line to the log of %s", key)
+
+
+def _watched_dag(kind: str, kwargs: Mapping[str, Any]) -> str | None:
+    """The other DAG whose changes make this trigger poll at once (``notice``)."""
+    if kind == "external_task":
+        return str(kwargs.get("external_dag_id"))
+    if kind == "dag_run" and kwargs.get("wait_for_completion"):
+        return str(kwargs.get("trigger_dag_id"))
+    return None
 
 
 async def environment_connection(tenant: str, conn_id: str) -> Mapping[str, Any] | None:

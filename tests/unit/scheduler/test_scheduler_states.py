@@ -36,7 +36,8 @@ def test_values_are_airflows() -> None:
     assert [s.value for s in DagRunState] == ["queued", "running", "success", "failed"]
     assert {s.value for s in TaskInstanceState} == {
         "removed", "scheduled", "queued", "running", "success", "restarting", "failed",
-        "up_for_retry", "up_for_reschedule", "upstream_failed", "skipped", "deferred"}
+        "up_for_retry", "up_for_reschedule", "upstream_failed", "skipped", "deferred",
+        "awaiting_input"}  # Airflow 3.1+: a human-in-the-loop task waits for a person
     assert {t.value for t in DagRunType} == {
         "backfill", "scheduled", "manual", "operator_triggered", "asset_triggered",
         "asset_materialization"}
@@ -56,6 +57,7 @@ def test_state_sets() -> None:
     (TI.SCHEDULED, TI.QUEUED), (TI.QUEUED, TI.RUNNING), (TI.RUNNING, TI.SUCCESS),
     (TI.RUNNING, TI.FAILED), (TI.RUNNING, TI.UP_FOR_RETRY), (TI.RUNNING, TI.SKIPPED),
     (TI.RUNNING, TI.DEFERRED), (TI.DEFERRED, TI.SCHEDULED), (TI.RUNNING, TI.UP_FOR_RESCHEDULE),
+    (TI.RUNNING, TI.AWAITING_INPUT), (TI.AWAITING_INPUT, TI.SCHEDULED),
     (TI.UP_FOR_RESCHEDULE, TI.SCHEDULED), (TI.UP_FOR_RETRY, TI.SCHEDULED),
     (TI.QUEUED, TI.FAILED), (TI.RUNNING, TI.RESTARTING), (TI.RESTARTING, TI.UP_FOR_RETRY),
     (TI.SUCCESS, TI.SUCCESS),  # re-delivered event: no change

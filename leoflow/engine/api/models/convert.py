@@ -227,6 +227,16 @@ def dag_run_response(run: DagRunRow, version: DagVersionRow | None,
     )
 
 
+def api_ti_state(state: str | None) -> str | None:
+    """A task instance's state as the TI routes show it: the twelve states every supported
+    client knows. ``awaiting_input`` (a human-in-the-loop task) is shown as ``deferred``, as
+    Airflow 3.1 and 3.2 themselves show such a task, because clients up to 3.2 refuse
+    ``awaiting_input``; ``/hitlDetails`` says that it waits for a person."""
+    if state == "awaiting_input":
+        return "deferred"
+    return state if state in TI_STATES else None
+
+
 def _ti_common(row: TaskInstanceRow | TaskInstanceHistoryRow, spec: DagSpec | None,
                version: DagVersionRow | None) -> dict[str, Any]:
     task = task_of(spec, row.task_id)
@@ -239,7 +249,7 @@ def _ti_common(row: TaskInstanceRow | TaskInstanceHistoryRow, spec: DagSpec | No
         "start_date": row.start_date,
         "end_date": row.end_date,
         "duration": row.duration,
-        "state": row.state if row.state in TI_STATES else None,
+        "state": api_ti_state(row.state),
         "try_number": row.try_number,
         "max_tries": row.max_tries,
         "task_display_name": task_display_name(row.task_id, task, spec),
