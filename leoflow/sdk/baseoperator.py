@@ -251,7 +251,8 @@ class BaseOperator(SetupTeardownMixin, DependencyMixin):
 
     def _depend_on_refs(self, value: Any) -> None:
         if isinstance(value, XComArg):
-            self.add_upstream_task(value.operator)
+            for upstream in value.references():  # several for zip/concat, none for a
+                self.add_upstream_task(upstream)  # mapped task group's argument
         elif isinstance(value, (list, tuple)):
             for item in value:
                 self._depend_on_refs(item)
@@ -328,9 +329,21 @@ class OperatorPartial:
         self.kwargs = kwargs
 
     def expand(self, **mapped: Any) -> BaseOperator:
+        from leoflow.sdk import mapped_operators
+
         if not mapped:
             raise DagDefinitionError("expand() needs at least one argument to map over",
                                      **_where())
+        if mapped_operators.is_user_operator(self.operator_class):
+            # a user's operator: every __init__ argument is mappable, as in Airflow
+            mapped_operators.check_names(self.operator_class, list(mapped), _where())
+            for name, value in mapped.items():
+                check_expandable(name, value)
+            op = mapped_operators.build_mapped(self.operator_class, self.kwargs, list(mapped))
+            for name in mapped:
+                op.op_kwargs.pop(name, None)
+            op.set_expansion("kwargs", dict(mapped))
+            return op
         not_mappable = set(mapped) - set(self.operator_class.mappable_fields)
         if not_mappable:
             raise DagDefinitionError(
@@ -347,7 +360,13 @@ class OperatorPartial:
         return op
 
     def expand_kwargs(self, value: Any) -> BaseOperator:
+        from leoflow.sdk import mapped_operators
+
         check_expandable("expand_kwargs", value, items_are_dicts=True)
+        if mapped_operators.is_user_operator(self.operator_class):
+            op = mapped_operators.build_mapped(self.operator_class, self.kwargs, None)
+            op.set_expansion("list_of_kwargs", value)
+            return op
         with building_mapped():
             op = self.operator_class(**self.kwargs)
         op.op_kwargs = {k: v for k, v in op.op_kwargs.items() if v is not None}

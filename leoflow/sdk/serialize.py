@@ -15,6 +15,8 @@ from typing import Any
 from leoflow.sdk.baseoperator import BaseOperator
 from leoflow.sdk.dag import DAG
 from leoflow.sdk.errors import DagDefinitionError
+from leoflow.sdk.mapped_groups import mapped_group_of
+from leoflow.sdk.mapping_spec import encode_derived, same_map_index
 from leoflow.sdk.params import Param, json_keys
 from leoflow.sdk.setup_teardown import spec_fields as setup_teardown_fields
 from leoflow.sdk.taskgroup import TaskGroup
@@ -93,6 +95,8 @@ def serialize_task(op: BaseOperator, order: dict[str, int]) -> dict[str, Any]:
     elif op.expand_mode == "list_of_kwargs":
         expand = {"mode": "list_of_kwargs",
                   "values": {"kwargs": encode(op.expand_values, where("expand_kwargs"), op)}}
+    if expand is not None and mapped_group_of(op) is not None:
+        expand["group"] = mapped_group_of(op)
     sensor = _sensor(op)
     return {
         **({"sensor": sensor} if sensor is not None else {}),
@@ -139,12 +143,18 @@ def _sensor(op: BaseOperator) -> dict[str, Any] | None:
 def encode(value: Any, where: str, op: BaseOperator) -> dict[str, Any]:
     """Encode an input value as a tagged value (see ``leoflow.engine.spec.model``)."""
     if isinstance(value, XComArg):
+        derived = encode_derived(value, where, op, encode, encode_literal)
+        if derived is not None:  # map / zip / concat / a mapped task group's argument
+            return derived
         if value.operator.dag is not op.dag:
             raise SerializationError(
                 f"{where}: uses the result of task {value.operator.task_id!r} from another "
                 f"DAG ({value.operator.dag.dag_id!r}); tasks can only use results within "
                 "their own DAG", file=op.fileloc, line=op.line)
-        return {"xcom": {"task_id": value.operator.task_id, "key": value.key}}
+        ref = {"task_id": value.operator.task_id, "key": value.key}
+        if same_map_index(value, op):
+            ref["same_map_index"] = True
+        return {"xcom": ref}
     if isinstance(value, DagParam):
         return {"param": {"name": value.name}}
     if isinstance(value, (list, tuple)):

@@ -47,6 +47,7 @@ from leoflow.sdk.errors import (
     AirflowSkipException,
     TaskDeferred,
 )
+from leoflow.sdk.mapped_operators import prepare_task
 from leoflow.sdk.retry_policy import decide
 from leoflow.sdk.runtime import set_current_context
 from leoflow.sdk.sensors import BaseSensorOperator
@@ -200,6 +201,10 @@ def run(payload: dict[str, Any], channel: Channel) -> dict[str, Any]:
     try:
         load_dag_file(dag_file, project_dir)
         dag, task = find_task(payload["dag_id"], payload["task_id"], payload["dag_file"])
+        # .map() functions run here, in the user's process; a mapped user operator is
+        # built with this instance's values (Airflow's unmapping)
+        task, args, kwargs = prepare_task(dag, task, list(payload.get("args") or []),
+                                          dict(payload.get("kwargs") or {}))
         ti = TaskInstance(dag_id=payload["dag_id"], task_id=payload["task_id"],
                           run_id=str(payload.get("run_id", "")),
                           map_index=int(payload.get("map_index", -1)),
@@ -208,11 +213,9 @@ def run(payload: dict[str, Any], channel: Channel) -> dict[str, Any]:
                           transport=ChannelTransport(channel))
         context = build_context(payload.get("context") or {}, dag=dag, task=task, ti=ti)
         context["task_state_store"] = TaskStateStore(channel)
-        args = list(payload.get("args") or [])
         set_current_context(context)
         try:
-            value = execute_task(task, payload, args, dict(payload.get("kwargs") or {}),
-                                 context)
+            value = execute_task(task, payload, args, kwargs, context)
         finally:
             set_current_context(None)
             stop_replay()

@@ -115,7 +115,10 @@ def task_group(group_id: str | Callable[..., Any] | None = None, **group_kwargs:
                 result = func(*args, **kwargs)
             return group if result is None else result
 
-        return build
+        from leoflow.sdk.mapped_groups import attach
+
+        return attach(build, func, group_id if isinstance(group_id, str) else None,
+                      group_kwargs)
 
     if callable(group_id):
         func, group_id = group_id, None

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from leoflow.sdk.baseoperator import BaseOperator
 
 XCOM_RETURN_KEY = "return_value"
+NOTSET: Any = type("NotSet", (), {"__repr__": lambda self: "NOTSET"})()
+"""No ``fillvalue`` given to ``zip`` (None is a valid fill value)."""
 
 
 class XComArg(SetupTeardownMixin, DependencyMixin):
@@ -36,11 +38,28 @@ class XComArg(SetupTeardownMixin, DependencyMixin):
             "defined, so it cannot be iterated; use .expand() to map over it"
         )
 
-    def map(self, _func: Any) -> Any:
-        raise NotImplementedError("XComArg.map() is not supported yet; use a task instead")
+    def references(self) -> list[BaseOperator]:
+        """The tasks whose results this value is made of (its dependencies)."""
+        return [self.operator]
 
-    def zip(self, *_others: Any) -> Any:
-        raise NotImplementedError("XComArg.zip() is not supported yet; use a task instead")
+    def map(self, fn: Any) -> XComArg:
+        """Each item passed through ``fn``, lazily, in the consumer's process (Airflow's
+        ``XComArg.map``); see ``leoflow.sdk.xcom_transforms``."""
+        from leoflow.sdk.xcom_transforms import make_map
+
+        return make_map(self, fn)
+
+    def zip(self, *others: XComArg, fillvalue: Any = NOTSET) -> XComArg:
+        """Items of this and ``others`` side by side; with ``fillvalue``, up to the longest."""
+        from leoflow.sdk.xcom_transforms import make_zip
+
+        return make_zip(self, others, fillvalue)
+
+    def concat(self, *others: XComArg) -> XComArg:
+        """The items of this result, then those of ``others``."""
+        from leoflow.sdk.xcom_transforms import make_concat
+
+        return make_concat(self, others)
 
     @property
     def task_id(self) -> str:

@@ -37,6 +37,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
+from leoflow.engine.scheduler.group_mapping import instance_decisions, same_group_upstreams
 from leoflow.engine.scheduler.mapping import literal_expansion_length, mapping_dependencies
 from leoflow.engine.scheduler.setup_teardown import (
     SetupTeardownGraph,
@@ -114,6 +115,8 @@ class DagGraph:
     setups: frozenset[str] = frozenset()
     indirect_setups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     state_leaves: frozenset[str] | None = None
+    # tasks of a mapped task group and their upstreams in the same group: per map index
+    group_ups: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, spec: DagSpec) -> DagGraph:
@@ -162,6 +165,7 @@ class DagGraph:
                 {tid: ind for tid in order if (ind := st.indirect_setups(tid))}
                 if st.active else {}),
             state_leaves=st.state_leaves() if st.active else None,
+            group_ups=MappingProxyType(same_group_upstreams(tasks)),
         )
 
     def descendants(self, starts: Iterable[str]) -> set[str]:
@@ -349,6 +353,20 @@ def evaluate_run(
             tis[mi] = state
             target.append((tid, mi))
 
+    def start(tid: str, keys: Iterable[int], wakeup: datetime | None) -> datetime | None:
+        """Schedule these instances, unless a retry or reschedule is not due yet."""
+        tis = by_task[tid]
+        for mi in keys:
+            key = (tid, mi)
+            if tis[mi] is not None and key in not_before:
+                at = not_before[key]
+                if now is None or now < at:
+                    wakeup = at if wakeup is None or at < wakeup else wakeup
+                    continue
+            tis[mi] = TI.SCHEDULED
+            schedule.append(key)
+        return wakeup
+
     for tid in g.order:
         tis = by_task[tid]
         candidates = [mi for mi, st in tis.items() if st in SCHEDULABLE]
@@ -357,6 +375,21 @@ def evaluate_run(
         if tid in forced:
             resolve(tid, candidates, TI.SKIPPED)
             continue
+        if tid in g.group_ups:  # a mapped group's task after another: per map index
+            per_index = instance_decisions(
+                g.rules[tid], g.upstream[tid], g.group_ups[tid], tis, by_task, candidates,
+                mapped_lengths[tid] if tid in mapped_lengths else g.literal_lengths.get(tid))
+            if per_index is not None:
+                if per_index[0] is not None:
+                    expand[tid] = per_index[0]
+                for mi, decision in per_index[1]:
+                    if decision is Decision.SKIP:
+                        resolve(tid, [mi], TI.SKIPPED)
+                    elif decision is Decision.UPSTREAM_FAILED:
+                        resolve(tid, [mi], TI.UPSTREAM_FAILED)
+                    elif decision is Decision.RUN:
+                        wakeup = start(tid, [mi], wakeup)
+                continue
 
         counts = _upstream_counts(g, tid, by_task, own)
         if g.setups:
@@ -393,15 +426,7 @@ def evaluate_run(
                     tis[mi] = TI.SCHEDULED
                     schedule.append((tid, mi))
         elif decision is Decision.RUN:
-            for mi in candidates:
-                key = (tid, mi)
-                if tis[mi] is not None and key in not_before:
-                    at = not_before[key]
-                    if now is None or now < at:
-                        wakeup = at if wakeup is None or at < wakeup else wakeup
-                        continue
-                tis[mi] = TI.SCHEDULED
-                schedule.append(key)
+            wakeup = start(tid, candidates, wakeup)
 
     run_state, deadlocked = _run_state(g, by_task)
     return RunDecision(

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from leoflow.engine.spec.derived import DERIVED_TAGS, derived_length
 from leoflow.engine.spec.model import Expansion, TaskSpec, XComRef, iter_xcom_refs
 from leoflow.errors import LeoflowError
 
@@ -106,6 +107,9 @@ def _length(encoded: Any, name: str, xcom_length: XComLength | None,
         if param_value is None:
             return None
         return _sized(param_value(body["name"]), name, task_id)
+    if tag in DERIVED_TAGS:  # XComArg.map / zip / concat: from their sources' lengths
+        return derived_length(tag, body, lambda inner: _length(
+            inner, name, xcom_length, param_value, task_id))
     raise UnmappableValue(task_id, name, encoded)
 
 

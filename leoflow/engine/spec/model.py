@@ -13,6 +13,11 @@ mistaken for a reference:
 * ``{"param": {"name": n}}``      a DAG param (a ``@dag`` function's argument), from the run
 * ``{"list": [<encoded>, ...]}``   a list holding at least one reference (fan-in)
 * ``{"dict": {name: <encoded>}}``  a dict holding at least one reference
+* ``{"map": {"arg", "fns", "names"}}``, ``{"zip": {"args", "longest", "fillvalue"}}``,
+  ``{"concat": {"args"}}``: ``XComArg.map/zip/concat`` (the map functions run in the user's
+  process); ``{"mapped_arg": {"name"}}``: an argument of the task's mapped task group;
+  an ``xcom`` body with ``"same_map_index": true`` reads one instance of a task of the same
+  mapped task group (see ``leoflow.sdk.mapping_spec``)
 """
 
 from __future__ import annotations
@@ -91,6 +96,9 @@ class Expansion:
     mode: Literal["kwargs", "list_of_kwargs"]
     values: Mapping[str, Any]  # encoded input values; for list_of_kwargs the key is "kwargs"
     order: tuple[str, ...] = ()  # the names as declared: the cross product's order
+    # set for the tasks of a mapped task group: the group's expansion, read through
+    # {"mapped_arg": ...} inputs instead of being merged into the task's arguments
+    group: str | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -214,7 +222,8 @@ class TaskSpec:
             inputs=MappingProxyType(dict(data.get("inputs", {}))),
             options=MappingProxyType(dict(data.get("options") or {})),
             expand=Expansion(mode=expand["mode"], values=MappingProxyType(dict(expand["values"])),
-                             order=tuple(expand.get("order", ())))
+                             order=tuple(expand.get("order", ())),
+                             group=expand.get("group"))
             if expand
             else None,
             sensor=SensorSpec.from_json(data["sensor"]) if data.get("sensor") else None,
@@ -333,4 +342,9 @@ def iter_xcom_refs(encoded: Any) -> Iterator[XComRef]:
             yield from iter_xcom_refs(item)
     elif tag == "dict":
         for item in body.values():
+            yield from iter_xcom_refs(item)
+    elif tag == "map":
+        yield from iter_xcom_refs(body["arg"])
+    elif tag in ("zip", "concat"):
+        for item in body["args"]:
             yield from iter_xcom_refs(item)

@@ -25,6 +25,13 @@ import copy
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
 
+from leoflow.engine.spec.derived import (
+    DERIVED_TAGS,
+    DerivedValueError,
+    concat_items,
+    map_items,
+    zip_items,
+)
 from leoflow.engine.spec.model import Expansion, TaskSpec
 from leoflow.engine.xcom.base import RETURN_VALUE, XComBackend, mapped_list
 from leoflow.engine.xcom.errors import InputResolutionError
@@ -32,7 +39,7 @@ from leoflow.engine.xcom.errors import InputResolutionError
 Fetch = Callable[[str, str], Awaitable[Any]]
 """``(task_id, key) -> value``: the value, the ordered results of a mapped task, or None."""
 
-_TAGS = ("literal", "xcom", "param", "list", "dict")
+_TAGS = ("literal", "xcom", "param", "list", "dict", "map", "zip", "concat", "mapped_arg")
 
 
 def make_fetch(backend: XComBackend, dag_run_id: int, *, mapped: Collection[str] = (),
@@ -57,7 +64,7 @@ async def resolve_inputs(task: TaskSpec, map_index: int, *, fetch: Fetch,
     Raises ``InputResolutionError`` naming the argument when an input cannot be resolved (a
     missing param, a mapped value that is not a list, a map index past the expansion).
     """
-    resolver = _Resolver(task, fetch, params)
+    resolver = _Resolver(task, fetch, params, map_index)
     inputs = task.inputs or {}
     args = [await resolver.value(v, f"args[{i}]") for i, v in enumerate(inputs.get("args") or ())]
     kwargs = {name: await resolver.value(v, name)
@@ -66,15 +73,18 @@ async def resolve_inputs(task: TaskSpec, map_index: int, *, fetch: Fetch,
         if map_index < 0:
             raise InputResolutionError(task.task_id, "expand", "a mapped task's inputs are "
                                        "resolved per instance; give its map index")
-        kwargs.update(await resolver.expansion(task.expand, map_index))
+        if task.expand.group is None:  # a mapped group's tasks read it via mapped_arg
+            kwargs.update(await resolver.expansion(task.expand, map_index))
     return args, kwargs
 
 
 class _Resolver:
     """One resolution: reads each referenced XCom once."""
 
-    def __init__(self, task: TaskSpec, fetch: Fetch, params: Mapping[str, Any]) -> None:
+    def __init__(self, task: TaskSpec, fetch: Fetch, params: Mapping[str, Any],
+                 map_index: int = -1) -> None:
         self.task = task
+        self.map_index = map_index
         self.fetch = fetch
         self.params = params
         self._cache: dict[tuple[str, str], Any] = {}
@@ -96,7 +106,12 @@ class _Resolver:
             # A copy: the spec is shared by every try and must not change under a caller.
             return copy.deepcopy(body)
         if tag == "xcom":
-            return await self._xcom(body["task_id"], body.get("key") or RETURN_VALUE)
+            found = await self._xcom(body["task_id"], body.get("key") or RETURN_VALUE)
+            if body.get("same_map_index"):  # a task of the same mapped group: this instance
+                return _at(found, self.map_index)
+            return found
+        if tag in DERIVED_TAGS or tag == "mapped_arg":
+            return await self._mapping_value(tag, body, where)
         if tag == "param":
             name = body["name"]
             if name not in self.params:
@@ -109,6 +124,30 @@ class _Resolver:
             return {k: await self.value(v, f"{where}[{k!r}]") for k, v in body.items()}
         raise self._error(where, f"unknown input encoding {tag!r} (expected one of "
                                  f"{', '.join(_TAGS)})")
+
+    async def _mapping_value(self, tag: str, body: Mapping[str, Any], where: str) -> Any:
+        """``map``/``zip``/``concat`` (``leoflow.engine.spec.derived``) and a mapped task
+        group's argument at this instance."""
+        try:
+            if tag == "map":
+                return map_items(await self.value(body["arg"], where), body.get("fns") or ())
+            sources = [await self.value(a, f"{where}[{i}]")
+                       for i, a in enumerate(body.get("args") or ())]
+            if tag == "zip":
+                return zip_items(sources, bool(body.get("longest")), body.get("fillvalue"))
+            if tag == "concat":
+                return concat_items(sources)
+        except DerivedValueError as exc:
+            raise self._error(where, str(exc)) from None
+        expand = self.task.expand
+        if expand is None or expand.group is None or self.map_index < 0:
+            raise self._error(where, f"reads argument {body['name']!r} of a mapped task "
+                                     "group, but the task is not an instance of one")
+        values = await self.expansion(expand, self.map_index)
+        if body["name"] not in values:
+            raise self._error(where, f"the mapped task group gives no {body['name']!r} "
+                                     f"(it gives: {', '.join(sorted(values)) or 'nothing'})")
+        return values[body["name"]]
 
     async def expansion(self, expand: Expansion, map_index: int) -> dict[str, Any]:
         if expand.mode == "list_of_kwargs":
@@ -150,6 +189,13 @@ class _Resolver:
             raise self._error(f"{where}[{map_index}]", "expects a dict with string keys, got "
                                                        f"{type(item).__name__}")
         return item
+
+
+def _at(values: Any, index: int) -> Any:
+    """One instance's value in a mapped task's list of results (None when it has none)."""
+    if isinstance(values, list) and 0 <= index < len(values):
+        return values[index]
+    return None
 
 
 def _item(value: list[Any] | dict[str, Any], index: int) -> Any:
