@@ -37,6 +37,7 @@ from leoflow.engine.ha import (
 from leoflow.engine.logs import LogKey, LogStore, RedisLogBus
 from leoflow.engine.scheduler.loop import Scheduler
 from leoflow.engine.services import Operations
+from leoflow.engine.services.cross_dag import CrossDagRuns
 from leoflow.engine.spec.model import DagSpec, TaskSpec, iter_xcom_refs
 from leoflow.engine.store import Store, dags, runs, tokens
 from leoflow.engine.store.rows import TaskInstanceRow
@@ -357,11 +358,14 @@ async def start_control_plane(
     def make_scheduler() -> Scheduler:
         # A fresh scheduler for each term of leadership (see elected()): nothing in memory
         # from an earlier term (views, slots, timers) outlives the state it was built from.
-        return Scheduler(
+        made = Scheduler(
             store, executors, parallelism=parallelism, listeners=listeners,
             executor_for=lambda task: "http" if task.operator == "http" else default_executor,
             trigger_logs=logs, connection_lookup=trigger_connection,
             triggerer_id=settings.replica_id)
+        # TriggerDagRunOperator: its trigger creates runs through the cross-DAG service
+        made.triggers.dag_runs = CrossDagRuns(store, made)
+        return made
 
     scheduler = make_scheduler()
     relay = SchedulerRelay(store, scheduler, is_leader=lambda: plane.is_leader,

@@ -218,6 +218,21 @@ class Operations:
     # -- task instances ----------------------------------------------------------------------
     async def clear_task_instances(
         self, dag_id: str, run_id: str, task_ids: Iterable[str] | None = None, *,
+        dry_run: bool = False, user: str | None = None, **options: Any,
+    ) -> list[TaskInstanceRow]:
+        """Clear task instances of one run (``_clear_run``), then what the cleared
+        ``ExternalTaskMarker`` s name in their child DAGs (``cross_dag.clear_marked``)."""
+        from leoflow.engine.services.cross_dag import check_marked, clear_marked
+
+        if not dry_run:  # a marker chain too deep fails the clear before anything is written
+            await check_marked(self, dag_id, run_id, task_ids, user=user, **options)
+        cleared = await self._clear_run(dag_id, run_id, task_ids, dry_run=dry_run, user=user,
+                                        **options)
+        return cleared + await clear_marked(self, dag_id, run_id, cleared, dry_run=dry_run,
+                                            user=user)
+
+    async def _clear_run(
+        self, dag_id: str, run_id: str, task_ids: Iterable[str] | None = None, *,
         map_indexes: Iterable[int] | None = None, include_downstream: bool = False,
         include_upstream: bool = False, only_failed: bool = False, dry_run: bool = False,
         user: str | None = None, exact: bool = False,
@@ -378,14 +393,3 @@ def resolve_params(spec: DagSpec, conf: Mapping[str, Any]) -> dict[str, Any]:
                                     field=f"conf.{name}")
         params[name] = value
     return params
-
-
-def _closure(starts: Iterable[str], neighbours: Any) -> set[str]:
-    seen: set[str] = set()
-    stack = list(starts)
-    while stack:
-        for nxt in neighbours(stack.pop()):
-            if nxt not in seen:
-                seen.add(nxt)
-                stack.append(nxt)
-    return seen
