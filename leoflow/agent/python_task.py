@@ -25,6 +25,7 @@ from leoflow.agent.process import (
 )
 from leoflow.agent.task_state import serve_task_state, with_retry_decision
 from leoflow.agent.taskrun import Supervised, TaskRun, killed_outcome_fields, supervise
+from leoflow.agent.template_files import render_inputs, serve_render, templates_dict_payload
 from leoflow.agent.templating import (
     TemplateRenderError,
     has_template,
@@ -45,6 +46,7 @@ from leoflow.sdk.channel import (
 )
 from leoflow.sdk.context_objects import XCOM_RETURN_KEY, branch_targets
 from leoflow.sdk.task_state import OP_TASK_STATE
+from leoflow.sdk.templating import OP_RENDER
 
 RUNNER_MODULE = "leoflow.sdk.task_runner"
 
@@ -80,6 +82,8 @@ def payload(run: TaskRun, args: list[Any], kwargs: dict[str, Any]) -> dict[str, 
 
 async def _render_inputs(run: TaskRun) -> tuple[list[Any], dict[str, Any]]:
     """Airflow renders the literal strings of ``op_args``/``op_kwargs`` (and @task args)."""
+    if run.options.get("template_ext"):  # some strings are template files
+        return await render_inputs(run)
     if not has_template(run.args) and not has_template(run.kwargs):
         return run.args, run.kwargs
     inputs = run.spec.get("inputs") or {}
@@ -107,6 +111,8 @@ async def _serve_request(run: TaskRun, message: dict[str, Any]) -> Any:
                                           str(message.get("key") or XCOM_RETURN_KEY),
                                           None if map_indexes is None else
                                           [int(i) for i in map_indexes])
+    if op == OP_RENDER:
+        return await serve_render(run, message)
     if op == OP_XCOM_PUSH:
         await run.client.push_xcom(str(message["key"]), message.get("value"))
         return None
@@ -125,6 +131,7 @@ async def run_callable(run: TaskRun, *, extra: dict[str, Any] | None = None,
     """
     try:
         args, kwargs = ([], {}) if extra else await _render_inputs(run)
+        templated = {} if extra else await templates_dict_payload(run)
     except TemplateRenderError as exc:
         return None, Outcome.failed(exc.type_name, str(exc))
     python = run.task.python or sys.executable
@@ -150,7 +157,7 @@ async def run_callable(run: TaskRun, *, extra: dict[str, Any] | None = None,
     os.close(in_r)
     os.close(out_w)
     channel = await AgentChannel.open(out_r, in_w)
-    await channel.send({**payload(run, args, kwargs), **(extra or {})})
+    await channel.send({**payload(run, args, kwargs), **templated, **(extra or {})})
     server = asyncio.create_task(channel.serve(lambda m: _serve_request(run, m)))
     try:
         supervised = await supervise(process, run, companions=(server,))

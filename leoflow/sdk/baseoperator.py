@@ -7,7 +7,7 @@ An operator object only *describes* a task. It is turned into a dag.json entry b
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -103,6 +103,8 @@ class BaseOperator(SetupTeardownMixin, DependencyMixin):
     mappable_fields: ClassVar[tuple[str, ...]] = ()
     dedupe_task_ids: ClassVar[bool] = False
     ui_color: ClassVar[str] = "#fff"
+    # a templated string ending with one of these is a template file (leoflow.sdk.templating)
+    template_ext: Sequence[str] = ()
 
     def __init__(self, task_id: str, *, dag: DAG | None = None,
                  task_group: TaskGroup | None = None, doc: str | None = None,
@@ -154,6 +156,9 @@ class BaseOperator(SetupTeardownMixin, DependencyMixin):
         self.retry_policy = check_retry_policy(settings["retry_policy"], task_id,
                                                self.fileloc, self.line)
         self.doc = doc or doc_md or kwargs.get("doc_rst") or kwargs.get("doc_json")
+        if kwargs.get("templates_exts"):  # @task(templates_exts=[".sql"]), PythonOperator
+            self.template_ext = tuple(kwargs["templates_exts"])
+        self.templates_dict: dict[str, Any] | None = kwargs.get("templates_dict")
         self.callable: Any = None
         self.multiple_outputs = False
         self.op_args: list[Any] = []
@@ -199,6 +204,14 @@ class BaseOperator(SetupTeardownMixin, DependencyMixin):
         seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
         raise TaskDeferred(trigger=trigger_spec_of(trigger), method_name=method_name,
                            kwargs=dict(kwargs or {}), timeout=seconds)
+
+    def render_template(self, content: Any, context: Any, jinja_env: Any = None,
+                        seen_oids: Any = None) -> Any:
+        """Airflow's ``render_template``: Jinja over a string (or the strings of a list or
+        dict) with ``context``, while the task runs (see ``leoflow.sdk.templating``)."""
+        from leoflow.sdk.templating import render_template
+
+        return render_template(self, content, context)
 
     def runs_execute(self) -> bool:
         """True when the task runs a user's ``execute`` (a custom operator), not a callable."""

@@ -68,6 +68,7 @@ class DAG:
         dag_display_name: str | None = None,
         owner_links: dict[str, str] | None = None,
         render_template_as_native_obj: bool = False,
+        template_searchpath: str | Iterable[str] | None = None,
         is_paused_upon_creation: bool | None = None,
         fail_fast: bool = False,
         concurrency: int | None = None,
@@ -99,6 +100,9 @@ class DAG:
         self.dag_display_name = dag_display_name or dag_id
         self.owner_links = dict(owner_links or {})
         self.render_template_as_native_obj = render_template_as_native_obj
+        # folders where template files are found besides the DAG's own (leoflow.sdk.templating)
+        self.template_searchpath = ([template_searchpath] if isinstance(template_searchpath, str)
+                                    else list(template_searchpath or []))
         self.is_paused_upon_creation = is_paused_upon_creation
         self.fail_fast = fail_fast
         self.task_dict: dict[str, BaseOperator] = {}

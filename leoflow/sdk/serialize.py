@@ -20,6 +20,7 @@ from leoflow.sdk.mapping_spec import encode_derived, same_map_index
 from leoflow.sdk.params import Param, json_keys
 from leoflow.sdk.setup_teardown import spec_fields as setup_teardown_fields
 from leoflow.sdk.taskgroup import TaskGroup
+from leoflow.sdk.templating import template_options
 from leoflow.sdk.timetables import CronTriggerTimetable, DeltaTriggerTimetable
 from leoflow.sdk.xcom_arg import DagParam, XComArg
 
@@ -120,7 +121,8 @@ def serialize_task(op: BaseOperator, order: dict[str, int]) -> dict[str, Any]:
         "multiple_outputs": op.multiple_outputs,
         "callable": getattr(op.callable, "__qualname__", None) if op.callable else None,
         "inputs": inputs,
-        "options": {k: encode_literal(v, where(k), op) for k, v in op.options.items()},
+        "options": {k: encode_literal(v, where(k), op)
+                    for k, v in {**op.options, **template_options(op)}.items()},
         "expand": expand,
         "line": op.line,
     }

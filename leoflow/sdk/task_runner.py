@@ -52,6 +52,7 @@ from leoflow.sdk.retry_policy import decide
 from leoflow.sdk.runtime import set_current_context
 from leoflow.sdk.sensors import BaseSensorOperator
 from leoflow.sdk.task_state import TaskStateStore
+from leoflow.sdk.templating import set_renderer, use_agent_templating
 from leoflow.sdk.triggers import REPLAY_METHOD, start_replay, stop_replay, trigger_spec_of
 
 _SDK_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -214,10 +215,12 @@ def run(payload: dict[str, Any], channel: Channel) -> dict[str, Any]:
         context = build_context(payload.get("context") or {}, dag=dag, task=task, ti=ti)
         context["task_state_store"] = TaskStateStore(channel)
         set_current_context(context)
+        use_agent_templating(payload, context, channel)
         try:
             value = execute_task(task, payload, args, kwargs, context)
         finally:
             set_current_context(None)
+            set_renderer(None)
             stop_replay()
             sys.stdout.flush()
         _check_result(payload, value)

@@ -135,3 +135,69 @@ def test_the_task_runner_applies_the_output_processor_and_checks_multiple_output
         _check_result(payload, [1])
     # a @task.bash function's command is not checked against multiple_outputs
     _check_result({"operator": "bash", "multiple_outputs": True}, "echo '{}'")
+
+
+# -- templating surface ------------------------------------------------------------------
+
+def test_template_files_and_templates_dict_travel_as_options(describe):
+    from leoflow import BaseOperator, task
+
+    class Query(BaseOperator):
+        template_fields = ("sql",)
+        template_ext = (".sql",)
+
+        def __init__(self, sql: str, **kwargs) -> None:
+            super().__init__(**kwargs)
+            self.sql = sql
+
+        def execute(self, context):
+            return self.sql
+
+    with DAG("templated", template_searchpath="/srv/templates") as d:
+        @task(templates_exts=[".sql"], templates_dict={"q": "q.sql"})
+        def run_it(sql: str) -> str:
+            return sql
+
+        @task
+        def plain() -> None:
+            return None
+
+        run_it("a.sql")
+        plain()
+        Query(task_id="query", sql="b.sql")
+    tasks = {t["task_id"]: t for t in describe(d)["tasks"]}
+    assert tasks["run_it"]["options"] == {"template_ext": [".sql"],
+                                          "template_searchpath": ["/srv/templates"],
+                                          "templates_dict": {"q": "q.sql"}}
+    assert tasks["query"]["options"]["template_ext"] == [".sql"]
+    assert tasks["query"]["inputs"]["kwargs"]["sql"] == {"literal": "b.sql"}
+    assert tasks["plain"]["options"] == {}  # no template files: spec unchanged
+
+
+def test_render_template_outside_a_running_task_says_why():
+    from leoflow import BashOperator
+
+    with DAG("compile_time"):
+        op = BashOperator(task_id="t", bash_command="echo")
+    assert op.render_template(5, {}) == 5  # not text: returned as is, as in Airflow
+    with pytest.raises(RuntimeError, match=r"render_template\(\) works while the task runs"):
+        op.render_template("{{ ds }}", {})
+
+
+def test_render_template_sends_the_json_part_of_the_context(monkeypatch):
+    from datetime import datetime
+
+    from leoflow import BashOperator
+    from leoflow.sdk import templating
+
+    sent: list = []
+    templating.set_renderer(lambda content, ctx: sent.append((content, ctx)) or ["r", 1])
+    try:
+        with DAG("runtime"):
+            op = BashOperator(task_id="t", bash_command="echo")
+        value = op.render_template(("{{ a }}", 1), {"a": 1, "when": datetime(2024, 1, 1),
+                                                   "params": {"p": 2}})
+    finally:
+        templating.set_renderer(None)
+    assert value == ("r", 1)  # a tuple stays a tuple
+    assert sent == [(("{{ a }}", 1), {"a": 1, "params": {"p": 2}})]
