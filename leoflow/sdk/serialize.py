@@ -122,7 +122,8 @@ def serialize_task(op: BaseOperator, order: dict[str, int]) -> dict[str, Any]:
         "callable": getattr(op.callable, "__qualname__", None) if op.callable else None,
         "inputs": inputs,
         "options": {k: encode_literal(v, where(k), op)
-                    for k, v in {**op.options, **template_options(op)}.items()},
+                    for k, v in {**getattr(op, "operator_options", op.options),
+                                 **template_options(op)}.items()},
         "expand": expand,
         "line": op.line,
     }

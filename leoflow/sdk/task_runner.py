@@ -244,7 +244,11 @@ def run(payload: dict[str, Any], channel: Channel) -> dict[str, Any]:
                 "message": f"task returned a value of type {type(value).__name__}, which is not "
                            "JSON-serializable; return JSON data (dict, list, str, number, bool, "
                            "None) so it can be stored as XCom"}
-    return {"op": OP_RESULT, "value": value}
+    message = {"op": OP_RESULT, "value": value}
+    decision = getattr(task, "short_circuit_decision", None)
+    if decision is not None:  # a short-circuit whose XCom is not its decision (ApprovalOperator)
+        message["short_circuit_continue"] = bool(decision)
+    return message
 
 
 def _die_with_agent() -> None:
