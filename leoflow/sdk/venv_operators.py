@@ -231,8 +231,14 @@ class _EnvironmentCallOperator(BaseOperator):
         return True
 
     def apply_inputs(self, args: list[Any], kwargs: dict[str, Any]) -> None:
+        kwargs = dict(kwargs)
+        if not isinstance(self, DecoratedOperator):  # .expand(op_args=..., op_kwargs=...)
+            if "op_args" in kwargs:
+                args = [*args, *(kwargs.pop("op_args") or [])]
+            mapped_kwargs = dict(kwargs.pop("op_kwargs", None) or {})
+            kwargs.update(mapped_kwargs)
         self._run_args = list(args)
-        self._run_kwargs = dict(kwargs)
+        self._run_kwargs = kwargs
 
     def _interpreter(self) -> str:
         raise NotImplementedError

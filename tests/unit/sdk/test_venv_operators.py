@@ -328,3 +328,18 @@ def test_virtualenv_operator_uses_the_prepared_interpreter(monkeypatch):
     monkeypatch.setenv(VENV_PYTHON_ENV, str(Path("/nonexistent/bin/python")))
     with pytest.raises(AirflowException, match="does not exist"):
         run(op, [1, 1])
+
+
+def test_mapped_over_op_args_and_op_kwargs(describe):
+    with DAG("m", start_date=START, schedule=None) as dag:
+        by_args = ExternalPythonOperator.partial(
+            task_id="by_args", python=sys.executable, python_callable=add,
+        ).expand(op_args=[[1, 2], [3, 4]])
+        by_kwargs = ExternalPythonOperator.partial(
+            task_id="by_kwargs", python=sys.executable, python_callable=add, op_args=[10],
+        ).expand(op_kwargs=[{"b": 1}])
+    spec = by_id(describe(dag))["by_args"]
+    assert spec["expand"]["values"] == {"op_args": {"literal": [[1, 2], [3, 4]]}}
+    # the task runner gives a mapped instance its element under the field's name
+    assert run(by_args, [], {"op_args": [3, 4]})["sum"] == 7
+    assert run(by_kwargs, [10], {"op_kwargs": {"b": 1}})["sum"] == 11
