@@ -46,6 +46,7 @@ from leoflow.sdk.sensors import (
     TimeSensor,
     TimeSensorAsync,
 )
+from leoflow.sdk.setup_teardown import setup, teardown
 from leoflow.sdk.taskgroup import TaskGroup, task_group
 from leoflow.sdk.timetables import (
     CronDataIntervalTimetable,
@@ -115,6 +116,8 @@ __all__ = [
     "dag",
     "defer",
     "get_current_context",
+    "setup",
     "task",
     "task_group",
+    "teardown",
 ]

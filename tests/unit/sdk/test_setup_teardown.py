@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from leoflow import DAG, BashOperator, EmptyOperator, task
+from leoflow import DAG, BashOperator, EmptyOperator, setup, task, teardown
 from leoflow.engine.spec.model import DagSpec
 from leoflow.engine.spec.schemas import DAG_SCHEMA, load_schema
 from leoflow.sdk import airflow_shim
 from leoflow.sdk.compile_child import compile_file
 from leoflow.sdk.errors import DagDefinitionError
-from leoflow.sdk.setup_teardown import setup, teardown
 from tests.unit.sdk.conftest import by_id, edges
 
 TEARDOWN_RULE = "all_done_setup_success"
