@@ -562,10 +562,11 @@ class ExternalTaskSensor(BaseSensorOperator):
             raise DagDefinitionError(
                 f"{where}: execution_date_fn is not supported (the control plane cannot run "
                 "user code); use execution_delta", file=self.fileloc, line=self.line)
-        if external_task_group_id is not None:
+        if external_task_group_id is not None and (external_task_id is not None
+                                                   or external_task_ids is not None):
             raise DagDefinitionError(
-                f"{where}: external_task_group_id is not supported; list the group's tasks "
-                "in external_task_ids", file=self.fileloc, line=self.line)
+                f"{where}: give external_task_group_id or external task ids, not both",
+                file=self.fileloc, line=self.line)
         ids = ([external_task_id] if external_task_id is not None else
                None if external_task_ids is None else list(external_task_ids))
         if ids is not None and (not ids or not all(isinstance(i, str) and i for i in ids)):
@@ -586,6 +587,7 @@ class ExternalTaskSensor(BaseSensorOperator):
         self.external_dag_id = external_dag_id
         self.external_task_id = external_task_id
         self.external_task_ids = ids
+        self.external_task_group_id = external_task_group_id
         self.allowed_states = states["allowed_states"]
         self.failed_states = states["failed_states"]
         self.skipped_states = states["skipped_states"]
@@ -604,7 +606,7 @@ class ExternalTaskSensor(BaseSensorOperator):
             external_dag_id=self.external_dag_id, external_task_ids=self.external_task_ids,
             allowed_states=self.allowed_states, failed_states=self.failed_states,
             skipped_states=self.skipped_states, execution_delta=self.execution_delta,
-            poke_interval=self.poke_interval)
+            poke_interval=self.poke_interval, external_task_group_id=self.external_task_group_id)
 
     def runtime_trigger(self, context: dict[str, Any]) -> BaseTrigger | None:
         return self.static_trigger()

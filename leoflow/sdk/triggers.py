@@ -146,8 +146,10 @@ class ExternalTaskTrigger(BaseTrigger):
                  failed_states: list[str] | None = None,
                  skipped_states: list[str] | None = None,
                  execution_delta: timedelta | float | None = None,
-                 poke_interval: float = 5.0) -> None:
+                 poke_interval: float = 5.0,
+                 external_task_group_id: str | None = None) -> None:
         self.external_dag_id = external_dag_id
+        self.external_task_group_id = external_task_group_id
         self.external_task_ids = None if external_task_ids is None else list(external_task_ids)
         self.allowed_states = list(allowed_states or ["success"])
         self.failed_states = list(failed_states or [])
@@ -160,7 +162,10 @@ class ExternalTaskTrigger(BaseTrigger):
                 "external_task_ids": self.external_task_ids,
                 "allowed_states": self.allowed_states, "failed_states": self.failed_states,
                 "skipped_states": self.skipped_states,
-                "execution_delta": self.execution_delta, "poke_interval": self.poke_interval}
+                "execution_delta": self.execution_delta, "poke_interval": self.poke_interval,
+                # only when given, so that the specs of existing sensors stay as they were
+                **({"external_task_group_id": self.external_task_group_id}
+                   if self.external_task_group_id else {})}
 
 
 def trigger_spec_of(trigger: Any) -> dict[str, Any]:

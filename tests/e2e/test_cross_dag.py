@@ -192,3 +192,20 @@ async def test_clearing_a_marker_clears_the_child_recursively(
     assert child.state == grandchild.state == "success"
     assert child.tasks["child_task1"].try_number == 2
     assert grandchild.tasks["grandchild_task"].try_number == 2
+
+
+async def test_sensor_waits_for_a_task_group_of_another_dag(
+        cross: Prepared, sqlite_url: str, e2e_home: Path) -> None:
+    async with open_plane(e2e_home, sqlite_url) as harness:
+        await register(harness, cross, "xd_group_parent", "xd_group_waiter")
+        waiter = await harness.trigger("xd_group_waiter", logical_date=LOGICAL)
+        await harness.wait_event(lambda k, d: k == "ti.deferred"
+                                 and d.get("run_id") == waiter.run_id, 30)
+        await asyncio.sleep(1.0)  # a few polls find no run of the group's DAG
+        assert (await harness.result(waiter)).states() == {"wait_group": "deferred"}
+        parent = await harness.trigger("xd_group_parent", logical_date=LOGICAL)
+        assert await harness.wait(parent, 60) == "success"
+        assert await harness.wait(waiter, 60) == "success"
+        result = await harness.result(waiter)
+    lines = [r.event for records in result.logs["wait_group"].values() for r in records]
+    assert any("task group grp of DAG xd_group_parent" in line for line in lines)

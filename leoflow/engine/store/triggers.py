@@ -105,10 +105,11 @@ async def waiting_with_keys(conn: AsyncConnection
 
 
 async def external_states(conn: AsyncConnection, dag_id: str, logical_date: datetime | None,
-                          task_ids: Collection[str] | None
+                          task_ids: Collection[str] | None, task_group_id: str | None = None
                           ) -> tuple[str | None, dict[str, list[str | None]]]:
     """For an external-task trigger: the state of ``dag_id``'s run at ``logical_date``
-    (``None`` when there is no such run) and the states of ``task_ids``' instances in it."""
+    (``None`` when there is no such run) and the states of ``task_ids``' instances in it,
+    or of every task of the task group ``task_group_id`` (ids ``group.task``)."""
     from leoflow.engine.store.tables import dag_run
 
     run = (await conn.execute(select(dag_run.c.id, dag_run.c.state).where(
@@ -119,6 +120,12 @@ async def external_states(conn: AsyncConnection, dag_id: str, logical_date: date
     if task_ids:
         rows = await conn.execute(select(task_instance.c.task_id, task_instance.c.state).where(
             task_instance.c.dag_run_id == run.id, task_instance.c.task_id.in_(list(task_ids))))
+        for task_id, state in rows:
+            states.setdefault(task_id, []).append(state)
+    elif task_group_id:
+        rows = await conn.execute(select(task_instance.c.task_id, task_instance.c.state).where(
+            task_instance.c.dag_run_id == run.id,
+            task_instance.c.task_id.startswith(task_group_id + ".", autoescape=True)))
         for task_id, state in rows:
             states.setdefault(task_id, []).append(state)
     return run.state, states

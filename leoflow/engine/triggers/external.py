@@ -40,20 +40,25 @@ async def poll(kwargs: Mapping[str, Any], store: Store,
                logical_date: datetime | None) -> PollResult:
     dag_id = str(kwargs["external_dag_id"])
     task_ids = kwargs.get("external_task_ids")
+    group = kwargs.get("external_task_group_id") or None
     allowed = set(kwargs.get("allowed_states") or ["success"])
     failed = set(kwargs.get("failed_states") or [])
     skipped = set(kwargs.get("skipped_states") or [])
     when = target_date(kwargs, logical_date)
     shown = when.isoformat() if when else "none"
     what = (f"task(s) {', '.join(task_ids)} of DAG {dag_id}" if task_ids
-            else f"DAG {dag_id}")
+            else f"task group {group} of DAG {dag_id}" if group else f"DAG {dag_id}")
     async with store.connect() as conn:
-        run_state, states = await trigger_rows.external_states(conn, dag_id, when, task_ids)
+        run_state, states = await trigger_rows.external_states(conn, dag_id, when, task_ids,
+                                                               task_group_id=group)
     if run_state is None:
         return PollResult(None, f"{what} at logical date {shown} (no such run yet) to be "
                                 f"{'/'.join(sorted(allowed))}")
-    watched = [run_state] if not task_ids else [
-        s for tid in task_ids for s in (states.get(tid) or [None])]
+    if group and not task_ids:  # the group's tasks; none (yet) keeps the sensor waiting
+        watched = [s for found in states.values() for s in found] or [None]
+    else:
+        watched = [run_state] if not task_ids else [
+            s for tid in task_ids for s in (states.get(tid) or [None])]
     bad = sorted({str(s) for s in watched if s in failed})
     if bad:
         return PollResult({"status": "failed",

@@ -179,3 +179,17 @@ def test_airflow_import_paths(tmp_path: Path):
 def test_dag_run_trigger_defaults():
     assert DagRunTrigger(trigger_dag_id="d", run_id="r", logical_date=None,
                          conf={}).serialize_spec()["kwargs"]["failed_states"] == ["failed"]
+
+
+def test_external_task_sensor_accepts_a_task_group(describe):
+    from leoflow import ExternalTaskSensor
+
+    with DAG("c", start_date=START) as d:
+        ExternalTaskSensor(task_id="s", external_dag_id="p", external_task_group_id="grp")
+    with DAG("bad", start_date=START), pytest.raises(DagDefinitionError, match="not both"):
+        ExternalTaskSensor(task_id="both", external_dag_id="p", external_task_id="t",
+                           external_task_group_id="grp")
+    trigger = by_id(describe(d))["s"]["sensor"]["trigger"]
+    assert trigger["kind"] == "external_task"
+    assert trigger["kwargs"]["external_task_group_id"] == "grp"
+    assert trigger["kwargs"]["external_task_ids"] is None

@@ -17,7 +17,7 @@ from airflow.providers.standard.sensors.external_task import (
     ExternalTaskMarker,
     ExternalTaskSensor,
 )
-from airflow.sdk import DAG, task
+from airflow.sdk import DAG, TaskGroup, task
 
 START = pendulum.datetime(2024, 1, 1, tz="UTC")
 
@@ -100,3 +100,13 @@ with DAG("xd_marker_shallow", start_date=START, schedule=timedelta(minutes=30),
          catchup=False):
     ExternalTaskMarker(task_id="shallow", external_dag_id="xd_marker_child",
                        external_task_id="child_task1", recursion_depth=1)
+
+
+with DAG("xd_group_parent", start_date=START, schedule=timedelta(minutes=30),
+         catchup=False), TaskGroup("grp"):
+    BashOperator(task_id="one", bash_command="echo one")
+    BashOperator(task_id="two", bash_command="sleep 0.3; echo two")
+
+with DAG("xd_group_waiter", start_date=START, schedule=timedelta(minutes=30), catchup=False):
+    ExternalTaskSensor(task_id="wait_group", external_dag_id="xd_group_parent",
+                       external_task_group_id="grp", poke_interval=0.3, mode="reschedule")
