@@ -26,9 +26,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                     "plane with a throwaway database, print every state change and the "
                     "results. Exit status 0 when the run succeeds, 1 otherwise.",
         epilog="examples:\n  leoflow run examples/hello\n"
-               "  leoflow run my_dag --conf '{\"limit\": 10}'",
+               "  leoflow run my_dag --conf '{\"limit\": 10}'\n"
+               "  leoflow run ~/airflow/dags/etl.py --dag-id etl_daily",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("path", help="the project folder (or its dag.py)")
+    p.add_argument("path", help="the project folder (or its dag.py), or a plain Airflow "
+                   "DAGs folder or one of its files")
     p.add_argument("--conf", default="{}", help="the run's conf, a JSON object")
     p.add_argument("--dag-id", help="which DAG to run when the file defines several")
     p.add_argument("--database-url", help="keep the run in this database instead of a "
@@ -62,15 +64,21 @@ async def run_dag(path: Path, *, conf: dict[str, Any], dag_id: str | None = None
     from leoflow.app.settings import Settings
     from leoflow.engine.compiler.compile import (
         compile_project,
+        is_plain_target,
         load_project_config,
         locate_project,
     )
+    from leoflow.engine.compiler.folder import folder_config
     from leoflow.engine.environments.manager import EnvironmentManager
 
     say = out or _say
     base = Settings.load()
-    project_dir, dag_file = locate_project(path)
-    config = load_project_config(project_dir)
+    if is_plain_target(Path(path)):  # a plain Airflow folder, or one of its files
+        dag_file = Path(path).resolve()
+        config = folder_config(dag_file if dag_file.is_dir() else dag_file.parent)
+    else:
+        project_dir, dag_file = locate_project(path)
+        config = load_project_config(project_dir)
     say(f"==> environment for {config.dag_id} (python {config.python_version or 'default'}, "
         f"{len(config.dependencies)} dependencies)")
     env = await EnvironmentManager(base.home).ensure(
@@ -80,12 +88,17 @@ async def run_dag(path: Path, *, conf: dict[str, Any], dag_id: str | None = None
     project = await asyncio.to_thread(compile_project, path, python=str(env.python))
     documents = [d for d in project.documents if dag_id is None or d["dag_id"] == dag_id]
     if not documents:
-        raise LeoflowError(f"{dag_file}: defines no DAG {dag_id!r}")
+        known = ", ".join(d["dag_id"] for d in project.documents) or "none"
+        raise LeoflowError(f"{dag_file}: defines no DAG {dag_id!r} (it defines: {known})")
+    if len(documents) > 1 and not project.plain and any(
+            d["dag_id"] == config.dag_id for d in documents):
+        documents = [d for d in documents if d["dag_id"] == config.dag_id]
     if len(documents) > 1:
         names = ", ".join(d["dag_id"] for d in documents)
         raise LeoflowError(f"{dag_file} defines several DAGs ({names}); choose one with "
                            "--dag-id")
     document = documents[0] if database_url else one_off_document(documents[0])
+    source = project.source_of(document["dag_id"])
     with tempfile.TemporaryDirectory(prefix="leoflow-run-") as tmp:
         url = database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'run.db'}"
         settings = Settings(home=base.home, database_url=url)
@@ -112,8 +125,8 @@ async def run_dag(path: Path, *, conf: dict[str, Any], dag_id: str | None = None
 
         plane = await start_control_plane(settings, listeners=[show])
         try:
-            await plane.operations.register_dag(document, source_code=project.source,
-                                                fileloc=str(project.dag_file),
+            await plane.operations.register_dag(document, source_code=source,
+                                                fileloc=str(project.file_of(document["dag_id"])),
                                                 paused_on_create=False)
             run = await plane.operations.trigger_run(document["dag_id"], conf=conf,
                                                      triggered_by="cli")

@@ -182,12 +182,13 @@ class Reloader:
     def __init__(self, workspace: Path, plane: ControlPlane | None = None, *,
                  step_ms: int = DEFAULT_STEP_MS, debounce_ms: int = DEFAULT_DEBOUNCE_MS,
                  concurrency: int = DEFAULT_CONCURRENCY, compile_timeout: float | None = None,
-                 watch: bool = True) -> None:
+                 watch: bool = True, paused_on_create: bool = False) -> None:
         self.workspace = Path(workspace).expanduser().resolve()
         self.plane = plane
         self.step_ms = step_ms
         self.debounce_ms = debounce_ms
         self.watch = watch
+        self.paused_on_create = paused_on_create  # Lite: new DAGs run at once; a server: paused
         self.compile_timeout = compile_timeout
         self._slots = asyncio.Semaphore(concurrency)
         self._listeners: list[Listener] = []
@@ -493,7 +494,7 @@ class Reloader:
             try:
                 version = await self.plane.operations.register_dag(
                     document, source_code=source, fileloc=dag_file,
-                    paused_on_create=False)
+                    paused_on_create=self.paused_on_create)
             except LeoflowError as exc:
                 raise _Failure(ReloadError(dag_file, document.get("line"),
                                            f"DAG {dag_id!r} could not be registered: {exc}",

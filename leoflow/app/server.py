@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="compile and register every DAG in PATH at start, and again "
                              "when a file changes: an Airflow DAGs folder (.py files, "
                              ".airflowignore, requirements.txt) or folders of leoflow.yaml "
-                             "projects")
+                             "projects); new DAGs start paused, as in Airflow")
     parser.add_argument("--log-json", action="store_true",
                         help="write the server's logs as JSON lines")
     parser.add_argument("--version", action="version", version=f"leoflow-server {__version__}")
@@ -106,7 +106,8 @@ def build_app(settings: Any, *, grpc_port: int = 0, parallelism: int = 32,
             if dags_folder is not None:
                 from leoflow.app.hot_reload import Reloader
 
-                reloader = Reloader(dags_folder, plane)
+                # new DAGs start paused, as in Airflow (dags_are_paused_at_creation)
+                reloader = Reloader(dags_folder, plane, paused_on_create=True)
                 app.state.reloader = reloader
                 await reloader.start()
             try:

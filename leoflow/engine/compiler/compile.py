@@ -188,13 +188,6 @@ def _compile_project(path: str | Path, *, python: str | None, home: Path | None,
             f"dag_id {config.dag_id!r} in {PROJECT_FILE} does not match the DAG defined in "
             f"{dag_file.name} ({raw_dags[0]['dag_id']!r}); make them the same",
             kind="project", file=str(dag_file), line=raw_dags[0].get("line"))
-    if len(raw_dags) > 1 and config.dag_id not in {raw["dag_id"] for raw in raw_dags} \
-            and not any(raw["dag_id"].startswith(config.dag_id) for raw in raw_dags):
-        raise CompileError(
-            f"dag_id {config.dag_id!r} in {PROJECT_FILE} names none of the {len(raw_dags)} "
-            f"DAGs {dag_file.name} defines ({', '.join(r['dag_id'] for r in raw_dags)}); "
-            "use one of them (or a prefix they share) as the project's dag_id",
-            kind="project", file=str(dag_file), line=raw_dags[0].get("line"))
     seen: set[str] = set()
     documents = []
     source_sha = hashlib.sha256(source.encode("utf-8")).hexdigest()

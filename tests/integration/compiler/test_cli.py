@@ -369,15 +369,3 @@ def test_the_original_leoflow_yaml_format_compiles(tmp_path, capsys):
     (project / "leoflow.yaml").write_text("schema_version: 1\ndag_id: demo\nruntime: x\n")
     code, _, err = run(capsys, "validate", str(project))
     assert code == 1 and "unknown field ('runtime'" in err
-
-
-def test_a_yaml_dag_id_naming_none_of_several_dags_says_which_exist(tmp_path, capsys):
-    project = make_project(tmp_path, """
-        from leoflow import DAG, EmptyOperator
-        for name in ["sales_daily", "sales_hourly"]:
-            with DAG(name, schedule=None):
-                EmptyOperator(task_id="only")
-        """, dag_id="marketing")
-    code, _, err = run(capsys, "validate", str(project))
-    assert code == 1
-    assert "names none of the 2 DAGs dag.py defines (sales_daily, sales_hourly)" in err

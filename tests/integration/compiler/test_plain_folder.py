@@ -144,3 +144,19 @@ def test_a_folder_without_dag_files_says_so(tmp_path):
     write(tmp_path / "util.py", "X = 1\n")
     with pytest.raises(CompileError, match="holds no DAG file"):
         compile_project(tmp_path)
+
+
+@pytest.mark.slow
+def test_leoflow_run_takes_a_file_of_a_plain_folder(folder, capsys, monkeypatch, tmp_path):
+    """``leoflow run`` runs one DAG of a plain folder's file, with the folder's helpers; a
+    wrong --dag-id names the DAGs the file defines."""
+    monkeypatch.setenv("LEOFLOW_HOME", str(tmp_path / "home"))
+    (folder / "requirements.txt").unlink()  # no package index needed for this one
+    code = main(["run", str(folder / "two_dags.py"), "--dag-id", "sales_hourly", "--json"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["state"] == "success"
+    assert main(["run", str(folder / "two_dags.py"), "--dag-id", "nope"]) == 1
+    assert "defines no DAG 'nope' (it defines: sales_daily, sales_hourly)" in (
+        capsys.readouterr().err)
