@@ -220,10 +220,12 @@ class EnvironmentManager:
 
 # What Airflow's task runtime always provides to DAG code, importable in every DAG
 # environment without a dependencies line: pendulum (``pendulum.datetime(...)`` starts
-# almost every Airflow DAG file) and the packages pendulum imports. Pure Python apart from
-# pendulum's optional Rust extension, which pendulum replaces by its Python fallback when
-# the environment's interpreter is another version.
-RUNTIME_PACKAGES = ("pendulum", "dateutil", "tzdata")
+# almost every Airflow DAG file), requests (Airflow's own tutorials import it at the top),
+# and the packages they import. Pure Python apart from optional compiled speed-ups
+# (pendulum's Rust extension, charset_normalizer's mypyc build), which these packages
+# replace by their Python code when the environment's interpreter is another version.
+RUNTIME_PACKAGES = ("pendulum", "dateutil", "tzdata", "requests", "urllib3", "idna",
+                    "certifi", "charset_normalizer")
 
 
 def runtime_package_paths() -> dict[str, Path]:

@@ -62,14 +62,17 @@ async def test_the_sdk_is_importable_and_the_control_plane_is_not(tmp_path):
 
 
 async def test_pendulum_is_importable_as_in_airflow_and_a_pinned_one_wins(tmp_path):
-    """Airflow DAG files start with ``pendulum.datetime(...)``: every DAG environment has it
-    without a dependencies line, and a version the DAG pins takes precedence."""
+    """Airflow DAG files start with ``pendulum.datetime(...)`` (and its tutorials import
+    requests): every DAG environment has them without a dependencies line, and a version
+    the DAG pins takes precedence."""
     manager = EnvironmentManager(tmp_path)
     env = await manager.ensure("plain", PYTHON, [])
     result = run_in(env.python, "import pendulum; d = pendulum.datetime(2021, 1, 1, tz='UTC');"
                                 "print(d.isoformat(), pendulum.now('UTC').year > 2020)")
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["2021-01-01T00:00:00+00:00", "True"]
+    result = run_in(env.python, "import requests; print(requests.Session().__class__.__name__)")
+    assert result.returncode == 0 and result.stdout.strip() == "Session", result.stderr
     pinned = await manager.ensure("pinned", PYTHON, ["pendulum==3.0.0"])
     version = run_in(pinned.python, "from importlib.metadata import version; import pendulum;"
                                     "print(version('pendulum'), pendulum.__file__)")
