@@ -192,8 +192,8 @@ class EnvironmentManager:
         (checked on every ensure: cheap).
 
         Besides ``leoflow``, the SDK folder links what Airflow's task runtime always gives
-        DAG code (``RUNTIME_PACKAGES``: pendulum and what it needs), so that Airflow DAG
-        files import it with no ``dependencies`` line. The ``.pth`` file puts the folder
+        DAG code (``RUNTIME_DISTRIBUTIONS``: pendulum, requests, httpx and what they
+        need), so that Airflow DAG files import them with no ``dependencies`` line. The ``.pth`` file puts the folder
         after the environment's site-packages, so a version the DAG pins wins.
         """
         sdk_root = env.path / SDK_DIR
@@ -220,26 +220,58 @@ class EnvironmentManager:
 
 # What Airflow's task runtime always provides to DAG code, importable in every DAG
 # environment without a dependencies line: pendulum (``pendulum.datetime(...)`` starts
-# almost every Airflow DAG file), requests (Airflow's own tutorials import it at the top),
-# and the packages they import. Pure Python apart from optional compiled speed-ups
-# (pendulum's Rust extension, charset_normalizer's mypyc build), which these packages
-# replace by their Python code when the environment's interpreter is another version.
-RUNTIME_PACKAGES = ("pendulum", "dateutil", "tzdata", "requests", "urllib3", "idna",
-                    "certifi", "charset_normalizer")
+# almost every Airflow DAG file), requests and httpx (Airflow's own examples import them at
+# the top; its task SDK depends on both), with every distribution they require. Pure
+# Python apart from optional compiled speed-ups (pendulum's Rust extension,
+# charset_normalizer's mypyc build), which these packages replace by their Python code
+# when the environment's interpreter is another version.
+RUNTIME_DISTRIBUTIONS = ("pendulum", "requests", "httpx")
+_REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._\-]*)")
 
 
 def runtime_package_paths() -> dict[str, Path]:
-    """``{import name: folder or file}`` of the runtime packages installed with Leoflow."""
-    import importlib.util
-
+    """``{import name: folder or file}`` of the runtime distributions installed with
+    Leoflow and of everything they require (optional extras left out)."""
     found: dict[str, Path] = {}
-    for name in RUNTIME_PACKAGES:
-        spec = importlib.util.find_spec(name)
-        if spec is None or spec.origin is None:
+    seen: set[str] = set()
+    pending = list(RUNTIME_DISTRIBUTIONS)
+    while pending:
+        name = pending.pop()
+        key = re.sub(r"[-_.]+", "-", name).lower()
+        if key in seen:
             continue
-        origin = Path(spec.origin)
-        found[name] = origin.parent if origin.name == "__init__.py" else origin
+        seen.add(key)
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        for requirement in dist.requires or ():
+            if "extra ==" in requirement.replace('"', "").replace("'", ""):
+                continue
+            match = _REQUIREMENT_NAME.match(requirement)
+            if match:
+                pending.append(match.group(1))
+        for top in _top_level_names(dist):
+            path = Path(str(dist.locate_file(top)))
+            if path.is_dir():
+                found[top] = path
+            elif path.with_suffix(".py").is_file():
+                found[top + ".py"] = path.with_suffix(".py")
     return found
+
+
+def _top_level_names(dist: metadata.Distribution) -> set[str]:
+    """The importable names a distribution installs (``top_level.txt``, else its files)."""
+    text = dist.read_text("top_level.txt")
+    if text:
+        return {line.strip() for line in text.splitlines() if line.strip()}
+    names = set()
+    for file in dist.files or ():
+        first = file.parts[0]
+        if first.endswith((".dist-info", ".data")) or first in ("..", "__pycache__"):
+            continue
+        names.add(first[:-3] if first.endswith(".py") else first)
+    return {n for n in names if n.isidentifier()}
 
 
 def _links_to(link: Path, target: Path) -> bool:

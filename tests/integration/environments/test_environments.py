@@ -71,8 +71,10 @@ async def test_pendulum_is_importable_as_in_airflow_and_a_pinned_one_wins(tmp_pa
                                 "print(d.isoformat(), pendulum.now('UTC').year > 2020)")
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["2021-01-01T00:00:00+00:00", "True"]
-    result = run_in(env.python, "import requests; print(requests.Session().__class__.__name__)")
-    assert result.returncode == 0 and result.stdout.strip() == "Session", result.stderr
+    result = run_in(env.python, "import requests, httpx, charset_normalizer;"
+                                "print(requests.Session().__class__.__name__,"
+                                " httpx.URL('http://a/b').path)")
+    assert result.returncode == 0 and result.stdout.split() == ["Session", "/b"], result.stderr
     pinned = await manager.ensure("pinned", PYTHON, ["pendulum==3.0.0"])
     version = run_in(pinned.python, "from importlib.metadata import version; import pendulum;"
                                     "print(version('pendulum'), pendulum.__file__)")
