@@ -193,8 +193,9 @@ class EnvironmentManager:
 
         Besides ``leoflow``, the SDK folder links what Airflow's task runtime always gives
         DAG code (``RUNTIME_DISTRIBUTIONS``: pendulum, requests, httpx and what they
-        need), so that Airflow DAG files import them with no ``dependencies`` line. The ``.pth`` file puts the folder
-        after the environment's site-packages, so a version the DAG pins wins.
+        need), so that Airflow DAG files import them with no ``dependencies`` line. The
+        ``.pth`` file puts the folder after the environment's site-packages, so a version
+        the DAG pins wins.
         """
         sdk_root = env.path / SDK_DIR
         links = {"leoflow": _sdk_package_dir(), **runtime_package_paths()}
