@@ -22,6 +22,7 @@ from leoflow.engine.logs import LogKey
 from leoflow.errors import LeoflowError
 from leoflow.ide import queries
 from leoflow.ide.events import EventHub, LiveRegion
+from leoflow.ide.hitl import TaskHitlSection
 from leoflow.ide.layout import (
     format_duration,
     format_time,
@@ -70,6 +71,7 @@ class TaskPanel:
         self.live: LiveRegion | None = None
         self.can_edit = role_allows(principal.role, EDIT_RUNS)
         self.on_close = on_close
+        self.hitl: TaskHitlSection | None = None
 
     async def build(self) -> None:
         self.detail = await queries.task_instance_detail(
@@ -85,6 +87,9 @@ class TaskPanel:
                         'flat round dense data-testid="panel-close"').tooltip("Close")
             ui.label(f"run {self.run_id}").classes("text-caption leoflow-mono")
             self.summary()
+            self.hitl = TaskHitlSection(self.plane, self.principal, self.dag_id, self.run_id,
+                                        self.task_id, self.map_index)
+            await self.hitl.build()
             with ui.row().classes("gap-2"):
                 ui.button("Clear", icon="restart_alt", on_click=self.ask_clear).props(
                     'outline data-testid="ti-clear"').set_enabled(self.can_edit)
@@ -188,6 +193,8 @@ class TaskPanel:
         self.detail = await queries.task_instance_detail(
             self.plane, self.dag_id, self.run_id, self.task_id, self.map_index)
         self.summary.refresh()
+        if self.hitl is not None:
+            await self.hitl.refresh()
         self.xcom_view.refresh()
         latest = self._latest_try()
         if self.try_select is not None:

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 # Airflow's STATE_COLORS (airflow.settings), as hex so that CSS and Mermaid both take them.
 STATE_COLORS: dict[str, str] = {
     "deferred": "#9370db",          # mediumpurple
+    "awaiting_input": "#9370db",    # waits like deferred, for a person (HITL)
     "failed": "#ff0000",            # red
     "queued": "#808080",            # gray
     "removed": "#d3d3d3",           # lightgrey
@@ -23,13 +24,13 @@ STATE_COLORS: dict[str, str] = {
 }
 NO_STATE_COLOR = "#ffffff"
 # Text on a state colour: white on the dark ones, black on the light ones.
-DARK_STATES = frozenset({"failed", "success", "queued", "deferred"})
+DARK_STATES = frozenset({"failed", "success", "queued", "deferred", "awaiting_input"})
 
 # When several instances (a mapped task) share one cell, the cell shows the most telling
 # state, as Airflow's grid does: a failure first, then what is still moving, then the rest.
 STATE_PRIORITY: tuple[str | None, ...] = (
     "failed", "upstream_failed", "up_for_retry", "up_for_reschedule", "running",
-    "restarting", "deferred", "queued", "scheduled", None, "skipped", "success", "removed",
+    "restarting", "awaiting_input", "deferred", "queued", "scheduled", None, "skipped", "success", "removed",
 )
 
 

@@ -142,7 +142,7 @@ class HitlService:
 def check_respondent(row: HitlRow, responder: Responder) -> None:
     """A request naming ``assigned_users`` may be answered by them (by id or name) only;
     an admin may answer any."""
-    if not row.assigned_users or responder.role == ADMIN_ROLE:
+    if not row.assigned_users or responder.role.lower() == ADMIN_ROLE:
         return
     for user in row.assigned_users:
         if responder.id == user.get("id") or responder.name == user.get("name"):

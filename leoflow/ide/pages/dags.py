@@ -14,6 +14,7 @@ from leoflow.errors import LeoflowError
 from leoflow.ide import queries, session
 from leoflow.ide.events import EventHub, LiveRegion
 from leoflow.ide.examples import download_examples
+from leoflow.ide.hitl import RequiredActions
 from leoflow.ide.layout import format_time, frame, preformatted, state_badge
 from leoflow.ide.theme import square_style
 from leoflow.ide.trigger import open_trigger_dialog
@@ -45,6 +46,7 @@ class DagsPage:
                       on_click=lambda: download_examples(self.services, self.hub)).props(
                 'outline data-testid="download-examples"')
         self.error_banner()
+        await RequiredActions(self.plane, self.hub, self.principal).build()
         self.table()
         LiveRegion(self.hub, self._matches, self.refresh)
 
