@@ -29,6 +29,7 @@ from leoflow.agent.process import (
 )
 from leoflow.agent.taskrun import TaskRun, killed_outcome_fields, supervise
 from leoflow.agent.templating import TemplateRenderError, make_environment, render, render_command
+from leoflow.sdk.bash_output import BASH_ENV_INPUT
 
 
 def _skip_codes(value: Any) -> list[int]:
@@ -44,7 +45,7 @@ def bash_settings(run: TaskRun, command: str | None = None) -> dict[str, Any]:
     options = run.options
     settings = {
         "bash_command": command if command is not None else run.kwargs.get("bash_command"),
-        "env": run.kwargs.get("env", options.get("env")),
+        "env": run.kwargs.get(BASH_ENV_INPUT, run.kwargs.get("env", options.get("env"))),
         "cwd": run.kwargs.get("cwd", options.get("cwd")),
         "append_env": bool(options.get("append_env", False)),
         "output_encoding": str(options.get("output_encoding") or "utf-8"),

@@ -3,8 +3,8 @@
 * ``template_ext``: a literal string input ending with one of the task's extensions (e.g.
   ``"sql/query.sql"`` with ``templates_exts=[".sql"]``) is read from the project folder or
   the DAG's ``template_searchpath`` and rendered, as Airflow does; values that came from
-  upstream XComs are never read as files. (A DAG file in a subfolder of a DAGs folder finds
-  its templates from the top folder, or through ``template_searchpath``.)
+  upstream XComs are never read as files. A DAG file in a subfolder of a DAGs folder finds
+  them beside itself first, as in Airflow.
 * ``templates_dict``: rendered the same way and given to the task as
   ``context["templates_dict"]``.
 * ``render_template`` requests from user code: rendered with the task's template context,
@@ -26,11 +26,12 @@ from leoflow.agent.templating import TemplateRenderError, make_environment, rend
 
 
 def search_path(run: TaskRun) -> list[str]:
-    """Where template files are found: the project folder (the DAG file's folder in a
-    project or at the top of a DAGs folder), ``template_searchpath`` (relative entries from
-    the project), then the folder of the run's pinned copy of the DAG file."""
+    """Where template files are found: the DAG file's folder in its project, the project
+    folder (the top of a DAGs folder), ``template_searchpath`` (relative entries from the
+    project), then the folder of the run's pinned copy of the DAG file."""
     project = Path(run.task.project_dir or os.getcwd())
-    paths = [project]
+    paths = [Path(run.task.dag_folder)] if run.task.dag_folder else []
+    paths.append(project)
     for entry in run.options.get("template_searchpath") or []:
         paths.append(project / entry)  # an absolute entry stays absolute
     if run.task.dag_file:

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17leoflow/rpc/agent.proto\x12\x10leoflow.agent.v1\"K\n\x13\x41uthenticateRequest\x12\x10\n\x08hostname\x18\x01 \x01(\t\x12\x0b\n\x03pid\x18\x02 \x01(\x05\x12\x15\n\ragent_version\x18\x03 \x01(\t\"`\n\x14\x41uthenticateResponse\x12\x18\n\x10task_instance_id\x18\x01 \x01(\t\x12\x12\n\ntry_number\x18\x02 \x01(\x05\x12\x1a\n\x12heartbeat_interval\x18\x03 \x01(\x01\"\x12\n\x10\x46\x65tchTaskRequest\"\xe0\x03\n\x11\x46\x65tchTaskResponse\x12\x0e\n\x06\x64\x61g_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x0f\n\x07task_id\x18\x03 \x01(\t\x12\x11\n\tmap_index\x18\x04 \x01(\x05\x12\x12\n\ntry_number\x18\x05 \x01(\x05\x12\x11\n\tmax_tries\x18\x06 \x01(\x05\x12\x10\n\x08operator\x18\x07 \x01(\t\x12\x11\n\ttask_json\x18\x08 \x01(\t\x12\x11\n\targs_json\x18\t \x01(\t\x12\x13\n\x0bkwargs_json\x18\n \x01(\t\x12\x14\n\x0c\x63ontext_json\x18\x0b \x01(\t\x12\x13\n\x0bproject_dir\x18\x0c \x01(\t\x12\x10\n\x08\x64\x61g_file\x18\r \x01(\t\x12\x0e\n\x06python\x18\x0e \x01(\t\x12\x39\n\x03\x65nv\x18\x0f \x03(\x0b\x32,.leoflow.agent.v1.FetchTaskResponse.EnvEntry\x12\x19\n\x11\x65xecution_timeout\x18\x10 \x01(\x01\x12\x13\n\x0bnext_method\x18\x11 \x01(\t\x12\x18\n\x10next_kwargs_json\x18\x12 \x01(\t\x12\x15\n\rfirst_poke_at\x18\x13 \x01(\x01\x1a*\n\x08\x45nvEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\":\n\x07LogLine\x12\x0e\n\x06stream\x18\x01 \x01(\t\x12\x0c\n\x04line\x18\x02 \x01(\t\x12\x11\n\ttimestamp\x18\x03 \x01(\x01\"4\n\x08LogBatch\x12(\n\x05lines\x18\x01 \x03(\x0b\x32\x19.leoflow.agent.v1.LogLine\"*\n\x12StreamLogsResponse\x12\x14\n\x0clines_stored\x18\x01 \x01(\x03\"2\n\x0fPushXComRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x12\n\nvalue_json\x18\x02 \x01(\t\"&\n\x10PushXComResponse\x12\x12\n\nsize_bytes\x18\x01 \x01(\x03\"^\n\x0fPullXComRequest\x12\x10\n\x08task_ids\x18\x01 \x03(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\x13\n\x0bmap_indexes\x18\x03 \x03(\x05\x12\x17\n\x0fhas_map_indexes\x18\x04 \x01(\x08\"\'\n\x10PullXComResponse\x12\x13\n\x0bvalues_json\x18\x01 \x01(\t\"\x12\n\x10HeartbeatRequest\"1\n\x11HeartbeatResponse\x12\x0c\n\x04stop\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xf9\x02\n\x12ReportStateRequest\x12\r\n\x05state\x18\x01 \x01(\t\x12\x11\n\texit_code\x18\x02 \x01(\x05\x12\x12\n\nerror_type\x18\x03 \x01(\t\x12\x15\n\rerror_message\x18\x04 \x01(\t\x12\x11\n\ttraceback\x18\x05 \x01(\t\x12\x1c\n\x14\x66ollow_task_ids_json\x18\x06 \x01(\t\x12\x1e\n\x16short_circuit_continue\x18\x07 \x01(\x08\x12\x10\n\x08no_retry\x18\x08 \x01(\x08\x12\x17\n\x0freschedule_date\x18\t \x01(\x01\x12\x14\n\x0ctrigger_json\x18\n \x01(\t\x12\x13\n\x0bnext_method\x18\x0b \x01(\t\x12\x18\n\x10next_kwargs_json\x18\x0c \x01(\t\x12\x15\n\rdefer_timeout\x18\r \x01(\x01\x12\x18\n\x0bretry_delay\x18\x0e \x01(\x01H\x00\x88\x01\x01\x12\x14\n\x0cretry_reason\x18\x0f \x01(\tB\x0e\n\x0c_retry_delay\"-\n\x13ReportStateResponse\x12\x16\n\x0erecorded_state\x18\x01 \x01(\t\"\x8f\x01\n\x10TaskStateRequest\x12\x0e\n\x06\x61\x63tion\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\x12\n\nvalue_json\x18\x03 \x01(\t\x12\x1e\n\x11retention_seconds\x18\x04 \x01(\x01H\x00\x88\x01\x01\x12\x14\n\x0cnever_expire\x18\x05 \x01(\x08\x42\x14\n\x12_retention_seconds\"6\n\x11TaskStateResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\x12\n\nvalue_json\x18\x02 \x01(\t2\xc3\x05\n\x0c\x41gentService\x12]\n\x0c\x41uthenticate\x12%.leoflow.agent.v1.AuthenticateRequest\x1a&.leoflow.agent.v1.AuthenticateResponse\x12T\n\tFetchTask\x12\".leoflow.agent.v1.FetchTaskRequest\x1a#.leoflow.agent.v1.FetchTaskResponse\x12P\n\nStreamLogs\x12\x1a.leoflow.agent.v1.LogBatch\x1a$.leoflow.agent.v1.StreamLogsResponse(\x01\x12Q\n\x08PushXCom\x12!.leoflow.agent.v1.PushXComRequest\x1a\".leoflow.agent.v1.PushXComResponse\x12Q\n\x08PullXCom\x12!.leoflow.agent.v1.PullXComRequest\x1a\".leoflow.agent.v1.PullXComResponse\x12T\n\tHeartbeat\x12\".leoflow.agent.v1.HeartbeatRequest\x1a#.leoflow.agent.v1.HeartbeatResponse\x12Z\n\x0bReportState\x12$.leoflow.agent.v1.ReportStateRequest\x1a%.leoflow.agent.v1.ReportStateResponse\x12T\n\tTaskState\x12\".leoflow.agent.v1.TaskStateRequest\x1a#.leoflow.agent.v1.TaskStateResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17leoflow/rpc/agent.proto\x12\x10leoflow.agent.v1\"K\n\x13\x41uthenticateRequest\x12\x10\n\x08hostname\x18\x01 \x01(\t\x12\x0b\n\x03pid\x18\x02 \x01(\x05\x12\x15\n\ragent_version\x18\x03 \x01(\t\"`\n\x14\x41uthenticateResponse\x12\x18\n\x10task_instance_id\x18\x01 \x01(\t\x12\x12\n\ntry_number\x18\x02 \x01(\x05\x12\x1a\n\x12heartbeat_interval\x18\x03 \x01(\x01\"\x12\n\x10\x46\x65tchTaskRequest\"\xf4\x03\n\x11\x46\x65tchTaskResponse\x12\x0e\n\x06\x64\x61g_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x0f\n\x07task_id\x18\x03 \x01(\t\x12\x11\n\tmap_index\x18\x04 \x01(\x05\x12\x12\n\ntry_number\x18\x05 \x01(\x05\x12\x11\n\tmax_tries\x18\x06 \x01(\x05\x12\x10\n\x08operator\x18\x07 \x01(\t\x12\x11\n\ttask_json\x18\x08 \x01(\t\x12\x11\n\targs_json\x18\t \x01(\t\x12\x13\n\x0bkwargs_json\x18\n \x01(\t\x12\x14\n\x0c\x63ontext_json\x18\x0b \x01(\t\x12\x13\n\x0bproject_dir\x18\x0c \x01(\t\x12\x10\n\x08\x64\x61g_file\x18\r \x01(\t\x12\x0e\n\x06python\x18\x0e \x01(\t\x12\x39\n\x03\x65nv\x18\x0f \x03(\x0b\x32,.leoflow.agent.v1.FetchTaskResponse.EnvEntry\x12\x19\n\x11\x65xecution_timeout\x18\x10 \x01(\x01\x12\x13\n\x0bnext_method\x18\x11 \x01(\t\x12\x18\n\x10next_kwargs_json\x18\x12 \x01(\t\x12\x15\n\rfirst_poke_at\x18\x13 \x01(\x01\x12\x12\n\ndag_folder\x18\x14 \x01(\t\x1a*\n\x08\x45nvEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\":\n\x07LogLine\x12\x0e\n\x06stream\x18\x01 \x01(\t\x12\x0c\n\x04line\x18\x02 \x01(\t\x12\x11\n\ttimestamp\x18\x03 \x01(\x01\"4\n\x08LogBatch\x12(\n\x05lines\x18\x01 \x03(\x0b\x32\x19.leoflow.agent.v1.LogLine\"*\n\x12StreamLogsResponse\x12\x14\n\x0clines_stored\x18\x01 \x01(\x03\"2\n\x0fPushXComRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x12\n\nvalue_json\x18\x02 \x01(\t\"&\n\x10PushXComResponse\x12\x12\n\nsize_bytes\x18\x01 \x01(\x03\"^\n\x0fPullXComRequest\x12\x10\n\x08task_ids\x18\x01 \x03(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\x13\n\x0bmap_indexes\x18\x03 \x03(\x05\x12\x17\n\x0fhas_map_indexes\x18\x04 \x01(\x08\"\'\n\x10PullXComResponse\x12\x13\n\x0bvalues_json\x18\x01 \x01(\t\"\x12\n\x10HeartbeatRequest\"1\n\x11HeartbeatResponse\x12\x0c\n\x04stop\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xf9\x02\n\x12ReportStateRequest\x12\r\n\x05state\x18\x01 \x01(\t\x12\x11\n\texit_code\x18\x02 \x01(\x05\x12\x12\n\nerror_type\x18\x03 \x01(\t\x12\x15\n\rerror_message\x18\x04 \x01(\t\x12\x11\n\ttraceback\x18\x05 \x01(\t\x12\x1c\n\x14\x66ollow_task_ids_json\x18\x06 \x01(\t\x12\x1e\n\x16short_circuit_continue\x18\x07 \x01(\x08\x12\x10\n\x08no_retry\x18\x08 \x01(\x08\x12\x17\n\x0freschedule_date\x18\t \x01(\x01\x12\x14\n\x0ctrigger_json\x18\n \x01(\t\x12\x13\n\x0bnext_method\x18\x0b \x01(\t\x12\x18\n\x10next_kwargs_json\x18\x0c \x01(\t\x12\x15\n\rdefer_timeout\x18\r \x01(\x01\x12\x18\n\x0bretry_delay\x18\x0e \x01(\x01H\x00\x88\x01\x01\x12\x14\n\x0cretry_reason\x18\x0f \x01(\tB\x0e\n\x0c_retry_delay\"-\n\x13ReportStateResponse\x12\x16\n\x0erecorded_state\x18\x01 \x01(\t\"\x8f\x01\n\x10TaskStateRequest\x12\x0e\n\x06\x61\x63tion\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\x12\n\nvalue_json\x18\x03 \x01(\t\x12\x1e\n\x11retention_seconds\x18\x04 \x01(\x01H\x00\x88\x01\x01\x12\x14\n\x0cnever_expire\x18\x05 \x01(\x08\x42\x14\n\x12_retention_seconds\"6\n\x11TaskStateResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\x12\n\nvalue_json\x18\x02 \x01(\t2\xc3\x05\n\x0c\x41gentService\x12]\n\x0c\x41uthenticate\x12%.leoflow.agent.v1.AuthenticateRequest\x1a&.leoflow.agent.v1.AuthenticateResponse\x12T\n\tFetchTask\x12\".leoflow.agent.v1.FetchTaskRequest\x1a#.leoflow.agent.v1.FetchTaskResponse\x12P\n\nStreamLogs\x12\x1a.leoflow.agent.v1.LogBatch\x1a$.leoflow.agent.v1.StreamLogsResponse(\x01\x12Q\n\x08PushXCom\x12!.leoflow.agent.v1.PushXComRequest\x1a\".leoflow.agent.v1.PushXComResponse\x12Q\n\x08PullXCom\x12!.leoflow.agent.v1.PullXComRequest\x1a\".leoflow.agent.v1.PullXComResponse\x12T\n\tHeartbeat\x12\".leoflow.agent.v1.HeartbeatRequest\x1a#.leoflow.agent.v1.HeartbeatResponse\x12Z\n\x0bReportState\x12$.leoflow.agent.v1.ReportStateRequest\x1a%.leoflow.agent.v1.ReportStateResponse\x12T\n\tTaskState\x12\".leoflow.agent.v1.TaskStateRequest\x1a#.leoflow.agent.v1.TaskStateResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,35 +40,35 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FETCHTASKREQUEST']._serialized_start=220
   _globals['_FETCHTASKREQUEST']._serialized_end=238
   _globals['_FETCHTASKRESPONSE']._serialized_start=241
-  _globals['_FETCHTASKRESPONSE']._serialized_end=721
-  _globals['_FETCHTASKRESPONSE_ENVENTRY']._serialized_start=679
-  _globals['_FETCHTASKRESPONSE_ENVENTRY']._serialized_end=721
-  _globals['_LOGLINE']._serialized_start=723
-  _globals['_LOGLINE']._serialized_end=781
-  _globals['_LOGBATCH']._serialized_start=783
-  _globals['_LOGBATCH']._serialized_end=835
-  _globals['_STREAMLOGSRESPONSE']._serialized_start=837
-  _globals['_STREAMLOGSRESPONSE']._serialized_end=879
-  _globals['_PUSHXCOMREQUEST']._serialized_start=881
-  _globals['_PUSHXCOMREQUEST']._serialized_end=931
-  _globals['_PUSHXCOMRESPONSE']._serialized_start=933
-  _globals['_PUSHXCOMRESPONSE']._serialized_end=971
-  _globals['_PULLXCOMREQUEST']._serialized_start=973
-  _globals['_PULLXCOMREQUEST']._serialized_end=1067
-  _globals['_PULLXCOMRESPONSE']._serialized_start=1069
-  _globals['_PULLXCOMRESPONSE']._serialized_end=1108
-  _globals['_HEARTBEATREQUEST']._serialized_start=1110
-  _globals['_HEARTBEATREQUEST']._serialized_end=1128
-  _globals['_HEARTBEATRESPONSE']._serialized_start=1130
-  _globals['_HEARTBEATRESPONSE']._serialized_end=1179
-  _globals['_REPORTSTATEREQUEST']._serialized_start=1182
-  _globals['_REPORTSTATEREQUEST']._serialized_end=1559
-  _globals['_REPORTSTATERESPONSE']._serialized_start=1561
-  _globals['_REPORTSTATERESPONSE']._serialized_end=1606
-  _globals['_TASKSTATEREQUEST']._serialized_start=1609
-  _globals['_TASKSTATEREQUEST']._serialized_end=1752
-  _globals['_TASKSTATERESPONSE']._serialized_start=1754
-  _globals['_TASKSTATERESPONSE']._serialized_end=1808
-  _globals['_AGENTSERVICE']._serialized_start=1811
-  _globals['_AGENTSERVICE']._serialized_end=2518
+  _globals['_FETCHTASKRESPONSE']._serialized_end=741
+  _globals['_FETCHTASKRESPONSE_ENVENTRY']._serialized_start=699
+  _globals['_FETCHTASKRESPONSE_ENVENTRY']._serialized_end=741
+  _globals['_LOGLINE']._serialized_start=743
+  _globals['_LOGLINE']._serialized_end=801
+  _globals['_LOGBATCH']._serialized_start=803
+  _globals['_LOGBATCH']._serialized_end=855
+  _globals['_STREAMLOGSRESPONSE']._serialized_start=857
+  _globals['_STREAMLOGSRESPONSE']._serialized_end=899
+  _globals['_PUSHXCOMREQUEST']._serialized_start=901
+  _globals['_PUSHXCOMREQUEST']._serialized_end=951
+  _globals['_PUSHXCOMRESPONSE']._serialized_start=953
+  _globals['_PUSHXCOMRESPONSE']._serialized_end=991
+  _globals['_PULLXCOMREQUEST']._serialized_start=993
+  _globals['_PULLXCOMREQUEST']._serialized_end=1087
+  _globals['_PULLXCOMRESPONSE']._serialized_start=1089
+  _globals['_PULLXCOMRESPONSE']._serialized_end=1128
+  _globals['_HEARTBEATREQUEST']._serialized_start=1130
+  _globals['_HEARTBEATREQUEST']._serialized_end=1148
+  _globals['_HEARTBEATRESPONSE']._serialized_start=1150
+  _globals['_HEARTBEATRESPONSE']._serialized_end=1199
+  _globals['_REPORTSTATEREQUEST']._serialized_start=1202
+  _globals['_REPORTSTATEREQUEST']._serialized_end=1579
+  _globals['_REPORTSTATERESPONSE']._serialized_start=1581
+  _globals['_REPORTSTATERESPONSE']._serialized_end=1626
+  _globals['_TASKSTATEREQUEST']._serialized_start=1629
+  _globals['_TASKSTATEREQUEST']._serialized_end=1772
+  _globals['_TASKSTATERESPONSE']._serialized_start=1774
+  _globals['_TASKSTATERESPONSE']._serialized_end=1828
+  _globals['_AGENTSERVICE']._serialized_start=1831
+  _globals['_AGENTSERVICE']._serialized_end=2538
 # @@protoc_insertion_point(module_scope)

@@ -31,7 +31,7 @@ class FetchTaskRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class FetchTaskResponse(_message.Message):
-    __slots__ = ("dag_id", "run_id", "task_id", "map_index", "try_number", "max_tries", "operator", "task_json", "args_json", "kwargs_json", "context_json", "project_dir", "dag_file", "python", "env", "execution_timeout", "next_method", "next_kwargs_json", "first_poke_at")
+    __slots__ = ("dag_id", "run_id", "task_id", "map_index", "try_number", "max_tries", "operator", "task_json", "args_json", "kwargs_json", "context_json", "project_dir", "dag_file", "python", "env", "execution_timeout", "next_method", "next_kwargs_json", "first_poke_at", "dag_folder")
     class EnvEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -58,6 +58,7 @@ class FetchTaskResponse(_message.Message):
     NEXT_METHOD_FIELD_NUMBER: _ClassVar[int]
     NEXT_KWARGS_JSON_FIELD_NUMBER: _ClassVar[int]
     FIRST_POKE_AT_FIELD_NUMBER: _ClassVar[int]
+    DAG_FOLDER_FIELD_NUMBER: _ClassVar[int]
     dag_id: str
     run_id: str
     task_id: str
@@ -77,7 +78,8 @@ class FetchTaskResponse(_message.Message):
     next_method: str
     next_kwargs_json: str
     first_poke_at: float
-    def __init__(self, dag_id: _Optional[str] = ..., run_id: _Optional[str] = ..., task_id: _Optional[str] = ..., map_index: _Optional[int] = ..., try_number: _Optional[int] = ..., max_tries: _Optional[int] = ..., operator: _Optional[str] = ..., task_json: _Optional[str] = ..., args_json: _Optional[str] = ..., kwargs_json: _Optional[str] = ..., context_json: _Optional[str] = ..., project_dir: _Optional[str] = ..., dag_file: _Optional[str] = ..., python: _Optional[str] = ..., env: _Optional[_Mapping[str, str]] = ..., execution_timeout: _Optional[float] = ..., next_method: _Optional[str] = ..., next_kwargs_json: _Optional[str] = ..., first_poke_at: _Optional[float] = ...) -> None: ...
+    dag_folder: str
+    def __init__(self, dag_id: _Optional[str] = ..., run_id: _Optional[str] = ..., task_id: _Optional[str] = ..., map_index: _Optional[int] = ..., try_number: _Optional[int] = ..., max_tries: _Optional[int] = ..., operator: _Optional[str] = ..., task_json: _Optional[str] = ..., args_json: _Optional[str] = ..., kwargs_json: _Optional[str] = ..., context_json: _Optional[str] = ..., project_dir: _Optional[str] = ..., dag_file: _Optional[str] = ..., python: _Optional[str] = ..., env: _Optional[_Mapping[str, str]] = ..., execution_timeout: _Optional[float] = ..., next_method: _Optional[str] = ..., next_kwargs_json: _Optional[str] = ..., first_poke_at: _Optional[float] = ..., dag_folder: _Optional[str] = ...) -> None: ...
 
 class LogLine(_message.Message):
     __slots__ = ("stream", "line", "timestamp")

@@ -14,6 +14,10 @@ from __future__ import annotations
 from typing import Any
 
 BASH_OUTPUT_KEY = "bash_output"
+# ``@task.bash(env={...})`` holding upstream results: the env travels as this input (resolved
+# by the control plane like any argument), is never passed to the function, and becomes the
+# bash command's environment.
+BASH_ENV_INPUT = "__leoflow_bash_env__"
 
 
 def is_bash_output(payload: dict[str, Any]) -> bool:

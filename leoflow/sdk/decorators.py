@@ -64,6 +64,17 @@ def infers_multiple_outputs(func: Callable[..., Any]) -> bool:
     return annotation in (dict, typing.Dict) or typing.get_origin(annotation) is dict  # noqa: UP006
 
 
+def _holds_result(value: Any) -> bool:
+    """Whether an upstream task's result is somewhere inside ``value``."""
+    if isinstance(value, XComArg):
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(_holds_result(v) for v in value)
+    if isinstance(value, dict):
+        return any(_holds_result(v) for v in value.values())
+    return False
+
+
 class TaskDecorator:
     """A function turned into a task factory by ``@task`` (or a variant)."""
 
@@ -120,6 +131,12 @@ class TaskDecorator:
         self._check_call(args, kwargs)
         op = self._make_operator()
         op.set_inputs(args, kwargs)
+        env = op.options.get("env") if op.operator_kind == "bash" else None
+        if isinstance(env, dict) and _holds_result(env):  # upstream results in the env
+            from leoflow.sdk.bash_output import BASH_ENV_INPUT
+
+            op.options["env"] = None
+            op.set_inputs(op.op_args, {**op.op_kwargs, BASH_ENV_INPUT: env})
         return XComArg(op)
 
     def override(self, **kwargs: Any) -> TaskDecorator:

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from leoflow.sdk import registry
-from leoflow.sdk.bash_output import is_bash_output, process_bash_output
+from leoflow.sdk.bash_output import BASH_ENV_INPUT, is_bash_output, process_bash_output
 from leoflow.sdk.channel import (
     OP_DEFER,
     OP_ERROR,
@@ -184,6 +184,7 @@ def execute_task(task: Any, payload: dict[str, Any], args: list[Any],
     if not callable(task.callable):
         raise TaskLookupError(f"task {task.task_id!r} ({type(task).__name__}) has no Python "
                               "callable to run")
+    kwargs = {k: v for k, v in kwargs.items() if k != BASH_ENV_INPUT}  # the command's env
     value = task.callable(*args, **call_kwargs(task.callable, args, kwargs, context))
     if inspect.iscoroutine(value):  # an async @task (Airflow 3.2+): run it to its end
         import asyncio

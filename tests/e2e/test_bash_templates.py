@@ -38,6 +38,8 @@ async def test_output_processor_and_multiple_outputs(prepared: Prepared, sqlite_
     # json.loads of the last stdout line; each key pushed too, then return_value
     assert result.keys[("describe", "return_value")] == {"folder": "/data", "count": 3}
     assert result.keys[("describe", "folder")] == "/data"
+    # @task.bash with upstream results in its env: resolved, not passed to the function
+    assert result.xcom["env_from_results"] == "plain:bash_extras:2"
     assert result.keys[("describe", "count")] == 3
     assert "found 3 in /data" in result.lines("show")
     assert result.xcom["upper"] == "SHOUT!"

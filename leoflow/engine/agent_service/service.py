@@ -208,6 +208,7 @@ class AgentService(pb_grpc.AgentServiceServicer):
             kwargs_json=json.dumps(kwargs),
             context_json=json.dumps(build_context(run, ti, params)),
             project_dir=str(project_dir), dag_file=str(dag_file),
+            dag_folder=str(project_dir / Path(spec.fileloc).parent),
             python=self.interpreter_for(spec), env=env,
             execution_timeout=task.execution_timeout or 0.0,
             next_method=ti.next_method or "",

@@ -39,6 +39,14 @@ with DAG("bash_extras", schedule=None, start_date=START, catchup=False):
     describe >> show
     check(stats, stats["files"])
 
+    @task.bash
+    def env_from_results(label: str) -> str:
+        return 'echo "$LABEL:$NAME:$FILES"'
+
+    # upstream results in @task.bash's env (example_bash_decorator.py does this)
+    env_from_results.override(env={"NAME": stats["name"], "FILES": stats["files"],
+                                   "LABEL": "plain"}, append_env=True)("x")
+
 
 with DAG("bash_extras_failures", schedule=None, start_date=START, catchup=False):
     not_a_dict = BashOperator(task_id="not_a_dict", bash_command="echo plain",
