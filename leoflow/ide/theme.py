@@ -30,7 +30,8 @@ DARK_STATES = frozenset({"failed", "success", "queued", "deferred", "awaiting_in
 # state, as Airflow's grid does: a failure first, then what is still moving, then the rest.
 STATE_PRIORITY: tuple[str | None, ...] = (
     "failed", "upstream_failed", "up_for_retry", "up_for_reschedule", "running",
-    "restarting", "awaiting_input", "deferred", "queued", "scheduled", None, "skipped", "success", "removed",
+    "restarting", "awaiting_input", "deferred", "queued", "scheduled", None, "skipped",
+    "success", "removed",
 )
 
 

@@ -15,8 +15,8 @@ from leoflow.sdk import context
 from leoflow.sdk.errors import DagDefinitionError
 from leoflow.sdk.location import user_frame_location
 from leoflow.sdk.relations import DependencyMixin
-from leoflow.sdk.setup_teardown import SetupTeardownMixin, register_task
 from leoflow.sdk.retry_policy import check_retry_policy
+from leoflow.sdk.setup_teardown import SetupTeardownMixin, register_task
 from leoflow.sdk.xcom_arg import XComArg
 
 if TYPE_CHECKING:
