@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from leoflow.engine.api.client_skew import ClientSkewMiddleware
 from leoflow.engine.api.context import ApiContext
 from leoflow.engine.api.errors import install_error_handlers
 
@@ -31,6 +32,7 @@ def create_api(context: ApiContext | None = None, *, version: str = "0",
         openapi_url="/openapi.json",
     )
     app.state.context = context
+    app.add_middleware(ClientSkewMiddleware)
     install_error_handlers(app)
     for name in ROUTE_MODULES:
         module = importlib.import_module(f"leoflow.engine.api.routes.{name}")

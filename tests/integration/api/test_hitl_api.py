@@ -78,9 +78,14 @@ async def test_official_client_lists_reads_and_answers(api) -> None:
 
     run_id = await waiting_run(api)
     one = f"/api/v2/dags/{DAG}/dagRuns/{run_id}/taskInstances/gate/-1/hitlDetails"
-    # the TI routes show a task waiting for a person as deferred (clients <= 3.2)
-    ti = (await api.get(f"/api/v2/dags/{DAG}/dagRuns/{run_id}/taskInstances/gate")).json()
-    assert ti["state"] == "deferred"
+    # a task waiting for a person is awaiting_input (Airflow 3.3), shown as deferred to the
+    # official client before 3.3, which refuses that state (as Airflow 3.1 and 3.2 show it)
+    path = f"/api/v2/dags/{DAG}/dagRuns/{run_id}/taskInstances/gate"
+    assert (await api.get(path)).json()["state"] == "awaiting_input"
+    old = await api.get(path, headers={"User-Agent": "OpenAPI-Generator/3.0.2/python"})
+    assert old.json()["state"] == "deferred"
+    new = await api.get(path, headers={"User-Agent": "OpenAPI-Generator/3.3.2/python"})
+    assert new.json()["state"] == "awaiting_input"
     # another tenant sees nothing and cannot answer; a viewer cannot answer
     other = await api.get("/api/v2/dags/~/dagRuns/~/hitlDetails", "other-tenant-token")
     assert other.json() == {"hitl_details": [], "total_entries": 0}
@@ -108,6 +113,7 @@ async def test_official_client_lists_reads_and_answers(api) -> None:
     assert listed.total_entries == 1 and listed.hitl_details[0].task_instance.task_id == "gate"
     assert detail.subject == "Ship it?" and detail.options == ["Approve", "Reject"]
     assert detail.response_received is False and detail.task_instance.dag_id == DAG
+    assert detail.task_instance.state == "awaiting_input"  # client 3.3.2 knows the state
     assert answered.chosen_options == ["Reject"] and answered.responded_by.name == "admin"
 
     again = await api.patch(one, json={"chosen_options": ["Approve"]})

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import OrderedDict
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -227,13 +228,20 @@ def dag_run_response(run: DagRunRow, version: DagVersionRow | None,
     )
 
 
+# Whether the client of the current request knows the ``awaiting_input`` state: set per
+# request by ``leoflow.engine.api.client_skew`` from its User-Agent.
+KNOWS_AWAITING_INPUT: ContextVar[bool] = ContextVar("knows_awaiting_input", default=True)
+
+
 def api_ti_state(state: str | None) -> str | None:
-    """A task instance's state as the TI routes show it: the twelve states every supported
-    client knows. ``awaiting_input`` (a human-in-the-loop task) is shown as ``deferred``, as
-    Airflow 3.1 and 3.2 themselves show such a task, because clients up to 3.2 refuse
-    ``awaiting_input``; ``/hitlDetails`` says that it waits for a person."""
+    """A task instance's state as the TI routes show it.
+
+    ``awaiting_input`` (a human-in-the-loop task waiting for a person) is Airflow 3.3's state
+    and what Airflow's UI and client 3.3 expect; the official client up to 3.2 refuses it,
+    so to those clients (recognized by their User-Agent) it is shown as ``deferred``, as
+    Airflow 3.1 and 3.2 themselves show such a task."""
     if state == "awaiting_input":
-        return "deferred"
+        return "awaiting_input" if KNOWS_AWAITING_INPUT.get() else "deferred"
     return state if state in TI_STATES else None
 
 

@@ -10,10 +10,11 @@ from pydantic import Field, field_validator
 from leoflow.engine.api.models.common import ApiModel, BodyDateTime, BodyModel, Int32
 from leoflow.engine.api.models.dags import DagVersionResponse
 
-# The twelve states every supported client knows (3.0 lacks awaiting_input).
+# Airflow 3.3's task instance states (clients before 3.3 lack awaiting_input: it is shown
+# to them as deferred, see convert.api_ti_state).
 TIState = Literal["removed", "scheduled", "queued", "running", "success", "restarting",
                   "failed", "up_for_retry", "up_for_reschedule", "upstream_failed", "skipped",
-                  "deferred"]
+                  "deferred", "awaiting_input"]
 TI_STATES: frozenset[str] = frozenset(TIState.__args__)  # type: ignore[attr-defined]
 MARKABLE_STATES = ("success", "failed", "skipped")
 
