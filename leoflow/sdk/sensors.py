@@ -229,12 +229,24 @@ class BaseSensorOperator(BaseOperator):
 
 # -- time ---------------------------------------------------------------------------------------
 class _TimeSensor(BaseSensorOperator):
-    """Time sensors never need a process: they always wait in the control plane."""
+    """Time sensors never need a process: they always wait in the control plane.
+
+    Airflow's deferrable ``TimeSensor`` and ``DateTimeSensor`` defer with no timeout (their
+    ``timeout`` only bounds poking): with ``deferrable=True`` (or the ``*Async`` names) they
+    wait for their moment however far it is, as there. ``TimeDeltaSensor`` keeps it.
+    """
 
     runs_user_code = False
+    deferral_keeps_timeout: ClassVar[bool] = True
 
     def start_from_trigger(self) -> bool:
         return True
+
+    def sensor_spec(self) -> dict[str, Any]:
+        spec = super().sensor_spec()
+        if self.deferrable and not self.deferral_keeps_timeout:
+            spec["timeout"] = None
+        return spec
 
     def runtime_trigger(self, context: dict[str, Any]) -> BaseTrigger | None:
         return DateTimeTrigger(self.target_moment(context))
@@ -289,6 +301,8 @@ class TimeDeltaSensorAsync(TimeDeltaSensor):
 class DateTimeSensor(_TimeSensor):
     """Waits until ``target_time``: a datetime, an ISO string or a Jinja template."""
 
+    deferral_keeps_timeout = False
+
     mappable_fields = ("target_time",)
 
     def __init__(self, task_id: str, *, target_time: datetime | str | None = None,
@@ -339,11 +353,18 @@ class DateTimeSensor(_TimeSensor):
 
 
 class DateTimeSensorAsync(DateTimeSensor):
-    """Airflow's deferrable name; every time sensor already waits without a process."""
+    """Airflow's deferrable name (every time sensor already waits without a process): as
+    there, it waits for its moment with no timeout."""
+
+    def __init__(self, task_id: str, **kwargs: Any) -> None:
+        kwargs["deferrable"] = True
+        super().__init__(task_id=task_id, **kwargs)
 
 
 class TimeSensor(_TimeSensor):
     """Waits until ``target_time`` (a ``datetime.time``) today, in the DAG's timezone."""
+
+    deferral_keeps_timeout = False
 
     def __init__(self, task_id: str, *, target_time: dt_time | str | None = None,
                  **kwargs: Any) -> None:
@@ -378,7 +399,12 @@ class TimeSensor(_TimeSensor):
 
 
 class TimeSensorAsync(TimeSensor):
-    """Airflow's deferrable name; every time sensor already waits without a process."""
+    """Airflow's deferrable name (every time sensor already waits without a process): as
+    there, it waits for its moment with no timeout."""
+
+    def __init__(self, task_id: str, **kwargs: Any) -> None:
+        kwargs["deferrable"] = True
+        super().__init__(task_id=task_id, **kwargs)
 
 
 # -- files --------------------------------------------------------------------------------------

@@ -58,7 +58,15 @@ ASSET_NAMES = re.compile(r"\b(Asset|AssetAlias|AssetWatcher|asset|AssetOrTimeSch
 
 # DAGs that do not end in Airflow's states yet, with the reason. The test fails if one of
 # them starts matching (remove it from here then) as well as when any other DAG differs.
-KNOWN_GAPS: dict[str, str] = {}
+KNOWN_GAPS: dict[str, str] = {
+    "example_sensors": (
+        "Airflow 3 fails wait_for_file (then wait_for_file_async and print_date_in_bash are "
+        "upstream_failed) because a fresh Airflow 3 defines no fs_default connection; "
+        "Leoflow's FileSensor uses the path as given, so the file is found"),
+    "example_external_task_marker_child": (
+        "a reschedule-mode ExternalTaskSensor waits in the control plane, shown deferred; "
+        "Airflow shows up_for_reschedule between pokes"),
+}
 
 
 def run_state_only(dag_id: str, now: datetime) -> str | None:

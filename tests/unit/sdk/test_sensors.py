@@ -51,7 +51,11 @@ def test_time_sensors_always_carry_a_time_trigger(describe):
                        target_time="{{ data_interval_end + macros.timedelta(hours=1) }}")
         TimeSensor(task_id="tod", target_time=time(7, 30))
         TimeSensorAsync(task_id="tod_async", target_time=time(23, 59, 1), timeout=60)
+        TimeSensor(task_id="tod_poke", target_time=time(23, 59, 1), timeout=60)
+        TimeDeltaSensor(task_id="delta_deferred", delta=30, timeout=60, deferrable=True)
     tasks = by_id(describe(d))
+    assert tasks["tod_poke"]["sensor"]["timeout"] == 60.0
+    assert tasks["delta_deferred"]["sensor"]["timeout"] == 60.0
     assert {t["operator"] for t in tasks.values()} == {"sensor"}
     assert tasks["delta"]["sensor"] == spec(trigger={
         "kind": "time", "kwargs": {"delta": 300.0, "from": "data_interval_end"}})
@@ -68,8 +72,11 @@ def test_time_sensors_always_carry_a_time_trigger(describe):
     # TimeSensor is in the DAG's timezone, as Airflow's
     assert tasks["tod"]["sensor"]["trigger"] == {
         "kind": "time", "kwargs": {"time_of_day": "07:30:00", "timezone": "Europe/Paris"}}
-    assert tasks["tod_async"]["sensor"] == spec(timeout=60.0, trigger={
+    # as in Airflow, a deferrable TimeSensor / DateTimeSensor defers with no timeout (its
+    # timeout bounds poking only); TimeDeltaSensor keeps it
+    assert tasks["tod_async"]["sensor"] == spec(timeout=None, trigger={
         "kind": "time", "kwargs": {"time_of_day": "23:59:01", "timezone": "Europe/Paris"}})
+    assert tasks["aware"]["sensor"]["timeout"] is None
 
 
 def test_file_sensor_waits_in_the_control_plane_only_when_deferrable(describe):
