@@ -103,7 +103,7 @@ def waiting_text(ti: TaskInstanceRow, trigger: TriggerRow | None) -> str | None:
     """What a task instance that waits without a process waits for, and until when."""
     from leoflow.engine.triggers import describe
 
-    if ti.state == "deferred" and trigger is not None:
+    if ti.state in ("deferred", "up_for_reschedule") and trigger is not None:
         text = describe(trigger.classpath, trigger.kwargs, trigger.due_at)
         if trigger.timeout_at is not None:
             text += f", until {trigger.timeout_at.isoformat(timespec='seconds')}"

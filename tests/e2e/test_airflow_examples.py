@@ -63,9 +63,6 @@ KNOWN_GAPS: dict[str, str] = {
         "Airflow 3 fails wait_for_file (then wait_for_file_async and print_date_in_bash are "
         "upstream_failed) because a fresh Airflow 3 defines no fs_default connection; "
         "Leoflow's FileSensor uses the path as given, so the file is found"),
-    "example_external_task_marker_child": (
-        "a reschedule-mode ExternalTaskSensor waits in the control plane, shown deferred; "
-        "Airflow shows up_for_reschedule between pokes"),
 }
 
 

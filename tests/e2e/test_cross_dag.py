@@ -202,7 +202,8 @@ async def test_sensor_waits_for_a_task_group_of_another_dag(
         await harness.wait_event(lambda k, d: k == "ti.deferred"
                                  and d.get("run_id") == waiter.run_id, 30)
         await asyncio.sleep(1.0)  # a few polls find no run of the group's DAG
-        assert (await harness.result(waiter)).states() == {"wait_group": "deferred"}
+        # mode="reschedule": shown up_for_reschedule while it waits, as on Airflow
+        assert (await harness.result(waiter)).states() == {"wait_group": "up_for_reschedule"}
         parent = await harness.trigger("xd_group_parent", logical_date=LOGICAL)
         assert await harness.wait(parent, 60) == "success"
         assert await harness.wait(waiter, 60) == "success"

@@ -43,7 +43,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -85,7 +85,11 @@ ACTIVE_RUN_STATES = ("queued", "running")
 FINISHED_RUN_STATES = ("success", "failed")
 FINISHED_TI = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
 # Waiting on a trigger row: deferred, or awaiting_input (a human-in-the-loop ``hitl`` trigger).
-WAITING_TI = frozenset({"deferred", "awaiting_input"})
+# States of a task instance parked on a trigger (``trigger_id`` set): deferred; a person's
+# answer (awaiting_input); a reschedule-mode sensor waiting from its start in the control
+# plane, shown up_for_reschedule as Airflow shows it between pokes.
+WAITING_TI = frozenset({"deferred", "awaiting_input", "up_for_reschedule"})
+PARKED = datetime.max.replace(tzinfo=UTC)  # "not before" of a task instance only a trigger moves
 # Operators the scheduler completes itself: nothing to run (Airflow never sends
 # EmptyOperator to an executor either).
 NOOP_OPERATORS = frozenset({"empty"})
@@ -785,9 +789,12 @@ class Scheduler:
             changes["try_number"] = ti.try_number + 1
         timeout = task.sensor.timeout
         timeout_at = now + timedelta(seconds=float(timeout)) if timeout else None
+        # A reschedule-mode sensor shows Airflow's up_for_reschedule while it waits
+        waiting = "up_for_reschedule" if task.sensor.mode == "reschedule" else "deferred"
         try:
             await self._park(conn, view, ti, now, kind=trigger.kind, kwargs=trigger.kwargs,
-                             timeout_at=timeout_at, timeout_kind="sensor", changes=changes)
+                             timeout_at=timeout_at, timeout_kind="sensor", changes=changes,
+                             waiting=waiting)
         except TriggerError as exc:
             row = await self._write(conn, view, ti, "deferred", now, **changes)
             await self._finish_try(conn, view, row, task, "failed",
@@ -797,7 +804,8 @@ class Scheduler:
     async def _park(self, conn: AsyncConnection, view: _RunView, ti: TaskInstanceRow,
                     now: datetime, *, kind: Any, kwargs: Mapping[str, Any],
                     timeout_at: datetime | None, timeout_kind: str,
-                    changes: Mapping[str, Any]) -> TaskInstanceRow:
+                    changes: Mapping[str, Any], waiting: str = "deferred"
+                    ) -> TaskInstanceRow:
         """Write the trigger and move ``ti`` to ``deferred`` on it (raises ``TriggerError``
         before writing anything when the trigger cannot run)."""
         validate(kind, kwargs)
@@ -810,7 +818,6 @@ class Scheduler:
             conn, classpath=str(kind), kwargs=dict(kwargs), task_instance_id=ti.id,
             try_number=try_number, now=now, due_at=due_at, timeout_at=timeout_at,
             timeout_kind=timeout_kind, triggerer_id=self.triggers.triggerer_id)
-        waiting = "deferred"
         if kind == "hitl":  # a person answers: Airflow 3.1+'s awaiting_input, same machinery
             waiting = "awaiting_input"
             await hitl_rows.open_request(conn, ti_id=ti.id, try_number=try_number,
@@ -948,9 +955,13 @@ class Scheduler:
                 graph, states,
                 mapped_lengths=await self._mapped_lengths(conn, view, states),
                 branch_choices=view.branch, short_circuits=view.short_circuit,
-                not_before={k: t.next_retry_at for k, t in view.tis.items()
-                            if t.state in ("up_for_retry", "up_for_reschedule")
-                            and t.next_retry_at is not None},
+                not_before={**{k: t.next_retry_at for k, t in view.tis.items()
+                               if t.state in ("up_for_retry", "up_for_reschedule")
+                               and t.next_retry_at is not None},
+                            # parked on a trigger: only its event moves it
+                            **{k: PARKED for k, t in view.tis.items()
+                               if t.state == "up_for_reschedule"
+                               and t.trigger_id is not None}},
                 now=now)
             # expand first: a mapped group's task may expand and settle instances at once
             for task_id, length in decision.expand.items():

@@ -98,10 +98,12 @@ MARKABLE: frozenset[TIState] = frozenset({TI.SUCCESS, TI.FAILED, TI.SKIPPED})
 _TI_TRANSITIONS: Mapping[TIState, frozenset[TIState]] = {
     # The scheduler decides: run it, or resolve it without running (trigger rules, branches).
     # A start-from-trigger sensor goes straight to deferred (no executor; its try begins).
-    None: frozenset({TI.SCHEDULED, TI.SKIPPED, TI.UPSTREAM_FAILED, TI.REMOVED, TI.DEFERRED}),
+    # (A reschedule-mode one waits in up_for_reschedule, as Airflow shows it between pokes.)
+    None: frozenset({TI.SCHEDULED, TI.SKIPPED, TI.UPSTREAM_FAILED, TI.REMOVED, TI.DEFERRED,
+                     TI.UP_FOR_RESCHEDULE}),
     # Handed to an executor (or, start from trigger, to the trigger runner); it may also be
     # put back (executor reset, adoption).
-    TI.SCHEDULED: frozenset({TI.QUEUED, None, TI.REMOVED, TI.DEFERRED}),
+    TI.SCHEDULED: frozenset({TI.QUEUED, None, TI.REMOVED, TI.DEFERRED, TI.UP_FOR_RESCHEDULE}),
     # The agent starts it; an executor may fail it before it starts (with or without retry).
     # A start and a deferral/reschedule reported in one batch are written as one change.
     TI.QUEUED: frozenset({TI.RUNNING, TI.SCHEDULED, None, TI.FAILED, TI.UP_FOR_RETRY,
@@ -119,8 +121,10 @@ _TI_TRANSITIONS: Mapping[TIState, frozenset[TIState]] = {
     TI.AWAITING_INPUT: frozenset({TI.SCHEDULED, TI.FAILED, TI.UP_FOR_RETRY, TI.SUCCESS,
                                   TI.SKIPPED}),
     # Waiting for a timer; an upstream change found on re-evaluation may still resolve it.
+    # A reschedule-mode sensor waiting in the control plane ends there as deferred ones do.
     TI.UP_FOR_RETRY: frozenset({TI.SCHEDULED, TI.SKIPPED, TI.UPSTREAM_FAILED}),
-    TI.UP_FOR_RESCHEDULE: frozenset({TI.SCHEDULED, TI.SKIPPED, TI.UPSTREAM_FAILED}),
+    TI.UP_FOR_RESCHEDULE: frozenset({TI.SCHEDULED, TI.SKIPPED, TI.UPSTREAM_FAILED,
+                                     TI.SUCCESS, TI.FAILED, TI.UP_FOR_RETRY}),
     # Terminal.
     TI.SUCCESS: frozenset(),
     TI.FAILED: frozenset(),

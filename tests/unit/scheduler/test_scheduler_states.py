@@ -61,6 +61,9 @@ def test_state_sets() -> None:
     (TI.UP_FOR_RESCHEDULE, TI.SCHEDULED), (TI.UP_FOR_RETRY, TI.SCHEDULED),
     (TI.QUEUED, TI.FAILED), (TI.RUNNING, TI.RESTARTING), (TI.RESTARTING, TI.UP_FOR_RETRY),
     (TI.SUCCESS, TI.SUCCESS),  # re-delivered event: no change
+    # a reschedule-mode sensor waiting in the control plane from its start
+    (None, TI.UP_FOR_RESCHEDULE), (TI.SCHEDULED, TI.UP_FOR_RESCHEDULE),
+    (TI.UP_FOR_RESCHEDULE, TI.SUCCESS), (TI.UP_FOR_RESCHEDULE, TI.FAILED),
 ])
 def test_legal_transitions(old: TaskInstanceState | None, new: TaskInstanceState | None) -> None:
     check_transition(old, new)
@@ -69,7 +72,8 @@ def test_legal_transitions(old: TaskInstanceState | None, new: TaskInstanceState
 
 @pytest.mark.parametrize(("old", "new"), [
     (None, TI.RUNNING), (None, TI.SUCCESS), (TI.SCHEDULED, TI.SUCCESS),
-    (TI.QUEUED, TI.SUCCESS), (TI.UP_FOR_RETRY, TI.RUNNING),
+    (TI.QUEUED, TI.SUCCESS), (TI.UP_FOR_RETRY, TI.RUNNING), (TI.UP_FOR_RETRY, TI.SUCCESS),
+    (TI.UP_FOR_RESCHEDULE, TI.RUNNING),
 ])
 def test_illegal_transitions(old: TaskInstanceState | None, new: TaskInstanceState | None) -> None:
     with pytest.raises(IllegalTransition) as info:

@@ -85,8 +85,8 @@ async def ti_responses(ctx: ApiContext, conn: AsyncConnection,
     """Task instances as a collection (every item in it), with their runs and versions, and
     for deferred ones the trigger they wait on."""
     by_run = await listings.runs_by_id(conn, (t.dag_run_id for t in rows))
-    waiting = await trigger_rows.get_triggers(conn, {t.trigger_id for t in rows if t.state ==
-                                                     "deferred" and t.trigger_id is not None})
+    waiting = await trigger_rows.get_triggers(conn, {t.trigger_id for t in rows
+                                                     if t.trigger_id is not None})
     versions = await listings.versions_by_id(conn, (r.dag_version_id for r in by_run.values()))
     cache = spec_cache(ctx)
     items = []
@@ -95,8 +95,7 @@ async def ti_responses(ctx: ApiContext, conn: AsyncConnection,
         if run is None:  # deleted meanwhile
             continue
         version = versions.get(run.dag_version_id)
-        trigger = waiting.get(ti.trigger_id) if ti.state == "deferred" and ti.trigger_id \
-            else None
+        trigger = waiting.get(ti.trigger_id) if ti.trigger_id else None
         items.append(task_instance_response(ti, run, cache.get(version), version, trigger))
     return TaskInstanceCollectionResponse(task_instances=items, total_entries=len(items))
 
