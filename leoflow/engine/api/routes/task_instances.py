@@ -9,6 +9,7 @@ that other modules serve under the same prefix.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -451,9 +452,10 @@ async def patch_task_instance_dry_run_by_map_index(
 
 # -- clearing ----------------------------------------------------------------------------------
 async def _clear_exactly(ctx: ApiContext, run: DagRunRow, tis: list[TaskInstanceRow],
-                         user: str) -> None:
+                         user: str) -> list[TaskInstanceRow]:
     """Clear exactly these instances: tasks cleared whole in one operation, tasks cleared
-    for some map indexes only in one operation each."""
+    for some map indexes only in one operation each. Returns the rows as cleared."""
+    cleared: list[TaskInstanceRow] = []
     async with ctx.store.connect() as conn:
         existing = await task_instances.list_for_run(conn, run.id)
     all_indexes: dict[str, set[int]] = defaultdict(set)
@@ -464,13 +466,14 @@ async def _clear_exactly(ctx: ApiContext, run: DagRunRow, tis: list[TaskInstance
         wanted[ti.task_id].add(ti.map_index)
     whole = sorted(t for t, idx in wanted.items() if idx == all_indexes[t])
     if whole:
-        await ctx.operations.clear_task_instances(run.dag_id, run.run_id, whole, user=user,
-                                                  exact=True)
+        cleared += await ctx.operations.clear_task_instances(
+            run.dag_id, run.run_id, whole, user=user, exact=True)
     for task_id, indexes in sorted(wanted.items()):
         if task_id not in whole:
-            await ctx.operations.clear_task_instances(run.dag_id, run.run_id, [task_id],
-                                                      map_indexes=sorted(indexes), user=user,
-                                                      exact=True)
+            cleared += await ctx.operations.clear_task_instances(
+                run.dag_id, run.run_id, [task_id], map_indexes=sorted(indexes), user=user,
+                exact=True)
+    return cleared
 
 
 @router.post("/clearTaskInstances", response_model=TaskInstanceCollectionResponse)
@@ -494,14 +497,19 @@ async def post_clear_task_instances(
     if body.prevent_running_task and any(ti.state == "running" for ti in selected):
         raise ApiError(400, "Refusing to clear task instances that are running "
                             "(prevent_running_task)")
+    cleared: dict[str, TaskInstanceRow] = {}
     for run, tis in per_run:
         if tis:
-            await _clear_exactly(ctx, run, tis, principal.username)
+            cleared.update((t.id, t) for t in await _clear_exactly(ctx, run, tis,
+                                                                   principal.username))
     if body.note is not None and selected:
         async with ctx.store.begin() as conn:
             for ti in selected:
                 await task_instances.update_task_instance(conn, ti.id, note=body.note)
+    # The instances as the clear left them (Airflow's answer): read again, the scheduler may
+    # already have queued them again, which would look like the clear did nothing.
+    answer = [replace(cleared.get(ti.id, ti), note=body.note if body.note is not None
+                      else cleared.get(ti.id, ti).note) for ti in selected]
     async with ctx.store.connect() as conn:
-        fresh = [await task_instances.get_task_instance_by_id(conn, ti.id) for ti in selected]
-        return await ti_responses(ctx, conn, [t for t in fresh if t is not None])
+        return await ti_responses(ctx, conn, answer)
 
