@@ -67,7 +67,7 @@ _TIME_DELTA = {"TimeDeltaSensor": sensors.TimeDeltaSensor,
 _DATE_TIME = {"DateTimeSensor": sensors.DateTimeSensor,
               "DateTimeSensorAsync": sensors.DateTimeSensorAsync}
 _TIME = {"TimeSensor": sensors.TimeSensor, "TimeSensorAsync": sensors.TimeSensorAsync}
-_FILE = {"FileSensor": sensors.FileSensor}
+_FILE = {"FileSensor": sensors.AirflowFileSensor}  # fs_conn_id="fs_default", as Airflow
 _PYTHON_SENSOR = {"PythonSensor": sensors.PythonSensor, **_SENSOR_BASE}
 _BASH_SENSOR = {"BashSensor": sensors.BashSensor}
 _EXTERNAL = {"ExternalTaskSensor": sensors.ExternalTaskSensor}

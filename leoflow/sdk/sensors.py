@@ -411,15 +411,22 @@ class TimeSensorAsync(TimeSensor):
 class FileSensor(BaseSensorOperator):
     """Waits for a file (or any file matching a glob) to exist; a folder must not be empty.
 
-    ``fs_conn_id`` is accepted for compatibility; paths are used as given (absolute paths are
-    recommended: a deferred FileSensor is checked by the control plane).
+    With ``fs_conn_id``, the path is that connection's ``path`` extra joined with
+    ``filepath`` and a connection that is not defined fails the task
+    (``AirflowNotFoundException``), as in Airflow. Leoflow's own ``FileSensor`` has no
+    connection by default (the path is used as given); the one DAG files import from
+    Airflow's paths (``AirflowFileSensor`` below) defaults to ``fs_default`` as Airflow's
+    does, and a fresh Airflow 3 defines none: define it (``AIRFLOW_CONN_FS_DEFAULT:
+    '{"conn_type": "fs"}'`` in leoflow.yaml's ``env``, or as a connection of the DAG's
+    tenant). A deferred FileSensor is checked by the control plane, which resolves the
+    connection when the wait starts.
     """
 
     runs_user_code = False
     mappable_fields = ("filepath",)
 
     def __init__(self, task_id: str, *, filepath: str | None = None,
-                 fs_conn_id: str = "fs_default", recursive: bool = False,
+                 fs_conn_id: str | None = None, recursive: bool = False,
                  **kwargs: Any) -> None:
         super().__init__(task_id=task_id, **kwargs)
         if filepath is None:
@@ -430,6 +437,10 @@ class FileSensor(BaseSensorOperator):
             raise DagDefinitionError(
                 f"FileSensor({task_id!r}): filepath must be a non-empty string, got "
                 f"{filepath!r}", file=self.fileloc, line=self.line)
+        if fs_conn_id is not None and (not isinstance(fs_conn_id, str) or not fs_conn_id):
+            raise DagDefinitionError(
+                f"FileSensor({task_id!r}): fs_conn_id must be a connection id, got "
+                f"{fs_conn_id!r}", file=self.fileloc, line=self.line)
         self.filepath = filepath
         self.fs_conn_id = fs_conn_id
         self.recursive = bool(recursive)
@@ -442,18 +453,29 @@ class FileSensor(BaseSensorOperator):
     def trigger_fields(self) -> tuple[str, ...]:
         return ("filepath",)
 
-    def _trigger(self, filepath: str) -> FileTrigger:
-        return FileTrigger(filepath=filepath, recursive=self.recursive,
-                           poke_interval=self.poke_interval)
+    def full_path(self, filepath: str) -> str:
+        """Airflow's ``FileSensor.path``: the connection's base path joined with filepath
+        (``filepath`` itself without a connection)."""
+        from leoflow.sdk.secrets_env import get_connection
+
+        if self.fs_conn_id is None:
+            return filepath
+        base = get_connection(self.fs_conn_id).extra_dejson.get("path", "") or ""
+        return os.path.join(str(base), filepath)
 
     def static_trigger(self) -> BaseTrigger:
-        return self._trigger(self.op_kwargs["filepath"])
+        # the control plane resolves fs_conn_id when the wait starts
+        return FileTrigger(filepath=self.op_kwargs["filepath"], recursive=self.recursive,
+                           poke_interval=self.poke_interval, fs_conn_id=self.fs_conn_id)
 
     def runtime_trigger(self, context: dict[str, Any]) -> BaseTrigger | None:
-        return self._trigger(str(self.filepath)) if self.deferrable else None
+        if not self.deferrable:
+            return None
+        return FileTrigger(filepath=self.full_path(str(self.filepath)),
+                           recursive=self.recursive, poke_interval=self.poke_interval)
 
     def poke(self, context: dict[str, Any]) -> bool:
-        path = str(self.filepath)
+        path = self.full_path(str(self.filepath))
         print(f"Poking for file {path}")
         for match in glob.glob(path, recursive=self.recursive):
             if os.path.isfile(match):
@@ -463,6 +485,19 @@ class FileSensor(BaseSensorOperator):
                 if files:
                     return True
         return False
+
+
+class AirflowFileSensor(FileSensor):
+    """``FileSensor`` as DAG files import it from Airflow's paths: ``fs_conn_id`` defaults
+    to ``fs_default``, which must be defined, as in Airflow. (Its class name in dag.json is
+    ``FileSensor``.)"""
+
+    def __init__(self, task_id: str, *, fs_conn_id: str = "fs_default", **kwargs: Any
+                 ) -> None:
+        super().__init__(task_id=task_id, fs_conn_id=fs_conn_id, **kwargs)
+
+
+AirflowFileSensor.__name__ = AirflowFileSensor.__qualname__ = "FileSensor"
 
 
 # -- user code: a callable, a command --------------------------------------------------------------

@@ -85,16 +85,23 @@ class FileTrigger(BaseTrigger):
     kind = "file"
 
     def __init__(self, filepath: str, recursive: bool = False,
-                 poke_interval: float = 5.0, **_: Any) -> None:
+                 poke_interval: float = 5.0, fs_conn_id: str | None = None,
+                 **_: Any) -> None:
         if not isinstance(filepath, str) or not filepath:
             raise ValueError(f"FileTrigger needs a filepath, got {filepath!r}")
         self.filepath = filepath
         self.recursive = bool(recursive)
         self.poke_interval = _seconds("FileTrigger poke_interval", poke_interval)
+        # set by a FileSensor that waits from its start: the control plane joins that
+        # connection's base path (Airflow's FSHook) when the wait begins
+        self.fs_conn_id = fs_conn_id
 
     def trigger_kwargs(self) -> dict[str, Any]:
-        return {"filepath": self.filepath, "recursive": self.recursive,
-                "poke_interval": self.poke_interval}
+        kwargs: dict[str, Any] = {"filepath": self.filepath, "recursive": self.recursive,
+                                  "poke_interval": self.poke_interval}
+        if self.fs_conn_id:
+            kwargs["fs_conn_id"] = self.fs_conn_id
+        return kwargs
 
 
 class HttpTrigger(BaseTrigger):

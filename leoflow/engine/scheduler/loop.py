@@ -75,6 +75,7 @@ from leoflow.engine.triggers import (
     resolve_moment,
     validate,
 )
+from leoflow.engine.triggers.files import with_base_path
 from leoflow.engine.triggers.runner import TenantConnectionLookup
 
 log = logging.getLogger("leoflow.scheduler")
@@ -792,7 +793,10 @@ class Scheduler:
         # A reschedule-mode sensor shows Airflow's up_for_reschedule while it waits
         waiting = "up_for_reschedule" if task.sensor.mode == "reschedule" else "deferred"
         try:
-            await self._park(conn, view, ti, now, kind=trigger.kind, kwargs=trigger.kwargs,
+            kwargs = trigger.kwargs
+            if trigger.kind == "file" and "fs_conn_id" in kwargs:
+                kwargs = await self._file_kwargs(conn, view, kwargs)
+            await self._park(conn, view, ti, now, kind=trigger.kind, kwargs=kwargs,
                              timeout_at=timeout_at, timeout_kind="sensor", changes=changes,
                              waiting=waiting)
         except TriggerError as exc:
@@ -800,6 +804,18 @@ class Scheduler:
             await self._finish_try(conn, view, row, task, "failed",
                                    f"the sensor's trigger cannot run: {exc}", now,
                                    no_retry=True)
+
+    async def _file_kwargs(self, conn: AsyncConnection, view: _RunView,
+                           kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """A FileSensor's path under its connection's base path (``files.with_base_path``),
+        with the connections its tasks would see: the DAG's env, then its tenant's."""
+        dag = await dags.get_dag(conn, view.run.dag_id)
+        tenant = dag.tenant if dag is not None else "default"
+
+        async def lookup(conn_id: str) -> Mapping[str, Any] | None:
+            return await self.triggers.connection_lookup(tenant, conn_id)
+
+        return await with_base_path(kwargs, view.spec.env, lookup)
 
     async def _park(self, conn: AsyncConnection, view: _RunView, ti: TaskInstanceRow,
                     now: datetime, *, kind: Any, kwargs: Mapping[str, Any],

@@ -4,14 +4,20 @@ Matching runs in a worker thread (a glob over a large or network directory block
 relative path is resolved against the control plane's working directory; the docs
 recommend absolute paths. As Airflow's FileSensor: a matching directory counts when it holds
 files (any depth with ``recursive``).
+
+A FileSensor that waits from its start names its connection (``fs_conn_id``): when the wait
+begins, ``with_base_path`` joins that connection's ``path`` extra with the file path, as
+Airflow's ``FSHook`` does, and refuses a connection that is not defined, as Airflow fails
+such a sensor.
 """
 
 from __future__ import annotations
 
 import asyncio
 import glob
+import json
 import os
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from leoflow.engine.triggers.base import PollResult, TriggerError
@@ -23,6 +29,56 @@ def validate(kwargs: Mapping[str, Any]) -> None:
     if not isinstance(kwargs.get("filepath"), str) or not kwargs["filepath"]:
         raise TriggerError("a file trigger needs filepath (a path or glob)",
                            field="trigger.kwargs.filepath")
+
+
+async def with_base_path(kwargs: Mapping[str, Any], env: Mapping[str, str],
+                         lookup: Callable[[str], Awaitable[Mapping[str, Any] | None]]
+                         ) -> dict[str, Any]:
+    """``kwargs`` with ``filepath`` under the ``fs_conn_id`` connection's base path.
+
+    The connection is the DAG's own (``AIRFLOW_CONN_<ID>`` in leoflow.yaml's ``env``) or its
+    tenant's (``lookup``). Raises ``TriggerError`` with Airflow's message when it is not
+    defined.
+    """
+    conn_id = kwargs.get("fs_conn_id")
+    if not conn_id:
+        return dict(kwargs)
+    raw = env.get(f"AIRFLOW_CONN_{str(conn_id).upper()}")
+    found = parse_connection(raw) if raw else await lookup(str(conn_id))
+    if not found:
+        raise TriggerError(
+            f"AirflowNotFoundException: The conn_id `{conn_id}` isn't defined (a fresh "
+            "Airflow 3 has no fs_default either: add it as a connection, or set "
+            f"AIRFLOW_CONN_{str(conn_id).upper()}='{{\"conn_type\": \"fs\"}}' in "
+            "leoflow.yaml's env)", field="trigger.kwargs.fs_conn_id")
+    extra = found.get("extra") or {}
+    if isinstance(extra, str):
+        try:
+            extra = json.loads(extra) if extra.strip() else {}
+        except ValueError:
+            extra = {}
+    base = str(extra.get("path") or "") if isinstance(extra, Mapping) else ""
+    resolved = {k: v for k, v in kwargs.items() if k != "fs_conn_id"}
+    resolved["filepath"] = os.path.join(base, str(kwargs["filepath"]))
+    return resolved
+
+
+def parse_connection(raw: str) -> dict[str, Any] | None:
+    """An ``AIRFLOW_CONN_*`` value (JSON, or a URI whose query holds the extras)."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    raw = raw.strip()
+    if raw.startswith("{"):
+        try:
+            found = json.loads(raw)
+        except ValueError:
+            return None
+        return found if isinstance(found, dict) else None
+    parts = urlsplit(raw)
+    if not parts.scheme:
+        return None
+    return {"conn_type": parts.scheme.replace("-", "_"), "host": parts.hostname or "",
+            "extra": dict(parse_qsl(parts.query))}
 
 
 def _match(pattern: str, recursive: bool) -> list[str]:
