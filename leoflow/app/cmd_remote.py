@@ -233,7 +233,10 @@ def _source_for(path: Path, document: dict[str, Any], args: argparse.Namespace
             return None, None
         source_path = Path(fileloc)
         if not source_path.is_absolute():
-            source_path = path.parent / source_path
+            # relative to the project (or DAGs folder): dag.json lies in it, or in its
+            # dags/ folder (several DAGs), or anywhere -o put it below it
+            candidates = [folder / source_path for folder in (path.parent, *path.parent.parents)]
+            source_path = next((c for c in candidates[:4] if c.is_file()), candidates[0])
         if not source_path.is_file():
             print(f"warning: {source_path} not found; pushing {path} without its DAG file "
                   "(pass --source FILE)", file=sys.stderr)

@@ -203,12 +203,18 @@ def _compile_project(path: str | Path, *, python: str | None, home: Path | None,
 
 
 def build_document(raw: Mapping[str, Any], config: ProjectConfig, source_sha: str,
-                   dag_file: Path) -> dict[str, Any]:
-    """Merge leoflow.yaml into the child's description, validate it and hash it."""
+                   dag_file: Path, helper_modules: Mapping[str, str] | None = None
+                   ) -> dict[str, Any]:
+    """Merge leoflow.yaml into the child's description, validate it and hash it.
+
+    ``helper_modules`` (a plain folder's: path → SHA-256 of each module the file imported)
+    is part of the document, so a helper's change is a new version."""
     doc = dict(raw)
     doc["schema_version"] = SPEC_VERSION
     doc["project"] = config.dag_id
     doc["source_sha256"] = source_sha
+    if helper_modules:
+        doc["helper_modules"] = dict(sorted(helper_modules.items()))
     doc["python_version"] = config.python_version
     doc["dependencies"] = list(config.dependencies)
     doc["image"] = config.image

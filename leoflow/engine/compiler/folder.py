@@ -200,6 +200,17 @@ def version_hash(root: Path, dag_file: Path, source: str, local_modules: Sequenc
     return digest.hexdigest()
 
 
+def helper_hashes(root: Path, local_modules: Sequence[str]) -> dict[str, str]:
+    """``{relative path: SHA-256}`` of the helper modules a DAG file imported."""
+    found: dict[str, str] = {}
+    for relative in local_modules:
+        try:
+            found[relative] = hashlib.sha256((root / relative).read_bytes()).hexdigest()
+        except OSError:
+            continue
+    return found
+
+
 def compile_files(root: Path, files: Sequence[Path], config: ProjectConfig, *,
                   python: str | None = None, timeout: float = DEFAULT_TIMEOUT,
                   jobs: int | None = None) -> list[CompiledFile]:
@@ -223,7 +234,10 @@ def compile_files(root: Path, files: Sequence[Path], config: ProjectConfig, *,
         helpers = tuple(report.get("local_modules") or ())
         sha = version_hash(root, path, source, helpers)
         try:
-            documents = tuple(build_document(raw, config, sha, path) for raw in report["dags"])
+            documents = tuple(
+                build_document(raw, config, hashlib.sha256(source.encode("utf-8")).hexdigest(),
+                               path, helper_hashes(root, helpers))
+                for raw in report["dags"])
         except CompileError as exc:
             return CompiledFile(path, source, error=exc, local_modules=helpers)
         return CompiledFile(path, source, documents, local_modules=helpers, compiled_hash=sha)

@@ -128,3 +128,27 @@ def test_server_and_token_from_the_environment_and_from_a_profile(
     # the flag beats the profile: this token is refused
     code, _, err = run(capsys, "dags", "versions", "hello", "--token", "forged")
     assert code == 1 and "refused the token" in err
+
+
+def test_a_plain_airflow_folder_compiles_and_pushes_each_dag_with_its_file(
+        live_api, tmp_path, capsys):
+    """``leoflow compile`` of a plain DAGs folder writes dags/<dag_id>.json; ``leoflow push``
+    finds each DAG's file (``sub/x.py``, relative to the folder, not to dags/) and sends it."""
+    folder = tmp_path / "airflow_dags"
+    (folder / "team").mkdir(parents=True)
+    (folder / "team" / "nightly.py").write_text(
+        "from airflow.sdk import DAG\n"
+        "from airflow.providers.standard.operators.empty import EmptyOperator\n"
+        "for name in ('nightly_a', 'nightly_b'):\n"
+        "    with DAG(name, schedule=None):\n"
+        "        EmptyOperator(task_id='only')\n", "utf-8")
+    assert run(capsys, "compile", str(folder))[0] == 0
+    for dag_id in ("nightly_a", "nightly_b"):
+        code, _out, err = run(capsys, "push", str(folder / "dags" / f"{dag_id}.json"),
+                             "--server", live_api.url, "--token", "op-token")
+        assert (code, err) == (0, ""), err
+        import httpx
+
+        version = httpx.get(f"{live_api.url}/api/leoflow/dags/{dag_id}/versions/1",
+                            headers={"Authorization": "Bearer op-token"}).json()
+        assert version["has_source_code"] is True

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import textwrap
 from pathlib import Path
@@ -76,6 +77,12 @@ def test_a_helper_change_makes_a_new_version_of_the_dags_that_import_it(folder):
     assert after["sales_daily"] != before["sales_daily"]
     assert after["sales_hourly"] != before["sales_hourly"]
     assert after["by_stem"] == before["by_stem"]
+    project = compile_project(folder)
+    daily = project.document("sales_daily")
+    assert list(daily["helper_modules"]) == ["common/__init__.py", "common/names.py"]
+    assert daily["source_sha256"] == hashlib.sha256(
+        (folder / "two_dags.py").read_bytes()).hexdigest()  # the file alone: push checks it
+    assert "helper_modules" not in project.document("by_stem")
 
 
 def test_a_broken_file_keeps_its_error_and_the_others_compile(folder, capsys):
