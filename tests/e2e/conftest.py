@@ -27,3 +27,9 @@ def e2e_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def projects(e2e_home: Path) -> Projects:
     return Projects(e2e_home)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A fresh SQLite database for one test's control plane."""
+    return f"sqlite+aiosqlite:///{tmp_path}/leoflow.db"

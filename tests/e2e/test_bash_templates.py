@@ -24,11 +24,6 @@ async def prepared(projects: Projects) -> Prepared:
     return await projects.prepare(PROJECT)
 
 
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite+aiosqlite:///{tmp_path}/leoflow.db"
-
-
 async def test_output_processor_and_multiple_outputs(prepared: Prepared, sqlite_url: str,
                                                      e2e_home: Path) -> None:
     async with open_plane(e2e_home, sqlite_url) as harness:

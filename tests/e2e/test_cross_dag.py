@@ -33,11 +33,6 @@ async def cross(projects: Projects) -> Prepared:
     return await projects.prepare(PROJECT)
 
 
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite+aiosqlite:///{tmp_path}/leoflow.db"
-
-
 async def runs_of(harness: Harness, dag_id: str) -> list[DagRunRow]:
     async with harness.plane.store.connect() as conn:
         return list((await runs.list_runs(conn, dag_id=dag_id, limit=None)).items)

@@ -33,11 +33,6 @@ async def hitl(projects: Projects) -> Prepared:
     return await projects.prepare(PROJECT)
 
 
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite+aiosqlite:///{tmp_path}/leoflow.db"
-
-
 def service_of(harness: Harness) -> HitlService:
     return HitlService(harness.plane.store, nudge=scheduler_nudge(harness.plane.relay))
 

@@ -23,11 +23,6 @@ async def mapping(projects: Projects) -> Prepared:
     return await projects.prepare(PROJECT)
 
 
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite+aiosqlite:///{tmp_path}/leoflow.db"
-
-
 async def test_mapped_task_group_instances_follow_their_own_upstream_instance(
         mapping: Prepared, sqlite_url: str, e2e_home: Path) -> None:
     async with open_plane(e2e_home, sqlite_url) as harness:

@@ -29,11 +29,6 @@ async def project(projects: Projects) -> Prepared:
     return await projects.prepare(PROJECT)
 
 
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite+aiosqlite:///{tmp_path}/leoflow.db"
-
-
 def tries_of(result, name: str) -> list[tuple[int, str | None]]:
     return [(number, state) for number, state, _ in result.tasks[name].tries]
 

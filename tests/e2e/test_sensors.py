@@ -77,11 +77,6 @@ async def sensors(projects: Projects, waits: tuple[Path, ReadyServer]) -> Prepar
     return await projects.prepare(PROJECT)
 
 
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite+aiosqlite:///{tmp_path}/leoflow.db"
-
-
 async def start(harness: Harness, prepared: Prepared, dag_id: str, **kwargs):
     await harness.register(prepared, dag_id)
     return await harness.trigger(dag_id, **kwargs)

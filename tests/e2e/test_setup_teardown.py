@@ -19,11 +19,6 @@ async def project(projects: Projects) -> Prepared:
     return await projects.prepare(PROJECT)
 
 
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite+aiosqlite:///{tmp_path}/leoflow.db"
-
-
 async def run(harness: Harness, prepared: Prepared, dag_id: str):
     result = await harness.run(prepared, dag_id=dag_id, timeout=60)
     return result

@@ -32,11 +32,6 @@ NOT_LATEST = {**LATEST, "task1": "skipped", "task3": "skipped"}
 
 
 @pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite+aiosqlite:///{tmp_path}/leoflow.db"
-
-
-@pytest.fixture
 async def prepared(projects: Projects) -> Prepared:
     return await projects.prepare(PROJECT)
 

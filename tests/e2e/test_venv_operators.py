@@ -24,11 +24,6 @@ async def venv_project(projects: Projects) -> Prepared:
     return await projects.prepare(PROJECT)
 
 
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite+aiosqlite:///{tmp_path}/leoflow.db"
-
-
 def agent_lines(result: RunResult, task_id: str) -> list[str]:
     return result.lines(task_id, streams=("agent",))
 

@@ -15,6 +15,20 @@ DEFAULT_POKE_INTERVAL = 60.0  # seconds, as Airflow's sensors
 MIN_POKE_INTERVAL = 0.05  # a zero interval would spin; tests use fractions of a second
 
 
+def connection_extra(connection: Mapping[str, Any]) -> dict[str, Any]:
+    """A connection's ``extra`` as a dict (stored as a dict or as JSON text; bad JSON or
+    anything else is no extra)."""
+    import json
+
+    extra = connection.get("extra") or {}
+    if isinstance(extra, str):
+        try:
+            extra = json.loads(extra) if extra.strip() else {}
+        except ValueError:
+            return {}
+    return dict(extra) if isinstance(extra, Mapping) else {}
+
+
 class TriggerError(LeoflowError):
     """A trigger that cannot run: unknown kind, a missing or malformed argument.
 

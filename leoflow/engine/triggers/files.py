@@ -20,7 +20,7 @@ import os
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from leoflow.engine.triggers.base import PollResult, TriggerError
+from leoflow.engine.triggers.base import PollResult, TriggerError, connection_extra
 
 MAX_LISTED = 100  # files named in the event
 
@@ -51,13 +51,7 @@ async def with_base_path(kwargs: Mapping[str, Any], env: Mapping[str, str],
             "Airflow 3 has no fs_default either: add it as a connection, or set "
             f"AIRFLOW_CONN_{str(conn_id).upper()}='{{\"conn_type\": \"fs\"}}' in "
             "leoflow.yaml's env)", field="trigger.kwargs.fs_conn_id")
-    extra = found.get("extra") or {}
-    if isinstance(extra, str):
-        try:
-            extra = json.loads(extra) if extra.strip() else {}
-        except ValueError:
-            extra = {}
-    base = str(extra.get("path") or "") if isinstance(extra, Mapping) else ""
+    base = str(connection_extra(found).get("path") or "")
     resolved = {k: v for k, v in kwargs.items() if k != "fs_conn_id"}
     resolved["filepath"] = os.path.join(base, str(kwargs["filepath"]))
     return resolved

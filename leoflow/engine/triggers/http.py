@@ -9,13 +9,12 @@ Airflow's HttpHook does (a host without a scheme gets ``schema`` or http).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import httpx
 
-from leoflow.engine.triggers.base import PollResult, TriggerError
+from leoflow.engine.triggers.base import PollResult, TriggerError, connection_extra
 
 BODY_LIMIT = 4096
 DEFAULT_TIMEOUT = 30.0
@@ -41,13 +40,7 @@ async def _base(conn_id: str, lookup: ConnectionLookup | None
     base = host if "://" in host else f"{found.get('schema') or 'http'}://{host}"
     if found.get("port"):
         base = f"{base.rstrip('/')}:{found['port']}"
-    extra = found.get("extra") or {}
-    if isinstance(extra, str):
-        try:
-            extra = json.loads(extra) if extra.strip() else {}
-        except ValueError:
-            extra = {}
-    headers = {str(k): str(v) for k, v in dict(extra).items()
+    headers = {str(k): str(v) for k, v in connection_extra(found).items()
                if isinstance(v, str | int | float)}
     login = found.get("login")
     auth = httpx.BasicAuth(str(login), str(found.get("password") or "")) if login else None
