@@ -175,6 +175,7 @@ async def serve_lite(options: LiteOptions) -> int:
         port_is_free,
         resolve_workspace,
     )
+    from leoflow.app.plain_reload import is_plain_root
     from leoflow.app.settings import Settings
     from leoflow.app.workspace import EXAMPLES_DIR, copy_examples, ensure_workspace
 
@@ -193,7 +194,11 @@ async def serve_lite(options: LiteOptions) -> int:
         sock = _listen(options.host, options.port)
         url = _url(options.host, sock.getsockname()[1])
         created = ensure_workspace(workspace)
-        if (created or first_start) and not (workspace / EXAMPLES_DIR).exists():
+        airflow_folder = not created and await asyncio.to_thread(is_plain_root, workspace)
+        if airflow_folder and first_start and not (workspace / EXAMPLES_DIR).exists():
+            say(f"{workspace} holds Airflow DAG files: registering them as they are; the "
+                "examples are not copied into it (the IDE's Download examples button does)")
+        elif (created or first_start) and not (workspace / EXAMPLES_DIR).exists():
             try:
                 report = await asyncio.to_thread(copy_examples, workspace)
                 say(f"copied {len(report.copied)} example files into "

@@ -231,3 +231,44 @@ def test_the_embedded_postgres_is_started_and_stopped_with_lite(
     again.wait_ready(timeout=90)
     assert "store      PostgreSQL" in again.output and again.password is None
     assert again.stop() == 0
+
+
+AIRFLOW_FILE = '''
+import pendulum
+from airflow.sdk import DAG, task
+from helpers.words import shout
+
+for name in ("airflow_daily", "airflow_hourly"):
+    with DAG(name, schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")):
+        @task
+        def hello() -> str:
+            return shout("hello")
+        hello()
+'''
+
+
+def test_lite_on_a_plain_airflow_folder_runs_its_dags_and_leaves_it_alone(
+        lite_dirs: LiteDirs, start_lite: object) -> None:
+    """``leoflow lite --workspace ~/airflow/dags``: every DAG of every file is registered,
+    tasks import the folder's helper modules, and no example is copied into the folder."""
+    dirs = lite_dirs
+    (dirs.workspace / "helpers").mkdir(parents=True)
+    (dirs.workspace / "helpers" / "__init__.py").write_text("")
+    (dirs.workspace / "helpers" / "words.py").write_text(
+        "def shout(word):\n    return word.upper() + '!'\n")
+    (dirs.workspace / "pipelines.py").write_text(AIRFLOW_FILE)
+    lite = start_lite(dirs)  # type: ignore[operator]
+    lite.wait_ready()
+    assert "holds Airflow DAG files" in lite.output
+    assert not (dirs.workspace / "examples").exists()
+    with lite.login() as client:
+        wait_until(lambda: {"airflow_daily", "airflow_hourly"} <= registered_dags(client),
+                   timeout=60, message="registration")
+        run_id = trigger(client, "airflow_hourly")
+        wait_until(lambda: run_state(dirs, "airflow_hourly", run_id) in ("success", "failed"),
+                   timeout=60, message="the run's end")
+        assert run_state(dirs, "airflow_hourly", run_id) == "success"
+        xcom = client.get(f"/api/v2/dags/airflow_hourly/dagRuns/{run_id}/taskInstances/hello"
+                          "/xcomEntries/return_value").json()
+        assert xcom["value"] == "HELLO!"
+    assert lite.stop() == 0
