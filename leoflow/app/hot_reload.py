@@ -346,7 +346,14 @@ class Reloader:
         if waiters:
             await asyncio.gather(*waiters, return_exceptions=True)
         ok = sum(1 for p in self._projects.values() if p.status.state == "ok")
-        log.info("%d of %d projects registered from %s", ok, len(projects), self.workspace)
+        plain = self._projects.get(self.workspace)
+        if plain is not None:  # a plain DAGs folder: say how many DAGs, and which files failed
+            log.info("%d DAGs registered from the DAG files of %s%s", len(plain.status.dag_ids),
+                     self.workspace, "" if plain.status.ok else " (some files failed: see "
+                     "the import errors)")
+        if projects or plain is None:
+            log.info("%d of %d projects registered from %s", ok - (plain is not None and
+                     plain.status.ok), len(projects), self.workspace)
 
     # -- watching ------------------------------------------------------------------------------
     def _wanted(self, change: Any, path: str) -> bool:
