@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import traceback
 import types
@@ -59,9 +60,10 @@ def describe_failure(exc: BaseException, dag_file: str, project_dir: str) -> dic
     in_project = [f for f in frames if os.path.abspath(f.filename).startswith(
         os.path.abspath(project_dir) + os.sep)]
     frame = in_project[-1] if in_project else (frames[-1] if frames else None)
-    if isinstance(exc, airflow_shim.AirflowModuleUnavailable):
-        return {"kind": "airflow_internal" if exc.internal else "airflow_unsupported",
-                "message": str(exc), "file": frame.filename if frame else dag_file,
+    unavailable = _unavailable_airflow_name(exc)
+    if unavailable is not None:
+        return {"kind": "airflow_internal" if unavailable.internal else "airflow_unsupported",
+                "message": str(unavailable), "file": frame.filename if frame else dag_file,
                 "line": frame.lineno if frame else None, "traceback": text}
     message = f"{type(exc).__name__}: {exc}".rstrip(": ")
     if isinstance(exc, ModuleNotFoundError) and exc.name:
@@ -70,6 +72,23 @@ def describe_failure(exc: BaseException, dag_file: str, project_dir: str) -> dic
     return {"kind": "import", "message": message,
             "file": frame.filename if frame else dag_file,
             "line": frame.lineno if frame else None, "traceback": text}
+
+
+def _unavailable_airflow_name(exc: BaseException
+                              ) -> airflow_shim.AirflowModuleUnavailable | None:
+    """The one-line error for an Airflow module, or a name of one, that Leoflow does not
+    provide: ``import airflow.configuration`` raises it already; ``from airflow.models import
+    TaskInstance`` raises Python's "cannot import name", turned here into the same line for
+    ``airflow.models.TaskInstance``."""
+    if isinstance(exc, airflow_shim.AirflowModuleUnavailable):
+        return exc
+    if type(exc) is not ImportError or not (exc.name or "").startswith("airflow"):
+        return None
+    if exc.name not in airflow_shim.MODULES:
+        return None
+    found = re.match(r"cannot import name '([^']+)'", str(exc))
+    return airflow_shim.AirflowModuleUnavailable(f"{exc.name}.{found.group(1)}") if found \
+        else None
 
 
 def local_modules(dag_file: str, project_dir: str) -> list[str]:

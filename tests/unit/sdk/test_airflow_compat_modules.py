@@ -96,3 +96,20 @@ def test_user_code_can_still_catch_the_missing_airflow_module(tmp_path):
             pass
     """)
     assert result["ok"], result
+
+
+@pytest.mark.parametrize(("statement", "named", "kind"), [
+    ("from airflow.models import TaskInstance", "airflow.models.TaskInstance",
+     "airflow_internal"),
+    ("from airflow.utils.state import State", "airflow.utils.state", "airflow_internal"),
+    ("from airflow.sdk import NoSuchThing", "airflow.sdk.NoSuchThing", "airflow_unsupported"),
+])
+def test_a_name_leoflow_does_not_provide_gets_the_same_one_line(tmp_path, statement, named,
+                                                                 kind):
+    result = compile_source(tmp_path, f"""
+        {statement}
+    """)
+    assert not result["ok"]
+    error = result["error"]
+    assert error["kind"] == kind and error["line"] == 2
+    assert error["message"].startswith(named) and "\n" not in error["message"]
