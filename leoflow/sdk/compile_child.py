@@ -109,12 +109,22 @@ def local_modules(dag_file: str, project_dir: str) -> list[str]:
     return sorted(found)
 
 
+def own_dags(dags: list[Any], dag_file: str) -> list[Any]:
+    """The DAGs that belong to ``dag_file``: the ones its module-level code made (itself or
+    through a helper's factory function), not the ones another DAG file made while the file
+    imported it (``from other_dag_file import X``), which are that file's, as in Airflow's
+    DagBag."""
+    target = os.path.abspath(dag_file)
+    return [d for d in dags if getattr(d, "module_file", None) is None
+            or os.path.abspath(d.module_file) == target]
+
+
 def compile_file(dag_file: str, project_dir: str) -> dict[str, Any]:
     """Run the DAG file and return ``{"ok": True, "dags": [...]}`` or ``{"ok": False, ...}``."""
     registry.clear()
     try:
         load_dag_file(dag_file, project_dir)
-        dags = registry.collected()
+        dags = own_dags(registry.collected(), dag_file)
         if not dags:
             return {"ok": False, "error": {
                 "kind": "no_dag", "file": dag_file, "line": None, "traceback": "",

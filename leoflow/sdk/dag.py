@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from leoflow.sdk import context, registry
 from leoflow.sdk.errors import DagDefinitionError, DuplicateTaskIdFound
-from leoflow.sdk.location import user_frame_location
+from leoflow.sdk.location import defining_module_file, user_frame_location
 from leoflow.sdk.params import Param
 
 if TYPE_CHECKING:
@@ -77,6 +77,8 @@ class DAG:
         file, line = user_frame_location()
         self.fileloc = file
         self.line = line
+        # whose module-level code made it (see compile_child: a DAG belongs to that file)
+        self.module_file = defining_module_file()
         if unknown:
             names = ", ".join(sorted(unknown))
             raise DagDefinitionError(f"DAG() got unknown argument(s): {names}",

@@ -21,3 +21,18 @@ def user_frame_location() -> tuple[str | None, int | None]:
             return filename, frame.f_lineno
         frame = frame.f_back
     return None, None
+
+
+def defining_module_file() -> str | None:
+    """The file whose module-level code is running at the innermost point of the call
+    stack outside the leoflow package: the DAG file itself for a DAG it creates (directly or
+    through a helper's factory function), another module's file for a DAG created while that
+    module is being imported (``from other_dag_file import X``)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "<module>" and not code.co_filename.startswith(
+                (_SDK_ROOT + os.sep, "<frozen")):
+            return code.co_filename
+        frame = frame.f_back
+    return None

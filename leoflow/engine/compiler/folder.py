@@ -23,7 +23,7 @@ import fnmatch
 import hashlib
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -217,6 +217,11 @@ def compile_files(root: Path, files: Sequence[Path], config: ProjectConfig, *,
     """Compile each file in its own child (``jobs`` at once: one per core by default)."""
     from leoflow.engine.compiler.compile import build_document
 
+    def own(raw: Mapping[str, Any], relative: str) -> dict[str, Any]:
+        """A DAG of this file (the compile child keeps only those), with the file as its
+        ``fileloc`` even when a helper's factory function created it."""
+        return {**raw, "fileloc": relative}
+
     def one(path: Path) -> CompiledFile:
         source = path.read_text("utf-8", errors="replace")
         try:
@@ -234,10 +239,12 @@ def compile_files(root: Path, files: Sequence[Path], config: ProjectConfig, *,
         helpers = tuple(report.get("local_modules") or ())
         sha = version_hash(root, path, source, helpers)
         try:
+            relative = path.relative_to(root).as_posix()
+            owned = [own(raw, relative) for raw in report["dags"]]
             documents = tuple(
                 build_document(raw, config, hashlib.sha256(source.encode("utf-8")).hexdigest(),
                                path, helper_hashes(root, helpers))
-                for raw in report["dags"])
+                for raw in owned)
         except CompileError as exc:
             return CompiledFile(path, source, error=exc, local_modules=helpers)
         return CompiledFile(path, source, documents, local_modules=helpers, compiled_hash=sha)

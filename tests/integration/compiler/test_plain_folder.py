@@ -167,3 +167,41 @@ def test_leoflow_run_takes_a_file_of_a_plain_folder(folder, capsys, monkeypatch,
     assert main(["run", str(folder / "two_dags.py"), "--dag-id", "nope"]) == 1
     assert "defines no DAG 'nope' (it defines: sales_daily, sales_hourly)" in (
         capsys.readouterr().err)
+
+
+def test_a_dag_file_importing_another_and_a_dag_factory(tmp_path):
+    """``from other_dag_file import X`` runs that file too: its DAG stays that file's (as in
+    Airflow's DagBag); a DAG made by a helper's factory belongs to the file that calls it."""
+    write(tmp_path / "base_dag.py", """
+        from airflow.sdk import DAG
+        DEFAULTS = {"retries": 2}
+        with DAG("base", schedule=None):
+            pass
+        """)
+    write(tmp_path / "user_dag.py", """
+        from airflow.sdk import DAG
+        from base_dag import DEFAULTS
+        with DAG("user", schedule=None, default_args=DEFAULTS):
+            pass
+        """)
+    write(tmp_path / "factories" / "__init__.py", "")
+    write(tmp_path / "factories" / "make.py", """
+        from airflow.sdk import DAG
+
+        def make(name):
+            with DAG(name, schedule=None) as dag:
+                pass
+            return dag
+        """)
+    write(tmp_path / "teams" / "made.py", """
+        # an Airflow dag file: the DAGs come from a factory
+        from factories.make import make
+        for team in ("red", "blue"):
+            make(f"team_{team}")
+        """)
+    project = compile_project(tmp_path)
+    assert not project.errors
+    assert {d["dag_id"]: d["fileloc"] for d in project.documents} == {
+        "base": "base_dag.py", "user": "user_dag.py", "team_red": "teams/made.py",
+        "team_blue": "teams/made.py"}
+    assert "base_dag.py" in project.document("user")["helper_modules"]
