@@ -64,10 +64,10 @@ ASSET_NAMES = re.compile(r"\b(Asset|AssetAlias|AssetWatcher|asset|AssetOrTimeSch
 KNOWN_GAPS: dict[str, str] = {
     "example_external_task": (
         "on Airflow the child run that trigger_child_task started had not finished after "
-        "300 s, so the parent waited with trigger_child_task running (a worker slot held by "
-        "wait_for_completion) and parent_task_sensor deferred; here the child run finishes in "
-        "seconds and the parent succeeds, and while it waits trigger_child_task is shown "
-        "deferred (the wait is in the control plane)"),
+        "300 s: wait_for_completion holds the task's worker slot while it polls, and the "
+        "child's task most likely waited for a slot (the stall of Airflow issues #50147 and "
+        "#39910); here the wait holds no slot, the child run finishes in seconds and the "
+        "parent succeeds"),
 }
 
 
