@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import inspect
 import logging
 import os
@@ -50,8 +49,8 @@ from leoflow.app.workspace import (
     IGNORED_DIRS,
     PROJECT_FILE,
     find_projects,
-    is_ignored,
     project_of,
+    tree_fingerprint,
 )
 from leoflow.errors import LeoflowError
 
@@ -413,7 +412,8 @@ class Reloader:
             if entry.status.state != "removed":
                 await self._removed(entry)
             return
-        fingerprint = await asyncio.to_thread(_fingerprint, path)
+        fingerprint = await asyncio.to_thread(tree_fingerprint, path,
+                                                names=frozenset({PROJECT_FILE}))
         if not force and fingerprint == entry.fingerprint:
             return
         entry.fingerprint = fingerprint
@@ -630,24 +630,6 @@ class Reloader:
         self._tasks.discard(task)  # type: ignore[arg-type]
         if not task.cancelled() and task.exception() is not None:
             log.error("a reload listener failed", exc_info=task.exception())
-
-
-def _fingerprint(project: Path) -> str:
-    """A hash of what compiling depends on: leoflow.yaml and the project's Python files."""
-    digest = hashlib.sha256()
-    files = [project / PROJECT_FILE]
-    for root, dirs, names in os.walk(project):
-        dirs[:] = sorted(d for d in dirs if d not in IGNORED_DIRS and not d.startswith("."))
-        files += [Path(root) / n for n in sorted(names) if n.endswith(WATCHED_SUFFIXES)]
-    for path in files:
-        if is_ignored(path.relative_to(project)):
-            continue
-        digest.update(str(path.relative_to(project)).encode())
-        try:
-            digest.update(hashlib.sha256(path.read_bytes()).digest())
-        except OSError:
-            digest.update(b"<missing>")
-    return digest.hexdigest()
 
 
 def _line_of_key(path: Path, key: str) -> int | None:

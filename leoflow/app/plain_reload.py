@@ -16,7 +16,6 @@ compiled by ``leoflow.engine.compiler.folder``. A reload:
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import time
 from dataclasses import replace
@@ -24,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from leoflow.app.workspace import IGNORED_DIRS, PROJECT_FILE, find_projects
+from leoflow.app.workspace import IGNORED_DIRS, PROJECT_FILE, find_projects, tree_fingerprint
 from leoflow.errors import LeoflowError
 
 if TYPE_CHECKING:
@@ -55,25 +54,6 @@ def belongs_to_root(workspace: Path, path: Path) -> bool:
     return path.suffix == ".py" or path.name in FOLDER_FILES
 
 
-def fingerprint(workspace: Path, projects: list[Path]) -> str:
-    """A hash of every Python file outside the projects, and of the folder's own files."""
-    digest = hashlib.sha256()
-    skipped = {p.resolve() for p in projects}
-    for root, dirs, names in os.walk(workspace):
-        here = Path(root)
-        dirs[:] = sorted(d for d in dirs if d not in IGNORED_DIRS and not d.startswith(".")
-                         and (here / d).resolve() not in skipped)
-        for name in sorted(names):
-            if name.endswith(".py") or name in FOLDER_FILES:
-                path = here / name
-                digest.update(str(path.relative_to(workspace)).encode())
-                try:
-                    digest.update(hashlib.sha256(path.read_bytes()).digest())
-                except OSError:
-                    digest.update(b"<missing>")
-    return digest.hexdigest()
-
-
 async def reload_plain(reloader: Reloader, entry: _Project, *, force: bool) -> None:
     """One reload of the workspace's plain folder (see the module docstring)."""
     from leoflow.app.hot_reload import ProjectStatus, ReloadError, _Failure
@@ -83,7 +63,8 @@ async def reload_plain(reloader: Reloader, entry: _Project, *, force: bool) -> N
     root = reloader.workspace
     started = time.monotonic()
     projects = await asyncio.to_thread(find_projects, root)
-    current = await asyncio.to_thread(fingerprint, root, projects)
+    current = await asyncio.to_thread(tree_fingerprint, root,
+                                      names=frozenset(FOLDER_FILES), skip=frozenset(projects))
     if not force and current == entry.fingerprint:
         return
     entry.fingerprint = current

@@ -48,6 +48,28 @@ def is_ignored(path: Path) -> bool:
     return any(part in IGNORED_DIRS for part in path.parts)
 
 
+def tree_fingerprint(root: Path, *, names: frozenset[str] = frozenset(),
+                     skip: frozenset[Path] = frozenset()) -> str:
+    """A hash of the Python files below ``root`` and of the files called ``names``, by path
+    and content, leaving out ignored and hidden folders and the folders in ``skip``: what
+    compiling a project (or a plain DAGs folder) depends on."""
+    digest = hashlib.sha256()
+    skipped = {p.resolve() for p in skip}
+    for current, dirs, files in os.walk(root):
+        here = Path(current)
+        dirs[:] = sorted(d for d in dirs if d not in IGNORED_DIRS and not d.startswith(".")
+                         and (here / d).resolve() not in skipped)
+        for name in sorted(files):
+            if name.endswith(".py") or name in names:
+                path = here / name
+                digest.update(str(path.relative_to(root)).encode())
+                try:
+                    digest.update(hashlib.sha256(path.read_bytes()).digest())
+                except OSError:
+                    digest.update(b"<missing>")
+    return digest.hexdigest()
+
+
 def ensure_workspace(workspace: Path) -> bool:
     """Create the workspace folder if needed; returns whether it was created."""
     if workspace.is_dir():

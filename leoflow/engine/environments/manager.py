@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -230,9 +231,11 @@ RUNTIME_DISTRIBUTIONS = ("pendulum", "requests", "httpx")
 _REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._\-]*)")
 
 
+@functools.cache
 def runtime_package_paths() -> dict[str, Path]:
     """``{import name: folder or file}`` of the runtime distributions installed with
-    Leoflow and of everything they require (optional extras left out)."""
+    Leoflow and of everything they require (optional extras left out). Read once per
+    process: every ``ensure`` checks the links, and the metadata walk is not free."""
     found: dict[str, Path] = {}
     seen: set[str] = set()
     pending = list(RUNTIME_DISTRIBUTIONS)

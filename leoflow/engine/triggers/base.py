@@ -15,6 +15,32 @@ DEFAULT_POKE_INTERVAL = 60.0  # seconds, as Airflow's sensors
 MIN_POKE_INTERVAL = 0.05  # a zero interval would spin; tests use fractions of a second
 
 
+def parse_connection(raw: str) -> dict[str, Any] | None:
+    """An ``AIRFLOW_CONN_*`` value as Airflow's JSON form: JSON as it is, or a URI
+    (``scheme://login:password@host:port/schema?extra=value``; an ``https`` scheme is also
+    the schema, for HTTP connections). None when it is neither."""
+    import json
+    from urllib.parse import parse_qsl, unquote, urlsplit
+
+    raw = raw.strip()
+    if raw.startswith("{"):
+        try:
+            found = json.loads(raw)
+        except ValueError:
+            return None
+        return found if isinstance(found, dict) else None
+    parts = urlsplit(raw)
+    if not parts.scheme:
+        return None
+    scheme = parts.scheme.replace("-", "_")
+    return {"conn_type": scheme, "host": parts.hostname or "",
+            "schema": parts.path.lstrip("/") or ("https" if scheme == "https" else ""),
+            "port": parts.port,
+            "login": unquote(parts.username) if parts.username else None,
+            "password": unquote(parts.password) if parts.password else None,
+            "extra": dict(parse_qsl(parts.query))}
+
+
 def connection_extra(connection: Mapping[str, Any]) -> dict[str, Any]:
     """A connection's ``extra`` as a dict (stored as a dict or as JSON text; bad JSON or
     anything else is no extra)."""

@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import glob
-import json
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from leoflow.engine.triggers.base import PollResult, TriggerError, connection_extra
+from leoflow.engine.triggers.base import (
+    PollResult,
+    TriggerError,
+    connection_extra,
+    parse_connection,
+)
 
 MAX_LISTED = 100  # files named in the event
 
@@ -55,24 +59,6 @@ async def with_base_path(kwargs: Mapping[str, Any], env: Mapping[str, str],
     resolved = {k: v for k, v in kwargs.items() if k != "fs_conn_id"}
     resolved["filepath"] = os.path.join(base, str(kwargs["filepath"]))
     return resolved
-
-
-def parse_connection(raw: str) -> dict[str, Any] | None:
-    """An ``AIRFLOW_CONN_*`` value (JSON, or a URI whose query holds the extras)."""
-    from urllib.parse import parse_qsl, urlsplit
-
-    raw = raw.strip()
-    if raw.startswith("{"):
-        try:
-            found = json.loads(raw)
-        except ValueError:
-            return None
-        return found if isinstance(found, dict) else None
-    parts = urlsplit(raw)
-    if not parts.scheme:
-        return None
-    return {"conn_type": parts.scheme.replace("-", "_"), "host": parts.hostname or "",
-            "extra": dict(parse_qsl(parts.query))}
 
 
 def _match(pattern: str, recursive: bool) -> list[str]:

@@ -37,7 +37,7 @@ from leoflow.engine.store import Store, dags, runs
 from leoflow.engine.store import triggers as trigger_rows
 from leoflow.engine.store.rows import TriggerRow
 from leoflow.engine.triggers import dag_run, external, files, hitl, http
-from leoflow.engine.triggers.base import PollResult, TriggerEvent, poke_interval
+from leoflow.engine.triggers.base import PollResult, TriggerEvent, parse_connection, poke_interval
 from leoflow.engine.triggers.kinds import describe
 from leoflow.engine.triggers.timers import TimerHeap
 
@@ -424,26 +424,5 @@ def _watched_dag(kind: str, kwargs: Mapping[str, Any]) -> str | None:
 async def environment_connection(tenant: str, conn_id: str) -> Mapping[str, Any] | None:
     """The control plane's own ``AIRFLOW_CONN_<ID>`` (JSON form), for any tenant: the
     fallback when no store-backed lookup is wired in."""
-    import json
-
     raw = os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}")
-    if not raw:
-        return None
-    try:
-        found = json.loads(raw)
-    except ValueError:
-        return _from_uri(raw)
-    return found if isinstance(found, dict) else None
-
-
-def _from_uri(uri: str) -> dict[str, Any] | None:
-    from urllib.parse import unquote, urlsplit
-
-    parts = urlsplit(uri)
-    if not parts.scheme:
-        return None
-    scheme = parts.scheme.replace("-", "_")
-    return {"conn_type": scheme, "host": parts.hostname or "",
-            "schema": "https" if scheme == "https" else "http", "port": parts.port,
-            "login": unquote(parts.username) if parts.username else None,
-            "password": unquote(parts.password) if parts.password else None}
+    return parse_connection(raw) if raw else None

@@ -5,22 +5,10 @@ as ``leoflow compile`` runs a DAG file)."""
 from __future__ import annotations
 
 import datetime as dt
-import textwrap
-from pathlib import Path
 
 import pytest
 
-from leoflow.sdk import airflow_shim
-from leoflow.sdk.compile_child import compile_file
-
-
-def compile_source(tmp_path: Path, source: str) -> dict:
-    path = tmp_path / "my_dags.py"
-    path.write_text(textwrap.dedent(source), "utf-8")
-    try:
-        return compile_file(str(path), str(tmp_path))
-    finally:
-        airflow_shim.uninstall()
+from tests.unit.sdk.conftest import compile_source
 
 
 def test_compat_sdk_timezone_and_exceptions_modules(tmp_path):

@@ -5,15 +5,12 @@ The real path (scheduler, agent, user process) is in tests/e2e/test_retry_and_st
 
 from __future__ import annotations
 
-import textwrap
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from leoflow.sdk import airflow_shim
-from leoflow.sdk.compile_child import compile_file
 from leoflow.sdk.retry_policy import (
     ExceptionRetryPolicy,
     RetryAction,
@@ -23,6 +20,7 @@ from leoflow.sdk.retry_policy import (
     decide,
 )
 from leoflow.sdk.task_state import NEVER_EXPIRE, OP_TASK_STATE, TaskStateStore
+from tests.unit.sdk.conftest import compile_source
 
 
 class AppError(Exception):
@@ -121,17 +119,10 @@ def test_a_custom_policy_sees_the_try_and_a_broken_one_changes_nothing(capsys):
     assert "Broken raised RuntimeError: oops" in err and "not a RetryDecision" in err
 
 
-def _compile(tmp_path: Path, source: str) -> dict:
-    path = tmp_path / "dags.py"
-    path.write_text(textwrap.dedent(source), "utf-8")
-    try:
-        return compile_file(str(path), str(tmp_path))
-    finally:
-        airflow_shim.uninstall()
 
 
 def test_airflow_dag_with_a_retry_policy_and_the_task_state_store_compiles(tmp_path):
-    result = _compile(tmp_path, """
+    result = compile_source(tmp_path, """
         from datetime import timedelta
         from airflow.sdk import DAG, ExceptionRetryPolicy, RetryAction, RetryRule, task
         from airflow.sdk.execution_time.context import NEVER_EXPIRE
@@ -151,13 +142,13 @@ def test_airflow_dag_with_a_retry_policy_and_the_task_state_store_compiles(tmp_p
                 return task_state_store.get("k")
 
             call() >> inherits()
-    """)
+    """, "dags.py")
     assert result["ok"], result
     assert [t["task_id"] for t in result["dags"][0]["tasks"]] == ["call", "inherits"]
 
 
 def test_a_retry_policy_that_is_not_one_names_the_line(tmp_path):
-    result = _compile(tmp_path, """
+    result = compile_source(tmp_path, """
         from airflow.sdk import DAG, task
 
         with DAG("bad_policy", schedule=None):
@@ -166,7 +157,7 @@ def test_a_retry_policy_that_is_not_one_names_the_line(tmp_path):
                 pass
 
             call()
-    """)
+    """, "dags.py")
     assert not result["ok"]
     error = result["error"]
     assert error["kind"] == "definition"

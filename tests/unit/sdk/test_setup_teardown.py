@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import textwrap
-from pathlib import Path
-
 import pytest
 
 from leoflow import DAG, BashOperator, EmptyOperator, setup, task, teardown
 from leoflow.engine.spec.model import DagSpec
 from leoflow.engine.spec.schemas import DAG_SCHEMA, load_schema
-from leoflow.sdk import airflow_shim
-from leoflow.sdk.compile_child import compile_file
 from leoflow.sdk.errors import DagDefinitionError
-from tests.unit.sdk.conftest import by_id, edges
+from tests.unit.sdk.conftest import by_id, compile_source, edges
 
 TEARDOWN_RULE = "all_done_setup_success"
 
@@ -22,13 +17,6 @@ def empty(task_id: str) -> EmptyOperator:
     return EmptyOperator(task_id=task_id)
 
 
-def compile_source(tmp_path: Path, source: str) -> dict:
-    path = tmp_path / "my_dags.py"
-    path.write_text(textwrap.dedent(source), "utf-8")
-    try:
-        return compile_file(str(path), str(tmp_path))
-    finally:
-        airflow_shim.uninstall()
 
 
 # --- as_setup / as_teardown -----------------------------------------------------------------
