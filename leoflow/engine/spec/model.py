@@ -49,7 +49,7 @@ OPERATORS: tuple[str, ...] = ("python", "bash", "http", "empty", "branch", "shor
                                "sensor")
 TRIGGER_KINDS: tuple[str, ...] = ("time", "file", "http", "external_task")
 
-ScheduleKind = Literal["none", "once", "cron", "timedelta"]
+ScheduleKind = Literal["none", "once", "cron", "timedelta", "assets"]
 
 
 @dataclass(frozen=True)
@@ -67,9 +67,18 @@ class Schedule:
     seconds: float | None = None
     timezone: str = "UTC"
     data_interval: bool = False
+    # The asset condition that starts a run (see ``docs/assets.md``): alone when ``kind`` is
+    # ``assets``, or beside a timetable (Airflow's ``AssetOrTimeSchedule``). A leaf is an
+    # asset reference (``{"asset": {...}}``, ``{"alias": {...}}``, ``{"asset_ref": {...}}``),
+    # a node ``{"all": [...]}`` or ``{"any": [...]}``.
+    assets: Mapping[str, Any] | None = None
+    # Partitioned scheduling: ``{"kind": "cron" | "runtime" | "assets", ...mappers}``.
+    partition: Mapping[str, Any] | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Schedule:
+        assets = data.get("assets")
+        partition = data.get("partition")
         return cls(
             kind=data["kind"],
             expression=data.get("expression"),
@@ -77,6 +86,8 @@ class Schedule:
             seconds=data.get("seconds"),
             timezone=data.get("timezone", "UTC"),
             data_interval=bool(data.get("data_interval", False)),
+            assets=_frozen(assets) if assets else None,
+            partition=_frozen(partition) if partition else None,
         )
 
 
@@ -192,6 +203,10 @@ class TaskSpec:
     is_setup: bool = False
     is_teardown: bool = False
     on_failure_fail_dagrun: bool = False
+    # Asset references (see ``Schedule.assets`` for their form): what a success updates
+    # (asset events) and what the task reads (``inlet_events``).
+    outlets: tuple[Mapping[str, Any], ...] = ()
+    inlets: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def is_mapped(self) -> bool:
@@ -232,6 +247,8 @@ class TaskSpec:
             is_setup=bool(data.get("is_setup", False)),
             is_teardown=bool(data.get("is_teardown", False)),
             on_failure_fail_dagrun=bool(data.get("on_failure_fail_dagrun", False)),
+            outlets=tuple(_frozen(o) for o in data.get("outlets", ())),
+            inlets=tuple(_frozen(i) for i in data.get("inlets", ())),
         )
 
 
@@ -264,6 +281,10 @@ class DagSpec:
     project: str | None = None
     default_args: Mapping[str, Any] = field(default_factory=dict)
     task_groups: tuple[Mapping[str, Any], ...] = ()
+    # Every asset the DAG names, as declared (name, uri, group, extra, watchers,
+    # access_control), and every alias.
+    assets: tuple[Mapping[str, Any], ...] = ()
+    asset_aliases: tuple[Mapping[str, Any], ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def task(self, task_id: str) -> TaskSpec:
@@ -326,8 +347,19 @@ class DagSpec:
             project=data.get("project"),
             default_args=MappingProxyType(dict(data.get("default_args") or {})),
             task_groups=tuple(MappingProxyType(dict(g)) for g in data.get("task_groups", ())),
+            assets=tuple(_frozen(a) for a in data.get("assets", ())),
+            asset_aliases=tuple(_frozen(a) for a in data.get("asset_aliases", ())),
             raw=MappingProxyType(dict(data)),
         )
+
+
+def _frozen(value: Any) -> Any:
+    """A read-only deep copy of a JSON value (dicts become mapping proxies, lists tuples)."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: _frozen(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(v) for v in value)
+    return value
 
 
 def iter_xcom_refs(encoded: Any) -> Iterator[XComRef]:
