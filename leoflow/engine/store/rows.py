@@ -72,6 +72,7 @@ class DagRunRow:
     start_date: datetime | None
     end_date: datetime | None
     last_scheduling_decision: datetime | None
+    partition_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -195,3 +196,45 @@ class PoolRow:
     name: str
     slots: int
     description: str | None
+
+
+@dataclass(frozen=True)
+class AssetRow:
+    """An asset of a tenant (``name`` unique per tenant, as Airflow's within a deployment)."""
+
+    id: int
+    tenant: str
+    name: str
+    uri: str
+    group: str
+    extra: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class AssetAliasRow:
+    id: int
+    tenant: str
+    name: str
+    group: str
+
+
+@dataclass(frozen=True)
+class AssetEventRow:
+    """An asset event with its asset's identity joined in (every reader needs it)."""
+
+    id: int
+    asset_id: int
+    extra: dict[str, Any]
+    source_dag_id: str | None
+    source_run_id: str | None
+    source_task_id: str | None
+    source_map_index: int | None
+    source_alias: str | None
+    partition_key: str | None
+    timestamp: datetime
+    asset_name: str
+    asset_uri: str
+    asset_group: str
+    asset_extra: dict[str, Any]

@@ -52,6 +52,7 @@ async def create_run(
     triggered_by: str | None = None,
     triggering_user_name: str | None = None,
     note: str | None = None,
+    partition_key: str | None = None,
     now: datetime | None = None,
 ) -> DagRunRow:
     """Insert a run and return it (``queued_at`` set when it starts queued).
@@ -74,6 +75,7 @@ async def create_run(
         "triggered_by": triggered_by,
         "triggering_user_name": triggering_user_name,
         "note": note,
+        "partition_key": partition_key,
         "queued_at": now if state == "queued" else None,
         "start_date": now if state == "running" else None,
     }
