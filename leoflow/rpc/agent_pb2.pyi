@@ -148,7 +148,7 @@ class HeartbeatResponse(_message.Message):
     def __init__(self, stop: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class ReportStateRequest(_message.Message):
-    __slots__ = ("state", "exit_code", "error_type", "error_message", "traceback", "follow_task_ids_json", "short_circuit_continue", "no_retry", "reschedule_date", "trigger_json", "next_method", "next_kwargs_json", "defer_timeout", "retry_delay", "retry_reason")
+    __slots__ = ("state", "exit_code", "error_type", "error_message", "traceback", "follow_task_ids_json", "short_circuit_continue", "no_retry", "reschedule_date", "trigger_json", "next_method", "next_kwargs_json", "defer_timeout", "retry_delay", "retry_reason", "outlet_events_json")
     STATE_FIELD_NUMBER: _ClassVar[int]
     EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
     ERROR_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -164,6 +164,7 @@ class ReportStateRequest(_message.Message):
     DEFER_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     RETRY_DELAY_FIELD_NUMBER: _ClassVar[int]
     RETRY_REASON_FIELD_NUMBER: _ClassVar[int]
+    OUTLET_EVENTS_JSON_FIELD_NUMBER: _ClassVar[int]
     state: str
     exit_code: int
     error_type: str
@@ -179,7 +180,8 @@ class ReportStateRequest(_message.Message):
     defer_timeout: float
     retry_delay: float
     retry_reason: str
-    def __init__(self, state: _Optional[str] = ..., exit_code: _Optional[int] = ..., error_type: _Optional[str] = ..., error_message: _Optional[str] = ..., traceback: _Optional[str] = ..., follow_task_ids_json: _Optional[str] = ..., short_circuit_continue: _Optional[bool] = ..., no_retry: _Optional[bool] = ..., reschedule_date: _Optional[float] = ..., trigger_json: _Optional[str] = ..., next_method: _Optional[str] = ..., next_kwargs_json: _Optional[str] = ..., defer_timeout: _Optional[float] = ..., retry_delay: _Optional[float] = ..., retry_reason: _Optional[str] = ...) -> None: ...
+    outlet_events_json: str
+    def __init__(self, state: _Optional[str] = ..., exit_code: _Optional[int] = ..., error_type: _Optional[str] = ..., error_message: _Optional[str] = ..., traceback: _Optional[str] = ..., follow_task_ids_json: _Optional[str] = ..., short_circuit_continue: _Optional[bool] = ..., no_retry: _Optional[bool] = ..., reschedule_date: _Optional[float] = ..., trigger_json: _Optional[str] = ..., next_method: _Optional[str] = ..., next_kwargs_json: _Optional[str] = ..., defer_timeout: _Optional[float] = ..., retry_delay: _Optional[float] = ..., retry_reason: _Optional[str] = ..., outlet_events_json: _Optional[str] = ...) -> None: ...
 
 class ReportStateResponse(_message.Message):
     __slots__ = ("recorded_state",)
@@ -202,6 +204,46 @@ class TaskStateRequest(_message.Message):
     def __init__(self, action: _Optional[str] = ..., key: _Optional[str] = ..., value_json: _Optional[str] = ..., retention_seconds: _Optional[float] = ..., never_expire: _Optional[bool] = ...) -> None: ...
 
 class TaskStateResponse(_message.Message):
+    __slots__ = ("found", "value_json")
+    FOUND_FIELD_NUMBER: _ClassVar[int]
+    VALUE_JSON_FIELD_NUMBER: _ClassVar[int]
+    found: bool
+    value_json: str
+    def __init__(self, found: _Optional[bool] = ..., value_json: _Optional[str] = ...) -> None: ...
+
+class AssetEventsRequest(_message.Message):
+    __slots__ = ("ref_json", "limit", "ascending", "after", "before")
+    REF_JSON_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    ASCENDING_FIELD_NUMBER: _ClassVar[int]
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    BEFORE_FIELD_NUMBER: _ClassVar[int]
+    ref_json: str
+    limit: int
+    ascending: bool
+    after: str
+    before: str
+    def __init__(self, ref_json: _Optional[str] = ..., limit: _Optional[int] = ..., ascending: _Optional[bool] = ..., after: _Optional[str] = ..., before: _Optional[str] = ...) -> None: ...
+
+class AssetEventsResponse(_message.Message):
+    __slots__ = ("events_json",)
+    EVENTS_JSON_FIELD_NUMBER: _ClassVar[int]
+    events_json: str
+    def __init__(self, events_json: _Optional[str] = ...) -> None: ...
+
+class AssetStateRequest(_message.Message):
+    __slots__ = ("ref_json", "action", "key", "value_json")
+    REF_JSON_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VALUE_JSON_FIELD_NUMBER: _ClassVar[int]
+    ref_json: str
+    action: str
+    key: str
+    value_json: str
+    def __init__(self, ref_json: _Optional[str] = ..., action: _Optional[str] = ..., key: _Optional[str] = ..., value_json: _Optional[str] = ...) -> None: ...
+
+class AssetStateResponse(_message.Message):
     __slots__ = ("found", "value_json")
     FOUND_FIELD_NUMBER: _ClassVar[int]
     VALUE_JSON_FIELD_NUMBER: _ClassVar[int]

@@ -74,6 +74,16 @@ class AgentServiceStub:
                 request_serializer=leoflow_dot_rpc_dot_agent__pb2.TaskStateRequest.SerializeToString,
                 response_deserializer=leoflow_dot_rpc_dot_agent__pb2.TaskStateResponse.FromString,
                 _registered_method=True)
+        self.AssetEvents = channel.unary_unary(
+                '/leoflow.agent.v1.AgentService/AssetEvents',
+                request_serializer=leoflow_dot_rpc_dot_agent__pb2.AssetEventsRequest.SerializeToString,
+                response_deserializer=leoflow_dot_rpc_dot_agent__pb2.AssetEventsResponse.FromString,
+                _registered_method=True)
+        self.AssetState = channel.unary_unary(
+                '/leoflow.agent.v1.AgentService/AssetState',
+                request_serializer=leoflow_dot_rpc_dot_agent__pb2.AssetStateRequest.SerializeToString,
+                response_deserializer=leoflow_dot_rpc_dot_agent__pb2.AssetStateResponse.FromString,
+                _registered_method=True)
 
 
 class AgentServiceServicer:
@@ -137,6 +147,21 @@ class AgentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AssetEvents(self, request, context):
+        """Past events of an asset or alias (Airflow's inlet_events), of the DAG's tenant.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AssetState(self, request, context):
+        """The asset state store (Airflow's asset_state_store): values kept with an asset of the
+        DAG's tenant, across runs and DAGs.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AgentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -179,6 +204,16 @@ def add_AgentServiceServicer_to_server(servicer, server):
                     servicer.TaskState,
                     request_deserializer=leoflow_dot_rpc_dot_agent__pb2.TaskStateRequest.FromString,
                     response_serializer=leoflow_dot_rpc_dot_agent__pb2.TaskStateResponse.SerializeToString,
+            ),
+            'AssetEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.AssetEvents,
+                    request_deserializer=leoflow_dot_rpc_dot_agent__pb2.AssetEventsRequest.FromString,
+                    response_serializer=leoflow_dot_rpc_dot_agent__pb2.AssetEventsResponse.SerializeToString,
+            ),
+            'AssetState': grpc.unary_unary_rpc_method_handler(
+                    servicer.AssetState,
+                    request_deserializer=leoflow_dot_rpc_dot_agent__pb2.AssetStateRequest.FromString,
+                    response_serializer=leoflow_dot_rpc_dot_agent__pb2.AssetStateResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -397,6 +432,60 @@ class AgentService:
             '/leoflow.agent.v1.AgentService/TaskState',
             leoflow_dot_rpc_dot_agent__pb2.TaskStateRequest.SerializeToString,
             leoflow_dot_rpc_dot_agent__pb2.TaskStateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AssetEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leoflow.agent.v1.AgentService/AssetEvents',
+            leoflow_dot_rpc_dot_agent__pb2.AssetEventsRequest.SerializeToString,
+            leoflow_dot_rpc_dot_agent__pb2.AssetEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AssetState(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leoflow.agent.v1.AgentService/AssetState',
+            leoflow_dot_rpc_dot_agent__pb2.AssetStateRequest.SerializeToString,
+            leoflow_dot_rpc_dot_agent__pb2.AssetStateResponse.FromString,
             options,
             channel_credentials,
             insecure,
