@@ -11,6 +11,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from leoflow.engine.safe_files import write_file
+
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 
@@ -96,7 +98,7 @@ def run_init(args: argparse.Namespace) -> int:
         text = templates.joinpath(template).read_text("utf-8")
         if name != ".gitignore":
             text = text.format(dag_id=dag_id, python_version=args.python_version)
-        (target / name).write_text(text, "utf-8")
+        write_file(target / name, text)  # never through a link planted in the folder
     print(f"created {target}/dag.py, {target}/leoflow.yaml and {target}/.gitignore")
     print(f"next: leoflow validate {target}")
     return 0
@@ -225,9 +227,7 @@ def _write_documents(documents: list[dict[str, Any]], paths: list[Path]
     written = []
     for doc, path in zip(documents, paths, strict=True):
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(pretty_json(doc), "utf-8")
-        tmp.replace(path)  # atomic: a reader never sees half a file
+        write_file(path, pretty_json(doc))  # atomic, and never through a planted link
         written.append({**_summary(doc), "path": str(path), "image": doc.get("image")})
     return written
 

@@ -37,6 +37,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 from leoflow.app.workspace import DEFAULT_WORKSPACE
+from leoflow.engine.safe_files import make_private_dir, write_file
 from leoflow.errors import LeoflowError
 
 STATE_FILE = "lite.json"
@@ -84,12 +85,10 @@ class LiteConfig:
                    grpc_port=port if isinstance(port, int) and 0 < port < 65536 else None)
 
     def save(self, home: Path) -> None:
-        home.mkdir(parents=True, exist_ok=True)
+        make_private_dir(home)
         data = {"workspace": str(self.workspace) if self.workspace else None,
                 "postgres": self.postgres, "grpc_port": self.grpc_port}
-        tmp = home / (STATE_FILE + ".tmp")
-        tmp.write_text(json.dumps(data, indent=1) + "\n", "utf-8")
-        tmp.replace(home / STATE_FILE)
+        write_file(home / STATE_FILE, json.dumps(data, indent=1) + "\n", mode=0o600)
 
 
 def resolve_workspace(home: Path, flag: str | None) -> Path:
@@ -124,11 +123,9 @@ def ide_secret(home: Path) -> str:
         value = path.read_text("utf-8").strip()
         if len(value) >= 32:
             return value
-    home.mkdir(parents=True, exist_ok=True)
+    make_private_dir(home)
     value = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(value + "\n")
+    write_file(path, value + "\n", mode=0o600)
     return value
 
 

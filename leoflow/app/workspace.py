@@ -18,12 +18,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import sys
 import sysconfig
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from leoflow.engine.safe_files import write_file
 
 DEFAULT_WORKSPACE = Path("~/leoflow")
 EXAMPLES_DIR = "examples"
@@ -229,31 +230,29 @@ def copy_examples(workspace: Path, overwrite: Callable[[str], bool] | None = Non
         src, dest = source / relative, target / relative
         bundled = _sha256(src)
         if not dest.exists():
-            _write(src, dest)
+            _write(src, dest, workspace)
             report.copied.append(key)
         else:
             current = _sha256(dest) if dest.is_file() else None
             if current == bundled:
                 report.unchanged.append(key)
             elif current is not None and current == manifest.get(key):
-                _write(src, dest)
+                _write(src, dest, workspace)
                 report.updated.append(key)
             elif overwrite is not None and overwrite(key):
-                _write(src, dest)
+                _write(src, dest, workspace)
                 report.replaced.append(key)
             else:
                 report.kept.append(key)
                 continue
         manifest[key] = bundled
     target.mkdir(parents=True, exist_ok=True)
-    tmp = target / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps({"files": dict(sorted(manifest.items()))}, indent=1), "utf-8")
-    tmp.replace(target / MANIFEST)
+    write_file(target / MANIFEST, json.dumps({"files": dict(sorted(manifest.items()))},
+                                             indent=1), root=workspace)
     return report
 
 
-def _write(src: Path, dest: Path) -> None:
+def _write(src: Path, dest: Path, workspace: Path) -> None:
+    """Atomic, and never through a link planted in the workspace (``write_file``)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.leoflow-tmp")
-    shutil.copyfile(src, tmp)
-    tmp.replace(dest)
+    write_file(dest, src.read_bytes(), root=workspace)

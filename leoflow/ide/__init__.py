@@ -19,12 +19,12 @@ the scheduler and the reloader. Pages then update by push.
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from leoflow.engine.safe_files import write_file
 from leoflow.ide.events import EventHub
 from leoflow.ide.services import Authenticator, IdeServices, Reloader
 
@@ -46,9 +46,7 @@ def workspace_secret(workspace: Path) -> str:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
     value = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(value)
+    write_file(path, value, root=workspace, mode=0o600)  # never through a planted link
     return value
 
 

@@ -18,6 +18,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from leoflow.engine.safe_files import UnsafeWriteError, describe_os_error, write_file
 from leoflow.errors import LeoflowError
 
 RESERVED = frozenset({".leoflow"})
@@ -181,20 +182,26 @@ class Workspace:
             raise WorkspaceFileError(path, "is a folder")
         if not target.parent.is_dir():
             raise WorkspaceFileError(path, "its folder does not exist")
-        tmp = target.with_name(f".{target.name}.leoflow-tmp")
-        tmp.write_text(text, "utf-8")
-        os.replace(tmp, target)
-        return target
+        return self._write(path, target, text, exclusive=False)
+
+    def _write(self, path: str, target: Path, text: str, *, exclusive: bool) -> Path:
+        """Through ``write_file``: no planted link followed, the folder checked again."""
+        try:
+            written = write_file(target, text, root=self.root, exclusive=exclusive)
+        except UnsafeWriteError as exc:
+            raise WorkspaceFileError(path, exc.reason) from None
+        return target if written.parent == target.parent.resolve() else written
 
     def create_file(self, path: str, text: str = "") -> Path:
         target = self.resolve(path)
         if target.exists() or target.is_symlink():
             raise WorkspaceFileError(path, "exists already")
-        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WorkspaceFileError(path, describe_os_error(exc)) from None
         self.resolve(path)  # the folders just made cannot lead out, but check again
-        with open(target, "x", encoding="utf-8") as handle:
-            handle.write(text)
-        return target
+        return self._write(path, target, text, exclusive=True)
 
     def create_folder(self, path: str) -> Path:
         target = self.resolve(path)

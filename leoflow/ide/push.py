@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from leoflow.engine.safe_files import write_file
 from leoflow.errors import LeoflowError
 
 SETTINGS_DIR = ".leoflow"
@@ -50,11 +50,8 @@ def load_settings(workspace: Path) -> PushSettings:
 def save_settings(workspace: Path, settings: PushSettings) -> None:
     path = settings_path(workspace)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump({"server": settings.server, "token": settings.token}, handle, indent=2)
-    os.replace(tmp, path)
+    write_file(path, json.dumps({"server": settings.server, "token": settings.token},
+                                indent=2), root=workspace, mode=0o600)
 
 
 @dataclass(frozen=True)

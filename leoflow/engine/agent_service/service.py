@@ -366,9 +366,9 @@ class AgentService(pb_grpc.AgentServiceServicer):
         target = self.code_dir / run.dag_id / digest / Path(spec.fileloc).name
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_suffix(".tmp")
-            tmp.write_text(version.source_code, "utf-8")
-            tmp.replace(target)
+            from leoflow.engine.safe_files import write_file
+
+            write_file(target, version.source_code, root=self.code_dir)  # no link followed
         return project_dir, target
 
 
