@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from leoflow.sdk import context
+from leoflow.sdk.asset_serialize import check_task_assets
 from leoflow.sdk.errors import DagDefinitionError
 from leoflow.sdk.location import user_frame_location
 from leoflow.sdk.relations import DependencyMixin
@@ -112,9 +113,8 @@ class BaseOperator(SetupTeardownMixin, DependencyMixin):
         from leoflow.sdk.dag import check_id
 
         self.fileloc, self.line = user_frame_location()
-        unknown = set(kwargs) - set(BASE_DEFAULTS) - ACCEPTED_AND_IGNORED - {"doc_rst",
-                                                                           "doc_json",
-                                                                           "doc_yaml"}
+        unknown = set(kwargs) - set(BASE_DEFAULTS) - ACCEPTED_AND_IGNORED - {
+            "doc_rst", "doc_json", "doc_yaml", "pre_execute", "post_execute"}
         if unknown:
             raise DagDefinitionError(
                 f"{type(self).__name__}({task_id!r}) got unknown argument(s): "
@@ -159,11 +159,20 @@ class BaseOperator(SetupTeardownMixin, DependencyMixin):
         if kwargs.get("templates_exts"):  # @task(templates_exts=[".sql"]), PythonOperator
             self.template_ext = tuple(kwargs["templates_exts"])
         self.templates_dict: dict[str, Any] | None = kwargs.get("templates_dict")
+        # assets a success updates and assets the task reads (leoflow.sdk.asset_serialize)
+        self.outlets: list[Any] = check_task_assets("outlets", kwargs.get("outlets"), task_id,
+                                                    self.fileloc, self.line)
+        self.inlets: list[Any] = check_task_assets("inlets", kwargs.get("inlets"), task_id,
+                                                   self.fileloc, self.line)
         self.callable: Any = None
         self.multiple_outputs = False
         self.op_args: list[Any] = []
         self.op_kwargs: dict[str, Any] = {}
         self.options: dict[str, Any] = {}
+        # Airflow's pre_execute(context) / post_execute(context, result) arguments, run by
+        # the task runner (leoflow.sdk.execute_hooks; the option "post_execute" in dag.json)
+        self._pre_execute_hook = kwargs.get("pre_execute")
+        self._post_execute_hook = kwargs.get("post_execute")
         self.expand_mode: str | None = None
         self.expand_values: Any = None
         self._upstream: list[BaseOperator] = []

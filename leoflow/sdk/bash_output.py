@@ -28,6 +28,8 @@ def is_bash_output(payload: dict[str, Any]) -> bool:
 def process_bash_output(task: Any, payload: dict[str, Any]) -> Any:
     """``task.output_processor(last stdout line)``."""
     processor = getattr(task, "output_processor", None)
+    if processor is None and getattr(task, "_post_execute_hook", None) is not None:
+        return str(payload[BASH_OUTPUT_KEY])  # run for post_execute: Airflow's identity
     if not callable(processor):
         raise LookupError(
             f"task {task.task_id!r} ({type(task).__name__}) has no output_processor any more; "

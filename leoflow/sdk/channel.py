@@ -9,8 +9,13 @@ Messages are JSON objects, one per line, with an ``op``:
 * agent → runner: ``task`` (the first message: what to run), ``reply`` (to a request:
   ``{"id", "ok": true, "value"}`` or ``{"id", "ok": false, "error": {"type", "message"}}``)
 * runner → agent, requests answered by a ``reply``: ``xcom_pull`` (``task_ids``, ``key``,
-  ``map_indexes`` or null), ``xcom_push`` (``key``, ``value``)
-* runner → agent, the last message: ``result`` (``value``), ``skip`` (``message``),
+  ``map_indexes`` or null), ``xcom_push`` (``key``, ``value``), ``asset_events``
+  (``ref``: a dag.json asset reference, ``limit``, ``ascending``, ``after``, ``before``;
+  answered with a list of events as JSON) and ``asset_state`` (``ref``, ``action``: get |
+  set | delete | clear, ``key``, ``value``; a get is answered ``{"found", "value"}``), see
+  ``leoflow.sdk.asset_runtime``
+* runner → agent, the last message: ``result`` (``value``, and ``outlet_events`` when the
+  task recorded any: ``[{"ref", "extra", "partition_keys", "added"}]``), ``skip`` (``message``),
   ``error`` (``type``, ``message``, ``traceback``, ``no_retry``), ``reschedule``
   (``reschedule_date``: epoch s, a reschedule-mode sensor not done yet) or ``defer``
   (``trigger``: ``{"kind", "kwargs"}``, ``next_method``, ``next_kwargs``, ``timeout``: s or

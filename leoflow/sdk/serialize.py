@@ -12,9 +12,16 @@ import os
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
+from leoflow.sdk.asset_serialize import (
+    dag_asset_fields,
+    is_asset_schedule,
+    schedule_json,
+    task_asset_fields,
+)
 from leoflow.sdk.baseoperator import BaseOperator
 from leoflow.sdk.dag import DAG
 from leoflow.sdk.errors import DagDefinitionError
+from leoflow.sdk.execute_hooks import hook_options
 from leoflow.sdk.mapped_groups import mapped_group_of
 from leoflow.sdk.mapping_spec import encode_derived, same_map_index
 from leoflow.sdk.params import Param, json_keys
@@ -74,6 +81,8 @@ def serialize_dag(dag: DAG, *, project_dir: str) -> dict[str, Any]:
         "fileloc": fileloc,
         "line": dag.line,
         "tasks": tasks,
+        **dag_asset_fields(dag, lambda value, where: encode_literal(
+            value, f"DAG {dag.dag_id!r} {where}")),
     }
 
 
@@ -102,6 +111,7 @@ def serialize_task(op: BaseOperator, order: dict[str, int]) -> dict[str, Any]:
     return {
         **({"sensor": sensor} if sensor is not None else {}),
         **setup_teardown_fields(op),
+        **task_asset_fields(op),
         "task_id": op.task_id,
         "operator": op.operator_kind,
         "operator_class": type(op).__name__,
@@ -123,7 +133,7 @@ def serialize_task(op: BaseOperator, order: dict[str, int]) -> dict[str, Any]:
         "inputs": inputs,
         "options": {k: encode_literal(v, where(k), op)
                     for k, v in {**getattr(op, "operator_options", op.options),
-                                 **template_options(op)}.items()},
+                                 **template_options(op), **hook_options(op)}.items()},
         "expand": expand,
         "line": op.line,
     }
@@ -225,6 +235,9 @@ def serialize_schedule(dag: DAG, tz_name: str) -> dict[str, Any]:
     base: dict[str, Any] = {"timezone": tz_name, "data_interval": False}
     if schedule is None:
         return {**base, "kind": "none"}
+    if is_asset_schedule(schedule):  # assets, conditions, partitioned timetables
+        return schedule_json(dag, base,
+                             lambda value: serialize_schedule_value(dag, value, tz_name))
     if isinstance(schedule, str):
         text = schedule.strip()
         if text == "@once":
@@ -253,7 +266,7 @@ def serialize_schedule(dag: DAG, tz_name: str) -> dict[str, Any]:
         file=dag.fileloc, line=dag.line)
 
 
-def serialize_schedule_value(dag: DAG, cron: str, tz_name: str) -> dict[str, Any]:
+def serialize_schedule_value(dag: DAG, cron: Any, tz_name: str) -> dict[str, Any]:
     original = dag.schedule
     dag.schedule = cron
     try:

@@ -26,6 +26,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from leoflow.sdk import registry
+from leoflow.sdk.asset_runtime import add_task_asset_context, outlet_events_message, run_callable
 from leoflow.sdk.bash_output import BASH_ENV_INPUT, is_bash_output, process_bash_output
 from leoflow.sdk.channel import (
     OP_DEFER,
@@ -47,6 +48,7 @@ from leoflow.sdk.errors import (
     AirflowSkipException,
     TaskDeferred,
 )
+from leoflow.sdk.execute_hooks import call_post_execute, call_pre_execute
 from leoflow.sdk.mapped_operators import prepare_task
 from leoflow.sdk.retry_policy import decide
 from leoflow.sdk.runtime import set_current_context
@@ -185,7 +187,9 @@ def execute_task(task: Any, payload: dict[str, Any], args: list[Any],
         raise TaskLookupError(f"task {task.task_id!r} ({type(task).__name__}) has no Python "
                               "callable to run")
     kwargs = {k: v for k, v in kwargs.items() if k != BASH_ENV_INPUT}  # the command's env
-    value = task.callable(*args, **call_kwargs(task.callable, args, kwargs, context))
+    value = run_callable(task.callable, args,
+                         call_kwargs(task.callable, args, kwargs, context),
+                         context.get("outlet_events"))
     if inspect.iscoroutine(value):  # an async @task (Airflow 3.2+): run it to its end
         import asyncio
 
@@ -215,16 +219,24 @@ def run(payload: dict[str, Any], channel: Channel) -> dict[str, Any]:
                           transport=ChannelTransport(channel))
         context = build_context(payload.get("context") or {}, dag=dag, task=task, ti=ti)
         context["task_state_store"] = TaskStateStore(channel)
+        add_task_asset_context(context, payload.get("context") or {}, task, channel)
         set_current_context(context)
         use_agent_templating(payload, context, channel)
         try:
+            # a bash task's hooks: pre before its command, post after bash (the second run)
+            command_only = payload.get("operator") == "bash" and not is_bash_output(payload)
+            if not is_bash_output(payload):
+                call_pre_execute(task, context)
             value = execute_task(task, payload, args, kwargs, context)
+            if not command_only:
+                call_post_execute(task, context, value)
         finally:
             set_current_context(None)
             set_renderer(None)
             stop_replay()
             sys.stdout.flush()
         _check_result(payload, value)
+        outlet_events = outlet_events_message(context.get("outlet_events"))
     except TaskDeferred as exc:
         try:
             return deferral_message(exc)
@@ -246,6 +258,8 @@ def run(payload: dict[str, Any], channel: Channel) -> dict[str, Any]:
                            "JSON-serializable; return JSON data (dict, list, str, number, bool, "
                            "None) so it can be stored as XCom"}
     message = {"op": OP_RESULT, "value": value}
+    if outlet_events:  # what the task recorded for its outlets (leoflow.sdk.asset_runtime)
+        message["outlet_events"] = outlet_events
     decision = getattr(task, "short_circuit_decision", None)
     if decision is not None:  # a short-circuit whose XCom is not its decision (ApprovalOperator)
         message["short_circuit_continue"] = bool(decision)
