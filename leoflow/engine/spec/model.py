@@ -47,7 +47,7 @@ TRIGGER_RULES: tuple[str, ...] = (
 
 OPERATORS: tuple[str, ...] = ("python", "bash", "http", "empty", "branch", "short_circuit",
                                "sensor")
-TRIGGER_KINDS: tuple[str, ...] = ("time", "file", "http", "external_task")
+TRIGGER_KINDS: tuple[str, ...] = ("time", "file", "http", "external_task", "file_delete")
 
 ScheduleKind = Literal["none", "once", "cron", "timedelta", "assets"]
 
