@@ -14,6 +14,7 @@ import sys
 import time
 import traceback
 
+from leoflow.agent.assets import inactive_assets_outcome
 from leoflow.agent.bash_task import run_bash
 from leoflow.agent.client import ControlPlaneClient
 from leoflow.agent.config import AgentConfig
@@ -32,6 +33,9 @@ PYTHON_KINDS = frozenset({"python", "branch", "short_circuit", "sensor"})
 async def execute(run: TaskRun) -> Outcome:
     """Run the try's work and say how it ended; user failures are outcomes, not errors."""
     operator = run.task.operator
+    inactive = inactive_assets_outcome(run.context)
+    if inactive is not None:
+        return inactive
     if operator in PYTHON_KINDS:
         return await run_python(run)
     if operator == "bash":

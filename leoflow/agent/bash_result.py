@@ -9,6 +9,7 @@ try, under the same deadline and stop signal.
 
 from __future__ import annotations
 
+from leoflow.agent.assets import outlet_events_of
 from leoflow.agent.outcome import Outcome
 from leoflow.agent.python_task import result_outcome, run_callable
 from leoflow.agent.taskrun import TaskRun
@@ -17,11 +18,14 @@ from leoflow.sdk.bash_output import BASH_OUTPUT_KEY
 
 async def bash_outcome(run: TaskRun, output: str) -> Outcome:
     """The success outcome of a bash try whose last stdout line is ``output``."""
-    if not run.options.get("output_processor"):
+    if not run.options.get("output_processor") and not run.options.get("post_execute"):
         return result_outcome(run, output)
-    await run.shipper.agent_line("passing the last line of stdout to output_processor")
+    await run.shipper.agent_line("passing the last line of stdout to " + (
+        "output_processor" if run.options.get("output_processor") else "post_execute"))
     final, failure = await run_callable(run, extra={BASH_OUTPUT_KEY: output})
     if failure is not None:
         return failure
     assert final is not None
-    return result_outcome(run, final.get("value"))
+    outcome = result_outcome(run, final.get("value"))
+    outcome.outlet_events = outlet_events_of(final)  # post_execute's outlet_events
+    return outcome

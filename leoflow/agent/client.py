@@ -183,6 +183,28 @@ class ControlPlaneClient:
             request, metadata=self.metadata, timeout=CALL_TIMEOUT))
         return response.found, (json.loads(response.value_json) if response.found else None)
 
+    async def asset_events(self, ref: dict[str, Any], *, limit: int | None = None,
+                           ascending: bool = True, after: str | None = None,
+                           before: str | None = None) -> list[Any]:
+        """Past events of an asset or alias of the DAG's tenant (``inlet_events``)."""
+        request = pb.AssetEventsRequest(ref_json=json.dumps(ref), ascending=ascending,
+                                        after=after or "", before=before or "")
+        if limit is not None:
+            request.limit = limit
+        response = await self._call("AssetEvents", lambda: self.stub.AssetEvents(
+            request, metadata=self.metadata, timeout=CALL_TIMEOUT))
+        events = json.loads(response.events_json or "[]")
+        return events if isinstance(events, list) else []
+
+    async def asset_state(self, ref: dict[str, Any], action: str, key: str,
+                          value: Any = None) -> tuple[bool, Any]:
+        """One asset state store call; returns (found, value) for a get."""
+        request = pb.AssetStateRequest(ref_json=json.dumps(ref), action=action, key=key,
+                                       value_json=json.dumps(value) if action == "set" else "")
+        response = await self._call("AssetState", lambda: self.stub.AssetState(
+            request, metadata=self.metadata, timeout=CALL_TIMEOUT))
+        return response.found, (json.loads(response.value_json) if response.found else None)
+
     async def stream_logs(self, batches: AsyncIterator[pb.LogBatch]) -> pb.StreamLogsResponse:
         """The client-streaming ``StreamLogs`` call fed by ``batches``, to its end.
 

@@ -40,6 +40,8 @@ class Outcome:
     # failed: the retry policy's delay for the retry (s; None: the task's own) and reason
     retry_delay: float | None = None
     retry_reason: str = ""
+    # success: what the task recorded for its outlets (leoflow.sdk.asset_runtime)
+    outlet_events: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def failed(cls, error_type: str, message: str, *, exit_code: int = 1,
@@ -70,7 +72,9 @@ class Outcome:
             follow_task_ids_json=(json.dumps(self.follow_task_ids)
                                   if self.follow_task_ids is not None else ""),
             short_circuit_continue=self.short_circuit_continue, no_retry=self.no_retry,
-            retry_delay=self.retry_delay, retry_reason=self.retry_reason[:500])
+            retry_delay=self.retry_delay, retry_reason=self.retry_reason[:500],
+            outlet_events_json=json.dumps(self.outlet_events)
+            if self.outlet_events and self.state == SUCCESS else "")
 
     def summary(self) -> str:
         if self.state == FAILED:

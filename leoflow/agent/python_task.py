@@ -14,6 +14,7 @@ import os
 import sys
 from typing import Any
 
+from leoflow.agent.assets import ASSET_OPS, outlet_events_of, serve_asset_request
 from leoflow.agent.channel import AgentChannel
 from leoflow.agent.outcome import SKIPPED, SUCCESS, Outcome
 from leoflow.agent.process import (
@@ -118,6 +119,8 @@ async def _serve_request(run: TaskRun, message: dict[str, Any]) -> Any:
         return None
     if op == OP_TASK_STATE:
         return await serve_task_state(run.client, message)
+    if op in ASSET_OPS:
+        return await serve_asset_request(run.client, message)
     raise ValueError(f"unknown request {op!r}")
 
 
@@ -236,4 +239,5 @@ async def run_python(run: TaskRun) -> Outcome:
     outcome = result_outcome(run, final.get("value"))
     if "short_circuit_continue" in final and outcome.state == SUCCESS:
         outcome.short_circuit_continue = bool(final["short_circuit_continue"])
+    outcome.outlet_events = outlet_events_of(final)
     return outcome

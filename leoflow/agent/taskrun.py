@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
+from leoflow.agent.assets import LoopRequester
 from leoflow.agent.client import ControlPlaneClient
 from leoflow.agent.heartbeat import StopSignal
 from leoflow.agent.logs import LogShipper, pump
 from leoflow.agent.process import kill_group, reap_leftovers
 from leoflow.rpc import agent_pb2 as pb
+from leoflow.sdk.asset_runtime import add_asset_context
 from leoflow.sdk.context_objects import TaskInstance, build_context
 
 PIPE_GRACE = 2.0
@@ -82,8 +84,12 @@ class TaskRun:
                           try_number=self.task.try_number, max_tries=self.task.max_tries,
                           task=task_view,
                           transport=LoopTransport(self.client, asyncio.get_running_loop()))
-        return build_context(self.context, dag=dag_view, task=task_view, ti=ti,
-                             environ=dict(self.task.env))
+        context = build_context(self.context, dag=dag_view, task=task_view, ti=ti,
+                                environ=dict(self.task.env))
+        add_asset_context(context, self.context, inlets=list(self.spec.get("inlets") or []),
+                          outlets=list(self.spec.get("outlets") or []),
+                          requester=LoopRequester(self.client, asyncio.get_running_loop()))
+        return context
 
 
 @dataclass

@@ -26,6 +26,11 @@ from typing import Any, Protocol
 
 import grpc
 
+from leoflow.engine.agent_service.assets import (
+    asset_context,
+    asset_events_call,
+    asset_state_call,
+)
 from leoflow.engine.agent_service.context import build_context
 from leoflow.engine.agent_service.task_state import task_state_call
 from leoflow.engine.executors.base import ExecutorEvent
@@ -201,12 +206,17 @@ class AgentService(pb_grpc.AgentServiceServicer):
             env.update(await self.secrets_env(await self._tenant_of(run.dag_id)))
         raw_task = next((t for t in spec.raw.get("tasks", ()) if t["task_id"] == ti.task_id),
                         {})
+        run_context = build_context(run, ti, params)
+        assets = await asset_context(self.store, await self._tenant_of(run.dag_id), run, task)
+        run_context.update(assets)
+        run_context["dag_run"]["partition_key"] = assets["partition_key"]
+        run_context["dag_run"]["partition_date"] = assets["partition_date"]
         return pb.FetchTaskResponse(
             dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id, map_index=ti.map_index,
             try_number=ti.try_number, max_tries=ti.max_tries, operator=task.operator,
             task_json=json.dumps(raw_task), args_json=json.dumps(args),
             kwargs_json=json.dumps(kwargs),
-            context_json=json.dumps(build_context(run, ti, params)),
+            context_json=json.dumps(run_context),
             project_dir=str(project_dir), dag_file=str(dag_file),
             dag_folder=str(project_dir / Path(spec.fileloc).parent),
             python=self.interpreter_for(spec), env=env,
@@ -299,6 +309,11 @@ class AgentService(pb_grpc.AgentServiceServicer):
             info.update(await _deferral(request, context))
         if request.follow_task_ids_json:
             info["follow_task_ids"] = json.loads(request.follow_task_ids_json)
+        if request.state == "success" and request.outlet_events_json:
+            try:
+                info["outlet_events"] = _outlet_events(request.outlet_events_json)
+            except ValueError as exc:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         if ti.operator == "short_circuit":
             info["short_circuit_continue"] = request.short_circuit_continue
         error = None
@@ -326,6 +341,20 @@ class AgentService(pb_grpc.AgentServiceServicer):
         session = await self._authorize(context)
         ti, _run, _spec = await self._load(session)
         return await task_state_call(self.store, ti, request, context)
+
+    async def AssetEvents(self, request: pb.AssetEventsRequest,
+                          context: grpc.aio.ServicerContext) -> pb.AssetEventsResponse:
+        session = await self._authorize(context)
+        _ti, run, _spec = await self._load(session)
+        return await asset_events_call(self.store, await self._tenant_of(run.dag_id), request,
+                                       context)
+
+    async def AssetState(self, request: pb.AssetStateRequest,
+                         context: grpc.aio.ServicerContext) -> pb.AssetStateResponse:
+        session = await self._authorize(context)
+        _ti, run, _spec = await self._load(session)
+        return await asset_state_call(self.store, await self._tenant_of(run.dag_id), request,
+                                      context)
 
     # -- helpers -------------------------------------------------------------------------------
     async def _pull_one(self, dag_run_id: int, spec: DagSpec, task_id: str, key: str) -> Any:
@@ -406,6 +435,18 @@ async def _deferral(request: pb.ReportStateRequest, context: grpc.aio.ServicerCo
             "next_kwargs": next_kwargs,
             "defer_timeout": float(request.defer_timeout) if request.defer_timeout > 0
             else None}
+
+
+def _outlet_events(text: str) -> list[dict[str, Any]]:
+    """``outlet_events_json`` of a success: a list of objects, each with a ``ref``."""
+    try:
+        events = json.loads(text)
+    except ValueError:
+        raise ValueError("outlet_events_json is not JSON") from None
+    if not isinstance(events, list) or not all(
+            isinstance(e, dict) and isinstance(e.get("ref"), dict) for e in events):
+        raise ValueError('outlet_events_json must be a list of {"ref": ..., "extra": ...}')
+    return events
 
 
 def _runs(lines: Any) -> list[tuple[tuple[str, float], list[str]]]:
