@@ -116,7 +116,22 @@ def _owners(spec: DagSpec | None) -> list[str]:
 def _timetable(spec: DagSpec | None) -> tuple[str | None, str, bool]:
     """(timetable_summary, timetable_description, periodic) as Airflow describes them."""
     schedule = spec.schedule if spec is not None else None
-    if schedule is None or schedule.kind == "none":
+    partition = (schedule.partition or {}).get("kind") if schedule is not None else None
+    if schedule is not None and schedule.kind == "assets":
+        # AssetTriggeredTimetable / PartitionedAssetTimetable
+        return ("Partitioned Asset" if partition == "assets" else "Asset",
+                "Triggered by assets", False)
+    if schedule is not None and schedule.assets:
+        # AssetOrTimeSchedule: the timetable's words behind Airflow's prefixes
+        summary, description, periodic = _time_timetable(schedule)
+        return f"Asset or {summary}", f"Triggered by assets or {description}", periodic
+    if partition == "runtime":  # PartitionedAtRuntime
+        return "PartitionedAtRuntime", "Never, partition key(s) set at runtime", False
+    return _time_timetable(schedule)
+
+
+def _time_timetable(schedule: Any) -> tuple[str | None, str, bool]:
+    if schedule is None or schedule.kind in ("none", "assets"):
         return None, "Never, external triggers only", False
     if schedule.kind == "once":
         return "@once", "Once, as soon as possible", False
@@ -155,6 +170,7 @@ def _dag_fields(dag: DagRow, spec: DagSpec | None, has_import_errors: bool) -> d
         "timetable_summary": summary,
         "timetable_description": description,
         "timetable_periodic": periodic,
+        "timetable_partitioned": bool(spec and spec.schedule.partition),
         "is_backfillable": periodic,
         "tags": [DagTagResponse(name=t, dag_id=dag.dag_id, dag_display_name=name)
                  for t in tags],
@@ -183,7 +199,11 @@ def _params(spec: DagSpec) -> dict[str, Any]:
 
 
 def dag_details_response(dag: DagRow, spec: DagSpec | None, version: DagVersionRow | None, *,
-                         has_import_errors: bool, active_runs: int) -> DAGDetailsResponse:
+                         has_import_errors: bool, active_runs: int,
+                         asset_expression: dict[str, Any] | None = None) -> DAGDetailsResponse:
+    """``asset_expression``: the schedule's asset condition with the assets' ids
+    (``services.asset_queries.expression_with_ids``), null for a DAG not scheduled on
+    assets."""
     fields = _dag_fields(dag, spec, has_import_errors)
     timeout = spec.dagrun_timeout if spec else None
     return DAGDetailsResponse(
@@ -199,6 +219,7 @@ def dag_details_response(dag: DagRow, spec: DagSpec | None, version: DagVersionR
         last_parsed=dag.updated_at,
         default_args=dict(spec.default_args) if spec else {},
         active_runs_count=active_runs,
+        asset_expression=asset_expression,
         latest_dag_version=dag_version_response(version, spec) if version else None,
         concurrency=fields["max_active_tasks"],
     )
@@ -225,6 +246,7 @@ def dag_run_response(run: DagRunRow, version: DagVersionRow | None,
         note=run.note,
         dag_versions=[dag_version_response(version, spec)] if version else [],
         dag_display_name=display_name(run.dag_id, spec),
+        partition_key=run.partition_key,
     )
 
 

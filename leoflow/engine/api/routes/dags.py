@@ -29,6 +29,7 @@ from leoflow.engine.api.models.dags import (
 )
 from leoflow.engine.api.security import api_context, require
 from leoflow.engine.auth.permissions import EDIT_RUNS, MANAGE_DAGS, READ, Principal
+from leoflow.engine.services import asset_queries
 from leoflow.engine.spec.model import DagSpec
 from leoflow.engine.store import audit, dags, listings
 from leoflow.engine.store.listings import UnknownOrderField
@@ -194,8 +195,11 @@ async def get_dag_details(dag_id: str, ctx: ApiContext = Depends(api_context),
         version = await dags.current_version(conn, dag_id)
         errored = await listings.dags_with_import_errors(conn, [dag_id])
         active = await listings.count_active_runs(conn, dag_id)
-    return dag_details_response(row, spec_cache(ctx).get(version), version,
-                                has_import_errors=dag_id in errored, active_runs=active)
+        spec = spec_cache(ctx).get(version)
+        expression = await asset_queries.expression_with_ids(
+            conn, tenant=row.tenant, condition=spec.schedule.assets if spec else None)
+    return dag_details_response(row, spec, version, has_import_errors=dag_id in errored,
+                                active_runs=active, asset_expression=expression)
 
 
 @router.patch("/dags/{dag_id}", response_model=DAGResponse)
