@@ -606,9 +606,12 @@ class Reloader:
         gone = [r.dag_id for r in rows if r.fileloc in files and r.dag_id not in kept]
         if not gone:
             return
+        from leoflow.engine.services.assets import forget_dag
+
         async with self.plane.store.begin() as conn:
             for dag_id in gone:
                 await dags.set_stale(conn, dag_id, True)
+                await forget_dag(conn, dag_id=dag_id)  # consumes/produces nothing any more
         for dag_id in gone:
             self.plane.scheduler.wake_dag(dag_id)
         log.info("marked stale (their file no longer defines them): %s", ", ".join(gone))

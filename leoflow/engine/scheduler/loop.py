@@ -50,6 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leoflow.engine.executors.base import Executor, ExecutorEvent, TaskLaunch
 from leoflow.engine.scheduler import timetable
+from leoflow.engine.scheduler.asset_partitions import cron_partition_key
 from leoflow.engine.scheduler.clock import Clock, SystemClock, Timer
 from leoflow.engine.scheduler.decisions import (
     DagGraph,
@@ -61,6 +62,7 @@ from leoflow.engine.scheduler.decisions import (
 from leoflow.engine.scheduler.mapping import UnmappableValue, expansion_length
 from leoflow.engine.scheduler.retry import next_retry_at
 from leoflow.engine.scheduler.states import DagRunType
+from leoflow.engine.services.assets import record_task_success
 from leoflow.engine.spec.model import DagSpec, TaskSpec, XComRef, iter_xcom_refs
 from leoflow.engine.store import DuplicateRunError, Store, dags, pools, runs, task_instances, xcom
 from leoflow.engine.store import hitl as hitl_rows
@@ -193,6 +195,7 @@ class Scheduler:
         self._trigger_drops: list[int] = []
         # Running runs per DAG, counted once per batch (many runs starting at once).
         self._running_runs: dict[str, int] = {}
+        self._asset_runs: set[int] = set()  # consumer runs created by this batch's events
         self.triggers = TriggerRunner(store, self.clock, on_event=self._trigger_fired,
                                       logs=trigger_logs, connection_lookup=connection_lookup,
                                       triggerer_id=triggerer_id, max_polls=max_trigger_polls)
@@ -417,6 +420,8 @@ class Scheduler:
         drops: list[int] = []
         self._trigger_adds, self._trigger_drops = adds, drops
         self._running_runs = {}
+        # consumer runs created by asset events of this batch: evaluated in the same batch
+        self._asset_runs = set()
         now = self.clock.now()
         async with self.store.begin() as conn:
             for dag_id in sorted(batch.dags):
@@ -439,7 +444,7 @@ class Scheduler:
             if self._occupied_changed:
                 batch.runs.update(self._held_runs)
                 self._occupied_changed = False
-            pending = sorted(batch.runs)
+            pending = sorted(batch.runs | self._asset_runs)
             seen: set[int] = set()
             while pending:
                 dag_run_id = pending.pop(0)
@@ -448,6 +453,7 @@ class Scheduler:
                 seen.add(dag_run_id)
                 more = await self._evaluate(conn, dag_run_id, now, launches)
                 pending.extend(r for r in more if r not in seen)
+                pending.extend(sorted(r for r in self._asset_runs if r not in seen))
         for trigger_id in drops:
             self.triggers.drop(trigger_id)
         for trigger_row, ti_row in adds:
@@ -705,13 +711,15 @@ class Scheduler:
             view.short_circuit[ti.task_id] = proceed
         await self._finish_try(conn, view, ti, task, state, error, now,
                                no_retry=bool(info.get("no_retry")), where=where,
-                               retry_delay=info.get("retry_delay"))
+                               retry_delay=info.get("retry_delay"),
+                               outlet_events=info.get("outlet_events"))
         return view.run.id
 
     async def _finish_try(self, conn: AsyncConnection, view: _RunView, ti: TaskInstanceRow,
                           task: TaskSpec, state: str, error: str | None, now: datetime, *,
                           no_retry: bool = False, where: Mapping[str, Any] | None = None,
-                          retry_delay: float | None = None) -> None:
+                          retry_delay: float | None = None,
+                          outlet_events: list[dict[str, Any]] | None = None) -> None:
         """End the current try: success, skipped, failed, or up_for_retry when tries remain
         (Airflow's ``is_eligible_to_retry``: the task has retries and try ≤ max_tries).
         ``retry_delay`` (seconds) is a retry policy's delay, used instead of the task's."""
@@ -725,6 +733,9 @@ class Scheduler:
                 else now + timedelta(seconds=float(retry_delay))
         row = await self._write(conn, view, ti, state, now, **changes)
         await task_instances.record_try_of(conn, row, error=error)
+        if state == "success" and task.outlets:  # asset events, in this transaction
+            self._asset_runs.update(await record_task_success(
+                conn, run=view.run, ti=row, task=task, outlet_events=outlet_events, now=now))
         self._release(ti.id)
         self._cancel_timer(("timeout", ti.id))
         self._emit_after_commit("ti.finished", {
@@ -997,6 +1008,11 @@ class Scheduler:
                                             queued_at=now, start_date=now, duration=0.0,
                                             next_retry_at=None, waiting_reason=None)
                     await task_instances.record_try_of(conn, row)
+                    task_spec = spec.task(ti.task_id)
+                    if task_spec.outlets:  # an EmptyOperator with outlets emits events too
+                        self._asset_runs.update(await record_task_success(
+                            conn, run=view.run, ti=row, task=task_spec, outlet_events=None,
+                            now=now))
                     states[key] = "success"
                     completed_noop = True
                 else:
@@ -1212,7 +1228,7 @@ class Scheduler:
         if dag is None or dag.is_paused or dag.is_stale or dag.current_version_id is None:
             return set()
         spec, _ = await self._spec(conn, dag.current_version_id)
-        if spec.schedule.kind == "none":
+        if spec.schedule.kind in ("none", "assets"):  # "assets": runs come from events
             return set()
         last = await runs.list_runs(conn, dag_id=dag_id, run_type="scheduled", limit=1,
                                     order="-logical_date")
@@ -1241,6 +1257,7 @@ class Scheduler:
                     run_after=info.run_after, logical_date=info.logical_date,
                     data_interval_start=info.data_interval.start,
                     data_interval_end=info.data_interval.end, triggered_by="timetable",
+                    partition_key=cron_partition_key(spec.schedule, info.logical_date),
                     now=now)
             except DuplicateRunError as exc:
                 log.warning("DAG %s: no scheduled run for %s: %s", dag_id,

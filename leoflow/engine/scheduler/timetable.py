@@ -206,7 +206,7 @@ def random_suffix(rng: random.Random | None = None) -> str:
 
 def _timetable(schedule: Schedule) -> _Timetable | None:
     kind = schedule.kind
-    if kind == "none":
+    if kind in ("none", "assets"):  # asset-triggered only: runs come from events, no timer
         return None
     if kind == "once":
         return _Once()

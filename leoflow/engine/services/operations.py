@@ -17,6 +17,7 @@ from leoflow.engine.scheduler import timetable
 from leoflow.engine.scheduler.clock import Clock, SystemClock
 from leoflow.engine.scheduler.setup_teardown import SetupTeardownGraph
 from leoflow.engine.scheduler.states import DagRunType
+from leoflow.engine.services import assets
 from leoflow.engine.services.errors import (
     DagNotFound,
     DagPausedError,
@@ -82,6 +83,9 @@ class Operations:
             before = await dags.current_version(conn, dag_id)
             version = await dags.register_version(conn, dag_id, document, source_code,
                                                   now=self.clock.now())
+            await assets.register_dag_assets(conn, tenant=tenant if existing is None
+                                             else existing.tenant, dag_id=dag_id,
+                                             spec=self._spec(version), now=self.clock.now())
             if before is None or before.id != version.id:
                 await audit.record_event(conn, "register_version", username=user,
                                          dag_id=dag_id, occurred_at=self.clock.now(),
@@ -127,12 +131,15 @@ class Operations:
     async def trigger_run(self, dag_id: str, *, conf: Any = None,
                           logical_date: datetime | None = None, run_id: str | None = None,
                           note: str | None = None, user: str | None = None,
-                          triggered_by: str = "rest_api", allow_paused: bool = False
-                          ) -> DagRunRow:
+                          triggered_by: str = "rest_api", allow_paused: bool = False,
+                          run_type: DagRunType = DagRunType.MANUAL,
+                          partition_key: str | None = None) -> DagRunRow:
         """Create a manual run (state queued). Validates conf and params first.
 
         ``allow_paused`` keeps Airflow's API behaviour (the run waits, queued, until the DAG
         is unpaused); without it a paused DAG is refused with ``DagPausedError``.
+        ``run_type`` ``asset_materialization``: a run asked for through an asset it produces
+        (``POST /assets/{id}/materialize``); ``partition_key``: the partition it works on.
         """
         if conf is None:
             conf = {}
@@ -152,12 +159,14 @@ class Operations:
                 raise InvalidOperation(f"DAG {dag_id!r} has no registered version yet")
             spec = self._spec(version)
             resolve_params(spec, conf)
+            check_partition_key(spec, partition_key)
             interval = timetable.manual_data_interval(spec.schedule, logical_date)
             try:
                 run = await runs.create_run(
                     conn, dag_id=dag_id,
-                    run_id=run_id or timetable.run_id(DagRunType.MANUAL, now),
-                    run_type="manual", dag_version_id=version.id, run_after=now,
+                    run_id=run_id or timetable.run_id(run_type, now),
+                    run_type=DagRunType(run_type).value, dag_version_id=version.id,
+                    run_after=now, partition_key=partition_key,
                     logical_date=logical_date,
                     data_interval_start=interval.start if interval else None,
                     data_interval_end=interval.end if interval else None,
@@ -315,6 +324,14 @@ class Operations:
             row = await task_instances.set_task_state(conn, ti.id, state, now=now)
             if ti.state in IN_FLIGHT_TI:
                 await task_instances.record_try(conn, ti.id, error=f"marked {state} by a user")
+            consumer_runs: list[int] = []
+            if state == "success" and ti.state != "success" and row is not None:
+                # its outlets' asset events, as Airflow emits them (clearing emits none)
+                version = await dags.get_version(conn, run.dag_version_id)
+                task = self._spec(version).task(task_id) if version else None
+                if task is not None and task.outlets:
+                    consumer_runs = await assets.record_task_success(
+                        conn, run=run, ti=row, task=task, outlet_events=None, now=now)
             if run.state in ("success", "failed"):
                 await runs.update_run_state(conn, run.id, "running", now=now)
             await audit.record_event(conn, f"mark_task_{state}", username=user, dag_id=dag_id,
@@ -324,6 +341,8 @@ class Operations:
             await self.scheduler.cancel_task(ti.id, ti.executor, f"marked {state}",
                                               try_number=ti.try_number)
         self.scheduler.wake_run(run.id)
+        for consumer_run in consumer_runs:
+            self.scheduler.wake_run(consumer_run)
         assert row is not None
         return row
 
@@ -365,6 +384,26 @@ class Operations:
                                priority_weight=t.priority_weight)
                for t in spec.tasks if t.task_id not in have]
         await task_instances.create_task_instances(conn, run, new)
+
+
+PARTITION_KEY_LEN = 250  # Airflow's ID_LEN
+
+
+def check_partition_key(spec: DagSpec, partition_key: str | None) -> None:
+    """A run's partition key, refused with Airflow's words (its API answers 400) unless the
+    DAG is partitioned (``schedule.partition``) and the key is a non-blank string of at most
+    250 characters."""
+    if partition_key is None:
+        return
+    if not spec.schedule.partition:
+        raise InvalidArgument(f"Dag '{spec.dag_id}' is not a partitioned Dag and does not "
+                              "accept a partition_key.", field="partition_key")
+    if not partition_key.strip():
+        raise InvalidArgument("partition_key must not be empty or whitespace-only.",
+                              field="partition_key")
+    if len(partition_key) > PARTITION_KEY_LEN:
+        raise InvalidArgument(f"partition_key must be at most {PARTITION_KEY_LEN} characters; "
+                              f"got {len(partition_key)}.", field="partition_key")
 
 
 def resolve_params(spec: DagSpec, conf: Mapping[str, Any]) -> dict[str, Any]:
