@@ -48,7 +48,8 @@ BASE_DEFAULTS: dict[str, Any] = {
 }
 
 # Airflow arguments that are accepted so existing DAG files compile unchanged, but that do
-# not change how Leoflow runs the task (documented in docs/airflow-compat.md).
+# not change how Leoflow runs the task (documented in docs/airflow-compat.md); "inlets" and
+# "outlets" are listed only to be accepted: they name assets (set in __init__).
 ACCEPTED_AND_IGNORED = frozenset({
     "email", "email_on_failure", "email_on_retry", "queue", "sla", "on_failure_callback",
     "on_success_callback", "on_retry_callback", "on_execute_callback",
