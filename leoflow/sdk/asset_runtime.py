@@ -634,3 +634,25 @@ def add_task_asset_context(context: dict[str, Any], raw: Mapping[str, Any], task
     """``add_asset_context`` for a task object of the DAG file (its ``inlets``/``outlets``)."""
     add_asset_context(context, raw, inlets=_asset_list(getattr(task, "inlets", None)),
                       outlets=_asset_list(getattr(task, "outlets", None)), requester=requester)
+
+
+def asset_function_kwargs(task: Any, context: Mapping[str, Any],
+                          raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The arguments of an ``@asset`` function (``task.asset_call_kwargs``): ``self`` and
+    each upstream parameter are the assets of those names as the control plane knows them
+    (the context's ``task_assets``), as Airflow fetches them by name."""
+    known = {str(a.get("name")): a for a in raw.get("task_assets") or ()}
+
+    def fetch(name: str) -> Any:
+        found = known.get(name)
+        if found is None:
+            raise LookupError(f"asset {name!r} not found: the control plane knows no asset "
+                              "of that name (an @asset function's parameter names an "
+                              "upstream asset)")
+        from leoflow.sdk.assets import Asset  # the authoring class, only for @asset tasks
+
+        return Asset(name=str(found["name"]), uri=str(found["uri"]),
+                     group=str(found.get("group") or "asset"),
+                     extra=dict(found.get("extra") or {}))
+
+    return dict(task.asset_call_kwargs(context, fetch))

@@ -26,7 +26,12 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from leoflow.sdk import registry
-from leoflow.sdk.asset_runtime import add_task_asset_context, outlet_events_message, run_callable
+from leoflow.sdk.asset_runtime import (
+    add_task_asset_context,
+    asset_function_kwargs,
+    outlet_events_message,
+    run_callable,
+)
 from leoflow.sdk.bash_output import BASH_ENV_INPUT, is_bash_output, process_bash_output
 from leoflow.sdk.channel import (
     OP_DEFER,
@@ -187,9 +192,10 @@ def execute_task(task: Any, payload: dict[str, Any], args: list[Any],
         raise TaskLookupError(f"task {task.task_id!r} ({type(task).__name__}) has no Python "
                               "callable to run")
     kwargs = {k: v for k, v in kwargs.items() if k != BASH_ENV_INPUT}  # the command's env
-    value = run_callable(task.callable, args,
-                         call_kwargs(task.callable, args, kwargs, context),
-                         context.get("outlet_events"))
+    arguments = (asset_function_kwargs(task, context, payload.get("context") or {})
+                 if hasattr(task, "asset_call_kwargs")  # an @asset function
+                 else call_kwargs(task.callable, args, kwargs, context))
+    value = run_callable(task.callable, args, arguments, context.get("outlet_events"))
     if inspect.iscoroutine(value):  # an async @task (Airflow 3.2+): run it to its end
         import asyncio
 

@@ -95,6 +95,19 @@ async def test_the_asset_state_store_keeps_values_across_runs(
     assert second.xcom["count"] == {"runs": 2, "scratch": "gone"}
 
 
+async def test_asset_functions_get_self_context_and_upstream_assets(
+        project: Prepared, sqlite_url: str, e2e_home: Path) -> None:
+    async with open_plane(e2e_home, sqlite_url) as harness:
+        up = await harness.run(project, dag_id="upstream_asset", timeout=90)
+        down = await harness.run(project, dag_id="downstream_asset", timeout=90)
+    assert up.state == "success", up.tasks
+    assert down.state == "success", down.tasks
+    assert down.xcom["downstream_asset"] == {
+        "self": ["downstream_asset", "s3://runtime/downstream.csv"],
+        "upstream": ["upstream_asset", "s3://runtime/upstream.csv"],
+        "upstream_extras": [{"rows": 7}], "task": "downstream_asset"}
+
+
 async def test_an_inlet_whose_uri_belongs_to_a_produced_asset_fails_as_on_airflow(
         project: Prepared, sqlite_url: str, e2e_home: Path) -> None:
     """example_inlet_event_extra.py's two DAGs fail on Airflow 3.3.2: Asset("s3://output/1.txt")

@@ -170,14 +170,30 @@ async def inactive_assets(conn: AsyncConnection, tenant: str,
     return inactive
 
 
+async def task_assets(conn: AsyncConnection, tenant: str,
+                      refs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The assets the task's inlets and outlets name, as the store knows them: what an
+    ``@asset`` function receives for ``self`` and its upstream parameters."""
+    found: dict[int, dict[str, Any]] = {}
+    for ref in refs:
+        if "alias" in ref:
+            continue
+        for row in (await services.resolve_ref(conn, tenant=tenant, ref=ref))[:1]:
+            found[row.id] = {"name": row.name, "uri": row.uri, "group": row.group,
+                             "extra": dict(row.extra or {})}
+    return list(found.values())
+
+
 async def asset_context(store: Store, tenant: str, run: DagRunRow,
                         task: TaskSpec) -> dict[str, Any]:
     """The asset keys of ``FetchTask.context_json``."""
     partition_key = getattr(run, "partition_key", None)
+    refs = [*task.inlets, *task.outlets]
     async with store.connect() as conn:
         groups = await triggering_groups(conn, run)
-        inactive = await inactive_assets(conn, tenant, [*task.inlets, *task.outlets])
-    extra: dict[str, Any] = {"triggering_asset_events": groups,
+        inactive = await inactive_assets(conn, tenant, refs)
+        known = await task_assets(conn, tenant, refs) if refs else []
+    extra: dict[str, Any] = {"triggering_asset_events": groups, "task_assets": known,
                              "partition_key": partition_key,
                              "partition_date": _iso(getattr(run, "partition_date", None))}
     if inactive:

@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from airflow.providers.standard.operators.bash import BashOperator
-from airflow.sdk import DAG, Asset, AssetAlias, Metadata, get_current_context, task
+from airflow.sdk import DAG, Asset, AssetAlias, Metadata, asset, get_current_context, task
 
 START = datetime(2026, 1, 1)
 by_context = Asset(uri="s3://runtime/by-context.txt", name="by_context")
@@ -106,3 +106,17 @@ with DAG(dag_id="read_inactive", schedule=None, start_date=START, catchup=False)
                  bash_command="echo '{{ inlet_events.for_asset(uri='s3://output/1.txt')[-1]"
                               ".extra | tojson }}'")
     read_asset_event()
+
+
+# @asset functions: self is the asset, context the task's context, any other parameter the
+# upstream asset of that name (an inlet)
+@asset(uri="s3://runtime/upstream.csv", schedule=None)
+def upstream_asset(self, outlet_events):
+    outlet_events[self].extra = {"rows": 7}
+
+
+@asset(uri="s3://runtime/downstream.csv", schedule=None)
+def downstream_asset(self, context, upstream_asset):
+    events = context["inlet_events"][upstream_asset]
+    return {"self": [self.name, self.uri], "upstream": [upstream_asset.name, upstream_asset.uri],
+            "upstream_extras": [e.extra for e in events], "task": context["ti"].task_id}
