@@ -71,6 +71,7 @@ def build_app(settings: Any, *, grpc_port: int = 0, parallelism: int = 32,
     """
     from leoflow.app.controlplane import start_control_plane
     from leoflow.engine.api import ApiContext, create_api
+    from leoflow.engine.api.body_limit import DEFAULT_MAX_REQUEST_BYTES
     from leoflow.engine.api.metrics import Metrics, install_request_middleware
     from leoflow.engine.api.routes.leoflow import PREPARE_ENVIRONMENT
     from leoflow.engine.auth.service import AuthService
@@ -119,7 +120,9 @@ def build_app(settings: Any, *, grpc_port: int = 0, parallelism: int = 32,
             await metrics.stop()
             await plane.stop()
 
-    app = create_api(version=__version__, lifespan=lifespan)
+    app = create_api(version=__version__, lifespan=lifespan,
+                     max_request_bytes=getattr(settings, "max_request_bytes",
+                                               DEFAULT_MAX_REQUEST_BYTES))
     from leoflow.engine.ha.api import router as ha_router
 
     app.include_router(ha_router)

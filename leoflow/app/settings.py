@@ -67,6 +67,18 @@ def _positive_int(value: Any, source: str, key: str) -> int:
     return number
 
 
+def _origins(value: Any, source: str, key: str) -> tuple[str, ...]:
+    """Origins such as ``https://leoflow.example.com`` (a list, or separated by commas)."""
+    items = value if isinstance(value, list | tuple) else str(value).split(",")
+    origins = tuple(str(item).strip().rstrip("/") for item in items if str(item).strip())
+    for origin in origins:
+        scheme, _, rest = origin.partition("://")
+        if scheme not in ("http", "https") or not rest or "/" in rest:
+            raise SettingsError(f"{key} must list origins such as https://leoflow.example.com "
+                                f"(scheme, host and port only), got {origin!r}", file=source)
+    return origins
+
+
 def _jwt_algorithm(value: Any, source: str, key: str) -> str:
     text = _string(value, source, key).upper()
     if text not in JWT_ALGORITHMS:
@@ -122,6 +134,10 @@ _SETTINGS: dict[str, _Setting] = {
     "bootstrap_password": _Setting(env="LEOFLOW_BOOTSTRAP_PASSWORD", parse=_secret),
     "login_max_failures": _Setting(env="LEOFLOW_LOGIN_MAX_FAILURES", parse=_positive_int),
     "login_failure_window": _Setting(env="LEOFLOW_LOGIN_FAILURE_WINDOW", parse=_positive_int),
+    "login_address_max_failures": _Setting(env="LEOFLOW_LOGIN_ADDRESS_MAX_FAILURES",
+                                           parse=_positive_int),
+    "max_request_bytes": _Setting(env="LEOFLOW_MAX_REQUEST_BYTES", parse=_positive_int),
+    "trusted_origins": _Setting(env="LEOFLOW_TRUSTED_ORIGINS", parse=_origins),
     # Pro (docs/deploy.md): Redis for XCom and live logs, the executor, Kubernetes, HA.
     "redis_url": _Setting(env="LEOFLOW_REDIS_URL", parse=_secret),
     "executor": _Setting(env="LEOFLOW_EXECUTOR", parse=_executor),
@@ -151,9 +167,14 @@ class Settings:
     ``jwt_expiration`` / ``jwt_cli_expiration`` are access-token lifetimes in seconds (from
     ``POST /auth/token`` and ``POST /auth/token/cli``). ``fernet_key`` encrypts connection
     passwords and extras and variable values at rest (generated into the home when unset).
-    ``bootstrap_password`` creates the first admin, ``admin``, when there is none. A client
-    address or username is refused for a while after ``login_max_failures`` failed logins
-    within ``login_failure_window`` seconds. Secrets are kept out of ``repr``.
+    ``bootstrap_password`` creates the first admin, ``admin``, when there is none. A username
+    is refused from one client address for a while after ``login_max_failures`` failed
+    logins from there within ``login_failure_window`` seconds, an address after
+    ``login_address_max_failures`` (any usernames); each new lock lasts twice as long.
+    ``max_request_bytes`` bounds a request body (413 beyond it). ``trusted_origins`` are
+    the browser origins, besides the request's own ``Host``, whose pages may write with the
+    ``_token`` cookie (behind a proxy that rewrites ``Host``). Secrets are kept out of
+    ``repr``.
 
     Pro (docs/deploy.md): ``redis_url`` moves XCom and live-log fan-out to Redis.
     ``executor`` is ``subprocess`` (one agent process per try) or ``kubernetes`` (one pod per
@@ -176,6 +197,9 @@ class Settings:
     bootstrap_password: str | None = field(default=None, repr=False)
     login_max_failures: int = 5
     login_failure_window: int = 300
+    login_address_max_failures: int = 20
+    max_request_bytes: int = 32 * 1024 * 1024
+    trusted_origins: tuple[str, ...] = ()
     redis_url: str | None = field(default=None, repr=False)
     executor: str = "subprocess"
     grpc_advertise_address: str | None = None

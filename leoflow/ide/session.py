@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse
 
 from leoflow.engine.auth.permissions import Principal
+from leoflow.engine.auth.redirects import safe_next as engine_safe_next
 from leoflow.errors import LeoflowError
 
 log = logging.getLogger("leoflow.ide")
@@ -54,20 +55,18 @@ def login_redirect(request: Request) -> RedirectResponse:
 
 
 def safe_next(target: str | None) -> str:
-    """Only a path on this server (never ``//evil.example`` or ``https://…``)."""
-    if not target:
-        return "/"
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return "/"
-    return target
+    """Only a path on this server (never ``//evil.example``, ``/\\evil.example`` or
+    ``https://…``): the engine's rule, shared with the API's login page."""
+    return engine_safe_next(target)
 
 
-async def log_in(services: Any, username: str, password: str) -> Principal:
-    """Check the credentials and remember the token; raises the auth service's error."""
+async def log_in(services: Any, username: str, password: str, *,
+                 client: str = "ide") -> Principal:
+    """Check the credentials and remember the token; raises the auth service's error.
+    ``client`` is the browser's address: failed logins are counted per address."""
     if services.auth is None:
         raise LeoflowError("the IDE is still starting; try again in a moment")
-    token = await services.auth.login(username, password, client="ide")
+    token = await services.auth.login(username, password, client=client)
     principal = await services.auth.principal(token)
     storage = _storage()
     storage[TOKEN] = token

@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from leoflow.engine.api.body_limit import DEFAULT_MAX_REQUEST_BYTES, BodyLimitMiddleware
 from leoflow.engine.api.client_skew import ClientSkewMiddleware
 from leoflow.engine.api.context import ApiContext
 from leoflow.engine.api.errors import install_error_handlers
@@ -20,9 +21,11 @@ ROUTE_MODULES = (
 
 
 def create_api(context: ApiContext | None = None, *, version: str = "0",
-               lifespan: Any = None) -> FastAPI:
+               lifespan: Any = None,
+               max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES) -> FastAPI:
     """The API app. ``context`` may be set later (``app.state.context``) by a ``lifespan``
-    that starts the control plane, as ``leoflow-server`` does."""
+    that starts the control plane, as ``leoflow-server`` does. A request body above
+    ``max_request_bytes`` is refused with 413 while it streams in."""
     app = FastAPI(
         title="Leoflow API",
         version=context.version if context else version,
@@ -33,6 +36,7 @@ def create_api(context: ApiContext | None = None, *, version: str = "0",
     )
     app.state.context = context
     app.add_middleware(ClientSkewMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=max_request_bytes)
     install_error_handlers(app)
     for name in ROUTE_MODULES:
         module = importlib.import_module(f"leoflow.engine.api.routes.{name}")

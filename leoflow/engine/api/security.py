@@ -3,6 +3,8 @@
 The token comes from ``Authorization: Bearer ...`` or, as Airflow's UI sends it, the
 ``_token`` cookie (the header wins). Missing → 401 "Not authenticated"; bad → 403 "Invalid
 JWT token"; expired → 401 "Token Expired" (Airflow 3's answers, see AIRFLOW-COMPAT.md).
+A write authenticated by the cookie must come from a page of this server, with a JSON body
+(``leoflow.engine.auth.csrf``): 403 or 415 otherwise, before the token is even looked at.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from fastapi import Depends, Request
 
 from leoflow.engine.api.context import ApiContext
 from leoflow.engine.api.errors import Forbidden, NotAuthenticated
+from leoflow.engine.auth.csrf import check_cookie_write
 from leoflow.engine.auth.permissions import Principal, role_allows
 
 
@@ -20,16 +23,49 @@ def api_context(request: Request) -> ApiContext:
     return request.app.state.context
 
 
-def bearer_token(request: Request) -> str | None:
+TOKEN_COOKIE = "_token"
+
+
+def header_token(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         return header[7:].strip() or None
-    return request.cookies.get("_token") or None
+    return None
+
+
+def bearer_token(request: Request) -> str | None:
+    return header_token(request) or request.cookies.get(TOKEN_COOKIE) or None
+
+
+def declared_body_types(request: Request) -> tuple[str, ...]:
+    """The non-JSON body types the matched route declares in its OpenAPI (e.g. an upload's
+    ``multipart/form-data``)."""
+    route = request.scope.get("route")
+    extra = getattr(route, "openapi_extra", None) or {}
+    content = (extra.get("requestBody") or {}).get("content") or {}
+    return tuple(kind for kind in content if kind.startswith("multipart/"))
+
+
+def check_cookie_request(request: Request, ctx: ApiContext | None) -> None:
+    """The CSRF defence of a request authenticated by the ``_token`` cookie."""
+    config = getattr(getattr(ctx, "auth", None), "config", None)
+    has_body = (request.headers.get("content-length", "0").strip() not in ("", "0")
+                or "transfer-encoding" in request.headers)
+    check_cookie_write(
+        request.method, origin=request.headers.get("origin"),
+        referer=request.headers.get("referer"), host=request.headers.get("host"),
+        content_type=request.headers.get("content-type"), has_body=has_body,
+        trusted_origins=getattr(config, "trusted_origins", ()),
+        body_types=declared_body_types(request))
 
 
 async def current_principal(request: Request,
                             ctx: ApiContext = Depends(api_context)) -> Principal:
-    token = bearer_token(request)
+    token = header_token(request)
+    if token is None:
+        token = request.cookies.get(TOKEN_COOKIE) or None
+        if token is not None:
+            check_cookie_request(request, ctx)
     if token is None:
         raise NotAuthenticated()
     principal = await ctx.auth.principal(token)

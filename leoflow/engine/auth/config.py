@@ -56,6 +56,8 @@ class AuthConfig:
     bootstrap_password: str | None = field(default=None, repr=False)
     login_max_failures: int = 5
     login_failure_window: int = 300
+    login_address_max_failures: int = 20
+    trusted_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_settings(cls, settings: Any) -> AuthConfig:

@@ -37,6 +37,14 @@ from leoflow.engine.auth.errors import (
 )
 from leoflow.engine.auth.masking import MASK, mask_json_text, mask_variable, unmask_structure
 from leoflow.engine.auth.permissions import Principal
+from leoflow.engine.services.limits import (
+    MAX_CONNECTION_EXTRA_CHARS,
+    MAX_CONNECTION_SECRET_CHARS,
+    MAX_DESCRIPTION_CHARS,
+    MAX_NAME_CHARS,
+    MAX_VARIABLE_VALUE_CHARS,
+    check_text_size,
+)
 from leoflow.engine.store import Page, Store, audit
 from leoflow.engine.store import connections as conn_repo
 from leoflow.engine.store import variables as var_repo
@@ -50,10 +58,11 @@ VAR_PREFIX = "AIRFLOW_VAR_"
 CONN_PREFIX = "AIRFLOW_CONN_"
 KEY_LENGTH = 250
 CONNECTION_ID_LENGTH = 200
-# Field → longest value the column holds (None: unlimited text).
+# Field → longest value accepted (services/limits.py; None: not text).
 CONNECTION_EDITABLE: dict[str, int | None] = {
-    "conn_type": 500, "description": None, "host": 500, "login": None, "schema": 500,
-    "port": None, "password": None, "extra": None}
+    "conn_type": 500, "description": MAX_DESCRIPTION_CHARS, "host": 500,
+    "login": MAX_NAME_CHARS, "schema": 500, "port": None,
+    "password": MAX_CONNECTION_SECRET_CHARS, "extra": MAX_CONNECTION_EXTRA_CHARS}
 VARIABLE_EDITABLE = ("value", "description")
 
 
@@ -126,8 +135,9 @@ class SecretsService:
     async def create_variable(self, who: Principal, key: str, value: Any, *,
                               description: str | None = None) -> VariableView:
         check_text(key, "key", max_length=KEY_LENGTH, required=True)
-        check_text(description, "description")
+        check_text(description, "description", max_length=MAX_DESCRIPTION_CHARS)
         text = variable_text(value)
+        check_text_size(text, "value", MAX_VARIABLE_VALUE_CHARS)
         async with self.store.begin() as conn:
             row = await var_repo.create_variable(
                 conn, who.tenant, key, self.cipher.encrypt(text), description=description,
@@ -149,7 +159,10 @@ class SecretsService:
                                field=unknown[0])
         if not storable_key(key, KEY_LENGTH):
             raise _variable_not_found(key)
-        check_text(changes.get("description"), "description")
+        check_text(changes.get("description"), "description",
+                   max_length=MAX_DESCRIPTION_CHARS)
+        if "value" in changes:
+            check_text_size(variable_text(changes["value"]), "value", MAX_VARIABLE_VALUE_CHARS)
         async with self.store.begin() as conn:
             row = await var_repo.get_variable(conn, who.tenant, key)
             if row is None:

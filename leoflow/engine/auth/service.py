@@ -4,12 +4,15 @@ the tenant's variables and connections (``secrets``).
 
 Every request's token is checked against the store: the role and tenant of a principal are
 the user's *current* ones (a demoted or deleted user loses access at once, whatever the
-token says), and a revoked token (logout) is refused on every replica.
+token says), a revoked token (logout) is refused on every replica, and a token issued for
+older credentials is refused: a password change, or deleting the user and creating one
+with the same name, ends every access token issued before (the ``gen`` claim).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import time
 from collections.abc import Callable
@@ -62,6 +65,7 @@ class AuthService:
                                    audience=config.jwt_audience)
         self.limiter = LoginRateLimiter(max_failures=config.login_max_failures,
                                         window=config.login_failure_window,
+                                        address_max_failures=config.login_address_max_failures,
                                         monotonic=monotonic)
         self.users = UserAdmin(store, self.passwords, clock=clock)
         self.secrets = SecretsService(store, cipher, clock=clock)
@@ -86,7 +90,8 @@ class AuthService:
     async def login(self, username: str, password: str, *, client: str,
                     long_lived: bool = False) -> str:
         """An access token for a correct password; ``InvalidCredentials`` (401) otherwise,
-        ``RateLimited`` (429) after too many failures for the username or the address."""
+        ``RateLimited`` (429) after too many failures of this username from this address,
+        or from this address whatever the username (``LoginRateLimiter``)."""
         wait = self.limiter.retry_after(username, client)
         if wait is not None:
             log.warning("login of %r from %s refused for %d s after repeated failures",
@@ -104,8 +109,8 @@ class AuthService:
         self.limiter.succeeded(username, client, stamp)
         if self.passwords.needs_rehash(user.password_hash):
             await self.users.rehash(username, password)
-        return self.issue(Principal(user.username, user.role, user.tenant),
-                          long_lived=long_lived)
+        return await self.issue(Principal(user.username, user.role, user.tenant),
+                                long_lived=long_lived)
 
     async def principal(self, token: str) -> Principal:
         """Who presents ``token`` (a JWT or an API token): 401 when missing or expired,
@@ -120,19 +125,29 @@ class AuthService:
             if await users.is_revoked(conn, claims.jti):
                 raise InvalidToken()
             user = await users.get_user(conn, claims.principal.username)
-        if user is None:
-            raise InvalidToken()
+        if user is None or not hmac.compare_digest(
+                claims.generation, self._generation(user.username, user.password_hash)):
+            raise InvalidToken()  # deleted, or its password changed since the token was made
         return Principal(user.username, user.role, user.tenant)
 
     # -- access tokens -----------------------------------------------------------------------
 
-    def issue(self, principal: Principal, *, long_lived: bool = False) -> str:
-        """A signed access token for ``principal`` without a password: for callers that
-        authenticated otherwise (the Lite IDE in process, tests)."""
+    async def issue(self, principal: Principal, *, long_lived: bool = False) -> str:
+        """A signed access token for ``principal`` (an existing user; ``InvalidCredentials``
+        otherwise) without a password: for callers that authenticated otherwise (tests,
+        in-process callers). It is bound to the user's current credentials."""
+        async with self.store.connect() as conn:
+            user = await users.get_user(conn, principal.username)
+        if user is None:
+            raise InvalidCredentials()
         seconds = self.config.jwt_cli_expiration if long_lived else self.config.jwt_expiration
-        token, _claims = self.tokens.issue(principal, now=self.clock(),
-                                           lifetime=timedelta(seconds=seconds))
+        token, _claims = self.tokens.issue(
+            principal, now=self.clock(), lifetime=timedelta(seconds=seconds),
+            generation=self._generation(user.username, user.password_hash))
         return token
+
+    def _generation(self, username: str, password_hash: str) -> str:
+        return self.tokens.credential_generation(username, password_hash)
 
     def verify(self, token: str) -> AccessClaims:
         """The claims of a JWT, or the API's error (401 expired, 403 otherwise); no revocation

@@ -21,8 +21,10 @@ def register(services: Any) -> None:
         return RedirectResponse("/dags", status_code=303)
 
     @ui.page("/login", title="Log in · Leoflow Lite")
-    async def login_page(next_path: str | None = Query(None, alias="next")) -> Any:
+    async def login_page(request: Request,
+                         next_path: str | None = Query(None, alias="next")) -> Any:
         target = session.safe_next(next_path)
+        client = request.client.host if request.client else "ide"
         if await session.principal_or_none(services) is not None:
             return RedirectResponse(target, status_code=303)
         ui.add_css(GLOBAL_CSS)
@@ -46,7 +48,8 @@ def register(services: Any) -> None:
                     error.text = "Enter your username and password"
                     return
                 try:
-                    await session.log_in(services, username.value.strip(), password.value)
+                    await session.log_in(services, username.value.strip(), password.value,
+                                         client=client)
                 except LeoflowError as exc:
                     error.text = str(exc)
                     password.value = ""

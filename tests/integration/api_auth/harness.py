@@ -102,7 +102,7 @@ class ApiHarness:
     async def token_for(self, role: str, tenant: str = "default") -> str:
         """An access token of a user with ``role`` in ``tenant`` (created on first use)."""
         username = await self.user(f"{role.lower()}.{tenant}", role, tenant)
-        return self.auth.issue(Principal(username, role, tenant))
+        return await self.auth.issue(Principal(username, role, tenant))
 
     async def client_for(self, role: str, tenant: str = "default") -> httpx.AsyncClient:
         return self.client(await self.token_for(role, tenant))

@@ -52,7 +52,7 @@ async def test_production_refuses_a_default_or_short_secret(store, tmp_path: Pat
 
 async def test_production_accepts_a_strong_secret(store, tmp_path: Path) -> None:
     auth = await open_auth(store, tmp_path, FakeClock(), production=True, jwt_secret=STRONG)
-    token = auth.issue(Principal("admin", "Admin", "default"))
+    token = await auth.issue(Principal("admin", "Admin", "default"))
     assert (await auth.principal(token)).username == "admin"
     assert not (tmp_path / JWT_SECRET_FILE).exists()
 
@@ -84,7 +84,7 @@ async def test_generated_keys_persist_with_mode_0600(store, tmp_path: Path) -> N
     first = await open_auth(store, tmp_path, clock)
     for name in (JWT_SECRET_FILE, FERNET_KEY_FILE):
         assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == 0o600
-    token = first.issue(Principal("admin", "Admin", "default"))
+    token = await first.issue(Principal("admin", "Admin", "default"))
     ciphertext = first.cipher.encrypt("kept")
     # A restart reads the same keys: tokens and stored secrets stay valid.
     second = await open_auth(store, tmp_path, clock)
@@ -108,7 +108,7 @@ async def test_hs512_is_configurable(store, tmp_path: Path) -> None:
     import jwt
 
     auth = await open_auth(store, tmp_path, FakeClock(), jwt_algorithm="HS512")
-    token = auth.issue(Principal("admin", "Admin", "default"))
+    token = await auth.issue(Principal("admin", "Admin", "default"))
     assert jwt.get_unverified_header(token)["alg"] == "HS512"
     assert (await auth.principal(token)).role == "Admin"
 

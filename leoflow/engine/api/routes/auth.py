@@ -6,6 +6,10 @@ a missing field → 422, too many failures → 429 with ``Retry-After``. ``POST
 /auth/token/cli`` does the same with a longer expiry. ``GET /api/v2/auth/logout`` revokes
 the presented token(s) and redirects to the login page, a minimal one at ``/auth/login``.
 
+When the login comes from a page of this server (its ``Origin``), the answer also sets the
+``_token`` cookie, ``HttpOnly; SameSite=Strict`` (``Secure`` over https): the browser sends
+it, no script reads it. A login from another origin gets the token in the body only.
+
 Also here, for the other route modules of the auth part: ``auth_service`` (the
 ``AuthService`` behind the context) and ``Paging`` (Airflow's ``limit``/``offset``/
 ``order_by`` query parameters).
@@ -25,7 +29,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from leoflow.engine.api.context import ApiContext
 from leoflow.engine.api.errors import ApiError
-from leoflow.engine.api.security import api_context, bearer_token
+from leoflow.engine.api.security import TOKEN_COOKIE, api_context, bearer_token
+from leoflow.engine.auth.csrf import same_origin
+from leoflow.engine.auth.redirects import safe_next
 from leoflow.engine.auth.service import AuthService
 
 router = APIRouter()
@@ -34,7 +40,6 @@ MAX_PAGE_LIMIT = 100  # Airflow's [api] maximum_page_limit: larger limits are ca
 DEFAULT_PAGE_LIMIT = 50
 MAX_INT32 = 2**31 - 1
 MAX_OFFSET = 2**62  # beyond it nothing is selected anyway; keeps it inside a SQL BIGINT
-TOKEN_COOKIE = "_token"
 
 
 class LoginBody(BaseModel):
@@ -132,7 +137,15 @@ async def _token(request: Request, ctx: ApiContext, *, long_lived: bool) -> JSON
     client = request.client.host if request.client else "unknown"
     token = await ctx.auth.login(body.username, body.password, client=client,
                                  long_lived=long_lived)
-    return JSONResponse({"access_token": token}, status_code=201)
+    response = JSONResponse({"access_token": token}, status_code=201)
+    config = getattr(ctx.auth, "config", None)
+    if same_origin(request.headers.get("origin"), request.headers.get("host"),
+                   trusted_origins=getattr(config, "trusted_origins", ())):
+        seconds = getattr(config, "jwt_cli_expiration" if long_lived else "jwt_expiration",
+                          None)
+        response.set_cookie(TOKEN_COOKIE, token, max_age=seconds, path="/", httponly=True,
+                            samesite="strict", secure=request.url.scheme == "https")
+    return response
 
 
 @router.post("/auth/token", status_code=201, response_model=LoginResponse, tags=["Login"],
@@ -155,17 +168,10 @@ async def create_cli_token(request: Request,
     return await _token(request, ctx, long_lived=True)
 
 
-def _safe_next(target: str | None) -> str:
-    # Only a path on this server: an absolute URL would make this an open redirect.
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    return target
-
-
 @router.get("/api/v2/auth/login", tags=["Login"], status_code=307,
             summary="Redirect to the login page")
 async def login_redirect(next_: str | None = Query(None, alias="next")) -> RedirectResponse:
-    return RedirectResponse(f"/auth/login?next={quote(_safe_next(next_), safe='')}",
+    return RedirectResponse(f"/auth/login?next={quote(safe_next(next_), safe='')}",
                             status_code=307)
 
 
@@ -180,7 +186,8 @@ async def logout(request: Request, ctx: ApiContext = Depends(api_context)) -> Re
     if logout_tokens is not None:
         await logout_tokens(header, cookie)
     response = RedirectResponse("/auth/login", status_code=307)
-    response.delete_cookie(TOKEN_COOKIE, path="/")
+    response.delete_cookie(TOKEN_COOKIE, path="/", httponly=True, samesite="strict",
+                           secure=request.url.scheme == "https")
     return response
 
 
@@ -200,24 +207,24 @@ const form = document.getElementById("login");
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
   const body = {username: form.username.value, password: form.password.value};
-  const answer = await fetch("/auth/token", {method: "POST",
+  const answer = await fetch("/auth/token", {method: "POST", credentials: "same-origin",
     headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)});
   if (answer.status !== 201) {
     document.getElementById("error").textContent = (await answer.json()).detail;
     return;
   }
-  const token = (await answer.json()).access_token;
-  document.cookie = "_token=" + token + "; path=/; SameSite=Lax";
-  let next = new URLSearchParams(location.search).get("next") || "/";
-  if (!next.startsWith("/") || next.startsWith("//")) next = "/";
-  location.assign(next);
+  // The answer set the _token cookie (HttpOnly): nothing to store here.
+  const next = new URL(NEXT, location.origin);  // checked by the server, checked again
+  location.assign(next.origin === location.origin ? next.href : "/");
 });
 </script></body></html>
 """
 
 
 @router.get("/auth/login", response_class=HTMLResponse, include_in_schema=False)
-async def login_page() -> HTMLResponse:
-    """A minimal sign-in page: posts to ``/auth/token`` and keeps the token in the
-    ``_token`` cookie, as Airflow's UI does."""
-    return HTMLResponse(_LOGIN_PAGE)
+async def login_page(next_: str | None = Query(None, alias="next")) -> HTMLResponse:
+    """A minimal sign-in page: posts to ``/auth/token``, whose answer sets the ``_token``
+    cookie, then goes to ``next`` if it is a path on this server (else ``/``)."""
+    target = json.dumps(safe_next(next_)).replace("<", "\\u003c")
+    return HTMLResponse(_LOGIN_PAGE.replace("NEXT, location.origin", f"{target}, "
+                                            "location.origin"))

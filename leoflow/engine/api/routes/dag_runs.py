@@ -39,6 +39,7 @@ from leoflow.engine.api.routes.dags import bad_order, spec_cache, visible_dag
 from leoflow.engine.api.security import api_context, require
 from leoflow.engine.auth.permissions import EDIT_RUNS, READ, Principal
 from leoflow.engine.services.errors import InvalidConf, InvalidParams
+from leoflow.engine.services.limits import MAX_CONF_BYTES, check_json_size
 from leoflow.engine.store import audit, dags, listings, runs
 from leoflow.engine.store import triggers as trigger_rows
 from leoflow.engine.store.listings import Range, UnknownOrderField
@@ -198,6 +199,7 @@ async def trigger_dag_run(dag_id: str, body: TriggerDAGRunPostBody,
                             f"pattern '{RUN_ID_PATTERN}'")
     conf = body.conf if body.conf is not None else {}
     check_json_body(conf, "conf")
+    check_json_size(conf, "conf", MAX_CONF_BYTES)
     check_json_body(body.note, "note")
     try:
         run = await ctx.operations.trigger_run(

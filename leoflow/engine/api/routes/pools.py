@@ -1,7 +1,9 @@
 """Routes: Airflow 3 pools (``/api/v2/pools``), with their slot counts.
 
 Pools are shared by every tenant (they bound what the executors run at once, which is a
-property of the control plane). Reads need READ, writes MANAGE_RESOURCES (the Op role).
+property of the control plane). Reads need READ, writes MANAGE_RESOURCES (the Op role) in
+the operator's tenant (``leoflow.engine.auth.pools_access``): another tenant's Op cannot
+starve everyone by setting a pool to 0.
 ``default_pool`` cannot be deleted (400) nor renamed. A deferred task never holds a pool
 slot in Leoflow (it waits in the trigger runner), so ``include_deferred`` can only be false;
 ``deferred_slots`` counts the slots its deferred tasks would take. Airflow's -1
@@ -19,6 +21,8 @@ from leoflow.engine.api.errors import ApiError, NotFound
 from leoflow.engine.api.routes.auth import MAX_INT32, Paging, paging, update_mask
 from leoflow.engine.api.security import api_context, require
 from leoflow.engine.auth.permissions import MANAGE_RESOURCES, READ, Principal
+from leoflow.engine.auth.pools_access import check_may_change_pools
+from leoflow.engine.services.limits import MAX_DESCRIPTION_CHARS
 from leoflow.engine.store import audit, pools
 from leoflow.engine.store.rows import PoolRow
 from leoflow.engine.store.tables import DEFAULT_POOL
@@ -33,7 +37,7 @@ class PoolBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=NAME_LENGTH)
     slots: int = Field(ge=0, le=MAX_INT32)
-    description: str | None = None
+    description: str | None = Field(default=None, max_length=MAX_DESCRIPTION_CHARS)
     include_deferred: bool = False
     team_name: str | None = Field(default=None, max_length=50)
 
@@ -42,7 +46,7 @@ class PoolPatchBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     pool: str | None = Field(default=None, max_length=NAME_LENGTH)
     slots: int | None = Field(default=None, ge=0, le=MAX_INT32)
-    description: str | None = None
+    description: str | None = Field(default=None, max_length=MAX_DESCRIPTION_CHARS)
     include_deferred: bool | None = None
     team_name: str | None = Field(default=None, max_length=50)
 
@@ -133,6 +137,7 @@ async def get_pools(page: Paging = Depends(paging),
 @router.post("", status_code=201, response_model=PoolResponse)
 async def post_pool(body: PoolBody, who: Principal = Depends(require(MANAGE_RESOURCES)),
                     ctx: ApiContext = Depends(api_context)) -> PoolResponse:
+    check_may_change_pools(who)
     _check(body.name, body.description, body.include_deferred)
     async with ctx.store.begin() as conn:
         if await pools.get_pool(conn, body.name) is not None:
@@ -165,6 +170,7 @@ async def patch_pool(
     ctx: ApiContext = Depends(api_context),
 ) -> PoolResponse:
     """Changes ``slots`` and ``description`` (those in ``update_mask`` when given)."""
+    check_may_change_pools(who)
     allowed = {"pool", "name", "slots", "description", "include_deferred"}
     mask = update_mask(update_mask_, allowed)
     names = (body.model_fields_set & allowed) if mask is None else mask
@@ -193,6 +199,7 @@ async def patch_pool(
 @router.delete("/{pool_name}", status_code=204)
 async def delete_pool(pool_name: str, who: Principal = Depends(require(MANAGE_RESOURCES)),
                       ctx: ApiContext = Depends(api_context)) -> Response:
+    check_may_change_pools(who)
     if pool_name == DEFAULT_POOL:
         raise ApiError(400, "Default Pool can't be deleted")
     if not _storable(pool_name):
