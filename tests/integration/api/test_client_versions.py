@@ -14,6 +14,7 @@ import pytest
 import pytest_asyncio
 
 from leoflow.engine.store import import_errors
+from tests.integration.api.assets_dags import asset, register
 from tests.integration.api.client_models import parse
 from tests.integration.api.conftest import Api
 
@@ -49,6 +50,7 @@ async def samples(api: Api) -> list[tuple[str, str, Any]]:
     for dag_id, run_id in ids.items():
         await api.wait_run(dag_id, run_id)
     run = f"/api/v2/dags/hello/dagRuns/{quote(ids['hello'], safe='')}"
+    assets = await asset_samples(api)
     mapped = f"/api/v2/dags/dynamic_mapping/dagRuns/{quote(ids['dynamic_mapping'], safe='')}"
     wanted = [
         ("version", "VersionInfo", "get", "/api/v2/version", None),
@@ -92,6 +94,7 @@ async def samples(api: Api) -> list[tuple[str, str, Any]]:
         ("marked", "TaskInstanceCollectionResponse", "patch",
          mapped + "/taskInstances/thumbnail/2", {"new_state": "failed"}),
         ("patched run", "DAGRunResponse", "patch", run, {"note": "seen"}),
+        *assets,
     ]
     out = []
     for name, model, method, url, body in wanted:
@@ -100,6 +103,47 @@ async def samples(api: Api) -> list[tuple[str, str, Any]]:
         assert response.status_code == 200, (name, response.text)
         out.append((name, model, response.json()))
     return out
+
+
+async def asset_samples(api: Api) -> list[tuple[str, str, str, str, Any]]:
+    """The asset routes' answers: a producer (outlet and alias), a consumer of two assets,
+    one event queued, a consumer run started by the second, a materialized run."""
+    x, y = asset("versions_x"), asset("versions_y")
+    await register(api, "versions_producer", outlets=[x, {"alias": {"name": "versions_alias"}}])
+    await register(api, "versions_consumer", schedule={"kind": "assets",
+                                                       "assets": {"all": [x, y]}})
+    found = {a["name"]: a["id"] for a in (await api.get("/api/v2/assets")).json()["assets"]}
+    x_id, y_id = found["versions_x"], found["versions_y"]
+    await api.post("/api/v2/assets/events", json={"asset_id": y_id})
+    await api.post("/api/v2/assets/events", json={"asset_id": x_id})
+    consumer_run = (await api.get("/api/v2/dags/versions_consumer/dagRuns")).json()[
+        "dag_runs"][0]["dag_run_id"]
+    await api.post("/api/v2/assets/events", json={"asset_id": x_id})
+    alias_id = (await api.get("/api/v2/assets/aliases")).json()["asset_aliases"][0]["id"]
+    queued = "/api/v2/dags/versions_consumer/assets"
+    return [
+        ("assets", "AssetCollectionResponse", "get", "/api/v2/assets", None),
+        ("asset", "AssetResponse", "get", f"/api/v2/assets/{x_id}", None),
+        ("asset events", "AssetEventCollectionResponse", "get", "/api/v2/assets/events", None),
+        ("asset aliases", "AssetAliasCollectionResponse", "get", "/api/v2/assets/aliases",
+         None),
+        ("asset alias", "AssetAliasResponse", "get", f"/api/v2/assets/aliases/{alias_id}",
+         None),
+        ("queued events", "QueuedEventCollectionResponse", "get", f"{queued}/queuedEvents",
+         None),
+        ("queued event", "QueuedEventResponse", "get", f"{queued}/{x_id}/queuedEvents", None),
+        ("asset queued events", "QueuedEventCollectionResponse", "get",
+         f"/api/v2/assets/{x_id}/queuedEvents", None),
+        ("upstream asset events", "AssetEventCollectionResponse", "get",
+         f"/api/v2/dags/versions_consumer/dagRuns/{quote(consumer_run, safe='')}/"
+         "upstreamAssetEvents", None),
+        ("consumer details", "DAGDetailsResponse", "get",
+         "/api/v2/dags/versions_consumer/details", None),
+        # after the queued ones: this event completes the consumer's condition
+        ("new asset event", "AssetEventResponse", "post", "/api/v2/assets/events",
+         {"asset_id": y_id, "extra": {"k": 1}, "partition_key": "p"}),
+        ("materialized", "DAGRunResponse", "post", f"/api/v2/assets/{x_id}/materialize", {}),
+    ]
 
 
 async def test_every_response_parses_with_client_3_3(samples: list) -> None:

@@ -205,7 +205,7 @@ async def trigger_dag_run(dag_id: str, body: TriggerDAGRunPostBody,
         run = await ctx.operations.trigger_run(
             dag_id, conf=conf, logical_date=body.logical_date, run_id=body.dag_run_id,
             note=body.note, user=principal.username, triggered_by="rest_api",
-            allow_paused=True)
+            allow_paused=True, partition_key=body.partition_key)
     except (InvalidParams, InvalidConf) as exc:
         raise ApiError(400, exc.message) from None  # Airflow: ParamValidationError → 400
     async with ctx.store.connect() as conn:
