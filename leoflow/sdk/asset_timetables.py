@@ -120,6 +120,8 @@ class PartitionedAssetTimetable:
                                           "must be a partition mapper, got "
                                           f"{default_partition_mapper!r}")
         self.default_partition_mapper = default_partition_mapper
+        for mapper in (default_partition_mapper, *config.values()):
+            mapper.to_json()  # a user's mapper or window subclass fails here, at its line
 
     def __repr__(self) -> str:
         return f"PartitionedAssetTimetable(assets={self.asset_condition!r})"

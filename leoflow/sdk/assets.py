@@ -160,6 +160,11 @@ class AssetWatcher:
             raise located(AssetValueError,
                           f"AssetWatcher {name!r}: the trigger must be an event trigger "
                           f"(FileDeleteTrigger, DirectoryFileDeleteTrigger), got {trigger!r}")
+        if not trigger.kind:  # a user's trigger class: the control plane cannot run it
+            raise located(AssetValueError,
+                          f"AssetWatcher {name!r}: {type(trigger).__name__} is a custom trigger; "
+                          "Leoflow's trigger runner runs FileDeleteTrigger and "
+                          "DirectoryFileDeleteTrigger")
         self.name = name
         self.trigger = trigger
 

@@ -384,3 +384,31 @@ def test_compiled_asset_dags_pass_the_schema_and_load_as_specs(tmp_path):
     assert specs["mapped"].schedule.partition["kind"] == "assets"
     assert specs["producer"].task("classic").outlets[1]["alias"]["name"] == "my-alias"
     assert specs["cleaning"].task("clean").inlets[0]["asset_ref"]["name"] == "raw"
+
+
+def test_mapped_tasks_and_groups_keep_their_outlets(tmp_path):
+    docs = dags(compile_source(tmp_path, """
+        from airflow.sdk import DAG, Asset, task, task_group
+        from airflow.providers.standard.operators.bash import BashOperator
+        out = Asset("s3://b/mapped")
+        with DAG("mapped_outlets", schedule=None):
+            BashOperator.partial(task_id="classic", outlets=[out]).expand(
+                bash_command=["echo 1", "echo 2"])
+            @task(outlets=out)
+            def flow(x):
+                return x
+            flow.expand(x=[1, 2])
+            @task_group
+            def group():
+                @task(inlets=[out])
+                def inner():
+                    pass
+                inner()
+            group()
+    """))
+    tasks = by_id(docs["mapped_outlets"])
+    assert tasks["classic"]["outlets"] == [ref("s3://b/mapped")]
+    assert tasks["classic"]["expand"]["mode"] == "kwargs"
+    assert tasks["flow"]["outlets"] == [ref("s3://b/mapped")]
+    assert tasks["group.inner"]["inlets"] == [ref("s3://b/mapped")]
+    assert docs["mapped_outlets"]["assets"] == [definition("s3://b/mapped")]

@@ -164,8 +164,10 @@ def test_user_subclasses_cannot_be_described_and_say_so():
 
     with pytest.raises(DagDefinitionError, match="MyMapper is a custom partition mapper"):
         MyMapper().to_json()
-    with pytest.raises(DagDefinitionError, match="MyWindow is a custom window"):
-        RollupMapper(upstream_mapper=StartOfDayMapper(), window=MyWindow()).to_json()
+    with pytest.raises(DagDefinitionError, match="MyWindow is a custom window") as info:
+        PartitionedAssetTimetable(assets=Asset("a"), default_partition_mapper=RollupMapper(
+            upstream_mapper=StartOfDayMapper(), window=MyWindow()))
+    assert info.value.file == __file__  # the schedule's line, not the compiler's
 
 
 def test_timetables_keep_their_arguments():

@@ -7,7 +7,11 @@ import inspect
 
 import pytest
 
-from leoflow.sdk.asset_triggers import DirectoryFileDeleteTrigger, FileDeleteTrigger
+from leoflow.sdk.asset_triggers import (
+    BaseEventTrigger,
+    DirectoryFileDeleteTrigger,
+    FileDeleteTrigger,
+)
 from leoflow.sdk.assets import (
     Asset,
     AssetAccessControl,
@@ -25,6 +29,11 @@ from leoflow.sdk.assets import (
 )
 from leoflow.sdk.errors import DagDefinitionError
 from leoflow.sdk.triggers import FileTrigger
+
+
+class MyEventTrigger(BaseEventTrigger):
+    def trigger_kwargs(self) -> dict[str, object]:
+        return {}
 
 
 def _line_of(marker: str) -> int:
@@ -78,6 +87,7 @@ def test_uris_are_normalized_as_airflow_does():
     (lambda: AssetAccessControl(allow_global="no"), "must be a bool"),
     (lambda: AssetWatcher("w", FileTrigger("/x")), "must be an event trigger"),
     (lambda: AssetWatcher("", FileDeleteTrigger("/x")), "name cannot be empty"),
+    (lambda: AssetWatcher("w", MyEventTrigger()), "MyEventTrigger is a custom trigger"),
 ])
 def test_bad_assets_fail_with_airflows_message_at_the_users_line(make, message):
     with pytest.raises(DagDefinitionError, match=message) as info:
