@@ -98,3 +98,13 @@ def sensors(runs: int) -> list[Figure]:
 
 
 WORKLOADS["W5"] = sensors
+
+
+def assets(runs: int) -> list[Figure]:
+    """ASSETS: asset event → consumer run, p50/p95 over 50 producer runs (bench/assets.py)."""
+    from bench.assets import assets_event_to_run
+
+    return assets_event_to_run(runs)
+
+
+WORKLOADS["ASSETS"] = assets
