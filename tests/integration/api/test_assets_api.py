@@ -9,14 +9,36 @@ Tenant isolation has its own test: another tenant neither sees nor posts to thes
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 
 from tests.integration.api.assets_dags import asset, register
 from tests.integration.api.client_models import parse
+from tests.integration.api.conftest import Api, close_api, open_api, scratch_postgres
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module",
+                        params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+              shared_venvs: Path) -> AsyncIterator[Api]:
+    """The control plane on each metadata backend (the listings are SQL of their own)."""
+    home = tmp_path_factory.mktemp("home")
+    if request.param == "sqlite":
+        opened = await open_api(home, f"sqlite+aiosqlite:///{(home / 'leoflow.db').as_posix()}",
+                                shared_venvs)
+        yield opened
+        await close_api(opened)
+        return
+    with scratch_postgres(request.getfixturevalue("postgres_server")) as url:
+        opened = await open_api(home, url, shared_venvs)
+        yield opened
+        await close_api(opened)
 
 A = asset("api_a")
 B = asset("api_b", uri="file:///data/b.csv")

@@ -39,7 +39,7 @@ pytestmark = pytest.mark.slow
 
 # The route modules of the Airflow face built here (others have their own tests).
 TAGS = ["DAG", "DagRun", "Task Instance", "XCom", "DagSource", "Import Error", "Monitor",
-        "Version"]
+        "Version", "Asset"]
 MAX_EXAMPLES = int(os.environ.get("LEOFLOW_FUZZ_EXAMPLES", "12"))
 
 
@@ -145,6 +145,7 @@ def test_the_schema_covers_the_airflow_routes(airflow_schema: Any) -> None:
     for expected in ("/api/v2/dags", "/api/v2/dags/{dag_id}/dagRuns",
                      "/api/v2/dags/{dag_id}/clearTaskInstances",
                      "/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/"
-                     "logs/{try_number}"):
+                     "logs/{try_number}", "/api/v2/assets", "/api/v2/assets/events",
+                     "/api/v2/assets/{asset_id}/materialize"):
         assert expected in paths
     assert Path(__file__).exists()
