@@ -1,25 +1,54 @@
 """Run the SDK's compile child in a separate, time-limited process.
 
 User code never runs in the caller's process: a DAG file that crashes, hangs or calls
-``sys.exit`` only takes its own child down. On POSIX the child gets its own process group
-so that a timeout kills whatever it started too.
+``sys.exit`` only takes its own child down. The child is bounded (docs/security.md, "Files,
+backups and compiling untrusted code"): a time limit, a memory limit (``RLIMIT_DATA``), the
+head and tail of its output kept (``output.py``), and every process it started ended with it,
+daemons that left its session included (``process_tree.py``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
-import signal
+import selectors
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 from leoflow.engine.compiler.errors import CompileError
+from leoflow.engine.compiler.output import DEFAULT_OUTPUT_LIMIT, BoundedOutput
+from leoflow.engine.compiler.process_tree import CompileTree
 
+log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT = 30.0
+MEMORY_LIMIT_ENV = "LEOFLOW_COMPILE_MEMORY_LIMIT"
+DEFAULT_MEMORY_LIMIT_MIB = 2048
+MAX_REPORT_BYTES = 64 << 20  # a dag.json description larger than this is refused
+MAX_TRACEBACK = 64 << 10
+_CHUNK = 1 << 16
+# Run in the DAG's own interpreter before any user code (standard library only): join the
+# compile's cgroup when there is one, cap the data the process may allocate, then run the
+# SDK's compile child as ``python -m`` would.
+_BOOTSTRAP = """\
+import resource, runpy, sys
+procs, limit = sys.argv[1], int(sys.argv[2])
+if procs:
+    try:
+        with open(procs, "w") as handle:
+            handle.write("0")
+    except OSError:
+        pass
+if limit > 0:
+    resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+sys.argv = [sys.argv[0], *sys.argv[3:]]
+runpy.run_module("leoflow.sdk.compile_child", run_name="__main__", alter_sys=True)
+"""
 
 
 def sdk_pythonpath() -> str:
@@ -45,48 +74,141 @@ def _tag(path: Path) -> str:
 
 
 def run_compile_child(dag_file: Path, project_dir: Path, *, python: str | None = None,
-                      timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
+                      timeout: float = DEFAULT_TIMEOUT, memory_limit: int | None = None,
+                      output_limit: int = DEFAULT_OUTPUT_LIMIT) -> dict[str, Any]:
     """Execute ``dag_file`` in a child and return its JSON report.
 
-    Raises ``CompileError`` when the child hangs past ``timeout`` seconds or dies without
-    writing a report (a crash in native code, an out-of-memory kill).
+    The child is bounded: ``timeout`` seconds, ``memory_limit`` bytes of data (default
+    ``LEOFLOW_COMPILE_MEMORY_LIMIT`` MiB, 2048; 0 for none), ``output_limit`` bytes kept of
+    each of its output streams (head and tail); whatever it started ends with it, daemons
+    included (``process_tree``). Raises ``CompileError`` when the child hangs past the
+    timeout, runs out of its memory, or dies without writing a report.
     """
     interpreter = python or sys.executable
+    limit = compile_memory_limit() if memory_limit is None else memory_limit
+    tree = CompileTree()
     env = dict(os.environ)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env.pop("PYTHONSTARTUP", None)
+    env.update(tree.env)
     if interpreter != sys.executable:
         env["PYTHONPATH"] = sdk_pythonpath()
-    with tempfile.TemporaryDirectory(prefix="leoflow-compile-") as tmp:
-        out_path = Path(tmp) / "report.json"
-        process = subprocess.Popen(
-            [interpreter, "-m", "leoflow.sdk.compile_child", str(dag_file), str(project_dir),
-             str(out_path)],
-            cwd=str(project_dir), env=env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-        )
-        try:
-            _stdout, stderr = process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _kill_group(process)
-            process.communicate()
-            raise CompileError(
-                f"did not finish within {timeout:g} s; does the DAG file do heavy work or "
-                "wait for something at import time? Move that work into a task",
-                kind="timeout", file=str(dag_file)) from None
-        if not out_path.exists():
-            tail = stderr.decode("utf-8", "replace").strip().splitlines()[-5:]
-            detail = f": {tail[-1]}" if tail else ""
-            raise CompileError(
-                f"the process compiling the DAG file exited with code {process.returncode} "
-                f"before reporting{detail}", kind="crash", file=str(dag_file),
-                traceback="\n".join(tail))
-        return json.loads(out_path.read_text("utf-8"))
-
-
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
     try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        process.kill()
+        with tempfile.TemporaryDirectory(prefix="leoflow-compile-") as tmp:
+            out_path = Path(tmp) / "report.json"
+            process = subprocess.Popen(
+                [interpreter, "-c", _BOOTSTRAP, tree.cgroup_procs, str(limit),
+                 str(dag_file), str(project_dir), str(out_path)],
+                cwd=str(project_dir), env=env, stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+            )
+            stdout, stderr = BoundedOutput(output_limit), BoundedOutput(output_limit)
+            try:
+                finished = _collect(process, {process.stdout: stdout,  # type: ignore[dict-item]
+                                              process.stderr: stderr}, timeout)
+            finally:
+                stray = tree.end(process.pid)
+                _drain(process, {process.stdout: stdout,  # type: ignore[dict-item]
+                                 process.stderr: stderr})
+                process.wait()
+            if stray:
+                log.info("%s: ended %d process(es) the DAG file left running", dag_file,
+                         len(stray))
+            if not finished:
+                raise CompileError(
+                    f"did not finish within {timeout:g} s; does the DAG file do heavy work or "
+                    "wait for something at import time? Move that work into a task",
+                    kind="timeout", file=str(dag_file))
+            return _report(out_path, process.returncode, stderr, dag_file, limit)
+    finally:
+        tree.close()
 
+
+def compile_memory_limit() -> int:
+    """``LEOFLOW_COMPILE_MEMORY_LIMIT`` (MiB; 0 for none) in bytes, default 2 GiB."""
+    raw = os.environ.get(MEMORY_LIMIT_ENV, "").strip()
+    try:
+        mib = int(raw) if raw else DEFAULT_MEMORY_LIMIT_MIB
+    except ValueError:
+        raise CompileError(f"{MEMORY_LIMIT_ENV}={raw!r} is not a whole number of MiB "
+                           "(0 for no limit)", kind="project") from None
+    return max(0, mib) << 20
+
+
+def _collect(process: subprocess.Popen[bytes], outputs: dict[Any, BoundedOutput],
+             timeout: float) -> bool:
+    """Read the child's output (bounded) until it exits; False when the timeout passed.
+
+    It waits for the child to exit, not for its pipes to close: a daemon it started keeps
+    them open forever, and is killed afterwards with the rest of the tree."""
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as selector:
+        for stream in outputs:
+            selector.register(stream, selectors.EVENT_READ)
+        while process.poll() is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            if not selector.get_map():
+                time.sleep(min(remaining, 0.05))
+                continue
+            for key, _ in selector.select(min(remaining, 0.2)):
+                data = os.read(key.fd, _CHUNK)
+                if data:
+                    outputs[key.fileobj].feed(data)
+                else:
+                    selector.unregister(key.fileobj)
+    return True
+
+
+def _drain(process: subprocess.Popen[bytes], outputs: dict[Any, BoundedOutput]) -> None:
+    """What is left in the pipes once the tree is dead (bounded in time), then close."""
+    deadline = time.monotonic() + 2.0
+    with selectors.DefaultSelector() as selector:
+        for stream in outputs:
+            selector.register(stream, selectors.EVENT_READ)
+        while selector.get_map() and time.monotonic() < deadline:
+            for key, _ in selector.select(0.1):
+                data = os.read(key.fd, _CHUNK)
+                if data:
+                    outputs[key.fileobj].feed(data)
+                else:
+                    selector.unregister(key.fileobj)
+    for stream in outputs:
+        stream.close()
+
+
+def _report(out_path: Path, returncode: int, stderr: BoundedOutput, dag_file: Path,
+            limit: int) -> dict[str, Any]:
+    lines = stderr.text().strip().splitlines()
+    if not out_path.exists():
+        tail = lines[-5:]
+        if any("MemoryError" in line for line in tail):
+            raise _memory_error(dag_file, limit)
+        detail = f": {tail[-1]}" if tail else ""
+        raise CompileError(
+            f"the process compiling the DAG file exited with code {returncode} "
+            f"before reporting{detail}", kind="crash", file=str(dag_file),
+            traceback=stderr.text()[-MAX_TRACEBACK:])
+    size = out_path.stat().st_size
+    if size > MAX_REPORT_BYTES:
+        raise CompileError(
+            f"the DAG file's description is {size >> 20} MiB, over the "
+            f"{MAX_REPORT_BYTES >> 20} MiB a compile may return (huge literals in task "
+            "arguments or params? read them in the task instead)", kind="spec",
+            file=str(dag_file))
+    report: dict[str, Any] = json.loads(out_path.read_text("utf-8"))
+    error = report.get("error") if not report.get("ok") else None
+    if error and str(error.get("message", "")).startswith("MemoryError"):
+        raise _memory_error(dag_file, limit, line=error.get("line"),
+                            traceback=error.get("traceback", ""))
+    return report
+
+
+def _memory_error(dag_file: Path, limit: int, *, line: int | None = None,
+                  traceback: str = "") -> CompileError:
+    bound = f"{limit >> 20} MiB" if limit else "the machine's memory"
+    return CompileError(
+        f"ran out of memory while compiling (the limit is {bound}: {MEMORY_LIMIT_ENV}, in "
+        "MiB, 0 for none); does the DAG file load data at import time? Move that work into "
+        "a task", kind="memory", file=str(dag_file), line=line, traceback=traceback)

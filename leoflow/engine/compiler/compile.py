@@ -97,9 +97,28 @@ def load_project_config(project_dir: Path) -> ProjectConfig:
             f"{PROJECT_FILE} is missing; create it with at least 'dag_id: <id>' "
             "(leoflow init <name> writes one)", kind="project", file=str(path))
     try:
-        return parse_project(path.read_text("utf-8"), file=str(path))
+        return parse_project(read_source(path), file=str(path))
     except SpecError as exc:
         raise CompileError(exc.message, kind="project", file=exc.file, line=exc.line) from None
+
+
+def read_source(path: Path) -> str:
+    """The UTF-8 text of a project file, or a ``CompileError`` naming it and the cause (a
+    binary file, an unreadable one) instead of a ``UnicodeDecodeError`` traceback."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        from leoflow.engine.safe_files import describe_os_error
+
+        raise CompileError(f"cannot be read: {describe_os_error(exc)}", kind="project",
+                           file=str(path)) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise CompileError(
+            f"is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); save "
+            "it as UTF-8", kind="project", file=str(path), line=line) from None
 
 
 def compile_project(path: str | Path, *, python: str | None = None,
@@ -175,7 +194,7 @@ def _compile_project(path: str | Path, *, python: str | None, home: Path | None,
     config = load_project_config(project_dir)
     if python is None and home is not None:
         python = dag_interpreter(config, home)
-    source = dag_file.read_text("utf-8")
+    source = read_source(dag_file)
     report = run_compile_child(dag_file, project_dir, python=python, timeout=timeout)
     if not report.get("ok"):
         error = report["error"]

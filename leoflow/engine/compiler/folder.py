@@ -63,7 +63,9 @@ def read_requirements(root: Path) -> tuple[str, ...]:
     if not path.is_file():
         return ()
     found: list[str] = []
-    for number, raw in enumerate(path.read_text("utf-8").splitlines(), start=1):
+    from leoflow.engine.compiler.compile import read_source
+
+    for number, raw in enumerate(read_source(path).splitlines(), start=1):
         line = raw.split(" #", 1)[0].strip()
         if not line or line.startswith("#"):
             continue

@@ -72,16 +72,9 @@ def merge_kubernetes(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[st
 
 def parse_project(text: str, *, file: str = PROJECT_FILE) -> ProjectConfig:
     """Parse and validate leoflow.yaml text; errors name the field and its line."""
-    import yaml
+    from leoflow.engine.spec.safe_yaml import load_yaml
 
-    try:
-        root = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SpecError(f"not valid YAML: {problem}", file=file,
-                        line=mark.line + 1 if mark else None) from None
+    root, data = load_yaml(text, file=file)  # size and alias expansion bounded
     if data is None:
         raise SpecError("is empty; it needs at least 'dag_id: <id>'", file=file, line=1)
     if not isinstance(data, dict):
