@@ -27,7 +27,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leoflow.engine.scheduler import timetable
 from leoflow.engine.scheduler.asset_conditions import Resolver, leaf_status, leaves
-from leoflow.engine.scheduler.asset_partitions import ready_partitions
+from leoflow.engine.scheduler.asset_partitions import (
+    is_asset_partitioned,
+    mapper_refs,
+    plan_runs,
+)
 from leoflow.engine.scheduler.states import DagRunType
 from leoflow.engine.services.errors import ServiceError
 from leoflow.engine.spec.model import DagSpec, TaskSpec
@@ -40,7 +44,7 @@ from leoflow.engine.store.rows import (
     DagRunRow,
     TaskInstanceRow,
 )
-from leoflow.engine.store.tables import asset, asset_alias
+from leoflow.engine.store.tables import asset, asset_alias, dag_run, dag_run_asset_event
 
 log = logging.getLogger("leoflow.assets")
 
@@ -359,14 +363,40 @@ async def evaluate_consumer(conn: AsyncConnection, *, dag_id: str, now: datetime
     if not condition:
         return []
     queued = await st.queued_events(conn, dag_ids=[dag_id])
-    resolver = await resolver_for(conn, tenant=dag.tenant, condition=condition)
+    partition = spec.schedule.partition
+    refs = mapper_refs(partition)  # the mapper config may name assets the condition does not
+    resolver = await resolver_for(conn, tenant=dag.tenant,
+                                  condition={"any": [condition, *refs]} if refs else condition)
+    fired = await _fired_keys(conn, dag_id, queued) if is_asset_partitioned(partition) else {}
+    plan = plan_runs(partition, condition, queued, resolver, fired=fired)
+    for problem in plan.problems:
+        log.warning("DAG %s: %s", dag_id, problem)
     created: list[int] = []
-    for key, event_ids in ready_partitions(spec.schedule.partition, condition, queued, resolver):
+    for key, event_ids in plan.runs:
         run = await _create_consumer_run(conn, dag_id, dag.current_version_id, key, now)
         await st.link_run_events(conn, run.id, event_ids)
-        await st.dequeue(conn, dag_id=dag_id, event_ids=event_ids)
         created.append(run.id)
+    if plan.settled:
+        await st.dequeue(conn, dag_id=dag_id, event_ids=plan.settled)
     return created
+
+
+async def _fired_keys(conn: AsyncConnection, dag_id: str,
+                      queued: Iterable[st.QueuedEvent]) -> dict[int, set[str]]:
+    """For queued events that already started runs of ``dag_id`` (a fan-out event waits
+    until every key it maps to has run): the keys of those runs."""
+    ids = [q.event_id for q in queued]
+    if not ids:
+        return {}
+    rows = await conn.execute(
+        select(dag_run_asset_event.c.event_id, dag_run.c.partition_key)
+        .join(dag_run, dag_run.c.id == dag_run_asset_event.c.dag_run_id)
+        .where(dag_run.c.dag_id == dag_id, dag_run_asset_event.c.event_id.in_(ids)))
+    fired: dict[int, set[str]] = {}
+    for event_id, key in rows:
+        if key is not None:
+            fired.setdefault(event_id, set()).add(key)
+    return fired
 
 
 async def _create_consumer_run(conn: AsyncConnection, dag_id: str, version_id: str,

@@ -116,10 +116,12 @@ def test_unpartitioned_consumers_take_every_queued_event_when_the_condition_hold
     cond = {"all": [A, B]}
     assert ready_partitions(None, cond, [], R) == []
     assert ready_partitions(None, cond, [Q(1, 1), Q(2, 1)], R) == []
-    assert ready_partitions(None, cond, [Q(1, 1), Q(2, 1), Q(3, 2, "k")], R) == [
+    assert ready_partitions(None, cond, [Q(1, 1), Q(2, 1), Q(3, 2)], R) == [
         (None, [1, 2, 3])]
+    # an event with a partition key is for partition-aware consumers only (Airflow 3.3)
+    assert ready_partitions(None, cond, [Q(1, 1), Q(2, 1), Q(3, 2, "k")], R) == []
     # a cron-partitioned or runtime-partitioned DAG is not keyed by its upstream events
-    assert ready_partitions({"kind": "runtime"}, A, [Q(7, 1, "k")], R) == [(None, [7])]
+    assert ready_partitions({"kind": "runtime"}, A, [Q(7, 1)], R) == [(None, [7])]
 
 
 def test_identity_partitions_need_every_asset_for_the_same_key():
