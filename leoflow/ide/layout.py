@@ -27,6 +27,7 @@ def frame(services: Any, principal: Principal, *, active: str = "") -> ui.column
             ui.badge("LITE", color="amber-7", text_color="black").classes(
                 "leoflow-lite-badge").props('aria-label="Leoflow Lite"')
         for name, target, icon in (("DAGs", "/dags", "account_tree"),
+                                   ("Assets", "/assets", "inventory_2"),
                                    ("Editor", "/editor", "code")):
             button = ui.button(name, icon=icon, on_click=lambda t=target: ui.navigate.to(t))
             button.props("flat no-caps" + (" outline" if active == name else "")).classes(

@@ -8,9 +8,10 @@ from leoflow.ide.events import EventHub
 
 
 def register_pages(services: Any, hub: EventHub) -> None:
-    from leoflow.ide.pages import dag, dags, editor, login
+    from leoflow.ide.pages import assets, dag, dags, editor, login
 
     login.register(services)
     dags.register(services, hub)
     editor.register(services, hub)
     dag.register(services, hub)
+    assets.register(services, hub)

@@ -13,6 +13,7 @@ from nicegui import ui
 from leoflow.engine.auth.permissions import EDIT_RUNS, Principal, role_allows
 from leoflow.errors import LeoflowError
 from leoflow.ide import queries, session
+from leoflow.ide.asset_widgets import DagAssetsSection
 from leoflow.ide.events import EventHub, LiveRegion, for_dag
 from leoflow.ide.graph_view import GraphView
 from leoflow.ide.layout import format_duration, format_time, frame
@@ -35,6 +36,7 @@ class DagPage:
         self.panel: TaskPanel | None = None
         self.panel_box: ui.column | None = None
         self.graph: GraphView | None = None
+        self.assets: DagAssetsSection | None = None
         self.can_edit = role_allows(principal.role, EDIT_RUNS)
 
     async def load(self) -> None:
@@ -58,6 +60,9 @@ class DagPage:
                 'outline data-testid="dag-edit"')
         if detail.spec is not None and detail.spec.description:
             ui.label(detail.spec.description).classes("text-body2 text-grey-8")
+        # what it consumes (seen / waiting) and produces; the selected run's asset events
+        self.assets = DagAssetsSection(self.plane, self.hub, self.principal, self.dag_id)
+        await self.assets.build(self.selected_run)
         with ui.row().classes("w-full no-wrap items-start gap-4"):
             with ui.column().classes("grow min-w-0"):
                 with ui.tabs().classes("w-full").props("align=left dense") as tabs:
@@ -175,6 +180,8 @@ class DagPage:
     async def select_run(self, run_id: str) -> None:
         self.selected_run = run_id
         await self.update_graph()
+        if self.assets is not None:
+            await self.assets.show_run(run_id)
 
     async def update_graph(self) -> None:
         if self.graph is None or self.detail is None:

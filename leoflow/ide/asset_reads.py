@@ -1,0 +1,72 @@
+"""The asset pages' reads and their one write, through the engine's services.
+
+Every function opens a connection on the control plane's store and calls
+``leoflow.engine.services.asset_views`` (reads) or ``asset_queries`` (materialize, the
+same service ``POST /api/v2/assets/{id}/materialize`` calls, so the IDE and the API follow
+one rule). Nothing here touches a table; the tenant is the logged-in user's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from leoflow.engine.auth.permissions import EDIT_RUNS, MANAGE_RESOURCES, Principal, role_allows
+from leoflow.engine.services import asset_queries, asset_views
+from leoflow.engine.services.asset_views import (
+    AssetPage,
+    AssetSummary,
+    DagAssetsView,
+    RunTriggers,
+)
+
+__all__ = ["AssetPage", "AssetSummary", "DagAssetsView", "RunTriggers", "asset_list",
+           "asset_page", "can_materialize", "dag_assets", "matches_assets", "materialize",
+           "run_triggers"]
+
+
+async def asset_list(plane: Any, tenant: str) -> list[AssetSummary]:
+    async with plane.store.connect() as conn:
+        return await asset_views.asset_list(conn, tenant=tenant)
+
+
+async def asset_page(plane: Any, tenant: str, asset_id: int) -> AssetPage | None:
+    async with plane.store.connect() as conn:
+        return await asset_views.asset_page(conn, tenant=tenant, asset_id=asset_id)
+
+
+async def dag_assets(plane: Any, tenant: str, dag_id: str) -> DagAssetsView | None:
+    async with plane.store.connect() as conn:
+        return await asset_views.dag_assets(conn, tenant=tenant, dag_id=dag_id)
+
+
+async def run_triggers(plane: Any, tenant: str, dag_id: str,
+                       run_id: str | None) -> RunTriggers | None:
+    async with plane.store.connect() as conn:
+        return await asset_views.run_triggers(conn, tenant=tenant, dag_id=dag_id, run_id=run_id)
+
+
+def can_materialize(principal: Principal) -> bool:
+    """The API's permissions for materialize: writing assets (Op) and triggering runs."""
+    return role_allows(principal.role, MANAGE_RESOURCES) and role_allows(principal.role,
+                                                                          EDIT_RUNS)
+
+
+async def materialize(plane: Any, principal: Principal, asset_id: int) -> Any:
+    """Run the asset's one producing DAG (run type ``asset_materialization``); raises the
+    service's error when no DAG or several produce it (``LeoflowError`` subclasses)."""
+    async with plane.store.connect() as conn:
+        dag_id = await asset_queries.producing_dag(conn, tenant=principal.tenant,
+                                                   asset_id=asset_id)
+    return await asset_queries.materialize(
+        plane.operations, dag_id=dag_id, conf=None, logical_date=None, run_id=None,
+        note=None, partition_key=None, user=principal.username)
+
+
+def matches_assets(kind: str, data: dict[str, Any]) -> bool:
+    """Events after which what an asset page shows may have changed: a task succeeded or
+    was marked (its outlets' events), a run started or ended (a consumer run, which also
+    consumed its queued events), a compile or a pause (producers and consumers changed,
+    a paused consumer queues nothing), or a materialize from the IDE."""
+    if kind == "ti.finished":
+        return data.get("state") == "success"
+    return kind.startswith(("run.", "dag.", "compile", "asset.")) or kind == "ti.marked"

@@ -1,0 +1,183 @@
+"""Assets in the IDE, on the real path (compiler, scheduler, subprocess agents): a
+consumer's page shows its condition with each asset waiting, then seen by push when a
+producer succeeds; the consumer run it starts shows its triggering events; the Assets page
+and an asset's page list the events with their source runs and the runs they started;
+Materialize runs an @asset DAG and refuses an asset no DAG produces."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from leoflow.engine.compiler.compile import load_project_config
+from leoflow.engine.services import asset_views
+from leoflow.engine.store import runs
+from tests.integration.ide.conftest import Ide, wait_for
+from tests.integration.ide.test_runs import wait_run
+
+PROJECT = Path(__file__).resolve().parents[2] / "e2e" / "projects" / "ide_assets"
+DAGS = ("ide_produce_orders", "ide_produce_customers", "ide_report", "ide_prices")
+
+
+async def setup_project(ide: Ide) -> dict[str, int]:
+    """Register the project with every DAG active; the tenant's asset ids by name."""
+    shutil.copytree(PROJECT, ide.workspace / "ide_assets")
+    config = load_project_config(PROJECT)
+    await ide.plane.environments.ensure(config.dag_id, config.python_version,
+                                        config.dependencies)
+    await ide.register("ide_assets")
+    for dag_id in DAGS:
+        await ide.plane.operations.set_paused(dag_id, False)
+    async with ide.plane.store.connect() as conn:
+        listed = await asset_views.asset_list(conn, tenant="default")
+    return {a.name: a.id for a in listed}
+
+
+def leaf_state(ide: Ide, name: str) -> str | None:
+    for element in ide.elements("asset-leaf"):
+        if element.props.get("data-asset") == name:
+            return element.props.get("data-seen")
+    return None
+
+
+def texts(element: Any) -> str:
+    """Every label's text under an element (what a person reads there)."""
+    found = []
+    for child in element.descendants():
+        text = getattr(child, "text", None)
+        if isinstance(text, str) and text:
+            found.append(text)
+    return " ".join(found)
+
+
+async def test_a_consumer_waits_then_sees_then_runs_and_the_asset_pages_follow(
+        ide: Ide) -> None:
+    ids = await setup_project(ide)
+    assert set(ids) >= {"ide_orders", "ide_customers", "ide_refunds", "ide_prices"}
+    await ide.login()
+    await ide.user.open("/dags/ide_report")
+    consumes = await ide.element("dag-consumes")
+    assert consumes.text == "ide_orders & (ide_customers | ide_refunds)"
+    for name in ("ide_orders", "ide_customers", "ide_refunds"):
+        assert leaf_state(ide, name) == "false"
+    await ide.see("waiting")
+
+    # a producer succeeds: the page, still open, shows ide_orders seen (by push)
+    produced = await ide.plane.operations.trigger_run("ide_produce_orders",
+                                                      triggered_by="test")
+    assert await wait_run(ide, "ide_produce_orders") == "success"
+    await wait_for(lambda: leaf_state(ide, "ide_orders") == "true", timeout=15,
+                   what="the consumer page to show ide_orders seen")
+    leaf = next(e for e in ide.elements("asset-leaf")
+                if e.props.get("data-asset") == "ide_orders")
+    assert f"from ide_produce_orders/{produced.run_id}" in texts(leaf)
+    assert leaf_state(ide, "ide_customers") == "false"
+    async with ide.plane.store.connect() as conn:
+        assert not (await runs.list_runs(conn, dag_id="ide_report")).items
+
+    # the second asset completes the condition: the consumer runs, the queue is consumed
+    await ide.plane.operations.trigger_run("ide_produce_customers", triggered_by="test")
+    assert await wait_run(ide, "ide_report") == "success"
+    await wait_for(lambda: leaf_state(ide, "ide_orders") == "false", timeout=15,
+                   what="the consumer to wait again once its run consumed the events")
+    async with ide.plane.store.connect() as conn:
+        (consumer,) = (await runs.list_runs(conn, dag_id="ide_report")).items
+    assert consumer.run_type == "asset_triggered"
+
+    # the run view lists the events that started it, with their source runs
+    await ide.user.open(f"/dags/ide_report?run_id={quote(consumer.run_id)}")
+    card = await ide.element("run-triggers")
+    shown = texts(card)
+    assert consumer.run_id in shown
+    assert "ide_orders" in shown and "ide_customers" in shown
+    assert f"ide_produce_orders/{produced.run_id}" in shown
+    assert '{"rows": 42}' in shown
+    assert len(ide.elements("run-trigger-event")) == 2
+
+    # the producer's page says what it produces
+    await ide.user.open("/dags/ide_produce_orders")
+    produces = await ide.element("dag-produces")
+    assert "load_orders →" in texts(produces) and "ide_orders" in texts(produces)
+
+    # the Assets page: last event and who produces and consumes each asset
+    await ide.user.open("/assets")
+    await ide.element("asset-list")
+    last = next(e for e in ide.elements("asset-last-event")
+                if e.props.get("data-asset") == "ide_orders")
+    assert f"ide_produce_orders/{produced.run_id}" in texts(last)
+    await ide.see("ide_produce_orders.load_orders")
+    never = next(e for e in ide.elements("asset-last-event")
+                 if e.props.get("data-asset") == "ide_refunds")
+    assert "never updated" in texts(never)
+
+    # an asset's page: its event, the source run, the extra and the consumer run it started
+    await ide.user.open(f"/assets/{ids['ide_orders']}")
+    assert (await ide.element("asset-name")).text == "ide_orders"
+    events = await ide.element("asset-events")
+    listed = texts(events)
+    assert f"ide_produce_orders/{produced.run_id}" in listed
+    assert '{"rows": 42}' in listed and "task load_orders" in listed
+    started = [e.props.get("data-run") for e in ide.elements("event-run")]
+    assert started == [consumer.run_id]
+    source = next(e for e in ide.elements("event-source"))
+    assert source.props.get("href") == (
+        f"/dags/ide_produce_orders?run_id={quote(produced.run_id, safe='')}")
+
+
+async def test_materialize_runs_the_asset_dag_and_refuses_without_one_producer(
+        ide: Ide) -> None:
+    ids = await setup_project(ide)
+    await ide.login()
+    await ide.user.open(f"/assets/{ids['ide_prices']}")
+    assert "runs ide_prices" in (await ide.element("materialize-hint")).text
+    (await ide.find("asset-materialize")).click()
+    await ide.see("Materializing ide_prices: ide_prices run ")
+    async with ide.plane.store.connect() as conn:
+        (run,) = (await runs.list_runs(conn, dag_id="ide_prices")).items
+    assert run.run_type == "asset_materialization"
+    await ide.see(run.run_id)
+    assert await wait_run(ide, "ide_prices") == "success"
+    # its success is an event of the asset, listed by push with the run as its source
+    await wait_for(lambda: ide.elements("asset-event"), timeout=15,
+                   what="the materialized event on the asset's page")
+    assert f"ide_prices/{run.run_id}" in texts(ide.elements("asset-events")[0])
+
+    # no DAG produces ide_refunds: Materialize says so, and nothing runs
+    await ide.user.open(f"/assets/{ids['ide_refunds']}")
+    assert "No DAG produces this asset" in (await ide.element("materialize-hint")).text
+    (await ide.find("asset-materialize")).click()
+    await ide.see("Cannot materialize ide_refunds: No DAG produces this asset")
+
+
+async def test_another_tenant_sees_none_of_it(ide: Ide) -> None:
+    ids = await setup_project(ide)
+    async with ide.plane.store.connect() as conn:
+        assert await asset_views.asset_list(conn, tenant="other") == []
+        assert await asset_views.asset_page(conn, tenant="other",
+                                            asset_id=ids["ide_orders"]) is None
+        assert await asset_views.dag_assets(conn, tenant="other", dag_id="ide_report") is None
+        mine = await asset_views.dag_assets(conn, tenant="default", dag_id="ide_report")
+    assert mine is not None and mine.expression == "ide_orders & (ide_customers | ide_refunds)"
+    assert [t.task_id for t in mine.tasks] == ["build_report"]
+    assert [i.label for i in mine.tasks[0].inlets] == ["ide_orders"]
+
+
+@pytest.mark.parametrize("condition, text", [
+    ({"asset": {"name": "a"}}, "a"),
+    ({"all": [{"asset": {"name": "a"}}, {"asset": {"name": "b"}}]}, "a & b"),
+    ({"all": [{"asset": {"name": "a"}}, {"any": [{"asset": {"name": "b"}},
+                                                 {"asset": {"name": "c"}}]}]},
+     "a & (b | c)"),
+    ({"any": [{"all": [{"asset": {"name": "a"}}, {"asset": {"name": "b"}}]},
+              {"alias": {"name": "x"}}]}, "(a & b) | alias(x)"),
+    ({"all": [{"any": [{"asset_ref": {"name": "r"}}]}, {"asset_ref": {"uri": "s3://u"}}]},
+     "ref(r) & ref(uri=s3://u)"),
+    ({"all": []}, "nothing"),
+    ({"asset": {"uri": "s3://only/uri"}}, "s3://only/uri"),
+])
+def test_a_condition_reads_as_airflow_writes_it(condition: dict[str, Any], text: str) -> None:
+    assert asset_views.condition_text(condition) == text
