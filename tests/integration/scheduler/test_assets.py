@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from leoflow.engine.services import assets as svc
-from leoflow.engine.store import Store
+from leoflow.engine.store import Store, dags
 from leoflow.engine.store import assets as st
 from tests.integration.scheduler.conftest import Harness, make_harness, spec, task
 from tests.integration.scheduler.scripted_executor import ScriptedExecutor
@@ -218,3 +218,18 @@ async def test_an_event_committed_before_a_crash_creates_its_run_exactly_once(db
             await h2.scheduler.stop()
     finally:
         await store.close()
+
+
+async def test_a_stale_consumer_loses_its_refs_until_registered_again(harness):
+    h = harness
+    await h.register(producer("p", "a"))
+    await h.register(consumer("c", asset("a")))
+    async with h.store.begin() as conn:  # what the reloader does when its file is gone
+        await dags.set_stale(conn, "c", True)
+        await svc.forget_dag(conn, dag_id="c")
+        assert await st.dag_refs(conn, dag_ids=["c"]) == []
+    await produce(h, "p")
+    assert await asset_runs(h, "c") == []
+    await h.register(consumer("c", asset("a")))  # its file is back
+    await produce(h, "p")
+    assert len(await asset_runs(h, "c")) == 1
