@@ -133,7 +133,7 @@ def window(data: Any, path: str = "window") -> Window:
     segments: tuple[str, ...] = ()
     if kind == "segment":
         raw = kwargs.get("segments")
-        if not isinstance(raw, list) or not raw or not all(
+        if not isinstance(raw, (list, tuple)) or not raw or not all(
                 isinstance(s, str) and s for s in raw):
             raise MapperError(f"{path}.kwargs.segments: a non-empty list of non-empty keys, "
                               f"got {raw!r}")
@@ -370,7 +370,7 @@ def mapper(data: Any, path: str = "mapper") -> Mapper:
                                         or DEFAULT_OUTPUT_FORMATS[kind]))
     if kind == "allowed_keys":
         keys = kw.get("allowed_keys")
-        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        if not isinstance(keys, (list, tuple)) or not all(isinstance(k, str) for k in keys):
             raise MapperError(f"{path}.kwargs.allowed_keys: a list of strings, got {keys!r}")
         return Mapper(kind, cap, allowed_keys=tuple(keys))
     if kind == "fixed_key":
@@ -380,7 +380,7 @@ def mapper(data: Any, path: str = "mapper") -> Mapper:
         return Mapper(kind, cap, downstream_key=key)
     if kind in ("product", "chain"):
         children = kw.get("mappers")
-        if not isinstance(children, list) or len(children) < 2:
+        if not isinstance(children, (list, tuple)) or len(children) < 2:
             raise MapperError(f"{path}.kwargs.mappers: a list of at least two mappers")
         built = tuple(mapper(c, f"{path}.kwargs.mappers[{i}]") for i, c in enumerate(children))
         delimiter = kw.get("delimiter", "|") if kind == "product" else "|"

@@ -136,6 +136,10 @@ def test_rollup_windows_expect_airflows_upstream_keys() -> None:
     segment = mapper(rollup(M("fixed_key", downstream_key="all"),
                             W("segment", segments=["us", "eu", "apac", "us"])))
     assert segment.to_upstream("all") == frozenset({"us", "eu", "apac"})
+    # a frozen dag.json (DagSpec) holds tuples where the JSON has lists
+    frozen = mapper(rollup(M("fixed_key", downstream_key="all"),
+                           W("segment", segments=("us", "eu"))))
+    assert frozen.to_upstream("all") == frozenset({"us", "eu"})
 
 
 def test_fan_out_over_a_week_makes_seven_daily_keys_forward_and_backward() -> None:
