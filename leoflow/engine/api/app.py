@@ -16,7 +16,7 @@ from leoflow.engine.api.errors import install_error_handlers
 ROUTE_MODULES = (
     "auth", "monitor", "dags", "dag_runs", "task_instances", "xcom", "logs", "sources",
     "import_errors", "variables", "connections", "pools", "event_logs", "users",
-    "leoflow", "ready", "metrics", "hitl", "assets",
+    "leoflow", "ready", "metrics", "hitl", "assets", "asset_state",
 )
 
 

@@ -277,3 +277,75 @@ async def materialize(ops: Operations, *, dag_id: str, conf: Mapping[str, Any] |
         dag_id, conf=dict(conf) if conf is not None else {}, logical_date=logical_date,
         run_id=run_id, note=note, user=user, triggered_by="rest_api", allow_paused=True,
         run_type=DagRunType.ASSET_MATERIALIZATION, partition_key=partition_key)
+
+
+# -- the asset state store ------------------------------------------------------------------
+
+STATE_KEY_LEN = 512  # the asset_state.key column
+MAX_STATE_VALUE_BYTES = 65535  # Airflow's [state_store] max_value_storage_bytes
+
+
+class StateNotFound(ServiceError):
+    status = 404
+
+
+class StateValueRefused(ServiceError):
+    status = 422
+
+
+async def _state_asset(conn: AsyncConnection, tenant: str, asset_id: int) -> int:
+    if not await asset_listings.asset_exists(conn, tenant=tenant, asset_id=asset_id):
+        raise AssetNotFound(asset_id, f"Asset with id {asset_id!r} not found")
+    return asset_id
+
+
+def _check_key(key: str) -> None:
+    if not key or len(key) > STATE_KEY_LEN:
+        raise ServiceError(f"a state store key has 1 to {STATE_KEY_LEN} characters, got "
+                           f"{len(key)}", field="key")
+
+
+async def list_state(conn: AsyncConnection, *, tenant: str, asset_id: int,
+                     limit: int | None = None, offset: int = 0
+                     ) -> tuple[list[asset_listings.StateEntry], int]:
+    await _state_asset(conn, tenant, asset_id)
+    page = await asset_listings.state_entries(conn, asset_id=asset_id, limit=limit,
+                                              offset=offset)
+    return list(page.items), page.total
+
+
+async def get_state(conn: AsyncConnection, *, tenant: str, asset_id: int,
+                    key: str) -> asset_listings.StateEntry:
+    await _state_asset(conn, tenant, asset_id)
+    page = await asset_listings.state_entries(conn, asset_id=asset_id, key=key)
+    if not page.items:
+        raise StateNotFound(f"Asset state store key {key!r} not found")
+    return page.items[0]
+
+
+async def set_state(ops: Operations, *, tenant: str, asset_id: int, key: str,
+                    value: Any) -> None:
+    """Create or overwrite a key (``None`` cannot be stored, as in Airflow; values above
+    64 KiB of JSON are refused, Airflow's default ``max_value_storage_bytes``)."""
+    import json
+
+    _check_key(key)
+    if value is None:
+        raise StateValueRefused("value cannot be null", field="value")
+    if len(json.dumps(value, allow_nan=False)) > MAX_STATE_VALUE_BYTES:
+        raise StateValueRefused(f"value exceeds max_value_storage_bytes "
+                                f"({MAX_STATE_VALUE_BYTES})", field="value")
+    async with ops.store.begin() as conn:
+        await _state_asset(conn, tenant, asset_id)
+        await assets.set_state(conn, asset_id, key, value, now=ops.clock.now())
+
+
+async def delete_state(ops: Operations, *, tenant: str, asset_id: int,
+                       key: str | None) -> None:
+    """Delete one key (no-op when absent, as Airflow), or every key with ``key=None``."""
+    async with ops.store.begin() as conn:
+        await _state_asset(conn, tenant, asset_id)
+        if key is None:
+            await assets.clear_state(conn, asset_id)
+        else:
+            await assets.delete_state(conn, asset_id, key)

@@ -26,6 +26,7 @@ from leoflow.engine.store.tables import (
     asset_alias_asset,
     asset_event,
     asset_queue,
+    asset_state,
     asset_watcher,
     dag,
     dag_asset_ref,
@@ -326,3 +327,23 @@ async def asset_ids_by_name(conn: AsyncConnection, *, tenant: str,
 async def asset_exists(conn: AsyncConnection, *, tenant: str, asset_id: int) -> bool:
     return bool((await conn.execute(select(exists().where(
         asset.c.id == asset_id, asset.c.tenant == tenant)))).scalar())
+
+
+@dataclass(frozen=True)
+class StateEntry:
+    """One key of an asset's state store, with the time it was last written."""
+
+    key: str
+    value: Any
+    updated_at: datetime
+
+
+async def state_entries(conn: AsyncConnection, *, asset_id: int, key: str | None = None,
+                        limit: int | None = None, offset: int = 0) -> Page[StateEntry]:
+    """An asset's state store by key (``key``: that key only), one page and the total."""
+    query = select(asset_state.c.key, asset_state.c.value, asset_state.c.updated_at).where(
+        asset_state.c.asset_id == asset_id)
+    if key is not None:
+        query = query.where(asset_state.c.key == key)
+    return await fetch_page(conn, query, StateEntry, order=[asset_state.c.key.asc()],
+                            limit=limit, offset=offset)

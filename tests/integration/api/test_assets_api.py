@@ -18,7 +18,13 @@ import pytest_asyncio
 
 from tests.integration.api.assets_dags import asset, register
 from tests.integration.api.client_models import parse
-from tests.integration.api.conftest import Api, close_api, open_api, scratch_postgres
+from tests.integration.api.conftest import (
+    Api,
+    close_api,
+    headers,
+    open_api,
+    scratch_postgres,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -374,3 +380,37 @@ async def test_another_tenant_neither_sees_nor_posts(api):
     assert event.status_code == 200
     mine = (await api.get("/api/v2/assets/events", params={"asset_id": their_id})).json()
     assert mine["total_entries"] == 0
+
+
+async def put(api: Any, path: str, token: str = "admin-token", **kwargs: Any) -> Any:
+    return await api.client.put(path, headers=headers(token), **kwargs)
+
+
+async def test_asset_state_store(api):
+    found = await setup_dags(api)
+    base = f"/api/v2/assets/{found['api_c']}/state-store"
+    assert (await api.get(base)).json() == {"asset_state_store": [], "total_entries": 0}
+    assert (await put(api, f"{base}/cursor", "user-token", json={"value": 1})).status_code == 403
+    assert (await put(api, f"{base}/cursor", json={"value": {"at": 41}})).status_code == 204
+    assert (await put(api, f"{base}/cursor", json={"value": {"at": 42}})).status_code == 204
+    assert (await put(api, f"{base}/a/b", json={"value": [1, "x"]})).status_code == 204
+    listed = parse("AssetStateStoreCollectionResponse", (await api.get(base)).json())
+    assert [(e.key, e.value) for e in listed.asset_state_store] == [
+        ("a/b", [1, "x"]), ("cursor", {"at": 42})]
+    one = parse("AssetStateStoreResponse", (await api.get(f"{base}/cursor")).json())
+    assert one.value == {"at": 42} and one.last_updated_by is None
+    null = await put(api, f"{base}/cursor", json={"value": None})
+    assert null.status_code == 422 and null.json()["detail"] == "value cannot be null"
+    assert (await api.delete(f"{base}/cursor")).status_code == 204
+    assert (await api.delete(f"{base}/cursor")).status_code == 204  # absent: no error
+    missing = await api.get(f"{base}/cursor")
+    assert missing.status_code == 404
+    assert missing.json() == {"detail": "Asset state store key 'cursor' not found"}
+    assert (await api.delete(base)).status_code == 204
+    assert (await api.get(base)).json()["total_entries"] == 0
+    # another tenant's asset: 404 as an absent one, for reads and writes
+    other = "other-tenant-token"
+    assert (await api.get(base, other)).json() == {
+        "detail": f"Asset with id {found['api_c']} not found"}
+    assert (await put(api, f"{base}/k", other, json={"value": 1})).status_code == 404
+    assert (await api.delete(base, other)).status_code == 404

@@ -1,6 +1,7 @@
-"""Every asset operation of the official ``apache-airflow-client`` (3.3.2: ``AssetApi``'s 13
-and ``DagRunApi.get_upstream_asset_events``) against the real control plane over HTTP, each
-answer deserialized into the client's own models, as a user's script gets them.
+"""Every asset operation of the official ``apache-airflow-client`` (3.3.2: ``AssetApi``'s 13,
+``AssetStateStoreApi``'s 5 and ``DagRunApi.get_upstream_asset_events``) against the real
+control plane over HTTP, each answer deserialized into the client's own models, as a user's
+script gets them.
 
 The API is served by uvicorn on 127.0.0.1 inside the test's event loop (the control plane
 lives there); the synchronous client runs in a thread.
@@ -26,6 +27,7 @@ PRODUCER, CONSUMER = "asset_client_producer", "asset_client_consumer"
 async def test_every_asset_operation_of_the_official_client(api) -> None:
     from airflow_client.client import ApiClient, Configuration
     from airflow_client.client.api.asset_api import AssetApi
+    from airflow_client.client.api.asset_state_store_api import AssetStateStoreApi
     from airflow_client.client.api.dag_run_api import DagRunApi
     from airflow_client.client.exceptions import NotFoundException
     from airflow_client.client.models import (
@@ -34,6 +36,9 @@ async def test_every_asset_operation_of_the_official_client(api) -> None:
         AssetEventCollectionResponse,
         AssetEventResponse,
         AssetResponse,
+        AssetStateStoreBody,
+        AssetStateStoreCollectionResponse,
+        AssetStateStoreResponse,
         CreateAssetEventsBody,
         DAGRunResponse,
         MaterializeAssetBody,
@@ -81,6 +86,15 @@ async def test_every_asset_operation_of_the_official_client(api) -> None:
             got["materialized"] = assets.materialize_asset(
                 x_id, MaterializeAssetBody(note="from the client"))
             got["materialized_plain"] = assets.materialize_asset(x_id)
+
+            state = AssetStateStoreApi(client)
+            state.set_asset_state_store("cursor", x_id, AssetStateStoreBody(value={"at": 1}))
+            state.set_asset_state_store("other", x_id, AssetStateStoreBody(value="v"))
+            got["state_one"] = state.get_asset_state_store("cursor", x_id)
+            state.delete_asset_state_store("other", x_id)
+            got["state_list"] = state.list_asset_state_store(x_id)
+            state.clear_asset_state_store(x_id)
+            got["state_cleared"] = state.list_asset_state_store(x_id).total_entries
         return got
 
     async with served(api) as host:
@@ -111,3 +125,9 @@ async def test_every_asset_operation_of_the_official_client(api) -> None:
         run = got[key]
         assert isinstance(run, DAGRunResponse) and run.dag_id == PRODUCER
     assert got["materialized"].note == "from the client"
+    assert isinstance(got["state_one"], AssetStateStoreResponse)
+    assert got["state_one"].value == {"at": 1}
+    listed_state = got["state_list"]
+    assert isinstance(listed_state, AssetStateStoreCollectionResponse)
+    assert [e.key for e in listed_state.asset_state_store] == ["cursor"]
+    assert got["state_cleared"] == 0

@@ -39,7 +39,7 @@ pytestmark = pytest.mark.slow
 
 # The route modules of the Airflow face built here (others have their own tests).
 TAGS = ["DAG", "DagRun", "Task Instance", "XCom", "DagSource", "Import Error", "Monitor",
-        "Version", "Asset"]
+        "Version", "Asset", "Asset State Store"]
 MAX_EXAMPLES = int(os.environ.get("LEOFLOW_FUZZ_EXAMPLES", "12"))
 
 

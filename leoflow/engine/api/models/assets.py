@@ -162,3 +162,22 @@ class MaterializeAssetBody(TriggerDAGRunPostBody):
 
     logical_date: BodyDateTime | None = None
 
+
+
+class AssetStateStoreResponse(ApiModel):
+    """One key of an asset's state store. Who wrote it last (``last_updated_by``) is not
+    kept: null, as Airflow answers for entries without writer information."""
+
+    key: str
+    value: Any
+    updated_at: datetime
+    last_updated_by: dict[str, Any] | None = None
+
+
+class AssetStateStoreCollectionResponse(ApiModel):
+    asset_state_store: list[AssetStateStoreResponse]
+    total_entries: int
+
+
+class AssetStateStoreBody(BodyModel):
+    value: Any
