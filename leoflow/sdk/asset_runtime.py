@@ -55,7 +55,7 @@ def ref_of(obj: Any) -> dict[str, Any]:
             return {str(k): dict(v) for k, v in obj.items()}
         raise TypeError(f"not an asset reference: {obj!r}")
     names = _class_names(obj)
-    if "AssetAlias" in names:
+    if "AssetAlias" in names or "AssetAliasInfo" in names:
         return {"alias": {"name": str(obj.name), "group": str(getattr(obj, "group", "") or "")}}
     if "AssetNameRef" in names:
         return {"asset_ref": {"name": str(obj.name)}}

@@ -229,6 +229,9 @@ def test_triggering_asset_events_by_asset_alias_and_ref():
     assert triggering[ALIAS][0].source_aliases[0].name == "example-alias"
     assert triggering[Asset.ref(uri="s3://output/1.txt")][0].id == 1
     assert [a.name for a in triggering] == ["test-asset", "example-alias"]
+    # iterating the mapping's items: the alias key it yields looks itself up again
+    assert {key.name: [e.id for e in events] for key, events in triggering.items()} == {
+        "test-asset": [1], "example-alias": [1]}
     with pytest.raises(KeyError):
         triggering[Asset("s3://elsewhere")]
     assert context["partition_key"] == "2026-01-01"
