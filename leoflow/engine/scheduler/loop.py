@@ -60,9 +60,10 @@ from leoflow.engine.scheduler.decisions import (
     normalize_branch_choice,
 )
 from leoflow.engine.scheduler.mapping import UnmappableValue, expansion_length
+from leoflow.engine.scheduler.reconcile import reconcile_in_flight
 from leoflow.engine.scheduler.retry import next_retry_at
 from leoflow.engine.scheduler.states import DagRunType
-from leoflow.engine.services.assets import record_task_success
+from leoflow.engine.services.assets import create_event, record_task_success
 from leoflow.engine.spec.model import DagSpec, TaskSpec, XComRef, iter_xcom_refs
 from leoflow.engine.store import DuplicateRunError, Store, dags, pools, runs, task_instances, xcom
 from leoflow.engine.store import hitl as hitl_rows
@@ -77,6 +78,7 @@ from leoflow.engine.triggers import (
     resolve_moment,
     validate,
 )
+from leoflow.engine.triggers.asset_watchers import AssetWatchers
 from leoflow.engine.triggers.files import with_base_path
 from leoflow.engine.triggers.runner import TenantConnectionLookup
 
@@ -199,6 +201,8 @@ class Scheduler:
         self.triggers = TriggerRunner(store, self.clock, on_event=self._trigger_fired,
                                       logs=trigger_logs, connection_lookup=connection_lookup,
                                       triggerer_id=triggerer_id, max_polls=max_trigger_polls)
+        self.watchers = AssetWatchers(store, self.clock, emit=create_event,
+                                      wake_run=self.wake_run)  # leader only, as triggers
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -206,6 +210,7 @@ class Scheduler:
         for executor in self.executors.values():
             executor.set_callback(self.report)
         in_flight: dict[str, list[TaskLaunch]] = {}
+        flying: list[tuple[TaskInstanceRow, TaskLaunch, TaskSpec | None]] = []
         now = self.clock.now()
         async with self.store.connect() as conn:
             active = list((await runs.list_runs(conn, state=list(ACTIVE_RUN_STATES),
@@ -232,11 +237,23 @@ class Scheduler:
                     name = ti.executor if ti.executor in self.executors \
                         else self._default_executor
                     in_flight.setdefault(name, []).append(launch)
+                    flying.append((ti, launch, task))
             dag_rows = (await dags.list_dags(conn, limit=None)).items
+        # reported / started / never started: see scheduler/reconcile.py
+        plan = await reconcile_in_flight(self.store, [ti for ti, _, task in flying if task])
+        plan.adopt.update(ti.id for ti, _, task in flying if task is None)
         self._worker = asyncio.create_task(self._work(), name="leoflow-scheduler")
         await self.triggers.start()
+        await self.watchers.start()
+        for event in plan.events:  # before anything the executors conclude
+            await self.report(event)
         for name, launches in in_flight.items():
-            await self.executors[name].reconcile(launches)
+            await self.executors[name].reconcile(
+                [replace(launch, pid=plan.pids.get(launch.ti_id, launch.pid))
+                 for launch in launches if launch.ti_id in plan.adopt])
+        for ti, launch, task in flying:
+            if ti.id in plan.relaunch and task is not None:
+                await self._launch(launch, task)  # the same try, with a fresh token
         for run in active:
             self.wake_run(run.id)
         for dag in dag_rows:
@@ -248,6 +265,7 @@ class Scheduler:
         """Stop the worker, the timers and the trigger runner; executors keep their tasks
         (see ``reconcile``) and trigger rows stay for the next start."""
         await self.triggers.stop()
+        await self.watchers.stop()
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
@@ -287,6 +305,7 @@ class Scheduler:
         """Recompute a DAG's schedule and start its queued runs if they may (after
         registration, pause or unpause, a deleted run)."""
         self._put(("dag", dag_id))
+        self.watchers.refresh_soon()  # which assets are scheduled may have changed
 
     async def cancel_task(self, ti_id: str, executor: str | None, reason: str,
                           try_number: int | None = None) -> None:
