@@ -248,7 +248,9 @@ async def start_control_plane(
     from by relative path (Lite's workspace, a server's DAGs folder).
     """
     home = settings.home
-    home.mkdir(parents=True, exist_ok=True)
+    from leoflow.engine.safe_files import make_private_dir
+
+    make_private_dir(home)  # the store, secrets and logs: the owner's only (0700)
     store = await Store.open(settings.database_url, auto_migrate=auto_migrate)
     environments = EnvironmentManager(home)
     task_environments = TaskEnvironments(home)  # @task.virtualenv: a task's own venv

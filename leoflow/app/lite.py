@@ -178,12 +178,13 @@ async def serve_lite(options: LiteOptions) -> int:
     from leoflow.app.plain_reload import is_plain_root
     from leoflow.app.settings import Settings
     from leoflow.app.workspace import EXAMPLES_DIR, copy_examples, ensure_workspace
+    from leoflow.engine.safe_files import make_private_dir
 
     started = time.monotonic()
     _configure_logging()
     say = options.say
     home = Settings.load().home
-    home.mkdir(parents=True, exist_ok=True)
+    make_private_dir(home)  # the store, secrets and logs: the owner's only (0700)
     remembered = LiteConfig.load(home)
     first_start = remembered.workspace is None
     workspace = resolve_workspace(home, options.workspace)

@@ -10,10 +10,12 @@ Lite keeps everything under the Leoflow home (``~/.leoflow``) and the workspace
 * ``lite.lock`` is held (``flock``) by the running server, and names its pid and URL; the
   operating system releases it when the process dies, even by ``kill -9``, so a stale lock
   never blocks a start;
-* a backup is one ``.tar.gz`` holding a consistent copy of the SQLite store (SQLite's online
-  backup API: correct while Lite keeps writing), the home's logs, task code and generated
-  secrets (the Fernet key that encrypts connection passwords, the JWT secret), and the
-  workspace. Per-DAG environments are left out: they are rebuilt from ``leoflow.yaml``.
+* a backup is one ``.tar.gz`` (mode 0600) holding a consistent copy of the SQLite store
+  (SQLite's online backup API: correct while Lite keeps writing), the home's logs, task
+  code and generated secrets (the Fernet key that encrypts connection passwords, the JWT
+  secret), and the workspace, with their modes and symbolic links. Environments (per-DAG
+  venvs, Leoflow's own install venv, any folder with ``pyvenv.cfg``) and the IDE's live
+  sessions are left out: environments are rebuilt from ``leoflow.yaml``, sessions expire.
 """
 
 from __future__ import annotations
@@ -37,7 +39,12 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 from leoflow.app.workspace import DEFAULT_WORKSPACE
-from leoflow.engine.safe_files import make_private_dir, write_file
+from leoflow.engine.safe_files import (
+    TMP_SUFFIX,
+    make_private_dir,
+    make_sqlite_private,
+    write_file,
+)
 from leoflow.errors import LeoflowError
 
 STATE_FILE = "lite.json"
@@ -226,15 +233,28 @@ class BackupReport:
     size: int
 
 
-def _walk(root: Path, excluded: frozenset[str]) -> Iterator[Path]:
-    """Regular files under ``root`` (sorted), skipping excluded names at any depth and
-    never following symbolic links."""
+def _walk(root: Path, excluded: frozenset[str],
+          skipped: frozenset[Path] = frozenset()) -> Iterator[Path]:
+    """Folders, regular files and symbolic links under ``root`` (sorted), never following a
+    link; excluded names (at any depth), ``skipped`` paths and virtual environments (a
+    folder holding ``pyvenv.cfg``: Leoflow's own install venv, a project's .venv) are left
+    out: environments are rebuilt, not restored."""
     for folder, dirs, names in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in excluded
-                         and not (Path(folder) / d).is_symlink())
+        here = Path(folder)
+        kept = []
+        for name in sorted(dirs):
+            path = here / name
+            if name in excluded or path in skipped or ((path / "pyvenv.cfg").exists() \
+                    and not path.is_symlink()):
+                continue
+            yield path
+            if not path.is_symlink():
+                kept.append(name)
+        dirs[:] = kept
         for name in sorted(names):
-            path = Path(folder) / name
-            if name not in excluded and path.is_file() and not path.is_symlink():
+            path = here / name
+            if name not in excluded and path not in skipped \
+                    and (path.is_symlink() or path.is_file()):
                 yield path
 
 
@@ -242,13 +262,18 @@ def _home_files(home: Path, database: Path | None, workspace: Path) -> Iterator[
     skip = {database, *(database.with_name(database.name + s) for s in
                         ("-wal", "-shm", "-journal"))} if database else set()
     for path in _walk(home, HOME_EXCLUDED):
-        if path in skip or workspace in path.parents or path.name.endswith(".tmp"):
+        if path in skip or path == workspace or workspace in path.parents \
+                or path.name.endswith((".tmp", TMP_SUFFIX)):
             continue
         yield path
 
 
 def backup(home: Path, workspace: Path, database_url: str, target: Path) -> BackupReport:
-    """Write the whole Lite state to ``target`` (``.tar.gz``); safe while Lite runs."""
+    """Write the Lite state to ``target`` (``.tar.gz``, mode 0600: it holds the secrets);
+    safe while Lite runs. The state only: the store (SQLite's online backup API), the
+    home's logs, code and secrets, the workspace's files; file modes and symbolic links
+    are recorded as they are. Environments (``venvs``, any folder with ``pyvenv.cfg``)
+    and the IDE's live sessions are left out."""
     database = sqlite_path(database_url)
     if database is None:
         raise LiteStateError("backup covers Lite's SQLite store; this Lite uses PostgreSQL, "
@@ -262,24 +287,42 @@ def backup(home: Path, workspace: Path, database_url: str, target: Path) -> Back
                 "leoflow_version": _version(), "workspace_name": workspace.name,
                 "database": "sqlite"}
     files = 0
-    tmp = target.with_name(f".{target.name}.tmp")
-    with tempfile.TemporaryDirectory(prefix="leoflow-backup-") as scratch:
-        snapshot = Path(scratch) / "leoflow.db"
-        copy_sqlite(database, snapshot)
-        with tarfile.open(tmp, "w:gz", compresslevel=6) as tar:
-            _add_bytes(tar, BACKUP_MANIFEST, json.dumps(manifest, indent=1).encode())
-            tar.add(snapshot, DB_MEMBER, recursive=False)
-            files += 1
-            for path in _home_files(home, database, workspace):
-                tar.add(path, "home/" + path.relative_to(home).as_posix(), recursive=False)
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}{TMP_SUFFIX}")
+    # Created owner-only and exclusively: never through a planted link, never 0644.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                 0o600)
+    try:
+        with tempfile.TemporaryDirectory(prefix="leoflow-backup-") as scratch, \
+                os.fdopen(fd, "wb") as raw:
+            snapshot = Path(scratch) / "leoflow.db"
+            copy_sqlite(database, snapshot)
+            with tarfile.open(fileobj=raw, mode="w:gz", compresslevel=6) as tar:
+                _add_bytes(tar, BACKUP_MANIFEST, json.dumps(manifest, indent=1).encode())
+                tar.add(snapshot, DB_MEMBER, recursive=False, filter=_owner_only)
                 files += 1
-            if workspace.is_dir():
-                for path in _walk(workspace, WORKSPACE_EXCLUDED):
-                    tar.add(path, "workspace/" + path.relative_to(workspace).as_posix(),
+                for path in _home_files(home, database, workspace):
+                    tar.add(path, "home/" + path.relative_to(home).as_posix(),
                             recursive=False)
-                    files += 1
-    tmp.replace(target)
+                    files += not path.is_dir()
+                if workspace.is_dir():
+                    sessions = frozenset({workspace / ".leoflow" / "ide-sessions"})
+                    for path in _walk(workspace, WORKSPACE_EXCLUDED, sessions):
+                        tar.add(path, "workspace/" + path.relative_to(workspace).as_posix(),
+                                recursive=False)
+                        files += not path.is_dir()
+            raw.flush()
+            os.fsync(raw.fileno())
+        tmp.replace(target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
     return BackupReport(target, files, target.stat().st_size)
+
+
+def _owner_only(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    info.mode = 0o600
+    return info
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -304,14 +347,33 @@ class RestoreReport:
 
 
 def _safe_members(tar: tarfile.TarFile) -> list[tarfile.TarInfo]:
+    """Files, folders and symbolic links with relative names; no entry below a link (it
+    would be written through it), no hard link, device or fifo."""
     members = []
+    links: set[PurePosixPath] = set()
     for member in tar.getmembers():
         name = PurePosixPath(member.name)
-        if name.is_absolute() or ".." in name.parts or not (member.isfile() or member.isdir()):
+        if name.is_absolute() or ".." in name.parts or not (
+                member.isfile() or member.isdir() or member.issym()) \
+                or any(parent in links for parent in name.parents):
             raise LiteStateError(f"the backup holds an unsafe entry {member.name!r}; "
                                  "refusing to restore it")
+        if member.issym():
+            links.add(name)
         members.append(member)
     return members
+
+
+def _unpack(tar: tarfile.TarFile, members: list[tarfile.TarInfo], into: Path) -> None:
+    """Files and folders with their modes (setuid/setgid bits dropped), then the symbolic
+    links exactly as recorded (created last: nothing is ever written through one)."""
+    plain = [m for m in members if not m.issym()]
+    tar.extractall(into, members=plain, **_filter_kwargs())
+    for member in members:
+        if member.issym():
+            dest = into / member.name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(member.linkname, dest)
 
 
 def restore(home: Path, workspace: Path, database_url: str, source: Path) -> RestoreReport:
@@ -341,10 +403,9 @@ def restore(home: Path, workspace: Path, database_url: str, source: Path) -> Res
             raise LiteStateError(f"{source}: backup format {manifest.get('format')!r} is not "
                                  f"supported (this Leoflow reads format {BACKUP_FORMAT})")
         unpacked = Path(scratch)
-        for member in members:
-            tar.extract(member, unpacked, set_attrs=False, **_filter_kwargs())
+        _unpack(tar, members, unpacked)
         aside: list[Path] = []
-        home.mkdir(parents=True, exist_ok=True)
+        make_private_dir(home)
         old_home = home / f"pre-restore-{stamp}"
         restored_home = unpacked / "home"
         # Move the current store, logs, code and secrets aside, then the backup's in.
@@ -361,6 +422,7 @@ def restore(home: Path, workspace: Path, database_url: str, source: Path) -> Res
             aside.append(old_home)
         database.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(unpacked / DB_MEMBER), database)
+        make_sqlite_private(database)
         if restored_home.is_dir():
             for item in sorted(restored_home.iterdir()):
                 shutil.move(str(item), home / item.name)
@@ -397,8 +459,9 @@ def _existing_parent(path: Path) -> Path:
 
 
 def _filter_kwargs() -> dict[str, Any]:
-    # Python 3.11.4+ and 3.12 have extraction filters; members are checked above anyway.
-    return {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+    # Python 3.11.4+ and 3.12 have extraction filters ("tar": modes kept but setuid, setgid
+    # and sticky bits); members are checked above anyway, links are made by _unpack.
+    return {"filter": "tar"} if hasattr(tarfile, "tar_filter") else {}
 
 
 # -- users -----------------------------------------------------------------------------------

@@ -201,3 +201,20 @@ def make_private(path: str | Path, mode: int = 0o600) -> None:
         if not stat.S_ISLNK(info.st_mode) and info.st_uid == os.getuid() \
                 and stat.S_IMODE(info.st_mode) != mode:
             os.chmod(path, mode)
+
+
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
+
+
+def make_sqlite_private(database: str | Path) -> None:
+    """The SQLite file owner-only before SQLite opens it: created 0600 when missing (SQLite
+    gives its -wal and -shm files the database file's mode), and an existing database and
+    its companions made 0600. The folder is created 0700 when missing."""
+    path = Path(database)
+    if not path.parent.exists():
+        make_private_dir(path.parent)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                         | os.O_CLOEXEC, 0o600))
+    for suffix in ("", *SQLITE_COMPANIONS):
+        make_private(path.with_name(path.name + suffix))

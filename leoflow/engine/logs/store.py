@@ -43,6 +43,7 @@ from leoflow.engine.logs.records import (
     encode_records,
     iso_timestamp,
 )
+from leoflow.engine.safe_files import make_private, make_private_dir
 from leoflow.errors import LeoflowError
 
 log = logging.getLogger(__name__)
@@ -93,8 +94,10 @@ class _Writer:
             data = text.encode("utf-8", "replace")
             text = data.decode("utf-8")
         if self.file is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.file = open(self.path, "ab")  # noqa: SIM115 (kept open until finish)
+            make_private_dir(self.path.parent)  # logs are the owner's only: 0700 / 0600
+            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+            self.file = os.fdopen(os.open(self.path, flags, 0o600), "ab")
+            make_private(self.path)  # a log an older version wrote 0644
             self.position = self.file.seek(0, os.SEEK_END)
             if self.position and not _ends_with_newline(self.path):
                 # A previous writer died mid-line: end that line, keep ours whole.

@@ -16,6 +16,7 @@ here, once:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -167,6 +168,7 @@ class Store:
         schema that differs from the code raises ``SchemaMismatchError``. A database that
         cannot be reached raises ``StoreUnavailableError``.
         """
+        _private_sqlite_file(url)
         store = cls.from_url(url, **engine_kwargs)
         try:
             await store.ensure_schema(auto_migrate=auto_migrate)
@@ -256,3 +258,20 @@ class Store:
 
     async def __aexit__(self, *_exc: object) -> None:
         await self.close()
+
+
+def _private_sqlite_file(url: str | URL) -> None:
+    """A SQLite store file is the owner's only (0600, and so its -wal and -shm): it holds
+    password hashes, sessions and encrypted secrets (docs/security.md)."""
+    try:
+        parsed = make_url(url) if isinstance(url, str) else url
+    except ArgumentError:
+        return  # from_url reports it
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:" \
+            or database.startswith("file:") or parsed.query.get("mode") == "memory":
+        return
+    from leoflow.engine.safe_files import make_sqlite_private
+
+    with contextlib.suppress(OSError):  # an unreachable file is reported by the open itself
+        make_sqlite_private(database)
