@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 import time
@@ -70,12 +71,22 @@ def _install_signal_handlers(stop: StopSignal) -> None:
             loop.add_signal_handler(sig, stop.set, f"leoflow-agent received {sig.name}")
 
 
+def _test_freeze() -> None:
+    """Test-only (leoflow.engine.faults): stop here, before authenticating, when asked."""
+    path = os.environ.get("LEOFLOW_AGENT_TEST_FREEZE")
+    if path:
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(str(os.getpid()))
+        os.kill(os.getpid(), signal.SIGSTOP)
+
+
 async def run_agent(config: AgentConfig) -> int:
     """The whole life of an agent; returns its exit code (0 once a state was reported)."""
     client = ControlPlaneClient(config)
     heartbeat: Heartbeat | None = None
     try:
         started = time.monotonic()
+        _test_freeze()
         auth = await client.authenticate()
         # in a DAG image, its own interpreter and project (see local_paths)
         task = apply_local_paths(await client.fetch_task())

@@ -9,6 +9,11 @@ With several control-plane addresses (replicas, ``LEOFLOW_AGENT_ADDRESS=a:1,b:2`
 transient failure moves the client on to the next address at once; it waits (the backoff)
 only after every address failed in a round. The task's token is in the shared database, so
 any replica accepts the calls that follow; heartbeats and the log stream fail over too.
+
+Once the control plane has answered this agent, it is known to exist: a later call that
+finds it unreachable (it is restarting, after a crash) keeps retrying beyond the attempts
+for up to ``restart_patience`` seconds (delays capped at ``MAX_DELAY``), so that the report
+of a finished task reaches the restarted server instead of being lost with the agent.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ CALL_TIMEOUT = 30.0
 RESEND_SECONDS = 5.0  # log messages of a broken stream sent again to the next replica
 RESEND_MESSAGES = 512
 AGENT_VERSION = "0.1.0"
+MAX_DELAY = 5.0  # seconds between two rounds, at most
 
 
 def describe(error: grpc.aio.AioRpcError) -> str:
@@ -59,6 +65,7 @@ class ControlPlaneClient:
         self._unconfirmed: deque[tuple[float, pb.LogBatch]] = deque(maxlen=RESEND_MESSAGES)
         self._late: deque[pb.LogBatch] = deque()
         self._streams = 0
+        self._reached = False  # the control plane answered once (see the module doc)
         self._use(0)
         self.metadata = (("x-leoflow-ti", config.ti_id),
                          ("authorization", f"Bearer {config.token}"))
@@ -102,10 +109,15 @@ class ControlPlaneClient:
         at once, and the delay comes only when the whole round failed."""
         attempts = attempts or self.config.connect_attempts
         delay = self.config.connect_backoff
-        for attempt in range(1, attempts + 1):
+        first_failure: float | None = None
+        attempt = 0
+        while True:
+            attempt += 1
             for _ in self.addresses:
                 try:
-                    return await invoke()
+                    result = await invoke()
+                    self._reached = True
+                    return result
                 except grpc.aio.AioRpcError as exc:
                     error = exc
                     if error.code() not in TRANSIENT:
@@ -119,16 +131,19 @@ class ControlPlaneClient:
                     "wrong, expired or already used") from None
             if code not in TRANSIENT:
                 raise AgentError(f"{name} failed: {describe(error)}") from None
-            if attempt == attempts:
+            now = time.monotonic()
+            first_failure = now if first_failure is None else first_failure
+            patient = self._reached and now - first_failure < self.config.restart_patience
+            if attempt >= attempts and not patient:
+                waited = f" and {now - first_failure:.0f} s" if self._reached else ""
                 raise ControlPlaneUnreachable(
                     f"cannot reach the control plane at {self.config.address} "
-                    f"({describe(error)}); gave up on {name} after {attempts} attempts"
-                    f"{timeout_hint}") from None
+                    f"({describe(error)}); gave up on {name} after {attempt} attempts"
+                    f"{waited}{timeout_hint}") from None
             print(f"leoflow-agent: {name}: {describe(error)}; retrying in {delay:.1f} s",
                   file=sys.stderr, flush=True)
             await asyncio.sleep(delay)
-            delay *= 2
-        raise AssertionError("unreachable")
+            delay = min(delay * 2, MAX_DELAY)
 
     async def authenticate(self) -> pb.AuthenticateResponse:
         request = pb.AuthenticateRequest(hostname=socket.gethostname(), pid=os.getpid(),

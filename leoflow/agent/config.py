@@ -12,6 +12,7 @@ ENV_TI = "LEOFLOW_TI_ID"
 ENV_TOKEN = "LEOFLOW_TOKEN"
 ENV_ATTEMPTS = "LEOFLOW_AGENT_CONNECT_ATTEMPTS"
 ENV_BACKOFF = "LEOFLOW_AGENT_CONNECT_BACKOFF"
+ENV_PATIENCE = "LEOFLOW_AGENT_RESTART_PATIENCE"
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,8 @@ class AgentConfig:
     ``connect_attempts`` and ``connect_backoff`` (the first delay, doubled after each
     failure) bound how long the agent waits for an unreachable control plane: by default
     5 attempts over about 10 s (delays 0.67, 1.33, 2.67, 5.33 s).
+    ``restart_patience``: once the control plane has answered, how long (seconds) a call
+    keeps retrying while it is unreachable (restarting after a crash): 120 s by default.
     """
 
     address: str
@@ -32,6 +35,7 @@ class AgentConfig:
     token: str
     connect_attempts: int = 5
     connect_backoff: float = 2 / 3
+    restart_patience: float = 120.0
 
     @property
     def addresses(self) -> tuple[str, ...]:
@@ -57,8 +61,10 @@ class AgentConfig:
         try:
             attempts = int(environ.get(ENV_ATTEMPTS, "5"))
             backoff = float(environ.get(ENV_BACKOFF, str(2 / 3)))
+            patience = float(environ.get(ENV_PATIENCE, "120"))
         except ValueError as exc:
             raise AgentConfigError(f"bad retry setting: {exc}") from None
         return cls(address=address, ti_id=environ[ENV_TI].strip(),
                    token=environ[ENV_TOKEN].strip(), connect_attempts=max(1, attempts),
-                   connect_backoff=max(0.0, backoff))
+                   connect_backoff=max(0.0, backoff),
+                   restart_patience=max(0.0, patience))

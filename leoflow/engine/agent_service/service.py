@@ -10,6 +10,16 @@ fresh token, and ``FetchTask`` then tells the agent how to resume it (``next_met
 
 A watchdog fails tries whose agent stops heartbeating (killed with SIGKILL, frozen machine)
 within ``heartbeat_timeout`` seconds.
+
+Fencing and durability (docs/security.md, "Crash consistency"). The token is the try's
+attempt identity: the calls that let an agent act (``Authenticate``, ``FetchTask``,
+``PushXCom``, ``ReportState``, the state stores) check it against the store every time,
+with the task instance's current try, so an agent of a replaced or revoked attempt is
+refused before it runs user code or writes anything. ``Authenticate`` records the start
+(pid, host) in the try's row and ``ReportState`` the report, each committed before the
+agent is answered: an answer means "durably recorded". The scheduler, the single writer of
+task-instance state, applies them from its queue, or from the rows after a restart
+(``leoflow.engine.scheduler.reconcile``).
 """
 
 from __future__ import annotations
@@ -34,6 +44,7 @@ from leoflow.engine.agent_service.assets import (
 from leoflow.engine.agent_service.context import build_context
 from leoflow.engine.agent_service.task_state import task_state_call
 from leoflow.engine.executors.base import ExecutorEvent
+from leoflow.engine.faults import fault_point
 from leoflow.engine.spec.model import DagSpec, TaskSpec
 from leoflow.engine.store import Store, dags, runs, task_instances, tokens
 from leoflow.engine.store.rows import DagRunRow, TaskInstanceRow
@@ -68,6 +79,9 @@ class _Session:
     try_number: int
     token: str
     last_seen: float
+
+
+IN_FLIGHT = ("queued", "running")  # where a try's agent may start and act
 
 
 class AgentService(pb_grpc.AgentServiceServicer):
@@ -105,10 +119,17 @@ class AgentService(pb_grpc.AgentServiceServicer):
     async def start(self) -> None:
         """Start the heartbeat watchdog; tries already running get a full grace period."""
         async with self.store.connect() as conn:
-            page = await task_instances.list_task_instances(conn, state=["running"],
+            page = await task_instances.list_task_instances(conn, state=list(IN_FLIGHT),
                                                             limit=None)
+            # a queued try whose agent authenticated (its "running" not applied yet) is
+            # watched too; one that never started has no agent to watch
+            started = await tokens.attempts_of(
+                conn, [ti.id for ti in page.items if ti.state == "queued"])
         now = time.monotonic()
         for ti in page.items:
+            attempt = started.get(ti.id)
+            if ti.state == "queued" and (attempt is None or not attempt.started):
+                continue
             self._sessions.setdefault(ti.id, _Session(ti.id, ti.try_number, "", now))
         self._watchdog = asyncio.create_task(self._watch(), name="leoflow-heartbeat-watchdog")
 
@@ -133,7 +154,15 @@ class AgentService(pb_grpc.AgentServiceServicer):
                           "(killed or hung); the try is failed"))
 
     # -- auth ----------------------------------------------------------------------------------
-    async def _authorize(self, context: grpc.aio.ServicerContext) -> _Session:
+    async def _authorize(self, context: grpc.aio.ServicerContext, *, fenced: bool = True,
+                         starting: bool = False, reporting: bool = False) -> _Session:
+        """The caller's session, its token checked.
+
+        ``fenced`` calls (everything that lets an agent act or write) are checked against
+        the store every time: the token must be the task instance's current attempt (same
+        try number; not revoked or replaced), not already reported (except a retried
+        ``ReportState``); ``starting`` calls also need the try in flight. Heartbeats, log
+        lines and XCom reads use the session cached by the last check."""
         metadata = {k: v for k, v in (context.invocation_metadata() or ())}
         ti_id = metadata.get("x-leoflow-ti", "")
         bearer = metadata.get("authorization", "")
@@ -142,16 +171,33 @@ class AgentService(pb_grpc.AgentServiceServicer):
             await context.abort(grpc.StatusCode.UNAUTHENTICATED,
                                 "missing x-leoflow-ti or authorization metadata")
         session = self._sessions.get(ti_id)
-        if session is not None and session.token == token:
+        if not fenced and session is not None and session.token == token:
             session.last_seen = time.monotonic()
             return session
         async with self.store.connect() as conn:
-            try_number = await tokens.verify_token(conn, ti_id, token)
-        if try_number is None:
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED,
-                                "invalid or expired task token for this task instance")
-        session = _Session(ti_id, try_number, token, time.monotonic())
-        self._sessions[ti_id] = session
+            attempt = await tokens.check_token(conn, ti_id, token)
+            ti = None if attempt is None else \
+                await task_instances.get_task_instance_by_id(conn, ti_id)
+        refusal = None
+        if attempt is None or ti is None:
+            refusal = "invalid or expired task token for this task instance"
+        elif ti.try_number != attempt.try_number:
+            refusal = (f"this agent's try {attempt.try_number} is not the task instance's "
+                       f"current try {ti.try_number}")
+        elif attempt.reported_at is not None and not reporting:
+            refusal = "this try already reported its state; its token is spent"
+        elif starting and ti.state not in IN_FLIGHT:
+            refusal = f"the task instance is {ti.state}, not queued or running"
+        if refusal is not None:
+            if session is not None and session.token == token:
+                self._sessions.pop(ti_id, None)
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, refusal)
+        assert attempt is not None
+        if session is None or session.token != token:
+            session = _Session(ti_id, attempt.try_number, token, time.monotonic())
+            if attempt.reported_at is None:
+                self._sessions[ti_id] = session
+        session.last_seen = time.monotonic()
         return session
 
     async def _load(self, session: _Session) -> tuple[TaskInstanceRow, DagRunRow, DagSpec]:
@@ -168,7 +214,18 @@ class AgentService(pb_grpc.AgentServiceServicer):
     # -- the calls ------------------------------------------------------------------------------
     async def Authenticate(self, request: pb.AuthenticateRequest,
                            context: grpc.aio.ServicerContext) -> pb.AuthenticateResponse:
-        session = await self._authorize(context)
+        session = await self._authorize(context, starting=True)
+        # Recorded before the answer, in the row a restart's revocation also writes: an
+        # agent either starts here, or is refused because its try was handed to another.
+        async with self.store.begin() as conn:
+            started = await tokens.record_start(conn, session.ti_id, session.token,
+                                                session.try_number, pid=request.pid or None,
+                                                hostname=request.hostname)
+        if not started:
+            self._sessions.pop(session.ti_id, None)
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED,
+                                "this try's token was revoked (the control plane restarted "
+                                "and handed the try to another agent)")
         await self.report(ExecutorEvent(session.ti_id, session.try_number, "running",
                                         info={"hostname": request.hostname,
                                               "pid": request.pid}))
@@ -180,7 +237,7 @@ class AgentService(pb_grpc.AgentServiceServicer):
                         context: grpc.aio.ServicerContext) -> pb.FetchTaskResponse:
         from leoflow.engine.xcom.resolve import resolve_inputs
 
-        session = await self._authorize(context)
+        session = await self._authorize(context, starting=True)
         ti, run, spec = await self._load(session)
         task = spec.task(ti.task_id)
         params = _params(spec, run)
@@ -227,7 +284,7 @@ class AgentService(pb_grpc.AgentServiceServicer):
 
     async def StreamLogs(self, request_iterator: Any,
                          context: grpc.aio.ServicerContext) -> pb.StreamLogsResponse:
-        session = await self._authorize(context)
+        session = await self._authorize(context, fenced=False)
         ti, _run, _spec = await self._load(session)
         stored = 0
         # Each message is already a batch (the agent sends what one read of the pipe gave,
@@ -260,7 +317,7 @@ class AgentService(pb_grpc.AgentServiceServicer):
 
     async def PullXCom(self, request: pb.PullXComRequest,
                        context: grpc.aio.ServicerContext) -> pb.PullXComResponse:
-        session = await self._authorize(context)
+        session = await self._authorize(context, fenced=False)
         ti, run, spec = await self._load(session)
         task_ids = list(request.task_ids) or [ti.task_id]
         key = request.key or "return_value"
@@ -279,7 +336,7 @@ class AgentService(pb_grpc.AgentServiceServicer):
 
     async def Heartbeat(self, request: pb.HeartbeatRequest,
                         context: grpc.aio.ServicerContext) -> pb.HeartbeatResponse:
-        session = await self._authorize(context)
+        session = await self._authorize(context, fenced=False)
         async with self.store.connect() as conn:
             ti = await task_instances.get_task_instance_by_id(conn, session.ti_id)
         if ti is None or ti.try_number != session.try_number or ti.state not in (
@@ -291,7 +348,7 @@ class AgentService(pb_grpc.AgentServiceServicer):
 
     async def ReportState(self, request: pb.ReportStateRequest,
                           context: grpc.aio.ServicerContext) -> pb.ReportStateResponse:
-        session = await self._authorize(context)
+        session = await self._authorize(context, reporting=True)
         ti, _run, _spec = await self._load(session)
         if request.state not in REPORTABLE:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
@@ -327,14 +384,25 @@ class AgentService(pb_grpc.AgentServiceServicer):
             if request.retry_reason:
                 error += f"\nretry policy: {request.retry_reason}"
         self._sessions.pop(session.ti_id, None)
+        await self.logs.finish(ti, session.try_number)
+        # Committed before the answer (the token is spent by it); the scheduler applies it
+        # from its queue, or from this row after a restart. A retried report (its answer
+        # was lost) gets the first one's answer and is not queued again.
+        report = {"state": request.state, "error": error, "info": info}
+        async with self.store.begin() as conn:
+            stood = await tokens.record_report(conn, session.ti_id, session.token,
+                                               session.try_number, report)
+        if stood is None:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED,
+                                "this try's token was revoked or replaced; report refused")
+        assert stood is not None
         if self.on_reported is not None:
             self.on_reported(session.ti_id)
-        await self.logs.finish(ti, session.try_number)
-        async with self.store.begin() as conn:
-            await tokens.revoke_token(conn, session.ti_id)
-        await self.report(ExecutorEvent(session.ti_id, session.try_number, request.state,
-                                        error=error, info=info))
-        return pb.ReportStateResponse(recorded_state=request.state)
+        if stood is report:
+            await self.report(ExecutorEvent(session.ti_id, session.try_number,
+                                            request.state, error=error, info=info))
+        fault_point("reported", context)
+        return pb.ReportStateResponse(recorded_state=str(stood.get("state") or ""))
 
     async def TaskState(self, request: pb.TaskStateRequest,
                         context: grpc.aio.ServicerContext) -> pb.TaskStateResponse:

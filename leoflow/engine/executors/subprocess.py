@@ -42,6 +42,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from leoflow.engine import faults
 from leoflow.engine.executors.base import EventCallback, ExecutorEvent, TaskLaunch
 from leoflow.engine.spec.model import TaskSpec
 
@@ -349,7 +350,8 @@ class SubprocessExecutor:
         token = await self.mint_token(launch)
         output = self._fresh_output_path(launch)
         output.parent.mkdir(parents=True, exist_ok=True)
-        env = {**self._agent_env(), "LEOFLOW_TI_ID": launch.ti_id, "LEOFLOW_TOKEN": token}
+        env = {**self._agent_env(), "LEOFLOW_TI_ID": launch.ti_id, "LEOFLOW_TOKEN": token,
+               **faults.agent_env(launch.ti_id, launch.task_id, launch.try_number)}
         process = await self._fork(env, output)
         if process is None:
             fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)

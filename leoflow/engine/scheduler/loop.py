@@ -60,6 +60,7 @@ from leoflow.engine.scheduler.decisions import (
     normalize_branch_choice,
 )
 from leoflow.engine.scheduler.mapping import UnmappableValue, expansion_length
+from leoflow.engine.scheduler.reconcile import reconcile_in_flight
 from leoflow.engine.scheduler.retry import next_retry_at
 from leoflow.engine.scheduler.states import DagRunType
 from leoflow.engine.services.assets import create_event, record_task_success
@@ -209,6 +210,7 @@ class Scheduler:
         for executor in self.executors.values():
             executor.set_callback(self.report)
         in_flight: dict[str, list[TaskLaunch]] = {}
+        flying: list[tuple[TaskInstanceRow, TaskLaunch, TaskSpec | None]] = []
         now = self.clock.now()
         async with self.store.connect() as conn:
             active = list((await runs.list_runs(conn, state=list(ACTIVE_RUN_STATES),
@@ -235,12 +237,23 @@ class Scheduler:
                     name = ti.executor if ti.executor in self.executors \
                         else self._default_executor
                     in_flight.setdefault(name, []).append(launch)
+                    flying.append((ti, launch, task))
             dag_rows = (await dags.list_dags(conn, limit=None)).items
+        # reported / started / never started: see scheduler/reconcile.py
+        plan = await reconcile_in_flight(self.store, [ti for ti, _, task in flying if task])
+        plan.adopt.update(ti.id for ti, _, task in flying if task is None)
         self._worker = asyncio.create_task(self._work(), name="leoflow-scheduler")
         await self.triggers.start()
         await self.watchers.start()
+        for event in plan.events:  # before anything the executors conclude
+            await self.report(event)
         for name, launches in in_flight.items():
-            await self.executors[name].reconcile(launches)
+            await self.executors[name].reconcile(
+                [replace(launch, pid=plan.pids.get(launch.ti_id, launch.pid))
+                 for launch in launches if launch.ti_id in plan.adopt])
+        for ti, launch, task in flying:
+            if ti.id in plan.relaunch and task is not None:
+                await self._launch(launch, task)  # the same try, with a fresh token
         for run in active:
             self.wake_run(run.id)
         for dag in dag_rows:

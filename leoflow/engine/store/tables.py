@@ -300,6 +300,12 @@ task_token = Table(
     Column("try_number", Integer, nullable=False),
     Column("token_hash", String(64), nullable=False),
     Column("issued_at", UTCDateTime, nullable=False),
+    # the try's fencing record (store/tokens.py): its agent's start, and what it reported
+    Column("started_at", UTCDateTime, nullable=True),
+    Column("pid", Integer, nullable=True),
+    Column("hostname", String(1000), nullable=True),
+    Column("reported_at", UTCDateTime, nullable=True),
+    Column("report", Text, nullable=True),
 )
 
 # -- Users, API tokens, revoked access tokens, variables, connections (docs/auth.md) -------
