@@ -25,6 +25,9 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from leoflow.agent.try_tree import TREE_ENV as TRY_TREE_ENV
+from leoflow.agent.try_tree import end_leftovers as end_try_leftovers
+
 PASSED_THROUGH = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR",
                   "SSL_CERT_FILE", "SSL_CERT_DIR")
 KILL_GRACE = 3.0
@@ -87,10 +90,14 @@ def base_environment(task_env: Mapping[str, str], *, python: str | None,
 
 def airflow_context_env(*, dag_id: str, task_id: str, run_id: str, try_number: int,
                         logical_date: str | None, owner: str) -> dict[str, str]:
-    """The ``AIRFLOW_CTX_*`` variables Airflow gives every task's processes."""
+    """The ``AIRFLOW_CTX_*`` variables Airflow gives every task's processes, and the try's
+    tree marker (``TRY_TREE_ENV``): the executor finds what the task left running by it
+    when the agent dies (leoflow.engine.executors.try_tree)."""
     env = {"AIRFLOW_CTX_DAG_ID": dag_id, "AIRFLOW_CTX_TASK_ID": task_id,
            "AIRFLOW_CTX_DAG_RUN_ID": run_id, "AIRFLOW_CTX_TRY_NUMBER": str(try_number),
            "AIRFLOW_CTX_DAG_OWNER": owner}
+    if os.environ.get(TRY_TREE_ENV):
+        env[TRY_TREE_ENV] = os.environ[TRY_TREE_ENV]
     if logical_date:
         env["AIRFLOW_CTX_LOGICAL_DATE"] = logical_date
     return env
@@ -111,21 +118,43 @@ def _signal_group(pid: int, sig: int) -> bool:
         return False
 
 
+async def exited(process: asyncio.subprocess.Process) -> int:
+    """The process's status once it exited.
+
+    Not ``process.wait()`` alone: on Python 3.11 it also waits until the process's pipes
+    close, and a child it left running (``sleep 1000 &``, a ``setsid`` daemon) may hold
+    them for ever; the exit itself is seen by ``returncode``, checked every 50 ms.
+    """
+    waiter = asyncio.ensure_future(process.wait())
+    try:
+        while not waiter.done() and process.returncode is None:
+            await asyncio.wait({waiter}, timeout=0.05)
+    finally:
+        if not waiter.done():
+            waiter.cancel()
+    assert process.returncode is not None
+    return process.returncode
+
+
 async def kill_group(process: asyncio.subprocess.Process, grace: float = KILL_GRACE) -> None:
     """SIGTERM the process group, SIGKILL it after ``grace`` seconds (or at once if gone).
 
     The group is signalled again after the leader exits, so children that ignore SIGTERM
-    do not outlive the task.
+    do not outlive the task, and so is the rest of the try's tree (``setsid`` daemons).
     """
     if process.returncode is None:
         _signal_group(process.pid, signal.SIGTERM)
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(process.wait(), grace)
+            await asyncio.wait_for(exited(process), grace)
     _signal_group(process.pid, signal.SIGKILL)
     if process.returncode is None:
-        await process.wait()
+        await exited(process)
+    end_try_leftovers()
 
 
 def reap_leftovers(process: asyncio.subprocess.Process) -> None:
-    """After the task ended: kill what it left running in its group (no leaking workers)."""
+    """After the task ended: kill what it left running in its group (no leaking workers),
+    and what left the group (``setsid``): the rest of the try's tree (``try_tree``)."""
     _signal_group(process.pid, signal.SIGKILL)
+    if process.returncode is not None:
+        end_try_leftovers()

@@ -18,7 +18,7 @@ from leoflow.agent.assets import LoopRequester
 from leoflow.agent.client import ControlPlaneClient
 from leoflow.agent.heartbeat import StopSignal
 from leoflow.agent.logs import LogShipper, pump
-from leoflow.agent.process import kill_group, reap_leftovers
+from leoflow.agent.process import exited, kill_group, reap_leftovers
 from leoflow.rpc import agent_pb2 as pb
 from leoflow.sdk.asset_runtime import add_asset_context
 from leoflow.sdk.context_objects import TaskInstance, build_context
@@ -127,7 +127,7 @@ async def supervise(process: asyncio.subprocess.Process, run: TaskRun, *,
                                  on_lines=tail.extend)),
         *companions,
     ]
-    waiter = asyncio.create_task(process.wait())
+    waiter = asyncio.create_task(exited(process))  # not wait(): a child may hold the pipes
     stopper = asyncio.create_task(run.stop.wait())
     loop = asyncio.get_running_loop()
     timeout = None if run.deadline is None else max(0.0, run.deadline - loop.time())

@@ -38,12 +38,14 @@ import os
 import signal
 import sys
 import tempfile
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from leoflow.engine import faults
 from leoflow.engine.executors.base import EventCallback, ExecutorEvent, TaskLaunch
+from leoflow.engine.executors.try_tree import TryTree, end_leftovers, sweep_empty
 from leoflow.engine.spec.model import TaskSpec
 
 log = logging.getLogger("leoflow.executor.subprocess")
@@ -58,14 +60,21 @@ ORPHAN_POLL = 0.5  # seconds between liveness checks of an agent adopted after a
 FORK_IDLE = 60.0  # seconds without a start after which the fork server is stopped
 
 # The fork server, run as ``python -c``. Requests on stdin, one JSON line each:
-# {"id": n, "env": {...}, "output": path}; answers on stdout: {"id": n, "pid": p} once
-# forked, {"exit": p, "code": c} when a child ended (c < 0: killed by signal -c).
+# {"id": n, "env": {...}, "output": path, "cgroup": procs file or ""} (the child joins that
+# cgroup first); answers on stdout: {"id": n, "pid": p} once forked, {"exit": p, "code": c}
+# when a child ended (c < 0: killed by signal -c).
 # End of input: fork no more and exit (children live on; they are in their own sessions).
 FORK_SERVER = r"""
 import json, os, select, signal, sys
 import leoflow.agent.agent, leoflow.agent.main
 
 def child(request, fds):
+    if request.get("cgroup"):
+        try:
+            with open(request["cgroup"], "w") as handle:
+                handle.write("0")
+        except OSError:
+            pass
     os.setsid()
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -209,11 +218,12 @@ class _ForkServer:
         return self.process.returncode is None and self.reader is not None \
             and not self.reader.done()
 
-    async def fork(self, env: dict[str, str], output: Path) -> _Forked:
+    async def fork(self, env: dict[str, str], output: Path, cgroup: str = "") -> _Forked:
         assert self.process.stdin is not None
         request_id = next(self._ids)
         reply = self._replies[request_id] = asyncio.get_running_loop().create_future()
-        line = json.dumps({"id": request_id, "env": env, "output": str(output)})
+        line = json.dumps({"id": request_id, "env": env, "output": str(output),
+                           "cgroup": cgroup})
         try:
             async with self._lock:
                 self.process.stdin.write(line.encode() + b"\n")
@@ -285,9 +295,11 @@ class _Agent:
     launch: TaskLaunch
     process: asyncio.subprocess.Process | _Forked
     output: Path
+    tree: TryTree | None = None
     watcher: asyncio.Task[None] | None = None
     reported: bool = False
     cancelled: str | None = None
+    tree_ended: asyncio.Task[None] | None = None
 
 
 @dataclass
@@ -297,6 +309,7 @@ class _Orphan:
     launch: TaskLaunch
     watcher: asyncio.Task[None] | None = None
     reported: bool = False
+    tree: TryTree | None = None
 
 
 class SubprocessExecutor:
@@ -350,18 +363,27 @@ class SubprocessExecutor:
         token = await self.mint_token(launch)
         output = self._fresh_output_path(launch)
         output.parent.mkdir(parents=True, exist_ok=True)
+        # every process of the try ends with it (try_tree.py): a cgroup the agent joins
+        # before it runs anything, or a marker its whole tree inherits
+        tree = await asyncio.to_thread(TryTree.create, launch.ti_id, launch.try_number)
         env = {**self._agent_env(), "LEOFLOW_TI_ID": launch.ti_id, "LEOFLOW_TOKEN": token,
-               **faults.agent_env(launch.ti_id, launch.task_id, launch.try_number)}
-        process = await self._fork(env, output)
+               **faults.agent_env(launch.ti_id, launch.task_id, launch.try_number),
+               **tree.env}
+        process = await self._fork(env, output, tree.procs_file)
         if process is None:
             fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
             try:
                 process = await asyncio.create_subprocess_exec(
                     *self.agent_command, env=env, stdin=asyncio.subprocess.DEVNULL,
                     stdout=fd, stderr=fd, start_new_session=True)
+            except BaseException:
+                tree.discard()
+                raise
             finally:
                 os.close(fd)
-        agent = self._agents[launch.ti_id] = _Agent(launch, process, output)
+            # still importing (it starts nothing for 100+ ms): joined long before it forks
+            tree.join(process.pid)
+        agent = self._agents[launch.ti_id] = _Agent(launch, process, output, tree)
         agent.watcher = asyncio.create_task(self._watch(agent), name=f"agent-{launch.ti_id}")
 
     def _agent_env(self) -> dict[str, str]:
@@ -371,7 +393,8 @@ class SubprocessExecutor:
         return env
 
     # -- the fork server -----------------------------------------------------------------------
-    async def _fork(self, env: dict[str, str], output: Path) -> _Forked | None:
+    async def _fork(self, env: dict[str, str], output: Path, cgroup: str = ""
+                    ) -> _Forked | None:
         """An agent forked by the fork server; None to start it the plain way."""
         if not self.fork_server or self._closed:
             return None
@@ -380,7 +403,7 @@ class SubprocessExecutor:
             return None
         self._restart_idle_timer()
         try:
-            return await server.fork(env, output)
+            return await server.fork(env, output, cgroup)
         except Exception as exc:
             log.warning("the fork server could not start an agent (%s); starting it plainly",
                         exc)
@@ -441,6 +464,8 @@ class SubprocessExecutor:
 
     async def _watch(self, agent: _Agent) -> None:
         code = await agent.process.wait()
+        # before the try is reported over: its retry must not overlap with what it left
+        await self._end_tree(agent)
         if self._agents.get(agent.launch.ti_id) is agent:  # not a resumed try's newer agent
             del self._agents[agent.launch.ti_id]
         await self._forward_output(agent.launch, agent.output)
@@ -450,6 +475,29 @@ class SubprocessExecutor:
         if getattr(agent.process, "status_unknown", False):
             reason = "ended (how is unknown: its fork server had stopped)"
         await self._failed(agent.launch, f"the task's agent {reason} before reporting a result")
+
+    async def _end_tree(self, agent: _Agent) -> None:
+        """Kill every process the try left (once; ``cancel`` and ``_watch`` both wait)."""
+        if agent.tree is None:
+            return
+        if agent.tree_ended is None:
+            agent.tree_ended = asyncio.create_task(self._kill_tree(
+                agent.launch, agent.tree, agent.process.pid))
+        await asyncio.shield(agent.tree_ended)
+
+    @staticmethod
+    async def _kill_tree(launch: TaskLaunch, tree: TryTree, leader: int) -> None:
+        started = time.monotonic()
+        try:
+            killed = await asyncio.to_thread(tree.end, leader)
+        except Exception:
+            log.exception("could not end the processes of %s", launch.ti_id)
+            return
+        killed.discard(leader)
+        if killed:
+            log.info("%s (try %d): ended %d process(es) it left running in %.0f ms",
+                     launch.ti_id, launch.try_number, len(killed),
+                     (time.monotonic() - started) * 1000)
 
     async def _failed(self, launch: TaskLaunch, error: str) -> None:
         if self._callback is not None:
@@ -481,9 +529,12 @@ class SubprocessExecutor:
                 if orphan.watcher is not None:
                     orphan.watcher.cancel()
                 _kill_pid_group(orphan.launch)
+                if orphan.tree is not None:
+                    await self._kill_tree(orphan.launch, orphan.tree, orphan.launch.pid or 0)
             return
         agent.cancelled = reason
         await _terminate(agent.process)
+        await self._end_tree(agent)  # the next try may start as soon as this returns
 
     async def reconcile(self, known: Sequence[TaskLaunch]) -> None:
         """Adopt the tries whose agent survived a restart; report those whose agent is gone.
@@ -492,14 +543,22 @@ class SubprocessExecutor:
         exits without having reported fails its try at once. One that hangs is failed by
         the agent service's heartbeat watchdog.
         """
+        with contextlib.suppress(OSError):
+            await asyncio.to_thread(sweep_empty)  # cgroups an earlier plane left
         for launch in known:
             if launch.ti_id in self._agents or launch.ti_id in self._orphans:
                 continue
             if launch.pid is not None and _alive(launch.pid):
-                orphan = self._orphans[launch.ti_id] = _Orphan(launch)
+                tree = await asyncio.to_thread(TryTree.of_process, launch.pid)
+                orphan = self._orphans[launch.ti_id] = _Orphan(launch, tree=tree)
                 orphan.watcher = asyncio.create_task(self._watch_orphan(orphan),
                                                      name=f"orphan-{launch.ti_id}")
                 continue
+            # its agent died while no control plane watched: what it started may live on
+            left = await asyncio.to_thread(end_leftovers, launch.ti_id, launch.try_number)
+            if left:
+                log.info("%s (try %d): ended %d process(es) its vanished agent left",
+                         launch.ti_id, launch.try_number, len(left))
             await self._failed(launch, "the task's agent was gone after the control plane "
                                        "restarted")
 
@@ -507,6 +566,8 @@ class SubprocessExecutor:
         assert orphan.launch.pid is not None
         while _alive(orphan.launch.pid):
             await asyncio.sleep(ORPHAN_POLL)
+        if orphan.tree is not None:
+            await self._kill_tree(orphan.launch, orphan.tree, orphan.launch.pid)
         self._orphans.pop(orphan.launch.ti_id, None)
         await self._forward_output(orphan.launch, self._output_path(orphan.launch))
         if not orphan.reported:
@@ -527,6 +588,7 @@ class SubprocessExecutor:
             for agent in agents:
                 agent.cancelled = "shutdown"
             await asyncio.gather(*(_terminate(a.process) for a in agents))
+            await asyncio.gather(*(self._end_tree(a) for a in agents), return_exceptions=True)
             # their watchers copy what they printed into the logs, then end
             ending = [a.watcher for a in agents if a.watcher is not None]
             if ending:
