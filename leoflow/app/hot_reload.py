@@ -52,6 +52,7 @@ from leoflow.app.workspace import (
     project_of,
     tree_fingerprint,
 )
+from leoflow.engine.workspace_tenants import tenant_of_file
 from leoflow.errors import LeoflowError
 
 if TYPE_CHECKING:
@@ -498,10 +499,10 @@ class Reloader:
             dag_id = document["dag_id"]
             async with self.plane.store.connect() as conn:
                 before = await dags.current_version(conn, dag_id)
-            try:
+            try:  # a project in tenants/<T>/ of the workspace registers T's DAGs
                 version = await self.plane.operations.register_dag(
                     document, source_code=source, fileloc=dag_file,
-                    paused_on_create=self.paused_on_create)
+                    paused_on_create=self.paused_on_create, tenant=tenant_of_file(dag_file))
             except LeoflowError as exc:
                 raise _Failure(ReloadError(dag_file, document.get("line"),
                                            f"DAG {dag_id!r} could not be registered: {exc}",

@@ -16,13 +16,19 @@ from typing import Any
 
 from leoflow.engine.compiler.compile import compile_project, load_project_config
 from leoflow.engine.compiler.errors import CompileError
+from leoflow.engine.workspace_tenants import DEFAULT_TENANT, tenant_of_file
+from leoflow.errors import LeoflowError
 from leoflow.ide.compile_events import CompileOutcome
 from leoflow.ide.project import find_project
 
 
 async def compile_and_register(plane: Any, project_dir: Path, *,
-                               user: str | None = None) -> CompileOutcome:
-    """Compile ``project_dir``; register each DAG; the outcome says what happened."""
+                               user: str | None = None,
+                               workspace: Path | None = None) -> CompileOutcome:
+    """Compile ``project_dir``; register each DAG; the outcome says what happened.
+
+    The DAGs belong to the tenant whose part of ``workspace`` holds the project
+    (``tenants/<T>/...``; ``default`` elsewhere), as the hot reloader registers them."""
     try:
         project = await asyncio.to_thread(compile_project, project_dir,
                                           home=plane.settings.home)
@@ -33,9 +39,21 @@ async def compile_and_register(plane: Any, project_dir: Path, *,
         return CompileOutcome(project_dir, False, dag_ids, file=exc.file, line=exc.line,
                               message=exc.message, kind=exc.kind)
     versions: dict[str, int] = {}
+    tenant = DEFAULT_TENANT
+    if workspace is not None:
+        try:
+            relative = Path(project_dir).resolve().relative_to(Path(workspace).resolve())
+            tenant = tenant_of_file(relative / "dag.py")
+        except ValueError:
+            pass  # outside the workspace: the machine owner's
     for document in project.documents:
-        version = await plane.operations.register_dag(
-            document, source_code=project.source, fileloc=str(project.dag_file), user=user)
+        try:
+            version = await plane.operations.register_dag(
+                document, source_code=project.source, fileloc=str(project.dag_file),
+                user=user, tenant=tenant)
+        except LeoflowError as exc:  # a dag_id another tenant owns
+            return CompileOutcome(project_dir, False, (document["dag_id"],),
+                                  message=str(exc), kind="register")
         versions[document["dag_id"]] = version.version_number
     return CompileOutcome(project_dir, True, tuple(versions), versions=versions)
 
@@ -52,4 +70,5 @@ async def recompile_for_file(services: Any, path: Path, *,
 
         result = await services.reloader.reload_now(project_dir)
         return outcome_from(result) if result is not None else None
-    return await compile_and_register(services.require_plane(), project_dir, user=user)
+    return await compile_and_register(services.require_plane(), project_dir, user=user,
+                                      workspace=services.workspace)

@@ -10,10 +10,12 @@ copied), then, once the user has chosen in a dialog, with "yes" for the chosen f
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from leoflow.errors import LeoflowError
 
 
 @dataclass
@@ -58,8 +60,11 @@ def overwrite_pass(copy_examples: Callable[..., Any], workspace: Path,
     return ExamplesOutcome(written=_written(report), conflicts=kept)
 
 
-async def download_examples(services: Any, hub: Any) -> None:
-    """The button's action: copy, then ask about the user's changed files, if any."""
+async def download_examples(services: Any, hub: Any, workspace: Path | None = None,
+                            recheck: Callable[[], Awaitable[Any]] | None = None) -> None:
+    """The button's action: copy into ``workspace`` (the user's tenant's folder; the whole
+    workspace by default), then ask about the user's changed files, if any. ``recheck``
+    (the page's access check) runs again before the files the user chose are replaced."""
     from nicegui import run, ui
 
     from leoflow.ide.layout import transient_dialog
@@ -68,14 +73,15 @@ async def download_examples(services: Any, hub: Any) -> None:
         ui.notify("Examples are not available in this IDE (start it with `leoflow lite`).",
                   type="warning")
         return
+    target = Path(workspace or services.workspace)
     try:
-        outcome = await run.io_bound(first_pass, services.copy_examples, services.workspace)
+        outcome = await run.io_bound(first_pass, services.copy_examples, target)
     except (OSError, ValueError) as exc:
         ui.notify(f"Could not copy the examples: {exc}", type="negative", multi_line=True)
         return
     hub.publish("files.changed", {})
     if not outcome.conflicts:
-        ui.notify(f"Examples are in {services.workspace / 'examples'} "
+        ui.notify(f"Examples are in {target / 'examples'} "
                   f"({len(outcome.written)} files written)", type="positive")
         return
     with transient_dialog() as dialog, ui.card().classes("w-[32rem] max-w-full"):
@@ -91,8 +97,13 @@ async def download_examples(services: Any, hub: Any) -> None:
             if not chosen:
                 ui.notify("Your changed files were kept", type="info")
                 return
-            result = await run.io_bound(overwrite_pass, services.copy_examples,
-                                        services.workspace, chosen)
+            if recheck is not None:
+                try:
+                    await recheck()
+                except LeoflowError as exc:
+                    ui.notify(str(exc), type="negative")
+                    return
+            result = await run.io_bound(overwrite_pass, services.copy_examples, target, chosen)
             hub.publish("files.changed", {})
             ui.notify(f"Replaced {len(chosen)} file(s); kept {len(result.conflicts)}",
                       type="positive")

@@ -107,10 +107,16 @@ def _icon(name: str) -> str:
 
 
 class Workspace:
-    """File operations confined to ``root`` (the Lite workspace, ``~/leoflow``)."""
+    """File operations confined to ``root`` (the Lite workspace, ``~/leoflow``, or one
+    tenant's folder of it), never reaching the ``excluded`` folders below it (other tenants'
+    folders: ``leoflow.engine.workspace_tenants``)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, excluded: tuple[PurePosixPath, ...] = ()) -> None:
         self.root = Path(root).expanduser().resolve()
+        self.excluded = tuple(self.root.joinpath(*PurePosixPath(e).parts) for e in excluded)
+
+    def _excluded(self, real: Path) -> bool:
+        return any(real == e or real.is_relative_to(e) for e in self.excluded)
 
     # -- checks ----------------------------------------------------------------------------
     def resolve(self, path: str) -> Path:
@@ -125,6 +131,9 @@ class Workspace:
         if real != self.root and not real.is_relative_to(self.root):
             raise WorkspacePathError(path, "leads outside the workspace (through a symbolic "
                                            "link)")
+        if self._excluded(target) or self._excluded(real):
+            raise WorkspacePathError(path, "is another tenant's folder; the IDE shows each "
+                                           "tenant its own files only")
         return target
 
     def relative(self, absolute: Path) -> str:
@@ -151,9 +160,11 @@ class Workspace:
                     or entry.name.endswith(".leoflow-tmp"):
                 continue  # tool folders, Leoflow's own files, half-written saves
             path = Path(entry.path)
+            if self._excluded(path):
+                continue  # another tenant's folder
             if entry.is_symlink():
                 real = path.resolve(strict=False)
-                if not real.is_relative_to(self.root):
+                if not real.is_relative_to(self.root) or self._excluded(real):
                     continue  # a link out of the workspace: not shown, not reachable
             count[0] += 1
             rel = self.relative(path)

@@ -4,7 +4,9 @@
 person, newest first, each with its form; ``HitlForm`` (in a task's panel, and in that list)
 shows the subject, the body, the options (radio buttons, or checkboxes when ``multiple``)
 and the request's form fields, and answers through ``leoflow.engine.services.hitl``, the
-same service the API uses: the same checks, and the task resumes at once.
+same service the API uses: the same checks, and the task resumes at once. Each read and
+each answer asks the page's ``Access`` for the current principal first (its tenant and
+role now, not when the page was opened).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from urllib.parse import quote
 
 from nicegui import ui
 
-from leoflow.engine.auth.permissions import EDIT_RUNS, Principal, role_allows
+from leoflow.engine.auth.permissions import EDIT_RUNS, READ, role_allows
 from leoflow.engine.services.errors import ServiceError
 from leoflow.engine.services.hitl import (
     HitlDetail,
@@ -25,6 +27,8 @@ from leoflow.engine.services.hitl import (
     Responder,
     scheduler_nudge,
 )
+from leoflow.errors import LeoflowError
+from leoflow.ide.access import Access, AccessDenied
 from leoflow.ide.events import EventHub, LiveRegion
 
 WAITING = "awaiting_input"
@@ -50,10 +54,11 @@ class HitlForm:
     """The answer form of one waiting task instance; ``on_answered`` runs after a
     successful answer."""
 
-    def __init__(self, service: HitlService, principal: Principal, detail: HitlDetail,
+    def __init__(self, service: HitlService, access: Access, detail: HitlDetail,
                  on_answered: Callable[[], Awaitable[None]] | None = None) -> None:
         self.service = service
-        self.principal = principal
+        self.access = access
+        self.principal = access.principal
         self.detail = detail
         self.on_answered = on_answered
         self.choice: Any = None
@@ -121,10 +126,15 @@ class HitlForm:
             ui.notify(f"A form field is not valid JSON: {exc}", type="negative")
             return
         try:
+            principal = await self.access.check(EDIT_RUNS)
+        except LeoflowError as exc:
+            ui.notify(str(exc), type="negative")
+            return
+        try:
             await self.service.answer(
-                tenant=self.principal.tenant,
-                responder=Responder(id=self.principal.username, name=self.principal.username,
-                                    role=self.principal.role),
+                tenant=principal.tenant,
+                responder=Responder(id=principal.username, name=principal.username,
+                                    role=principal.role),
                 dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id,
                 map_index=ti.map_index, chosen_options=self.chosen(), params_input=params)
         except ServiceError as exc:
@@ -138,18 +148,23 @@ class HitlForm:
 class TaskHitlSection:
     """The form in a task instance's panel (nothing when the task never asked)."""
 
-    def __init__(self, plane: Any, principal: Principal, dag_id: str, run_id: str,
+    def __init__(self, plane: Any, access: Access, dag_id: str, run_id: str,
                  task_id: str, map_index: int = -1) -> None:
         self.service = hitl_service(plane)
-        self.principal = principal
+        self.access = access
         self.key = (dag_id, run_id, task_id, map_index)
         self.detail: HitlDetail | None = None
 
     async def load(self) -> None:
         dag_id, run_id, task_id, map_index = self.key
         try:
+            principal = await self.access.check(READ)
+        except AccessDenied:
+            self.detail = None
+            return
+        try:
             self.detail = await self.service.get_detail(
-                tenant=self.principal.tenant, dag_id=dag_id, run_id=run_id, task_id=task_id,
+                tenant=principal.tenant, dag_id=dag_id, run_id=run_id, task_id=task_id,
                 map_index=map_index)
         except HitlNotFound:
             self.detail = None
@@ -171,21 +186,26 @@ class TaskHitlSection:
                 ui.icon("front_hand", size="xs")
                 ui.label("Required action" if self.detail.task_instance.state == WAITING
                          else "Human in the loop")
-            HitlForm(self.service, self.principal, self.detail, self.refresh).build()
+            HitlForm(self.service, self.access, self.detail, self.refresh).build()
 
 
 class RequiredActions:
     """The tenant's tasks waiting for a person (the DAGs page shows it when any wait)."""
 
-    def __init__(self, plane: Any, hub: EventHub, principal: Principal) -> None:
+    def __init__(self, plane: Any, hub: EventHub, access: Access) -> None:
         self.service = hitl_service(plane)
         self.hub = hub
-        self.principal = principal
+        self.access = access
         self.waiting: list[HitlDetail] = []
 
     async def load(self) -> None:
+        try:
+            principal = await self.access.check(READ)
+        except AccessDenied:
+            self.waiting = []
+            return
         found, _ = await self.service.list_details(
-            tenant=self.principal.tenant, response_received=False, states=[WAITING],
+            tenant=principal.tenant, response_received=False, states=[WAITING],
             limit=100)
         self.waiting = found
 
@@ -214,4 +234,4 @@ class RequiredActions:
                                   icon="front_hand").classes("w-full").props(
                         f'data-testid="required-action-{ti.dag_id}-{ti.task_id}"'):
                     ui.link(f"run {ti.run_id}", link).classes("text-caption leoflow-mono")
-                    HitlForm(self.service, self.principal, detail, self.refresh).build()
+                    HitlForm(self.service, self.access, detail, self.refresh).build()

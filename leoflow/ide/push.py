@@ -1,11 +1,14 @@
 """Push to cluster: compile a DAG and register its dag.json on a Pro control plane.
 
-The server URL and the API token are remembered per workspace, in
-``<workspace>/.leoflow/push.json`` (readable by the owner only; the editor's file tree
-never shows or serves ``.leoflow``). The push is ``POST {server}/api/leoflow/dags`` with
-the document and its source code and ``Authorization: Bearer <token>``: the server answers
-201 (a new version) or 200 (this content is already a version) with the version, or an
-error whose ``detail`` is shown as it is (a 422 lists the offending field paths).
+The server URL and the API token are remembered per workspace and tenant, in
+``<workspace>/.leoflow/push.json`` for the default tenant and ``push-<tenant>.json`` for
+another (readable by the owner only; the editor's file tree never shows or serves
+``.leoflow``): a user never sees another tenant's token. Opening the dialog and pushing both
+need MANAGE_DAGS on the DAG, asked of ``Access`` at that moment. The push is
+``POST {server}/api/leoflow/dags`` with the document and its source code and
+``Authorization: Bearer <token>``: the server answers 201 (a new version) or 200 (this
+content is already a version) with the version, or an error whose ``detail`` is shown as it is
+(a 422 lists the offending field paths).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 import httpx
 
 from leoflow.engine.safe_files import write_file
+from leoflow.engine.workspace_tenants import DEFAULT_TENANT, tenant_folder
 from leoflow.errors import LeoflowError
 
 SETTINGS_DIR = ".leoflow"
@@ -33,13 +37,16 @@ class PushSettings:
     token: str = ""
 
 
-def settings_path(workspace: Path) -> Path:
-    return Path(workspace) / SETTINGS_DIR / SETTINGS_FILE
+def settings_path(workspace: Path, tenant: str = DEFAULT_TENANT) -> Path:
+    if tenant == DEFAULT_TENANT:
+        return Path(workspace) / SETTINGS_DIR / SETTINGS_FILE
+    tenant_folder(tenant)  # a tenant name that is a safe file name, or NoWorkspaceFolder
+    return Path(workspace) / SETTINGS_DIR / f"push-{tenant}.json"
 
 
-def load_settings(workspace: Path) -> PushSettings:
+def load_settings(workspace: Path, tenant: str = DEFAULT_TENANT) -> PushSettings:
     try:
-        data = json.loads(settings_path(workspace).read_text("utf-8"))
+        data = json.loads(settings_path(workspace, tenant).read_text("utf-8"))
     except (OSError, ValueError):
         return PushSettings()
     if not isinstance(data, dict):
@@ -47,8 +54,9 @@ def load_settings(workspace: Path) -> PushSettings:
     return PushSettings(server=str(data.get("server") or ""), token=str(data.get("token") or ""))
 
 
-def save_settings(workspace: Path, settings: PushSettings) -> None:
-    path = settings_path(workspace)
+def save_settings(workspace: Path, settings: PushSettings,
+                  tenant: str = DEFAULT_TENANT) -> None:
+    path = settings_path(workspace, tenant)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_file(path, json.dumps({"server": settings.server, "token": settings.token},
                                 indent=2), root=workspace, mode=0o600)
@@ -127,17 +135,25 @@ async def compile_for_push(plane: Any, project_dir: Path, dag_id: str
     return project.document(dag_id), project.source
 
 
-async def open_push_dialog(services: Any, dag_id: str) -> None:
+async def open_push_dialog(services: Any, access: Any, dag_id: str) -> None:
+    """``access``: the page's ``leoflow.ide.access.Access``."""
     from nicegui import run, ui
 
+    from leoflow.engine.auth.permissions import MANAGE_DAGS
     from leoflow.engine.compiler.errors import CompileError
     from leoflow.ide import queries
     from leoflow.ide.layout import transient_dialog
     from leoflow.ide.project import dag_file
 
     plane = services.require_plane()
-    saved = await run.io_bound(load_settings, services.workspace)
-    detail = await queries.dag_detail(plane, dag_id, grid_runs=0)
+    try:
+        principal = await access.dag(dag_id, MANAGE_DAGS)
+    except LeoflowError as exc:
+        ui.notify(str(exc), type="negative")
+        return
+    tenant = principal.tenant
+    saved = await run.io_bound(load_settings, services.workspace, tenant)
+    detail = await queries.dag_detail(plane, dag_id, tenant=tenant, grid_runs=0)
     path = dag_file(services.workspace, detail.dag.fileloc if detail else None)
     with transient_dialog() as dialog, ui.card().classes("w-[32rem] max-w-full"):
         ui.label(f"Push {dag_id} to a cluster").classes("text-h6")
@@ -157,9 +173,15 @@ async def open_push_dialog(services: Any, dag_id: str) -> None:
                 result.text = "this DAG has no file to compile"
                 result.classes("text-negative")
                 return
+            try:
+                now = await access.dag(dag_id, MANAGE_DAGS)
+            except LeoflowError as exc:
+                result.text = str(exc)
+                result.classes("text-negative")
+                return
             settings = PushSettings(server=(server.value or "").strip(),
                                     token=(token.value or "").strip())
-            await run.io_bound(save_settings, services.workspace, settings)
+            await run.io_bound(save_settings, services.workspace, settings, now.tenant)
             result.text = "compiling…"
             try:
                 document, source = await compile_for_push(plane, path.parent, dag_id)

@@ -3,6 +3,10 @@
 This is the only IDE module that reads the store's repositories; pages get frozen values
 from here and write only through ``plane.operations``. (When the engine grows a read-side
 service, this module becomes a thin adapter over it.)
+
+Every read is scoped to a tenant, as the API's are: lists hold the tenant's DAGs only, and a
+DAG of another tenant reads as one that does not exist (None). Pages pass the tenant of the
+principal ``Access`` has just checked (``leoflow.ide.access``).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from leoflow.engine.spec.model import DagSpec
-from leoflow.engine.store import dags, import_errors, runs, task_instances
+from leoflow.engine.store import dags, listings, runs, task_instances
 from leoflow.engine.store import triggers as trigger_rows
 from leoflow.engine.store.rows import (
     DagRow,
@@ -24,6 +28,7 @@ from leoflow.engine.store.rows import (
     TaskInstanceRow,
     TriggerRow,
 )
+from leoflow.engine.workspace_tenants import DEFAULT_TENANT, tenant_of_file
 from leoflow.ide.theme import summarize_states
 
 RECENT_RUNS = 10
@@ -148,10 +153,22 @@ def _brief(run: DagRunRow, numbers: Mapping[str, int] | None = None) -> RunBrief
                     run.end_date, (numbers or {}).get(run.dag_version_id), run.triggered_by)
 
 
-async def dag_summaries(plane: Any) -> list[DagSummary]:
-    """Every DAG, with its schedule and its last runs."""
+async def dag_tenant(plane: Any, dag_id: str) -> str | None:
+    """The tenant a DAG belongs to (None: no such DAG)."""
     async with plane.store.connect() as conn:
-        rows = (await dags.list_dags(conn, limit=None)).items
+        row = await dags.get_dag(conn, dag_id)
+    return row.tenant if row is not None else None
+
+
+async def _visible(conn: Any, dag_id: str, tenant: str) -> DagRow | None:
+    row = await dags.get_dag(conn, dag_id)
+    return row if row is not None and row.tenant == tenant else None
+
+
+async def dag_summaries(plane: Any, *, tenant: str) -> list[DagSummary]:
+    """Every DAG of ``tenant``, with its schedule and its last runs."""
+    async with plane.store.connect() as conn:
+        rows = (await dags.list_dags(conn, limit=None, tenant=tenant)).items
         out = []
         for row in rows:
             version = await dags.current_version(conn, row.dag_id)
@@ -167,21 +184,36 @@ async def dag_summaries(plane: Any) -> list[DagSummary]:
     return out
 
 
-async def list_import_errors(plane: Any) -> list[ImportErrorRow]:
+async def list_import_errors(plane: Any, *, tenant: str) -> list[ImportErrorRow]:
+    """The import errors ``tenant`` may read: those of its DAGs (the API's rule; errors of
+    files that never made a DAG go to the default tenant), and only of files in its part of
+    the workspace (their messages quote the file)."""
     async with plane.store.connect() as conn:
-        return list((await import_errors.list_import_errors(conn, limit=50)).items)
+        found = (await listings.list_import_errors(
+            conn, tenant=tenant, include_unowned=tenant == DEFAULT_TENANT, limit=50)).items
+    return [e for e in found if _file_tenant(e.filename) == tenant]
 
 
-async def current_spec(plane: Any, dag_id: str) -> DagSpec | None:
+def _file_tenant(filename: str) -> str:
+    if filename.startswith("/"):
+        return DEFAULT_TENANT  # registered from outside the workspace: the machine's owner
+    return tenant_of_file(filename)
+
+
+async def current_spec(plane: Any, dag_id: str, *, tenant: str) -> DagSpec | None:
     async with plane.store.connect() as conn:
+        if await _visible(conn, dag_id, tenant) is None:
+            return None
         version = await dags.current_version(conn, dag_id)
     return DagSpec.from_json(version.spec) if version else None
 
 
-async def latest_states(plane: Any, dag_id: str, run_id: str | None = None
+async def latest_states(plane: Any, dag_id: str, run_id: str | None = None, *, tenant: str
                         ) -> tuple[str | None, dict[str, str | None]]:
     """(run_id, task id → state) of ``run_id`` or of the DAG's latest run."""
     async with plane.store.connect() as conn:
+        if await _visible(conn, dag_id, tenant) is None:
+            return None, {}
         if run_id is None:
             page = await runs.list_runs(conn, dag_id=dag_id, limit=1, order="-id")
             run = page.items[0] if page.items else None
@@ -201,9 +233,10 @@ def _summarize(tis: list[TaskInstanceRow]) -> dict[str, str | None]:
     return {task_id: summarize_states(states) for task_id, states in grouped.items()}
 
 
-async def dag_detail(plane: Any, dag_id: str, *, grid_runs: int = GRID_RUNS) -> DagDetail | None:
+async def dag_detail(plane: Any, dag_id: str, *, tenant: str,
+                     grid_runs: int = GRID_RUNS) -> DagDetail | None:
     async with plane.store.connect() as conn:
-        dag = await dags.get_dag(conn, dag_id)
+        dag = await _visible(conn, dag_id, tenant)
         if dag is None:
             return None
         versions = tuple((await dags.list_versions(conn, dag_id, limit=None)).items)
@@ -235,16 +268,22 @@ async def dag_detail(plane: Any, dag_id: str, *, grid_runs: int = GRID_RUNS) -> 
     return DagDetail(dag, spec, versions, grid)
 
 
-async def run_history(plane: Any, dag_id: str, limit: int = 100) -> list[RunBrief]:
+async def run_history(plane: Any, dag_id: str, limit: int = 100, *,
+                      tenant: str) -> list[RunBrief]:
     async with plane.store.connect() as conn:
+        if await _visible(conn, dag_id, tenant) is None:
+            return []
         versions = (await dags.list_versions(conn, dag_id, limit=None)).items
         numbers = {v.id: v.version_number for v in versions}
         items = (await runs.list_runs(conn, dag_id=dag_id, limit=limit, order="-id")).items
     return [_brief(r, numbers) for r in items]
 
 
-async def version_source(plane: Any, dag_id: str, version_number: int) -> str | None:
+async def version_source(plane: Any, dag_id: str, version_number: int, *,
+                         tenant: str) -> str | None:
     async with plane.store.connect() as conn:
+        if await _visible(conn, dag_id, tenant) is None:
+            return None
         version = await dags.get_version_by_number(conn, dag_id, version_number)
     if version is None:
         return None
@@ -252,8 +291,11 @@ async def version_source(plane: Any, dag_id: str, version_number: int) -> str | 
 
 
 async def task_instance_detail(plane: Any, dag_id: str, run_id: str, task_id: str,
-                               map_index: int = -1) -> TaskInstanceDetail | None:
+                               map_index: int = -1, *, tenant: str
+                               ) -> TaskInstanceDetail | None:
     async with plane.store.connect() as conn:
+        if await _visible(conn, dag_id, tenant) is None:
+            return None
         run = await runs.get_run(conn, dag_id, run_id)
         if run is None:
             return None
@@ -277,6 +319,6 @@ async def task_instance_detail(plane: Any, dag_id: str, run_id: str, task_id: st
     return TaskInstanceDetail(run, ti, tries, xcoms, mapped, task_spec, waiting)
 
 
-async def dag_exists(plane: Any, dag_id: str) -> bool:
+async def dag_exists(plane: Any, dag_id: str, *, tenant: str) -> bool:
     async with plane.store.connect() as conn:
-        return await dags.get_dag(conn, dag_id) is not None
+        return await _visible(conn, dag_id, tenant) is not None

@@ -2,9 +2,11 @@
 
 The login page trades a username and password for a token (``AuthService.login``) and
 keeps it, with the username and role, in NiceGUI's ``app.storage.user`` (server-side,
-keyed by a signed browser cookie). Every other page asks ``principal_or_none`` first: the
+keyed by a signed browser cookie). Every other page asks ``page_access`` first: the
 token is checked again (``AuthService.principal``) on each page load, so a token that
-expired or was revoked sends the user back to the login page.
+expired or was revoked sends the user back to the login page; the ``Access`` it returns
+checks the token, the current role and the tenant again before each of the page's actions
+(``leoflow.ide.access``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from fastapi.responses import RedirectResponse
 from leoflow.engine.auth.permissions import Principal
 from leoflow.engine.auth.redirects import safe_next as engine_safe_next
 from leoflow.errors import LeoflowError
+from leoflow.ide.access import Access
 
 log = logging.getLogger("leoflow.ide")
 
@@ -44,6 +47,18 @@ async def principal_or_none(services: Any) -> Principal | None:
     except LeoflowError:
         storage.pop(TOKEN, None)
         return None
+
+
+async def page_access(services: Any) -> Access | None:
+    """The page's ``Access`` (its user's token, checked now), or None: log in first.
+
+    Every page calls it when it is built and keeps it; every action of the page then asks
+    it (``check``, ``dag``, ``workspace``) instead of trusting the role seen here."""
+    principal = await principal_or_none(services)
+    token = _storage().get(TOKEN)
+    if principal is None or not token:
+        return None
+    return Access(services, token, principal)
 
 
 def login_redirect(request: Request) -> RedirectResponse:

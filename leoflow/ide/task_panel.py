@@ -4,6 +4,10 @@ its XCom values, and the actions (clear, mark success, mark failed).
 The log is a tail (``LogStore.tail``): the stored lines of the try, then new ones as the
 agent streams them, until the try finishes. A new try (a retry, a clear) starts a new tail
 when the user is following the latest try.
+
+What the panel shows and does is asked of the page's ``Access`` each time (the DAG must be
+the current user's tenant's; clear and mark need EDIT_RUNS now); a live log tail asks again
+every ``RECHECK_SECONDS`` and stops when the answer is no.
 """
 
 from __future__ import annotations
@@ -17,10 +21,11 @@ from typing import Any
 
 from nicegui import background_tasks, context, ui
 
-from leoflow.engine.auth.permissions import EDIT_RUNS, Principal, role_allows
+from leoflow.engine.auth.permissions import EDIT_RUNS, READ, role_allows
 from leoflow.engine.logs import LogKey
 from leoflow.errors import LeoflowError
 from leoflow.ide import queries
+from leoflow.ide.access import Access, AccessDenied
 from leoflow.ide.events import EventHub, LiveRegion
 from leoflow.ide.hitl import TaskHitlSection
 from leoflow.ide.layout import (
@@ -34,6 +39,7 @@ from leoflow.ide.layout import (
 log = logging.getLogger("leoflow.ide")
 
 MAX_LOG_LINES = 5000
+RECHECK_SECONDS = 5.0  # a live tail asks again whether its user may still read it
 LIVE_STATES = frozenset({"queued", "running", "scheduled", "restarting", "deferred",
                          "up_for_reschedule"})
 
@@ -49,13 +55,14 @@ def pretty(value: Any) -> str:
 class TaskPanel:
     """Build inside a container; ``close()`` stops its tail and its subscription."""
 
-    def __init__(self, services: Any, hub: EventHub, principal: Principal, dag_id: str,
+    def __init__(self, services: Any, hub: EventHub, access: Access, dag_id: str,
                  run_id: str, task_id: str, map_index: int = -1,
                  on_close: Callable[[], None] | None = None) -> None:
         self.services = services
         self.plane = services.require_plane()
         self.hub = hub
-        self.principal = principal
+        self.access = access
+        self.principal = principal = access.principal
         self.dag_id = dag_id
         self.run_id = run_id
         self.task_id = task_id
@@ -73,9 +80,19 @@ class TaskPanel:
         self.on_close = on_close
         self.hitl: TaskHitlSection | None = None
 
-    async def build(self) -> None:
+    async def _load(self) -> None:
+        """The task instance as the current user may see it (None: not, or not any more)."""
+        try:
+            principal = await self.access.dag(self.dag_id, READ)
+        except AccessDenied:
+            self.detail = None
+            return
         self.detail = await queries.task_instance_detail(
-            self.plane, self.dag_id, self.run_id, self.task_id, self.map_index)
+            self.plane, self.dag_id, self.run_id, self.task_id, self.map_index,
+            tenant=principal.tenant)
+
+    async def build(self) -> None:
+        await self._load()
         panel = ui.card().classes("w-full gap-2").props('flat bordered data-testid="task-panel"')
         with panel:
             title = self.task_id + (f" [{self.map_index}]" if self.map_index >= 0 else "")
@@ -87,7 +104,7 @@ class TaskPanel:
                         'flat round dense data-testid="panel-close"').tooltip("Close")
             ui.label(f"run {self.run_id}").classes("text-caption leoflow-mono")
             self.summary()
-            self.hitl = TaskHitlSection(self.plane, self.principal, self.dag_id, self.run_id,
+            self.hitl = TaskHitlSection(self.plane, self.access, self.dag_id, self.run_id,
                                         self.task_id, self.map_index)
             await self.hitl.build()
             with ui.row().classes("gap-2"):
@@ -190,8 +207,9 @@ class TaskPanel:
         return kind.startswith("run.") or data.get("task_id") == self.task_id
 
     async def refresh(self) -> None:
-        self.detail = await queries.task_instance_detail(
-            self.plane, self.dag_id, self.run_id, self.task_id, self.map_index)
+        await self._load()
+        if self.detail is None:
+            self.stop_tail()
         self.summary.refresh()
         if self.hitl is not None:
             await self.hitl.refresh()
@@ -240,10 +258,15 @@ class TaskPanel:
     async def _tail(self, key: LogKey) -> None:
         self.log_lines = 0
         self._update_status()
+        checked = asyncio.get_running_loop().time()
         try:
+            await self.access.dag(self.dag_id, READ)
             async for records, _offset in self.plane.logs.tail(key):
                 if self.log_view is None or self.log_view.is_deleted:
                     return
+                if asyncio.get_running_loop().time() - checked > RECHECK_SECONDS:
+                    await self.access.dag(self.dag_id, READ)
+                    checked = asyncio.get_running_loop().time()
                 for record in records:
                     stamp = (record.timestamp or "")[11:19]
                     style = "color:#c62828" if record.stream == "stderr" else (
@@ -253,6 +276,8 @@ class TaskPanel:
                 self._update_status()
         except asyncio.CancelledError:
             raise
+        except AccessDenied as exc:
+            self._set_status(exc.message)
         except Exception:
             log.exception("log tail of %s failed", key)
             self._set_status("the log could not be read")
@@ -289,9 +314,10 @@ class TaskPanel:
     async def mark(self, state: str) -> None:
         ti = self.detail.instance if self.detail else None
         try:
+            principal = await self.access.dag(self.dag_id, EDIT_RUNS)
             await self.plane.operations.mark_task_instance(
                 self.dag_id, self.run_id, self.task_id, state,
-                map_index=ti.map_index if ti else -1, user=self.principal.username)
+                map_index=ti.map_index if ti else -1, user=principal.username)
         except LeoflowError as exc:
             ui.notify(str(exc), type="negative")
             return
@@ -322,9 +348,10 @@ class TaskPanel:
 
     async def clear(self, *, include_downstream: bool, only_failed: bool) -> None:
         try:
+            principal = await self.access.dag(self.dag_id, EDIT_RUNS)
             cleared = await self.plane.operations.clear_task_instances(
                 self.dag_id, self.run_id, [self.task_id], include_downstream=include_downstream,
-                only_failed=only_failed, user=self.principal.username)
+                only_failed=only_failed, user=principal.username)
         except LeoflowError as exc:
             ui.notify(str(exc), type="negative")
             return
@@ -335,7 +362,7 @@ class TaskPanel:
 
 
 async def open_panel(container: ui.element, services: Any, hub: EventHub,
-                     principal: Principal, dag_id: str, run_id: str, task_id: str,
+                     access: Access, dag_id: str, run_id: str, task_id: str,
                      map_index: int = -1, previous: TaskPanel | None = None,
                      on_close: Callable[[], None] | None = None) -> TaskPanel:
     """Replace whatever ``container`` holds with the panel of one task instance."""
@@ -343,7 +370,7 @@ async def open_panel(container: ui.element, services: Any, hub: EventHub,
         with contextlib.suppress(Exception):
             previous.close()
     container.clear()
-    panel = TaskPanel(services, hub, principal, dag_id, run_id, task_id, map_index,
+    panel = TaskPanel(services, hub, access, dag_id, run_id, task_id, map_index,
                       on_close=on_close)
     with container:
         await panel.build()

@@ -1,5 +1,7 @@
 """The Trigger dialog: a form generated from the DAG's params, a conf JSON field, and
-"unpause" for a paused DAG (a paused DAG's runs would wait)."""
+"unpause" for a paused DAG (a paused DAG's runs would wait). Opening it needs the DAG to
+be the user's tenant's, and the Trigger button asks ``Access`` again (EDIT_RUNS) at the
+moment it is pressed."""
 
 from __future__ import annotations
 
@@ -8,9 +10,10 @@ from typing import Any
 
 from nicegui import ui
 
-from leoflow.engine.auth.permissions import Principal
+from leoflow.engine.auth.permissions import EDIT_RUNS, READ
 from leoflow.errors import LeoflowError
 from leoflow.ide import queries
+from leoflow.ide.access import Access
 from leoflow.ide.events import EventHub
 from leoflow.ide.layout import transient_dialog
 from leoflow.ide.params_form import ParamField, build_conf, param_fields
@@ -38,12 +41,17 @@ def _input_for(field: ParamField) -> ui.element:
     return element
 
 
-async def open_trigger_dialog(services: Any, hub: EventHub, principal: Principal,
+async def open_trigger_dialog(services: Any, hub: EventHub, access: Access,
                               dag_id: str, *,
                               on_triggered: Callable[[str], Awaitable[None] | None] | None = None
                               ) -> None:
     plane = services.require_plane()
-    detail = await queries.dag_detail(plane, dag_id, grid_runs=0)
+    try:
+        principal = await access.dag(dag_id, READ)
+    except LeoflowError as exc:
+        ui.notify(str(exc), type="negative")
+        return
+    detail = await queries.dag_detail(plane, dag_id, tenant=principal.tenant, grid_runs=0)
     if detail is None or detail.spec is None:
         ui.notify(f"DAG {dag_id} has no registered version yet", type="warning")
         return
@@ -67,6 +75,7 @@ async def open_trigger_dialog(services: Any, hub: EventHub, principal: Principal
             try:
                 values = {name: getattr(el, "value", None) for name, el in inputs.items()}
                 run_conf = build_conf(fields, values, conf.value)
+                principal = await access.dag(dag_id, EDIT_RUNS)
                 if unpause is not None and unpause.value:
                     await plane.operations.set_paused(dag_id, False, user=principal.username)
                     hub.publish("dag.changed", {"dag_id": dag_id})
@@ -76,8 +85,9 @@ async def open_trigger_dialog(services: Any, hub: EventHub, principal: Principal
             except LeoflowError as exc:
                 error.text = str(exc)
                 return
-            dialog.close()
+            # before closing: the closed dialog deletes itself, and with it this context
             ui.notify(f"Triggered {run.run_id}", type="positive")
+            dialog.close()
             if on_triggered is not None:
                 result = on_triggered(run.run_id)
                 if result is not None:

@@ -1,5 +1,8 @@
 """The DAG page: Airflow's grid (runs x tasks), the graph, the code of each version, the run
-history; Trigger, pause/unpause, push; and the task instance panel beside them."""
+history; Trigger, pause/unpause, push; and the task instance panel beside them.
+
+A DAG of another tenant does not exist here. Every load and action asks the page's
+``Access`` first, so a user demoted, deleted or moved since the page opened is refused."""
 
 from __future__ import annotations
 
@@ -10,9 +13,10 @@ from urllib.parse import quote
 from fastapi import Query, Request
 from nicegui import ui
 
-from leoflow.engine.auth.permissions import EDIT_RUNS, Principal, role_allows
+from leoflow.engine.auth.permissions import EDIT_RUNS, READ, role_allows
 from leoflow.errors import LeoflowError
 from leoflow.ide import queries, session
+from leoflow.ide.access import Access, AccessDenied
 from leoflow.ide.asset_widgets import DagAssetsSection
 from leoflow.ide.events import EventHub, LiveRegion, for_dag
 from leoflow.ide.graph_view import GraphView
@@ -24,11 +28,12 @@ from leoflow.ide.trigger import open_trigger_dialog
 
 
 class DagPage:
-    def __init__(self, services: Any, hub: EventHub, principal: Principal, dag_id: str) -> None:
+    def __init__(self, services: Any, hub: EventHub, access: Access, dag_id: str) -> None:
         self.services = services
         self.plane = services.require_plane()
         self.hub = hub
-        self.principal = principal
+        self.access = access
+        self.principal = principal = access.principal
         self.dag_id = dag_id
         self.detail: queries.DagDetail | None = None
         self.history: list[queries.RunBrief] = []
@@ -40,8 +45,11 @@ class DagPage:
         self.can_edit = role_allows(principal.role, EDIT_RUNS)
 
     async def load(self) -> None:
-        self.detail = await queries.dag_detail(self.plane, self.dag_id)
-        self.history = await queries.run_history(self.plane, self.dag_id)
+        """Raises ``AccessDenied`` when the user may not read this DAG (any more)."""
+        principal = await self.access.dag(self.dag_id, READ)
+        self.detail = await queries.dag_detail(self.plane, self.dag_id, tenant=principal.tenant)
+        self.history = await queries.run_history(self.plane, self.dag_id,
+                                                 tenant=principal.tenant)
 
     async def build(self, run_id: str | None, task_id: str | None, map_index: int) -> None:
         await self.load()
@@ -108,30 +116,36 @@ class DagPage:
         if self.detail is None or self.detail.dag.is_paused == paused:
             return
         try:
+            principal = await self.access.dag(self.dag_id, EDIT_RUNS)
             await self.plane.operations.set_paused(self.dag_id, paused,
-                                                   user=self.principal.username)
+                                                   user=principal.username)
         except LeoflowError as exc:
             ui.notify(str(exc), type="negative")
         self.hub.publish("dag.changed", {"dag_id": self.dag_id})
 
     async def trigger(self) -> None:
-        await open_trigger_dialog(self.services, self.hub, self.principal, self.dag_id)
+        await open_trigger_dialog(self.services, self.hub, self.access, self.dag_id)
 
     async def push(self) -> None:
         from leoflow.ide.push import open_push_dialog
 
-        await open_push_dialog(self.services, self.dag_id)
+        await open_push_dialog(self.services, self.access, self.dag_id)
 
-    def edit(self) -> None:
+    async def edit(self) -> None:
         detail = self.detail
         target = "/editor"
         path = dag_file(self.services.workspace, detail.dag.fileloc if detail else None)
+        try:
+            files = await self.access.workspace(READ)
+        except LeoflowError as exc:
+            ui.notify(str(exc), type="negative")
+            return
         if path is not None:
-            try:
-                rel = path.resolve().relative_to(self.services.workspace.resolve())
+            try:  # the editor's paths are relative to the user's own folder
+                rel = path.resolve().relative_to(files.root)
                 target = f"/editor?file={quote(rel.as_posix())}"
             except ValueError:
-                pass  # registered from outside the workspace: nothing to open here
+                pass  # registered from outside the user's files: nothing to open here
         ui.navigate.to(target)
 
     # -- grid ------------------------------------------------------------------------------
@@ -186,7 +200,13 @@ class DagPage:
     async def update_graph(self) -> None:
         if self.graph is None or self.detail is None:
             return
-        _, states = await queries.latest_states(self.plane, self.dag_id, self.selected_run)
+        try:
+            principal = await self.access.dag(self.dag_id, READ)
+        except AccessDenied:
+            self.graph.show(None)
+            return
+        _, states = await queries.latest_states(self.plane, self.dag_id, self.selected_run,
+                                                tenant=principal.tenant)
         self.graph.show(self.detail.spec, states)
 
     # -- code ------------------------------------------------------------------------------
@@ -198,7 +218,13 @@ class DagPage:
         numbers = [v.version_number for v in detail.versions]
 
         async def show(number: int) -> None:
-            source = await queries.version_source(self.plane, self.dag_id, number)
+            try:
+                principal = await self.access.dag(self.dag_id, READ)
+            except LeoflowError as exc:
+                ui.notify(str(exc), type="negative")
+                return
+            source = await queries.version_source(self.plane, self.dag_id, number,
+                                                  tenant=principal.tenant)
             box.clear()
             with box:
                 ui.code(source or "# this version was registered without its source",
@@ -238,7 +264,7 @@ class DagPage:
             ui.notify("No run yet: trigger one to see its task instances")
             return
         self.panel_box.set_visibility(True)
-        self.panel = await open_panel(self.panel_box, self.services, self.hub, self.principal,
+        self.panel = await open_panel(self.panel_box, self.services, self.hub, self.access,
                                       self.dag_id, run_id, task_id, map_index,
                                       previous=self.panel, on_close=self.close_task)
 
@@ -251,7 +277,12 @@ class DagPage:
             self.panel_box.set_visibility(False)
 
     async def refresh(self) -> None:
-        await self.load()
+        try:
+            await self.load()
+        except AccessDenied as exc:  # demoted, deleted, or the DAG changed hands
+            self.detail, self.history = None, []
+            self.close_task()
+            ui.notify(exc.message, type="warning")
         self.header_controls.refresh()
         self.grid_view.refresh()
         self.runs_view.refresh()
@@ -261,15 +292,18 @@ class DagPage:
 def register(services: Any, hub: EventHub) -> None:
     async def build(request: Request, dag_id: str, run_id: str | None, task_id: str | None,
                     map_index: int) -> Any:
-        principal = await session.principal_or_none(services)
-        if principal is None:
+        access = await session.page_access(services)
+        if access is None:
             return session.login_redirect(request)
-        with frame(services, principal, active="DAGs"):
-            if not await queries.dag_exists(services.require_plane(), dag_id):
-                ui.label(f"There is no DAG {dag_id!r}.").classes("text-h6")
+        with frame(services, access.principal, active="DAGs"):
+            try:  # another tenant's DAG reads exactly as one that does not exist
+                await access.dag(dag_id, READ)
+            except AccessDenied:
+                ui.label(f"There is no DAG {dag_id!r}.").classes("text-h6").props(
+                    'data-testid="no-dag"')
                 ui.link("Back to the DAGs", "/dags")
                 return None
-            page = DagPage(services, hub, principal, dag_id)
+            page = DagPage(services, hub, access, dag_id)
             await page.build(run_id, task_id, map_index)
         return None
 

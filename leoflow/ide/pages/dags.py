@@ -1,5 +1,8 @@
 """The DAGs page: every DAG with its pause toggle, schedule, last run, next run and recent
-runs as coloured squares; import errors on top; Trigger and Download examples."""
+runs as coloured squares; import errors on top; Trigger and Download examples.
+
+Only the DAGs and import errors of the user's current tenant; every load and action asks the
+page's ``Access`` first (the role and tenant of this moment, not of the page's opening)."""
 
 from __future__ import annotations
 
@@ -9,9 +12,10 @@ from urllib.parse import quote
 from fastapi import Request
 from nicegui import ui
 
-from leoflow.engine.auth.permissions import EDIT_RUNS, Principal, role_allows
+from leoflow.engine.auth.permissions import EDIT_RUNS, MANAGE_DAGS, READ, role_allows
 from leoflow.errors import LeoflowError
 from leoflow.ide import queries, session
+from leoflow.ide.access import Access, AccessDenied
 from leoflow.ide.events import EventHub, LiveRegion
 from leoflow.ide.examples import download_examples
 from leoflow.ide.hitl import RequiredActions
@@ -21,19 +25,25 @@ from leoflow.ide.trigger import open_trigger_dialog
 
 
 class DagsPage:
-    def __init__(self, services: Any, hub: EventHub, principal: Principal) -> None:
+    def __init__(self, services: Any, hub: EventHub, access: Access) -> None:
         self.services = services
         self.plane = services.require_plane()
         self.hub = hub
-        self.principal = principal
+        self.access = access
+        self.principal = access.principal
         self.summaries: list[queries.DagSummary] = []
         self.errors: list[Any] = []
         self.filter = ""
-        self.can_edit = role_allows(principal.role, EDIT_RUNS)
+        self.can_edit = role_allows(self.principal.role, EDIT_RUNS)
 
     async def load(self) -> None:
-        self.summaries = await queries.dag_summaries(self.plane)
-        self.errors = await queries.list_import_errors(self.plane)
+        try:
+            principal = await self.access.check(READ)
+        except AccessDenied:
+            self.summaries, self.errors = [], []
+            raise
+        self.summaries = await queries.dag_summaries(self.plane, tenant=principal.tenant)
+        self.errors = await queries.list_import_errors(self.plane, tenant=principal.tenant)
 
     async def build(self) -> None:
         await self.load()
@@ -43,10 +53,10 @@ class DagsPage:
                      on_change=self._filtered).props("dense clearable").classes("w-72")
             ui.space()
             ui.button("Download examples", icon="download",
-                      on_click=lambda: download_examples(self.services, self.hub)).props(
+                      on_click=self.download_examples).props(
                 'outline data-testid="download-examples"')
         self.error_banner()
-        await RequiredActions(self.plane, self.hub, self.principal).build()
+        await RequiredActions(self.plane, self.hub, self.access).build()
         self.table()
         LiveRegion(self.hub, self._matches, self.refresh)
 
@@ -59,7 +69,10 @@ class DagsPage:
         self.table.refresh()
 
     async def refresh(self) -> None:
-        await self.load()
+        try:
+            await self.load()
+        except AccessDenied as exc:
+            ui.notify(exc.message, type="warning")
         self.error_banner.refresh()
         self.table.refresh()
 
@@ -134,22 +147,33 @@ class DagsPage:
 
     async def set_paused(self, dag_id: str, paused: bool) -> None:
         try:
-            await self.plane.operations.set_paused(dag_id, paused, user=self.principal.username)
+            principal = await self.access.dag(dag_id, EDIT_RUNS)
+            await self.plane.operations.set_paused(dag_id, paused, user=principal.username)
         except LeoflowError as exc:
             ui.notify(str(exc), type="negative")
             return
         self.hub.publish("dag.changed", {"dag_id": dag_id})
 
     async def trigger(self, dag_id: str) -> None:
-        await open_trigger_dialog(self.services, self.hub, self.principal, dag_id)
+        await open_trigger_dialog(self.services, self.hub, self.access, dag_id)
+
+    async def download_examples(self) -> None:
+        """Examples go into the user's own files (its tenant's folder): writing files."""
+        try:
+            workspace = await self.access.workspace(MANAGE_DAGS)
+        except LeoflowError as exc:
+            ui.notify(str(exc), type="negative")
+            return
+        await download_examples(self.services, self.hub, workspace.root,
+                                recheck=lambda: self.access.workspace(MANAGE_DAGS))
 
 
 def register(services: Any, hub: EventHub) -> None:
     @ui.page("/dags", title="DAGs · Leoflow Lite")
     async def dags_page(request: Request) -> Any:
-        principal = await session.principal_or_none(services)
-        if principal is None:
+        access = await session.page_access(services)
+        if access is None:
             return session.login_redirect(request)
-        with frame(services, principal, active="DAGs"):
-            await DagsPage(services, hub, principal).build()
+        with frame(services, access.principal, active="DAGs"):
+            await DagsPage(services, hub, access).build()
         return None

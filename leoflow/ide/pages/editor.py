@@ -2,7 +2,11 @@
 (the project then recompiles), an unsaved-changes marker, compile errors at their line,
 and beside it the graph of the DAG being edited, coloured by its latest run.
 
-Every path goes through ``files.Workspace`` (confined to the workspace). A save writes the
+Every path goes through ``files.Workspace`` (confined to the workspace, and there to the
+part the user's tenant owns: ``leoflow.engine.workspace_tenants``). The tree, every open,
+save, create, rename and delete, and the graph ask the page's ``Access`` at that moment
+(reading needs READ, writing MANAGE_DAGS, of the user as the store holds it now), so an
+editor left open by a user since demoted or deleted can no longer save. A save writes the
 file atomically and asks for a compile: the hot reloader's ``reload_now`` under ``leoflow
 lite``, the IDE's own compile otherwise; the outcome (and every later compile of the
 project, whoever saved) arrives as a ``compile`` event and updates the diagnostics and the
@@ -19,9 +23,10 @@ from urllib.parse import quote
 from fastapi import Query, Request
 from nicegui import app, run, ui
 
-from leoflow.engine.auth.permissions import EDIT_RUNS, MANAGE_DAGS, Principal, role_allows
+from leoflow.engine.auth.permissions import EDIT_RUNS, MANAGE_DAGS, READ, role_allows
 from leoflow.errors import LeoflowError
 from leoflow.ide import queries, session
+from leoflow.ide.access import Access, AccessDenied
 from leoflow.ide.compile_events import CompileOutcome, outcome_from
 from leoflow.ide.compiling import recompile_for_file
 from leoflow.ide.events import EventHub, LiveRegion
@@ -42,12 +47,14 @@ def language_for(path: str) -> str | None:
 
 
 class EditorPage:
-    def __init__(self, services: Any, hub: EventHub, principal: Principal) -> None:
+    def __init__(self, services: Any, hub: EventHub, access: Access,
+                 workspace: Workspace) -> None:
         self.services = services
         self.plane = services.require_plane()
         self.hub = hub
-        self.principal = principal
-        self.workspace = Workspace(services.workspace)
+        self.access = access
+        self.principal = principal = access.principal
+        self.workspace = workspace  # the user's files as of the last check (``_files``)
         self.path: str | None = None
         self.saved_text = ""
         self.project_dir: Path | None = None
@@ -120,9 +127,20 @@ class EditorPage:
                 return file  # refused by open()
         return file
 
+    async def _files(self, permission: str) -> Workspace:
+        """The current user's files, if it may ``permission`` now (else ``AccessDenied``)."""
+        self.workspace = await self.access.workspace(permission)
+        return self.workspace
+
     # -- tree ------------------------------------------------------------------------------
     async def refresh_tree(self) -> None:
-        nodes = await run.io_bound(self.workspace.tree)
+        try:
+            files = await self._files(READ)
+        except AccessDenied as exc:
+            ui.notify(exc.message, type="warning")
+            nodes = []
+        else:
+            nodes = await run.io_bound(files.tree)
         self.kinds = {}
 
         def walk(items: list[Any]) -> None:
@@ -189,7 +207,8 @@ class EditorPage:
         async def create(name: str) -> None:
             rel = f"{folder}/{name}" if folder else name
             check_relative(rel)
-            await run.io_bound(self.workspace.create_file, rel, "")
+            files = await self._files(MANAGE_DAGS)
+            await run.io_bound(files.create_file, rel, "")
             self.hub.publish("files.changed", {"path": rel})
             await self.refresh_tree()
             await self.open(rel)
@@ -204,7 +223,8 @@ class EditorPage:
 
         async def create(name: str) -> None:
             rel = f"{folder}/{name}" if folder else name
-            await run.io_bound(self.workspace.create_folder, rel)
+            files = await self._files(MANAGE_DAGS)
+            await run.io_bound(files.create_folder, rel)
             self.hub.publish("files.changed", {"path": rel})
             self.selected = rel
             await self.refresh_tree()
@@ -222,7 +242,8 @@ class EditorPage:
             return
 
         async def rename(name: str) -> None:
-            new_rel = await run.io_bound(self.workspace.rename, target, name)
+            files = await self._files(MANAGE_DAGS)
+            new_rel = await run.io_bound(files.rename, target, name)
             self.hub.publish("files.changed", {"path": new_rel})
             if self.path == target or (self.path or "").startswith(target + "/"):
                 self.path = new_rel + (self.path or "")[len(target):]
@@ -246,7 +267,8 @@ class EditorPage:
 
             async def confirm() -> None:
                 try:
-                    await run.io_bound(self.workspace.delete, target)
+                    files = await self._files(MANAGE_DAGS)
+                    await run.io_bound(files.delete, target)
                 except LeoflowError as exc:
                     ui.notify(str(exc), type="negative")
                     return
@@ -285,10 +307,12 @@ class EditorPage:
             self._expand_to(self.path or rel)
             return
         try:
-            text = await run.io_bound(self.workspace.read_text, rel)
+            files = await self._files(READ)
+            text = await run.io_bound(files.read_text, rel)
         except LeoflowError as exc:
             ui.notify(str(exc), type="negative")
             return
+        self.can_write = await self.access.allows(MANAGE_DAGS)
         self.path = rel
         self.selected = rel
         self.saved_text = text
@@ -298,7 +322,7 @@ class EditorPage:
         self.editor.set_enabled(self.can_write)
         self.marker.set_visibility(False)
         self._expand_to(rel)
-        absolute = self.workspace.resolve(rel)
+        absolute = files.resolve(rel)
         self.project_dir = find_project(absolute, self.workspace.root)
         self.dag_id = project_dag_id(self.project_dir) if self.project_dir else None
         self.outcome = self._known_outcome()
@@ -335,7 +359,8 @@ class EditorPage:
         text = self.editor.value or ""
         rel = self.path
         try:
-            target = await run.io_bound(self.workspace.write_text, rel, text)
+            files = await self._files(MANAGE_DAGS)  # the user's role now, not at opening
+            target = await run.io_bound(files.write_text, rel, text)
         except (LeoflowError, OSError) as exc:
             ui.notify(f"Not saved: {exc}", type="negative")
             return
@@ -434,7 +459,7 @@ class EditorPage:
         line = None
         if outcome is not None and outcome.ok is False and self.path is not None:
             absolute = self.workspace.root / self.path
-            if outcome.is_about(absolute, self.workspace.root) and outcome.line:
+            if outcome.is_about(absolute, Path(self.services.workspace)) and outcome.line:
                 line = outcome.line
         if line is not None and outcome is not None:
             self.editor.decorations = [{"kind": "line", "line": line,
@@ -496,19 +521,25 @@ class EditorPage:
         if not self.dag_id:
             self.graph.show(None)
             return
-        spec = await queries.current_spec(self.plane, self.dag_id)
-        _, states = await queries.latest_states(self.plane, self.dag_id)
+        try:  # a leoflow.yaml may name any dag_id: only the user's tenant's DAG is shown
+            principal = await self.access.dag(self.dag_id, READ)
+        except AccessDenied:
+            self.graph.show(None)
+            return
+        spec = await queries.current_spec(self.plane, self.dag_id, tenant=principal.tenant)
+        _, states = await queries.latest_states(self.plane, self.dag_id,
+                                                tenant=principal.tenant)
         self.graph.show(spec, states)
 
     async def trigger(self) -> None:
         if self.dag_id:
-            await open_trigger_dialog(self.services, self.hub, self.principal, self.dag_id)
+            await open_trigger_dialog(self.services, self.hub, self.access, self.dag_id)
 
     async def push(self) -> None:
         from leoflow.ide.push import open_push_dialog
 
         if self.dag_id:
-            await open_push_dialog(self.services, self.dag_id)
+            await open_push_dialog(self.services, self.access, self.dag_id)
 
     def open_task(self, task_id: str) -> None:
         if self.dag_id:
@@ -518,9 +549,14 @@ class EditorPage:
 def register(services: Any, hub: EventHub) -> None:
     @ui.page("/editor", title="Editor · Leoflow Lite")
     async def editor_page(request: Request, file: str | None = Query(None)) -> Any:
-        principal = await session.principal_or_none(services)
-        if principal is None:
+        access = await session.page_access(services)
+        if access is None:
             return session.login_redirect(request)
-        with frame(services, principal, active="Editor"):
-            await EditorPage(services, hub, principal).build(file)
+        with frame(services, access.principal, active="Editor"):
+            try:
+                files = await access.workspace(READ)
+            except AccessDenied as exc:
+                ui.label(exc.message).classes("text-h6").props('data-testid="no-files"')
+                return None
+            await EditorPage(services, hub, access, files).build(file)
         return None
