@@ -63,6 +63,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LeoflowError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # a read-only or full disk: the path and the cause, no traceback
+        from leoflow.engine.safe_files import os_error_line
+
+        print(f"error: {os_error_line(exc)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

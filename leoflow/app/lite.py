@@ -176,6 +176,7 @@ async def serve_lite(options: LiteOptions) -> int:
         resolve_workspace,
     )
     from leoflow.app.plain_reload import is_plain_root
+    from leoflow.app.preflight import check_state_folders, check_workspace
     from leoflow.app.settings import Settings
     from leoflow.app.workspace import EXAMPLES_DIR, copy_examples, ensure_workspace
     from leoflow.engine.safe_files import make_private_dir
@@ -183,11 +184,14 @@ async def serve_lite(options: LiteOptions) -> int:
     started = time.monotonic()
     _configure_logging()
     say = options.say
-    home = Settings.load().home
+    settings = Settings.load()
+    home = settings.home
+    check_state_folders(home, settings.database_url)  # one line when read-only or full
     make_private_dir(home)  # the store, secrets and logs: the owner's only (0700)
     remembered = LiteConfig.load(home)
     first_start = remembered.workspace is None
     workspace = resolve_workspace(home, options.workspace)
+    check_workspace(workspace)
     lock = LiteLock(home)
     lock.acquire({"workspace": str(workspace), "url": None})
     sock: socket.socket | None = None

@@ -100,6 +100,10 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
 
+    from leoflow.engine.api.storage_errors import install_storage_handlers
+
+    install_storage_handlers(app)  # a full or read-only disk: 507/503 naming the cause
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
