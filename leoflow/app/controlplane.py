@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from leoflow.app.log_failures import TryLogFailures
 from leoflow.app.settings import Settings
 from leoflow.engine.agent_service.service import AgentService, serve
 from leoflow.engine.environments.manager import EnvironmentManager
@@ -196,20 +197,23 @@ def log_key(dag_id: str, run_id: str, task_id: str, try_number: int,
 
 
 class _LogSink:
-    """Adapts the LogStore to what the agent service writes (rows → log keys)."""
+    """Adapts the LogStore to what the agent service writes (rows → log keys); tells
+    ``failures`` which try writes which log (a log that cannot be written fails its try)."""
 
-    def __init__(self, logs: LogStore) -> None:
+    def __init__(self, logs: LogStore, failures: TryLogFailures) -> None:
         self.logs = logs
+        self.failures = failures
 
     async def write_lines(self, ti: TaskInstanceRow, try_number: int, stream: str,
                           lines: list[str], timestamp: float | None) -> None:
-        await self.logs.append_lines(
-            log_key(ti.dag_id, ti.run_id, ti.task_id, try_number, ti.map_index),
-            stream, lines, timestamp)
+        key = log_key(ti.dag_id, ti.run_id, ti.task_id, try_number, ti.map_index)
+        self.failures.note(key, ti.id, try_number)
+        await self.logs.append_lines(key, stream, lines, timestamp)
 
     async def finish(self, ti: TaskInstanceRow, try_number: int) -> None:
-        await self.logs.finish(log_key(ti.dag_id, ti.run_id, ti.task_id, try_number,
-                                       ti.map_index))
+        key = log_key(ti.dag_id, ti.run_id, ti.task_id, try_number, ti.map_index)
+        self.failures.forget(key)
+        await self.logs.finish(key)
 
 
 class _CountingXCom:
@@ -255,7 +259,9 @@ async def start_control_plane(
     environments = EnvironmentManager(home)
     task_environments = TaskEnvironments(home)  # @task.virtualenv: a task's own venv
     xcom, logs, datastore_closers = _datastores(settings, store, home)
-    sink = _LogSink(logs)
+    log_failures = TryLogFailures(store)  # a log that cannot be written fails its try
+    logs.on_write_failed = log_failures.failed
+    sink = _LogSink(logs, log_failures)
     holder: dict[str, Any] = {}
 
     async def mint(launch: TaskLaunch) -> str:
@@ -373,6 +379,9 @@ async def start_control_plane(
     relay = SchedulerRelay(store, scheduler, is_leader=lambda: plane.is_leader,
                            on_reported=reported, on_heartbeats=agent_service.heard)
     holder["relay"] = relay
+    log_failures.report = relay.report
+    log_failures.cancel = lambda ti_id, reason, try_number: relay.cancel_task(
+        ti_id, None, reason, try_number)
     sweeper = XComSweeper(stored)
     plane = ControlPlane(
         settings=settings, store=store, scheduler=scheduler,

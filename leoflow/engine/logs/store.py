@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
 
 from leoflow.engine.logs.bus import (
     DEFAULT_SUBSCRIBER_BYTES,
@@ -58,7 +58,14 @@ class LogWriteError(LeoflowError):
     def __init__(self, path: Path, error: BaseException) -> None:
         self.path = path
         self.error = error
-        super().__init__(f"cannot write the task log {path}: {error}")
+        cause = error
+        if isinstance(error, OSError) and error.strerror:
+            cause = f"{error.strerror} (errno {errno.errorcode.get(error.errno or 0, '?')})"
+        super().__init__(f"cannot write the task log {path}: {cause}")
+
+
+# Told when a try's log cannot be written (once per try): the control plane fails the try.
+WriteFailed = Callable[[LogKey, LogWriteError], Awaitable[None]]
 
 
 def gap_marker(gap: Gap) -> LogRecord:
@@ -78,7 +85,7 @@ class _Writer:
         self.pending_bytes = 0
         self.pending_lines = 0
         self.position = 0
-        self.file: BinaryIO | None = None
+        self.opened = False  # the file was opened once (checked for a cut last line)
         self.flusher: asyncio.Task[None] | None = None
         self.room = asyncio.Event()
         self.room.set()
@@ -87,32 +94,50 @@ class _Writer:
 
     def write(self, text: str) -> tuple[int, int, str]:
         """On a worker thread: append ``text``; returns its byte range and its published
-        form (lone surrogates replaced, as on disk)."""
+        form (lone surrogates replaced, as on disk).
+
+        The file is opened for this batch and closed after it: the store never holds a log
+        open between batches, so a log deleted to free a full disk frees its space at once
+        (an open descriptor would keep it until the try ends, or for ever if it never does).
+        One open per batch, not per line: batches gather whatever arrived meanwhile.
+        """
         try:
             data = text.encode("utf-8")
         except UnicodeEncodeError:
             data = text.encode("utf-8", "replace")
             text = data.decode("utf-8")
-        if self.file is None:
+        first = not self.opened
+        if first:
             make_private_dir(self.path.parent)  # logs are the owner's only: 0700 / 0600
-            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
-            self.file = os.fdopen(os.open(self.path, flags, 0o600), "ab")
-            make_private(self.path)  # a log an older version wrote 0644
-            self.position = self.file.seek(0, os.SEEK_END)
-            if self.position and not _ends_with_newline(self.path):
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(self.path, flags, 0o600)
+        try:
+            if first:
+                make_private(self.path)  # a log an older version wrote 0644
+            self.position = os.lseek(fd, 0, os.SEEK_END)
+            if first and self.position and not _ends_with_newline(self.path):
                 # A previous writer died mid-line: end that line, keep ours whole.
-                self.file.write(b"\n")
+                _write_all(fd, b"\n")
                 self.position += 1
-        start = self.position
-        self.file.write(data)
-        self.file.flush()  # readers (other processes too) see it now; no fsync
-        self.position += len(data)
+            self.opened = True
+            start = self.position
+            written = _write_all(fd, data)  # readers (other processes too) see it now
+            self.position += written
+        finally:
+            os.close(fd)
         return start, self.position, text
 
     def close(self) -> None:
-        if self.file is not None:
-            self.file.close()
-            self.file = None
+        """Nothing is held between batches (see ``write``): kept for the callers."""
+
+
+def _write_all(fd: int, data: bytes) -> int:
+    """Write all of ``data`` (a short write is retried; ENOSPC is raised)."""
+    view = memoryview(data)
+    done = 0
+    while done < len(data):
+        done += os.write(fd, view[done:])
+    return done
 
 
 def _ends_with_newline(path: Path) -> bool:
@@ -129,8 +154,13 @@ class LogStore:
 
     def __init__(self, root: str | Path, *, bus: LogBus | None = None,
                  max_buffer_bytes: int = DEFAULT_BUFFER_BYTES,
-                 subscriber_max_bytes: int = DEFAULT_SUBSCRIBER_BYTES) -> None:
+                 subscriber_max_bytes: int = DEFAULT_SUBSCRIBER_BYTES,
+                 on_write_failed: WriteFailed | None = None) -> None:
         self.root = Path(root)
+        # told once per try when its log cannot be written (the control plane fails the
+        # try); ``finish`` then does not raise the error again
+        self.on_write_failed = on_write_failed
+        self._told: set[asyncio.Task[None]] = set()
         self.bus: LogBus = bus if bus is not None else InProcessLogBus()
         self._owns_bus = bus is None
         self.max_buffer_bytes = max_buffer_bytes
@@ -191,13 +221,28 @@ class LogStore:
                 await self._publish(self.bus.publish(writer.channel,
                                                      LogChunk(start, end, text, lines)))
         except Exception as exc:  # the disk: keep the error for the next append/flush
-            log.exception("cannot write the task log %s", writer.path)
+            first = writer.error is None
             writer.error = exc
             writer.pending.clear()
             writer.pending_bytes = writer.pending_lines = 0
             writer.room.set()
+            error = LogWriteError(writer.path, exc)
+            log.error("%s", error)
+            if first and self.on_write_failed is not None:
+                key = next((k for k, w in self._writers.items() if w is writer), None)
+                if key is not None:  # told from a task of its own: it may stop the agent
+                    told = asyncio.create_task(self._tell(key, error))
+                    self._told.add(told)
+                    told.add_done_callback(self._told.discard)
         finally:
             writer.flusher = None
+
+    async def _tell(self, key: LogKey, error: LogWriteError) -> None:
+        assert self.on_write_failed is not None
+        try:
+            await self.on_write_failed(key, error)
+        except Exception:
+            log.exception("could not act on the log failure of %s", key.channel)
 
     async def _publish(self, call: Awaitable[None]) -> None:
         """Live fan-out is best effort: the file is the record, a bus failure only logs."""
@@ -223,7 +268,11 @@ class LogStore:
         writer = self._writers.get(key)
         try:
             if writer is not None:
-                await self.flush(key)
+                try:
+                    await self.flush(key)
+                except LogWriteError:
+                    if self.on_write_failed is None:
+                        raise  # nobody was told: the caller must know
         finally:
             if writer is not None:
                 self._writers.pop(key, None)
@@ -239,6 +288,7 @@ class LogStore:
                 while writer.flusher is not None:
                     await asyncio.shield(writer.flusher)
             await asyncio.to_thread(writer.close)
+        await asyncio.gather(*self._told, return_exceptions=True)
         if self._owns_bus:
             await self.bus.close()
 
