@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from leoflow.engine.auth.permissions import EDIT_RUNS, MANAGE_RESOURCES, Principal, role_allows
+from leoflow.engine.auth.permissions import EDIT_RUNS, MANAGE_RESOURCES
 from leoflow.engine.services import asset_queries, asset_views
 from leoflow.engine.services.asset_views import (
     AssetPage,
@@ -18,6 +18,7 @@ from leoflow.engine.services.asset_views import (
     DagAssetsView,
     RunTriggers,
 )
+from leoflow.ide.access import Access
 
 __all__ = ["AssetPage", "AssetSummary", "DagAssetsView", "RunTriggers", "asset_list",
            "asset_page", "can_materialize", "dag_assets", "matches_assets", "materialize",
@@ -45,15 +46,21 @@ async def run_triggers(plane: Any, tenant: str, dag_id: str,
         return await asset_views.run_triggers(conn, tenant=tenant, dag_id=dag_id, run_id=run_id)
 
 
-def can_materialize(principal: Principal) -> bool:
-    """The API's permissions for materialize: writing assets (Op) and triggering runs."""
-    return role_allows(principal.role, MANAGE_RESOURCES) and role_allows(principal.role,
-                                                                          EDIT_RUNS)
+MATERIALIZE_NEEDS = (MANAGE_RESOURCES, EDIT_RUNS)  # the API's: writing assets, triggering
 
 
-async def materialize(plane: Any, principal: Principal, asset_id: int) -> Any:
-    """Run the asset's one producing DAG (run type ``asset_materialization``); raises the
-    service's error when no DAG or several produce it (``LeoflowError`` subclasses)."""
+async def can_materialize(access: Access) -> bool:
+    """Whether the current user has the API's permissions for materialize (to enable the
+    button; ``materialize`` checks them again)."""
+    return all([await access.allows(p) for p in MATERIALIZE_NEEDS])
+
+
+async def materialize(plane: Any, access: Access, asset_id: int) -> Any:
+    """Run the asset's one producing DAG (run type ``asset_materialization``) for the
+    current user; raises ``AccessDenied`` when that user may not (any more), and the
+    service's error when no DAG or several produce the asset (``LeoflowError``s)."""
+    for permission in MATERIALIZE_NEEDS:
+        principal = await access.check(permission)
     async with plane.store.connect() as conn:
         dag_id = await asset_queries.producing_dag(conn, tenant=principal.tenant,
                                                    asset_id=asset_id)

@@ -12,9 +12,10 @@ from urllib.parse import quote
 
 from nicegui import ui
 
-from leoflow.engine.auth.permissions import Principal
+from leoflow.engine.auth.permissions import READ
 from leoflow.engine.services.asset_views import AssetLabel, EventView, LeafView, RunLink
 from leoflow.ide import asset_reads
+from leoflow.ide.access import Access, AccessDenied
 from leoflow.ide.events import EventHub, LiveRegion
 from leoflow.ide.layout import format_time
 from leoflow.ide.theme import state_color, text_color
@@ -55,7 +56,8 @@ def event_source(event: EventView) -> None:
     """Where an event came from: a link to its source run in the IDE."""
     if event.source_dag_id and event.source_run_id:
         ui.link(event.source, run_url(event.source_dag_id, event.source_run_id)).classes(
-            "leoflow-mono").props('data-testid="event-source"')
+            "leoflow-mono").style("overflow-wrap: anywhere").props(
+            'data-testid="event-source"')
     else:
         ui.label(event.source).classes("text-grey-8").props('data-testid="event-source"')
 
@@ -66,28 +68,36 @@ def run_chip(run: RunLink) -> None:
             f'data-testid="event-run" data-run="{run.run_id}" data-dag="{run.dag_id}"'):
         ui.badge(f"{run.dag_id}/{run.run_id}").style(
             f"background:{state_color(run.state)} !important;"
-            f"color:{text_color(run.state)} !important").classes("leoflow-mono").tooltip(
-            f"{run.run_type} · {run.state}")
+            f"color:{text_color(run.state)} !important;white-space:normal;"
+            "overflow-wrap:anywhere;text-align:left;line-height:1.5").classes(
+            "leoflow-mono").tooltip(f"{run.run_type} · {run.state}")
 
 
 class DagAssetsSection:
     """On a DAG's page: its condition, each asset seen (time, source run) or waiting, the
     assets its tasks produce and read; and for the selected run, the events that started
-    it. Built with ``build``; the page calls ``show_run`` when another run is selected."""
+    it. Built with ``build``; the page calls ``show_run`` when another run is selected.
+    Every load asks the page's ``Access`` first: a user who may no longer read the DAG
+    (demoted, deleted, moved to another tenant) sees nothing of it."""
 
-    def __init__(self, plane: Any, hub: EventHub, principal: Principal, dag_id: str) -> None:
+    def __init__(self, plane: Any, hub: EventHub, access: Access, dag_id: str) -> None:
         self.plane = plane
         self.hub = hub
-        self.tenant = principal.tenant
+        self.access = access
         self.dag_id = dag_id
         self.view: asset_reads.DagAssetsView | None = None
         self.run_id: str | None = None
         self.triggers: asset_reads.RunTriggers | None = None
 
     async def load(self) -> None:
-        self.view = await asset_reads.dag_assets(self.plane, self.tenant, self.dag_id)
+        self.view, self.triggers = None, None
+        try:
+            tenant = (await self.access.dag(self.dag_id, READ)).tenant
+        except AccessDenied:
+            return
+        self.view = await asset_reads.dag_assets(self.plane, tenant, self.dag_id)
         # no run selected: the latest, as the graph shows it
-        self.triggers = await asset_reads.run_triggers(self.plane, self.tenant, self.dag_id,
+        self.triggers = await asset_reads.run_triggers(self.plane, tenant, self.dag_id,
                                                        self.run_id)
 
     async def build(self, run_id: str | None) -> None:
@@ -112,43 +122,49 @@ class DagAssetsSection:
         view = self.view
         if view is None or view.empty:
             return
-        with ui.card().classes("w-full gap-1 q-py-sm").props(
-                'flat bordered data-testid="dag-assets"'):
+        with ui.card().classes("w-full q-py-sm").props(
+                'flat bordered data-testid="dag-assets"'), ui.grid(
+                columns="auto auto minmax(0, 1fr)").classes(
+                "w-full items-start gap-x-2 gap-y-2"):
             if view.expression is not None:
+                self.heading("input", "Consumes")
                 self.consumes(view)
             if view.produces:
+                self.heading("output", "Produces")
                 self.produces(view)
             reading = [t for t in view.tasks if t.inlets]
             if reading:
-                with ui.row().classes("items-center gap-2"):
-                    ui.icon("menu_book", size="xs").classes("text-grey-7")
-                    ui.label("Reads").classes("text-caption text-grey-7 w-20")
+                self.heading("menu_book", "Reads")
+                with ui.row().classes("items-center gap-x-4 gap-y-1"):
                     for task in reading:
                         with ui.row().classes("items-center gap-1"):
                             ui.label(f"{task.task_id}:").classes("leoflow-mono text-body2")
                             for label in task.inlets:
                                 asset_label(label)
 
+    @staticmethod
+    def heading(icon: str, text: str) -> None:
+        ui.icon(icon, size="xs").classes("text-grey-7 q-mt-xs")
+        ui.label(text).classes("text-caption text-grey-7 q-mt-xs")
+
     def consumes(self, view: asset_reads.DagAssetsView) -> None:
-        with ui.row().classes("items-center gap-2 no-wrap"):
-            ui.icon("input", size="xs").classes("text-grey-7")
-            ui.label("Consumes").classes("text-caption text-grey-7 w-20")
-            ui.label(view.expression or "").classes("leoflow-mono text-body1").props(
-                'data-testid="dag-consumes"')
-            if view.also_timetable:
-                ui.label("or on its timetable").classes("text-caption text-grey-7")
-        with ui.row().classes("items-center gap-2 q-pl-lg"):
-            ui.label("").classes("w-20")
-            for leaf in view.leaves:
-                self.leaf(leaf)
-        if view.is_paused:
-            ui.label("Paused: a paused DAG queues no event (Airflow's rule); unpause it "
-                     "to wait for its assets.").classes("text-caption text-warning q-pl-lg")
+        with ui.column().classes("gap-1 min-w-0"):
+            with ui.row().classes("items-center gap-2"):
+                ui.label(view.expression or "").classes("leoflow-mono text-body1").props(
+                    'data-testid="dag-consumes"')
+                if view.also_timetable:
+                    ui.label("or on its timetable").classes("text-caption text-grey-7")
+            with ui.row().classes("items-center gap-2"):
+                for leaf in view.leaves:
+                    self.leaf(leaf)
+            if view.is_paused:
+                ui.label("Paused: a paused DAG queues no event (Airflow's rule); unpause it "
+                         "to wait for its assets.").classes("text-caption text-warning")
 
     def leaf(self, leaf: LeafView) -> None:
         seen = leaf.seen[-1] if leaf.seen else None
         color = SEEN_COLOR if seen else WAITING_COLOR
-        with ui.row().classes("items-center gap-1 rounded-borders q-px-sm").style(
+        with ui.row().classes("items-center gap-1 rounded-borders q-px-sm min-w-0").style(
                 f"border:1px solid {color}").props(
                 f'data-testid="asset-leaf" data-asset="{leaf.ref.label}" '
                 f'data-seen="{"true" if seen else "false"}"'):
@@ -166,9 +182,8 @@ class DagAssetsSection:
                 ui.label(f"({len(leaf.seen)} events)").classes("text-caption text-grey-7")
 
     def produces(self, view: asset_reads.DagAssetsView) -> None:
-        with ui.row().classes("items-center gap-2").props('data-testid="dag-produces"'):
-            ui.icon("output", size="xs").classes("text-grey-7")
-            ui.label("Produces").classes("text-caption text-grey-7 w-20")
+        with ui.row().classes("items-center gap-x-4 gap-y-1").props(
+                'data-testid="dag-produces"'):
             for task in view.produces:
                 with ui.row().classes("items-center gap-1").props(
                         f'data-testid="produces-task" data-task="{task.task_id}"'):

@@ -1,6 +1,7 @@
 """The Assets page (every asset of the user's tenant with its last event, producers and
 consumers) and an asset's page (its events with their source runs, extras and the runs
-they started; Materialize). Both update by push."""
+they started; Materialize). Both update by push. Each read and the materialize ask the
+page's ``Access`` first (the user's current role and tenant), as the other pages do."""
 
 from __future__ import annotations
 
@@ -10,34 +11,54 @@ from urllib.parse import quote
 from fastapi import Request
 from nicegui import ui
 
-from leoflow.engine.auth.permissions import Principal
+from leoflow.engine.auth.permissions import READ
 from leoflow.errors import LeoflowError
 from leoflow.ide import asset_reads, session
+from leoflow.ide.access import Access, AccessDenied
 from leoflow.ide.asset_widgets import event_source, extra_text, run_chip
 from leoflow.ide.events import EventHub, LiveRegion
 from leoflow.ide.layout import format_time, frame
 
+# columns shrink below their content (long run ids wrap instead of overlapping the next)
+LIST_COLUMNS = "minmax(0,1fr) minmax(0,1.5fr) minmax(0,1.5fr) minmax(0,1fr)"
+WRAP = "overflow-wrap: anywhere"
+
 
 def dag_link(dag_id: str, task_id: str | None = None) -> None:
     text = f"{dag_id}.{task_id}" if task_id else dag_id
-    ui.link(text, f"/dags/{quote(dag_id, safe='')}").classes("leoflow-mono text-body2").props(
-        f'data-testid="asset-dag" data-dag="{dag_id}"')
+    ui.link(text, f"/dags/{quote(dag_id, safe='')}").classes("leoflow-mono text-body2").style(
+        WRAP).props(f'data-testid="asset-dag" data-dag="{dag_id}"')
 
 
 def nobody() -> None:
     ui.label("-").classes("text-grey-6")
 
 
+async def current_tenant(access: Access) -> str | None:
+    """The user's tenant now, or None when the user may no longer read (the page then
+    shows nothing; a user whose session ended is told so)."""
+    try:
+        return (await access.check(READ)).tenant
+    except AccessDenied as exc:
+        ui.notify(exc.message, type="warning")
+        return None
+
+
 class AssetsPage:
-    def __init__(self, services: Any, hub: EventHub, principal: Principal) -> None:
+    def __init__(self, services: Any, hub: EventHub, access: Access) -> None:
         self.plane = services.require_plane()
         self.hub = hub
-        self.principal = principal
+        self.access = access
         self.assets: list[asset_reads.AssetSummary] = []
         self.filter = ""
 
+    async def load(self) -> None:
+        tenant = await current_tenant(self.access)
+        self.assets = [] if tenant is None else await asset_reads.asset_list(self.plane,
+                                                                             tenant)
+
     async def build(self) -> None:
-        self.assets = await asset_reads.asset_list(self.plane, self.principal.tenant)
+        await self.load()
         with ui.row().classes("w-full items-center gap-3"):
             ui.label("Assets").classes("text-h5")
             ui.input(placeholder="Filter by name or URI", on_change=self._filtered).props(
@@ -50,7 +71,7 @@ class AssetsPage:
         self.table.refresh()
 
     async def refresh(self) -> None:
-        self.assets = await asset_reads.asset_list(self.plane, self.principal.tenant)
+        await self.load()
         self.table.refresh()
 
     @ui.refreshable_method
@@ -64,7 +85,7 @@ class AssetsPage:
             return
         rows = [a for a in self.assets if not self.filter or self.filter in a.name.lower()
                 or self.filter in a.uri.lower()]
-        with ui.grid(columns="minmax(14rem,2fr) minmax(12rem,1.5fr) 1.5fr 1.5fr").classes(
+        with ui.grid(columns=LIST_COLUMNS).classes(
                 "w-full items-start gap-x-6 gap-y-2").props('data-testid="asset-list"'):
             for title in ("Asset", "Last event", "Produced by", "Consumed by"):
                 ui.label(title).classes("text-caption text-grey-7")
@@ -73,10 +94,10 @@ class AssetsPage:
 
     def row(self, a: asset_reads.AssetSummary) -> None:
         with ui.column().classes("gap-0"):
-            ui.link(a.name, f"/assets/{a.id}").classes("leoflow-mono text-body1").props(
-                f'data-testid="asset-link" data-asset="{a.name}"')
+            ui.link(a.name, f"/assets/{a.id}").classes("leoflow-mono text-body1").style(
+                WRAP).props(f'data-testid="asset-link" data-asset="{a.name}"')
             if a.uri != a.name:
-                ui.label(a.uri).classes("leoflow-mono text-caption text-grey-7")
+                ui.label(a.uri).classes("leoflow-mono text-caption text-grey-7").style(WRAP)
             if a.group != "asset":
                 ui.badge(a.group, color="grey-4", text_color="black").props("rounded")
         with ui.column().classes("gap-0").props(
@@ -104,22 +125,20 @@ class AssetsPage:
 
 
 class AssetPageView:
-    def __init__(self, services: Any, hub: EventHub, principal: Principal,
-                 asset_id: int) -> None:
+    def __init__(self, services: Any, hub: EventHub, access: Access, asset_id: int) -> None:
         self.plane = services.require_plane()
         self.hub = hub
-        self.principal = principal
+        self.access = access
         self.asset_id = asset_id
         self.page: asset_reads.AssetPage | None = None
-        self.can_materialize = asset_reads.can_materialize(principal)
 
     async def load(self) -> None:
-        self.page = await asset_reads.asset_page(self.plane, self.principal.tenant,
-                                                 self.asset_id)
+        tenant = await current_tenant(self.access)
+        self.page = None if tenant is None else await asset_reads.asset_page(
+            self.plane, tenant, self.asset_id)
 
-    async def build(self) -> None:
-        await self.load()
-        page = self.page
+    async def build(self, page: asset_reads.AssetPage) -> None:
+        self.page = page
         assert page is not None
         a = page.asset
         with ui.row().classes("w-full items-center gap-3"):
@@ -131,7 +150,7 @@ class AssetPageView:
             ui.space()
             ui.button("Materialize", icon="play_arrow", on_click=self.materialize).props(
                 'color=primary data-testid="asset-materialize"').set_enabled(
-                self.can_materialize)
+                await asset_reads.can_materialize(self.access))
         self.about()
         self.events()
         LiveRegion(self.hub, asset_reads.matches_assets, self.refresh)
@@ -201,7 +220,7 @@ class AssetPageView:
                      "POST /api/v2/assets/events makes one.").classes(
                 "text-caption text-grey-7").props('data-testid="asset-events-empty"')
             return
-        with ui.grid(columns="auto auto minmax(10rem,1fr) minmax(8rem,1fr) 1.5fr").classes(
+        with ui.grid(columns="auto auto minmax(0,1.5fr) minmax(0,1fr) minmax(0,1.5fr)").classes(
                 "w-full items-start gap-x-4 gap-y-1").props('data-testid="asset-events"'):
             for title in ("#", "Time", "Source run", "Extra", "Started runs"):
                 ui.label(title).classes("text-caption text-grey-7")
@@ -224,7 +243,7 @@ class AssetPageView:
                         ui.label(" · ".join(details)).classes("text-caption text-grey-7")
                 ui.label(extra_text(event.extra) if event.extra else "-").classes(
                     "leoflow-mono text-caption").style("word-break: break-all")
-                with ui.row().classes("gap-1"):
+                with ui.row().classes("gap-1 min-w-0"):
                     for run in event.runs:
                         run_chip(run)
                     if not event.runs:
@@ -233,7 +252,10 @@ class AssetPageView:
     async def materialize(self) -> None:
         name = self.page.asset.name if self.page else str(self.asset_id)
         try:
-            run = await asset_reads.materialize(self.plane, self.principal, self.asset_id)
+            run = await asset_reads.materialize(self.plane, self.access, self.asset_id)
+        except AccessDenied as exc:
+            ui.notify(f"Cannot materialize {name}: {exc.message}", type="negative")
+            return
         except LeoflowError as exc:
             await self.load()
             reason = self.page.materialize_problem if self.page else None
@@ -248,24 +270,26 @@ class AssetPageView:
 def register(services: Any, hub: EventHub) -> None:
     @ui.page("/assets", title="Assets · Leoflow Lite")
     async def assets_page(request: Request) -> Any:
-        principal = await session.principal_or_none(services)
-        if principal is None:
+        access = await session.page_access(services)
+        if access is None:
             return session.login_redirect(request)
-        with frame(services, principal, active="Assets"):
-            await AssetsPage(services, hub, principal).build()
+        with frame(services, access.principal, active="Assets"):
+            await AssetsPage(services, hub, access).build()
         return None
 
     @ui.page("/assets/{asset_id}", title="Asset · Leoflow Lite")
     async def asset_page(request: Request, asset_id: int) -> Any:
-        principal = await session.principal_or_none(services)
-        if principal is None:
+        access = await session.page_access(services)
+        if access is None:
             return session.login_redirect(request)
-        with frame(services, principal, active="Assets"):
-            found = await asset_reads.asset_page(services.require_plane(), principal.tenant,
-                                                 asset_id)
+        with frame(services, access.principal, active="Assets"):
+            # another tenant's asset reads exactly as one that does not exist
+            found = await asset_reads.asset_page(services.require_plane(),
+                                                 access.principal.tenant, asset_id)
             if found is None:
-                ui.label(f"There is no asset {asset_id}.").classes("text-h6")
+                ui.label(f"There is no asset {asset_id}.").classes("text-h6").props(
+                    'data-testid="no-asset"')
                 ui.link("Back to the assets", "/assets")
                 return None
-            await AssetPageView(services, hub, principal, asset_id).build()
+            await AssetPageView(services, hub, access, asset_id).build(found)
         return None

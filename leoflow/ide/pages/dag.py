@@ -69,7 +69,7 @@ class DagPage:
         if detail.spec is not None and detail.spec.description:
             ui.label(detail.spec.description).classes("text-body2 text-grey-8")
         # what it consumes (seen / waiting) and produces; the selected run's asset events
-        self.assets = DagAssetsSection(self.plane, self.hub, self.principal, self.dag_id)
+        self.assets = DagAssetsSection(self.plane, self.hub, self.access, self.dag_id)
         await self.assets.build(self.selected_run)
         with ui.row().classes("w-full no-wrap items-start gap-4"):
             with ui.column().classes("grow min-w-0"):

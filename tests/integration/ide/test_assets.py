@@ -181,3 +181,41 @@ async def test_another_tenant_sees_none_of_it(ide: Ide) -> None:
 ])
 def test_a_condition_reads_as_airflow_writes_it(condition: dict[str, Any], text: str) -> None:
     assert asset_views.condition_text(condition) == text
+
+
+async def test_another_tenant_sees_no_asset_page(ide: Ide) -> None:
+    """A user of tenant acme sees none of the default tenant's assets (list, asset page,
+    the DAG page and its section)."""
+    from tests.integration.ide.test_tenants_and_permissions import add_user, log_in_as
+
+    ids = await setup_project(ide)
+    password = await add_user(ide, "vera", "Viewer", "acme")
+    await log_in_as(ide, "vera", password)
+    await ide.user.open("/assets")
+    await ide.element("assets-empty")
+    await ide.user.open(f"/assets/{ids['ide_orders']}")
+    await ide.element("no-asset")
+    assert not ide.elements("asset-events") and not ide.elements("asset-materialize")
+    await ide.user.open("/dags/ide_report")
+    await ide.element("no-dag")
+    assert not ide.elements("dag-assets") and not ide.elements("dag-consumes")
+
+
+async def test_materialize_asks_for_the_users_role_at_the_click(ide: Ide) -> None:
+    """A page opened by an Op who is then demoted to Viewer cannot materialize; reopened,
+    its button is disabled."""
+    from tests.integration.ide.test_tenants_and_permissions import ADMIN, add_user, log_in_as
+
+    ids = await setup_project(ide)
+    password = await add_user(ide, "otto", "Op", "default")
+    await log_in_as(ide, "otto", password)
+    await ide.user.open(f"/assets/{ids['ide_prices']}")
+    button = await ide.element("asset-materialize")
+    assert button.enabled
+    await ide.services.auth.users.update_user(ADMIN, "otto", role="Viewer")
+    (await ide.find("asset-materialize")).click()
+    await ide.see("Cannot materialize ide_prices: otto has the role Viewer")
+    async with ide.plane.store.connect() as conn:
+        assert not (await runs.list_runs(conn, dag_id="ide_prices")).items
+    await ide.user.open(f"/assets/{ids['ide_prices']}")
+    assert not (await ide.element("asset-materialize")).enabled
