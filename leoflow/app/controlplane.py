@@ -22,6 +22,7 @@ from typing import Any
 
 from leoflow.app.log_failures import TryLogFailures
 from leoflow.app.settings import Settings
+from leoflow.app.xcom_failures import DiskFullXCom
 from leoflow.engine.agent_service.service import AgentService, serve
 from leoflow.engine.environments.manager import EnvironmentManager
 from leoflow.engine.environments.task_envs import TaskEnvironments
@@ -301,6 +302,9 @@ async def start_control_plane(
             pods.note_reported(ti_id)
 
     stored: Any = _MapSourceMirror(xcom, store) if isinstance(xcom, RedisXComBackend) else xcom
+    # a full disk under the store fails the pushing try naming it (xcom_failures.py)
+    stored = DiskFullXCom(stored, store.engine.url.database
+                          if store.engine.url.get_backend_name() == "sqlite" else None)
     pushes: Any = stored if on_xcom_push is None else _CountingXCom(stored, on_xcom_push)
     from leoflow.engine.auth.cipher import SecretCipher
     from leoflow.engine.auth.config import AuthConfig, fernet_keys
