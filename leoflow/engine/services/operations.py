@@ -29,6 +29,7 @@ from leoflow.engine.services.errors import (
     RunNotFound,
     TaskNotFound,
 )
+from leoflow.engine.services.limits import MAX_CONF_BYTES, check_json_size
 from leoflow.engine.spec.model import DagSpec
 from leoflow.engine.store import DuplicateRunError, Store, audit, dags, runs, task_instances
 from leoflow.engine.store.rows import DagRow, DagRunRow, DagVersionRow, TaskInstanceRow
@@ -146,6 +147,8 @@ class Operations:
         if not isinstance(conf, dict):
             raise InvalidConf(f"conf must be a JSON object, got {type(conf).__name__}",
                               field="conf")
+        # every face (API, IDE trigger form, CLI) gets the same bound
+        check_json_size(conf, "conf", MAX_CONF_BYTES)
         if logical_date is not None and logical_date.tzinfo is None:
             raise InvalidArgument("logical_date must be timezone-aware (e.g. end with Z)",
                                   field="logical_date")

@@ -14,6 +14,7 @@ from leoflow.engine.services import (
     ServiceError,
     TaskNotFound,
 )
+from leoflow.engine.services.limits import FieldTooLarge
 from tests.integration.scheduler.conftest import spec, task
 
 PARAMS = {
@@ -62,6 +63,15 @@ async def test_triggering_an_unknown_dag(h):
 async def test_a_conf_that_is_not_an_object(h, conf):
     error = await refused(h, InvalidConf, lambda: h.ops.trigger_run("ok", conf=conf),
                           status=422, contains="conf must be a JSON object, got")
+    assert error.field == "conf"
+
+
+async def test_a_conf_too_large_is_refused_by_the_service_every_face_calls(h):
+    """The IDE's trigger form and the CLI call the service, not the API route: the bound
+    on a run's conf (256 KiB of JSON) is the service's."""
+    big = {"name": "x", "blob": "x" * (300 * 1024)}
+    error = await refused(h, FieldTooLarge, lambda: h.ops.trigger_run("ok", conf=big),
+                          status=422, contains="conf is 307")
     assert error.field == "conf"
 
 
