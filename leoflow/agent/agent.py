@@ -14,6 +14,7 @@ import signal
 import sys
 import time
 import traceback
+from collections.abc import Mapping
 
 from leoflow.agent.assets import inactive_assets_outcome
 from leoflow.agent.bash_task import run_bash
@@ -26,6 +27,7 @@ from leoflow.agent.logs import LogShipper
 from leoflow.agent.outcome import SUCCESS, Outcome
 from leoflow.agent.python_task import run_callable, run_python
 from leoflow.agent.taskrun import TaskRun
+from leoflow.sdk.secrets_masker import SecretsMasker
 
 # kinds whose code runs in the task runner (a sensor pokes there, or resumes there)
 PYTHON_KINDS = frozenset({"python", "branch", "short_circuit", "sensor"})
@@ -64,11 +66,39 @@ async def push_xcoms(run: TaskRun, outcome: Outcome) -> Outcome:
     return outcome
 
 
+def task_masker(env: Mapping[str, str]) -> SecretsMasker:
+    """A masker of the secrets among the variables and connections the try receives."""
+    masker = SecretsMasker()
+    masker.add_environment(env)
+    return masker
+
+
+def masked(outcome: Outcome, masker: SecretsMasker) -> Outcome:
+    """The outcome with its error message and traceback masked (the IDE and the API show
+    them to Viewers, as the log)."""
+    if len(masker) and (outcome.error_message or outcome.traceback):
+        outcome.error_message = masker.redact(outcome.error_message)
+        outcome.traceback = masker.redact(outcome.traceback)
+    return outcome
+
+
 def _install_signal_handlers(stop: StopSignal) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set, f"leoflow-agent received {sig.name}")
+
+
+async def _close_logs(shipper: LogShipper) -> None:
+    """Finish the log stream; whatever breaks it (the control plane died under it: gRPC
+    then ends the call with CancelledError, not an RPC error) must not cost the report."""
+    try:
+        await shipper.close()
+    except (Exception, asyncio.CancelledError) as exc:
+        task = asyncio.current_task()
+        if isinstance(exc, asyncio.CancelledError) and task is not None and task.cancelling():
+            raise  # the agent itself is being cancelled
+        shipper.error = shipper.error or f"the log stream broke ({type(exc).__name__})"
 
 
 def _test_freeze() -> None:
@@ -94,7 +124,8 @@ async def run_agent(config: AgentConfig) -> int:
         _install_signal_handlers(stop)
         heartbeat = Heartbeat(client, auth.heartbeat_interval, stop)
         heartbeat.start()
-        shipper = LogShipper(client)
+        # the secrets it hands the task are masked in every line shipped (secrets_masker)
+        shipper = LogShipper(client, masker=task_masker(task.env))
         shipper.start()
         run = TaskRun.from_fetch(task, client, shipper, stop)
         try:
@@ -108,12 +139,12 @@ async def run_agent(config: AgentConfig) -> int:
             outcome = await push_xcoms(run, outcome)
         elapsed = time.monotonic() - started
         await shipper.agent_line(f"task {outcome.summary()} after {elapsed:.2f} s")
-        await shipper.close()
+        await _close_logs(shipper)
         if shipper.error:
             print(f"leoflow-agent: some log lines may be missing ({shipper.error})",
                   file=sys.stderr, flush=True)
         await heartbeat.close()
-        response = await client.report_state(outcome.to_request())
+        response = await client.report_state(masked(outcome, shipper.masker).to_request())
         print(f"leoflow-agent: {task.dag_id}.{task.task_id} try {task.try_number}: reported "
               f"{outcome.state} (recorded {response.recorded_state or outcome.state})",
               file=sys.stderr, flush=True)

@@ -43,7 +43,10 @@ CALL_TIMEOUT = 30.0
 RESEND_SECONDS = 5.0  # log messages of a broken stream sent again to the next replica
 RESEND_MESSAGES = 512
 AGENT_VERSION = "0.1.0"
-MAX_DELAY = 5.0  # seconds between two rounds, at most
+MAX_DELAY = 2.0  # seconds between two rounds, at most
+# gRPC's own reconnection backoff grows to 120 s by default: a channel that saw the control
+# plane die would fail every call for minutes after it is back. Capped here.
+RECONNECT_BACKOFF_MS = 1000
 
 
 def describe(error: grpc.aio.AioRpcError) -> str:
@@ -82,7 +85,10 @@ class ControlPlaneClient:
             channel = self._channels[index] = grpc.aio.insecure_channel(
                 self.addresses[index],
                 options=[("grpc.max_receive_message_length", 64 << 20),
-                         ("grpc.max_send_message_length", 64 << 20)])
+                         ("grpc.max_send_message_length", 64 << 20),
+                         ("grpc.initial_reconnect_backoff_ms", RECONNECT_BACKOFF_MS),
+                         ("grpc.min_reconnect_backoff_ms", RECONNECT_BACKOFF_MS),
+                         ("grpc.max_reconnect_backoff_ms", RECONNECT_BACKOFF_MS)])
         self.channel = channel
         self.stub = pb_grpc.AgentServiceStub(channel)
 

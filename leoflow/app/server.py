@@ -34,9 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8080, help="HTTP port (default 8080)")
     parser.add_argument("--database-url", help="metadata database (default: the Lite SQLite "
                         "file in LEOFLOW_HOME)")
-    parser.add_argument("--grpc-port", type=int, default=0,
-                        help="port agents connect to (default: any free port; pin it when "
-                             "several replicas run, see docs/ha.md)")
+    parser.add_argument("--grpc-port", type=int, default=None,
+                        help="port agents connect to (default: the one used last time, "
+                             "kept in LEOFLOW_HOME/agent-address so that running agents "
+                             "reach a restarted server; a free one on the first start; 0: "
+                             "any free port; pin it when several replicas run, see "
+                             "docs/ha.md)")
     parser.add_argument("--grpc-host", default="127.0.0.1",
                         help="address the agent service listens on (default 127.0.0.1; "
                              "0.0.0.0 in a cluster, where agents run in pods)")
@@ -178,7 +181,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"leoflow-server: --dags-folder {args.dags_folder}: no such folder",
               file=sys.stderr)
         return 2
-    app = build_app(settings, grpc_port=args.grpc_port, parallelism=args.parallelism,
+    grpc_port = args.grpc_port
+    if grpc_port is None:
+        from leoflow.app.agent_port import stable_agent_port
+
+        grpc_port = stable_agent_port(settings.home, args.grpc_host)
+    app = build_app(settings, grpc_port=grpc_port, parallelism=args.parallelism,
                     log_json=args.log_json, grpc_host=args.grpc_host,
                     campaign=not args.no_scheduler, dags_folder=dags_folder)
     # With --log-json uvicorn keeps its hands off logging: its records reach the JSON handler.

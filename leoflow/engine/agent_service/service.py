@@ -125,7 +125,8 @@ class AgentService(pb_grpc.AgentServiceServicer):
             # watched too; one that never started has no agent to watch
             started = await tokens.attempts_of(
                 conn, [ti.id for ti in page.items if ti.state == "queued"])
-        now = time.monotonic()
+        # their agents get twice the usual grace: they reconnect to this new process first
+        now = time.monotonic() + self.heartbeat_timeout
         for ti in page.items:
             attempt = started.get(ti.id)
             if ti.state == "queued" and (attempt is None or not attempt.started):
