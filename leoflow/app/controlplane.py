@@ -22,6 +22,7 @@ from typing import Any
 
 from leoflow.app.log_failures import TryLogFailures
 from leoflow.app.settings import Settings
+from leoflow.app.task_users import task_users
 from leoflow.app.xcom_failures import DiskFullXCom
 from leoflow.engine.agent_service.service import AgentService, serve
 from leoflow.engine.environments.manager import EnvironmentManager
@@ -335,6 +336,10 @@ async def start_control_plane(
         settings.grpc_advertise_address, f"{grpc_host}:{port}"), mint_token=mint,
                                              on_agent_output=agent_output,
                                              output_dir=home / "agents")
+    # which OS user runs each tenant's tries, and what it may reach (docs/security.md)
+    subprocess_executor.task_users = task_users(
+        store, home=home, code_dir=home / "code", code_roots=code_roots,
+        interpreter_for=interpreter_for, task_env=task_environments.env_for)
 
     async def http_push(launch: TaskLaunch, value: Any) -> None:
         await pushes.push(dag_run_id=launch.dag_run_id, task_id=launch.task_id,

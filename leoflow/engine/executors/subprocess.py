@@ -45,6 +45,7 @@ from pathlib import Path
 
 from leoflow.engine import faults
 from leoflow.engine.executors.base import EventCallback, ExecutorEvent, TaskLaunch
+from leoflow.engine.executors.isolation import IsolationRefused, TaskUsers, TryUser
 from leoflow.engine.executors.try_tree import TryTree, end_leftovers, sweep_empty
 from leoflow.engine.spec.model import TaskSpec
 
@@ -66,7 +67,7 @@ FORK_IDLE = 60.0  # seconds without a start after which the fork server is stopp
 # End of input: fork no more and exit (children live on; they are in their own sessions).
 FORK_SERVER = r"""
 import json, os, select, signal, sys
-import leoflow.agent.agent, leoflow.agent.main
+import leoflow.agent.agent, leoflow.agent.main, leoflow.agent.privileges
 
 def child(request, fds):
     if request.get("cgroup"):
@@ -91,6 +92,7 @@ def child(request, fds):
     os.environ.update(request["env"])
     code = 1
     try:
+        leoflow.agent.privileges.drop(request.get("user"))  # a tenant's user (isolation.py)
         code = leoflow.agent.main.main([])
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
@@ -218,12 +220,13 @@ class _ForkServer:
         return self.process.returncode is None and self.reader is not None \
             and not self.reader.done()
 
-    async def fork(self, env: dict[str, str], output: Path, cgroup: str = "") -> _Forked:
+    async def fork(self, env: dict[str, str], output: Path, cgroup: str = "",
+                   user: dict[str, object] | None = None) -> _Forked:
         assert self.process.stdin is not None
         request_id = next(self._ids)
         reply = self._replies[request_id] = asyncio.get_running_loop().create_future()
         line = json.dumps({"id": request_id, "env": env, "output": str(output),
-                           "cgroup": cgroup})
+                           "cgroup": cgroup, "user": user})
         try:
             async with self._lock:
                 self.process.stdin.write(line.encode() + b"\n")
@@ -300,6 +303,7 @@ class _Agent:
     reported: bool = False
     cancelled: str | None = None
     tree_ended: asyncio.Task[None] | None = None
+    user: TryUser | None = None  # the tenant's OS user it runs as (isolation.py)
 
 
 @dataclass
@@ -323,7 +327,7 @@ class SubprocessExecutor:
                  on_agent_output: Callable[[TaskLaunch, str], Awaitable[None]] | None = None,
                  extra_env: dict[str, str] | None = None,
                  output_dir: Path | None = None, fork_server: bool = True,
-                 fork_idle: float = FORK_IDLE) -> None:
+                 fork_idle: float = FORK_IDLE, task_users: TaskUsers | None = None) -> None:
         self.address = address
         self.output_dir = Path(output_dir) if output_dir is not None else Path(
             tempfile.gettempdir()) / f"leoflow-agents-{os.getuid()}"
@@ -343,6 +347,7 @@ class SubprocessExecutor:
         self._idle_timer: asyncio.TimerHandle | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._closed = False
+        self.task_users = task_users  # which OS user runs each try (isolation.py)
 
     def set_callback(self, callback: EventCallback) -> None:
         self._callback = callback
@@ -360,6 +365,13 @@ class SubprocessExecutor:
         return agent.process.pid if agent else None
 
     async def start(self, launch: TaskLaunch, task: TaskSpec) -> None:
+        user: TryUser | None = None
+        if self.task_users is not None:
+            try:
+                user = await self.task_users.for_try(launch)
+            except IsolationRefused as exc:
+                await self._failed(launch, str(exc), no_retry=True)
+                return
         token = await self.mint_token(launch)
         output = self._fresh_output_path(launch)
         output.parent.mkdir(parents=True, exist_ok=True)
@@ -368,22 +380,24 @@ class SubprocessExecutor:
         tree = await asyncio.to_thread(TryTree.create, launch.ti_id, launch.try_number)
         env = {**self._agent_env(), "LEOFLOW_TI_ID": launch.ti_id, "LEOFLOW_TOKEN": token,
                **faults.agent_env(launch.ti_id, launch.task_id, launch.try_number),
-               **tree.env}
-        process = await self._fork(env, output, tree.procs_file)
+               **tree.env, **(user.env if user else {})}
+        process = await self._fork(env, output, tree.procs_file, user)
         if process is None:
             fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
             try:
                 process = await asyncio.create_subprocess_exec(
                     *self.agent_command, env=env, stdin=asyncio.subprocess.DEVNULL,
-                    stdout=fd, stderr=fd, start_new_session=True)
+                    stdout=fd, stderr=fd, start_new_session=True, **_as_user(user))
             except BaseException:
                 tree.discard()
+                if self.task_users is not None:
+                    self.task_users.release(user)
                 raise
             finally:
                 os.close(fd)
             # still importing (it starts nothing for 100+ ms): joined long before it forks
             tree.join(process.pid)
-        agent = self._agents[launch.ti_id] = _Agent(launch, process, output, tree)
+        agent = self._agents[launch.ti_id] = _Agent(launch, process, output, tree, user=user)
         agent.watcher = asyncio.create_task(self._watch(agent), name=f"agent-{launch.ti_id}")
 
     def _agent_env(self) -> dict[str, str]:
@@ -393,8 +407,8 @@ class SubprocessExecutor:
         return env
 
     # -- the fork server -----------------------------------------------------------------------
-    async def _fork(self, env: dict[str, str], output: Path, cgroup: str = ""
-                    ) -> _Forked | None:
+    async def _fork(self, env: dict[str, str], output: Path, cgroup: str = "",
+                    user: TryUser | None = None) -> _Forked | None:
         """An agent forked by the fork server; None to start it the plain way."""
         if not self.fork_server or self._closed:
             return None
@@ -403,7 +417,7 @@ class SubprocessExecutor:
             return None
         self._restart_idle_timer()
         try:
-            return await server.fork(env, output, cgroup)
+            return await server.fork(env, output, cgroup, user.drop if user else None)
         except Exception as exc:
             log.warning("the fork server could not start an agent (%s); starting it plainly",
                         exc)
@@ -466,6 +480,8 @@ class SubprocessExecutor:
         code = await agent.process.wait()
         # before the try is reported over: its retry must not overlap with what it left
         await self._end_tree(agent)
+        if self.task_users is not None and agent.user is not None:
+            await asyncio.to_thread(self.task_users.release, agent.user)  # its folder
         if self._agents.get(agent.launch.ti_id) is agent:  # not a resumed try's newer agent
             del self._agents[agent.launch.ti_id]
         await self._forward_output(agent.launch, agent.output)
@@ -499,10 +515,11 @@ class SubprocessExecutor:
                      launch.ti_id, launch.try_number, len(killed),
                      (time.monotonic() - started) * 1000)
 
-    async def _failed(self, launch: TaskLaunch, error: str) -> None:
+    async def _failed(self, launch: TaskLaunch, error: str, *, no_retry: bool = False) -> None:
         if self._callback is not None:
             await self._callback(ExecutorEvent(launch.ti_id, launch.try_number, "failed",
-                                               error=error))
+                                               error=error,
+                                               info={"no_retry": True} if no_retry else {}))
 
     async def _forward_output(self, launch: TaskLaunch, path: Path) -> None:
         """Copy what the agent printed (its last 64 KB) into the try's log; remove the file."""
@@ -621,6 +638,14 @@ async def _terminate(process: asyncio.subprocess.Process | _Forked) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
         await process.wait()
+
+
+def _as_user(user: TryUser | None) -> dict[str, object]:
+    """A plain start's arguments that make the agent run as the try's user."""
+    if user is None:
+        return {}
+    return {"user": user.uid, "group": user.gid, "extra_groups": list(user.groups),
+            "umask": 0o077, "cwd": str(user.workdir)}
 
 
 def _kill_group(pid: int) -> None:
