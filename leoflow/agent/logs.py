@@ -6,6 +6,10 @@ than ``MAX_LINE_BYTES`` is cut (its remainder dropped until the next newline), a
 plane. When that buffer is full the reader
 stops reading, the pipe fills and the user's ``print`` blocks: back-pressure instead of
 growth, and no line is dropped while the control plane keeps up.
+
+Every line is masked before it is queued (``LogShipper.masker``: the variables and
+connections the try received and what its code registered with ``mask_secret``), so a
+secret never leaves the agent in clear (docs/security.md, "Secrets in logs").
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import grpc
 
 from leoflow.agent.client import REJECTED, ControlPlaneClient, describe
 from leoflow.rpc import agent_pb2 as pb
+from leoflow.sdk.secrets_masker import SecretsMasker
 
 MAX_LINE_BYTES = 64 * 1024
 CHUNK_BYTES = 64 * 1024
@@ -75,8 +80,10 @@ class LogShipper:
     """Feeds one ``StreamLogs`` call for the whole try from a bounded buffer."""
 
     def __init__(self, client: ControlPlaneClient, max_pending_lines: int = 5000,
-                 max_pending_bytes: int = 4 * 1024 * 1024) -> None:
+                 max_pending_bytes: int = 4 * 1024 * 1024,
+                 masker: SecretsMasker | None = None) -> None:
         self._client = client
+        self.masker = masker if masker is not None else SecretsMasker()
         self._max = max_pending_lines
         self._max_bytes = max_pending_bytes
         self._batches: collections.deque[tuple[str, float, list[str], int]] = (
@@ -98,6 +105,8 @@ class LogShipper:
         """Queue lines; waits while the buffer is full (back-pressure on the reader)."""
         if not lines:
             return
+        if len(self.masker):
+            lines = [self.masker.redact(line) for line in lines]
         size = sum(len(line) for line in lines)
         async with self._changed:
             await self._changed.wait_for(

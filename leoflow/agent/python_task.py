@@ -46,6 +46,7 @@ from leoflow.sdk.channel import (
     OP_XCOM_PUSH,
 )
 from leoflow.sdk.context_objects import XCOM_RETURN_KEY, branch_targets
+from leoflow.sdk.secrets_masker import OP_MASK_SECRET
 from leoflow.sdk.task_state import OP_TASK_STATE
 from leoflow.sdk.templating import OP_RENDER
 
@@ -121,6 +122,9 @@ async def _serve_request(run: TaskRun, message: dict[str, Any]) -> Any:
         return await serve_task_state(run.client, message)
     if op in ASSET_OPS:
         return await serve_asset_request(run.client, message)
+    if op == OP_MASK_SECRET:  # mask_secret() in user code: masked from the next line on
+        run.shipper.masker.add_strings(str(v) for v in message.get("values") or [])
+        return None
     raise ValueError(f"unknown request {op!r}")
 
 

@@ -22,6 +22,7 @@ from typing import Any
 from nicegui import background_tasks, context, ui
 
 from leoflow.engine.auth.permissions import EDIT_RUNS, READ, role_allows
+from leoflow.engine.auth.value_masking import ValueMasker, tenant_masker
 from leoflow.engine.logs import LogKey
 from leoflow.errors import LeoflowError
 from leoflow.ide import queries
@@ -79,6 +80,7 @@ class TaskPanel:
         self.can_edit = role_allows(principal.role, EDIT_RUNS)
         self.on_close = on_close
         self.hitl: TaskHitlSection | None = None
+        self.masker = ValueMasker()
 
     async def _load(self) -> None:
         """The task instance as the current user may see it (None: not, or not any more)."""
@@ -90,6 +92,8 @@ class TaskPanel:
         self.detail = await queries.task_instance_detail(
             self.plane, self.dag_id, self.run_id, self.task_id, self.map_index,
             tenant=principal.tenant)
+        # XCom values are shown with the tenant's secrets masked (stored intact)
+        self.masker = await tenant_masker(self.services.auth, principal.tenant)
 
     async def build(self) -> None:
         await self._load()
@@ -197,7 +201,8 @@ class TaskPanel:
         for entry in detail.xcoms:
             name = entry.key + (f" [{entry.map_index}]" if entry.map_index >= 0 else "")
             ui.label(name).classes("text-caption leoflow-mono")
-            ui.code(pretty(entry.value), language="json").classes("w-full").props(
+            shown = pretty(self.masker.redact_value(entry.value))
+            ui.code(shown, language="json").classes("w-full").props(
                 f'data-testid="xcom-{entry.key}"')
 
     # -- live ------------------------------------------------------------------------------

@@ -57,6 +57,8 @@ from leoflow.sdk.execute_hooks import call_post_execute, call_pre_execute
 from leoflow.sdk.mapped_operators import prepare_task
 from leoflow.sdk.retry_policy import decide
 from leoflow.sdk.runtime import set_current_context
+from leoflow.sdk.secrets_masker import OP_MASK_SECRET
+from leoflow.sdk.secrets_masker import use_reporter as use_mask_reporter
 from leoflow.sdk.sensors import BaseSensorOperator
 from leoflow.sdk.task_state import TaskStateStore
 from leoflow.sdk.templating import set_renderer, use_agent_templating
@@ -210,6 +212,8 @@ def run(payload: dict[str, Any], channel: Channel) -> dict[str, Any]:
     task: Any = None
     ti: TaskInstance | None = None
     context: dict[str, Any] | None = None
+    # mask_secret() tells the agent, which masks this try's log lines (secrets_masker)
+    use_mask_reporter(lambda values: channel.request(OP_MASK_SECRET, values=values))
     try:
         load_dag_file(dag_file, project_dir)
         dag, task = find_task(payload["dag_id"], payload["task_id"], payload["dag_file"])

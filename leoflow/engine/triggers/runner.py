@@ -31,6 +31,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from leoflow.engine.auth.value_masking import ValueMasker, connection_secrets
 from leoflow.engine.logs import LogKey
 from leoflow.engine.scheduler.clock import Clock
 from leoflow.engine.store import Store, dags, runs
@@ -128,6 +129,7 @@ class TriggerRunner:
         self.started_at: datetime | None = None
         self.fired = 0
         self._waiting: dict[int, _Waiting] = {}
+        self._masker = ValueMasker()  # the secrets of the connections triggers looked up
         self._by_ti: dict[str, int] = {}
         self._watching: dict[str, set[int]] = {}  # external dag_id → external_task triggers
         self._heap = TimerHeap(clock, self._on_due)
@@ -377,7 +379,10 @@ class TriggerRunner:
             tenant = self._tenants.get(w.dag_id, "default")
 
             async def lookup(conn_id: str) -> Mapping[str, Any] | None:
-                return await self.connection_lookup(tenant, conn_id)
+                found = await self.connection_lookup(tenant, conn_id)
+                if found:  # what a trigger reads is masked in the lines it writes (Airflow)
+                    self._masker.add(connection_secrets(found))
+                return found
 
             return await http.poll(w.kwargs, self._client, lookup)
         if w.kind == "external_task":
@@ -389,7 +394,7 @@ class TriggerRunner:
     def _log(self, w: _Waiting, line: str) -> None:
         if self.logs is None:
             return
-        self._log_queue.append((w.log_key(), PREFIX + line, True))
+        self._log_queue.append((w.log_key(), PREFIX + self._masker.redact(line), True))
         self._log_wake.set()
 
     async def _write_logs(self) -> None:

@@ -26,6 +26,7 @@ from leoflow.engine.api.routes.dag_runs import ALL, visible_run
 from leoflow.engine.api.routes.dags import spec_cache
 from leoflow.engine.api.security import api_context, require
 from leoflow.engine.auth.permissions import READ, Principal
+from leoflow.engine.auth.value_masking import tenant_masker
 from leoflow.engine.spec.model import DagSpec
 from leoflow.engine.store import listings
 from leoflow.engine.store.rows import DagRunRow
@@ -119,9 +120,13 @@ async def get_xcom_entry(
     found = await ctx.xcom.get(run.id, task_id, xcom_key, map_index)
     if found is None:
         raise missing
-    entry = XComEntry(run.id, task_id, map_index, xcom_key, found.value, found.created_at,
+    # shown masked, stored intact: the tenant's secrets a task returned read *** here, as
+    # in its log, while downstream tasks pull the real value (value_masking)
+    masker = await tenant_masker(ctx.auth, principal.tenant)
+    value = masker.redact_value(found.value)
+    entry = XComEntry(run.id, task_id, map_index, xcom_key, value, found.created_at,
                       found.expires_at)
     if stringify:
         return XComResponseString(**_fields(entry, run, spec),
-                                  value=None if found.value is None else str(found.value))
-    return XComResponseNative(**_fields(entry, run, spec), value=found.value)
+                                  value=None if value is None else str(value))
+    return XComResponseNative(**_fields(entry, run, spec), value=value)
