@@ -24,6 +24,7 @@ from leoflow.app.log_failures import TryLogFailures
 from leoflow.app.settings import Settings
 from leoflow.app.task_users import task_users
 from leoflow.app.xcom_failures import DiskFullXCom
+from leoflow.engine.agent_service.context import run_params
 from leoflow.engine.agent_service.service import AgentService, serve
 from leoflow.engine.environments.manager import EnvironmentManager
 from leoflow.engine.environments.task_envs import TaskEnvironments
@@ -47,6 +48,7 @@ from leoflow.engine.store.rows import TaskInstanceRow
 from leoflow.engine.triggers.runner import environment_connection
 from leoflow.engine.xcom import (
     RETURN_VALUE,
+    InputResolutionError,
     RedisXComBackend,
     SqlXComBackend,
     XComSweeper,
@@ -348,10 +350,17 @@ async def start_control_plane(
     async def http_resolve(launch: TaskLaunch, task: TaskSpec) -> tuple[list[Any], dict]:
         async with store.connect() as conn:
             version = await dags.get_version(conn, launch.dag_version_id)
+            run = await runs.get_run_by_id(conn, launch.dag_run_id)
+        if run is None:
+            raise InputResolutionError(task.task_id, "params",
+                                       f"run {launch.dag_run_id} no longer exists")
         spec = DagSpec.from_json(version.spec)
         fetch = make_fetch(xcom, launch.dag_run_id,
                            mapped={t.task_id for t in spec.tasks if t.is_mapped})
-        return await resolve_inputs(task, launch.map_index, fetch=fetch, params={})
+        # the run's params, as the agent gives them to Python tasks (a DAG param feeding
+        # an HttpOperator's url or body resolves here)
+        return await resolve_inputs(task, launch.map_index, fetch=fetch,
+                                    params=run_params(spec, run))
 
     http_executor = HttpExecutor(push_xcom=http_push, resolve=http_resolve, logs=logs)
 

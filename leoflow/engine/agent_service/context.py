@@ -11,11 +11,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from leoflow.engine.spec.model import DagSpec
 from leoflow.engine.store.rows import DagRunRow, TaskInstanceRow
 
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def run_params(spec: DagSpec, run: DagRunRow) -> dict[str, Any]:
+    """A run's params: each declared param's default, overridden by the run's conf.
+
+    One rule for every executor: the agent's tasks see these in ``params`` and their
+    ``{"param": ...}`` inputs, and the inline HTTP executor resolves its inputs with them.
+    (The values were checked against their schemas when the run was triggered.)
+    """
+    params = {name: p.get("default") for name, p in spec.params.items()}
+    params.update({k: v for k, v in (run.conf or {}).items() if k in spec.params})
+    return params
 
 
 def build_context(run: DagRunRow, ti: TaskInstanceRow, params: dict[str, Any]) -> dict[str, Any]:

@@ -41,7 +41,7 @@ from leoflow.engine.agent_service.assets import (
     asset_events_call,
     asset_state_call,
 )
-from leoflow.engine.agent_service.context import build_context
+from leoflow.engine.agent_service.context import build_context, run_params
 from leoflow.engine.agent_service.task_state import task_state_call
 from leoflow.engine.executors.base import ExecutorEvent
 from leoflow.engine.faults import fault_point
@@ -241,7 +241,7 @@ class AgentService(pb_grpc.AgentServiceServicer):
         session = await self._authorize(context, starting=True)
         ti, run, spec = await self._load(session)
         task = spec.task(ti.task_id)
-        params = _params(spec, run)
+        params = run_params(spec, run)
 
         async def fetch(task_id: str, key: str) -> Any:
             return await self._pull_one(run.id, spec, task_id, key)
@@ -529,12 +529,6 @@ def _runs(lines: Any) -> list[tuple[tuple[str, float], list[str]]]:
         else:
             runs.append((key, [line.line]))
     return runs
-
-
-def _params(spec: DagSpec, run: DagRunRow) -> dict[str, Any]:
-    params = {name: p.get("default") for name, p in spec.params.items()}
-    params.update({k: v for k, v in (run.conf or {}).items() if k in spec.params})
-    return params
 
 
 async def serve(service: AgentService, host: str = "127.0.0.1", port: int = 0
