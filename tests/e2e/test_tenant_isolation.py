@@ -45,7 +45,13 @@ A_SECRET = "a-project-secret-0600"
 SERVER_SECRET = "server-environment-secret"
 
 
-@pytest.fixture(scope="module")
+def _closed_folders_above_python() -> list[Path]:
+    targets = {Path(os.path.realpath(sys.executable)), Path(os.__file__).resolve()}
+    return sorted({folder for target in targets for folder in target.parents
+                   if not os.stat(folder).st_mode & 0o001})
+
+
+@pytest.fixture
 def reachable_python() -> Iterator[None]:
     """Let task users pass through the closed folders above this machine's Python."""
     if not ROOT:
@@ -57,13 +63,10 @@ def reachable_python() -> Iterator[None]:
         subprocess.run(["groupadd", "--system", TASKS_GROUP], check=True)
         gid = grp.getgrnam(TASKS_GROUP).gr_gid
     opened: list[Path] = []
-    for target in {Path(os.path.realpath(sys.executable)), Path(os.__file__).resolve()}:
-        for folder in target.parents:
-            if os.stat(folder).st_mode & 0o001 or folder in opened:
-                continue
-            if not acl.named_perms(folder, gid=gid) & acl.EXECUTE:
-                acl.grant(folder, perms=acl.EXECUTE, gid=gid)
-                opened.append(folder)
+    for folder in _closed_folders_above_python():
+        if not acl.named_perms(folder, gid=gid) & acl.EXECUTE:
+            acl.grant(folder, perms=acl.EXECUTE, gid=gid)
+            opened.append(folder)
     try:
         yield
     finally:
@@ -90,8 +93,7 @@ def _as_ide_writes(folder: Path) -> None:
 
 
 @pytest.fixture
-async def world(reachable_python: None, monkeypatch: pytest.MonkeyPatch
-                ) -> AsyncIterator[World]:
+async def world(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[World]:
     # private folders of the control plane's user, as LEOFLOW_HOME and a workspace are
     home = Path(tempfile.mkdtemp(prefix="leoflow-iso-home-"))
     workspace = Path(tempfile.mkdtemp(prefix="leoflow-iso-ws-"))
@@ -155,7 +157,8 @@ def _uid(tenant: str) -> int:
 
 
 @needs_root
-async def test_a_tenant_cannot_read_the_control_plane_nor_another_tenant(world: World) -> None:
+async def test_a_tenant_cannot_read_the_control_plane_nor_another_tenant(
+        world: World, reachable_python: None) -> None:
     async with open_plane(world.home, world.url, code_roots=[world.workspace]) as harness:
         a = await _run(harness, world.a, "tenant-a")
         b = await _run(harness, world.b, "tenant-b", {"targets": _targets(world)})
@@ -223,3 +226,17 @@ async def test_not_root_serves_one_tenant_and_refuses_a_second(world: World) -> 
     assert shared.state == "success"
     # and why it is unsafe: the same uid reads the control plane's secrets
     assert shared.xcom["attack"]["results"]["jwt_secret"] == "READ"
+
+
+@needs_root
+@pytest.mark.skipif(not ROOT or not _closed_folders_above_python(),
+                    reason="needs a Python installed under a folder closed to other users")
+async def test_a_python_the_task_user_cannot_reach_is_one_clear_error(world: World) -> None:
+    closed = _closed_folders_above_python()[0]  # /root here: Python is under /root/.pyenv
+    async with open_plane(world.home, world.url, code_roots=[world.workspace]) as harness:
+        a = await _run(harness, world.a, "tenant-a")
+    assert a.state == "failed"
+    error = a.tasks["own_files"].error or ""
+    assert f"cannot pass through {closed} (mode 700" in error, error
+    assert account_name("tenant-a") in error and "chmod o+x" in error
+    assert len(a.tasks["own_files"].tries) == 1  # not retried: it would fail the same way
