@@ -46,7 +46,13 @@ def task_users(store: Store, *, home: Path, code_dir: Path, code_roots: Sequence
         return TryPaths(tenant=tenant, dag_id=launch.dag_id, python=python,
                         project_dir=project, other_pythons=others)
 
-    users = TaskUsers(home=home, code_dir=code_dir, code_roots=code_roots, paths_of=paths_of)
+    async def tenant_of(launch: TaskLaunch) -> str:
+        async with store.connect() as conn:  # not cached: a deleted DAG's id can be reused
+            dag = await dags.get_dag(conn, launch.dag_id)
+        return dag.tenant if dag is not None else DEFAULT_TENANT
+
+    users = TaskUsers(home=home, code_dir=code_dir, code_roots=code_roots, paths_of=paths_of,
+                      tenant_of=tenant_of)
     log.info("subprocess executor: tenants' tasks run as %s", {
         "per-tenant-uid": "an OS user per tenant (the default tenant as the control plane's)",
         "shared-uid": "the control plane's user, every tenant (LEOFLOW_ALLOW_SHARED_UID=1)",

@@ -121,19 +121,22 @@ def shared_uid_allowed(environ: dict[str, str] | None = None) -> bool:
 class TaskUsers:
     """Chooses the OS user of each try and prepares what that user may reach.
 
-    ``paths_of`` (from the composition root) says the try's tenant and paths. ``is_root``
+    ``paths_of`` (from the composition root) says the try's tenant and paths; ``tenant_of``,
+    its tenant alone (cheaper: most tries need nothing more). ``is_root``
     and ``allow_shared`` default to the process's euid and ``LEOFLOW_ALLOW_SHARED_UID``;
     tests set them.
     """
 
     def __init__(self, *, home: Path, code_dir: Path, code_roots: Sequence[Path] = (),
                  paths_of: Callable[[TaskLaunch], Awaitable[TryPaths]],
+                 tenant_of: Callable[[TaskLaunch], Awaitable[str]] | None = None,
                  is_root: bool | None = None, allow_shared: bool | None = None,
                  agent_python: str | None = None) -> None:
         self.home = Path(home)
         self.code_dir = Path(code_dir)
         self.code_roots = tuple(Path(r) for r in code_roots)
         self.paths_of = paths_of
+        self.tenant_of = tenant_of
         self.is_root = running_as_root() if is_root is None else is_root
         self.allow_shared = shared_uid_allowed() if allow_shared is None else allow_shared
         self.agent_python = agent_python or sys.executable
@@ -151,15 +154,16 @@ class TaskUsers:
 
     async def for_try(self, launch: TaskLaunch) -> TryUser | None:
         """The user of this try (None: the control plane's own), or ``IsolationRefused``."""
-        paths = await self.paths_of(launch)
         if self.allow_shared:
             return None
+        tenant = (await self.tenant_of(launch) if self.tenant_of is not None
+                  else (await self.paths_of(launch)).tenant)
         if not self.is_root:
-            self._one_tenant(paths.tenant, launch)
+            self._one_tenant(tenant, launch)
             return None
-        if paths.tenant == DEFAULT_TENANT:
+        if tenant == DEFAULT_TENANT:
             return None
-        return await asyncio.to_thread(self._prepare, launch, paths)
+        return await asyncio.to_thread(self._prepare, launch, await self.paths_of(launch))
 
     def release(self, user: TryUser | None) -> None:
         """The try ended (its processes are gone): remove its folder."""

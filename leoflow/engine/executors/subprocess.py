@@ -25,6 +25,10 @@ The fork server reports each child's exit status back. It is stopped after ``for
 seconds without a start (an idle control plane keeps no spare process), restarted on
 demand, and a try is started the plain way (``python -m leoflow.agent``) whenever the
 fork server is unavailable.
+
+Tenants: ``task_users`` (isolation.py) says which OS user runs each try. On a root control
+plane a tenant's agent runs as that tenant's user (the forked child drops to it once it has
+joined the try's cgroup and opened its output file); a try it refuses fails at once.
 """
 
 from __future__ import annotations
