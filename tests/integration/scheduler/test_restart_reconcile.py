@@ -1,7 +1,8 @@
 """Restart reconciliation tells "never started", "started" and "reported" apart, from the
 try's fencing record (store/tokens.py) that the agent service commits before answering an
-agent. Here the test writes those records as the agent service would, then "crashes" the
-scheduler (stops it without letting it apply them) and starts a new one on the store.
+agent, on SQLite and PostgreSQL. Here the test writes those records as the agent service
+would, then "crashes" the scheduler (stops it without letting it apply them) and starts a
+new one on the store.
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ LATER = START + timedelta(seconds=5)  # the agent's records come after the try w
 
 
 @pytest.fixture
-async def crash(migrated_sqlite_url, clock):
+async def crash(db_url, clock):
     """``h = await crash.first()``, then ``h2 = await crash(h, lost=...)``."""
-    store = await Store.open(migrated_sqlite_url, auto_migrate=True)
+    store = await Store.open(db_url, auto_migrate=True)
     made: list[Harness] = []
 
     async def first() -> Harness:
-        made.append(await make_harness(migrated_sqlite_url, clock, ScriptedExecutor(),
+        made.append(await make_harness(db_url, clock, ScriptedExecutor(),
                                        store=store))
         return made[-1]
 
@@ -32,7 +33,7 @@ async def crash(migrated_sqlite_url, clock):
         await old.scheduler.stop()
         executor = ScriptedExecutor()
         executor.lost_on_reconcile = lost
-        made.append(await make_harness(migrated_sqlite_url, clock, executor, store=store))
+        made.append(await make_harness(db_url, clock, executor, store=store))
         return made[-1]
 
     again.first = first  # type: ignore[attr-defined]
