@@ -19,7 +19,7 @@ import pytest
 @pytest.fixture(scope="session")
 def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A PostgreSQL server for the whole session (stopped at the end)."""
-    pgserver = pytest.importorskip("pgserver")
+    pgserver = pytest.importorskip("pgserver", reason="PostgreSQL tests need pgserver (dev extra)")
     server = pgserver.get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="stop")
     # A throwaway server: durability only costs time (CREATE DATABASE waits on fsync).
     server.psql(

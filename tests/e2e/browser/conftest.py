@@ -22,11 +22,15 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("playwright.sync_api")
-pytest.importorskip("nicegui")
-pytest.importorskip("leoflow.app.lite")
+# Third-party packages only: Playwright (dev extra) drives the browser, nicegui (the lite
+# extra) serves the IDE; without them the suite cannot run. Leoflow's own modules are
+# imported plainly below, so an import error in them fails the suite instead of skipping it.
+pytest.importorskip("playwright.sync_api", reason="pip install .[dev] (Playwright)")
+pytest.importorskip("nicegui", reason="the IDE needs the lite extra: pip install .[lite]")
 
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+import leoflow.app.lite  # noqa: F401  (the IDE's entry point must import, or fail here)
 
 expect.set_options(timeout=15_000)  # a CI machine building environments is slow at times
 

@@ -67,8 +67,6 @@ class Server:
 
 @contextlib.contextmanager
 def start_server(folder: Path, database_url: str | None = None) -> Iterator[Server]:
-    pytest.importorskip("leoflow.engine.auth.service",
-                        reason="the auth service (POST /auth/token) is not in this tree")
     home = folder / "server-home"
     home.mkdir(parents=True)
     port = free_port()

@@ -3,12 +3,12 @@ compile events, Airflow's state colours."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from leoflow.app.hot_reload import ReloadError, ReloadEvent
 from leoflow.engine.spec.model import DagSpec
 from leoflow.ide.compile_events import CompileOutcome, outcome_from
 from leoflow.ide.graph import Graph, layers, mermaid
@@ -133,34 +133,9 @@ def test_conf_is_the_json_field_with_changed_form_values_over_it() -> None:
             parse_conf(bad)
 
 
-@dataclass
-class FakeError:  # the fields a ReloadError has
-    file: str | None
-    line: int | None
-    message: str
-    kind: str = "syntax"
-
-
-@dataclass
-class FakeEvent:  # the fields a ReloadEvent has (the reloader's may be used instead)
-    kind: str
-    project: str
-    project_dir: Path
-    dag_id: str | None = None
-    error: FakeError | None = None
-    message: str | None = None
-
-
-def event_class() -> Any:
-    try:
-        from leoflow.app.hot_reload import ReloadError, ReloadEvent
-    except ImportError:
-        return FakeEvent, FakeError
-    return ReloadEvent, ReloadError
-
-
 def test_reload_events_become_outcomes(tmp_path: Path) -> None:
-    event, error = event_class()
+    # the hot reloader's own event types: a change to their fields must break this test
+    event, error = ReloadEvent, ReloadError
     project = tmp_path / "examples" / "hello"
     compiled = outcome_from(event("compiled", "examples/hello", project, dag_id="hello"))
     assert (compiled.ok, compiled.finished, compiled.dag_ids) == (True, True, ("hello",))

@@ -92,7 +92,6 @@ async def test_the_push_dialog_remembers_the_server_and_shows_the_answer(ide: Id
 
 
 def copier(source: Path) -> Any:
-    pytest.importorskip("leoflow.app.workspace")
     from tests.integration.ide.conftest import fake_copy_examples
 
     return fake_copy_examples(source)

@@ -214,7 +214,7 @@ def home_outside_pytest(bare_lite_dirs: LiteDirs) -> Iterator[LiteDirs]:
 @pytest.mark.postgres
 def test_the_embedded_postgres_is_started_and_stopped_with_lite(
         home_outside_pytest: LiteDirs, start_lite: object) -> None:
-    pytest.importorskip("pgserver")
+    pytest.importorskip("pgserver", reason="--postgres embedded needs the lite-postgres extra")
     dirs = home_outside_pytest
     write_project(dirs.workspace, "sleeper", SLEEPER.format(seconds=0))
     lite = start_lite(dirs, "--postgres", "embedded")  # type: ignore[operator]

@@ -469,7 +469,7 @@ API_TYPES = {("apps/v1", "Deployment"): "V1Deployment", ("v1", "Service"): "V1Se
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
 def test_every_object_fits_the_kubernetes_api(path: Path):
-    pytest.importorskip("kubernetes_asyncio")
+    pytest.importorskip("kubernetes_asyncio", reason="the pro extra checks manifests")
     rendered = render(values_with(path, replicaCount=2))
     for manifest in rendered.manifests:
         type_name = API_TYPES[(manifest["apiVersion"], manifest["kind"])]
@@ -477,7 +477,7 @@ def test_every_object_fits_the_kubernetes_api(path: Path):
 
 
 def test_the_api_check_catches_a_misspelt_field():
-    pytest.importorskip("kubernetes_asyncio")
+    pytest.importorskip("kubernetes_asyncio", reason="the pro extra checks manifests")
     deployment = render(values_with(K3D)).one("Deployment")
     deployment["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerport"] = 1
     deployment["spec"]["replicas"] = "2"
