@@ -89,6 +89,7 @@ sys.meta_path.insert(0, BreakLite())
 '''
 
 
+@pytest.mark.slow  # a child pytest collecting the browser suite: ~15 s
 def test_a_broken_leoflow_import_fails_the_browser_suite(tmp_path: Path) -> None:
     # the browser suite's own third-party guards come first: without them it cannot run
     pytest.importorskip("playwright.sync_api", reason="pip install .[dev] (Playwright)")
