@@ -16,7 +16,8 @@ from typing import Any
 
 from leoflow.agent.client import ControlPlaneClient
 from leoflow.agent.outcome import Outcome
-from leoflow.sdk.asset_runtime import OP_ASSET_EVENTS, OP_ASSET_STATE, STATE_ACTIONS
+from leoflow.sdk.asset_inlet_events import OP_ASSET_EVENTS
+from leoflow.sdk.asset_state_store import OP_ASSET_STATE, STATE_ACTIONS
 
 INACTIVE_ERROR = "AirflowInactiveAssetInInletOrOutletException"
 

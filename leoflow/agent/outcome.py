@@ -40,7 +40,7 @@ class Outcome:
     # failed: the retry policy's delay for the retry (s; None: the task's own) and reason
     retry_delay: float | None = None
     retry_reason: str = ""
-    # success: what the task recorded for its outlets (leoflow.sdk.asset_runtime)
+    # success: what the task recorded for its outlets (leoflow.sdk.asset_outlet_events)
     outlet_events: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod

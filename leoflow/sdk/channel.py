@@ -13,7 +13,7 @@ Messages are JSON objects, one per line, with an ``op``:
   (``ref``: a dag.json asset reference, ``limit``, ``ascending``, ``after``, ``before``;
   answered with a list of events as JSON) and ``asset_state`` (``ref``, ``action``: get |
   set | delete | clear, ``key``, ``value``; a get is answered ``{"found", "value"}``), see
-  ``leoflow.sdk.asset_runtime``
+  ``leoflow.sdk.asset_inlet_events`` and ``leoflow.sdk.asset_state_store``
 * runner → agent, the last message: ``result`` (``value``, and ``outlet_events`` when the
   task recorded any: ``[{"ref", "extra", "partition_keys", "added"}]``), ``skip`` (``message``),
   ``error`` (``type``, ``message``, ``traceback``, ``no_retry``), ``reschedule``

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from leoflow.sdk.asset_runtime import run_callable
+from leoflow.sdk.asset_outlet_events import run_callable
 
 
 def _own_method(task: Any, name: str) -> Any:

@@ -26,12 +26,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from leoflow.sdk import registry
-from leoflow.sdk.asset_runtime import (
-    add_task_asset_context,
-    asset_function_kwargs,
-    outlet_events_message,
-    run_callable,
-)
+from leoflow.sdk.asset_outlet_events import outlet_events_message, run_callable
+from leoflow.sdk.asset_runtime import add_task_asset_context, asset_function_kwargs
 from leoflow.sdk.bash_output import BASH_ENV_INPUT, is_bash_output, process_bash_output
 from leoflow.sdk.channel import (
     OP_DEFER,
@@ -268,7 +264,7 @@ def run(payload: dict[str, Any], channel: Channel) -> dict[str, Any]:
                            "JSON-serializable; return JSON data (dict, list, str, number, bool, "
                            "None) so it can be stored as XCom"}
     message = {"op": OP_RESULT, "value": value}
-    if outlet_events:  # what the task recorded for its outlets (leoflow.sdk.asset_runtime)
+    if outlet_events:  # what the task recorded for its outlets (leoflow.sdk.asset_outlet_events)
         message["outlet_events"] = outlet_events
     decision = getattr(task, "short_circuit_decision", None)
     if decision is not None:  # a short-circuit whose XCom is not its decision (ApprovalOperator)

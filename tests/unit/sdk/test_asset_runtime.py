@@ -8,16 +8,15 @@ from typing import Any
 
 import pytest
 
-from leoflow.sdk.asset_runtime import (
-    OP_ASSET_EVENTS,
-    OP_ASSET_STATE,
-    AssetEvent,
+from leoflow.sdk.asset_inlet_events import OP_ASSET_EVENTS
+from leoflow.sdk.asset_outlet_events import (
     OutletEventAccessors,
-    add_asset_context,
     outlet_events_message,
-    ref_of,
     run_callable,
 )
+from leoflow.sdk.asset_refs import AssetEvent, ref_of
+from leoflow.sdk.asset_runtime import add_asset_context
+from leoflow.sdk.asset_state_store import OP_ASSET_STATE
 from leoflow.sdk.assets import Asset, AssetAlias, Metadata
 from leoflow.sdk.context_objects import DagRun
 from leoflow.sdk.execute_hooks import call_post_execute, hook_options
