@@ -33,7 +33,7 @@ from leoflow.engine.auth.permissions import (
     Principal,
     role_allows,
 )
-from leoflow.engine.workspace_tenants import excluded_from, tenant_root
+from leoflow.engine.workspace_tenants import NoWorkspaceFolder, excluded_from, tenant_root
 from leoflow.errors import LeoflowError
 from leoflow.ide.files import Workspace
 
@@ -91,7 +91,10 @@ class Access:
         """The files the current principal's tenant owns, if it may ``permission``."""
         principal = await self.check(permission)
         workspace = Path(self.services.workspace).resolve()
-        root = tenant_root(workspace, principal.tenant)
+        try:
+            root = tenant_root(workspace, principal.tenant)
+        except NoWorkspaceFolder as exc:  # a tenant named ".." has no files here
+            raise AccessDenied(str(exc)) from None
         if root != workspace:
             root.mkdir(mode=0o700, parents=True, exist_ok=True)  # a tenant's first visit
             real = root.resolve()

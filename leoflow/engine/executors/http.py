@@ -34,6 +34,7 @@ from typing import Any
 
 import httpx
 
+from leoflow.engine.auth.value_masking import ValueMasker, connection_secrets
 from leoflow.engine.executors.base import EventCallback, EventState, ExecutorEvent, TaskLaunch
 from leoflow.engine.logs import LogKey, LogStore
 from leoflow.engine.spec.model import TaskSpec
@@ -104,6 +105,9 @@ class HttpExecutor:
         self.active = 0  # requests holding a slot now
         self.peak_active = 0
         self._hostname = socket.gethostname()
+        # the passwords and sensitive extras of the connections requests used: masked in
+        # the lines written to the try's log (docs/security.md, "Secrets in logs")
+        self._masker = ValueMasker()
 
     # -- the Executor protocol -------------------------------------------------------------
     def set_callback(self, callback: EventCallback) -> None:
@@ -155,13 +159,15 @@ class HttpExecutor:
         if self._callback is None:
             raise RuntimeError("HttpExecutor.set_callback() was not called")
         await self._callback(ExecutorEvent(launch.ti_id, launch.try_number, state,
-                                           error=error, info=info))
+                                           error=self._masker.redact(error) if error else error,
+                                           info=info))
 
     async def _log(self, launch: TaskLaunch, *lines: str, stream: str = "agent") -> None:
         if self._logs is None:
             return
         try:
-            await self._logs.append_lines(_log_key(launch), stream, lines)
+            await self._logs.append_lines(_log_key(launch), stream,
+                                          [self._masker.redact(line) for line in lines])
         except Exception:  # a log that cannot be written must not fail the request
             log.warning("cannot write the log of %s", launch.ti_id, exc_info=True)
 
@@ -305,6 +311,7 @@ class HttpExecutor:
                 f"task {task.task_id!r}: connection {conn_id!r} is not defined (add it as a "
                 f"Leoflow connection or set AIRFLOW_CONN_{conn_id.upper()})")
         conn: Mapping[str, Any] = found
+        self._masker.add(connection_secrets(conn))
         host = str(conn.get("host") or "")
         base = host  # a host with a scheme is a base URL, as in Airflow's HttpHook
         if host and "://" not in host:

@@ -385,3 +385,56 @@ async def test_reconcile_fails_what_died_with_the_old_process(http: Harness,
     assert not [e for e in http.events if e.ti_id == alive.ti_id and e.state == "failed"]
     await http.executor.close()  # cancels the request still in flight
     assert http.executor.active == 0
+
+
+async def test_a_connections_secret_echoed_by_the_server_is_masked_in_the_log(
+        tmp_path: Path) -> None:
+    """docs/security.md, "Secrets in logs": a text response is logged, masked with the
+    password and sensitive extras of the connection the request used; the returned value
+    is stored intact."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Leaky(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # echoes what it was sent, as text
+            body = (f"hello {self.headers.get('X-Api-Token')}\n"
+                    f"auth {self.headers.get('Authorization')} pw s3cret-pass\n").encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    leaky = ThreadingHTTPServer(("127.0.0.1", 0), Leaky)
+    threading.Thread(target=leaky.serve_forever, daemon=True).start()
+    connections = {"api": {"conn_type": "http", "host": "127.0.0.1",
+                           "port": leaky.server_address[1], "schema": "http",
+                           "login": "leo", "password": "s3cret-pass",
+                           "extra": json.dumps({"X-Api-Token": "tok-abcdef-123"})}}
+
+    async def lookup(conn_id: str) -> dict[str, Any] | None:
+        return connections.get(conn_id)
+
+    harness = Harness(tmp_path, connection_lookup=lookup)
+    try:
+        launch = await harness.start({"http_conn_id": "api", "log_response": True},
+                                     endpoint="leak")
+        assert (await harness.outcome(launch)).state == "success"
+        logged = "\n".join(await harness.log_lines(launch))
+        assert "tok-abcdef-123" not in logged and "s3cret-pass" not in logged, logged
+        assert "hello ***" in logged and "pw ***" in logged, logged
+        assert "tok-abcdef-123" in harness.xcoms[launch.ti_id]
+        # a failure's error (shown as the try's error) is masked too
+        failed = await harness.start({"http_conn_id": "api", "expected_status": [201]},
+                                     endpoint="leak")
+        outcome = await harness.outcome(failed)
+        assert outcome.state == "failed" and "hello ***" in (outcome.error or "")
+        assert "s3cret-pass" not in (outcome.error or "")
+    finally:
+        await harness.executor.close()
+        await harness.logs.close()
+        leaky.shutdown()
+        leaky.server_close()
