@@ -125,8 +125,8 @@ with DAG(dag_id="edited", schedule=None, start_date=datetime(2026, 1, 1)):
 
 async def _save_latencies(runs: int) -> list[float]:
     from leoflow.app.controlplane import start_control_plane
-    from leoflow.app.hot_reload import Reloader
     from leoflow.app.settings import Settings
+    from leoflow.engine.reload.reloader import Reloader
 
     with tempfile.TemporaryDirectory(prefix="leoflow-save-") as tmp:
         workspace = Path(tmp) / "workspace"

@@ -4,7 +4,7 @@ The first start creates the workspace (``~/leoflow``, with the examples in ``exa
 the Leoflow home (``~/.leoflow``: the SQLite store, logs, environments), makes the ``admin``
 user with a generated password printed once (stored as an argon2 hash), and registers every
 project of the workspace. Later starts reuse all of it. Saving a project's files registers a
-new version (``hot_reload.Reloader``).
+new version (``leoflow.engine.reload.reloader.Reloader``).
 
 Stopping (Ctrl-C, SIGTERM) is orderly: the watcher stops, every task instance still queued or
 running is failed *without retry* with the error "Lite was stopped ..." (its agent is then
@@ -14,7 +14,7 @@ flight: agents still alive reconnect (the gRPC port is kept stable across starts
 report, tries whose agent is gone are failed (or retried when they have retries left).
 
 This module is the composition root of Lite; ``lite_state`` holds the files it keeps,
-``workspace`` the examples, ``hot_reload`` the reloader.
+``workspace`` the examples, ``leoflow.engine.reload`` the reloader.
 """
 
 from __future__ import annotations
@@ -175,10 +175,10 @@ async def serve_lite(options: LiteOptions) -> int:
         port_is_free,
         resolve_workspace,
     )
-    from leoflow.app.plain_reload import is_plain_root
     from leoflow.app.preflight import check_state_folders, check_workspace
     from leoflow.app.settings import Settings
     from leoflow.app.workspace import EXAMPLES_DIR, copy_examples, ensure_workspace
+    from leoflow.engine.reload.plain_folder import is_plain_root
     from leoflow.engine.safe_files import make_private_dir
 
     started = time.monotonic()
@@ -344,7 +344,7 @@ class _Lite:
 
     def __init__(self, options: LiteOptions, settings: Any, workspace: Path, url: str,
                  password: str | None, grpc_port: int, lock: Any, started: float) -> None:
-        from leoflow.app.hot_reload import Reloader
+        from leoflow.engine.reload.reloader import Reloader
 
         self.options = options
         self.settings = settings

@@ -1,8 +1,7 @@
 """The Lite workspace: the folder of DAG projects a user edits, and the bundled examples.
 
-A *project* is a folder holding ``leoflow.yaml`` (and its ``dag.py``). The workspace is
-scanned for them to a bounded depth, skipping build outputs and tool folders, so that a
-stray virtual environment or ``node_modules`` never slows a start down.
+A *project* is a folder holding ``leoflow.yaml`` (and its ``dag.py``); finding them is
+``leoflow.engine.reload.projects``' job (the hot reloader's), used here for the examples.
 
 ``copy_examples`` puts the bundled examples into ``<workspace>/examples``. It is used by
 ``leoflow lite`` on the first start and by the IDE's *Download examples* button, and it
@@ -10,7 +9,7 @@ never overwrites a file the user changed unless the ``overwrite`` callback says 
 "the user changed it" from "we shipped a newer version", it keeps a manifest of what it
 copied (``examples/.leoflow-examples.json``: each file's SHA-256 as copied).
 
-Only the standard library is imported here.
+No third-party module is imported here.
 """
 
 from __future__ import annotations
@@ -24,18 +23,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from leoflow.engine.reload.projects import find_projects, is_ignored
 from leoflow.engine.safe_files import write_file
 
 DEFAULT_WORKSPACE = Path("~/leoflow")
 EXAMPLES_DIR = "examples"
 MANIFEST = ".leoflow-examples.json"
-PROJECT_FILE = "leoflow.yaml"
-DAG_FILE = "dag.py"
-# Folders never scanned or watched: environments, caches, VCS and build outputs.
-IGNORED_DIRS = frozenset({".venv", "venv", "__pycache__", ".git", ".hg", ".svn",
-                          "node_modules", ".mypy_cache", ".ruff_cache", ".pytest_cache",
-                          ".ipynb_checkpoints", "dags", ".leoflow"})
-MAX_PROJECT_DEPTH = 4  # workspace/a/b/c/d/leoflow.yaml at most
 # Where a wheel installs the examples ([tool.setuptools.data-files] in pyproject.toml).
 INSTALLED_EXAMPLES = Path("share") / "leoflow" / "examples"
 # Files of an example project that are copied (build outputs and caches are not).
@@ -44,87 +37,12 @@ EXAMPLE_SUFFIXES = frozenset({".py", ".yaml", ".yml", ".md", ".txt", ".csv", ".j
 EXCLUDED_EXAMPLE_FILES = frozenset({"dag.json"})
 
 
-def is_ignored(path: Path) -> bool:
-    """Whether a path lies in a folder that is never scanned (``.venv``, ``.git``, ...)."""
-    return any(part in IGNORED_DIRS for part in path.parts)
-
-
-def tree_fingerprint(root: Path, *, names: frozenset[str] = frozenset(),
-                     skip: frozenset[Path] = frozenset()) -> str:
-    """A hash of the Python files below ``root`` and of the files called ``names``, by path
-    and content, leaving out ignored and hidden folders and the folders in ``skip``: what
-    compiling a project (or a plain DAGs folder) depends on."""
-    digest = hashlib.sha256()
-    skipped = {p.resolve() for p in skip}
-    for current, dirs, files in os.walk(root):
-        here = Path(current)
-        dirs[:] = sorted(d for d in dirs if d not in IGNORED_DIRS and not d.startswith(".")
-                         and (here / d).resolve() not in skipped)
-        for name in sorted(files):
-            if name.endswith(".py") or name in names:
-                path = here / name
-                digest.update(str(path.relative_to(root)).encode())
-                try:
-                    digest.update(hashlib.sha256(path.read_bytes()).digest())
-                except OSError:
-                    digest.update(b"<missing>")
-    return digest.hexdigest()
-
-
 def ensure_workspace(workspace: Path) -> bool:
     """Create the workspace folder if needed; returns whether it was created."""
     if workspace.is_dir():
         return False
     workspace.mkdir(parents=True, exist_ok=True)
     return True
-
-
-def find_projects(workspace: Path, *, max_depth: int = MAX_PROJECT_DEPTH) -> list[Path]:
-    """Every project folder in the workspace (a folder with ``leoflow.yaml``), sorted.
-
-    Projects do not nest: below a project, only its own files are looked at.
-    """
-    found: list[Path] = []
-
-    def walk(folder: Path, depth: int) -> None:
-        if (folder / PROJECT_FILE).is_file():
-            found.append(folder)
-            return
-        if depth >= max_depth:
-            return
-        try:
-            children = sorted(os.scandir(folder), key=lambda e: e.name)
-        except OSError:
-            return
-        for entry in children:
-            if entry.name in IGNORED_DIRS or entry.name.startswith("."):
-                continue
-            if entry.is_dir(follow_symlinks=False):
-                walk(Path(entry.path), depth + 1)
-
-    if workspace.is_dir():
-        walk(workspace, 0)
-    return found
-
-
-def project_of(workspace: Path, path: Path) -> Path | None:
-    """The project folder a file belongs to (its nearest ancestor with ``leoflow.yaml``,
-    inside the workspace), or None. A deleted project's ``dag.py`` or ``leoflow.yaml`` still
-    names its folder, so that its removal can be handled."""
-    try:
-        relative = path.relative_to(workspace)
-    except ValueError:
-        return None
-    if is_ignored(relative):
-        return None
-    folder = path.parent
-    if path.name in (PROJECT_FILE, DAG_FILE):
-        return folder
-    while folder != workspace and workspace in folder.parents:
-        if (folder / PROJECT_FILE).is_file():
-            return folder
-        folder = folder.parent
-    return None
 
 
 # -- the bundled examples ---------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """What the IDE needs to know about one compile of a project, whoever compiled it.
 
-The hot reloader (``leoflow.app.hot_reload``) reports compiles with its own event objects
+The hot reloader (``leoflow.engine.reload``) reports compiles with its own event objects
 (``ReloadEvent``; ``reload_now`` returns a ``ProjectStatus``); the IDE compiles by itself
 when it runs without one (``compiling.py``). ``outcome_from`` reads any of them, by
 attribute name, into a ``CompileOutcome``: which project, which step (``phase``: compiling,

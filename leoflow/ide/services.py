@@ -31,7 +31,7 @@ class Authenticator(Protocol):
 
 
 class Reloader(Protocol):
-    """The hot reloader of ``leoflow lite`` (``leoflow.app.hot_reload``).
+    """The hot reloader of ``leoflow lite`` (``leoflow.engine.reload``).
 
     ``subscribe(callback)`` calls ``callback(event)`` after each compile of a project (the
     IDE reads ``project``/``project_dir``, ``ok``, ``dag_ids`` and ``error`` from it, see

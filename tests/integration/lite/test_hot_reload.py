@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 
 from leoflow.app.controlplane import ControlPlane, start_control_plane
-from leoflow.app.hot_reload import Reloader, ReloadEvent
 from leoflow.app.settings import Settings
+from leoflow.engine.reload.errors import ReloadStep
+from leoflow.engine.reload.events import ReloadEvent
+from leoflow.engine.reload.reloader import Reloader
 from leoflow.engine.store import dags, import_errors, runs
 from tests.integration.lite.conftest import dag_source, write_project
 
@@ -190,6 +192,22 @@ async def test_an_error_in_leoflow_yaml_points_at_it(
     assert failed.file == "conf/leoflow.yaml"
     [error] = await errors_of(plane, "conf/dag.py")
     assert error.message.startswith("conf/leoflow.yaml")
+
+
+async def test_a_python_version_not_installed_points_at_python_version(
+        workspace: Path, plane: ControlPlane, reloader: Any) -> None:
+    """The kind and the line come from the environment error's class (PythonVersionNotFound),
+    through the real environment manager and uv."""
+    project = write_project(workspace, "oldpy", TWO_TASKS)
+    _loader, events = await reloader()
+    since = events.mark()
+    (project / "leoflow.yaml").write_text('dag_id: oldpy\npython_version: "3.4"\n', "utf-8")
+    failed = await events.wait("failed", since)
+    assert failed.error is not None and failed.error.kind is ReloadStep.ENVIRONMENT
+    assert (failed.file, failed.line) == ("oldpy/leoflow.yaml", 2)
+    assert "Python 3.4" in failed.error.message
+    [error] = await errors_of(plane, "oldpy/dag.py")
+    assert error.message.startswith("oldpy/leoflow.yaml:2: the DAG's environment")
 
 
 def make_wheel(folder: Path, name: str, value: int) -> Path:

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from leoflow.app.controlplane import ControlPlane, start_control_plane
-from leoflow.app.hot_reload import Reloader
 from leoflow.app.settings import Settings
+from leoflow.engine.reload.reloader import Reloader
 from leoflow.engine.store import dags, import_errors, runs
 from tests.integration.lite.test_hot_reload import Events
 

@@ -14,10 +14,8 @@ from leoflow.app.workspace import (
     bundled_examples_dir,
     copy_examples,
     example_conflicts,
-    find_projects,
-    is_ignored,
-    project_of,
 )
+from leoflow.engine.reload.projects import find_projects, is_ignored, project_of
 
 
 @pytest.fixture

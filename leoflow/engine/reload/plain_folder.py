@@ -16,19 +16,26 @@ compiled by ``leoflow.engine.compiler.folder``. A reload:
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from leoflow.app.workspace import IGNORED_DIRS, PROJECT_FILE, find_projects, tree_fingerprint
+from leoflow.engine.reload.compiling import compile_timeout, prepare_environment
+from leoflow.engine.reload.errors import ReloadError, ReloadFailure, located
+from leoflow.engine.reload.events import ProjectEntry, ProjectStatus, ReloadEvent
+from leoflow.engine.reload.projects import (
+    IGNORED_DIRS,
+    PROJECT_FILE,
+    find_projects,
+    tree_fingerprint,
+)
 from leoflow.errors import LeoflowError
 
 if TYPE_CHECKING:
-    from leoflow.app.hot_reload import Reloader, ReloadEvent, _Project
     from leoflow.engine.compiler.folder import CompiledFile
+    from leoflow.engine.reload.reloader import Reloader
 
 FOLDER_FILES = (".airflowignore", "requirements.txt")
 
@@ -54,10 +61,8 @@ def belongs_to_root(workspace: Path, path: Path) -> bool:
     return path.suffix == ".py" or path.name in FOLDER_FILES
 
 
-async def reload_plain(reloader: Reloader, entry: _Project, *, force: bool) -> None:
+async def reload_plain(reloader: Reloader, entry: ProjectEntry, *, force: bool) -> None:
     """One reload of the workspace's plain folder (see the module docstring)."""
-    from leoflow.app.hot_reload import ProjectStatus, ReloadError, _Failure
-    from leoflow.engine.compiler.child import DEFAULT_TIMEOUT
     from leoflow.engine.compiler.folder import compile_files, dag_files, folder_config
 
     root = reloader.workspace
@@ -73,32 +78,32 @@ async def reload_plain(reloader: Reloader, entry: _Project, *, force: bool) -> N
     gone = {reloader.relative(p) for p in set(cache) - set(files)}
     for path in set(cache) - set(files):
         del cache[path]
+    registry = reloader.registry
     if gone:
         for relative in gone:
-            await reloader._record_error(relative, None)
-        await reloader._mark_stale(gone)
+            await registry.record_error(relative, None)
+        await registry.mark_stale(gone)
     if not files:
         entry.status = replace(entry.status, state="removed", error=None,
                                dag_ids=(), versions={}, updated_at=datetime.now(UTC))
-        reloader._emit(reloader._event("removed", entry))
+        reloader.emit(reloader.event("removed", entry))
         return
     entry.status = replace(entry.status, state="compiling")
-    reloader._emit(reloader._event("compiling", entry))
+    reloader.emit(reloader.event("compiling", entry))
     try:
         try:
             config = await asyncio.to_thread(folder_config, root)
         except LeoflowError as exc:
-            raise reloader._located(exc) from None
-        python = await reloader._environment(entry, config)
-    except _Failure as failure:
-        reloader._fail(entry, failure.error, started)
+            raise located(exc, reloader.relative) from None
+        python = await prepare_environment(reloader, entry, config)
+    except ReloadFailure as failure:
+        reloader.fail(entry, failure.error, started)
         return
     stale = [p for p in files if force or p not in cache or not cache[p].is_current(root)]
     if stale:
-        timeout = reloader.compile_timeout or float(
-            os.environ.get("LEOFLOW_COMPILE_TIMEOUT", DEFAULT_TIMEOUT))
         for result in await asyncio.to_thread(compile_files, root, stale, config,
-                                              python=python, timeout=timeout):
+                                              python=python,
+                                              timeout=compile_timeout(reloader)):
             cache[result.file] = result
     events: list[ReloadEvent] = []
     first_error: ReloadError | None = None
@@ -107,20 +112,20 @@ async def reload_plain(reloader: Reloader, entry: _Project, *, force: bool) -> N
         result = cache[path]
         relative = reloader.relative(path)
         if result.error is not None:
-            located = reloader._located(result.error).error
-            await reloader._record_error(relative, located)
-            first_error = first_error or located
+            error = located(result.error, reloader.relative).error
+            await registry.record_error(relative, error)
+            first_error = first_error or error
             continue
         try:
-            compiled = await reloader._register_documents(
+            compiled = await registry.register(
                 entry, result.documents, source=result.source, dag_file=relative,
                 started=started)
-        except _Failure as failure:
-            await reloader._record_error(relative, failure.error)
+        except ReloadFailure as failure:
+            await registry.record_error(relative, failure.error)
             first_error = first_error or failure.error
             continue
-        await reloader._record_error(relative, None)
-        await reloader._mark_stale({relative}, keep={e.dag_id for e in compiled if e.dag_id})
+        await registry.record_error(relative, None)
+        await registry.mark_stale({relative}, keep={e.dag_id for e in compiled if e.dag_id})
         versions.update({e.dag_id: e.version_number for e in compiled
                          if e.dag_id is not None and e.version_number is not None})
         events.extend(compiled)
@@ -130,6 +135,6 @@ async def reload_plain(reloader: Reloader, entry: _Project, *, force: bool) -> N
                                  versions=versions, error=first_error,
                                  updated_at=datetime.now(UTC), seconds=seconds)
     for event in events:
-        reloader._emit(event)
+        reloader.emit(event)
     if first_error is not None:
-        reloader._emit(reloader._event("failed", entry, error=first_error, seconds=seconds))
+        reloader.emit(reloader.event("failed", entry, error=first_error, seconds=seconds))

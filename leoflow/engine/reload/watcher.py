@@ -1,0 +1,73 @@
+"""Watching the workspace: which saved files matter, and which project each belongs to.
+
+``watchfiles`` groups changes until they pause for ``step_ms`` (or for ``debounce_ms`` at
+most); each batch becomes one reload request per touched project (the reloader coalesces
+requests for a project being reloaded). A ``.py`` file outside every ``leoflow.yaml``
+project belongs to the workspace itself when it is a plain Airflow DAGs folder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from leoflow.engine.reload.plain_folder import FOLDER_FILES, belongs_to_root
+from leoflow.engine.reload.projects import IGNORED_DIRS, PROJECT_FILE, find_projects, project_of
+
+log = logging.getLogger("leoflow.lite.reload")
+
+WATCHED_SUFFIXES = (".py",)
+
+
+def wanted(change: Any, path: str) -> bool:
+    """Whether a change concerns a project: a ``.py`` file, a ``leoflow.yaml``, a plain
+    folder's requirements or ignore file, or a new folder (outside ignored folders; hidden
+    files and editor backups are not)."""
+    name = os.path.basename(path)
+    if (name.startswith(".") and name not in FOLDER_FILES) or name.endswith("~"):
+        return False
+    if any(part in IGNORED_DIRS for part in Path(path).parts):
+        return False
+    if name == PROJECT_FILE or name.endswith(WATCHED_SUFFIXES) or name in FOLDER_FILES:
+        return True
+    import watchfiles
+
+    # A new folder: files written into it before its watch was set are not reported.
+    return bool(change == watchfiles.Change.added and os.path.isdir(path))
+
+
+async def watch(workspace: Path, request: Callable[[Path], Any], *, debounce_ms: int,
+                step_ms: int, stop: asyncio.Event, ready: asyncio.Event) -> None:
+    """Call ``request(project_folder)`` for every project a batch of saves touched, until
+    ``stop`` is set; ``ready`` is set once the watch is about to begin."""
+    import watchfiles
+
+    workspace.mkdir(parents=True, exist_ok=True)
+    ready.set()
+    try:
+        async for changes in watchfiles.awatch(
+                workspace, watch_filter=wanted, debounce=debounce_ms,
+                step=step_ms, stop_event=stop, recursive=True,
+                ignore_permission_denied=True):
+            touched = set()
+            for _change, raw in changes:
+                path = Path(raw)
+                if path.is_dir():  # a folder appeared (mkdir, a copy, a move)
+                    found = await asyncio.to_thread(find_projects, path)
+                    touched.update(p.resolve() for p in found)
+                    path = path / "_.py"  # ... inside a project, maybe
+                project = project_of(workspace, path)
+                if project is not None:
+                    touched.add(project.resolve())
+                elif belongs_to_root(workspace, path) and not (
+                        workspace / PROJECT_FILE).is_file():
+                    touched.add(workspace)  # a plain Airflow DAGs folder
+            for project in sorted(touched):
+                request(project)
+    except Exception:  # say so: saves would silently stop registering
+        log.exception("stopped watching %s: saved files are no longer registered until "
+                      "Lite restarts", workspace)
