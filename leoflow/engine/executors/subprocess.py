@@ -63,6 +63,7 @@ KILL_GRACE = 5.0
 OUTPUT_TAIL_BYTES = 64 * 1024  # what is kept of an agent's own output (a traceback fits)
 ORPHAN_POLL = 0.5  # seconds between liveness checks of an agent adopted after a restart
 FORK_IDLE = 60.0  # seconds without a start after which the fork server is stopped
+EXIT_REJECTED = 4  # leoflow-agent's exit code when the control plane refused its token
 
 # The fork server, run as ``python -c``. Requests on stdin, one JSON line each:
 # {"id": n, "env": {...}, "output": path, "cgroup": procs file or ""} (the child joins that
@@ -486,10 +487,15 @@ class SubprocessExecutor:
         await self._end_tree(agent)
         if self.task_users is not None and agent.user is not None:
             await asyncio.to_thread(self.task_users.release, agent.user)  # its folder
-        if self._agents.get(agent.launch.ti_id) is agent:  # not a resumed try's newer agent
+        replaced = self._agents.get(agent.launch.ti_id) is not agent
+        if not replaced:  # not a resumed (or re-launched) try's newer agent
             del self._agents[agent.launch.ti_id]
         await self._forward_output(agent.launch, agent.output)
         if agent.reported or agent.cancelled:
+            return
+        if replaced and code == EXIT_REJECTED:
+            # refused by the control plane's fencing: the try was launched again (a new
+            # leadership term reconciled it) and belongs to the newer agent, not to this one
             return
         reason = (f"killed by signal {-code}" if code < 0 else f"exited with code {code}")
         if getattr(agent.process, "status_unknown", False):
