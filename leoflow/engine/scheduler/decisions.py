@@ -25,25 +25,22 @@ What it covers, each as Airflow 3 does it:
 * the run's end: success or failed from its leaf tasks once every task instance finished
   (teardowns aside, unless ``on_failure_fail_dagrun``), and failed when nothing can move any
   more (Airflow's "deadlock").
+
+Next to it: ``dag_graph`` (the graph of a spec, built once per version) and
+``branch_choice`` (a branch task's result turned into the task ids to follow).
 """
 
 from __future__ import annotations
 
-import weakref
-from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from leoflow.engine.scheduler.group_mapping import instance_decisions, same_group_upstreams
-from leoflow.engine.scheduler.mapping import literal_expansion_length, mapping_dependencies
-from leoflow.engine.scheduler.setup_teardown import (
-    SetupTeardownGraph,
-    setup_constraint,
-    setup_counts,
-)
+from leoflow.engine.scheduler.dag_graph import DagGraph, graph_of
+from leoflow.engine.scheduler.group_mapping import instance_decisions
+from leoflow.engine.scheduler.setup_teardown import setup_constraint, setup_counts
 from leoflow.engine.scheduler.states import (
     FAILED_STATES,
     FINISHED,
@@ -54,15 +51,8 @@ from leoflow.engine.scheduler.states import (
     TaskInstanceState,
     TIState,
 )
-from leoflow.engine.scheduler.trigger_rules import (
-    Decision,
-    TriggerRule,
-    UpstreamCounts,
-    decide,
-    parse_rule,
-)
-from leoflow.engine.spec.model import DagSpec, TaskSpec
-from leoflow.errors import LeoflowError
+from leoflow.engine.scheduler.trigger_rules import Decision, UpstreamCounts, decide
+from leoflow.engine.spec.model import DagSpec
 
 TI = TaskInstanceState
 
@@ -70,151 +60,6 @@ TIKey = tuple[str, int]
 """A task instance within a run: ``(task_id, map_index)``; ``map_index`` is -1 unless expanded."""
 
 _EMPTY: Mapping[Any, Any] = MappingProxyType({})
-
-
-class InvalidGraph(LeoflowError):
-    """The spec's task graph cannot be scheduled (an unknown upstream or a cycle).
-
-    The compiler rejects such specs, so this means a spec that bypassed it."""
-
-    def __init__(self, message: str, *, tasks: tuple[str, ...] = ()) -> None:
-        super().__init__(message)
-        self.tasks = tasks
-
-
-class InvalidBranchChoice(LeoflowError):
-    """A branch task returned something that is not a task id (or list of them) of its DAG.
-
-    The engine fails the branch task with this message, as Airflow does."""
-
-    def __init__(self, task_id: str, message: str, *, invalid: tuple[str, ...] = ()) -> None:
-        super().__init__(f"branch task {task_id!r}: {message}")
-        self.task_id = task_id
-        self.invalid = invalid
-
-
-@dataclass(frozen=True)
-class DagGraph:
-    """What the scheduling rules need from a spec, computed once per spec version.
-
-    ``evaluate_run`` builds one from the spec when not given one; a caller evaluating the same
-    DAG version many times may build it once with ``DagGraph.of(spec)`` and pass it along.
-    """
-
-    tasks: Mapping[str, TaskSpec]
-    order: tuple[str, ...]
-    upstream: Mapping[str, tuple[str, ...]]
-    downstream: Mapping[str, tuple[str, ...]]
-    leaves: frozenset[str]
-    rules: Mapping[str, TriggerRule]
-    map_deps: Mapping[str, tuple[str, ...]]
-    literal_lengths: Mapping[str, int | None]
-    short_circuit_all: Mapping[str, bool]
-    # setup/teardown (see ``setup_teardown``): the setup tasks, each task's indirect relevant
-    # setups, and the tasks whose states decide the run's (the leaves, teardowns aside)
-    setups: frozenset[str] = frozenset()
-    indirect_setups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    state_leaves: frozenset[str] | None = None
-    # tasks of a mapped task group and their upstreams in the same group: per map index
-    group_ups: Mapping[str, frozenset[str]] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, spec: DagSpec) -> DagGraph:
-        tasks = {t.task_id: t for t in spec.tasks}
-        downstream: dict[str, list[str]] = {tid: [] for tid in tasks}
-        indegree = dict.fromkeys(tasks, 0)
-        for t in spec.tasks:
-            for up in t.upstream:
-                if up not in tasks:
-                    raise InvalidGraph(f"task {t.task_id!r} depends on unknown task {up!r}",
-                                       tasks=(t.task_id, up))
-                downstream[up].append(t.task_id)
-                indegree[t.task_id] += 1
-        # Kahn's algorithm, seeded in declaration order so the order is stable and readable.
-        ready = deque(tid for tid in tasks if indegree[tid] == 0)
-        order: list[str] = []
-        while ready:
-            tid = ready.popleft()
-            order.append(tid)
-            for down in downstream[tid]:
-                indegree[down] -= 1
-                if indegree[down] == 0:
-                    ready.append(down)
-        if len(order) != len(tasks):
-            stuck = tuple(tid for tid in tasks if indegree[tid] > 0)
-            raise InvalidGraph(f"the task graph has a cycle through {', '.join(stuck)}",
-                               tasks=stuck)
-        options = _short_circuit_options(spec)
-        st = SetupTeardownGraph.of(spec)
-        return cls(
-            tasks=MappingProxyType(tasks),
-            order=tuple(order),
-            upstream=MappingProxyType({tid: tuple(dict.fromkeys(t.upstream))
-                                       for tid, t in tasks.items()}),
-            downstream=MappingProxyType({k: tuple(v) for k, v in downstream.items()}),
-            leaves=frozenset(tid for tid, v in downstream.items() if not v),
-            rules=MappingProxyType({tid: parse_rule(t.trigger_rule, task_id=tid)
-                                    for tid, t in tasks.items()}),
-            map_deps=MappingProxyType({tid: mapping_dependencies(t)
-                                       for tid, t in tasks.items() if t.is_mapped}),
-            literal_lengths=MappingProxyType({tid: literal_expansion_length(t)
-                                              for tid, t in tasks.items() if t.is_mapped}),
-            short_circuit_all=MappingProxyType(options),
-            setups=st.setups,
-            indirect_setups=MappingProxyType(
-                {tid: ind for tid in order if (ind := st.indirect_setups(tid))}
-                if st.active else {}),
-            state_leaves=st.state_leaves() if st.active else None,
-            group_ups=MappingProxyType(same_group_upstreams(tasks)),
-        )
-
-    def descendants(self, starts: Iterable[str]) -> set[str]:
-        """Every task downstream of ``starts`` (transitively), ``starts`` excluded."""
-        seen: set[str] = set()
-        queue = deque(s for s in starts if s in self.downstream)
-        while queue:
-            for down in self.downstream[queue.popleft()]:
-                if down not in seen:
-                    seen.add(down)
-                    queue.append(down)
-        return seen
-
-
-_GRAPHS: dict[int, tuple[weakref.ref[DagSpec], DagGraph]] = {}
-
-
-def graph_of(spec: DagSpec) -> DagGraph:
-    """``DagGraph.of(spec)``, remembered for as long as ``spec`` lives.
-
-    A spec version is immutable and evaluated again on every event of every run pinned to it,
-    so its graph is built once. (Specs are not hashable, hence the identity-keyed table that
-    drops an entry when its spec is collected.)
-    """
-    entry = _GRAPHS.get(id(spec))
-    if entry is not None and entry[0]() is spec:
-        return entry[1]
-    graph = DagGraph.of(spec)
-    key = id(spec)
-    _GRAPHS[key] = (weakref.ref(spec, lambda _ref: _GRAPHS.pop(key, None)), graph)
-    return graph
-
-
-def _short_circuit_options(spec: DagSpec) -> dict[str, bool]:
-    """``ignore_downstream_trigger_rules`` per short-circuit task (default True, as Airflow).
-
-    ``TaskSpec`` does not carry operator options, so they are read from the raw document.
-    """
-    raw_tasks = {t.get("task_id"): t for t in spec.raw.get("tasks", ()) if isinstance(t, Mapping)}
-    out: dict[str, bool] = {}
-    for t in spec.tasks:
-        if t.operator != "short_circuit":
-            continue
-        value: Any = (raw_tasks.get(t.task_id, {}).get("options") or {}).get(
-            "ignore_downstream_trigger_rules", True)
-        if isinstance(value, Mapping) and "literal" in value:
-            value = value["literal"]
-        out[t.task_id] = bool(value)
-    return out
 
 
 @dataclass(frozen=True)
@@ -256,56 +101,6 @@ class RunDecision:
         for key in self.upstream_failed:
             out[key] = TI.UPSTREAM_FAILED
         return out
-
-
-def normalize_branch_choice(spec: DagSpec, task_id: str, result: Any) -> tuple[str, ...]:
-    """Turn a branch callable's return value into the task ids to follow.
-
-    Accepts what Airflow accepts: ``None`` (follow nothing), one id, or an iterable of ids; a
-    task group id stands for the group's root tasks. Raises ``InvalidBranchChoice`` for
-    anything else or for ids that are not tasks of the DAG.
-    """
-    if result is None:
-        items: list[Any] = []
-    elif isinstance(result, str):
-        items = [result]
-    elif isinstance(result, Iterable) and not isinstance(result, Mapping | bytes):
-        items = list(result)
-    else:
-        raise InvalidBranchChoice(task_id, "must return None, a task id or a list of task "
-                                  f"ids, not {type(result).__name__}")
-    bad_types = [x for x in items if not isinstance(x, str)]
-    if bad_types:
-        raise InvalidBranchChoice(task_id, "expected task ids as strings, got "
-                                  f"{', '.join(repr(x) for x in bad_types)}")
-    task_ids = set(spec.task_ids)
-    chosen: dict[str, None] = {}
-    invalid: list[str] = []
-    for item in items:
-        if item in task_ids:
-            chosen.setdefault(item, None)
-            continue
-        roots = _group_roots(spec, item)
-        if roots:
-            for root in roots:
-                chosen.setdefault(root, None)
-        else:
-            invalid.append(item)
-    if invalid:
-        raise InvalidBranchChoice(task_id, "must name only tasks of the DAG; unknown: "
-                                  f"{', '.join(sorted(invalid))}", invalid=tuple(invalid))
-    return tuple(chosen)
-
-
-def _group_roots(spec: DagSpec, group_id: str) -> tuple[str, ...]:
-    """Tasks of group ``group_id`` (nested groups included) with no upstream inside it."""
-    def inside(t: TaskSpec) -> bool:
-        g = t.group_id
-        return g is not None and (g == group_id or g.startswith(group_id + "."))
-
-    members = {t.task_id for t in spec.tasks if inside(t)}
-    return tuple(t.task_id for t in spec.tasks
-                 if t.task_id in members and not any(u in members for u in t.upstream))
 
 
 def evaluate_run(

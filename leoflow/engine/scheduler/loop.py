@@ -51,14 +51,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from leoflow.engine.executors.base import Executor, ExecutorEvent, TaskLaunch
 from leoflow.engine.scheduler import timetable
 from leoflow.engine.scheduler.asset_partitions import cron_partition_key
+from leoflow.engine.scheduler.branch_choice import InvalidBranchChoice, normalize_branch_choice
 from leoflow.engine.scheduler.clock import Clock, SystemClock, Timer
-from leoflow.engine.scheduler.decisions import (
-    DagGraph,
-    InvalidBranchChoice,
-    TIKey,
-    evaluate_run,
-    normalize_branch_choice,
-)
+from leoflow.engine.scheduler.dag_graph import DagGraph
+from leoflow.engine.scheduler.decisions import TIKey, evaluate_run
 from leoflow.engine.scheduler.mapping import UnmappableValue, expansion_length
 from leoflow.engine.scheduler.reconcile import reconcile_in_flight
 from leoflow.engine.scheduler.retry import next_retry_at

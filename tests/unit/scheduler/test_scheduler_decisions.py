@@ -10,14 +10,9 @@ from typing import Any
 
 import pytest
 
-from leoflow.engine.scheduler.decisions import (
-    DagGraph,
-    InvalidBranchChoice,
-    InvalidGraph,
-    RunDecision,
-    evaluate_run,
-    normalize_branch_choice,
-)
+from leoflow.engine.scheduler.branch_choice import InvalidBranchChoice, normalize_branch_choice
+from leoflow.engine.scheduler.dag_graph import DagGraph, InvalidGraph
+from leoflow.engine.scheduler.decisions import RunDecision, evaluate_run
 from leoflow.engine.scheduler.states import DagRunState, TaskInstanceState
 from leoflow.engine.spec.model import DagSpec, Expansion, TaskSpec
 
