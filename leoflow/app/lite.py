@@ -13,8 +13,9 @@ plane closes the store. After a crash (``kill -9``) the next start reconciles wh
 flight: agents still alive reconnect (the gRPC port is kept stable across starts) and
 report, tries whose agent is gone are failed (or retried when they have retries left).
 
-This module is the composition root of Lite; ``lite_state`` holds the files it keeps,
-``workspace`` the examples, ``leoflow.engine.reload`` the reloader.
+This module is the composition root of Lite; ``lite_state``, ``lite_lock``, ``lite_backup``
+and ``lite_users`` hold the files it keeps, ``workspace`` the examples,
+``leoflow.engine.reload`` the reloader.
 """
 
 from __future__ import annotations
@@ -110,7 +111,8 @@ def run_lite(args: argparse.Namespace) -> int:
 
 
 def run_reset_password(args: argparse.Namespace) -> int:
-    from leoflow.app.lite_state import reset_password, running_server
+    from leoflow.app.lite_lock import running_server
+    from leoflow.app.lite_users import reset_password
 
     home = _home()
     with _database(home, None, for_server=False) as url:
@@ -123,7 +125,8 @@ def run_reset_password(args: argparse.Namespace) -> int:
 
 
 def run_backup(args: argparse.Namespace) -> int:
-    from leoflow.app.lite_state import backup, resolve_workspace
+    from leoflow.app.lite_backup import backup
+    from leoflow.app.lite_state import resolve_workspace
 
     home = _home()
     workspace = resolve_workspace(home, args.workspace)
@@ -134,7 +137,8 @@ def run_backup(args: argparse.Namespace) -> int:
 
 
 def run_restore(args: argparse.Namespace) -> int:
-    from leoflow.app.lite_state import resolve_workspace, restore
+    from leoflow.app.lite_backup import restore
+    from leoflow.app.lite_state import resolve_workspace
 
     home = _home()
     workspace = resolve_workspace(home, args.workspace)
@@ -166,15 +170,15 @@ class LiteOptions:
 
 async def serve_lite(options: LiteOptions) -> int:
     """Run Lite until Ctrl-C or SIGTERM; returns the exit status."""
+    from leoflow.app.lite_lock import LiteLock
     from leoflow.app.lite_state import (
         LiteConfig,
-        LiteLock,
-        admin_exists,
         free_port,
         generate_password,
         port_is_free,
         resolve_workspace,
     )
+    from leoflow.app.lite_users import admin_exists
     from leoflow.app.preflight import check_state_folders, check_workspace
     from leoflow.app.settings import Settings
     from leoflow.app.workspace import EXAMPLES_DIR, copy_examples, ensure_workspace
@@ -297,7 +301,8 @@ def _url(host: str, port: int) -> str:
 def _database(home: Path, postgres: str | None, *, for_server: bool) -> Any:
     """The metadata database URL: SQLite in the home, a PostgreSQL URL, or the embedded
     PostgreSQL (pgserver) under ``<home>/pgdata``, started here and stopped at exit."""
-    from leoflow.app.lite_state import LiteConfig, running_server
+    from leoflow.app.lite_lock import running_server
+    from leoflow.app.lite_state import LiteConfig
     from leoflow.app.settings import Settings
 
     if postgres is None and not for_server and LiteConfig.load(home).postgres == "embedded":
@@ -448,7 +453,7 @@ class _Lite:
 
     def _banner(self, seconds: float) -> None:
         from leoflow import __version__
-        from leoflow.app.lite_state import sqlite_path
+        from leoflow.engine.backup.sqlite import sqlite_path
 
         say = self.options.say
         database = sqlite_path(self.settings.database_url)

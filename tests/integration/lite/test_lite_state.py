@@ -11,21 +11,19 @@ from types import SimpleNamespace
 import pytest
 
 from leoflow.app.lite import LiteOptions, _Lite
+from leoflow.app.lite_backup import backup, restore
+from leoflow.app.lite_lock import LiteLock, running_server
 from leoflow.app.lite_state import (
     LiteConfig,
-    LiteLock,
     LiteStateError,
-    admin_exists,
-    backup,
     ide_secret,
-    reset_password,
     resolve_workspace,
-    restore,
-    running_server,
-    sqlite_path,
 )
+from leoflow.app.lite_users import admin_exists, reset_password
 from leoflow.app.settings import lite_database_url
 from leoflow.engine.auth.passwords import Passwords
+from leoflow.engine.backup.errors import BackupError
+from leoflow.engine.backup.sqlite import sqlite_path
 from leoflow.engine.store import Store, users
 
 
@@ -106,22 +104,22 @@ def test_unusable_archives_are_refused(tmp_path: Path) -> None:
     url = lite_database_url(home)
     junk = tmp_path / "junk.tar.gz"
     junk.write_bytes(b"not a tar")
-    with pytest.raises(LiteStateError, match="not a Leoflow Lite backup"):
+    with pytest.raises(BackupError, match="not a Leoflow Lite backup"):
         restore(home, workspace, url, junk)
     evil = tmp_path / "evil.tar.gz"
     with tarfile.open(evil, "w:gz") as tar:
         info = tarfile.TarInfo("../escape.txt")
         info.size = 2
         tar.addfile(info, io.BytesIO(b"hi"))
-    with pytest.raises(LiteStateError, match="unsafe"):
+    with pytest.raises(BackupError, match="unsafe"):
         restore(home, workspace, url, evil)
     assert not (tmp_path / "escape.txt").exists()
 
 
 def test_backup_needs_the_sqlite_store(tmp_path: Path) -> None:
-    with pytest.raises(LiteStateError, match="pg_dump"):
+    with pytest.raises(BackupError, match="pg_dump"):
         backup(tmp_path, tmp_path / "ws", "postgresql+asyncpg://u@h/db", tmp_path / "b.tgz")
-    with pytest.raises(LiteStateError, match="no Lite store"):
+    with pytest.raises(BackupError, match="no Lite store"):
         backup(tmp_path, tmp_path / "ws", lite_database_url(tmp_path), tmp_path / "b.tgz")
 
 

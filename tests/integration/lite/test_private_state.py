@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 
 from leoflow.app.controlplane import start_control_plane
-from leoflow.app.lite_state import admin_exists, backup, restore
+from leoflow.app.lite_backup import backup, restore
+from leoflow.app.lite_users import admin_exists
 from leoflow.app.settings import Settings, lite_database_url
 from leoflow.engine.auth.passwords import Passwords
 from leoflow.engine.auth.service import AuthService
