@@ -1,9 +1,10 @@
 """The remote commands: ``push``, ``runs``, ``logs`` and ``dags``, against a Leoflow server.
 
 They speak HTTP to ``leoflow-server`` (the Airflow-compatible ``/api/v2`` and Leoflow's
-``/api/leoflow``). Every command takes ``--server``, ``--token`` and ``--profile`` (see
-``remote_client`` for the precedence), and ``--json`` where it prints data. Thin: parse
-flags, call the server, print. docs/cli-remote.md has the whole picture.
+``/api/leoflow``) through ``leoflow.remote``. Every command takes ``--server``, ``--token``
+and ``--profile`` (see ``leoflow.remote.target`` for the precedence), and ``--json`` where
+it prints data. Thin: parse flags, call ``leoflow.remote.calls``, print.
+docs/cli-remote.md has the whole picture.
 """
 
 from __future__ import annotations
@@ -11,15 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from leoflow.errors import LeoflowError
 
-FINISHED_RUN = ("success", "failed")
-PAGE = 100
 TIMEOUT_EXIT = 124  # like timeout(1): the run goes on, we stopped waiting
 
 
@@ -144,7 +142,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 # -- helpers ---------------------------------------------------------------------------------
 def _client(args: argparse.Namespace, timeout: float = 30.0) -> Any:
-    from leoflow.app.remote_client import RemoteClient, resolve_target
+    from leoflow.remote.client import RemoteClient
+    from leoflow.remote.target import resolve_target
 
     return RemoteClient(resolve_target(args.server, args.token, args.profile),
                         timeout=timeout)
@@ -160,101 +159,13 @@ def _table(rows: list[list[str]], header: list[str]) -> None:
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
-def _task_name(ti: dict[str, Any]) -> str:
-    index = ti.get("map_index", -1)
-    return ti["task_id"] if index in (-1, None) else f"{ti['task_id']}[{index}]"
-
-
 def _duration(value: Any) -> str:
     return "" if value is None else f"{float(value):.2f}s"
 
 
-def _dag_path(dag_id: str) -> str:
-    from leoflow.app.remote_client import q
-
-    return f"/api/v2/dags/{q(dag_id)}"
-
-
-def _run_path(dag_id: str, run_id: str) -> str:
-    from leoflow.app.remote_client import q
-
-    return f"{_dag_path(dag_id)}/dagRuns/{q(run_id)}"
-
-
-def _pages(client: Any, path: str, key: str, *, what: str,
-           params: dict[str, Any] | None = None, limit: int | None = None
-           ) -> Iterator[dict[str, Any]]:
-    """Every item of a paginated listing (``limit``/``offset``, ``total_entries``)."""
-    offset, seen = 0, 0
-    while True:
-        size = PAGE if limit is None else min(PAGE, limit - seen)
-        page = client.call("GET", path, what=what,
-                           params={**(params or {}), "limit": size, "offset": offset})
-        items = page.get(key) or []
-        yield from items
-        seen += len(items)
-        offset += len(items)
-        total = page.get("total_entries")
-        if not items or (total is not None and offset >= total) \
-                or (limit is not None and seen >= limit):
-            return
-
-
 # -- push ------------------------------------------------------------------------------------
-def _read_document(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text("utf-8")
-    except FileNotFoundError:
-        raise LeoflowError(f"{path}: no such file; compile it with `leoflow compile`") from None
-    except OSError as exc:
-        raise LeoflowError(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        document = json.loads(text)
-    except ValueError as exc:
-        raise LeoflowError(f"{path}: not valid JSON: {exc}") from None
-    if not isinstance(document, dict):
-        raise LeoflowError(f"{path}: not a dag.json document (expected a JSON object)")
-    return document
-
-
-def _source_for(path: Path, document: dict[str, Any], args: argparse.Namespace
-                ) -> tuple[str | None, Path | None]:
-    """The DAG file to send with a document, checked against the digest it was compiled
-    from (an edited dag.py would run code the spec does not describe)."""
-    import hashlib
-
-    if args.no_source:
-        return None, None
-    if args.source:
-        source_path = Path(args.source)
-    else:
-        fileloc = document.get("fileloc")
-        if not isinstance(fileloc, str) or not fileloc:
-            return None, None
-        source_path = Path(fileloc)
-        if not source_path.is_absolute():
-            # relative to the project (or DAGs folder): dag.json lies in it, or in its
-            # dags/ folder (several DAGs), or anywhere -o put it below it
-            candidates = [folder / source_path for folder in (path.parent, *path.parent.parents)]
-            source_path = next((c for c in candidates[:4] if c.is_file()), candidates[0])
-        if not source_path.is_file():
-            print(f"warning: {source_path} not found; pushing {path} without its DAG file "
-                  "(pass --source FILE)", file=sys.stderr)
-            return None, None
-    try:
-        code = source_path.read_text("utf-8")
-    except OSError as exc:
-        raise LeoflowError(f"{source_path}: cannot read: {exc.strerror}") from None
-    declared = document.get("source_sha256")
-    digest = hashlib.sha256(code.encode("utf-8", "surrogatepass")).hexdigest()
-    if declared and digest != declared:
-        raise LeoflowError(f"{source_path} changed since {path} was compiled; compile again "
-                           f"(`leoflow compile {source_path.parent}`) and push")
-    return code, source_path
-
-
 def cmd_push(args: argparse.Namespace) -> int:
-    from leoflow.app.remote_client import RemoteError
+    from leoflow.remote.calls import push_document, read_document, source_for
 
     if args.source and len(args.paths) > 1:
         raise LeoflowError("--source goes with one dag.json; push the files one by one")
@@ -262,37 +173,16 @@ def cmd_push(args: argparse.Namespace) -> int:
     with _client(args, timeout=900.0) as client:  # the server may build an environment
         for raw in args.paths:
             path = Path(raw)
-            document = _read_document(path)
-            code, _ = _source_for(path, document, args)
-            body = dict(document)
-            if code is not None:
-                body["source_code"] = code
-            dag_id = document.get("dag_id", "?")
-            try:
-                version = client.call("POST", "/api/leoflow/dags", json=body,
-                                      what=f"{path} (DAG {dag_id!r})")
-            except RemoteError as exc:
-                if exc.status == 422:
-                    raise RemoteError(f"{path} was refused, nothing registered: "
-                                      f"{_validation(exc.detail)}", status=422,
-                                      detail=exc.detail) from None
-                raise
-            if args.unpause and version.get("is_paused", True):
-                client.call("PATCH", _dag_path(version["dag_id"]), what=f"DAG {dag_id!r}",
-                            params={"update_mask": "is_paused"}, json={"is_paused": False})
-                version["is_paused"] = False
+            document = read_document(path)
+            code, _ = source_for(path, document, source=args.source, no_source=args.no_source,
+                                 warn=lambda text: print(text, file=sys.stderr))
+            version = push_document(client, path, document, code, unpause=args.unpause)
             results.append(version)
             if not args.json:
                 _say_pushed(client.target.server, version)
     if args.json:
         _print_json(results[0] if len(results) == 1 else results)
     return 0
-
-
-def _validation(detail: Any) -> str:
-    from leoflow.app.remote_client import format_validation
-
-    return format_validation(detail)
 
 
 def _say_pushed(server: str, version: dict[str, Any]) -> None:
@@ -318,6 +208,8 @@ def _parse_conf(text: str) -> dict[str, Any]:
 
 
 def cmd_trigger(args: argparse.Namespace) -> int:
+    from leoflow.remote.calls import dag_path, follow_run, task_name
+
     conf = _parse_conf(args.conf)
     body: dict[str, Any] = {"conf": conf, "logical_date": args.logical_date}
     if args.run_id:
@@ -328,8 +220,8 @@ def cmd_trigger(args: argparse.Namespace) -> int:
         if args.json else (lambda text: print(text, flush=True))
     with _client(args) as client:
         what = f"DAG {args.dag_id!r}"
-        dag = client.call("GET", _dag_path(args.dag_id), what=what)
-        run = client.call("POST", f"{_dag_path(args.dag_id)}/dagRuns", json=body, what=what)
+        dag = client.call("GET", dag_path(args.dag_id), what=what)
+        run = client.call("POST", f"{dag_path(args.dag_id)}/dagRuns", json=body, what=what)
         run_id = run["dag_run_id"]
         if not args.wait:
             if args.json:
@@ -345,8 +237,8 @@ def cmd_trigger(args: argparse.Namespace) -> int:
         if dag.get("is_paused"):
             say(f"    {args.dag_id} is paused: the run waits until it is unpaused "
                 f"(`leoflow dags unpause {args.dag_id}`)")
-        run, tis, state = _follow_run(client, args.dag_id, run_id, timeout=args.timeout,
-                                      poll=args.poll, say=say)
+        run, tis, state = follow_run(client, args.dag_id, run_id, timeout=args.timeout,
+                                     poll=args.poll, say=say)
     if args.json:
         _print_json({"dag_run": run, "task_instances": tis, "timed_out": state == "timeout"})
     if state == "timeout":
@@ -359,45 +251,20 @@ def cmd_trigger(args: argparse.Namespace) -> int:
     if state != "success":
         failed = [t for t in tis if t.get("state") == "failed"]
         for ti in failed[:5]:
-            say(f"    {_task_name(ti)} failed: leoflow logs {args.dag_id} '{run_id}' "
+            say(f"    {task_name(ti)} failed: leoflow logs {args.dag_id} '{run_id}' "
                 f"{ti['task_id']}" + (f" --map-index {ti['map_index']}"
                                       if ti.get("map_index", -1) != -1 else ""))
     return 0 if state == "success" else 1
 
 
-def _follow_run(client: Any, dag_id: str, run_id: str, *, timeout: float, poll: float,
-                say: Callable[[str], None]) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
-    """Poll the run and its task instances, saying each task's state changes, until the run
-    ends or ``timeout`` passes; returns the run, its task instances and the outcome."""
-    started = time.monotonic()
-    seen: dict[tuple[str, int], str] = {}
-    what = f"run {run_id!r} of DAG {dag_id!r}"
-    while True:
-        run = client.call("GET", _run_path(dag_id, run_id), what=what)
-        tis = list(_pages(client, f"{_run_path(dag_id, run_id)}/taskInstances",
-                          "task_instances", what=what))
-        clock = time.monotonic() - started
-        for ti in sorted(tis, key=lambda t: (t.get("start_date") or "~", t["task_id"],
-                                             t.get("map_index", -1))):
-            key = (ti["task_id"], ti.get("map_index", -1))
-            state = ti.get("state") or "none"
-            if seen.get(key) != state and (key in seen or state != "none"):
-                tries = f" (try {ti['try_number']})" if ti.get("try_number", 1) > 1 else ""
-                say(f"  {clock:7.2f}s  {_task_name(ti):<32} {state}{tries}")
-            seen[key] = state
-        if run.get("state") in FINISHED_RUN:
-            return run, tis, run["state"]
-        if clock >= timeout:
-            return run, tis, "timeout"
-        time.sleep(max(0.05, min(poll, timeout - clock)))
-
-
 def cmd_status(args: argparse.Namespace) -> int:
+    from leoflow.remote.calls import pages, run_path, task_name
+
     what = f"run {args.run_id!r} of DAG {args.dag_id!r}"
     with _client(args) as client:
-        run = client.call("GET", _run_path(args.dag_id, args.run_id), what=what)
-        tis = list(_pages(client, f"{_run_path(args.dag_id, args.run_id)}/taskInstances",
-                          "task_instances", what=what))
+        run = client.call("GET", run_path(args.dag_id, args.run_id), what=what)
+        tis = list(pages(client, f"{run_path(args.dag_id, args.run_id)}/taskInstances",
+                         "task_instances", what=what))
     if args.json:
         _print_json({"dag_run": run, "task_instances": tis})
         return 0
@@ -409,14 +276,15 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"  conf: {json.dumps(run['conf'])}")
     if tis:
         print()
-        _table([[_task_name(t), t.get("state") or "none", str(t.get("try_number", "")),
+        _table([[task_name(t), t.get("state") or "none", str(t.get("try_number", "")),
                  _duration(t.get("duration"))] for t in tis],
                ["TASK", "STATE", "TRY", "DURATION"])
     return 0
 
 
 def cmd_runs_list(args: argparse.Namespace) -> int:
-    from leoflow.app.remote_client import q
+    from leoflow.remote.calls import pages
+    from leoflow.remote.client import q
 
     if args.limit < 1:
         raise LeoflowError("--limit must be at least 1")
@@ -426,8 +294,8 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
     dag_id = args.dag_id or "~"
     what = f"DAG {args.dag_id!r}" if args.dag_id else "the DAG runs"
     with _client(args) as client:
-        runs = list(_pages(client, f"/api/v2/dags/{q(dag_id)}/dagRuns", "dag_runs", what=what,
-                           params=params, limit=args.limit))
+        runs = list(pages(client, f"/api/v2/dags/{q(dag_id)}/dagRuns", "dag_runs", what=what,
+                          params=params, limit=args.limit))
     if args.json:
         _print_json(runs)
         return 0
@@ -441,21 +309,6 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
 
 
 # -- logs ------------------------------------------------------------------------------------
-def _ti_path(dag_id: str, run_id: str, task_id: str) -> str:
-    from leoflow.app.remote_client import q
-
-    return f"{_run_path(dag_id, run_id)}/taskInstances/{q(task_id)}"
-
-
-def _get_ti(client: Any, args: argparse.Namespace) -> dict[str, Any]:
-    path = _ti_path(args.dag_id, args.run_id, args.task_id)
-    if args.map_index != -1:
-        path += f"/{args.map_index}"
-    name = args.task_id if args.map_index == -1 else f"{args.task_id}[{args.map_index}]"
-    return client.call("GET", path, what=f"task {name!r} of run {args.run_id!r} of DAG "
-                                         f"{args.dag_id!r}")
-
-
 def _print_records(records: list[Any], as_json: bool) -> None:
     for record in records:
         if as_json:
@@ -467,45 +320,22 @@ def _print_records(records: list[Any], as_json: bool) -> None:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
+    from leoflow.remote.calls import log_records
+
     with _client(args) as client:
-        ti = _get_ti(client, args)
-        try_number = args.try_number or ti.get("try_number") or 0
-        while try_number < 1:  # not started yet
-            if not args.follow:
-                raise LeoflowError(f"task {args.task_id!r} has not run yet in "
-                                   f"{args.run_id!r} (state {ti.get('state') or 'none'}); "
-                                   "use --follow to wait for it")
-            time.sleep(args.poll)
-            ti = _get_ti(client, args)
-            try_number = ti.get("try_number") or 0
-        path = f"{_ti_path(args.dag_id, args.run_id, args.task_id)}/logs/{try_number}"
-        what = f"try {try_number} of task {args.task_id!r} in run {args.run_id!r}"
-        if not args.follow:
-            page = client.call("GET", path, what=what, params={
-                "map_index": args.map_index, "full_content": "true"})
-            _print_records(page.get("content") or [], args.json)
-            return 0
-        # The server hands out a continuation token while the try may still write, and
-        # none once it is over: follow the tokens until there is none.
-        token: str | None = None
-        while True:
-            params: dict[str, Any] = {"map_index": args.map_index}
-            if token:
-                params["token"] = token
-            page = client.call("GET", path, what=what, params=params)
-            records = page.get("content") or []
+        for records in log_records(client, args.dag_id, args.run_id, args.task_id,
+                                   map_index=args.map_index, try_number=args.try_number,
+                                   follow=args.follow, poll=args.poll):
             _print_records(records, args.json)
-            token = page.get("continuation_token")
-            if not token:
-                return 0
-            if not records:
-                time.sleep(args.poll)
+    return 0
 
 
 # -- dags ------------------------------------------------------------------------------------
 def cmd_dags_list(args: argparse.Namespace) -> int:
+    from leoflow.remote.calls import pages
+
     with _client(args) as client:
-        dags = list(_pages(client, "/api/v2/dags", "dags", what="the DAGs"))
+        dags = list(pages(client, "/api/v2/dags", "dags", what="the DAGs"))
     if args.json:
         _print_json(dags)
         return 0
@@ -520,8 +350,10 @@ def cmd_dags_list(args: argparse.Namespace) -> int:
 
 
 def cmd_pause(args: argparse.Namespace) -> int:
+    from leoflow.remote.calls import dag_path
+
     with _client(args) as client:
-        dag = client.call("PATCH", _dag_path(args.dag_id), what=f"DAG {args.dag_id!r}",
+        dag = client.call("PATCH", dag_path(args.dag_id), what=f"DAG {args.dag_id!r}",
                           params={"update_mask": "is_paused"},
                           json={"is_paused": args.paused})
     if args.json:
@@ -532,11 +364,12 @@ def cmd_pause(args: argparse.Namespace) -> int:
 
 
 def cmd_versions(args: argparse.Namespace) -> int:
-    from leoflow.app.remote_client import q
+    from leoflow.remote.calls import pages
+    from leoflow.remote.client import q
 
     with _client(args) as client:
-        versions = list(_pages(client, f"/api/leoflow/dags/{q(args.dag_id)}/versions",
-                               "versions", what=f"DAG {args.dag_id!r}"))
+        versions = list(pages(client, f"/api/leoflow/dags/{q(args.dag_id)}/versions",
+                              "versions", what=f"DAG {args.dag_id!r}"))
     if args.json:
         _print_json(versions)
         return 0

@@ -260,7 +260,7 @@ def _read_file(path: Path) -> dict[str, Any]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"not valid TOML: {exc}", file=str(path)) from exc
-    # ``[profiles.NAME]`` tables belong to the remote commands (app/remote_client.py).
+    # ``[profiles.NAME]`` tables belong to the remote commands (leoflow/remote/target.py).
     unknown = sorted(set(data) - set(_SETTINGS) - {"profiles"})
     if unknown:
         raise SettingsError(

@@ -62,3 +62,15 @@ def test_import_leoflow_loads_no_third_party_module():
     # "_"-prefixed names are the interpreter's own (e.g. _distutils_hack, editable finders)
     extra = [m for m in json.loads(out) if not m.startswith("_")]
     assert extra == []
+
+
+@pytest.mark.parametrize("path", files_of("remote"), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_the_remote_client_is_a_plain_http_client(path):
+    """leoflow.remote speaks HTTP to a server's API; it never reaches into the engine, the
+    IDE or the CLI that uses it."""
+    for name in imported_modules(path):
+        top = name.split(".")[0]
+        if top == "leoflow":
+            assert name.startswith(("leoflow.remote", "leoflow.errors")), (path, name)
+        else:
+            assert top in sys.stdlib_module_names or top in ("__future__", "httpx"), (path, name)

@@ -6,12 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from leoflow.app.remote_client import (
-    DEFAULT_SERVER,
-    RemoteError,
-    format_validation,
-    resolve_target,
-)
+from leoflow.remote.client import RemoteError, format_validation
+from leoflow.remote.target import DEFAULT_SERVER, resolve_target
 
 PROFILES = """
 [profiles.default]
