@@ -95,7 +95,6 @@ class OutletEventAccessor:
                 f"partition_keys={self.partition_keys!r})")
 
 
-
 class OutletEventAccessors(ForAssetLookup, Mapping[Any, OutletEventAccessor]):
     """``outlet_events``: created on first use, as Airflow's lazy mapping."""
 

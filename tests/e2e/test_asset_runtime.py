@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from leoflow.engine.services import assets as asset_services
+from leoflow.engine.services import asset_task_reads as asset_services
 from leoflow.engine.store import runs
 from tests.e2e.harness import Prepared, Projects, open_plane
 

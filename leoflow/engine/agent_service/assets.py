@@ -3,7 +3,8 @@
 
 Every call is scoped to the tenant of the DAG the try belongs to, never to one the request
 names: user code reaches the assets of its own tenant only, and only while its try's token
-is valid. The rules live in ``leoflow.engine.services.assets``; this module parses and maps.
+is valid. The rules live in ``leoflow.engine.services.asset_task_reads``; this module parses
+and maps.
 
 Inactive assets (Airflow 3's ``AssetActive``): Airflow keeps one active asset per name and
 per URI, and fails a task whose inlets or outlets name another one before it runs
@@ -24,7 +25,8 @@ from typing import Any
 import grpc
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from leoflow.engine.services import assets as services
+from leoflow.engine.services import asset_task_reads as services
+from leoflow.engine.services.asset_references import resolve_ref
 from leoflow.engine.services.errors import ServiceError
 from leoflow.engine.spec.model import TaskSpec
 from leoflow.engine.store import Store
@@ -178,7 +180,7 @@ async def task_assets(conn: AsyncConnection, tenant: str,
     for ref in refs:
         if "alias" in ref:
             continue
-        for row in (await services.resolve_ref(conn, tenant=tenant, ref=ref))[:1]:
+        for row in (await resolve_ref(conn, tenant=tenant, ref=ref))[:1]:
             found[row.id] = {"name": row.name, "uri": row.uri, "group": row.group,
                              "extra": dict(row.extra or {})}
     return list(found.values())

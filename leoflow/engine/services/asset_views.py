@@ -3,7 +3,7 @@
 The Lite IDE (``leoflow.ide``) never reads tables; its asset pages call these functions on
 a connection the control plane's store opened. Each returns frozen values made of plain
 data, built in a handful of queries over the repositories and the rules the rest of the
-engine uses (``services.assets`` for references and conditions, ``services.asset_queries``
+engine uses (``services.asset_references`` for references and conditions, ``services.asset_queries``
 for the materialize rule), so that the IDE and the API agree:
 
 * ``asset_list``: the tenant's assets with their last event, producers and consumers;
@@ -27,7 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leoflow.engine.scheduler.asset_conditions import Resolver, leaf_assets
 from leoflow.engine.services import asset_queries
-from leoflow.engine.services.assets import asset_dependencies, resolver_for
+from leoflow.engine.services.asset_dependencies import asset_dependencies
+from leoflow.engine.services.asset_references import resolver_for
 from leoflow.engine.spec.model import DagSpec
 from leoflow.engine.store import asset_listings, dags, runs
 from leoflow.engine.store import assets as st

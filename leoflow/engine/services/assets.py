@@ -9,9 +9,12 @@ Airflow queues nothing for the others), evaluates each consumer's condition
 polling interval, and a crash either loses the whole change or keeps all of it: an event
 that was committed has its consumer runs committed with it, exactly once.
 
-Every function takes the caller's connection and never commits; ``tenant`` scopes every
-asset name (the DAG row's tenant; ``"default"`` in Lite). Event JSON (``event_json``) uses
-Airflow's field names for everything that leaves the engine.
+This module holds the rules that write: registering the assets a DAG version names,
+emitting events, and evaluating the consumers they queue for. Every function takes the
+caller's connection and never commits; ``tenant`` scopes every asset name (the DAG row's
+tenant; ``"default"`` in Lite). Next to it: ``asset_references`` (what a reference names),
+``asset_task_reads`` (what a running task reads: events, the state store) and
+``asset_dependencies`` (who produces and consumes what, for the API and the IDE).
 """
 
 from __future__ import annotations
@@ -19,32 +22,32 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leoflow.engine.scheduler import timetable
-from leoflow.engine.scheduler.asset_conditions import Resolver, leaf_status, leaves
+from leoflow.engine.scheduler.asset_conditions import leaf_status, leaves
 from leoflow.engine.scheduler.asset_partitions import (
     is_asset_partitioned,
     mapper_refs,
     plan_runs,
 )
 from leoflow.engine.scheduler.states import DagRunType
-from leoflow.engine.services.errors import ServiceError
+from leoflow.engine.services.asset_references import (
+    AssetNotFound,
+    asset_identity,
+    describe_ref,
+    resolve_ref,
+    resolver_for,
+)
 from leoflow.engine.spec.model import DagSpec, TaskSpec
 from leoflow.engine.store import DuplicateRunError, dags, runs
 from leoflow.engine.store import assets as st
-from leoflow.engine.store.rows import (
-    AssetAliasRow,
-    AssetEventRow,
-    AssetRow,
-    DagRunRow,
-    TaskInstanceRow,
-)
-from leoflow.engine.store.tables import asset, asset_alias, dag_run, dag_run_asset_event
+from leoflow.engine.store.rows import AssetEventRow, AssetRow, DagRunRow, TaskInstanceRow
+from leoflow.engine.store.tables import dag_run, dag_run_asset_event
 
 log = logging.getLogger("leoflow.assets")
 
@@ -52,24 +55,7 @@ SPEC_CACHE_SIZE = 128
 _specs: OrderedDict[str, DagSpec] = OrderedDict()
 
 
-class AssetNotFound(ServiceError):
-    """An asset (or alias) the caller named does not exist in its tenant."""
-
-    def __init__(self, what: str, *, field: str | None = None) -> None:
-        super().__init__(f"{what} not found", field=field)
-
-
 # -- registration ---------------------------------------------------------------------------
-
-def _asset_identity(body: Mapping[str, Any]) -> tuple[str, str, str]:
-    """Airflow's defaults: ``Asset(uri)`` alone is named by its uri, ``Asset(name)`` alone
-    has its name as uri; the group defaults to ``asset``."""
-    name = body.get("name") or body.get("uri")
-    uri = body.get("uri") or name
-    if not name:
-        raise ValueError(f"an asset needs a name or a uri, got {dict(body)!r}")
-    return str(name), str(uri), str(body.get("group") or "asset")
-
 
 async def register_dag_assets(conn: AsyncConnection, *, tenant: str, dag_id: str,
                               spec: DagSpec, now: datetime) -> None:
@@ -78,7 +64,7 @@ async def register_dag_assets(conn: AsyncConnection, *, tenant: str, dag_id: str
     current (``Operations.register_dag``); a DAG that goes stale calls ``forget_dag``."""
     ids: dict[str, int] = {}
     for declared in spec.assets:
-        name, uri, group = _asset_identity(declared)
+        name, uri, group = asset_identity(declared)
         row = await st.upsert_asset(conn, tenant=tenant, name=name, uri=uri, group=group,
                                     extra=dict(declared.get("extra") or {}), now=now)
         ids[name] = row.id
@@ -92,7 +78,7 @@ async def register_dag_assets(conn: AsyncConnection, *, tenant: str, dag_id: str
                      task_id: str | None) -> st.DagAssetRef | None:
         ((tag, body),) = ref.items()
         if tag == "asset":
-            name, uri, group = _asset_identity(body)
+            name, uri, group = asset_identity(body)
             if name not in ids:  # named only here (the compiler lists every Asset; be lenient)
                 ids[name] = (await st.upsert_asset(conn, tenant=tenant, name=name, uri=uri,
                                                    group=group, now=now)).id
@@ -124,7 +110,7 @@ async def register_dag_assets(conn: AsyncConnection, *, tenant: str, dag_id: str
                 if made is not None:
                     refs.append(made)
     await st.replace_dag_refs(conn, tenant=tenant, dag_id=dag_id, refs=_unique(refs))
-    watchers = [st.WatcherRow(asset_id=ids[_asset_identity(a)[0]], dag_id=dag_id,
+    watchers = [st.WatcherRow(asset_id=ids[asset_identity(a)[0]], dag_id=dag_id,
                               name=str(w.get("name") or ""), trigger=_plain(w.get("trigger")))
                 for a in spec.assets for w in (a.get("watchers") or ())]
     await st.replace_watchers(conn, dag_id, watchers)
@@ -151,76 +137,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return value
-
-
-# -- resolving references -------------------------------------------------------------------
-
-async def resolve_ref(conn: AsyncConnection, *, tenant: str,
-                      ref: Mapping[str, Any]) -> list[AssetRow]:
-    """The assets a reference names now: an asset, an ``Asset.ref`` (by name, else uri) or
-    an alias (the assets it resolved to). Empty when unknown."""
-    ((tag, body),) = ref.items()
-    if tag == "alias":
-        alias = await st.get_alias_by_name(conn, tenant=tenant, name=body["name"])
-        if alias is None:
-            return []
-        ids = (await st.alias_asset_ids(conn, [alias.id]))[alias.id]
-        return (await st.list_assets(conn, tenant=tenant, ids=ids))[0] if ids else []
-    name = body.get("name")
-    if tag == "asset" and not name:
-        name = body.get("uri")
-    if name:
-        found = await st.get_asset_by_name(conn, tenant=tenant, name=name)
-        if found is not None or tag == "asset_ref":
-            return [found] if found is not None else []
-    uri = body.get("uri")
-    return await st.get_assets_by_uri(conn, tenant=tenant, uri=uri) if uri else []
-
-
-async def _one_asset(conn: AsyncConnection, tenant: str, ref: Mapping[str, Any]) -> AssetRow:
-    found = await resolve_ref(conn, tenant=tenant, ref=ref)
-    if not found:
-        raise AssetNotFound(f"asset {_describe(ref)}", field="ref")
-    return found[0]
-
-
-def _describe(ref: Mapping[str, Any]) -> str:
-    ((tag, body),) = ref.items()
-    shown = body.get("name") or body.get("uri")
-    return f"{tag} {shown!r}" if tag != "asset" else repr(shown)
-
-
-async def resolver_for(conn: AsyncConnection, *, tenant: str, condition: Any) -> Resolver:
-    """What the store knows about the names ``condition`` uses (one query per kind)."""
-    names: set[str] = set()
-    uris: set[str] = set()
-    alias_names: set[str] = set()
-    for leaf in leaves(condition):
-        ((tag, body),) = leaf.items()
-        if tag == "alias":
-            alias_names.add(body["name"])
-            continue
-        if body.get("name"):
-            names.add(body["name"])
-        if body.get("uri"):
-            uris.add(body["uri"])
-    alias_map: dict[str, frozenset[int]] = {}
-    if alias_names:
-        rows = (await conn.execute(select(asset_alias.c.id, asset_alias.c.name).where(
-            asset_alias.c.tenant == tenant, asset_alias.c.name.in_(sorted(alias_names))))).all()
-        resolved = await st.alias_asset_ids(conn, [r.id for r in rows])
-        alias_map = {r.name: frozenset(resolved[r.id]) for r in rows}
-    by_name: dict[str, int] = {}
-    by_uri: dict[str, set[int]] = {}
-    if names or uris:
-        rows = await conn.execute(select(asset.c.id, asset.c.name, asset.c.uri).where(
-            asset.c.tenant == tenant,
-            or_(asset.c.name.in_(sorted(names)), asset.c.uri.in_(sorted(uris)))))
-        for r in rows:
-            by_name[r.name] = r.id
-            by_uri.setdefault(r.uri, set()).add(r.id)
-    return Resolver(by_name=by_name, by_uri={k: frozenset(v) for k, v in by_uri.items()},
-                    aliases=alias_map)
 
 
 # -- events ---------------------------------------------------------------------------------
@@ -270,12 +186,12 @@ async def record_task_success(conn: AsyncConnection, *, run: DagRunRow, ti: Task
             continue
         found = await resolve_ref(conn, tenant=tenant, ref=ref)
         if not found and tag == "asset":
-            name, uri, group = _asset_identity(body)
+            name, uri, group = asset_identity(body)
             found = [await st.upsert_asset(conn, tenant=tenant, name=name, uri=uri,
                                            group=group, now=now)]
         if not found:
             log.warning("%s.%s: outlet %s names no known asset; no event", run.dag_id,
-                        ti.task_id, _describe(ref))
+                        ti.task_id, describe_ref(ref))
             continue
         await emit(found[0], extra, keys)
     return await _queue_and_trigger(conn, tenant, emitted, now)
@@ -302,7 +218,7 @@ def _runtime_entry(runtime: list[dict[str, Any]], ref: Mapping[str, Any]) -> dic
 
 async def _asset_for_add(conn: AsyncConnection, tenant: str, body: Mapping[str, Any],
                          now: datetime) -> AssetRow:
-    name, uri, group = _asset_identity(body)
+    name, uri, group = asset_identity(body)
     existing = await st.get_asset_by_name(conn, tenant=tenant, name=name)
     if existing is not None:
         return existing
@@ -351,6 +267,8 @@ async def _queue_and_trigger(conn: AsyncConnection, tenant: str,
         created.extend(await evaluate_consumer(conn, dag_id=dag_id, now=now))
     return created
 
+
+# -- consumers ------------------------------------------------------------------------------
 
 async def evaluate_consumer(conn: AsyncConnection, *, dag_id: str, now: datetime) -> list[int]:
     """Create the runs ``dag_id``'s queued events make now (none while paused or stale);
@@ -428,154 +346,6 @@ async def _spec(conn: AsyncConnection, version_id: str) -> DagSpec:
     return spec
 
 
-# -- reading events -------------------------------------------------------------------------
-
-async def events_for(conn: AsyncConnection, *, tenant: str, ref: Mapping[str, Any],
-                     limit: int | None = None, ascending: bool = True,
-                     after: datetime | None = None,
-                     before: datetime | None = None) -> list[AssetEventRow]:
-    """``inlet_events[ref]``: the events of an asset (or ``Asset.ref``), or those emitted
-    through an alias, oldest first unless ``ascending=False``; ``limit`` keeps the first
-    ``limit`` in that order. Unknown names give an empty list, as in Airflow."""
-    ((tag, body),) = ref.items()
-    if tag == "alias":
-        alias = await st.get_alias_by_name(conn, tenant=tenant, name=body["name"])
-        if alias is None:
-            return []
-        rows, _ = await st.list_events(conn, tenant=tenant, source_alias=alias.name,
-                                       after=after, before=before, ascending=ascending,
-                                       limit=limit)
-        return rows
-    found = await resolve_ref(conn, tenant=tenant, ref=ref)
-    if not found:
-        return []
-    rows, _ = await st.list_events(conn, tenant=tenant, asset_ids=[found[0].id], after=after,
-                                   before=before, ascending=ascending, limit=limit)
-    return rows
-
-
-async def triggering_events(conn: AsyncConnection, *, dag_run_id: int) -> list[AssetEventRow]:
-    """The events that started a run (empty for a run no asset started)."""
-    return await st.run_events(conn, dag_run_id)
-
-
-def event_json(event: AssetEventRow) -> dict[str, Any]:
-    """An event as it leaves the engine (context, gRPC, API), with Airflow's field names."""
-    return {
-        "id": event.id,
-        "asset": {"id": event.asset_id, "name": event.asset_name, "uri": event.asset_uri,
-                  "group": event.asset_group, "extra": event.asset_extra},
-        "extra": event.extra,
-        "source_dag_id": event.source_dag_id,
-        "source_run_id": event.source_run_id,
-        "source_task_id": event.source_task_id,
-        "source_map_index": event.source_map_index,
-        "source_alias_name": event.source_alias,
-        "partition_key": event.partition_key,
-        "timestamp": event.timestamp.astimezone(UTC).isoformat(),
-    }
-
-
-def grouped_by_asset(events: Iterable[AssetEventRow]) -> list[dict[str, Any]]:
-    """``triggering_asset_events`` for a context: ``[{"asset", "events"}]`` per asset, in the
-    order the assets first appear."""
-    groups: dict[int, dict[str, Any]] = {}
-    for event in events:
-        group = groups.setdefault(event.asset_id, {
-            "asset": {"name": event.asset_name, "uri": event.asset_uri,
-                      "group": event.asset_group},
-            "events": []})
-        group["events"].append(event_json(event))
-    return list(groups.values())
-
-
-# -- the asset state store ------------------------------------------------------------------
-
-async def get_state(conn: AsyncConnection, *, tenant: str, ref: Mapping[str, Any],
-                    key: str) -> tuple[bool, Any]:
-    """``(True, value)`` when the asset keeps ``key``, ``(False, None)`` otherwise."""
-    row = await _one_asset(conn, tenant, ref)
-    return await st.get_state(conn, row.id, key)
-
-
-async def set_state(conn: AsyncConnection, *, tenant: str, ref: Mapping[str, Any], key: str,
-                    value: Any, now: datetime) -> None:
-    row = await _one_asset(conn, tenant, ref)
-    await st.set_state(conn, row.id, key, value, now=now)
-
-
-async def delete_state(conn: AsyncConnection, *, tenant: str, ref: Mapping[str, Any],
-                       key: str) -> bool:
-    row = await _one_asset(conn, tenant, ref)
-    return await st.delete_state(conn, row.id, key) > 0
-
-
-async def clear_state(conn: AsyncConnection, *, tenant: str, ref: Mapping[str, Any]) -> int:
-    row = await _one_asset(conn, tenant, ref)
-    return await st.clear_state(conn, row.id)
-
-
-# -- what the API and the IDE show ----------------------------------------------------------
-
-async def asset_dependencies(conn: AsyncConnection, *, tenant: str,
-                             asset_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
-    """Per asset: ``producing_tasks`` [(dag_id, task_id)], ``consuming_dags`` [dag_id]
-    (schedule), ``reading_tasks`` [(dag_id, task_id)] (inlets), ``aliases`` [name], from
-    the DAGs' current versions (stale DAGs are left out, as Airflow does)."""
-    ids = list(asset_ids)
-    out: dict[int, dict[str, Any]] = {
-        i: {"producing_tasks": [], "consuming_dags": [], "reading_tasks": [], "aliases": []}
-        for i in ids}
-    if not ids:
-        return out
-    assets_rows, _ = await st.list_assets(conn, tenant=tenant, ids=ids)
-    refs = await st.dag_refs(conn, tenant=tenant)
-    alias_rows, _ = await st.list_aliases(conn, tenant=tenant)
-    resolved = await st.alias_asset_ids(conn, [a.id for a in alias_rows])
-    alias_name = {a.id: a.name for a in alias_rows}
-    active = {d.dag_id for d in (await dags.list_dags(conn, tenant=tenant, stale=False,
-                                                      limit=None)).items}
-    for row in assets_rows:
-        entry = out[row.id]
-        entry["aliases"] = sorted(alias_name[a] for a, members in resolved.items()
-                                  if row.id in members)
-        for ref in refs:
-            if ref.dag_id not in active:
-                continue
-            names_it = (ref.asset_id == row.id or ref.ref_name == row.name
-                        or (ref.ref_uri is not None and ref.ref_uri == row.uri)
-                        or (ref.alias_id is not None and row.id in resolved.get(ref.alias_id,
-                                                                                 ())))
-            if not names_it:
-                continue
-            if ref.kind == "schedule" and ref.dag_id not in entry["consuming_dags"]:
-                entry["consuming_dags"].append(ref.dag_id)
-            elif ref.kind == "outlet" and (ref.dag_id, ref.task_id) not in entry[
-                    "producing_tasks"]:
-                entry["producing_tasks"].append((ref.dag_id, ref.task_id))
-            elif ref.kind == "inlet" and (ref.dag_id, ref.task_id) not in entry[
-                    "reading_tasks"]:
-                entry["reading_tasks"].append((ref.dag_id, ref.task_id))
-    return out
-
-
-async def queued_events(conn: AsyncConnection, *, tenant: str, dag_id: str | None = None,
-                        asset_id: int | None = None,
-                        before: datetime | None = None) -> list[st.QueuedEvent]:
-    """Events waiting for a consumer (``GET .../queuedEvents``)."""
-    return await st.queued_events(conn, tenant=tenant,
-                                  dag_ids=[dag_id] if dag_id is not None else None,
-                                  asset_id=asset_id, before=before)
-
-
-async def delete_queued_events(conn: AsyncConnection, *, tenant: str,
-                               dag_id: str | None = None, asset_id: int | None = None,
-                               before: datetime | None = None) -> int:
-    """Drop waiting events (``DELETE .../queuedEvents``); returns how many."""
-    return await st.dequeue(conn, tenant=tenant, dag_id=dag_id, asset_id=asset_id,
-                            before=before)
-
-
 async def condition_status(conn: AsyncConnection, *, dag_id: str
                            ) -> list[tuple[Mapping[str, Any], bool]] | None:
     """Each leaf of a consumer's condition with whether an event for it is queued (the
@@ -589,14 +359,3 @@ async def condition_status(conn: AsyncConnection, *, dag_id: str
     queued = {q.asset_id for q in await st.queued_events(conn, dag_ids=[dag_id])}
     resolver = await resolver_for(conn, tenant=dag.tenant, condition=spec.schedule.assets)
     return leaf_status(spec.schedule.assets, queued, resolver)
-
-
-async def get_alias(conn: AsyncConnection, *, tenant: str, alias_id: int
-                    ) -> tuple[AssetAliasRow, list[AssetRow]]:
-    """An alias with the assets it has resolved to; ``AssetNotFound`` otherwise."""
-    alias = await st.get_alias(conn, alias_id, tenant=tenant)
-    if alias is None:
-        raise AssetNotFound(f"asset alias {alias_id}", field="asset_alias_id")
-    ids = (await st.alias_asset_ids(conn, [alias.id]))[alias.id]
-    members = (await st.list_assets(conn, tenant=tenant, ids=ids))[0] if ids else []
-    return alias, members

@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
+from leoflow.engine.services import asset_task_reads as reads
 from leoflow.engine.services import assets as svc
+from leoflow.engine.services.asset_references import AssetNotFound
 from leoflow.engine.store import Store, dags
 from leoflow.engine.store import assets as st
 from tests.integration.scheduler.conftest import Harness, make_harness, spec, task
@@ -61,10 +63,10 @@ async def test_a_producer_success_creates_the_consumer_run_in_the_same_batch(any
     assert run.queued_at == made.end_date
     assert await h.states("c", run.run_id) == {"use": "queued"}
     async with h.store.connect() as conn:
-        (event,) = await svc.triggering_events(conn, dag_run_id=run.id)
+        (event,) = await reads.triggering_events(conn, dag_run_id=run.id)
         assert (event.asset_name, event.source_dag_id, event.source_run_id,
                 event.source_task_id, event.source_map_index) == ("a", "p", run_id, "make", -1)
-        assert svc.event_json(event)["asset"]["uri"] == "s3://bucket/a"
+        assert reads.event_json(event)["asset"]["uri"] == "s3://bucket/a"
         assert await st.queued_events(conn, dag_ids=["c"]) == []
     await h.finish("use", run_id=run.run_id)
     assert await h.run_state("c", run.run_id) == "success"
@@ -88,7 +90,7 @@ async def test_all_waits_for_both_and_any_fires_on_either(harness):
     await produce(h, "pb")
     (run,) = await asset_runs(h, "both")
     async with h.store.connect() as conn:
-        events = await svc.triggering_events(conn, dag_run_id=run.id)
+        events = await reads.triggering_events(conn, dag_run_id=run.id)
     assert [e.asset_name for e in events] == ["a", "a", "b"]
     assert len(await asset_runs(h, "either")) == 3
 
@@ -107,9 +109,9 @@ async def test_an_alias_resolves_at_run_time(harness):
     (run,) = await asset_runs(h, "on_alias")
     assert len(await asset_runs(h, "on_dyn")) == 1
     async with h.store.connect() as conn:
-        (event,) = await svc.triggering_events(conn, dag_run_id=run.id)
+        (event,) = await reads.triggering_events(conn, dag_run_id=run.id)
         assert (event.asset_name, event.extra, event.source_alias) == ("dyn", {"rows": 3}, "al")
-        by_alias = await svc.events_for(conn, tenant="default", ref={"alias": {"name": "al"}})
+        by_alias = await reads.events_for(conn, tenant="default", ref={"alias": {"name": "al"}})
         assert [e.id for e in by_alias] == [event.id]
     # a success that adds nothing emits nothing through the alias
     await produce(h, "pal")
@@ -168,7 +170,7 @@ async def test_an_api_event_creates_the_run_and_unknown_assets_are_refused(harne
         a = await st.get_asset_by_name(conn, tenant="default", name="a")
         event, created = await svc.create_event(conn, tenant="default", asset_id=a.id,
                                                 extra={"from": "api"}, now=h.clock.now())
-        with pytest.raises(svc.AssetNotFound):
+        with pytest.raises(AssetNotFound):
             await svc.create_event(conn, tenant="other", asset_id=a.id, extra={},
                                    now=h.clock.now())
     for run_id in created:
