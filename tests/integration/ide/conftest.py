@@ -36,6 +36,7 @@ from leoflow.app.settings import Settings
 from leoflow.app.workspace import copy_examples
 from leoflow.engine.auth.config import AuthConfig
 from leoflow.engine.auth.service import AuthService
+from leoflow.engine.reload.reloader import Reloader
 from leoflow.ide import EventHub, IdeServices, mount
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -109,6 +110,7 @@ class Ide:
     hub: EventHub
     plane: ControlPlane
     workspace: Path
+    reloader: Reloader
 
     def elements(self, testid: str, *, visible: bool = True) -> list[ui.element]:
         """The page's elements whose ``data-testid`` is ``testid`` (the Playwright suite
@@ -141,20 +143,35 @@ class Ide:
         await self.element("download-examples")
 
     async def register(self, project: str) -> dict[str, int]:
-        """Compile and register a workspace project, as the hot reloader would."""
-        from leoflow.ide.compiling import compile_and_register
-
-        outcome = await compile_and_register(self.plane, self.workspace / project)
-        assert outcome.ok, outcome.error_text()
-        return dict(outcome.versions or {})
+        """Compile and register a workspace project through the hot reloader, as Lite's
+        first scan does."""
+        status = await self.reloader.reload_now(self.workspace / project)
+        assert status.ok, status.error
+        return dict(status.versions)
 
 
 @pytest.fixture
-async def ide(plane: ControlPlane, auth: Any, workspace: Path,
+async def reloader(plane: ControlPlane, workspace: Path,
+                   environments: dict[str, Path]) -> AsyncIterator[Reloader]:
+    """The hot reloader watching the workspace, wired as ``leoflow lite`` wires it: the IDE
+    saves through it (``reload_now``) and its events reach the pages. The examples'
+    environments are built beforehand (once per session), so a compile does not wait for uv."""
+    watching = Reloader(workspace)
+    watching.plane = plane
+    await watching.start(scan=False)
+    try:
+        yield watching
+    finally:
+        await watching.stop()
+
+
+@pytest.fixture
+async def ide(plane: ControlPlane, auth: Any, workspace: Path, reloader: Reloader,
               caplog: pytest.LogCaptureFixture) -> AsyncIterator[Ide]:
-    """A logged-out simulated user of a mounted IDE; like NiceGUI's ``user`` fixture, the
-    test fails when anything logged an ERROR (a page or a background task raised)."""
-    services = IdeServices(workspace=workspace, plane=plane, auth=auth,
+    """A logged-out simulated user of a mounted IDE, with Lite's hot reloader; like NiceGUI's
+    ``user`` fixture, the test fails when anything logged an ERROR (a page or a background
+    task raised)."""
+    services = IdeServices(workspace=workspace, plane=plane, auth=auth, reloader=reloader,
                            copy_examples=fake_copy_examples(EXAMPLES))
     with nicegui_reset_globals():
         os.environ["NICEGUI_USER_SIMULATION"] = "true"
@@ -163,7 +180,7 @@ async def ide(plane: ControlPlane, auth: Any, workspace: Path,
             hub = mount(app, services, storage_secret="ide-tests-secret-" + "x" * 20)
             async with app.router.lifespan_context(app), httpx.AsyncClient(
                     transport=httpx.ASGITransport(app), base_url="http://test") as client:
-                yield Ide(User(client), services, hub, plane, workspace)
+                yield Ide(User(client), services, hub, plane, workspace, reloader)
         finally:
             os.environ.pop("NICEGUI_USER_SIMULATION", None)
     errors = [r for r in caplog.get_records("call") if r.levelname == "ERROR"]

@@ -140,24 +140,28 @@ async def test_yaml_files_get_yaml_highlighting(ide: Ide) -> None:
 
 
 async def test_compiles_reported_by_the_hot_reloader_update_the_open_file(ide: Ide) -> None:
-    """A save from another editor: the reloader's events reach the page by push."""
-    from tests.integration.ide.test_pure import event_class
-
-    event, error = event_class()
+    """A save from another editor: the file changes on disk only, the reloader's watcher
+    compiles it, and its events reach the open page by push."""
     await ide.register("examples/hello")
     await ide.login()
     editor, _ = await open_editor(ide)
-    project = (ide.workspace / "examples/hello").resolve()
-    ide.hub.compile_listener(event("compiling", "examples/hello", project))
-    await wait_for(lambda: ide.elements("compile-status")
-                   and ide.elements("compile-status")[0].text == "compiling…",
-                   what="the compiling status")
-    ide.hub.compile_listener(event("failed", "examples/hello", project,
-                                   error=error("examples/hello/dag.py", 3, "no module x",
-                                               "import")))
-    badge = await ide.element("diagnostic-line")
+    await wait_for(lambda: '"shout"' in graph_text(ide), what="the graph of hello")
+    dag_file = ide.workspace / DAG_FILE
+    original = dag_file.read_text()
+    lines = original.splitlines()
+    lines.insert(2, "import a_module_that_does_not_exist")  # line 3
+    dag_file.write_text("\n".join(lines) + "\n")  # not through the IDE
+
+    badge = await ide.element("diagnostic-line", timeout=60)
     assert badge.props["data-line"] == "3"
     assert editor.decorations[0]["line"] == 3
-    ide.hub.compile_listener(event("compiled", "examples/hello", project, dag_id="hello"))
-    await wait_for(lambda: not ide.elements("diagnostics"), what="the error to go")
+    assert "a_module_that_does_not_exist" in (await ide.element("diagnostic-text")).text
+    assert ide.reloader.status("examples/hello").state == "failed"
+
+    dag_file.write_text(original + NEW_TASK)  # fixed, with one more task
+    await wait_for(lambda: not ide.elements("diagnostics"), timeout=60,
+                   what="the error to go")
+    await wait_for(lambda: '"whisper"' in graph_text(ide), timeout=60,
+                   what="the recompiled graph")
+    assert ide.reloader.status("examples/hello").versions == {"hello": 2}
     assert ide.hub.listener_count >= 1

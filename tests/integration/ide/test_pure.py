@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from leoflow.app.hot_reload import ReloadError, ReloadEvent
+from leoflow.engine.reload.errors import ReloadError
+from leoflow.engine.reload.events import ReloadEvent
 from leoflow.engine.spec.model import DagSpec
 from leoflow.ide.compile_events import CompileOutcome, outcome_from
 from leoflow.ide.graph import Graph, layers, mermaid

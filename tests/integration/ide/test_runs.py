@@ -91,7 +91,9 @@ async def test_task_instance_panel_log_xcom_clear_and_mark(
 
 async def test_the_trigger_form_comes_from_the_params(
         ide: Ide, environments: dict[str, Path]) -> None:
-    await ide.register("examples/montecarlo_pi")  # paused, as new DAGs are
+    await ide.register("examples/montecarlo_pi")
+    # Lite's reloader creates DAGs active; paused, the dialog says how to run the trigger
+    await ide.plane.operations.set_paused("montecarlo_pi", True)
     await ide.login()
     await ide.user.open("/dags/montecarlo_pi")
     (await ide.find("dag-trigger")).click()
@@ -126,28 +128,36 @@ async def test_the_trigger_form_comes_from_the_params(
 
 
 async def test_pause_toggle_and_import_errors_banner(ide: Ide) -> None:
-    from leoflow.engine.store import import_errors
+    from leoflow.engine.store import dags
+
+    async def is_paused() -> bool | None:
+        async with ide.plane.store.connect() as conn:
+            row = await dags.get_dag(conn, "hello")
+        return None if row is None else row.is_paused
 
     await ide.register("examples/hello")
     await ide.login()
     toggle = await ide.element("pause-hello")
-    assert toggle.value is False  # new DAGs start paused
+    assert toggle.value is True  # Lite's reloader creates DAGs active
+    toggle.value = False
+    await wait_for(lambda: is_paused(), what="the DAG to be paused")
     toggle.value = True
-    async def paused() -> bool:
-        async with ide.plane.store.connect() as conn:
-            from leoflow.engine.store import dags
 
-            row = await dags.get_dag(conn, "hello")
-        return row is not None and not row.is_paused
+    async def unpaused() -> bool:
+        return await is_paused() is False
 
-    await wait_for(paused, what="the DAG to be unpaused")
-    async with ide.plane.store.begin() as conn:
-        await import_errors.replace_for_file(
-            conn, "broken/dag.py", [("broken/dag.py:3: invalid syntax", "Traceback ...")],
-            dag_id="broken")
-    ide.hub.publish("compile", {"outcome": None, "dag_ids": ()})
-    await ide.see("1 import error")
-    await ide.see("broken/dag.py:3: invalid syntax")
+    await wait_for(unpaused, what="the DAG to be unpaused")
+
+    # a project that does not compile, saved from another editor: the reloader records its
+    # import error and tells the page
+    broken = ide.workspace / "broken"
+    broken.mkdir()
+    (broken / "leoflow.yaml").write_text(
+        (ide.workspace / "examples/hello/leoflow.yaml").read_text().replace(
+            "dag_id: hello", "dag_id: broken"))
+    (broken / "dag.py").write_text("from leoflow import DAG\n\ndef oops(:\n")
+    await ide.see("1 import error", timeout=60)
+    await ide.see("broken/dag.py:3")
 
 
 async def test_a_deferred_sensor_says_what_it_waits_for_then_succeeds_by_push(
