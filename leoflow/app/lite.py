@@ -14,7 +14,8 @@ flight: agents still alive reconnect (the gRPC port is kept stable across starts
 report, tries whose agent is gone are failed (or retried when they have retries left).
 
 This module is the composition root of Lite; ``lite_state``, ``lite_lock``, ``lite_backup``
-and ``lite_users`` hold the files it keeps, ``workspace`` the examples,
+and ``lite_users`` hold the files it keeps, ``lite_database`` its store (SQLite or
+PostgreSQL), ``lite_stop`` the orderly stop, ``workspace`` the examples,
 ``leoflow.engine.reload`` the reloader.
 """
 
@@ -29,22 +30,19 @@ import signal
 import socket
 import sys
 import time
-import warnings
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from leoflow.app.lite_database import lite_database
+from leoflow.app.lite_stop import STOP_REASON, cancel_running_tasks
 from leoflow.errors import LeoflowError
 
 log = logging.getLogger("leoflow.lite")
 
 DEFAULT_PORT = 8088
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-STOP_REASON = ("Lite was stopped while this task was running (Ctrl-C or SIGTERM); it was "
-               "cancelled without retry. Clear the task or trigger the DAG again to run it.")
-NOT_STARTED_REASON = "Lite was stopping, so the task was not started; clear it to run it."
-DRAIN_TIMEOUT = 10.0  # seconds the scheduler gets to record the cancelled tasks
 
 
 # -- the command line ------------------------------------------------------------------------
@@ -115,7 +113,7 @@ def run_reset_password(args: argparse.Namespace) -> int:
     from leoflow.app.lite_users import reset_password
 
     home = _home()
-    with _database(home, None, for_server=False) as url:
+    with lite_database(home, None, for_server=False) as url:
         password = asyncio.run(reset_password(url, args.username))
     print(f"new password for {args.username}: {password}")
     if running_server(home):
@@ -130,7 +128,7 @@ def run_backup(args: argparse.Namespace) -> int:
 
     home = _home()
     workspace = resolve_workspace(home, args.workspace)
-    with _database(home, None, for_server=False) as url:
+    with lite_database(home, None, for_server=False) as url:
         report = backup(home, workspace, url, Path(args.file))
     print(f"backed up {report.files} files ({report.size / 1e6:.1f} MB) to {report.path}")
     return 0
@@ -142,7 +140,7 @@ def run_restore(args: argparse.Namespace) -> int:
 
     home = _home()
     workspace = resolve_workspace(home, args.workspace)
-    with _database(home, None, for_server=False) as url:
+    with lite_database(home, None, for_server=False) as url:
         report = restore(home, workspace, url, Path(args.file))
     print(f"restored {report.files} files into {home} and {workspace}")
     for path in report.set_aside:
@@ -215,7 +213,7 @@ async def serve_lite(options: LiteOptions) -> int:
             except FileNotFoundError as exc:
                 say(f"note: {exc}")
         postgres = options.postgres or remembered.postgres
-        with _database(home, postgres, for_server=True) as database_url:
+        with lite_database(home, postgres, for_server=True) as database_url:
             grpc_port = remembered.grpc_port
             if grpc_port is None or not port_is_free(grpc_port):
                 grpc_port = free_port()
@@ -295,53 +293,6 @@ def _url(host: str, port: int) -> str:
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
     shown = f"[{shown}]" if ":" in shown else shown
     return f"http://{shown}:{port}"
-
-
-@contextlib.contextmanager
-def _database(home: Path, postgres: str | None, *, for_server: bool) -> Any:
-    """The metadata database URL: SQLite in the home, a PostgreSQL URL, or the embedded
-    PostgreSQL (pgserver) under ``<home>/pgdata``, started here and stopped at exit."""
-    from leoflow.app.lite_lock import running_server
-    from leoflow.app.lite_state import LiteConfig
-    from leoflow.app.settings import Settings
-
-    if postgres is None and not for_server and LiteConfig.load(home).postgres == "embedded":
-        postgres = "embedded"
-    if postgres is None:
-        yield Settings.load().database_url
-        return
-    if postgres != "embedded":
-        if not postgres.startswith(("postgresql", "postgres://")):
-            raise LeoflowError(f"--postgres must be 'embedded' or a postgresql:// URL, not "
-                               f"{postgres!r}")
-        yield postgres
-        return
-    # pgserver asks platformdirs for a runtime folder it does not use here
-    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-    try:
-        import pgserver
-    except ImportError:
-        raise LeoflowError("--postgres embedded needs the pgserver package: pip install "
-                           "pgserver") from None
-    shared = not for_server and running_server(home) is not None
-    log.info("starting the embedded PostgreSQL in %s", home / "pgdata")
-    server = pgserver.get_server(home / "pgdata", cleanup_mode=None if shared else "stop")
-    try:
-        exists = server.psql("SELECT 1 FROM pg_database WHERE datname = 'leoflow';")
-        if "1 row" not in exists:
-            server.psql("CREATE DATABASE leoflow;")
-        yield _pgserver_url(server, "leoflow")
-    finally:
-        if not shared:
-            server.cleanup()
-
-
-def _pgserver_url(server: Any, database: str) -> str:
-    info = server.get_postmaster_info()
-    if info.socket_dir is not None:  # pgserver listens on a Unix socket
-        return (f"postgresql+asyncpg://postgres@/{database}?host={info.socket_dir}"
-                f"&port={info.port}")
-    return f"postgresql+asyncpg://postgres@{info.hostname}:{info.port}/{database}"
 
 
 class _Lite:
@@ -505,51 +456,3 @@ def _make_server(config: Any, *, say: Callable[[str], None]) -> Any:
                 self.should_exit = True
 
     return Server(config)
-
-
-# -- the orderly stop ------------------------------------------------------------------------
-class _Draining:
-    """An executor that starts nothing: while Lite stops, a task the scheduler still hands
-    out (a downstream ``all_done`` task, say) is failed at once instead of started."""
-
-    def __init__(self, inner: Any, report: Callable[[Any], Any]) -> None:
-        self.inner = inner
-        self.report = report
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    async def start(self, launch: Any, task: Any) -> None:
-        from leoflow.engine.executors.base import ExecutorEvent
-
-        await self.report(ExecutorEvent(launch.ti_id, launch.try_number, "failed",
-                                        error=NOT_STARTED_REASON, info={"no_retry": True}))
-
-
-async def cancel_running_tasks(plane: Any, reason: str, *,
-                               timeout: float = DRAIN_TIMEOUT) -> int:
-    """Fail every queued or running task instance without retry (``reason`` is its error),
-    let the scheduler record it and settle the runs, then stop the agents. Returns how many
-    were cancelled. Call it before ``plane.stop()``."""
-    from leoflow.engine.executors.base import ExecutorEvent
-    from leoflow.engine.store import task_instances
-
-    scheduler = plane.scheduler
-    executors = dict(scheduler.executors)
-    for name, executor in executors.items():  # from now on, nothing new starts
-        scheduler.executors[name] = _Draining(executor, scheduler.report)
-    async with plane.store.connect() as conn:
-        in_flight = (await task_instances.list_task_instances(
-            conn, state=["queued", "running"], limit=None)).items
-    for ti in in_flight:
-        await scheduler.report(ExecutorEvent(ti.id, ti.try_number, "failed", error=reason,
-                                             info={"no_retry": True}))
-    try:
-        await scheduler.idle(timeout)
-    except TimeoutError:
-        log.warning("the scheduler did not settle within %g s; the next start reconciles "
-                    "what is left", timeout)
-    default = next(iter(executors.values()))
-    await asyncio.gather(*(executors.get(ti.executor or "", default).cancel(ti.id, "stopped")
-                           for ti in in_flight), return_exceptions=True)
-    return len(in_flight)
