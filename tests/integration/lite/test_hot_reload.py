@@ -129,7 +129,7 @@ async def test_the_workspace_is_registered_at_start_unpaused(
     assert all(e.new_version and e.version_number == 1 for e in compiled)
 
 
-async def test_saving_a_dag_registers_a_new_version_within_a_second(
+async def test_saving_a_dag_registers_a_new_version_within_five_seconds(
         workspace: Path, plane: ControlPlane, reloader: Any) -> None:
     project = write_project(workspace, "quick", TWO_TASKS)
     loader, events = await reloader()
@@ -139,7 +139,8 @@ async def test_saving_a_dag_registers_a_new_version_within_a_second(
     event = await events.wait("compiled", since)
     latency = time.monotonic() - saved
     print(f"save → new version registered: {latency:.3f} s")
-    assert latency < 5.0  # the target is 1 s; bench/lite.py measures it
+    # a bound a loaded CI machine keeps; the target, 1 s, is measured by bench/lite.py
+    assert latency < 5.0
     assert event.version_number == 2 and event.new_version
     assert [t["task_id"] for t in event.spec["tasks"]] == ["first", "second", "third"]
     assert (await current_version(plane, "quick")).version_number == 2
