@@ -289,6 +289,10 @@ def run_trials(tmp_path: Path, database_url: str | None, backend: str) -> Figure
     server.kill()
     figures.seconds = time.monotonic() - began
     print(figures.summary(backend))
+    if figures.lost or figures.duplicated or figures.phantom or figures.failed_runs:
+        # what the servers said about it (pytest's temporary folders do not last)
+        print("\n".join(line for line in trials.log.read_text("utf-8", "replace").splitlines()
+                        if " WARNING " in line or " ERROR " in line or line.startswith("----")))
     return figures
 
 
