@@ -14,9 +14,9 @@ from leoflow.engine.api.errors import install_error_handlers
 
 # Each module holds one ``router``; the order is the order of the OpenAPI reference.
 ROUTE_MODULES = (
-    "auth", "monitor", "dags", "dag_runs", "task_instances", "xcom", "logs", "sources",
-    "import_errors", "variables", "connections", "pools", "event_logs", "users",
-    "leoflow", "ready", "metrics", "hitl", "assets", "asset_state",
+    "auth", "monitor", "dags", "dag_runs", "task_instances", "task_instance_changes", "xcom",
+    "logs", "sources", "import_errors", "variables", "connections", "pools", "event_logs",
+    "users", "leoflow", "ready", "metrics", "hitl", "assets", "asset_state",
 )
 
 

@@ -1,23 +1,19 @@
-"""Airflow ``/api/v2`` task instances: list (``~`` for DAG and run), get, mapped instances,
-tries, state and note changes, and ``clearTaskInstances`` with all its options.
+"""Airflow ``/api/v2`` task instances, read: list (``~`` for DAG and run), get, mapped
+instances, and tries.
 
-Paths with a map index use a signed-integer converter (``-1`` is the unmapped instance),
-so ``/{task_id}/{map_index}`` never shadows ``/{task_id}/xcomEntries`` or ``/{task_id}/logs``
-that other modules serve under the same prefix.
+State and note changes and ``clearTaskInstances`` are in ``task_instance_changes``; the
+paths and the signed map-index converter both use are in ``task_instance_paths``.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import replace
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
 from sqlalchemy.ext.asyncio import AsyncConnection
-from starlette.convertors import Convertor, register_url_convertor
 
 from leoflow.engine.api.context import ApiContext
-from leoflow.engine.api.errors import ApiError, NotFound
+from leoflow.engine.api.errors import NotFound
 from leoflow.engine.api.models.common import (
     INT32_MAX,
     INT32_MIN,
@@ -25,7 +21,6 @@ from leoflow.engine.api.models.common import (
     Int32,
     Page,
     QueryDateTime,
-    check_json_body,
     no_nul,
     order_list,
 )
@@ -35,64 +30,31 @@ from leoflow.engine.api.models.convert import (
     task_of,
     try_response,
 )
-from leoflow.engine.api.models.selection import (
-    clear_candidates,
-    marking_targets,
-    runs_to_clear,
-)
 from leoflow.engine.api.models.task_instances import (
-    ClearTaskInstancesBody,
-    PatchTaskInstanceBody,
     TaskInstanceCollectionResponse,
     TaskInstanceHistoryCollectionResponse,
     TaskInstanceHistoryResponse,
     TaskInstanceResponse,
 )
-from leoflow.engine.api.routes.dag_runs import (
-    ALL,
-    date_range,
-    ti_responses,
-    visible_run,
-)
+from leoflow.engine.api.routes.dag_runs import ALL, date_range, ti_responses, visible_run
 from leoflow.engine.api.routes.dags import bad_order, spec_cache, visible_dag
+from leoflow.engine.api.routes.task_instance_paths import (
+    TIS,
+    MapIndex,
+    TryNumber,
+    spec_of,
+    ti_not_found,
+)
 from leoflow.engine.api.security import api_context, require
-from leoflow.engine.auth.permissions import EDIT_RUNS, READ, Principal
-from leoflow.engine.spec.model import DagSpec
-from leoflow.engine.store import audit, dags, listings, task_instances
+from leoflow.engine.auth.permissions import READ, Principal
+from leoflow.engine.store import dags, listings, task_instances
 from leoflow.engine.store.listings import Range, UnknownOrderField
-from leoflow.engine.store.rows import DagRunRow, TaskInstanceRow
-
-
-class _SignedInt(Convertor):  # type: ignore[type-arg]
-    regex = "-?[0-9]+"
-
-    def convert(self, value: str) -> int:
-        return int(value)
-
-    def to_string(self, value: int) -> str:
-        return str(value)
-
-
-# Starlette keeps converters in a registry read when routes are declared below.
-register_url_convertor("signed_int", _SignedInt())
 
 router = APIRouter(prefix="/api/v2/dags/{dag_id}", tags=["Task Instance"],
                    dependencies=[Depends(no_nul)])
-TIS = "/dagRuns/{dag_run_id}/taskInstances"
-MapIndex = Annotated[int, Path(ge=INT32_MIN, le=INT32_MAX)]
-TryNumber = Annotated[int, Path(ge=0, le=INT32_MAX)]
 StateQuery = Literal["removed", "scheduled", "queued", "running", "success", "restarting",
                      "failed", "up_for_retry", "up_for_reschedule", "upstream_failed",
                      "skipped", "deferred", "no_status", "none"]
-
-
-def _ti_not_found(dag_id: str, run_id: str, task_id: str, map_index: int | None) -> NotFound:
-    return NotFound(f"The Task Instance with dag_id: `{dag_id}`, run_id: `{run_id}`, "
-                    f"task_id: `{task_id}` and map_index: `{map_index}` was not found")
-
-
-async def _spec_of(ctx: ApiContext, conn: AsyncConnection, run: DagRunRow) -> DagSpec | None:
-    return spec_cache(ctx).get(await dags.get_version(conn, run.dag_version_id))
 
 
 # -- listing -----------------------------------------------------------------------------------
@@ -239,7 +201,7 @@ async def get_mapped_task_instances(
         result = await _list(ctx, conn, principal, page, filters, dag_id=dag_id,
                              run_id=dag_run_id, task_ids=[task_id], mapped_only=True)
         if result.total_entries == 0 and not filters.map_index:
-            task = task_of(await _spec_of(ctx, conn, run), task_id)
+            task = task_of(await spec_of(ctx, conn, run), task_id)
             if task is None:
                 raise NotFound(f"Task id {task_id} not found")
             if not task.is_mapped:
@@ -255,7 +217,7 @@ async def _tries(ctx: ApiContext, conn: AsyncConnection, principal: Principal, d
     try:
         _, run = await visible_run(conn, dag_id, run_id, principal)
     except NotFound:
-        raise _ti_not_found(dag_id, run_id, task_id, map_index) from None
+        raise ti_not_found(dag_id, run_id, task_id, map_index) from None
     ti = await task_instances.get_task_instance(conn, run.id, task_id, map_index)
     history = await task_instances.list_tries(conn, run.id, task_id, map_index)
     version = await dags.get_version(conn, run.dag_version_id)
@@ -266,7 +228,7 @@ async def _tries(ctx: ApiContext, conn: AsyncConnection, principal: Principal, d
     if ti is not None and ti.try_number not in {h.try_number for h in history}:
         out.append(current_try_response(ti, spec, version))
     if not out:
-        raise _ti_not_found(dag_id, run_id, task_id, map_index)
+        raise ti_not_found(dag_id, run_id, task_id, map_index)
     return out
 
 
@@ -345,171 +307,3 @@ async def get_mapped_task_instance(
                            f"`{dag_run_id}`, task_id: `{task_id}`, and map_index: "
                            f"`{map_index}` was not found")
         return (await ti_responses(ctx, conn, [ti])).task_instances[0]
-
-
-# -- marking -----------------------------------------------------------------------------------
-def _fields(body: PatchTaskInstanceBody, update_mask: list[str] | None) -> set[str]:
-    fields = set(body.model_fields_set)
-    if update_mask:
-        fields &= set(update_mask)
-    return fields
-
-
-async def _patch(ctx: ApiContext, principal: Principal, dag_id: str, dag_run_id: str,
-                 task_id: str, map_index: int | None, body: PatchTaskInstanceBody,
-                 update_mask: list[str] | None, *, dry_run: bool
-                 ) -> TaskInstanceCollectionResponse:
-    fields = _fields(body, update_mask)
-    if "note" in fields:
-        check_json_body(body.note, "note")
-    async with ctx.store.connect() as conn:
-        try:
-            _, run = await visible_run(conn, dag_id, dag_run_id, principal)
-        except NotFound:
-            raise _ti_not_found(dag_id, dag_run_id, task_id, map_index) from None
-        own = await task_instances.list_for_run(conn, run.id, task_id=task_id)
-        if map_index is not None:
-            own = [t for t in own if t.map_index == map_index]
-        if not own:
-            raise _ti_not_found(dag_id, dag_run_id, task_id, map_index)
-        targets = await marking_targets(conn, principal.tenant, run,
-                                        await _spec_of(ctx, conn, run), own, task_id,
-                                        map_index, body)
-        new_state = body.new_state if "new_state" in fields else None
-        if dry_run:
-            return await ti_responses(ctx, conn, targets if new_state else own)
-    if new_state is not None:
-        if not targets:
-            raise ApiError(409, f"Task id {task_id} is already in {new_state} state")
-        for ti in targets:
-            await ctx.operations.mark_task_instance(
-                ti.dag_id, ti.run_id, ti.task_id, new_state, map_index=ti.map_index,
-                user=principal.username)
-    if "note" in fields:
-        async with ctx.store.begin() as conn:
-            for ti in own:
-                await task_instances.update_task_instance(conn, ti.id, note=body.note)
-                await audit.record_event(conn, "set_task_note", username=principal.username,
-                                         dag_id=dag_id, run_id=dag_run_id, task_id=task_id,
-                                         map_index=ti.map_index)
-    async with ctx.store.connect() as conn:
-        fresh = [await task_instances.get_task_instance_by_id(conn, ti.id) for ti in own]
-        return await ti_responses(ctx, conn, [t for t in fresh if t is not None])
-
-
-@router.patch(TIS + "/{task_id}", response_model=TaskInstanceCollectionResponse)
-async def patch_task_instance(
-    dag_id: str, dag_run_id: str, task_id: str, body: PatchTaskInstanceBody,
-    map_index: Annotated[int | None, Query(ge=INT32_MIN, le=INT32_MAX)] = None,
-    update_mask: Annotated[list[str] | None, Query()] = None,
-    ctx: ApiContext = Depends(api_context),
-    principal: Principal = Depends(require(EDIT_RUNS)),
-) -> TaskInstanceCollectionResponse:
-    """Mark a task's instances ``success``, ``failed`` or ``skipped`` (with upstream,
-    downstream, past and future ones if asked) and/or set their note."""
-    return await _patch(ctx, principal, dag_id, dag_run_id, task_id, map_index, body,
-                        update_mask, dry_run=False)
-
-
-@router.patch(TIS + "/{task_id}/dry_run", response_model=TaskInstanceCollectionResponse)
-async def patch_task_instance_dry_run(
-    dag_id: str, dag_run_id: str, task_id: str, body: PatchTaskInstanceBody,
-    map_index: Annotated[int | None, Query(ge=INT32_MIN, le=INT32_MAX)] = None,
-    update_mask: Annotated[list[str] | None, Query()] = None,
-    ctx: ApiContext = Depends(api_context),
-    principal: Principal = Depends(require(EDIT_RUNS)),
-) -> TaskInstanceCollectionResponse:
-    """The instances a patch would change, changing nothing."""
-    return await _patch(ctx, principal, dag_id, dag_run_id, task_id, map_index, body,
-                        update_mask, dry_run=True)
-
-
-@router.patch(TIS + "/{task_id}/{map_index:signed_int}",
-              response_model=TaskInstanceCollectionResponse)
-async def patch_task_instance_by_map_index(
-    dag_id: str, dag_run_id: str, task_id: str, map_index: MapIndex,
-    body: PatchTaskInstanceBody,
-    update_mask: Annotated[list[str] | None, Query()] = None,
-    ctx: ApiContext = Depends(api_context),
-    principal: Principal = Depends(require(EDIT_RUNS)),
-) -> TaskInstanceCollectionResponse:
-    return await _patch(ctx, principal, dag_id, dag_run_id, task_id, map_index, body,
-                        update_mask, dry_run=False)
-
-
-@router.patch(TIS + "/{task_id}/{map_index:signed_int}/dry_run",
-              response_model=TaskInstanceCollectionResponse)
-async def patch_task_instance_dry_run_by_map_index(
-    dag_id: str, dag_run_id: str, task_id: str, map_index: MapIndex,
-    body: PatchTaskInstanceBody,
-    update_mask: Annotated[list[str] | None, Query()] = None,
-    ctx: ApiContext = Depends(api_context),
-    principal: Principal = Depends(require(EDIT_RUNS)),
-) -> TaskInstanceCollectionResponse:
-    return await _patch(ctx, principal, dag_id, dag_run_id, task_id, map_index, body,
-                        update_mask, dry_run=True)
-
-
-# -- clearing ----------------------------------------------------------------------------------
-async def _clear_exactly(ctx: ApiContext, run: DagRunRow, tis: list[TaskInstanceRow],
-                         user: str) -> list[TaskInstanceRow]:
-    """Clear exactly these instances: tasks cleared whole in one operation, tasks cleared
-    for some map indexes only in one operation each. Returns the rows as cleared."""
-    cleared: list[TaskInstanceRow] = []
-    async with ctx.store.connect() as conn:
-        existing = await task_instances.list_for_run(conn, run.id)
-    all_indexes: dict[str, set[int]] = defaultdict(set)
-    for ti in existing:
-        all_indexes[ti.task_id].add(ti.map_index)
-    wanted: dict[str, set[int]] = defaultdict(set)
-    for ti in tis:
-        wanted[ti.task_id].add(ti.map_index)
-    whole = sorted(t for t, idx in wanted.items() if idx == all_indexes[t])
-    if whole:
-        cleared += await ctx.operations.clear_task_instances(
-            run.dag_id, run.run_id, whole, user=user, exact=True)
-    for task_id, indexes in sorted(wanted.items()):
-        if task_id not in whole:
-            cleared += await ctx.operations.clear_task_instances(
-                run.dag_id, run.run_id, [task_id], map_indexes=sorted(indexes), user=user,
-                exact=True)
-    return cleared
-
-
-@router.post("/clearTaskInstances", response_model=TaskInstanceCollectionResponse)
-async def post_clear_task_instances(
-    dag_id: str, body: ClearTaskInstancesBody,
-    ctx: ApiContext = Depends(api_context),
-    principal: Principal = Depends(require(EDIT_RUNS)),
-) -> TaskInstanceCollectionResponse:
-    """Clear task instances so that they run again. **A dry run by default**, and by default
-    only the failed instances, as Airflow's client sends them. Cleared instances keep their
-    try number; their runs are queued again."""
-    check_json_body(body.note, "note")
-    async with ctx.store.connect() as conn:
-        await visible_dag(conn, dag_id, principal)
-        per_run = [(run, await clear_candidates(conn, run, await _spec_of(ctx, conn, run),
-                                                body))
-                   for run in await runs_to_clear(conn, principal.tenant, dag_id, body)]
-        selected = [ti for _, tis in per_run for ti in tis]
-        if body.dry_run:
-            return await ti_responses(ctx, conn, selected)
-    if body.prevent_running_task and any(ti.state == "running" for ti in selected):
-        raise ApiError(400, "Refusing to clear task instances that are running "
-                            "(prevent_running_task)")
-    cleared: dict[str, TaskInstanceRow] = {}
-    for run, tis in per_run:
-        if tis:
-            cleared.update((t.id, t) for t in await _clear_exactly(ctx, run, tis,
-                                                                   principal.username))
-    if body.note is not None and selected:
-        async with ctx.store.begin() as conn:
-            for ti in selected:
-                await task_instances.update_task_instance(conn, ti.id, note=body.note)
-    # The instances as the clear left them (Airflow's answer): read again, the scheduler may
-    # already have queued them again, which would look like the clear did nothing.
-    answer = [replace(cleared.get(ti.id, ti), note=body.note if body.note is not None
-                      else cleared.get(ti.id, ti).note) for ti in selected]
-    async with ctx.store.connect() as conn:
-        return await ti_responses(ctx, conn, answer)
-
