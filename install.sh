@@ -1,10 +1,11 @@
 #!/bin/sh
 # Install Leoflow from this checkout.
 #
-#   ./install.sh          install into its own virtual environment (~/.leoflow/venv by
-#                         default) and link the `leoflow` command into ~/.local/bin
+#   ./install.sh          install Leoflow with Lite's IDE (the `lite` extra) into its own
+#                         virtual environment (~/.leoflow/venv by default) and link the
+#                         `leoflow` command into ~/.local/bin
 #   ./install.sh --dev    install this checkout in editable mode with the development
-#                         extras into ./.venv (same as: pip install -e ".[dev]")
+#                         extras, Lite's included, into ./.venv (pip install -e ".[dev,lite]")
 #
 # POSIX sh, idempotent (run it again to upgrade), never uses sudo. Uses uv when it is on the
 # PATH, else python3 -m venv + pip. Environment: PYTHON (interpreter to use, default
@@ -34,17 +35,17 @@ fi
 
 if [ "$mode" = dev ]; then
     venv="$here/.venv"
-    target="-e $here[dev]"
+    target="-e $here[dev,lite]"
 else
     venv=${LEOFLOW_VENV:-$HOME/.leoflow/venv}
-    target="$here"
+    target="$here[lite]"
 fi
 
 echo "==> creating the virtual environment $venv"
 if command -v uv >/dev/null 2>&1; then
     [ -x "$venv/bin/python" ] || uv venv --quiet --python "$python" "$venv"
     echo "==> installing Leoflow with uv"
-    # shellcheck disable=SC2086 # $target holds "-e path[dev]" on purpose
+    # shellcheck disable=SC2086 # $target holds "-e path[dev,lite]" on purpose
     uv pip install --quiet --python "$venv/bin/python" $target
 else
     [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"

@@ -6,8 +6,9 @@
 #   docker build -f packaging/controlplane.Dockerfile -t leoflow-server:dev .
 #
 # Two stages: the first builds Leoflow's wheel and a virtual environment with the `pro`
-# extra (Redis, the Kubernetes client, the Docker client); the second copies only that
-# environment onto a clean slim Python, so no compiler or build cache ships.
+# extra (Redis, the Kubernetes client, the Docker client), not the `lite` extra (Lite's
+# IDE, which the server never serves); the second copies only that environment onto a
+# clean slim Python, so no compiler or build cache ships.
 
 ARG PYTHON_VERSION=3.12
 

@@ -98,6 +98,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 
 def run_lite(args: argparse.Namespace) -> int:
+    from leoflow.app.lite_extra import lite_extra_problem
+
+    problem = lite_extra_problem()  # the IDE is an extra; say how to get it, in one line
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 1
     options = LiteOptions(workspace=args.workspace, host=args.host, port=args.port,
                           postgres=args.postgres, open_browser=not args.no_browser,
                           executor=getattr(args, "executor", None))
