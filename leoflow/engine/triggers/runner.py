@@ -73,6 +73,7 @@ class _Waiting:
         "map_index",
         "polling",
         "run_id",
+        "stale",
         "task_id",
         "ti_id",
         "timeout_kind",
@@ -95,6 +96,9 @@ class _Waiting:
         self.last: str | None = None
         self.logical_date: datetime | bool | None = False  # False: not looked up yet
         self.polling = False
+        # What the running poll reads may be out of date: an event it should see arrived
+        # while it ran (poll again at once instead of at the next interval).
+        self.stale = False
 
     def log_key(self) -> LogKey:
         return LogKey(self.dag_id, self.run_id, self.task_id, try_number=self.try_number,
@@ -247,7 +251,11 @@ class TriggerRunner:
             return
         for trigger_id in list(self._watching.get(str(data.get("dag_id")), ())):
             w = self._waiting.get(trigger_id)
-            if w is not None and not w.polling:
+            if w is None:
+                continue
+            if w.polling:
+                w.stale = True  # it may have read the state before this event
+            else:
                 self._heap.set(_due_key(trigger_id), self.clock.now().timestamp())
 
     async def idle(self, timeout: float = 10.0) -> None:
@@ -323,6 +331,7 @@ class TriggerRunner:
             self._pending_polls.append(trigger_id)
             return
         w.polling = True
+        w.stale = False
         task = asyncio.create_task(self._poll(w), name=f"leoflow-trigger-{trigger_id}")
         self._polls.add(task)
         task.add_done_callback(self._poll_done)
@@ -352,8 +361,11 @@ class TriggerRunner:
             return
         w.last = result.waiting_for
         self._log(w, f"poll: still waiting for {result.waiting_for}")
-        self._heap.set(_due_key(w.id),
-                       self.clock.now().timestamp() + poke_interval(w.kwargs))
+        due = self.clock.now().timestamp()
+        if not w.stale:
+            due += poke_interval(w.kwargs)
+        w.stale = False
+        self._heap.set(_due_key(w.id), due)
 
     async def _poll_once(self, w: _Waiting) -> PollResult | None:
         async with self.store.connect() as conn:

@@ -182,3 +182,33 @@ async def test_every_poll_and_the_firing_are_in_the_trys_log(migrated_sqlite_url
         await scheduler.stop()
         await logs.close()
         await store.close()
+
+
+async def test_an_event_that_arrives_during_a_poll_makes_the_trigger_poll_again_at_once(
+        harness, monkeypatch):
+    """The other DAG's task fails while the sensor's poll is reading it: that poll saw the
+    task still queued, so the runner polls again at once instead of an hour later."""
+    from leoflow.engine.triggers import external
+
+    h = harness
+    await h.register(spec("upstream", task("a")))
+    await h.register(_watcher(failed_states=["failed"]))
+    when = h.clock.now()
+    up = await h.trigger("upstream", logical_date=when)
+    read, release = asyncio.Event(), asyncio.Event()
+    real_poll = external.poll
+
+    async def poll_held_after_reading(*args, **kwargs):
+        result = await real_poll(*args, **kwargs)  # reads the upstream task: queued
+        if not release.is_set():
+            read.set()
+            await release.wait()
+        return result
+
+    monkeypatch.setattr(external, "poll", poll_held_after_reading)
+    watch = await h.trigger("watcher", logical_date=when)
+    await asyncio.wait_for(read.wait(), 10)
+    await h.finish("a", "failed", run_id=up)  # ti.finished arrives during the poll
+    release.set()
+    await settle(h)
+    assert (await h.ti("watcher", watch, "wait_for_a")).state == "failed"
