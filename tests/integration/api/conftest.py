@@ -1,9 +1,9 @@
 """Fixtures of the API tests: the real control plane (store, scheduler, agents, executors)
 behind the real FastAPI app, driven in process over httpx's ASGI transport.
 
-Only authentication is a test double here (``TokenAuthenticator``): it maps fixed bearer
-tokens to principals so that role and tenant rules can be tested without the auth service.
-Tests against a real ``leoflow-server`` use the real one.
+Authentication is the real ``AuthService`` too: each handle of ``TOKENS`` is a real user
+with a real API token (tests/integration/real_auth.py), so role and tenant rules are checked
+against the store as in production; any other token is refused by the service.
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ from leoflow import __version__
 from leoflow.app.controlplane import ControlPlane, start_control_plane
 from leoflow.app.settings import Settings
 from leoflow.engine.api import ApiContext, create_api
-from leoflow.engine.api.errors import InvalidCredentials, InvalidToken
 from leoflow.engine.auth.permissions import Principal
 from leoflow.engine.compiler.compile import compile_project, load_project_config
 from leoflow.engine.spec.canonical import with_content_hash
 from tests.conftest import _asyncpg_url
+from tests.integration.real_auth import auth_service, authorization, enroll
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "examples"
@@ -47,25 +47,9 @@ TOKENS = {
 }
 
 
-class TokenAuthenticator:
-    """TEST DOUBLE of ``leoflow.engine.auth.service.AuthService``: fixed tokens, no users.
-
-    Unknown tokens raise ``InvalidToken`` (403), as the real service does.
-    """
-
-    async def login(self, username: str, password: str, *, client: str,
-                    long_lived: bool = False) -> str:
-        raise InvalidCredentials()
-
-    async def principal(self, token: str) -> Principal:
-        try:
-            return TOKENS[token]
-        except KeyError:
-            raise InvalidToken() from None
-
-
 def headers(token: str = "admin-token") -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+    """``Authorization`` for a handle of ``TOKENS`` (its real API token) or any token."""
+    return authorization(token, TOKENS)
 
 
 @dataclass
@@ -75,6 +59,7 @@ class Api:
     client: httpx.AsyncClient
     plane: ControlPlane
     home: Path
+    auth: Any = None  # the real AuthService behind the app
     registered: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     async def get(self, path: str, token: str = "admin-token", **kwargs: Any) -> httpx.Response:
@@ -166,13 +151,15 @@ async def open_api(home: Path, database_url: str, venvs: Path) -> Api:
     home.mkdir(parents=True, exist_ok=True)
     (home / "venvs").symlink_to(venvs, target_is_directory=True)
     plane = await start_control_plane(Settings(home=home, database_url=database_url))
+    auth = auth_service(plane.store, home)
+    await enroll(auth, TOKENS)
     context = ApiContext(store=plane.store, operations=plane.operations,
-                         auth=TokenAuthenticator(), xcom=plane.xcom, logs=plane.logs,
+                         auth=auth, xcom=plane.xcom, logs=plane.logs,
                          version=__version__, started_at=datetime.now(UTC),
                          extras={"plane": plane})
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_api(context)),
                                base_url="http://leoflow.test", timeout=30.0)
-    return Api(client=client, plane=plane, home=home)
+    return Api(client=client, plane=plane, home=home, auth=auth)
 
 
 async def close_api(api: Api) -> None:

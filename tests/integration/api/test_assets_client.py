@@ -15,6 +15,7 @@ import pytest
 
 from tests.integration.api.assets_dags import asset, register
 from tests.integration.api.test_hitl_api import served
+from tests.integration.real_auth import api_token
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -51,7 +52,7 @@ async def test_every_asset_operation_of_the_official_client(api) -> None:
 
     def script() -> dict[str, object]:
         got: dict[str, object] = {}
-        with ApiClient(Configuration(host=host, access_token="admin-token")) as client:
+        with ApiClient(Configuration(host=host, access_token=api_token("admin-token"))) as client:
             assets, runs = AssetApi(client), DagRunApi(client)
             listed = assets.get_assets(name_pattern="client_", order_by=["name"], limit=10)
             assert isinstance(listed, AssetCollectionResponse)

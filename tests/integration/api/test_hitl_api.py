@@ -22,7 +22,7 @@ import uvicorn
 from leoflow.engine.api.app import create_api
 from leoflow.engine.api.context import ApiContext
 from leoflow.engine.compiler.compile import compile_project, load_project_config
-from tests.integration.api.conftest import TokenAuthenticator
+from tests.integration.real_auth import api_token
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
 PROJECT = Path(__file__).resolve().parents[2] / "e2e" / "projects" / "hitl"
@@ -40,7 +40,7 @@ async def served(api) -> AsyncIterator[str]:
     port = free_port()
     plane = api.plane
     context = ApiContext(store=plane.store, operations=plane.operations,
-                         auth=TokenAuthenticator(), xcom=plane.xcom, logs=plane.logs,
+                         auth=api.auth, xcom=plane.xcom, logs=plane.logs,
                          version="test", started_at=datetime.now(UTC), extras={"plane": plane})
     server = uvicorn.Server(uvicorn.Config(create_api(context), host="127.0.0.1", port=port,
                                            log_level="warning"))
@@ -100,7 +100,7 @@ async def test_official_client_lists_reads_and_answers(api) -> None:
 
     async with served(api) as host:
         def client_calls():
-            config = Configuration(host=host, access_token="admin-token")
+            config = Configuration(host=host, access_token=api_token("admin-token"))
             with ApiClient(config) as client:
                 tis = TaskInstanceApi(client)
                 listed = tis.get_hitl_details("~", "~", state=["deferred"])

@@ -16,7 +16,7 @@ import pytest
 import pytest_asyncio
 
 from tests.integration.api.client_models import parse
-from tests.integration.api.conftest import Api
+from tests.integration.api.conftest import Api, headers
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -235,7 +235,7 @@ async def test_stream_a_running_try_as_ndjson(api: Api, runs: dict[str, str]) ->
     ti = tis("slow_echo", run_id) + "/talk"
     await _wait_running(api, ti)
     async with api.client.stream("GET", ti + "/logs/1", headers={
-            "Accept": "application/x-ndjson", "Authorization": "Bearer admin-token"}) as stream:
+            "Accept": "application/x-ndjson", **headers("admin-token")}) as stream:
         assert "airflow-continuation-token" in stream.headers
         events = [json.loads(line)["event"] async for line in stream.aiter_lines() if line]
     assert [e for e in events if e in ("first", "second", "third")] == [

@@ -1,9 +1,9 @@
 """An in-process API on a real control plane (SQLite, scheduler, gRPC agent service),
 called through httpx's ASGI transport.
 
-Authentication is a TEST DOUBLE (``TokenTable``): the routes under test only need a
-principal per token. The real ``AuthService`` is exercised by the CLI tests against a
-``leoflow-server`` subprocess (tests/integration/cli_remote).
+Authentication is the real ``AuthService``: each handle of ``TOKENS`` is a real user with a
+real API token (tests/integration/real_auth.py); any other token is refused by the service.
+``TokenTable``, a test double, remains only for tests/integration/cli_remote's fast server.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from leoflow.engine.api.errors import InvalidToken
 from leoflow.engine.api.metrics import Metrics, install_request_middleware
 from leoflow.engine.auth.permissions import Principal
 from leoflow.engine.compiler.compile import CompiledProject, compile_project
+from tests.integration.real_auth import auth_service, authorization, enroll
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -38,7 +39,8 @@ TOKENS = {
 
 
 class TokenTable:
-    """TEST DOUBLE of the Authenticator: fixed tokens → principals, no passwords."""
+    """TEST DOUBLE of the Authenticator: fixed tokens → principals, no passwords. Not used
+    by the API suites nor the fuzzers (which refuse it); only by cli_remote's ``live_api``."""
 
     async def login(self, username: str, password: str, *, client: str,
                     long_lived: bool = False) -> str:
@@ -51,7 +53,8 @@ class TokenTable:
 
 
 def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+    """``Authorization`` for a handle of ``TOKENS`` (its real API token) or any token."""
+    return authorization(token, TOKENS)
 
 
 @functools.cache
@@ -74,6 +77,7 @@ async def plane(tmp_path: Path) -> AsyncIterator[tuple[ControlPlane, Metrics]]:
                                         listeners=[metrics.listener],
                                         on_xcom_push=metrics.xcom_pushed)
     metrics.start(started.store, parallelism=8)
+    await enroll(auth_service(started.store, settings.home), TOKENS)
     try:
         yield started, metrics
     finally:
@@ -82,7 +86,8 @@ async def plane(tmp_path: Path) -> AsyncIterator[tuple[ControlPlane, Metrics]]:
 
 
 def make_app(plane: ControlPlane, metrics: Metrics | None = None, **extras: Any) -> Any:
-    context = ApiContext(store=plane.store, operations=plane.operations, auth=TokenTable(),
+    context = ApiContext(store=plane.store, operations=plane.operations,
+                         auth=auth_service(plane.store, plane.settings.home),
                          xcom=plane.xcom, logs=plane.logs, version="test",
                          started_at=datetime.now(UTC), extras={"plane": plane, **extras})
     app = create_api(context)
