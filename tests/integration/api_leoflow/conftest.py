@@ -3,7 +3,6 @@ called through httpx's ASGI transport.
 
 Authentication is the real ``AuthService``: each handle of ``TOKENS`` is a real user with a
 real API token (tests/integration/real_auth.py); any other token is refused by the service.
-``TokenTable``, a test double, remains only for tests/integration/cli_remote's fast server.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ import pytest
 from leoflow.app.controlplane import ControlPlane, start_control_plane
 from leoflow.app.settings import Settings
 from leoflow.engine.api import ApiContext, create_api
-from leoflow.engine.api.errors import InvalidToken
 from leoflow.engine.api.metrics import Metrics, install_request_middleware
 from leoflow.engine.auth.permissions import Principal
 from leoflow.engine.compiler.compile import CompiledProject, compile_project
@@ -36,20 +34,6 @@ TOKENS = {
     "user-token": Principal("uma", "User", "default"),
     "acme-op-token": Principal("otto", "Op", "acme"),
 }
-
-
-class TokenTable:
-    """TEST DOUBLE of the Authenticator: fixed tokens → principals, no passwords. Not used
-    by the API suites nor the fuzzers (which refuse it); only by cli_remote's ``live_api``."""
-
-    async def login(self, username: str, password: str, *, client: str,
-                    long_lived: bool = False) -> str:
-        raise NotImplementedError("the test double does not log in")
-
-    async def principal(self, token: str) -> Principal:
-        if token not in TOKENS:
-            raise InvalidToken()
-        return TOKENS[token]
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -1,8 +1,9 @@
 """Servers for the remote commands to talk to, over real HTTP on 127.0.0.1.
 
 * ``live_api``: the API on a real control plane, served by uvicorn in a thread of the test
-  process, with the TEST DOUBLE authenticator of tests/integration/api_leoflow (fixed
-  tokens). Fast; for the push routes and the CLI's error messages.
+  process, with the real ``AuthService``: the handles of tests/integration/api_leoflow's
+  ``TOKENS`` are real users with real API tokens (``api_token("op-token")``,
+  tests/integration/real_auth.py). Fast; for the push routes and the CLI's error messages.
 * ``leoflow_server`` (tests marked ``slow``): a real ``leoflow-server`` subprocess with its
   own LEOFLOW_HOME, the bootstrap admin and a token from ``POST /auth/token``.
 """
@@ -59,7 +60,8 @@ def live_api(tmp_path: Path) -> Iterator[LiveApi]:
     from leoflow.app.controlplane import start_control_plane
     from leoflow.app.settings import Settings
     from leoflow.engine.api import ApiContext, create_api
-    from tests.integration.api_leoflow.conftest import TokenTable
+    from tests.integration.api_leoflow.conftest import TOKENS
+    from tests.integration.real_auth import auth_service, enroll
 
     settings = Settings(home=tmp_path / "server-home",
                         database_url=f"sqlite+aiosqlite:///{tmp_path / 'server.db'}")
@@ -67,8 +69,10 @@ def live_api(tmp_path: Path) -> Iterator[LiveApi]:
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
         plane = await start_control_plane(settings, parallelism=4)
+        auth = auth_service(plane.store, settings.home)
+        await enroll(auth, TOKENS)
         app.state.context = ApiContext(
-            store=plane.store, operations=plane.operations, auth=TokenTable(),
+            store=plane.store, operations=plane.operations, auth=auth,
             xcom=plane.xcom, logs=plane.logs, version="test", started_at=datetime.now(UTC),
             extras={"plane": plane})
         try:

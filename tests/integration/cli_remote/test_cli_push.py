@@ -10,6 +10,11 @@ import pytest
 
 from leoflow.app.cli import main
 from leoflow.engine.spec.canonical import pretty_json, with_content_hash
+from tests.integration.real_auth import api_token
+
+# Real API tokens of real users (the server's AuthService checks them: cli_remote/conftest.py)
+OP = api_token("op-token")
+VIEWER = api_token("viewer-token")
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -20,7 +25,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 def test_push_then_list_versions(live_api, project, capsys):
     dag_json = str(project / "dag.json")
-    server = ("--server", live_api.url, "--token", "op-token")
+    server = ("--server", live_api.url, "--token", OP)
     code, out, err = run(capsys, "push", dag_json, *server)
     assert (code, err) == (0, "")
     assert "pushed DAG 'hello' version 1 (sha256:" in out
@@ -42,11 +47,11 @@ def test_push_then_list_versions(live_api, project, capsys):
 
 def test_the_dag_file_travels_with_the_document(live_api, project, capsys):
     assert run(capsys, "push", str(project / "dag.json"), "--server", live_api.url,
-               "--token", "op-token")[0] == 0
+               "--token", OP)[0] == 0
     import httpx
 
     version = httpx.get(f"{live_api.url}/api/leoflow/dags/hello/versions/1",
-                        headers={"Authorization": "Bearer op-token"}).json()
+                        headers={"Authorization": f"Bearer {OP}"}).json()
     assert version["has_source_code"] is True
 
 
@@ -56,18 +61,18 @@ def test_a_bad_dag_json_prints_the_field_path_and_registers_nothing(live_api, pr
     bad = project / "bad.json"
     bad.write_text(pretty_json(with_content_hash(document)), "utf-8")
     code, out, err = run(capsys, "push", str(bad), "--server", live_api.url,
-                         "--token", "op-token")
+                         "--token", OP)
     assert code == 1 and out == ""
     assert err.startswith(f"error: {bad} was refused, nothing registered: tasks[1].upstream[1]:")
     assert "'ghost'" in err
     code, _, err = run(capsys, "dags", "versions", "hello", "--server", live_api.url,
-                       "--token", "op-token")
+                       "--token", OP)
     assert code == 1
     assert "DAG 'hello' was not found" in err
 
 
 def test_local_problems_are_caught_before_sending(live_api, project, capsys):
-    server = ("--server", live_api.url, "--token", "op-token")
+    server = ("--server", live_api.url, "--token", OP)
     code, _, err = run(capsys, "push", str(project / "missing.json"), *server)
     assert code == 1 and "no such file" in err and "leoflow compile" in err
     (project / "broken.json").write_text("{", "utf-8")
@@ -93,7 +98,7 @@ def test_no_token_says_how_to_get_one(live_api, project, capsys):
 
 def test_a_role_that_may_not_push(live_api, project, capsys):
     code, _, err = run(capsys, "push", str(project / "dag.json"), "--server", live_api.url,
-                       "--token", "viewer-token")
+                       "--token", VIEWER)
     assert code == 1
     assert "forbidden: role Viewer may not manage dags" in err
 
@@ -115,12 +120,12 @@ def test_an_unreachable_server_is_named(project, capsys):
 def test_server_and_token_from_the_environment_and_from_a_profile(
         live_api, project, capsys, monkeypatch, client_env: Path):
     monkeypatch.setenv("LEOFLOW_SERVER", live_api.url)
-    monkeypatch.setenv("LEOFLOW_TOKEN", "op-token")
+    monkeypatch.setenv("LEOFLOW_TOKEN", OP)
     assert run(capsys, "push", str(project / "dag.json"))[0] == 0
     monkeypatch.delenv("LEOFLOW_SERVER")
     monkeypatch.delenv("LEOFLOW_TOKEN")
     (client_env / "config.toml").write_text(
-        f'[profiles.test]\nserver = "{live_api.url}"\ntoken = "viewer-token"\n', "utf-8")
+        f'[profiles.test]\nserver = "{live_api.url}"\ntoken = "{VIEWER}"\n', "utf-8")
     code, out, _ = run(capsys, "dags", "versions", "hello", "--profile", "test", "--json")
     assert code == 0 and json.loads(out)[0]["version_number"] == 1
     monkeypatch.setenv("LEOFLOW_PROFILE", "test")
@@ -145,10 +150,10 @@ def test_a_plain_airflow_folder_compiles_and_pushes_each_dag_with_its_file(
     assert run(capsys, "compile", str(folder))[0] == 0
     for dag_id in ("nightly_a", "nightly_b"):
         code, _out, err = run(capsys, "push", str(folder / "dags" / f"{dag_id}.json"),
-                             "--server", live_api.url, "--token", "op-token")
+                             "--server", live_api.url, "--token", OP)
         assert (code, err) == (0, ""), err
         import httpx
 
         version = httpx.get(f"{live_api.url}/api/leoflow/dags/{dag_id}/versions/1",
-                            headers={"Authorization": "Bearer op-token"}).json()
+                            headers={"Authorization": f"Bearer {OP}"}).json()
         assert version["has_source_code"] is True
