@@ -15,7 +15,8 @@ class Authenticator(Protocol):
     """Turns credentials into tokens and tokens into principals (engine/auth implements it).
 
     ``login`` raises ``InvalidCredentials`` or ``RateLimited``; ``principal`` raises
-    ``NotAuthenticated``, ``InvalidToken`` or ``TokenExpired`` (see ``api/errors.py``).
+    ``NotAuthenticated``, ``InvalidToken`` or ``TokenExpired`` (``auth/errors.py``; their
+    statuses are ``api/errors.py``'s ``caller_status``).
     """
 
     async def login(self, username: str, password: str, *, client: str,

@@ -10,6 +10,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from leoflow.engine.auth.errors import (
+    CallerError,
+    InvalidCredentials,
+    InvalidToken,
+    NotAuthenticated,
+    RateLimited,
+    TokenExpired,
+)
 from leoflow.engine.services.errors import ServiceError
 from leoflow.engine.store.errors import (
     DagNotFoundError,
@@ -32,30 +40,23 @@ class ApiError(LeoflowError):
         self.headers = headers
 
 
-class NotAuthenticated(ApiError):
-    def __init__(self, detail: str = "Not authenticated") -> None:
-        super().__init__(401, detail, {"WWW-Authenticate": "Bearer"})
+__all__ = ["ApiError", "Forbidden", "InvalidCredentials", "InvalidToken", "NotAuthenticated",
+           "NotFound", "RateLimited", "TokenExpired", "caller_status", "install_error_handlers"]
+
+BEARER = {"WWW-Authenticate": "Bearer"}
 
 
-class TokenExpired(ApiError):
-    def __init__(self) -> None:
-        super().__init__(401, "Token Expired", {"WWW-Authenticate": "Bearer"})
-
-
-class InvalidToken(ApiError):
-    def __init__(self, detail: str = "Invalid JWT token") -> None:
-        super().__init__(403, detail)
-
-
-class InvalidCredentials(ApiError):
-    def __init__(self) -> None:
-        super().__init__(401, "Invalid credentials")
-
-
-class RateLimited(ApiError):
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(429, f"Too many failed logins; retry in {retry_after} s",
-                         {"Retry-After": str(retry_after)})
+def caller_status(exc: CallerError) -> tuple[int, dict[str, str] | None]:
+    """The HTTP status and headers of an auth error, as Airflow answers them: no or expired
+    credentials 401 (with a Bearer challenge), a token that is not valid 403, a wrong
+    password 401, too many failures 429 with ``Retry-After``."""
+    if isinstance(exc, NotAuthenticated | TokenExpired):
+        return 401, BEARER
+    if isinstance(exc, InvalidCredentials):
+        return 401, None
+    if isinstance(exc, RateLimited):
+        return 429, {"Retry-After": str(exc.retry_after)}
+    return 403, None  # InvalidToken, and any other refusal of the caller
 
 
 class Forbidden(ApiError):
@@ -73,6 +74,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status,
                             headers=exc.headers)
+
+    @app.exception_handler(CallerError)
+    async def caller_error(_request: Request, exc: CallerError) -> JSONResponse:
+        status, headers = caller_status(exc)
+        return JSONResponse({"detail": exc.message}, status_code=status, headers=headers)
 
     @app.exception_handler(ServiceError)
     async def service_error(_request: Request, exc: ServiceError) -> JSONResponse:

@@ -1,7 +1,9 @@
 """Typed errors of users, tokens and secrets; the API maps them to statuses (``status``).
 
 Errors about *who is calling* (no token, a bad or expired token, wrong credentials, too
-many failures) are the API's own (``leoflow.engine.api.errors``), as Airflow answers them.
+many failures) are ``CallerError`` s: the auth service raises them for every face (API,
+IDE login page), and ``leoflow.engine.api.errors`` alone says which HTTP status and
+headers each gets, as Airflow answers them.
 """
 
 from __future__ import annotations
@@ -13,6 +15,42 @@ from leoflow.errors import LeoflowError
 class AuthConfigError(LeoflowError):
     """Settings the control plane refuses to start with (e.g. a weak JWT secret in
     production); the message says which setting and how to fix it."""
+
+
+class CallerError(LeoflowError):
+    """Who is calling could not be established (the API answers 401, 403 or 429)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotAuthenticated(CallerError):
+    def __init__(self, message: str = "Not authenticated") -> None:
+        super().__init__(message)
+
+
+class TokenExpired(CallerError):
+    def __init__(self) -> None:
+        super().__init__("Token Expired")
+
+
+class InvalidToken(CallerError):
+    def __init__(self, message: str = "Invalid JWT token") -> None:
+        super().__init__(message)
+
+
+class InvalidCredentials(CallerError):
+    def __init__(self) -> None:
+        super().__init__("Invalid credentials")
+
+
+class RateLimited(CallerError):
+    """Too many failed logins; ``retry_after`` seconds until the next attempt counts."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"Too many failed logins; retry in {retry_after} s")
+        self.retry_after = retry_after
 
 
 class NotFoundError(ServiceError):

@@ -19,17 +19,17 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from leoflow.engine.api.errors import (
+from leoflow.engine.auth import api_tokens
+from leoflow.engine.auth.access_tokens import AccessClaims, AccessTokens, TokenError
+from leoflow.engine.auth.cipher import SecretCipher
+from leoflow.engine.auth.config import AuthConfig, fernet_keys, jwt_secret
+from leoflow.engine.auth.errors import (
     InvalidCredentials,
     InvalidToken,
     NotAuthenticated,
     RateLimited,
     TokenExpired,
 )
-from leoflow.engine.auth import api_tokens
-from leoflow.engine.auth.access_tokens import AccessClaims, AccessTokens, TokenError
-from leoflow.engine.auth.cipher import SecretCipher
-from leoflow.engine.auth.config import AuthConfig, fernet_keys, jwt_secret
 from leoflow.engine.auth.passwords import Passwords
 from leoflow.engine.auth.permissions import Principal
 from leoflow.engine.auth.ratelimit import LoginRateLimiter
