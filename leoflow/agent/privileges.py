@@ -5,7 +5,7 @@ A root control plane runs each tenant's tries as an OS user of that tenant
 (``leoflow.engine.executors.isolation``). The agent is switched too, not only the user's
 process: the agent renders the task's Jinja templates and reads its template files, both the
 tenant's input, so it must not be able to read more than the task can. The fork server
-(``leoflow.engine.executors.subprocess``) calls ``drop`` in each forked child after it has
+(``leoflow.agent.fork_server``) calls ``drop`` in each forked child after it has
 joined the try's cgroup and opened its output file (both need the control plane's user),
 and before any of the agent's code runs. Standard library only.
 """
