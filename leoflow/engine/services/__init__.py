@@ -3,8 +3,10 @@ IDE call. Each operation validates first (so bad input writes nothing), writes i
 transaction with an audit row, then wakes the scheduler."""
 
 from leoflow.engine.services.errors import (
+    DagHasImportErrors,
     DagNotFound,
     DagPausedError,
+    DagStale,
     InvalidArgument,
     InvalidConf,
     InvalidOperation,
@@ -17,8 +19,10 @@ from leoflow.engine.services.errors import (
 from leoflow.engine.services.operations import Operations, SchedulerHandle
 
 __all__ = [
+    "DagHasImportErrors",
     "DagNotFound",
     "DagPausedError",
+    "DagStale",
     "InvalidArgument",
     "InvalidConf",
     "InvalidOperation",

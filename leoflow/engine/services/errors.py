@@ -55,6 +55,29 @@ class RunAlreadyExists(ServiceError):
         self.dag_id = dag_id
 
 
+class DagStale(ServiceError):
+    """The DAG's file is gone or no longer defines it (Airflow's stale DAG): it keeps its
+    history but cannot be triggered. Airflow's API answers 404 with these words, and every
+    face (API, IDE, CLI) says the same."""
+
+    status = 404
+
+    def __init__(self, dag_id: str) -> None:
+        super().__init__(f"DAG with dag_id: '{dag_id}' not found")
+        self.dag_id = dag_id
+
+
+class DagHasImportErrors(ServiceError):
+    """The DAG has an import error recorded: Airflow 3 refuses to trigger it (400)."""
+
+    status = 400
+
+    def __init__(self, dag_id: str) -> None:
+        super().__init__(f"DAG with dag_id: '{dag_id}' has import errors and cannot be "
+                         "triggered")
+        self.dag_id = dag_id
+
+
 class DagPausedError(ServiceError):
     status = 409
 

@@ -19,8 +19,10 @@ from leoflow.engine.scheduler.setup_teardown import SetupTeardownGraph
 from leoflow.engine.scheduler.states import DagRunType
 from leoflow.engine.services import assets
 from leoflow.engine.services.errors import (
+    DagHasImportErrors,
     DagNotFound,
     DagPausedError,
+    DagStale,
     InvalidArgument,
     InvalidConf,
     InvalidOperation,
@@ -31,7 +33,15 @@ from leoflow.engine.services.errors import (
 )
 from leoflow.engine.services.limits import MAX_CONF_BYTES, check_json_size
 from leoflow.engine.spec.model import DagSpec
-from leoflow.engine.store import DuplicateRunError, Store, audit, dags, runs, task_instances
+from leoflow.engine.store import (
+    DuplicateRunError,
+    Store,
+    audit,
+    dags,
+    listings,
+    runs,
+    task_instances,
+)
 from leoflow.engine.store.rows import DagRow, DagRunRow, DagVersionRow, TaskInstanceRow
 from leoflow.engine.store.task_instances import NewTaskInstance
 
@@ -137,6 +147,8 @@ class Operations:
                           partition_key: str | None = None) -> DagRunRow:
         """Create a manual run (state queued). Validates conf and params first.
 
+        A stale DAG (``DagStale``) or one with import errors (``DagHasImportErrors``) is
+        refused here, for every face that triggers (API, IDE, CLI, asset materialize).
         ``allow_paused`` keeps Airflow's API behaviour (the run waits, queued, until the DAG
         is unpaused); without it a paused DAG is refused with ``DagPausedError``.
         ``run_type`` ``asset_materialization``: a run asked for through an asset it produces
@@ -155,6 +167,7 @@ class Operations:
         now = self.clock.now()
         async with self.store.begin() as conn:
             dag = await self._dag(conn, dag_id)
+            await refuse_untriggerable(conn, dag)
             if dag.is_paused and not allow_paused:
                 raise DagPausedError(dag_id)
             version = await dags.current_version(conn, dag_id)
@@ -387,6 +400,15 @@ class Operations:
                                priority_weight=t.priority_weight)
                for t in spec.tasks if t.task_id not in have]
         await task_instances.create_task_instances(conn, run, new)
+
+
+async def refuse_untriggerable(conn: AsyncConnection, dag: DagRow) -> None:
+    """Airflow 3's rule for a new run: not of a stale DAG (its file is gone or no longer
+    defines it), not of a DAG with import errors."""
+    if dag.is_stale:
+        raise DagStale(dag.dag_id)
+    if await listings.dags_with_import_errors(conn, [dag.dag_id]):
+        raise DagHasImportErrors(dag.dag_id)
 
 
 PARTITION_KEY_LEN = 250  # Airflow's ID_LEN

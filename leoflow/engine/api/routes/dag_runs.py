@@ -188,12 +188,7 @@ async def trigger_dag_run(dag_id: str, body: TriggerDAGRunPostBody,
     but may be null; ``conf`` is checked against the DAG's params."""
     missing = f"DAG with dag_id: '{dag_id}' not found"
     async with ctx.store.connect() as conn:
-        dag = await visible_dag(conn, dag_id, principal, missing)
-        if dag.is_stale:
-            raise NotFound(missing)
-        if await listings.dags_with_import_errors(conn, [dag_id]):
-            raise ApiError(400, f"DAG with dag_id: '{dag_id}' has import errors and cannot be "
-                                "triggered")
+        await visible_dag(conn, dag_id, principal, missing)
     if body.dag_run_id is not None and not re.match(RUN_ID_PATTERN, body.dag_run_id):
         raise ApiError(400, f"The run_id provided '{body.dag_run_id}' does not match regex "
                             f"pattern '{RUN_ID_PATTERN}'")
