@@ -22,8 +22,8 @@ from typing import Any
 from nicegui import background_tasks, context, ui
 
 from leoflow.engine.auth.permissions import EDIT_RUNS, READ, role_allows
-from leoflow.engine.auth.value_masking import ValueMasker, tenant_masker
 from leoflow.engine.logs import LogKey
+from leoflow.engine.masking.values import ValueMasker, tenant_masker
 from leoflow.errors import LeoflowError
 from leoflow.ide import queries
 from leoflow.ide.access import Access, AccessDenied

@@ -38,7 +38,7 @@ CONN_PREFIX = "AIRFLOW_CONN_"
 OP_MASK_SECRET = "mask_secret"  # the channel request (leoflow.sdk.channel's protocol)
 
 # Airflow's DEFAULT_SENSITIVE_FIELDS (the engine's API masking uses the same list:
-# leoflow.engine.auth.masking.SENSITIVE_NAMES)
+# leoflow.engine.masking.keys.SENSITIVE_NAMES)
 SENSITIVE_NAMES = frozenset({
     "access_token", "api_key", "apikey", "authorization", "passphrase", "passwd", "password",
     "private_key", "secret", "token", "keyfile_dict", "service_account",

@@ -35,8 +35,8 @@ from leoflow.engine.auth.errors import (
     check_text,
     storable_key,
 )
-from leoflow.engine.auth.masking import MASK, mask_json_text, mask_variable, unmask_structure
 from leoflow.engine.auth.permissions import Principal
+from leoflow.engine.masking.keys import MASK, mask_json_text, mask_variable, unmask_structure
 from leoflow.engine.services.limits import (
     MAX_CONNECTION_EXTRA_CHARS,
     MAX_CONNECTION_SECRET_CHARS,

@@ -34,9 +34,9 @@ from typing import Any
 
 import httpx
 
-from leoflow.engine.auth.value_masking import ValueMasker, connection_secrets
 from leoflow.engine.executors.base import EventCallback, EventState, ExecutorEvent, TaskLaunch
 from leoflow.engine.logs import LogKey, LogStore
+from leoflow.engine.masking.values import ValueMasker, connection_secrets
 from leoflow.engine.spec.model import TaskSpec
 from leoflow.engine.xcom import MAX_VALUE_BYTES
 from leoflow.errors import LeoflowError

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
-from leoflow.engine.auth import masking as engine_masking
-from leoflow.engine.auth.value_masking import ValueMasker
-from leoflow.engine.auth.value_masking import environment_secrets as engine_secrets
+from leoflow.engine.masking import keys as engine_masking
+from leoflow.engine.masking.values import ValueMasker
+from leoflow.engine.masking.values import environment_secrets as engine_secrets
 from leoflow.sdk import secrets_masker
 from leoflow.sdk.secrets_masker import SecretsMasker, environment_secrets
 

@@ -19,7 +19,7 @@ from leoflow.engine.api.models.assets import (
     TaskInletAssetReference,
     TaskOutletAssetReference,
 )
-from leoflow.engine.auth.masking import mask_structure
+from leoflow.engine.masking.keys import mask_structure
 from leoflow.engine.services.asset_queries import AssetDetail, EventDetail
 from leoflow.engine.store.asset_listings import AssetReference, LinkedRun, QueuedAsset
 from leoflow.engine.store.rows import AssetAliasRow

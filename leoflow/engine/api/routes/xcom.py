@@ -26,7 +26,7 @@ from leoflow.engine.api.routes.dag_runs import ALL, visible_run
 from leoflow.engine.api.routes.dags import spec_cache
 from leoflow.engine.api.security import api_context, require
 from leoflow.engine.auth.permissions import READ, Principal
-from leoflow.engine.auth.value_masking import tenant_masker
+from leoflow.engine.masking.values import tenant_masker
 from leoflow.engine.spec.model import DagSpec
 from leoflow.engine.store import listings
 from leoflow.engine.store.rows import DagRunRow
@@ -121,7 +121,7 @@ async def get_xcom_entry(
     if found is None:
         raise missing
     # shown masked, stored intact: the tenant's secrets a task returned read *** here, as
-    # in its log, while downstream tasks pull the real value (value_masking)
+    # in its log, while downstream tasks pull the real value (engine/masking/values.py)
     masker = await tenant_masker(ctx.auth, principal.tenant)
     value = masker.redact_value(found.value)
     entry = XComEntry(run.id, task_id, map_index, xcom_key, value, found.created_at,

@@ -4,7 +4,7 @@ logs").
 
 The rules are Airflow's secrets masker's, as the agent applies them to a try's log lines
 (``leoflow.sdk.secrets_masker``; the engine cannot import the SDK, so the few lines that
-find the secrets are written here again over the same list, ``masking.SENSITIVE_NAMES``,
+find the secrets are written here again over the same list, ``keys.SENSITIVE_NAMES``,
 and a test keeps the two equal): a variable's value when its key is sensitive, the
 sensitive entries of a JSON variable, a connection's password and the sensitive entries of
 its extra. Each is replaced by ``***`` wherever it appears in a string, as is its
@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
-from leoflow.engine.auth.masking import MASK, is_sensitive
+from leoflow.engine.masking.keys import MASK, is_sensitive
 
 MIN_LENGTH = 5
 NEVER_MASKED = frozenset({"airflow"})
