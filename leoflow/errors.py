@@ -30,3 +30,12 @@ class LocatedError(LeoflowError):
         if where and self.line:
             where = f"{where}:{self.line}"
         return f"{where}: {self.message}" if where else self.message
+
+
+class InvariantError(LeoflowError):
+    """Leoflow's own code broke a promise it makes to itself: a bug to report, not a user error.
+
+    Raised where a bare ``assert`` used to stand (a row the same transaction just wrote is
+    gone, a pipe the process was started with is missing): unlike ``assert`` it still fires
+    under ``python -O``, and its message says which promise was broken.
+    """

@@ -54,7 +54,7 @@ class WaitPolicy:
         return {}
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.to_json() == self.to_json()  # type: ignore[attr-defined]
+        return type(other) is type(self) and other.to_json() == self.to_json()
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, repr(self._kwargs())))
@@ -122,7 +122,7 @@ class Window:
         return {"kind": self.kind, "kwargs": self._kwargs()}
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other._kwargs() == self._kwargs()  # type: ignore[attr-defined]
+        return type(other) is type(self) and other._kwargs() == self._kwargs()
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, repr(self._kwargs())))
@@ -229,7 +229,7 @@ class PartitionMapper:
                 "kwargs": {**self._kwargs(), "max_downstream_keys": self.max_downstream_keys}}
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.to_json() == self.to_json()  # type: ignore[attr-defined]
+        return type(other) is type(self) and other.to_json() == self.to_json()
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, repr(self._kwargs())))

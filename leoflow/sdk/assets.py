@@ -183,7 +183,7 @@ class AssetWatcher:
         return f"AssetWatcher(name={self.name!r}, trigger={self.trigger!r})"
 
 
-class Asset(os.PathLike, BaseAsset):  # type: ignore[type-arg]
+class Asset(os.PathLike, BaseAsset):
     """A piece of data that tasks update and DAGs wait for.
 
     ``Asset("s3://bucket/key")`` (named by its URI), ``Asset(name="orders")`` (its URI is

@@ -63,7 +63,7 @@ def serialize_param(value: Any) -> dict[str, Any]:
     return {"value": value, "description": None, "schema": {}, "source": "task"}
 
 
-class Choices(list):  # type: ignore[type-arg]
+class Choices(list):
     """A HITL task's ``options``: Airflow's list of choices, a plain list to DAG authors.
 
     ``BaseOperator.options`` is, for every other operator, the dict of dag.json's operator
@@ -149,7 +149,10 @@ class HITLOperator(BaseOperator):
         # ``options`` is Airflow's list of choices; dag.json's operator options live in
         # ``operator_options`` (see ``Choices``)
         self.operator_options: dict[str, Any] = {}
-        self.options = Choices(options or [], self.operator_options)
+        # a list where BaseOperator declares the dict of dag.json's options: Choices answers
+        # items() with that dict, which is all the serializer reads
+        self.options = Choices(  # type: ignore[assignment]
+            options or [], self.operator_options)
         self.defaults = [defaults] if isinstance(defaults, str) else (
             None if defaults is None else list(defaults))
         self.multiple = bool(multiple)

@@ -52,7 +52,7 @@ class MappedArgument(XComArg):
         return []
 
     @property
-    def task_id(self) -> str:  # type: ignore[override]
+    def task_id(self) -> str:
         return f"{self.group.group_id}.{self.name}"
 
     def __getitem__(self, key: str) -> XComArg:

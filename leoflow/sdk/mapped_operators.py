@@ -64,7 +64,7 @@ def build_mapped(cls: type[BaseOperator], partial: dict[str, Any],
         building_mapped,
     )
 
-    placeholders = dict.fromkeys(mapped_names or (n for n in init_parameters(cls)
+    placeholders: dict[str, Any] = dict.fromkeys(mapped_names or (n for n in init_parameters(cls)
                                                   if n not in partial))
     undo = _registrations(partial)
     with building_mapped():

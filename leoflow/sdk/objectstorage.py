@@ -68,7 +68,7 @@ class ObjectStoragePath:
         self.protocol: str = "file" if protocol in LOCAL_SCHEMES else protocol
         self.conn_id: str | None = conn_id
         self.storage_options = dict(storage_options)
-        self._netloc = netloc
+        self._netloc: str = netloc
         self._pure = PurePosixPath((path or "/") if netloc else (path or "."), *rest)
 
     # -- naming ----------------------------------------------------------------------------

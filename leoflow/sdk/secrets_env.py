@@ -81,6 +81,15 @@ def _port(value: Any) -> int | None:
 class Connection:
     """A connection's parts (Airflow's ``Connection``), parsed from a URI or JSON."""
 
+    # declared here because ``__init__`` reads them from another Connection before it sets
+    # its own
+    conn_type: str | None
+    host: str | None
+    login: str | None
+    password: str | None
+    schema: str | None
+    port: int | None
+
     def __init__(self, conn_id: str | None = None, conn_type: str | None = None,
                  description: str | None = None, host: str | None = None,
                  login: str | None = None, password: str | None = None,

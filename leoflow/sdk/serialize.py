@@ -96,7 +96,7 @@ def serialize_task(op: BaseOperator, order: dict[str, int]) -> dict[str, Any]:
         "args": [encode(v, where(_arg_name(op, i)), op) for i, v in enumerate(op.op_args)],
         "kwargs": {k: encode(v, where(k), op) for k, v in op.op_kwargs.items()},
     }
-    expand = None
+    expand: dict[str, Any] | None = None
     if op.expand_mode == "kwargs":
         # dag.json sorts keys, so the declaration order (which decides the order of the
         # cross product, as in Airflow) is kept explicitly.
@@ -164,7 +164,7 @@ def encode(value: Any, where: str, op: BaseOperator) -> dict[str, Any]:
                 f"{where}: uses the result of task {value.operator.task_id!r} from another "
                 f"DAG ({value.operator.dag.dag_id!r}); tasks can only use results within "
                 "their own DAG", file=op.fileloc, line=op.line)
-        ref = {"task_id": value.operator.task_id, "key": value.key}
+        ref: dict[str, Any] = {"task_id": value.operator.task_id, "key": value.key}
         if same_map_index(value, op):
             ref["same_map_index"] = True
         return {"xcom": ref}

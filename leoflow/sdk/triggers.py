@@ -13,11 +13,19 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Literal, overload
 
 from leoflow.sdk.errors import TaskDeferred
 
 REPLAY_METHOD = "__replay__"
+
+
+@overload
+def _seconds(name: str, value: Any, *, allow_none: Literal[False] = False) -> float: ...
+
+
+@overload
+def _seconds(name: str, value: Any, *, allow_none: bool) -> float | None: ...
 
 
 def _seconds(name: str, value: Any, *, allow_none: bool = False) -> float | None:
@@ -74,7 +82,6 @@ class TimeDeltaTrigger(DateTimeTrigger):
 
     def __init__(self, delta: timedelta | float, *, end_from_trigger: bool = False) -> None:
         seconds = _seconds("TimeDeltaTrigger delta", delta)
-        assert seconds is not None
         super().__init__(datetime.now(timezone.utc) + timedelta(seconds=seconds),
                          end_from_trigger=end_from_trigger)
 

@@ -132,7 +132,11 @@ class DateTimeSensor(_TimeSensor):
         value = self.op_kwargs["target_time"]
         if has_template(value):
             return {"kind": "time", "kwargs": {"template": value}}
-        return {"kind": "time", "kwargs": {"moment": iso_moment(parse_datetime(value))}}
+        moment = parse_datetime(value)
+        if moment is None:  # __init__ refuses it unless the sensor is mapped
+            raise DagDefinitionError(f"DateTimeSensor({self.task_id!r}) needs target_time",
+                                     file=self.fileloc, line=self.line)
+        return {"kind": "time", "kwargs": {"moment": iso_moment(moment)}}
 
     def target_moment(self, context: dict[str, Any]) -> datetime:
         value = self.target_time if hasattr(self, "target_time") else None

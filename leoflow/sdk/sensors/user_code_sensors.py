@@ -20,7 +20,7 @@ class PythonSensor(BaseSensorOperator):
     """Calls ``python_callable(*op_args, **op_kwargs)`` until it returns a truthy value (or a
     ``PokeReturnValue`` with ``is_done``)."""
 
-    mappable_fields = ("op_args", "op_kwargs")
+    mappable_fields: ClassVar[tuple[str, ...]] = ("op_args", "op_kwargs")
 
     def __init__(self, task_id: str, *, python_callable: Callable[..., Any] | None = None,
                  op_args: Sequence[Any] | None = None, op_kwargs: dict[str, Any] | None = None,
