@@ -26,18 +26,14 @@ from leoflow.app.task_users import task_users
 from leoflow.app.xcom_failures import DiskFullXCom
 from leoflow.engine.agent_service.context import run_params
 from leoflow.engine.agent_service.service import AgentService, serve
+from leoflow.engine.agent_service.replica import ReplicaAgentService
 from leoflow.engine.environments.manager import EnvironmentManager
 from leoflow.engine.environments.task_envs import TaskEnvironments
 from leoflow.engine.executors.base import TaskLaunch
 from leoflow.engine.executors.http import HttpExecutor
 from leoflow.engine.executors.subprocess import SubprocessExecutor
 from leoflow.engine.executors.task_environment import PreparingExecutor
-from leoflow.engine.ha import (
-    LeaderElector,
-    ReplicaAgentService,
-    SchedulerRelay,
-    asyncpg_connector,
-)
+from leoflow.engine.ha import LeaderElector, SchedulerRelay, asyncpg_connector
 from leoflow.engine.logs import LogKey, LogStore, RedisLogBus
 from leoflow.engine.scheduler.loop import Scheduler
 from leoflow.engine.services import Operations

@@ -12,7 +12,6 @@ Usage::
 See docs/ha.md.
 """
 
-from leoflow.engine.ha.agents import ReplicaAgentService
 from leoflow.engine.ha.elector import (
     DEFAULT_INTERVAL,
     NOTIFY_CHANNEL,
@@ -27,7 +26,6 @@ __all__ = [
     "NOTIFY_CHANNEL",
     "LeaderElector",
     "LeaderInfo",
-    "ReplicaAgentService",
     "SchedulerRelay",
     "asyncpg_connector",
 ]
