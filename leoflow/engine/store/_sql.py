@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, Table, func, select
+from sqlalchemy import ColumnElement, CursorResult, Select, Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leoflow.engine.store.rows import Page
+from leoflow.errors import InvariantError
 
 R = TypeVar("R")
 
@@ -23,6 +24,21 @@ def upsert(conn: AsyncConnection, table: Table) -> Any:
     if conn.dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
+
+
+def inserted_id(result: CursorResult[Any], table: str) -> int:
+    """The primary key of the row an ``INSERT`` just wrote (every table's key is an integer)."""
+    key = result.inserted_primary_key
+    if key is None or key[0] is None:
+        raise InvariantError(f"the INSERT into {table} returned no primary key")
+    return int(key[0])
+
+
+def written(row: R | None, what: str) -> R:
+    """A row this transaction has just written, read back: its absence is a bug of ours."""
+    if row is None:
+        raise InvariantError(f"{what} was written in this transaction but cannot be read back")
+    return row
 
 
 def to_rows(cls: Callable[..., R], rows: Iterable[Any]) -> list[R]:

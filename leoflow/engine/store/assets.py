@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from leoflow.engine.store._sql import order_by, upsert
+from leoflow.engine.store._sql import inserted_id, order_by, upsert, written
 from leoflow.engine.store.rows import AssetAliasRow, AssetEventRow, AssetRow
 from leoflow.engine.store.tables import (
     asset,
@@ -86,9 +86,8 @@ async def upsert_asset(conn: AsyncConnection, *, tenant: str, name: str, uri: st
         set_={"uri": stmt.excluded.uri, "group": stmt.excluded.group,
               "extra": stmt.excluded.extra, "updated_at": now})
     await conn.execute(stmt)
-    row = await get_asset_by_name(conn, tenant=tenant, name=name)
-    assert row is not None
-    return row
+    return written(await get_asset_by_name(conn, tenant=tenant, name=name),
+                   f"asset {name!r} of tenant {tenant!r}")
 
 
 async def get_asset(conn: AsyncConnection, asset_id: int,
@@ -143,9 +142,8 @@ async def upsert_alias(conn: AsyncConnection, *, tenant: str, name: str,
     stmt = stmt.on_conflict_do_update(index_elements=[asset_alias.c.tenant, asset_alias.c.name],
                                       set_={"group": stmt.excluded.group})
     await conn.execute(stmt)
-    row = await get_alias_by_name(conn, tenant=tenant, name=name)
-    assert row is not None
-    return row
+    return written(await get_alias_by_name(conn, tenant=tenant, name=name),
+                   f"asset alias {name!r} of tenant {tenant!r}")
 
 
 async def get_alias(conn: AsyncConnection, alias_id: int,
@@ -231,7 +229,7 @@ async def insert_event(conn: AsyncConnection, *, asset_id: int,
         source_run_id=source_run_id, source_task_id=source_task_id,
         source_map_index=source_map_index, source_alias=source_alias,
         partition_key=partition_key, timestamp=timestamp or utcnow()))
-    return int(result.inserted_primary_key[0])
+    return inserted_id(result, "asset_event")
 
 
 async def get_event(conn: AsyncConnection, event_id: int,

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from leoflow.engine.store._sql import as_tuple, fetch_page, order_by
+from leoflow.engine.store._sql import as_tuple, fetch_page, inserted_id, order_by
 from leoflow.engine.store.rows import AuditLogRow, Page
 from leoflow.engine.store.tables import audit_log
 from leoflow.engine.store.types import utcnow
@@ -34,7 +34,7 @@ async def record_event(
     occurred_at: datetime | None = None,
 ) -> AuditLogRow:
     """Append one event (e.g. ``"trigger"``, ``"pause"``); ``username=None`` is the system."""
-    values = {
+    values: dict[str, Any] = {
         "occurred_at": occurred_at or utcnow(),
         "username": username,
         "event": event,
@@ -46,7 +46,7 @@ async def record_event(
         "extra": extra,
     }
     result = await conn.execute(audit_log.insert().values(**values))
-    return AuditLogRow(id=result.inserted_primary_key[0], **values)
+    return AuditLogRow(id=inserted_id(result, "audit_log"), **values)
 
 
 async def list_events(

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from leoflow.engine.store._sql import fetch_page, order_by, upsert
+from leoflow.engine.store._sql import fetch_page, order_by, upsert, written
 from leoflow.engine.store.errors import DagNotFoundError
 from leoflow.engine.store.rows import DagRow, DagVersionRow, Page
 from leoflow.engine.store.tables import dag, dag_version
@@ -72,9 +72,7 @@ async def upsert_dag(
         },
     )
     await conn.execute(stmt)
-    row = await get_dag(conn, dag_id)
-    assert row is not None
-    return row
+    return written(await get_dag(conn, dag_id), f"DAG {dag_id}")
 
 
 async def get_dag(conn: AsyncConnection, dag_id: str) -> DagRow | None:
@@ -121,9 +119,7 @@ async def _update_dag(conn: AsyncConnection, dag_id: str, values: dict[str, Any]
     result = await conn.execute(update(dag).where(dag.c.dag_id == dag_id).values(**values))
     if result.rowcount == 0:
         raise DagNotFoundError(dag_id)
-    row = await get_dag(conn, dag_id)
-    assert row is not None
-    return row
+    return written(await get_dag(conn, dag_id), f"DAG {dag_id}")
 
 
 async def set_paused(conn: AsyncConnection, dag_id: str, paused: bool) -> DagRow:

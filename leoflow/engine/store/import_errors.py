@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from leoflow.engine.store._sql import fetch_page, order_by
+from leoflow.engine.store._sql import fetch_page, inserted_id, order_by
 from leoflow.engine.store.rows import ImportErrorRow, Page
 from leoflow.engine.store.tables import import_error
 from leoflow.engine.store.types import utcnow
@@ -30,7 +31,7 @@ async def record_import_error(
     timestamp: datetime | None = None,
 ) -> ImportErrorRow:
     """Add one error for ``filename``; returns it with its id (the API's import_error_id)."""
-    values = {
+    values: dict[str, Any] = {
         "filename": filename,
         "dag_id": dag_id,
         "message": message,
@@ -38,7 +39,7 @@ async def record_import_error(
         "timestamp": timestamp or utcnow(),
     }
     result = await conn.execute(import_error.insert().values(**values))
-    return ImportErrorRow(id=result.inserted_primary_key[0], **values)
+    return ImportErrorRow(id=inserted_id(result, "import_error"), **values)
 
 
 async def clear_for_file(conn: AsyncConnection, filename: str) -> int:

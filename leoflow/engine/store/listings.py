@@ -338,7 +338,7 @@ async def list_task_instances(
         query = query.where(task_instance.c.task_id.in_(list(task_ids)))
     if state is not None:
         named = [s for s in state if s is not None]
-        condition = task_instance.c.state.in_(named)
+        condition: ColumnElement[bool] = task_instance.c.state.in_(named)
         if None in state:
             condition = or_(condition, task_instance.c.state.is_(None))
         query = query.where(condition)

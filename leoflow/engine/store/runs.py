@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, delete, func, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from leoflow.engine.store._sql import as_tuple, fetch_page, order_by
+from leoflow.engine.store._sql import as_tuple, fetch_page, inserted_id, order_by, written
 from leoflow.engine.store.errors import DagNotFoundError, DagRunNotFoundError, DuplicateRunError
 from leoflow.engine.store.rows import DagRunRow, Page
 from leoflow.engine.store.tables import dag, dag_run
@@ -87,10 +87,8 @@ async def create_run(
         if explained is None:
             raise  # e.g. an unknown dag_version_id: a bug in the caller, not a user error
         raise explained from exc
-    pk = result.inserted_primary_key[0]
-    row = await get_run_by_id(conn, pk)
-    assert row is not None
-    return row
+    pk = inserted_id(result, "dag_run")
+    return written(await get_run_by_id(conn, pk), f"DAG run {dag_id}/{run_id}")
 
 
 async def _explain_conflict(
@@ -187,9 +185,7 @@ async def _update_run(conn: AsyncConnection, dag_run_id: int, values: dict[str, 
     result = await conn.execute(update(dag_run).where(dag_run.c.id == dag_run_id).values(**values))
     if result.rowcount == 0:
         raise DagRunNotFoundError(None, dag_run_id)
-    row = await get_run_by_id(conn, dag_run_id)
-    assert row is not None
-    return row
+    return written(await get_run_by_id(conn, dag_run_id), f"DAG run id {dag_run_id}")
 
 
 async def update_run_state(

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from leoflow.engine.store._sql import to_rows
+from leoflow.engine.store._sql import inserted_id, to_rows
 from leoflow.engine.store.rows import TriggerRow
 from leoflow.engine.store.tables import task_instance, trigger
 
@@ -25,14 +25,12 @@ async def create_trigger(conn: AsyncConnection, *, classpath: str, kwargs: Mappi
                          timeout_kind: str | None = None,
                          triggerer_id: str | None = None) -> TriggerRow:
     """Insert a trigger for one try of a task instance; returns it with its new id."""
-    values = {"classpath": classpath, "kwargs": dict(kwargs), "created_date": now,
+    values: dict[str, Any] = {"classpath": classpath, "kwargs": dict(kwargs), "created_date": now,
               "triggerer_id": triggerer_id, "task_instance_id": task_instance_id,
               "try_number": try_number, "due_at": due_at, "timeout_at": timeout_at,
               "timeout_kind": timeout_kind}
     result = await conn.execute(trigger.insert().values(**values))
-    new_id = result.inserted_primary_key[0] if result.inserted_primary_key else None
-    assert new_id is not None
-    return TriggerRow(id=int(new_id), **values)
+    return TriggerRow(id=inserted_id(result, "trigger"), **values)
 
 
 async def get_trigger(conn: AsyncConnection, trigger_id: int) -> TriggerRow | None:

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -64,8 +65,9 @@ async def create_user(conn: AsyncConnection, username: str, *, password_hash: st
                       ) -> UserRow | None:
     """Insert a user; ``None`` when the username is taken (nothing is changed then)."""
     now = now or utcnow()
-    values = {"username": username, "password_hash": password_hash, "role": role,
-              "tenant": tenant, "created_at": now, "updated_at": now}
+    values: dict[str, Any] = {"username": username, "password_hash": password_hash,
+                              "role": role, "tenant": tenant, "created_at": now,
+                              "updated_at": now}
     stmt = upsert(conn, user_account).values(**values).on_conflict_do_nothing(
         index_elements=[user_account.c.username])
     if (await conn.execute(stmt)).rowcount == 0:
@@ -118,9 +120,9 @@ async def add_api_token(conn: AsyncConnection, username: str, token_hash: str, *
                         description: str | None = None, expires_at: datetime | None = None,
                         now: datetime | None = None) -> ApiTokenRow:
     """Store the digest of a new API token for ``username`` (which must exist)."""
-    values = {"id": str(uuid.uuid4()), "token_hash": token_hash, "username": username,
-              "description": description, "created_at": now or utcnow(),
-              "expires_at": expires_at}
+    values: dict[str, Any] = {
+        "id": str(uuid.uuid4()), "token_hash": token_hash, "username": username,
+        "description": description, "created_at": now or utcnow(), "expires_at": expires_at}
     await conn.execute(api_token.insert().values(**values))
     return ApiTokenRow(**values)
 

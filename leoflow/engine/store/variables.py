@@ -50,8 +50,9 @@ async def create_variable(conn: AsyncConnection, tenant: str, key: str, value: s
                           now: datetime | None = None) -> VariableRow | None:
     """Insert a variable; ``None`` when the tenant already has this key (nothing changes)."""
     now = now or utcnow()
-    values = {"tenant": tenant, "key": key, "value": value, "description": description,
-              "is_encrypted": is_encrypted, "created_at": now, "updated_at": now}
+    values: dict[str, Any] = {
+        "tenant": tenant, "key": key, "value": value, "description": description,
+        "is_encrypted": is_encrypted, "created_at": now, "updated_at": now}
     stmt = upsert(conn, variable).values(**values).on_conflict_do_nothing(
         index_elements=[variable.c.tenant, variable.c.key])
     if (await conn.execute(stmt)).rowcount == 0:
