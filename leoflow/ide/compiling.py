@@ -16,6 +16,7 @@ from typing import Any
 
 from leoflow.engine.compiler.compile import compile_project, load_project_config
 from leoflow.engine.compiler.errors import CompileError
+from leoflow.engine.compiler.tenant_user import compile_as
 from leoflow.engine.workspace_tenants import DEFAULT_TENANT, tenant_of_file
 from leoflow.errors import LeoflowError
 from leoflow.ide.compile_events import CompileOutcome
@@ -28,17 +29,8 @@ async def compile_and_register(plane: Any, project_dir: Path, *,
     """Compile ``project_dir``; register each DAG; the outcome says what happened.
 
     The DAGs belong to the tenant whose part of ``workspace`` holds the project
-    (``tenants/<T>/...``; ``default`` elsewhere), as the hot reloader registers them."""
-    try:
-        project = await asyncio.to_thread(compile_project, project_dir,
-                                          home=plane.settings.home)
-    except CompileError as exc:
-        dag_ids: tuple[str, ...] = ()
-        with contextlib.suppress(CompileError):
-            dag_ids = (load_project_config(project_dir).dag_id,)
-        return CompileOutcome(project_dir, False, dag_ids, file=exc.file, line=exc.line,
-                              message=exc.message, kind=exc.kind)
-    versions: dict[str, int] = {}
+    (``tenants/<T>/...``; ``default`` elsewhere), as the hot reloader registers them, and
+    a tenant's project compiles as that tenant's user, as the hot reloader compiles it."""
     tenant = DEFAULT_TENANT
     if workspace is not None:
         try:
@@ -46,6 +38,17 @@ async def compile_and_register(plane: Any, project_dir: Path, *,
             tenant = tenant_of_file(relative / "dag.py")
         except ValueError:
             pass  # outside the workspace: the machine owner's
+    try:
+        project = await asyncio.to_thread(compile_project, project_dir,
+                                          home=plane.settings.home,
+                                          run_as=compile_as(plane, tenant, workspace))
+    except CompileError as exc:
+        dag_ids: tuple[str, ...] = ()
+        with contextlib.suppress(CompileError):
+            dag_ids = (load_project_config(project_dir).dag_id,)
+        return CompileOutcome(project_dir, False, dag_ids, file=exc.file, line=exc.line,
+                              message=exc.message, kind=exc.kind)
+    versions: dict[str, int] = {}
     for document in project.documents:
         try:
             version = await plane.operations.register_dag(

@@ -126,12 +126,16 @@ async def push_document(server: str, token: str, document: Mapping[str, Any],
                       status=response.status_code)
 
 
-async def compile_for_push(plane: Any, project_dir: Path, dag_id: str
+async def compile_for_push(plane: Any, project_dir: Path, dag_id: str, *,
+                           tenant: str = "default", workspace: Path | None = None
                            ) -> tuple[dict[str, Any], str]:
-    """(document, source) of ``dag_id`` compiled now from its project folder."""
+    """(document, source) of ``dag_id`` compiled now from its project folder, as the user
+    of ``tenant`` (the pushing user's: its project is in its folder of ``workspace``)."""
     from leoflow.engine.compiler.compile import compile_project
+    from leoflow.engine.compiler.tenant_user import compile_as
 
-    project = await asyncio.to_thread(compile_project, project_dir, home=plane.settings.home)
+    project = await asyncio.to_thread(compile_project, project_dir, home=plane.settings.home,
+                                      run_as=compile_as(plane, tenant, workspace))
     return project.document(dag_id), project.source
 
 
@@ -184,7 +188,9 @@ async def open_push_dialog(services: Any, access: Any, dag_id: str) -> None:
             await run.io_bound(save_settings, services.workspace, settings, now.tenant)
             result.text = "compiling…"
             try:
-                document, source = await compile_for_push(plane, path.parent, dag_id)
+                document, source = await compile_for_push(  # as the pushing tenant's user
+                    plane, path.parent, dag_id, tenant=now.tenant,
+                    workspace=services.workspace)
             except (CompileError, KeyError) as exc:
                 result.text = f"does not compile: {exc}"
                 result.classes("text-negative")

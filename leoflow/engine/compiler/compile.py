@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from leoflow.engine.compiler.child import DEFAULT_TIMEOUT, run_compile_child
@@ -25,6 +25,9 @@ from leoflow.engine.spec.graph import check_graph
 from leoflow.engine.spec.model import SPEC_VERSION, iter_xcom_refs
 from leoflow.engine.spec.project import PROJECT_FILE, ProjectConfig, parse_project
 from leoflow.engine.spec.schemas import DAG_SCHEMA, validate
+
+if TYPE_CHECKING:
+    from leoflow.engine.compiler.tenant_user import CompileAs
 
 DAG_FILE = "dag.py"
 
@@ -123,19 +126,22 @@ def read_source(path: Path) -> str:
 
 def compile_project(path: str | Path, *, python: str | None = None,
                     home: Path | None = None, timeout: float = DEFAULT_TIMEOUT,
-                    keep_going: bool = False) -> CompiledProject:
+                    keep_going: bool = False, run_as: CompileAs | None = None
+                    ) -> CompiledProject:
     """Compile the project at ``path``; raise ``CompileError`` naming file and line.
 
     File names in errors are relative to the current directory when they are below it, so
     messages read like ``my_dag/dag.py:12: ...``. Without ``python``, the DAG file runs
     with its own environment's interpreter under ``home`` when that exists, else this one.
     For a plain folder, ``keep_going`` returns the files that compiled with the others'
-    errors in ``errors`` instead of raising the first.
+    errors in ``errors`` instead of raising the first. ``run_as`` says whose project it is
+    (a tenant's compiles as that tenant's user: ``tenant_user.py``).
     """
     try:
         target = Path(path).expanduser()
         if is_plain_target(target):
-            project = _compile_plain(target, python=python, home=home, timeout=timeout)
+            project = _compile_plain(target, python=python, home=home, timeout=timeout,
+                                     run_as=run_as)
             for error in project.errors:
                 error.file = _display_path(error.file)
             if project.errors and not keep_going:
@@ -145,7 +151,8 @@ def compile_project(path: str | Path, *, python: str | None = None,
                     first.message += f" (and {more} more file{'s' if more > 1 else ''} failed)"
                 raise first
             return project
-        return _compile_project(path, python=python, home=home, timeout=timeout)
+        return _compile_project(path, python=python, home=home, timeout=timeout,
+                                run_as=run_as)
     except CompileError as exc:
         exc.file = _display_path(exc.file)
         raise
@@ -161,7 +168,7 @@ def is_plain_target(target: Path) -> bool:
 
 
 def _compile_plain(target: Path, *, python: str | None, home: Path | None,
-                   timeout: float) -> CompiledProject:
+                   timeout: float, run_as: CompileAs | None = None) -> CompiledProject:
     from leoflow.engine.compiler.folder import compile_files, dag_files, folder_config
 
     root = (target if target.is_dir() else target.parent).resolve()
@@ -173,7 +180,8 @@ def _compile_plain(target: Path, *, python: str | None, home: Path | None,
             "not left out by .airflowignore)", kind="no_dag", file=str(root))
     if python is None and home is not None:
         python = dag_interpreter(config, home)
-    compiled = compile_files(root, files, config, python=python, timeout=timeout)
+    compiled = compile_files(root, files, config, python=python, timeout=timeout,
+                             run_as=None if run_as is None else lambda _: run_as)
     documents = tuple(d for c in compiled for d in c.documents)
     errors = tuple(c.error for c in compiled if c.error is not None)
     if not documents and not errors:
@@ -189,13 +197,14 @@ def _compile_plain(target: Path, *, python: str | None, home: Path | None,
 
 
 def _compile_project(path: str | Path, *, python: str | None, home: Path | None,
-                     timeout: float) -> CompiledProject:
+                     timeout: float, run_as: CompileAs | None = None) -> CompiledProject:
     project_dir, dag_file = locate_project(path)
     config = load_project_config(project_dir)
     if python is None and home is not None:
         python = dag_interpreter(config, home)
     source = read_source(dag_file)
-    report = run_compile_child(dag_file, project_dir, python=python, timeout=timeout)
+    report = run_compile_child(dag_file, project_dir, python=python, timeout=timeout,
+                               run_as=run_as)
     if not report.get("ok"):
         error = report["error"]
         raise CompileError(error["message"], kind=error["kind"],

@@ -30,6 +30,7 @@ class CompileErrorKind(StrEnum):
     TIMEOUT = "timeout"
     CRASH = "crash"
     MEMORY = "memory"
+    ISOLATION = "isolation"  # a tenant's project that may not compile here
     OTHER = "error"  # a kind this Leoflow does not know (a newer compile child's)
 
     @classmethod

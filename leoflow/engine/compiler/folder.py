@@ -23,15 +23,18 @@ import fnmatch
 import hashlib
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from leoflow.engine.compiler.child import DEFAULT_TIMEOUT, run_compile_child
 from leoflow.engine.compiler.errors import CompileError
 from leoflow.engine.spec.project import PROJECT_FILE, ProjectConfig
+
+if TYPE_CHECKING:
+    from leoflow.engine.compiler.tenant_user import CompileAs
 
 AIRFLOWIGNORE = ".airflowignore"
 REQUIREMENTS = "requirements.txt"
@@ -215,8 +218,11 @@ def helper_hashes(root: Path, local_modules: Sequence[str]) -> dict[str, str]:
 
 def compile_files(root: Path, files: Sequence[Path], config: ProjectConfig, *,
                   python: str | None = None, timeout: float = DEFAULT_TIMEOUT,
-                  jobs: int | None = None) -> list[CompiledFile]:
-    """Compile each file in its own child (``jobs`` at once: one per core by default)."""
+                  jobs: int | None = None,
+                  run_as: Callable[[Path], CompileAs | None] | None = None
+                  ) -> list[CompiledFile]:
+    """Compile each file in its own child (``jobs`` at once: one per core by default).
+    ``run_as(file)`` says whose file it is (a tenant's compiles as that tenant's user)."""
     from leoflow.engine.compiler.compile import build_document
 
     def own(raw: Mapping[str, Any], relative: str) -> dict[str, Any]:
@@ -227,7 +233,8 @@ def compile_files(root: Path, files: Sequence[Path], config: ProjectConfig, *,
     def one(path: Path) -> CompiledFile:
         source = path.read_text("utf-8", errors="replace")
         try:
-            report = run_compile_child(path, root, python=python, timeout=timeout)
+            report = run_compile_child(path, root, python=python, timeout=timeout,
+                                       run_as=run_as(path) if run_as is not None else None)
         except CompileError as exc:
             return CompiledFile(path, source, error=exc)
         if not report.get("ok"):

@@ -163,7 +163,23 @@ class TaskUsers:
             return None
         if tenant == DEFAULT_TENANT:
             return None
-        return await asyncio.to_thread(self._prepare, launch, await self.paths_of(launch))
+        return await asyncio.to_thread(self._prepare, f"{launch.ti_id}.{launch.try_number}",
+                                       await self.paths_of(launch))
+
+    def for_compile(self, tenant: str, project_dir: Path, python: str, *,
+                    workspace: Path | None = None, what: str = "") -> TryUser | None:
+        """The user that compiles ``tenant``'s project (None: the control plane's own), or
+        ``IsolationRefused``. Compiling runs the project's ``dag.py``: the same code, with the
+        same reach, as its tasks (docs/security.md, "Compiling a tenant's project"). Blocking:
+        called in the compile's thread. ``workspace``: the workspace holding ``tenants/<T>/``
+        (besides the code roots); ``what``: the file compiled, for the refusal."""
+        if self.allow_shared or tenant == DEFAULT_TENANT:
+            return None
+        if not self.is_root:
+            raise IsolationRefused(compile_refused_message(tenant, what or str(project_dir)))
+        paths = TryPaths(tenant=tenant, dag_id="", python=python, project_dir=project_dir)
+        roots = (Path(workspace),) if workspace is not None else ()
+        return self._prepare("compile", paths, roots=roots)
 
     def release(self, user: TryUser | None) -> None:
         """The try ended (its processes are gone): remove its folder."""
@@ -187,18 +203,19 @@ class TaskUsers:
             f"that tenants can read each other's data (unsafe)")
 
     # -- root: a user per tenant ---------------------------------------------------------------
-    def _prepare(self, launch: TaskLaunch, paths: TryPaths) -> TryUser:
+    def _prepare(self, label: str, paths: TryPaths, roots: Sequence[Path] = ()) -> TryUser:
         with self._lock:
             name, uid, gid, tasks_gid = self._account(paths.tenant)
-            self._open_home(tasks_gid)
+            self._open_home(tasks_gid, roots)
             for python in (paths.python, *paths.other_pythons):
                 if python:
                     self._open_environment(Path(python), uid)
-            self._open_code(paths.dag_id, uid)
+            if paths.dag_id:
+                self._open_code(paths.dag_id, uid)
             if paths.project_dir is not None:
-                self._open_project(paths.project_dir, paths.tenant, uid, tasks_gid)
+                self._open_project(paths.project_dir, paths.tenant, uid, tasks_gid, roots)
             user = TryUser(paths.tenant, name, uid, gid, (gid, tasks_gid),
-                           self._workdir(launch, uid, gid))
+                           self._workdir(label, uid, gid))
         try:
             self._check_reachable(user, paths)
         except BaseException:
@@ -237,7 +254,7 @@ class TaskUsers:
         log.info("tenant %r: tasks run as %s (uid %d)", tenant, name, entry.pw_uid)
         return account
 
-    def _open_home(self, tasks_gid: int) -> None:
+    def _open_home(self, tasks_gid: int, roots: Sequence[Path] = ()) -> None:
         """Passage through the home for task users; everything in it closed to them first."""
         for folder in (self.home, self.home / "venvs", self.code_dir):
             if folder != self.home:
@@ -245,7 +262,7 @@ class TaskUsers:
                     os.mkdir(folder, 0o700)
             _close_children(folder)
             _grant(folder, acl.EXECUTE, gid=tasks_gid)
-        for root in self.code_roots:
+        for root in (*roots, *self.code_roots):
             tenants = root / TENANTS_DIR
             if tenants.is_dir() and not tenants.is_symlink():
                 _close_children(tenants)
@@ -269,9 +286,10 @@ class TaskUsers:
             os.mkdir(folder, 0o700)
         _grant(folder, acl.READ | acl.EXECUTE, uid=uid)
 
-    def _open_project(self, project: Path, tenant: str, uid: int, tasks_gid: int) -> None:
+    def _open_project(self, project: Path, tenant: str, uid: int, tasks_gid: int,
+                      roots: Sequence[Path] = ()) -> None:
         """A project in the tenant's own workspace folder: the whole folder, readable."""
-        for root in self.code_roots:
+        for root in (*roots, *self.code_roots):
             own = root / TENANTS_DIR / tenant
             if project == own or project.is_relative_to(own):
                 _grant(root, acl.EXECUTE, gid=tasks_gid)
@@ -279,7 +297,7 @@ class TaskUsers:
                 _open_tree(own, uid)
                 return
 
-    def _workdir(self, launch: TaskLaunch, uid: int, gid: int) -> Path:
+    def _workdir(self, label: str, uid: int, gid: int) -> Path:
         base = Path(tempfile.gettempdir()) / f"leoflow-tries-{os.getuid()}"
         with contextlib.suppress(FileExistsError):
             os.mkdir(base, 0o711)
@@ -288,7 +306,7 @@ class TaskUsers:
             raise IsolationRefused(f"{base} is not a folder of the control plane's user "
                                    "(planted by someone else?); remove it")
         os.chmod(base, 0o711)
-        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{launch.ti_id}.{launch.try_number}")
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", label)
         workdir = Path(tempfile.mkdtemp(prefix=f"{safe}.", dir=base))
         os.chown(workdir, uid, gid)
         return workdir
@@ -322,6 +340,17 @@ class TaskUsers:
             mode, _, blocked = done.stdout.strip().partition(":")
             raise IsolationRefused(_unreachable_message(user, mode, Path(blocked)))
         self._reachable.update((user.uid, f"{m}:{p}") for m, p in needed)
+
+
+def compile_refused_message(tenant: str, what: str) -> str:
+    """Why a non-root control plane does not compile a non-default tenant's project."""
+    return (f"refused to compile {what} of tenant {tenant!r}: this control plane runs as uid "
+            f"{os.getuid()}, not root, so compiling runs the project's code as that user, "
+            "which could read the control plane's secrets (JWT secret, Fernet key, database) "
+            "and the default tenant's files. Run it as root (each tenant's projects then "
+            "compile as a user of their own, as its tasks run), push the DAG compiled "
+            f"elsewhere (leoflow push), or set {ALLOW_SHARED_ENV}=1 to accept that tenants "
+            "can read each other's data (unsafe)")
 
 
 def _unreachable_message(user: TryUser, mode: str, blocked: Path) -> str:

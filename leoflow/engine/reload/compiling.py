@@ -109,13 +109,25 @@ def compile_timeout(reloader: Reloader) -> float:
         os.environ.get("LEOFLOW_COMPILE_TIMEOUT", DEFAULT_TIMEOUT))
 
 
+def compile_as(reloader: Reloader, dag_file: Path) -> Any:
+    """Whose file it is: a project in ``tenants/<T>/`` of the workspace compiles as ``T``'s
+    user, with the reach of its tasks (docs/security.md, "What isolates tenants")."""
+    from leoflow.engine.compiler.tenant_user import compile_as as for_tenant
+    from leoflow.engine.workspace_tenants import tenant_of_file
+
+    return for_tenant(reloader.require_plane(), tenant_of_file(reloader.relative(dag_file)),
+                      reloader.workspace)
+
+
 async def compile_in_child(reloader: Reloader, path: Path, python: str) -> Any:
-    """Compile the project with its environment's interpreter, in a thread."""
+    """Compile the project with its environment's interpreter, in a thread, as the user of
+    the tenant whose project it is."""
     from leoflow.engine.compiler.compile import compile_project
 
     try:
         return await asyncio.to_thread(compile_project, path, python=python,
-                                       timeout=compile_timeout(reloader))
+                                       timeout=compile_timeout(reloader),
+                                       run_as=compile_as(reloader, path / DAG_FILE))
     except LeoflowError as exc:
         raise located(exc, reloader.relative) from None
 

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from leoflow.engine.reload.compiling import compile_timeout, prepare_environment
+from leoflow.engine.reload.compiling import compile_as, compile_timeout, prepare_environment
 from leoflow.engine.reload.errors import ReloadError, ReloadFailure, located
 from leoflow.engine.reload.events import ProjectEntry, ProjectStatus, ReloadEvent
 from leoflow.engine.reload.projects import (
@@ -103,7 +103,8 @@ async def reload_plain(reloader: Reloader, entry: ProjectEntry, *, force: bool) 
     if stale:
         for result in await asyncio.to_thread(compile_files, root, stale, config,
                                               python=python,
-                                              timeout=compile_timeout(reloader)):
+                                              timeout=compile_timeout(reloader),
+                                              run_as=lambda f: compile_as(reloader, f)):
             cache[result.file] = result
     events: list[ReloadEvent] = []
     first_error: ReloadError | None = None

@@ -16,14 +16,19 @@ AuthService and its users in the store, the compiler, agents running the example
 
 from __future__ import annotations
 
+import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
+
+import pytest
 
 from leoflow.engine.auth.permissions import Principal
 from leoflow.engine.store import dags, runs, task_instances
 from tests.integration.ide.conftest import Ide, wait_for
 from tests.integration.ide.test_runs import wait_run
+from tests.task_user_reach import passage_for_task_users
 
 ADMIN = Principal("admin", "Admin", "default")
 SECRET_WORD = "Hello"  # hello's shout task logs and returns text with it
@@ -50,6 +55,18 @@ async def hello_run(ide: Ide) -> str:
     run = await ide.plane.operations.trigger_run("hello", triggered_by="test")
     assert await wait_run(ide, "hello") == "success"
     return run.run_id
+
+
+@pytest.fixture
+def tenant_compiles(ide: Ide, ide_home: Path) -> Iterator[None]:
+    """A tenant's project compiles as its tenant's user (docs/security.md, "What isolates
+    tenants"): as root, that user passes through the suite's private folders; not root,
+    the control plane compiles it as itself only with LEOFLOW_ALLOW_SHARED_UID's consent."""
+    users = ide.plane.subprocess_executor.task_users
+    if os.geteuid() != 0 and users is not None:
+        users.allow_shared = True
+    with passage_for_task_users(ide_home, ide.workspace):
+        yield
 
 
 def tree_ids(ide: Ide) -> list[str]:
@@ -89,6 +106,7 @@ async def test_a_viewer_of_another_tenant_sees_no_dag_run_log_xcom_or_file(
     assert (ide.workspace / "tenants" / "acme").is_dir()
 
 
+@pytest.mark.usefixtures("tenant_compiles")
 async def test_an_op_of_another_tenant_cannot_touch_the_default_tenants_files(
         ide: Ide, environments: dict[str, Path]) -> None:
     await ide.register("examples/hello")
