@@ -93,15 +93,15 @@ def check_production(settings: Any) -> None:
 def jwt_secret(config: AuthConfig) -> str:
     """The secret that signs access tokens (see the module docstring)."""
     if config.production:
-        reason = weak_secret_reason(config.jwt_secret)
-        if reason:
+        secret = config.jwt_secret
+        reason = weak_secret_reason(secret)
+        if reason or secret is None:  # weak_secret_reason names None "not set"
             raise AuthConfigError(
                 f"refusing to start in production mode: LEOFLOW_JWT_SECRET (setting "
                 f"jwt_secret) is unusable: {reason}. Set it to a random string of at least "
                 f"{MIN_SECRET_LENGTH} characters, e.g. the output of `python -c \"import "
                 "secrets; print(secrets.token_urlsafe(48))\"`, the same on every replica")
-        assert config.jwt_secret is not None
-        return config.jwt_secret
+        return secret
     if config.jwt_secret:
         if weak_secret_reason(config.jwt_secret):
             log.warning("LEOFLOW_JWT_SECRET is weak (%s); a production server would refuse it",

@@ -177,7 +177,8 @@ class SecretsService:
                 values.update(value=self.cipher.encrypt(text), is_encrypted=True)
             updated = await var_repo.update_variable(conn, who.tenant, key, now=self.clock(),
                                                      **values)
-            assert updated is not None
+            if updated is None:  # deleted by another transaction since it was read
+                raise _variable_not_found(key)
             await audit.record_event(conn, "patch_variable", username=who.username,
                                      occurred_at=self.clock(),
                                      extra={"key": key, "fields": sorted(changes)})
@@ -267,7 +268,8 @@ class SecretsService:
                     _unmask_text(values["extra"], old, mask_json_text(old, opaque=True)))
             updated = await conn_repo.update_connection(conn, who.tenant, connection_id,
                                                         now=self.clock(), **values)
-            assert updated is not None
+            if updated is None:  # deleted by another transaction since it was read
+                raise _connection_not_found(connection_id)
             await audit.record_event(conn, "patch_connection", username=who.username,
                                      occurred_at=self.clock(),
                                      extra={"connection_id": connection_id,

@@ -60,9 +60,8 @@ def check_username(username: object) -> str:
 
 def check_password(password: object) -> str:
     problem = password_problem(password)
-    if problem:
-        raise InvalidInput(problem, field="password")
-    assert isinstance(password, str)
+    if problem or not isinstance(password, str):  # password_problem refuses a non-string
+        raise InvalidInput(problem or "password must be a string", field="password")
     return password
 
 
@@ -143,7 +142,8 @@ class UserAdmin:
             await self._keep_an_operator(conn, user, role=changes.get("role", user.role),
                                          tenant=changes.get("tenant", user.tenant))
             updated = await users.update_user(conn, username, now=self.clock(), **changes)
-            assert updated is not None
+            if updated is None:  # deleted by another transaction since it was read
+                raise NotFoundError(f"The user `{username}` was not found", field="username")
             await audit.record_event(
                 conn, "patch_user", username=actor.username, occurred_at=self.clock(),
                 extra={"user": username, "fields": sorted(

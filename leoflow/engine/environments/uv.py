@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from leoflow.engine.environments.errors import UvNotFound
+from leoflow.errors import InvariantError
 
 Progress = Callable[[str], None]
 TAIL_LINES = 40
@@ -56,7 +57,8 @@ async def run_uv(uv: str, args: Sequence[str], progress: Progress | None = None)
     process = await asyncio.create_subprocess_exec(
         uv, *args, env=uv_environment(), stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, limit=1 << 20)
-    assert process.stdout is not None
+    if process.stdout is None:
+        raise InvariantError("uv was started without a pipe for its output")
     tail: list[str] = []
     async for raw in process.stdout:
         line = raw.decode("utf-8", "replace").rstrip()

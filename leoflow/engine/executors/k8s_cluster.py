@@ -141,8 +141,10 @@ async def check_reachable(api_client: Any, namespace: str, timeout: float = 10.0
 
     host = api_client.configuration.host
     try:
-        # raw (not models): only the answer's status matters here
-        response = await asyncio.wait_for(client.CoreV1Api(api_client).list_namespaced_pod(
+        # raw (not models): only the answer's status matters here, and the client's
+        # signatures, typed for models, do not describe the HTTP response it returns then
+        v1: Any = client.CoreV1Api(api_client)
+        response = await asyncio.wait_for(v1.list_namespaced_pod(
             namespace, limit=1, _request_timeout=timeout, _preload_content=False), timeout + 1)
         status, reason = response.status, response.reason
         response.release()

@@ -87,7 +87,9 @@ class KubernetesExecutor:
         from kubernetes_asyncio import client
 
         self.api_client = api_client
-        self.v1 = client.CoreV1Api(api_client)
+        # used raw (_preload_content=False): plain dict manifests in, HTTP responses out,
+        # which the client's model-typed signatures do not describe
+        self.v1: Any = client.CoreV1Api(api_client)
         self.namespace = namespace
         self.address = address
         self.mint_token = mint_token
@@ -150,7 +152,7 @@ class KubernetesExecutor:
             except Exception as exc:
                 if getattr(exc, "status", None) == 409 and resume + 1 < MAX_RESUME_NAMES:
                     continue  # an earlier pod of this (resumed) try still has the name
-                said = f"{exc.status} {exc.reason}" if hasattr(exc, "status") else str(exc)
+                said = _said(exc)
                 await self._log(launch, f"the pod could not be created: {said}")
                 raise
             break
@@ -163,7 +165,7 @@ class KubernetesExecutor:
             self._forget(pod)
             await self._delete(name)
             if isinstance(exc, Exception):  # the scheduler fails the try with it
-                said = f"{exc.status} {exc.reason}" if hasattr(exc, "status") else str(exc)
+                said = _said(exc)
                 await self._log(launch, f"the pod could not be created: {said}")
             raise
         pod.created_at = time.monotonic()
@@ -458,6 +460,13 @@ class KubernetesExecutor:
         if self.close_client:
             with contextlib.suppress(Exception):
                 await self.api_client.close()
+
+
+def _said(exc: Exception) -> str:
+    """An API error (``ApiException``) as ``status reason``, any other error as its text."""
+    if hasattr(exc, "status"):
+        return f"{exc.status} {getattr(exc, 'reason', '')}"
+    return str(exc)
 
 
 async def _raw(call: Awaitable[Any]) -> Any:

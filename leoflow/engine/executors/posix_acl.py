@@ -95,14 +95,18 @@ def open_nofollow(path: str | Path) -> int:
 
 def grant_fd(fd: int, *, perms: int, uid: int | None = None, gid: int | None = None) -> bool:
     """Add ``perms`` for a named user or group (kept if already there); True if changed."""
-    key = (USER, uid) if uid is not None else (GROUP, gid)
-    assert key[1] is not None
+    if uid is not None:
+        key = (USER, uid)
+    elif gid is not None:
+        key = (GROUP, gid)
+    else:
+        raise ValueError("an ACL entry names a user (uid) or a group (gid); neither was given")
     entries = read(fd)
-    before = entries.get(key, 0)  # type: ignore[arg-type]
+    before = entries.get(key, 0)
     if before | perms == before and (MASK, UNDEFINED) in entries \
             and entries[(MASK, UNDEFINED)] & perms == perms:
         return False
-    entries[key] = before | perms  # type: ignore[index]
+    entries[key] = before | perms
     _write(fd, entries)
     return True
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -60,7 +61,7 @@ class PreparingExecutor:
         job = asyncio.create_task(self._prepare(launch, task, request),
                                   name=f"venv-build-{launch.ti_id}")
         self._building[launch.ti_id] = job
-        job.add_done_callback(lambda done, ti=launch.ti_id: self._finished(ti, done))
+        job.add_done_callback(functools.partial(self._finished, launch.ti_id))
 
     def _finished(self, ti_id: str, job: asyncio.Task[None]) -> None:
         if self._building.get(ti_id) is job:

@@ -96,7 +96,7 @@ class TryTree:
 
         Blocking (a few milliseconds; call it on a thread)."""
         if self.cgroup is not None and (self.cgroup / "cgroup.procs").exists():
-            self._kill_cgroup()
+            self._kill_cgroup(self.cgroup)
             self._remove_cgroup()
             return set(self.killed)
         if leader is not None:
@@ -116,9 +116,8 @@ class TryTree:
         """Remove an unused cgroup (the agent could not be started)."""
         self._remove_cgroup()
 
-    def _kill_cgroup(self) -> None:
-        assert self.cgroup is not None
-        kill, procs = self.cgroup / "cgroup.kill", self.cgroup / "cgroup.procs"
+    def _kill_cgroup(self, cgroup: Path) -> None:
+        kill, procs = cgroup / "cgroup.kill", cgroup / "cgroup.procs"
         for _ in range(_ROUNDS * 4):
             pids = _read_pids(procs)
             if not pids:
@@ -130,7 +129,7 @@ class TryTree:
             else:  # kernels before 5.14: one by one until the group is empty
                 _kill_all(pids)
             time.sleep(_PAUSE)
-        log.warning("processes of %s did not die: %s", self.cgroup, sorted(_read_pids(procs)))
+        log.warning("processes of %s did not die: %s", cgroup, sorted(_read_pids(procs)))
 
     def _remove_cgroup(self) -> None:
         if self.cgroup is None:

@@ -58,7 +58,7 @@ class LogWriteError(LeoflowError):
     def __init__(self, path: Path, error: BaseException) -> None:
         self.path = path
         self.error = error
-        cause = error
+        cause: BaseException | str = error
         if isinstance(error, OSError) and error.strerror:
             cause = f"{error.strerror} (errno {errno.errorcode.get(error.errno or 0, '?')})"
         super().__init__(f"cannot write the task log {path}: {cause}")
@@ -231,16 +231,16 @@ class LogStore:
             if first and self.on_write_failed is not None:
                 key = next((k for k, w in self._writers.items() if w is writer), None)
                 if key is not None:  # told from a task of its own: it may stop the agent
-                    told = asyncio.create_task(self._tell(key, error))
+                    told = asyncio.create_task(self._tell(self.on_write_failed, key, error))
                     self._told.add(told)
                     told.add_done_callback(self._told.discard)
         finally:
             writer.flusher = None
 
-    async def _tell(self, key: LogKey, error: LogWriteError) -> None:
-        assert self.on_write_failed is not None
+    @staticmethod
+    async def _tell(on_write_failed: WriteFailed, key: LogKey, error: LogWriteError) -> None:
         try:
-            await self.on_write_failed(key, error)
+            await on_write_failed(key, error)
         except Exception:
             log.exception("could not act on the log failure of %s", key.channel)
 

@@ -75,9 +75,11 @@ async def poll(store: Store, ti_id: str, try_number: int, now: datetime) -> Poll
                                           chosen_options=list(row.defaults),
                                           params_input=default_params(row), now=now,
                                           user_id=None, user_name=None)
-            row = await hitl_rows.get_request(conn, ti_id)
-        assert row is not None
-        return PollResult(answer_event(row),
-                          f"timed out: answered with {row.chosen_options}")
+            answered = await hitl_rows.get_request(conn, ti_id)
+        if answered is None:  # removed (the task cleared) while its defaults were recorded
+            raise TriggerError(f"the Human-in-the-loop request of {ti_id} was removed while "
+                               "its timeout's defaults were being recorded")
+        return PollResult(answer_event(answered),
+                          f"timed out: answered with {answered.chosen_options}")
     until = f" (defaults apply at {row.timeout_at.isoformat()})" if row.timeout_at else ""
     return PollResult(None, f"a person to answer {row.subject!r}{until}")
