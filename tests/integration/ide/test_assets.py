@@ -219,3 +219,57 @@ async def test_materialize_asks_for_the_users_role_at_the_click(ide: Ide) -> Non
         assert not (await runs.list_runs(conn, dag_id="ide_prices")).items
     await ide.user.open(f"/assets/{ids['ide_prices']}")
     assert not (await ide.element("asset-materialize")).enabled
+
+
+async def test_pages_opened_before_their_user_was_moved_or_deleted_show_nothing_more(
+        ide: Ide) -> None:
+    """Every refresh asks for the user as it is now (issue 15, item 9): a DAG page's asset
+    section, the Assets page and an asset's page, open while their user is moved to another
+    tenant or deleted, show nothing of the tenant's assets at their next refresh (a real run
+    of a producer), and the open asset page cannot materialize."""
+    from tests.integration.ide.test_tenants_and_permissions import ADMIN, add_user, log_in_as
+
+    ids = await setup_project(ide)
+    users = ide.services.auth.users
+
+    async def produced(dag_id: str, count: int) -> None:  # a real event: the pages refresh
+        await ide.plane.operations.trigger_run(dag_id, triggered_by="test")
+        assert await wait_run(ide, dag_id, count) == "success"
+
+    # a DAG page's asset section, open while its user is moved to another tenant
+    password = await add_user(ide, "otto", "Op", "default")
+    await log_in_as(ide, "otto", password)
+    await ide.user.open("/dags/ide_report")
+    await ide.element("dag-consumes")
+    await users.update_user(ADMIN, "otto", tenant="acme")
+    await produced("ide_produce_orders", 1)
+    await wait_for(lambda: not ide.elements("dag-assets"), timeout=15,
+                   what="the asset section to show nothing of another tenant's DAG")
+    assert not ide.elements("dag-consumes") and not ide.elements("asset-leaf")
+
+    # the Assets page, open while its user is deleted
+    await users.update_user(ADMIN, "otto", tenant="default")
+    await ide.user.open("/assets")
+    await ide.element("asset-list")
+    await users.delete_user(ADMIN, "otto")
+    await produced("ide_produce_customers", 1)
+    await ide.element("assets-empty", timeout=15)
+    assert not ide.elements("asset-list") and not ide.elements("asset-link")
+
+    # an asset's page, open while its user is deleted: no data at the refresh, no materialize
+    password = await add_user(ide, "olga", "Op", "default")
+    await log_in_as(ide, "olga", password)
+    await ide.user.open(f"/assets/{ids['ide_orders']}")
+    await ide.element("asset-uri")
+    assert (await ide.element("asset-materialize")).enabled
+    await users.delete_user(ADMIN, "olga")
+    await produced("ide_produce_orders", 2)
+    await wait_for(lambda: not ide.elements("asset-uri"), timeout=15,
+                   what="the asset page to show nothing once its user is gone")
+    assert not ide.elements("asset-events") and not ide.elements("event-source")
+    (await ide.find("asset-materialize")).click()
+    # the page no longer knows the asset's name: it says its id
+    await ide.see(f"Cannot materialize {ids['ide_orders']}: your session has ended")
+    async with ide.plane.store.connect() as conn:
+        made = (await runs.list_runs(conn, dag_id="ide_produce_orders")).items
+    assert [r.run_type for r in made if r.run_type == "asset_materialization"] == []
