@@ -27,6 +27,7 @@ from leoflow.agent.logs import LogShipper
 from leoflow.agent.outcome import SUCCESS, Outcome
 from leoflow.agent.python_task import run_callable, run_python
 from leoflow.agent.taskrun import TaskRun
+from leoflow.errors import InvariantError
 from leoflow.sdk.secrets_masker import SecretsMasker
 
 # kinds whose code runs in the task runner (a sensor pokes there, or resumes there)
@@ -46,7 +47,8 @@ async def execute(run: TaskRun) -> Outcome:
             final, failure = await run_callable(run)
             if failure is not None:
                 return failure
-            assert final is not None
+            if final is None:  # run_callable sets exactly one of the two
+                raise InvariantError("run_callable returned neither a result nor a failure")
             return await run_bash(run, str(final.get("value")))
         return await run_bash(run)
     return Outcome.failed("AirflowException",

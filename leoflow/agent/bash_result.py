@@ -13,6 +13,7 @@ from leoflow.agent.assets import outlet_events_of
 from leoflow.agent.outcome import Outcome
 from leoflow.agent.python_task import result_outcome, run_callable
 from leoflow.agent.taskrun import TaskRun
+from leoflow.errors import InvariantError
 from leoflow.sdk.bash_output import BASH_OUTPUT_KEY
 
 
@@ -25,7 +26,8 @@ async def bash_outcome(run: TaskRun, output: str) -> Outcome:
     final, failure = await run_callable(run, extra={BASH_OUTPUT_KEY: output})
     if failure is not None:
         return failure
-    assert final is not None
+    if final is None:  # run_callable sets exactly one of the two
+        raise InvariantError("run_callable returned neither a result nor a failure")
     outcome = result_outcome(run, final.get("value"))
     outcome.outlet_events = outlet_events_of(final)  # post_execute's outlet_events
     return outcome

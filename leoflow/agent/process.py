@@ -27,6 +27,7 @@ from pathlib import Path
 
 from leoflow.agent.try_tree import TREE_ENV as TRY_TREE_ENV
 from leoflow.agent.try_tree import end_leftovers as end_try_leftovers
+from leoflow.errors import InvariantError
 
 PASSED_THROUGH = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR",
                   "SSL_CERT_FILE", "SSL_CERT_DIR")
@@ -132,8 +133,10 @@ async def exited(process: asyncio.subprocess.Process) -> int:
     finally:
         if not waiter.done():
             waiter.cancel()
-    assert process.returncode is not None
-    return process.returncode
+    code = process.returncode
+    if code is None:  # the loop ends on an exit code or a finished wait(), which sets one
+        raise InvariantError(f"process {process.pid} was waited for but has no exit code")
+    return code
 
 
 async def kill_group(process: asyncio.subprocess.Process, grace: float = KILL_GRACE) -> None:

@@ -33,6 +33,7 @@ from leoflow.agent.templating import (
     make_environment,
     render_literal_inputs,
 )
+from leoflow.errors import InvariantError
 from leoflow.sdk.channel import (
     ENV_IN,
     ENV_OUT,
@@ -239,7 +240,9 @@ async def run_python(run: TaskRun) -> Outcome:
     final, failure = await run_callable(run)
     if failure is not None:
         return failure
-    assert final is not None and final["op"] == OP_RESULT
+    if final is None or final["op"] != OP_RESULT:  # run_callable's other outcomes fail
+        raise InvariantError("run_callable returned no failure and no result message (op "
+                             f"{None if final is None else final['op']!r})")
     outcome = result_outcome(run, final.get("value"))
     if "short_circuit_continue" in final and outcome.state == SUCCESS:
         outcome.short_circuit_continue = bool(final["short_circuit_continue"])

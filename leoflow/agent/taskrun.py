@@ -19,6 +19,7 @@ from leoflow.agent.client import ControlPlaneClient
 from leoflow.agent.heartbeat import StopSignal
 from leoflow.agent.logs import LogShipper, pump
 from leoflow.agent.process import exited, kill_group, reap_leftovers
+from leoflow.errors import InvariantError
 from leoflow.rpc import agent_pb2 as pb
 from leoflow.sdk.asset_runtime import add_asset_context
 from leoflow.sdk.context_objects import TaskInstance, build_context
@@ -110,7 +111,8 @@ async def supervise(process: asyncio.subprocess.Process, run: TaskRun, *,
     ``companions`` are tasks that end with the process's pipes (the runner's channel); they
     get the same grace as the log pumps after the process exits.
     """
-    assert process.stdout is not None and process.stderr is not None
+    if process.stdout is None or process.stderr is None:
+        raise InvariantError("the task's process was started without pipes for its output")
     result = Supervised(returncode=None)
     tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL)
 
