@@ -10,7 +10,7 @@ Nothing here commits.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -295,6 +295,22 @@ async def set_task_state(
     Conditional like ``update_task_instance``.
     """
     now = now or utcnow()
+    started = None
+    if state in TRY_ENDED_STATES:  # the duration runs from the try's start
+        current = await get_task_instance_by_id(conn, ti_id)
+        if current is None:
+            raise TaskInstanceNotFoundError(ti_id)
+        started = current.start_date
+    values = stamped(state, now, started=started, changes=changes)
+    return await update_task_instance(conn, ti_id, expected_states=expected_states, **values)
+
+
+def stamped(state: str | None, now: datetime, *, started: datetime | None,
+            changes: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The columns a move to ``state`` writes: the one rule of ``set_task_state``'s
+    timestamps, shared with the scheduler, which writes through its in-memory view and so
+    knows the try's ``started`` (its ``start_date``) without reading the row. ``changes``
+    win over the stamps."""
     values: dict[str, Any] = {"state": state}
     if state == "scheduled":
         values["scheduled_at"] = now
@@ -303,14 +319,11 @@ async def set_task_state(
     elif state == "running":
         values.update(start_date=now, end_date=None, duration=None, last_heartbeat_at=now)
     elif state in TRY_ENDED_STATES:
-        current = await get_task_instance_by_id(conn, ti_id)
-        if current is None:
-            raise TaskInstanceNotFoundError(ti_id)
         values["end_date"] = now
-        if current.start_date is not None:
-            values["duration"] = (now - current.start_date).total_seconds()
-    values.update(changes)
-    return await update_task_instance(conn, ti_id, expected_states=expected_states, **values)
+        if started is not None:
+            values["duration"] = (now - started).total_seconds()
+    values.update(changes or {})
+    return values
 
 
 # Fields a history row copies from the task instance as they are at the end of the try.
