@@ -119,10 +119,18 @@ def sdk_pythonpath() -> str:
     return str(shim_root)
 
 
+_PRIVATE_SHIMS: dict[Path, str] = {}
+
+
 def _private_shim(package_dir: Path) -> str:
+    """A fresh folder of ours holding the link (made once per process)."""
+    known = _PRIVATE_SHIMS.get(package_dir)
+    if known is not None and Path(known, "leoflow").resolve() == package_dir:
+        return known
     shim_root = Path(tempfile.mkdtemp(prefix="leoflow-sdk-"))
     shim_root.chmod(0o755)
     (shim_root / "leoflow").symlink_to(package_dir, target_is_directory=True)
+    _PRIVATE_SHIMS[package_dir] = str(shim_root)
     return str(shim_root)
 
 
