@@ -159,7 +159,7 @@ async def _full(n: int) -> dict[str, Any]:
 
 
 async def _runner(n: int) -> dict[str, Any]:
-    from leoflow.engine.scheduler.clock import SystemClock
+    from leoflow.engine.clock import SystemClock
     from leoflow.engine.store.rows import TriggerRow
     from leoflow.engine.triggers import TriggerEvent, TriggerRunner
 

@@ -53,6 +53,40 @@ def test_engine_never_imports_sdk_agent_app_or_ide(path):
         assert name != "leoflow", (path, "'import leoflow' loads the SDK")
 
 
+def store_sessions(path: Path) -> list[str]:
+    """``<x>.store.connect()`` / ``<x>.store.begin()`` calls: a connection or a transaction
+    opened on the store."""
+    tree = ast.parse(path.read_text("utf-8"), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Attribute) and node.attr in ("connect", "begin")
+                and isinstance(node.value, ast.Attribute) and node.value.attr == "store"):
+            found.append(f"line {node.lineno}: .store.{node.attr}()")
+    return found
+
+
+STORE_ONLY_THROUGH_SERVICES = [*files_of("ide")]
+
+
+@pytest.mark.parametrize("path", STORE_ONLY_THROUGH_SERVICES,
+                         ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_faces_reach_the_store_only_through_services(path):
+    """DESIGN.md: neither the IDE nor the API touches the store directly; its rules and
+    transactions live in ``leoflow.engine.services``, which every face calls. No module
+    of theirs imports ``leoflow.engine.store`` or opens a connection on it."""
+    for name in imported_modules(path):
+        assert not name.startswith("leoflow.engine.store"), (path, name)
+    assert store_sessions(path) == [], path
+
+
+@pytest.mark.parametrize("path", files_of("engine", "api"),
+                         ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_the_api_opens_no_transaction_of_its_own(path):
+    """Every write of the API goes through a service, which owns its transaction and its
+    rules (the routes' reads are moving there too: docs/architecture.md)."""
+    assert [s for s in store_sessions(path) if s.endswith(".begin()")] == [], path
+
+
 def test_import_leoflow_loads_no_third_party_module():
     code = ("import json, sys; import leoflow; "
             "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules}"
@@ -74,3 +108,14 @@ def test_the_remote_client_is_a_plain_http_client(path):
             assert name.startswith(("leoflow.remote", "leoflow.errors")), (path, name)
         else:
             assert top in sys.stdlib_module_names or top in ("__future__", "httpx"), (path, name)
+
+
+@pytest.mark.parametrize("path", files_of("engine", "triggers"),
+                         ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_triggers_never_import_the_scheduler(path):
+    """The scheduler owns the trigger runner and the asset watchers and feeds them through
+    callbacks (on_event, wake_run, emit); they import nothing of it, so there is no cycle
+    (the clock they share is leoflow.engine.clock)."""
+    for name in imported_modules(path):
+        assert not name.startswith("leoflow.engine.scheduler"), (path, name)
+

@@ -30,8 +30,8 @@ from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
+from leoflow.engine.clock import Clock, SystemClock
 from leoflow.engine.scheduler import timetable
-from leoflow.engine.scheduler.clock import Clock, SystemClock
 from leoflow.engine.services.errors import (
     InvalidOperation,
     RunNotFound,

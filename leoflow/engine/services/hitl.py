@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from leoflow.engine.scheduler.clock import Clock, SystemClock
+from leoflow.engine.clock import Clock, SystemClock
 from leoflow.engine.services.errors import InvalidArgument, InvalidOperation, ServiceError
 from leoflow.engine.store import Store, audit, dags, runs, task_instances
 from leoflow.engine.store import hitl as hitl_rows

@@ -38,7 +38,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from leoflow.engine.scheduler.clock import Clock
+from leoflow.engine.clock import Clock
 from leoflow.engine.store import Store
 from leoflow.engine.store import assets as st
 from leoflow.engine.triggers.base import TriggerError, poke_interval

@@ -31,9 +31,9 @@ from typing import Any, Protocol
 
 import httpx
 
+from leoflow.engine.clock import Clock
 from leoflow.engine.logs import LogKey
 from leoflow.engine.masking.values import ValueMasker, connection_secrets
-from leoflow.engine.scheduler.clock import Clock
 from leoflow.engine.store import Store, dags, runs
 from leoflow.engine.store import triggers as trigger_rows
 from leoflow.engine.store.rows import TriggerRow

@@ -17,7 +17,7 @@ import heapq
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from leoflow.engine.scheduler.clock import Clock, Timer
+from leoflow.engine.clock import Clock, Timer
 
 # Entries due within this many seconds of "now" fire together (the clock's callback may run
 # a hair early: the event loop's monotonic clock and the wall clock drift apart slightly).

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from leoflow.engine.scheduler.clock import ManualClock
+from leoflow.engine.clock import ManualClock
 from leoflow.engine.scheduler.loop import Scheduler
 from leoflow.engine.services import Operations
 from leoflow.engine.spec.canonical import with_content_hash

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from leoflow.engine.scheduler.clock import ManualClock
+from leoflow.engine.clock import ManualClock
 from leoflow.engine.triggers import TimerHeap
 
 
