@@ -119,3 +119,10 @@ def test_triggers_never_import_the_scheduler(path):
     for name in imported_modules(path):
         assert not name.startswith("leoflow.engine.scheduler"), (path, name)
 
+
+@pytest.mark.parametrize("path", files_of("engine", "scheduler"),
+                         ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_scheduler_modules_stay_small(path):
+    """loop.py is a façade over modules with one job each (issue 17): none grows back."""
+    lines = len(path.read_text("utf-8").splitlines())
+    assert lines <= (400 if path.name == "loop.py" else 500), (path.name, lines)

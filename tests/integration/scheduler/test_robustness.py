@@ -60,7 +60,7 @@ async def test_a_failed_batch_keeps_its_reports_and_retries_them(harness, monkey
     assert await h.states("flaky", run_id) == {"a": "success", "b": "queued"}
     await h.finish("b")
     assert await h.run_state("flaky", run_id) == "success"
-    assert h.scheduler._occupied == {}
+    assert h.scheduler.slots.occupied == {}
 
 
 async def test_an_item_that_keeps_failing_is_dropped_and_the_loop_goes_on(harness, monkeypatch,
@@ -170,7 +170,7 @@ async def test_finished_runs_are_not_kept_in_memory(harness):
     run_id = await h.trigger("mem")
     launch = h.executor.latest("a")
     await h.finish("a")
-    assert h.scheduler._views == {}
+    assert h.scheduler.views.by_run == {}
     await h.finish("a")  # a late duplicate report reads the run again...
-    assert h.scheduler._views == {} and h.scheduler._ti_runs == {}  # ...and forgets it
+    assert h.scheduler.views.by_run == {} and h.scheduler.views.ti_runs == {}  # ...and forgets it
     assert (await h.ti("mem", run_id, "a")).try_number == launch.try_number

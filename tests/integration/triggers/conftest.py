@@ -43,7 +43,7 @@ async def settle(h: Any) -> None:
         await h.settle()
         await h.scheduler.triggers.idle()
         await h.settle()
-        if h.scheduler._queue.empty() and not h.scheduler.triggers._polls:
+        if h.scheduler.queue.empty() and not h.scheduler.triggers._polls:
             return
 
 
