@@ -38,9 +38,10 @@ from leoflow.engine.api.models.task_instances import TaskInstanceCollectionRespo
 from leoflow.engine.api.routes.dags import bad_order, spec_cache, visible_dag
 from leoflow.engine.api.security import api_context, require
 from leoflow.engine.auth.permissions import EDIT_RUNS, READ, Principal
+from leoflow.engine.services import run_edits
 from leoflow.engine.services.errors import InvalidConf, InvalidParams
 from leoflow.engine.services.limits import MAX_CONF_BYTES, check_json_size
-from leoflow.engine.store import audit, dags, listings, runs
+from leoflow.engine.store import dags, listings, runs
 from leoflow.engine.store import triggers as trigger_rows
 from leoflow.engine.store.listings import Range, UnknownOrderField
 from leoflow.engine.store.rows import DagRow, DagRunRow, TaskInstanceRow
@@ -207,17 +208,6 @@ async def trigger_dag_run(dag_id: str, body: TriggerDAGRunPostBody,
         return (await run_responses(ctx, conn, [run]))[0]
 
 
-async def _requeue(ctx: ApiContext, run: DagRunRow, user: str) -> None:
-    """Airflow's ``set_dag_run_state_to_queued``: the run is queued again as it is (its task
-    instances keep their states); the scheduler then takes it up."""
-    async with ctx.store.begin() as conn:
-        await runs.mark_changed(conn, run.id)
-        await runs.update_run_state(conn, run.id, "queued")
-        await audit.record_event(conn, "mark_run_queued", username=user, dag_id=run.dag_id,
-                                 run_id=run.run_id)
-    ctx.operations.scheduler.wake_run(run.id)
-
-
 @router.patch("/dagRuns/{dag_run_id}", response_model=DAGRunResponse)
 async def patch_dag_run(
     dag_id: str, dag_run_id: str, body: DAGRunPatchBody,
@@ -236,15 +226,12 @@ async def patch_dag_run(
         check_json_body(body.note, "note")
     if "state" in fields and body.state is not None:
         if body.state == "queued":
-            await _requeue(ctx, run, principal.username)
+            await run_edits.requeue_run(ctx.operations, run, user=principal.username)
         else:
             await ctx.operations.mark_run(dag_id, dag_run_id, body.state.value,
                                           user=principal.username)
     if "note" in fields:
-        async with ctx.store.begin() as conn:
-            await runs.set_run_note(conn, run.id, body.note)
-            await audit.record_event(conn, "set_run_note", username=principal.username,
-                                     dag_id=dag_id, run_id=dag_run_id)
+        await run_edits.set_run_note(ctx.operations, run, body.note, user=principal.username)
     async with ctx.store.connect() as conn:
         fresh = await runs.get_run(conn, dag_id, dag_run_id)
         if fresh is None:

@@ -29,9 +29,9 @@ from leoflow.engine.api.models.dags import (
 )
 from leoflow.engine.api.security import api_context, require
 from leoflow.engine.auth.permissions import EDIT_RUNS, MANAGE_DAGS, READ, Principal
-from leoflow.engine.services import asset_queries
+from leoflow.engine.services import asset_queries, dag_deletion
 from leoflow.engine.spec.model import DagSpec
-from leoflow.engine.store import audit, dags, listings
+from leoflow.engine.store import dags, listings
 from leoflow.engine.store.listings import UnknownOrderField
 from leoflow.engine.store.rows import DagRow
 
@@ -229,12 +229,5 @@ async def delete_dag(dag_id: str, ctx: ApiContext = Depends(api_context),
     409 while any of its task instances is queued or running, as Airflow does."""
     async with ctx.store.connect() as conn:
         await visible_dag(conn, dag_id, principal, f"Dag with id: {dag_id} was not found")
-        if await listings.count_in_flight(conn, dag_id):
-            raise ApiError(409, f"Task instances of dag with id: '{dag_id}' are still running")
-    await ctx.operations.delete_dag_history(dag_id, user=principal.username)
-    async with ctx.store.begin() as conn:
-        await dags.delete_dag(conn, dag_id)
-        await audit.record_event(conn, "delete_dag", username=principal.username,
-                                 dag_id=dag_id)
-    ctx.operations.scheduler.wake_dag(dag_id)
+    await dag_deletion.delete_dag(ctx.operations, dag_id, user=principal.username)
     return Response(status_code=204)

@@ -7,30 +7,28 @@ starve everyone by setting a pool to 0.
 ``default_pool`` cannot be deleted (400) nor renamed. A deferred task never holds a pool
 slot in Leoflow (it waits in the trigger runner), so ``include_deferred`` can only be false;
 ``deferred_slots`` counts the slots its deferred tasks would take. Airflow's -1
-("unlimited") is not supported.
+("unlimited") is not supported. The rules and transactions are
+``leoflow.engine.services.pools``'s; this module parses and answers.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leoflow.engine.api.context import ApiContext
-from leoflow.engine.api.errors import ApiError, NotFound
+from leoflow.engine.api.errors import ApiError
 from leoflow.engine.api.routes.auth import MAX_INT32, Paging, paging, update_mask
 from leoflow.engine.api.security import api_context, require
 from leoflow.engine.auth.permissions import MANAGE_RESOURCES, READ, Principal
 from leoflow.engine.auth.pools_access import check_may_change_pools
+from leoflow.engine.services import pools as pool_service
 from leoflow.engine.services.limits import MAX_DESCRIPTION_CHARS
-from leoflow.engine.store import audit, pools
-from leoflow.engine.store.rows import PoolRow
-from leoflow.engine.store.tables import DEFAULT_POOL
+from leoflow.engine.services.pools import NAME_LENGTH, PoolRow, Usage
 
 router = APIRouter(prefix="/api/v2/pools", tags=["Pool"])
 
 ORDER_FIELDS = {"name": "name", "pool": "name", "id": "name", "slots": "slots"}
-NAME_LENGTH = 256
 
 
 class PoolBody(BaseModel):
@@ -70,12 +68,7 @@ class PoolCollectionResponse(BaseModel):
     total_entries: int
 
 
-async def _usage(conn: AsyncConnection) -> dict[str, dict[str, int]]:
-    return {state: await pools.slot_usage(conn, (state,))
-            for state in ("running", "queued", "scheduled", "deferred")}
-
-
-def _response(row: PoolRow, usage: dict[str, dict[str, int]]) -> PoolResponse:
+def _response(row: PoolRow, usage: Usage) -> PoolResponse:
     running = usage["running"].get(row.name, 0)
     queued = usage["queued"].get(row.name, 0)
     occupied = running + queued
@@ -96,20 +89,8 @@ def _check(name: str | None, description: str | None, include_deferred: bool | N
                             "pool slots in Leoflow")
 
 
-def _not_found(name: str) -> NotFound:
-    return NotFound(f"The Pool with name: `{name}` was not found")
-
-
-def _pools_changed(ctx: ApiContext) -> None:
-    # The scheduler caches pool sizes for a second; let it see the change at once.
-    scheduler = getattr(ctx.operations, "scheduler", None)
-    refresh = getattr(scheduler, "refresh_pools", None)
-    if callable(refresh):
-        refresh()
-
-
-def _storable(name: str) -> bool:
-    return 0 < len(name) <= NAME_LENGTH and "\x00" not in name
+def _scheduler(ctx: ApiContext) -> object | None:
+    return getattr(ctx.operations, "scheduler", None)  # None: an auth-only API
 
 
 @router.get("", response_model=PoolCollectionResponse)
@@ -117,21 +98,11 @@ async def get_pools(page: Paging = Depends(paging),
                     pool_name_pattern: str | None = Query(None, max_length=NAME_LENGTH),
                     _who: Principal = Depends(require(READ)),
                     ctx: ApiContext = Depends(api_context)) -> PoolCollectionResponse:
-    order = page.order(ORDER_FIELDS, "name")
-    async with ctx.store.connect() as conn:
-        if pool_name_pattern:
-            # Few pools exist: filter in memory, then page (a "contains", as Airflow).
-            everything = await pools.list_pools(conn, limit=None, order=order)
-            needle = pool_name_pattern.replace("%", "").lower()
-            rows = [r for r in everything.items if needle in r.name.lower()]
-            total, items = len(rows), rows[page.offset:page.offset + page.limit]
-        else:
-            result = await pools.list_pools(conn, limit=page.limit, offset=page.offset,
-                                            order=order)
-            total, items = result.total, list(result.items)
-        usage = await _usage(conn)
-    return PoolCollectionResponse(pools=[_response(r, usage) for r in items],
-                                  total_entries=total)
+    found = await pool_service.list_pools(ctx.store, order=page.order(ORDER_FIELDS, "name"),
+                                          limit=page.limit, offset=page.offset,
+                                          name_pattern=pool_name_pattern)
+    return PoolCollectionResponse(pools=[_response(r, found.usage) for r in found.items],
+                                  total_entries=found.total)
 
 
 @router.post("", status_code=201, response_model=PoolResponse)
@@ -139,27 +110,16 @@ async def post_pool(body: PoolBody, who: Principal = Depends(require(MANAGE_RESO
                     ctx: ApiContext = Depends(api_context)) -> PoolResponse:
     check_may_change_pools(who)
     _check(body.name, body.description, body.include_deferred)
-    async with ctx.store.begin() as conn:
-        if await pools.get_pool(conn, body.name) is not None:
-            raise ApiError(409, f"Pool with name: `{body.name}` already exists")
-        row = await pools.upsert_pool(conn, body.name, body.slots, body.description)
-        await audit.record_event(conn, "post_pool", username=who.username,
-                                 extra={"pool": body.name, "slots": body.slots})
-        usage = await _usage(conn)
-    _pools_changed(ctx)
+    row, usage = await pool_service.create_pool(ctx.store, _scheduler(ctx), body.name,
+                                                body.slots, body.description,
+                                                user=who.username)
     return _response(row, usage)
 
 
 @router.get("/{pool_name}", response_model=PoolResponse)
 async def get_pool(pool_name: str, _who: Principal = Depends(require(READ)),
                    ctx: ApiContext = Depends(api_context)) -> PoolResponse:
-    if not _storable(pool_name):
-        raise _not_found(pool_name)
-    async with ctx.store.connect() as conn:
-        row = await pools.get_pool(conn, pool_name)
-        if row is None:
-            raise _not_found(pool_name)
-        return _response(row, await _usage(conn))
+    return _response(*await pool_service.get_pool(ctx.store, pool_name))
 
 
 @router.patch("/{pool_name}", response_model=PoolResponse)
@@ -178,21 +138,9 @@ async def patch_pool(
            else None)
     if ({"pool", "name"} & names) and body.pool not in (None, pool_name):
         raise ApiError(400, "renaming a pool is not supported; create a new pool instead")
-    if pool_name == DEFAULT_POOL and "description" in names:
-        raise ApiError(400, "Only slots and included_deferred can be modified on Default Pool")
-    if not _storable(pool_name):
-        raise _not_found(pool_name)
-    async with ctx.store.begin() as conn:
-        row = await pools.get_pool(conn, pool_name)
-        if row is None:
-            raise _not_found(pool_name)
-        slots = body.slots if "slots" in names and body.slots is not None else row.slots
-        description = body.description if "description" in names else row.description
-        row = await pools.upsert_pool(conn, pool_name, slots, description)
-        await audit.record_event(conn, "patch_pool", username=who.username,
-                                 extra={"pool": pool_name, "fields": sorted(names)})
-        usage = await _usage(conn)
-    _pools_changed(ctx)
+    row, usage = await pool_service.update_pool(
+        ctx.store, _scheduler(ctx), pool_name, slots=body.slots, description=body.description,
+        fields=names, user=who.username)
     return _response(row, usage)
 
 
@@ -200,14 +148,5 @@ async def patch_pool(
 async def delete_pool(pool_name: str, who: Principal = Depends(require(MANAGE_RESOURCES)),
                       ctx: ApiContext = Depends(api_context)) -> Response:
     check_may_change_pools(who)
-    if pool_name == DEFAULT_POOL:
-        raise ApiError(400, "Default Pool can't be deleted")
-    if not _storable(pool_name):
-        raise _not_found(pool_name)
-    async with ctx.store.begin() as conn:
-        if not await pools.delete_pool(conn, pool_name):
-            raise _not_found(pool_name)
-        await audit.record_event(conn, "delete_pool", username=who.username,
-                                 extra={"pool": pool_name})
-    _pools_changed(ctx)
+    await pool_service.delete_pool(ctx.store, _scheduler(ctx), pool_name, user=who.username)
     return Response(status_code=204)

@@ -31,7 +31,8 @@ from leoflow.engine.api.routes.dags import visible_dag
 from leoflow.engine.api.routes.task_instance_paths import TIS, MapIndex, spec_of, ti_not_found
 from leoflow.engine.api.security import api_context, require
 from leoflow.engine.auth.permissions import EDIT_RUNS, Principal
-from leoflow.engine.store import audit, task_instances
+from leoflow.engine.services import run_edits
+from leoflow.engine.store import task_instances
 from leoflow.engine.store.rows import DagRunRow, TaskInstanceRow
 
 router = APIRouter(prefix="/api/v2/dags/{dag_id}", tags=["Task Instance"],
@@ -77,12 +78,8 @@ async def _patch(ctx: ApiContext, principal: Principal, dag_id: str, dag_run_id:
                 ti.dag_id, ti.run_id, ti.task_id, new_state, map_index=ti.map_index,
                 user=principal.username)
     if "note" in fields:
-        async with ctx.store.begin() as conn:
-            for ti in own:
-                await task_instances.update_task_instance(conn, ti.id, note=body.note)
-                await audit.record_event(conn, "set_task_note", username=principal.username,
-                                         dag_id=dag_id, run_id=dag_run_id, task_id=task_id,
-                                         map_index=ti.map_index)
+        await run_edits.set_task_notes(ctx.operations, own, body.note,
+                                       user=principal.username)
     async with ctx.store.connect() as conn:
         fresh = [await task_instances.get_task_instance_by_id(conn, ti.id) for ti in own]
         return await ti_responses(ctx, conn, [t for t in fresh if t is not None])
@@ -194,9 +191,8 @@ async def post_clear_task_instances(
             cleared.update((t.id, t) for t in await _clear_exactly(ctx, run, tis,
                                                                    principal.username))
     if body.note is not None and selected:
-        async with ctx.store.begin() as conn:
-            for ti in selected:
-                await task_instances.update_task_instance(conn, ti.id, note=body.note)
+        await run_edits.set_task_notes(ctx.operations, selected, body.note,
+                                       user=principal.username, audited=False)
     # The instances as the clear left them (Airflow's answer): read again, the scheduler may
     # already have queued them again, which would look like the clear did nothing.
     answer = [replace(cleared.get(ti.id, ti), note=body.note if body.note is not None
