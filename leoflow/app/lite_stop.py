@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger("leoflow.lite")
@@ -19,24 +18,6 @@ STOP_REASON = ("Lite was stopped while this task was running (Ctrl-C or SIGTERM)
                "cancelled without retry. Clear the task or trigger the DAG again to run it.")
 NOT_STARTED_REASON = "Lite was stopping, so the task was not started; clear it to run it."
 DRAIN_TIMEOUT = 10.0  # seconds the scheduler gets to record the cancelled tasks
-
-
-class _Draining:
-    """An executor that starts nothing: while Lite stops, a task the scheduler still hands
-    out (a downstream ``all_done`` task, say) is failed at once instead of started."""
-
-    def __init__(self, inner: Any, report: Callable[[Any], Any]) -> None:
-        self.inner = inner
-        self.report = report
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    async def start(self, launch: Any, task: Any) -> None:
-        from leoflow.engine.executors.base import ExecutorEvent
-
-        await self.report(ExecutorEvent(launch.ti_id, launch.try_number, "failed",
-                                        error=NOT_STARTED_REASON, info={"no_retry": True}))
 
 
 async def cancel_running_tasks(plane: Any, reason: str, *,
@@ -49,8 +30,9 @@ async def cancel_running_tasks(plane: Any, reason: str, *,
 
     scheduler = plane.scheduler
     executors = dict(scheduler.executors)
-    for name, executor in executors.items():  # from now on, nothing new starts
-        scheduler.executors[name] = _Draining(executor, scheduler.report)
+    # From now on nothing new starts: a task the rules still hand out (a downstream
+    # ``all_done`` task, say) is failed at once with NOT_STARTED_REASON instead.
+    await scheduler.drain(NOT_STARTED_REASON)
     async with plane.store.connect() as conn:
         in_flight = (await task_instances.list_task_instances(
             conn, state=["queued", "running"], limit=None)).items
