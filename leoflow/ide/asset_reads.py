@@ -1,9 +1,9 @@
 """The asset pages' reads and their one write, through the engine's services.
 
-Every function opens a connection on the control plane's store and calls
-``leoflow.engine.services.asset_views`` (reads) or ``asset_queries`` (materialize, the
-same service ``POST /api/v2/assets/{id}/materialize`` calls, so the IDE and the API follow
-one rule). Nothing here touches a table; the tenant is the logged-in user's.
+Every function calls ``leoflow.engine.services.asset_views`` (reads, each on its own
+connection through ``services.reads.read``) or ``asset_queries`` (materialize, the same
+service ``POST /api/v2/assets/{id}/materialize`` calls, so the IDE and the API follow one
+rule). Nothing here touches a table; the tenant is the logged-in user's.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from leoflow.engine.services.asset_views import (
     DagAssetsView,
     RunTriggers,
 )
+from leoflow.engine.services.reads import read
 from leoflow.ide.access import Access
 
 __all__ = ["AssetPage", "AssetSummary", "DagAssetsView", "RunTriggers", "asset_list",
@@ -26,24 +27,21 @@ __all__ = ["AssetPage", "AssetSummary", "DagAssetsView", "RunTriggers", "asset_l
 
 
 async def asset_list(plane: Any, tenant: str) -> list[AssetSummary]:
-    async with plane.store.connect() as conn:
-        return await asset_views.asset_list(conn, tenant=tenant)
+    return await read(plane.store, asset_views.asset_list, tenant=tenant)
 
 
 async def asset_page(plane: Any, tenant: str, asset_id: int) -> AssetPage | None:
-    async with plane.store.connect() as conn:
-        return await asset_views.asset_page(conn, tenant=tenant, asset_id=asset_id)
+    return await read(plane.store, asset_views.asset_page, tenant=tenant, asset_id=asset_id)
 
 
 async def dag_assets(plane: Any, tenant: str, dag_id: str) -> DagAssetsView | None:
-    async with plane.store.connect() as conn:
-        return await asset_views.dag_assets(conn, tenant=tenant, dag_id=dag_id)
+    return await read(plane.store, asset_views.dag_assets, tenant=tenant, dag_id=dag_id)
 
 
 async def run_triggers(plane: Any, tenant: str, dag_id: str,
                        run_id: str | None) -> RunTriggers | None:
-    async with plane.store.connect() as conn:
-        return await asset_views.run_triggers(conn, tenant=tenant, dag_id=dag_id, run_id=run_id)
+    return await read(plane.store, asset_views.run_triggers, tenant=tenant, dag_id=dag_id,
+                      run_id=run_id)
 
 
 MATERIALIZE_NEEDS = (MANAGE_RESOURCES, EDIT_RUNS)  # the API's: writing assets, triggering
@@ -61,9 +59,8 @@ async def materialize(plane: Any, access: Access, asset_id: int) -> Any:
     service's error when no DAG or several produce the asset (``LeoflowError``s)."""
     for permission in MATERIALIZE_NEEDS:
         principal = await access.check(permission)
-    async with plane.store.connect() as conn:
-        dag_id = await asset_queries.producing_dag(conn, tenant=principal.tenant,
-                                                   asset_id=asset_id)
+    dag_id = await read(plane.store, asset_queries.producing_dag, tenant=principal.tenant,
+                        asset_id=asset_id)
     return await asset_queries.materialize(
         plane.operations, dag_id=dag_id, conf=None, logical_date=None, run_id=None,
         note=None, partition_key=None, user=principal.username)

@@ -4,7 +4,10 @@ same here as in the Airflow UI a user knows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from leoflow.engine.services.run_views import STATE_PRIORITY, summarize_states
+
+__all__ = ["STATE_COLORS", "STATE_PRIORITY", "square_style", "state_color", "summarize_states",
+           "text_color"]
 
 # Airflow's STATE_COLORS (airflow.settings), as hex so that CSS and Mermaid both take them.
 STATE_COLORS: dict[str, str] = {
@@ -26,14 +29,6 @@ NO_STATE_COLOR = "#ffffff"
 # Text on a state colour: white on the dark ones, black on the light ones.
 DARK_STATES = frozenset({"failed", "success", "queued", "deferred", "awaiting_input"})
 
-# When several instances (a mapped task) share one cell, the cell shows the most telling
-# state, as Airflow's grid does: a failure first, then what is still moving, then the rest.
-STATE_PRIORITY: tuple[str | None, ...] = (
-    "failed", "upstream_failed", "up_for_retry", "up_for_reschedule", "running",
-    "restarting", "awaiting_input", "deferred", "queued", "scheduled", None, "skipped",
-    "success", "removed",
-)
-
 
 def state_color(state: str | None) -> str:
     return STATE_COLORS.get(state or "", NO_STATE_COLOR)
@@ -41,15 +36,6 @@ def state_color(state: str | None) -> str:
 
 def text_color(state: str | None) -> str:
     return "#ffffff" if state in DARK_STATES else "#000000"
-
-
-def summarize_states(states: Iterable[str | None]) -> str | None:
-    """The state that represents several task instances (the mapped ones of one task)."""
-    seen = set(states)
-    for state in STATE_PRIORITY:
-        if state in seen:
-            return state
-    return next(iter(seen), None)
 
 
 def square_style(state: str | None, size: int = 14) -> str:

@@ -1,6 +1,7 @@
 """The IDE's import arrows (DESIGN.md: app → ide → engine): the IDE never imports the
-composition root (``leoflow.app``, which hands it everything) nor the SDK or the agent, and
-reads the store's repositories in one module only (``queries.py``)."""
+composition root (``leoflow.app``, which hands it everything) nor the SDK or the agent.
+That it reaches the store only through the engine's services, without exceptions, is
+``tests/unit/test_boundaries.py``'s rule for the IDE and the API."""
 
 from __future__ import annotations
 
@@ -10,8 +11,6 @@ import pytest
 
 from tests.unit.test_boundaries import PACKAGE, files_of, imported_modules
 
-STORE_READERS = {"queries.py"}
-
 
 @pytest.mark.parametrize("path", files_of("ide"), ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_the_ide_imports_downwards_only(path: Path) -> None:
@@ -19,5 +18,3 @@ def test_the_ide_imports_downwards_only(path: Path) -> None:
         assert not name.startswith(("leoflow.app", "leoflow.sdk", "leoflow.agent")), (path,
                                                                                        name)
         assert name != "leoflow", (path, "'import leoflow' loads the SDK")
-        if name.startswith("leoflow.engine.store"):
-            assert path.name in STORE_READERS, (path, name)
