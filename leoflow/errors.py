@@ -32,10 +32,12 @@ class LocatedError(LeoflowError):
         return f"{where}: {self.message}" if where else self.message
 
 
-class InvariantError(LeoflowError):
+class InvariantError(RuntimeError):
     """Leoflow's own code broke a promise it makes to itself: a bug to report, not a user error.
 
     Raised where a bare ``assert`` used to stand (a row the same transaction just wrote is
     gone, a pipe the process was started with is missing): unlike ``assert`` it still fires
-    under ``python -O``, and its message says which promise was broken.
+    under ``python -O``, and its message says which promise was broken. Not a LeoflowError
+    on purpose: nothing a user did can cause it, so it is never shown as a user's mistake
+    (the API answers 500, the CLI prints the traceback), as the AssertionError was.
     """

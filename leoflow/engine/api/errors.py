@@ -4,6 +4,8 @@ for bad input. Domain errors map to statuses here, so routes stay thin."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -117,7 +119,7 @@ def install_error_handlers(app: FastAPI) -> None:
                             status_code=500)
 
 
-def _jsonable(errors: list[dict]) -> list[dict]:
+def _jsonable(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for error in errors:
         item = {k: v for k, v in error.items() if k in ("type", "loc", "msg", "input")}

@@ -23,7 +23,7 @@ import contextlib
 import errno
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 
@@ -332,8 +332,8 @@ class LogStore:
         """Records written from now on, until ``finish`` (ends at once if finished)."""
         return LogSubscription(await self.bus.subscribe(key.channel, self.subscriber_max_bytes))
 
-    async def tail(self, key: LogKey, offset: int = 0) -> AsyncIterator[tuple[list[LogRecord],
-                                                                              int]]:
+    async def tail(self, key: LogKey, offset: int = 0
+                   ) -> AsyncGenerator[tuple[list[LogRecord], int], None]:
         """Stored records from ``offset``, then live ones until the try finishes, in
         batches with the offset after each: ``async for records, offset in logs.tail(k)``.
 

@@ -13,11 +13,11 @@ import json
 from collections import OrderedDict
 from contextvars import ContextVar
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeGuard, get_args
 
 from pydantic import TypeAdapter
 
-from leoflow.engine.api.models.dag_runs import DAGRunResponse
+from leoflow.engine.api.models.dag_runs import DAGRunResponse, RunState, RunType, TriggeredBy
 from leoflow.engine.api.models.dags import (
     DAGDetailsResponse,
     DAGResponse,
@@ -40,10 +40,12 @@ from leoflow.engine.store.rows import (
     TaskInstanceRow,
     TriggerRow,
 )
+from leoflow.errors import InvariantError
 
-RUN_TYPES = frozenset({"backfill", "scheduled", "manual", "asset_triggered"})
-TRIGGERED_BY = frozenset({"cli", "operator", "rest_api", "ui", "test", "timetable", "asset",
-                          "backfill"})
+# what Airflow's clients know (the response models' literals)
+RUN_TYPES: frozenset[str] = frozenset(get_args(RunType))
+RUN_STATES: frozenset[str] = frozenset(get_args(RunState))
+TRIGGERED_BY: frozenset[str] = frozenset(get_args(TriggeredBy))
 DEFAULT_QUEUE = "default"
 _DURATION = TypeAdapter(timedelta)
 
@@ -71,6 +73,27 @@ class SpecCache:
         return spec
 
 
+def _known_run_type(value: str) -> TypeGuard[RunType]:
+    return value in RUN_TYPES
+
+
+def _known_trigger(value: str | None) -> TypeGuard[TriggeredBy]:
+    return value in TRIGGERED_BY
+
+
+def _known_state(value: str) -> TypeGuard[RunState]:
+    return value in RUN_STATES
+
+
+def _run_state(run: DagRunRow) -> RunState:
+    """A run's state as the API spells it: the store writes no other."""
+    state = run.state
+    if not _known_state(state):
+        raise InvariantError(f"DAG run {run.dag_id}/{run.run_id} is in state {state!r}, "
+                             f"not one of {sorted(RUN_STATES)}")
+    return state
+
+
 def display_name(dag_id: str, spec: DagSpec | None) -> str:
     if spec is not None:
         name = spec.raw.get("dag_display_name")
@@ -81,7 +104,8 @@ def display_name(dag_id: str, spec: DagSpec | None) -> str:
 
 def task_display_name(task_id: str, task: TaskSpec | None, spec: DagSpec | None) -> str:
     if spec is not None and task is not None:
-        raw = next((t for t in spec.raw.get("tasks", ()) if t.get("task_id") == task_id), {})
+        raw: dict[str, Any] = next(
+            (t for t in spec.raw.get("tasks", ()) if t.get("task_id") == task_id), {})
         name = raw.get("task_display_name")
         if isinstance(name, str) and name:
             return name
@@ -238,9 +262,9 @@ def dag_run_response(run: DagRunRow, version: DagVersionRow | None,
         last_scheduling_decision=run.last_scheduling_decision,
         # operator_triggered (3.3) and asset_materialization (3.2) are unknown to older
         # clients; both are runs someone asked for, i.e. manual ones.
-        run_type=run.run_type if run.run_type in RUN_TYPES else "manual",
-        state=run.state,
-        triggered_by=run.triggered_by if run.triggered_by in TRIGGERED_BY else None,
+        run_type=run.run_type if _known_run_type(run.run_type) else "manual",
+        state=_run_state(run),
+        triggered_by=run.triggered_by if _known_trigger(run.triggered_by) else None,
         triggering_user_name=run.triggering_user_name,
         conf=run.conf if isinstance(run.conf, dict) else None,
         note=run.note,

@@ -29,6 +29,7 @@ from leoflow.engine.api.security import api_context, require
 from leoflow.engine.auth.permissions import EDIT_RUNS, READ, Principal
 from leoflow.engine.services.hitl import HitlDetail, HitlService, Responder, scheduler_nudge
 from leoflow.engine.store.hitl import HitlRow
+from leoflow.errors import InvariantError
 
 router = APIRouter(prefix="/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}",
                    tags=["Task Instance"], dependencies=[Depends(no_nul)])
@@ -146,7 +147,9 @@ async def update_hitl_detail(
                             role=principal.role),
         dag_id=dag_id, run_id=dag_run_id, task_id=task_id, map_index=map_index,
         chosen_options=body.chosen_options, params_input=body.params_input)
-    assert row.responded_at is not None
+    if row.responded_at is None:  # answer() returns the row it has just answered
+        raise InvariantError(f"the answer to {dag_id}/{dag_run_id}/{task_id}[{map_index}] "
+                             "was stored without its time")
     return HITLDetailResponse(
         responded_by=HITLUser(id=principal.username, name=principal.username),
         responded_at=row.responded_at, chosen_options=list(row.chosen_options or []),

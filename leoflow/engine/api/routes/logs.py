@@ -64,12 +64,14 @@ def decode_token(token: str) -> int:
 
 def message(record: LogRecord) -> dict[str, Any]:
     """A stored line as Airflow's structured log message (stdout at info level, stderr at
-    error level, as the task SDK logs them)."""
-    return StructuredLogMessage(
-        timestamp=record.timestamp, event=record.event,
-        level="error" if record.stream == "stderr" else "info",
-        logger=LOGGERS.get(record.stream, record.stream), stream=record.stream,
-    ).model_dump(mode="json")
+    error level, as the task SDK logs them). Validated from a dict: the stored ISO text
+    becomes the model's datetime, and level, logger and stream are extra keys the model
+    allows but does not declare."""
+    return StructuredLogMessage.model_validate({
+        "timestamp": record.timestamp, "event": record.event,
+        "level": "error" if record.stream == "stderr" else "info",
+        "logger": LOGGERS.get(record.stream, record.stream), "stream": record.stream,
+    }).model_dump(mode="json")
 
 
 def negotiate(accept: str) -> str:

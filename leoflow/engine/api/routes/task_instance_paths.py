@@ -23,7 +23,7 @@ from leoflow.engine.store import dags
 from leoflow.engine.store.rows import DagRunRow
 
 
-class _SignedInt(Convertor):  # type: ignore[type-arg]
+class _SignedInt(Convertor[int]):
     regex = "-?[0-9]+"
 
     def convert(self, value: str) -> int:

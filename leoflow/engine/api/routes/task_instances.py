@@ -121,7 +121,9 @@ class TIFilters:
 
 
 async def _list(ctx: ApiContext, conn: AsyncConnection, principal: Principal, page: Page,
-                filters: TIFilters, **scope: object) -> TaskInstanceCollectionResponse:
+                filters: TIFilters, *, dag_id: str | None, run_id: str | None,
+                task_ids: list[str] | None = None,
+                mapped_only: bool = False) -> TaskInstanceCollectionResponse:
     if filters.nothing:
         return TaskInstanceCollectionResponse(task_instances=[], total_entries=0)
     order = filters.order
@@ -129,13 +131,14 @@ async def _list(ctx: ApiContext, conn: AsyncConnection, principal: Principal, pa
         order = ["run_after", "task_id", "map_index"]
     try:
         result = await listings.list_task_instances(
-            conn, tenant=principal.tenant, task_ids=scope.pop("task_ids", filters.task_ids),
+            conn, tenant=principal.tenant, dag_id=dag_id, run_id=run_id,
+            task_ids=filters.task_ids if task_ids is None else task_ids,
             state=filters.state, pool=filters.pool, executor=filters.executor,
             operator=filters.operator, try_number=filters.try_number,
             map_index=filters.map_index, version_number=filters.version_number,
             dag_id_pattern=filters.dag_id_pattern, run_id_pattern=filters.run_id_pattern,
             task_id_pattern=filters.task_id_pattern, ranges=filters.ranges, order=order,
-            limit=page.limit, offset=page.offset, **scope)  # type: ignore[arg-type]
+            mapped_only=mapped_only, limit=page.limit, offset=page.offset)
     except UnknownOrderField as exc:
         raise bad_order(exc) from None
     collection = await ti_responses(ctx, conn, result.items)

@@ -7,7 +7,8 @@ sees exactly what tasks pulled. ``value`` is the stored JSON value, natively; wi
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, TypedDict
 
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -37,7 +38,22 @@ router = APIRouter(prefix="/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstan
 MapIndexQuery = Annotated[int, Query(ge=INT32_MIN, le=INT32_MAX)]
 
 
-def _fields(entry: XComEntry, run: DagRunRow, spec: DagSpec | None) -> dict[str, object]:
+class _Fields(TypedDict):
+    """What the three XCom response models share."""
+
+    key: str
+    timestamp: datetime
+    logical_date: datetime | None
+    map_index: int
+    task_id: str
+    dag_id: str
+    run_id: str
+    dag_display_name: str
+    task_display_name: str
+    run_after: datetime
+
+
+def _fields(entry: XComEntry, run: DagRunRow, spec: DagSpec | None) -> _Fields:
     return {
         "key": entry.key,
         "timestamp": entry.created_at or run.run_after,
