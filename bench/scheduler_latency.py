@@ -97,12 +97,12 @@ def lattice_document(width: int = LATTICE_WIDTH, depth: int = LATTICE_DEPTH) -> 
 
 async def _with_scheduler(url: str, body: Callable[..., Any]) -> Any:
     from leoflow.engine.scheduler.loop import Scheduler
-    from leoflow.engine.services import Operations
+    from leoflow.engine.services import Operations, assets
     from leoflow.engine.store import Store
 
     store = await Store.open(url, auto_migrate=True)
     executor = _StampingExecutor()
-    scheduler = Scheduler(store, {"bench": executor})
+    scheduler = Scheduler(store, {"bench": executor}, assets=assets)
     await scheduler.start()
     try:
         return await body(store, executor, scheduler, Operations(store, scheduler))

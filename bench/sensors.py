@@ -113,11 +113,12 @@ async def _full(n: int) -> dict[str, Any]:
     from sqlalchemy import select
 
     from leoflow.engine.scheduler.loop import Scheduler
+    from leoflow.engine.services import assets
     from leoflow.engine.store import Store, tables
 
     with tempfile.TemporaryDirectory() as tmp:
         store = await Store.open(f"sqlite+aiosqlite:///{tmp}/w5.db", auto_migrate=True)
-        scheduler = Scheduler(store, {"none": _NoExecutor()}, parallelism=32)
+        scheduler = Scheduler(store, {"none": _NoExecutor()}, assets=assets, parallelism=32)
         await scheduler.start()
         setup_started = time.monotonic()
         # The moments are fixed before the runs exist (they are the runs' conf), so the
@@ -196,11 +197,12 @@ async def _runner(n: int) -> dict[str, Any]:
 
 async def _idle(n: int) -> dict[str, Any]:
     from leoflow.engine.scheduler.loop import Scheduler
+    from leoflow.engine.services import assets
     from leoflow.engine.store import Store
 
     with tempfile.TemporaryDirectory() as tmp:
         store = await Store.open(f"sqlite+aiosqlite:///{tmp}/w5.db", auto_migrate=True)
-        scheduler = Scheduler(store, {"none": _NoExecutor()}, parallelism=32)
+        scheduler = Scheduler(store, {"none": _NoExecutor()}, assets=assets, parallelism=32)
         await scheduler.start()
         far = datetime.now(UTC) + timedelta(days=1)
         await _defer_many(store, scheduler, n, [far] * n)

@@ -36,7 +36,7 @@ from leoflow.engine.executors.task_environment import PreparingExecutor
 from leoflow.engine.ha import LeaderElector, SchedulerRelay, asyncpg_connector
 from leoflow.engine.logs import LogKey, LogStore, RedisLogBus
 from leoflow.engine.scheduler.loop import Scheduler
-from leoflow.engine.services import Operations
+from leoflow.engine.services import Operations, assets
 from leoflow.engine.services.cross_dag import CrossDagRuns
 from leoflow.engine.spec.model import DagSpec, TaskSpec, iter_xcom_refs
 from leoflow.engine.store import Store, dags, runs, tokens
@@ -381,7 +381,7 @@ async def start_control_plane(
         # A fresh scheduler for each term of leadership (see elected()): nothing in memory
         # from an earlier term (views, slots, timers) outlives the state it was built from.
         made = Scheduler(
-            store, executors, parallelism=parallelism, listeners=listeners,
+            store, executors, assets=assets, parallelism=parallelism, listeners=listeners,
             executor_for=lambda task: "http" if task.operator == "http" else default_executor,
             trigger_logs=logs, connection_lookup=trigger_connection,
             triggerer_id=settings.replica_id)

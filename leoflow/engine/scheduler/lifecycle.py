@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leoflow.engine.scheduler.admission import Admission, Slots
+from leoflow.engine.scheduler.asset_events import AssetEvents
 from leoflow.engine.scheduler.cron import Schedules
 from leoflow.engine.scheduler.decisions import TIKey, evaluate_run
 from leoflow.engine.scheduler.run_inputs import mapped_lengths
@@ -30,7 +31,6 @@ from leoflow.engine.scheduler.run_views import (
 from leoflow.engine.scheduler.timers import Timers
 from leoflow.engine.scheduler.tries import Tries
 from leoflow.engine.scheduler.work_items import Batch, Cancel, RunItem, RunTimeoutItem
-from leoflow.engine.services.assets import record_task_success
 from leoflow.engine.spec.model import TaskSpec
 from leoflow.engine.store import runs, task_instances
 from leoflow.engine.store.task_instances import NewTaskInstance
@@ -44,13 +44,14 @@ class Lifecycle:
     """Moves runs (see the module docstring)."""
 
     def __init__(self, views: RunViews, slots: Slots, timers: Timers, tries: Tries,
-                 admission: Admission, schedules: Schedules) -> None:
+                 admission: Admission, schedules: Schedules, assets: AssetEvents) -> None:
         self._views = views
         self._slots = slots
         self._timers = timers
         self._tries = tries
         self._admission = admission
         self._schedules = schedules
+        self._assets = assets
         self._waiting_runs: dict[str, set[int]] = {}  # queued runs at max_active_runs
 
     def take_waiting(self, dag_id: str) -> set[int]:
@@ -116,7 +117,7 @@ class Lifecycle:
                                             next_retry_at=None, waiting_reason=None)
                     await task_instances.record_try_of(conn, row)
                     if task_spec.outlets:  # an EmptyOperator with outlets emits events too
-                        batch.asset_runs.update(await record_task_success(
+                        batch.asset_runs.update(await self._assets.record_task_success(
                             conn, run=view.run, ti=row, task=task_spec, outlet_events=None,
                             now=now))
                     states[key] = "success"

@@ -39,6 +39,7 @@ from typing import Any
 from leoflow.engine.clock import Clock, SystemClock
 from leoflow.engine.executors.base import Executor, ExecutorEvent, TaskLaunch
 from leoflow.engine.scheduler.admission import Admission, Occupant, Slots, launch_of
+from leoflow.engine.scheduler.asset_events import AssetEvents
 from leoflow.engine.scheduler.batching import WorkQueue
 from leoflow.engine.scheduler.cron import Schedules
 from leoflow.engine.scheduler.deferral import Deferral
@@ -62,7 +63,6 @@ from leoflow.engine.scheduler.work_items import (
     coalesce,
     collect,
 )
-from leoflow.engine.services.assets import create_event
 from leoflow.engine.spec.model import TaskSpec
 from leoflow.engine.store import Store, dags, runs, task_instances
 from leoflow.engine.store.rows import TaskInstanceRow
@@ -79,10 +79,12 @@ class Scheduler:
     """Moves runs and task instances; see the module docstring.
 
     ``executors`` maps an executor name to an executor; ``executor_for`` picks the name for a
-    task (default: the first executor). ``parallelism`` caps task instances queued or running
-    across all DAGs. ``listeners`` are called after each commit with ``(kind, data)`` for
-    ``run.running``, ``run.finished``, ``ti.queued``, ``ti.running``, ``ti.finished``,
-    ``ti.deferred``, ``ti.rescheduled``.
+    task (default: the first executor). ``assets`` are the asset rules a successful try and
+    the asset watchers apply (``leoflow.engine.services.assets``; see ``asset_events``).
+    ``parallelism`` caps task instances queued or running across all DAGs. ``listeners``
+    are called after each commit with ``(kind, data)`` for ``run.running``,
+    ``run.finished``, ``ti.queued``, ``ti.running``, ``ti.finished``, ``ti.deferred``,
+    ``ti.rescheduled``.
 
     ``trigger_logs`` receives what triggers do (the try's log, lines ``trigger: ...``);
     ``connection_lookup(tenant, conn_id)`` resolves HTTP triggers' connections (default: the
@@ -90,7 +92,7 @@ class Scheduler:
     """
 
     def __init__(self, store: Store, executors: Mapping[str, Executor], *,
-                 clock: Clock | None = None, parallelism: int = 32,
+                 assets: AssetEvents, clock: Clock | None = None, parallelism: int = 32,
                  executor_for: Callable[[TaskSpec], str] | None = None,
                  listeners: Iterable[Callable[[str, dict[str, Any]], None]] = (),
                  trigger_logs: TriggerLogSink | None = None,
@@ -113,9 +115,9 @@ class Scheduler:
         self.triggers = TriggerRunner(store, self.clock, on_event=self._trigger_fired,
                                       logs=trigger_logs, connection_lookup=connection_lookup,
                                       triggerer_id=triggerer_id, max_polls=max_trigger_polls)
-        self.watchers = AssetWatchers(store, self.clock, emit=create_event,
+        self.watchers = AssetWatchers(store, self.clock, emit=assets.create_event,
                                       wake_run=self.wake_run)  # leader only, as triggers
-        tries = Tries(self.views, self.slots, self.timers)
+        tries = Tries(self.views, self.slots, self.timers, assets)
         deferral = Deferral(self.views, tries, triggerer_id=self.triggers.triggerer_id,
                             connection_lookup=self.triggers.connection_lookup)
         self.schedules = Schedules(self.views, self.timers)
@@ -123,7 +125,7 @@ class Scheduler:
         self.deferral = deferral
         self.lifecycle = Lifecycle(self.views, self.slots, self.timers, tries,
                                    Admission(self.slots, self.views, deferral.wait_from_start,
-                                             self._executor_for), self.schedules)
+                                             self._executor_for), self.schedules, assets)
 
     @property
     def parallelism(self) -> int:

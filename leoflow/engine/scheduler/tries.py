@@ -16,11 +16,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leoflow.engine.scheduler.admission import Slots
+from leoflow.engine.scheduler.asset_events import AssetEvents
 from leoflow.engine.scheduler.retry import next_retry_at
 from leoflow.engine.scheduler.run_views import RunView, RunViews
 from leoflow.engine.scheduler.timers import Timers
 from leoflow.engine.scheduler.work_items import Batch
-from leoflow.engine.services.assets import record_task_success
 from leoflow.engine.spec.model import TaskSpec
 from leoflow.engine.store import task_instances
 from leoflow.engine.store.rows import TaskInstanceRow
@@ -29,10 +29,12 @@ from leoflow.engine.store.rows import TaskInstanceRow
 class Tries:
     """Ends tries (see the module docstring)."""
 
-    def __init__(self, views: RunViews, slots: Slots, timers: Timers) -> None:
+    def __init__(self, views: RunViews, slots: Slots, timers: Timers,
+                 assets: AssetEvents) -> None:
         self._views = views
         self._slots = slots
         self._timers = timers
+        self._assets = assets
 
     def free(self, ti_id: str) -> None:
         """The try no longer holds slots nor runs against its execution_timeout."""
@@ -59,7 +61,7 @@ class Tries:
         row = await self._views.write(conn, batch, view, ti, state, **changes)
         await task_instances.record_try_of(conn, row, error=error)
         if state == "success" and task.outlets:  # asset events, in this transaction
-            batch.asset_runs.update(await record_task_success(
+            batch.asset_runs.update(await self._assets.record_task_success(
                 conn, run=view.run, ti=row, task=task, outlet_events=outlet_events, now=now))
         self.free(ti.id)
         batch.emit("ti.finished", {

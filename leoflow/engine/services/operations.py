@@ -13,8 +13,8 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from leoflow.engine.clock import Clock, SystemClock
 from leoflow.engine.scheduler import timetable
-from leoflow.engine.scheduler.clock import Clock, SystemClock
 from leoflow.engine.scheduler.setup_teardown import SetupTeardownGraph
 from leoflow.engine.scheduler.states import DagRunType
 from leoflow.engine.services import assets

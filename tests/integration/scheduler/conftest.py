@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from leoflow.engine.clock import ManualClock
 from leoflow.engine.scheduler.loop import Scheduler
-from leoflow.engine.services import Operations
+from leoflow.engine.services import Operations, assets
 from leoflow.engine.spec.canonical import with_content_hash
 from leoflow.engine.store import Store, audit, runs, tables, task_instances, xcom
 from leoflow.engine.store.rows import AuditLogRow, DagRunRow, TaskInstanceRow
@@ -137,7 +137,8 @@ async def make_harness(url: str, clock: ManualClock, executor: ScriptedExecutor,
                        parallelism: int = 32, store: Store | None = None) -> Harness:
     """A started scheduler on ``url`` (or on an open ``store``: a restart)."""
     store = store or await Store.open(url, auto_migrate=True)
-    scheduler = Scheduler(store, {"scripted": executor}, clock=clock, parallelism=parallelism)
+    scheduler = Scheduler(store, {"scripted": executor}, assets=assets, clock=clock,
+                          parallelism=parallelism)
     await scheduler.start()
     h = Harness(store, clock, executor, scheduler, Operations(store, scheduler, clock=clock))
     await h.settle()

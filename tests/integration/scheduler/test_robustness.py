@@ -91,7 +91,7 @@ async def test_an_item_that_keeps_failing_is_dropped_and_the_loop_goes_on(harnes
 async def test_listeners_hear_of_changes_after_the_commit(migrated_sqlite_url, clock, executor,
                                                           listener_fails):
     from leoflow.engine.scheduler.loop import Scheduler
-    from leoflow.engine.services import Operations
+    from leoflow.engine.services import Operations, assets
     from leoflow.engine.store import Store
     from tests.integration.scheduler.conftest import Harness
 
@@ -103,7 +103,8 @@ async def test_listeners_hear_of_changes_after_the_commit(migrated_sqlite_url, c
             raise RuntimeError("a listener's bug must not stop the scheduler")
 
     store = await Store.open(migrated_sqlite_url, auto_migrate=True)
-    scheduler = Scheduler(store, {"scripted": executor}, clock=clock, listeners=[listener])
+    scheduler = Scheduler(store, {"scripted": executor}, assets=assets, clock=clock,
+                          listeners=[listener])
     await scheduler.start()
     h = Harness(store, clock, executor, scheduler, Operations(store, scheduler, clock=clock))
     try:

@@ -153,13 +153,14 @@ async def test_every_poll_and_the_firing_are_in_the_trys_log(migrated_sqlite_url
                                                              executor, tmp_path: Path):
     from leoflow.engine.logs import LogKey, LogStore
     from leoflow.engine.scheduler.loop import Scheduler
-    from leoflow.engine.services import Operations
+    from leoflow.engine.services import Operations, assets
     from leoflow.engine.store import Store
     from tests.integration.scheduler.conftest import Harness
 
     store = await Store.open(migrated_sqlite_url)
     logs = LogStore(tmp_path / "logs")
-    scheduler = Scheduler(store, {"scripted": executor}, clock=clock, trigger_logs=logs)
+    scheduler = Scheduler(store, {"scripted": executor}, assets=assets, clock=clock,
+                          trigger_logs=logs)
     await scheduler.start()
     h = Harness(store, clock, executor, scheduler, Operations(store, scheduler, clock=clock))
     try:
