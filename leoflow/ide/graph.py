@@ -9,7 +9,7 @@ and labelled with the task id; ``node_task_id`` maps a clicked node back.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from leoflow.engine.spec.model import DagSpec
@@ -79,8 +79,8 @@ def mermaid(graph: Graph, states: Mapping[str, str | None] | None = None, *,
     for up, down in graph.edges():
         if up not in nodes:
             continue
-        label = graph.edge_labels.get((up, down))
-        arrow = f"-->|{_label(label)}|" if label else "-->"
+        edge_label = graph.edge_labels.get((up, down))
+        arrow = f"-->|{_label(edge_label)}|" if edge_label else "-->"
         lines.append(f"  {nodes[up]} {arrow} {nodes[down]}")
     used: dict[str, list[str]] = {}
     for task in graph.tasks:
@@ -96,7 +96,7 @@ def mermaid(graph: Graph, states: Mapping[str, str | None] | None = None, *,
     return "\n".join(lines)
 
 
-def layers(graph: Graph) -> list[Sequence[str]]:
+def layers(graph: Graph) -> list[list[str]]:
     """Tasks by depth (longest path from a root): the order the grid lists them in."""
     depth: dict[str, int] = {}
     by_id = {t.task_id: t for t in graph.tasks}

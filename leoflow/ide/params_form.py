@@ -125,7 +125,7 @@ def field_value(field: ParamField, raw: Any) -> Any:
         return raw
     try:
         return json.loads(raw) if isinstance(raw, str) else raw
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise ParamValueError(field.name, f"is not valid JSON: {exc.msg} (line {exc.lineno})"
                               ) from None
 
@@ -136,7 +136,7 @@ def parse_conf(text: str) -> dict[str, Any]:
         return {}
     try:
         value = json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise ParamValueError("conf", f"is not valid JSON: {exc.msg} (line {exc.lineno}, "
                                       f"column {exc.colno})") from None
     if not isinstance(value, dict):
