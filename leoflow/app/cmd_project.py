@@ -16,7 +16,7 @@ from leoflow.engine.safe_files import write_file
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     init = sub.add_parser(
         "init", help="scaffold a new DAG project (dag.py + leoflow.yaml)",
         description="Create a folder with a starter dag.py, leoflow.yaml and .gitignore. "
