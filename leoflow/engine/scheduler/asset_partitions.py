@@ -45,7 +45,7 @@ import logging
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 from zoneinfo import ZoneInfo
 
 from leoflow.engine.scheduler.asset_conditions import Resolver, evaluate, leaf_assets, leaves
@@ -78,9 +78,10 @@ class Plan:
     problems: list[str] = field(default_factory=list)
 
 
-def is_asset_partitioned(partition: Mapping[str, Any] | None) -> bool:
+def is_asset_partitioned(partition: Mapping[str, Any] | None
+                         ) -> TypeGuard[Mapping[str, Any]]:
     """Whether runs are keyed by their upstream events' partitions."""
-    return bool(partition) and partition.get("kind") == "assets"  # type: ignore[union-attr]
+    return partition is not None and partition.get("kind") == "assets"
 
 
 def mapper_refs(partition: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
@@ -142,7 +143,6 @@ def plan_runs(partition: Mapping[str, Any] | None, condition: Any, queued: Seque
             plan.runs.append((None, [q.event_id for q in keyless]))
             plan.settled = [q.event_id for q in queued]
         return plan
-    assert partition is not None
     try:
         mappers = Mappers(partition, resolver)
     except MapperError as exc:  # the compiler checks these; an old dag.json may not be
@@ -216,7 +216,6 @@ def partition_date(partition: Mapping[str, Any] | None, condition: Any,
     keys without a time meaning or when mappers disagree."""
     if key is None or not is_asset_partitioned(partition) or not condition:
         return None
-    assert partition is not None
     try:
         default = mapper(partition.get("default_mapper") or IDENTITY)
         config = [(entry["ref"], mapper(entry.get("mapper")))
@@ -261,6 +260,10 @@ def cron_partition_key(schedule: Any, logical_date: datetime | None) -> str | No
         from leoflow.engine.scheduler import timetable  # the cron clock of the schedule
 
         expression = getattr(schedule, "cron", None) or getattr(schedule, "expression", None)
+        if not isinstance(expression, str):  # the compiler pairs a cron partition with one
+            raise timetable.InvalidSchedule(
+                "a cron partition's run_offset needs the schedule's cron expression",
+                field="schedule.partition.run_offset")
         clock = timetable._Cron(timetable.CRON_PRESETS.get(expression, expression),
                                 tz)
         step = clock.get_next if offset > 0 else clock.get_prev

@@ -81,7 +81,8 @@ def literal_expansion_length(task: TaskSpec) -> int | None:
 
 def _tag(encoded: Any) -> str | None:
     if isinstance(encoded, Mapping) and len(encoded) == 1:
-        return next(iter(encoded))
+        tag = next(iter(encoded))  # {"xcom": ...}, {"param": ...}: a JSON key, so a str
+        return tag if isinstance(tag, str) else None
     return None
 
 

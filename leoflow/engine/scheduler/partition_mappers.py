@@ -200,6 +200,22 @@ class Mapper:
     def is_rollup(self) -> bool:
         return self.kind == "rollup"
 
+    # the parts a rollup and a fan-out are built with (mapper() refuses either without them)
+    def _upstream(self) -> Mapper:
+        if self.upstream_mapper is None:
+            raise MapperError(f"a {self.kind} mapper has no upstream_mapper")
+        return self.upstream_mapper
+
+    def _downstream(self) -> Mapper:
+        if self.downstream_mapper is None:
+            raise MapperError(f"a {self.kind} mapper has no downstream_mapper")
+        return self.downstream_mapper
+
+    def _window(self) -> Window:
+        if self.window is None:
+            raise MapperError(f"a {self.kind} mapper has no window")
+        return self.window
+
     @property
     def tz(self) -> tzinfo:
         return ZoneInfo(self.timezone)
@@ -238,15 +254,14 @@ class Mapper:
                 keys = [k for current in keys for k in child.to_downstream(current)]
             return keys
         if self.kind == "rollup":
-            assert self.upstream_mapper is not None
-            return self.upstream_mapper.to_downstream(key)
+            return self._upstream().to_downstream(key)
         if self.kind == "fan_out":
-            assert self.upstream_mapper and self.window and self.downstream_mapper
-            formatted = self.upstream_mapper.to_downstream(key)
+            upstream, downstream = self._upstream(), self._downstream()
+            formatted = upstream.to_downstream(key)
             if len(formatted) != 1:
                 raise ValueError("FanOutMapper.upstream_mapper must produce a single key")
-            coarse = self.upstream_mapper.decode(formatted[0])
-            return [self.downstream_mapper.render(m) for m in self.window.members(coarse)]
+            coarse = upstream.decode(formatted[0])
+            return [downstream.render(m) for m in self._window().members(coarse)]
         raise MapperError(f"unknown mapper kind {self.kind!r}")  # pragma: no cover
 
     def _parse(self, key: str) -> datetime:
@@ -305,14 +320,17 @@ class Mapper:
         """A window member as the key an upstream producer emits (``input_format``)."""
         if not self.temporal:
             return str(decoded)
-        naive = decoded.astimezone(self.tz).replace(tzinfo=None) if decoded.tzinfo else decoded
+        naive: datetime = (decoded.astimezone(self.tz).replace(tzinfo=None) if decoded.tzinfo
+                           else decoded)
         return naive.replace(tzinfo=self.tz).strftime(self.input_format)
 
     def to_upstream(self, downstream_key: str) -> frozenset[str]:
         """Every upstream key a rollup's downstream key needs."""
-        assert self.is_rollup and self.upstream_mapper and self.window
-        start = self.upstream_mapper.decode(downstream_key)
-        return frozenset(self.upstream_mapper.encode(m) for m in self.window.members(start))
+        if not self.is_rollup:
+            raise MapperError(f"only a rollup maps a key to upstream keys, not a {self.kind}")
+        upstream = self._upstream()
+        start = upstream.decode(downstream_key)
+        return frozenset(upstream.encode(m) for m in self._window().members(start))
 
     def to_partition_date(self, downstream_key: str) -> datetime | None:
         """The aware start of the period ``downstream_key`` names, or ``None``."""
@@ -320,11 +338,9 @@ class Mapper:
             start = self._normalize(self.decode(downstream_key))
             return start if start.tzinfo else start.replace(tzinfo=self.tz)
         if self.kind == "rollup":
-            assert self.upstream_mapper is not None
-            return self.upstream_mapper.to_partition_date(downstream_key)
+            return self._upstream().to_partition_date(downstream_key)
         if self.kind == "fan_out":
-            assert self.downstream_mapper is not None
-            return self.downstream_mapper.to_partition_date(downstream_key)
+            return self._downstream().to_partition_date(downstream_key)
         if self.kind == "chain":
             return self.mappers[-1].to_partition_date(downstream_key)
         if self.kind == "product":

@@ -131,7 +131,7 @@ def next_run(
         last=_aware(last_logical_date, tz),
         earliest=_aware(start_date, tz),
         latest=_aware(end_date, tz),
-        now=_aware(now, tz),
+        now=_utc(now, tz),
         catchup=catchup,
     )
 
@@ -157,7 +157,7 @@ def runs_between(
     while len(runs) < limit:
         info = next_run(schedule, start_date=start_date, end_date=end_date,
                         last_logical_date=last, now=now, catchup=catchup)
-        if info is None or info.run_after > _aware(now, timezone_of(schedule)):
+        if info is None or info.run_after > _utc(now, timezone_of(schedule)):
             break
         if runs and info.logical_date <= runs[-1].logical_date:  # pragma: no cover - guard
             break
@@ -174,8 +174,7 @@ def manual_data_interval(schedule: Schedule, logical_date: datetime | None) -> D
     if logical_date is None:
         return None
     tz = timezone_of(schedule)
-    at = _aware(logical_date, tz)
-    assert at is not None
+    at = _utc(logical_date, tz)
     tt = _timetable(schedule)
     if tt is None:
         return DataInterval(at, at)
@@ -429,8 +428,11 @@ class _DataIntervalDelta(_DataInterval):
 
 
 def _aware(value: datetime | None, tz: tzinfo) -> datetime | None:
-    if value is None:
-        return None
+    return None if value is None else _utc(value, tz)
+
+
+def _utc(value: datetime, tz: tzinfo) -> datetime:
+    """``value`` in UTC; a naive one is a wall-clock time in ``tz``."""
     if value.tzinfo is None:
         value = _make_aware(value, tz)
     return value.astimezone(UTC)
