@@ -157,7 +157,7 @@ async def expression_with_ids(conn: AsyncConnection, *, tenant: str,
         for key in ("all", "any"):
             if key in node:
                 return {key: [expand(child) for child in node[key]]}
-        return _plain(node)
+        return {k: _plain(v) for k, v in node.items()}
 
     return expand(condition)
 

@@ -97,10 +97,10 @@ async def resolver_for(conn: AsyncConnection, *, tenant: str, condition: Any) ->
     by_name: dict[str, int] = {}
     by_uri: dict[str, set[int]] = {}
     if names or uris:
-        rows = await conn.execute(select(asset.c.id, asset.c.name, asset.c.uri).where(
+        found = await conn.execute(select(asset.c.id, asset.c.name, asset.c.uri).where(
             asset.c.tenant == tenant,
             or_(asset.c.name.in_(sorted(names)), asset.c.uri.in_(sorted(uris)))))
-        for r in rows:
+        for r in found:
             by_name[r.name] = r.id
             by_uri.setdefault(r.uri, set()).add(r.id)
     return Resolver(by_name=by_name, by_uri={k: frozenset(v) for k, v in by_uri.items()},

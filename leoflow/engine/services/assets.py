@@ -48,6 +48,7 @@ from leoflow.engine.store import DuplicateRunError, dags, runs
 from leoflow.engine.store import assets as st
 from leoflow.engine.store.rows import AssetEventRow, AssetRow, DagRunRow, TaskInstanceRow
 from leoflow.engine.store.tables import dag_run, dag_run_asset_event
+from leoflow.errors import InvariantError
 
 log = logging.getLogger("leoflow.assets")
 
@@ -244,7 +245,8 @@ async def create_event(conn: AsyncConnection, *, tenant: str, asset_id: int,
         source_map_index=source_map_index, partition_key=partition_key, timestamp=now)
     created = await _queue_and_trigger(conn, tenant, [(event_id, row, partition_key)], now)
     event = await st.get_event(conn, event_id)
-    assert event is not None
+    if event is None:  # inserted by this very transaction
+        raise InvariantError(f"asset event {event_id} was just stored but cannot be read back")
     return event, created
 
 
@@ -338,7 +340,8 @@ async def _spec(conn: AsyncConnection, version_id: str) -> DagSpec:
     spec = _specs.get(version_id)
     if spec is None:
         version = await dags.get_version(conn, version_id)
-        assert version is not None  # the DAG row points at it (foreign key)
+        if version is None:  # the DAG row points at it (foreign key)
+            raise InvariantError(f"DAG version {version_id} is referenced but not stored")
         spec = DagSpec.from_json(version.spec)
         _specs[version_id] = spec
         if len(_specs) > SPEC_CACHE_SIZE:

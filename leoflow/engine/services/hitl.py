@@ -22,6 +22,7 @@ from leoflow.engine.store import Store, audit, dags, runs, task_instances
 from leoflow.engine.store import hitl as hitl_rows
 from leoflow.engine.store.hitl import HitlRow
 from leoflow.engine.store.rows import TaskInstanceRow
+from leoflow.errors import InvariantError
 
 ADMIN_ROLE = "admin"
 
@@ -122,7 +123,9 @@ class HitlService:
                                      map_index=map_index, occurred_at=now,
                                      extra={"chosen_options": chosen})
             answered = await hitl_rows.get_request(conn, ti.id)
-        assert answered is not None
+        if answered is None:  # answered by this very transaction
+            raise InvariantError(f"the Human-in-the-loop request of {ti.id} was just answered "
+                                 "but cannot be read back")
         if self.nudge is not None:
             self.nudge(ti.id)
         return answered

@@ -44,6 +44,7 @@ from leoflow.engine.store import (
 )
 from leoflow.engine.store.rows import DagRow, DagRunRow, DagVersionRow, TaskInstanceRow
 from leoflow.engine.store.task_instances import NewTaskInstance
+from leoflow.errors import InvariantError
 
 FINISHED_TI = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
 IN_FLIGHT_TI = frozenset({"queued", "running"})
@@ -277,7 +278,9 @@ class Operations:
         async with self.store.begin() as conn:
             run = await self._run(conn, dag_id, run_id)
             old = await dags.get_version(conn, run.dag_version_id)
-            assert old is not None  # runs reference their version (foreign key)
+            if old is None:  # runs reference their version (foreign key)
+                raise InvariantError(f"DAG run {dag_id}/{run_id} references DAG version "
+                                     f"{run.dag_version_id}, which is not stored")
             spec = self._spec(old)
             chosen = list(task_ids) if task_ids is not None else list(spec.task_ids)
             unknown = [t for t in chosen if t not in spec.task_ids]
@@ -338,10 +341,13 @@ class Operations:
                                             else f"{task_id}[{map_index}]"])
             await runs.mark_changed(conn, run.id)
             row = await task_instances.set_task_state(conn, ti.id, state, now=now)
+            if row is None:  # deleted by another transaction since it was read
+                raise TaskNotFound(dag_id, [task_id if map_index < 0
+                                            else f"{task_id}[{map_index}]"])
             if ti.state in IN_FLIGHT_TI:
                 await task_instances.record_try(conn, ti.id, error=f"marked {state} by a user")
             consumer_runs: list[int] = []
-            if state == "success" and ti.state != "success" and row is not None:
+            if state == "success" and ti.state != "success":
                 # its outlets' asset events, as Airflow emits them (clearing emits none)
                 version = await dags.get_version(conn, run.dag_version_id)
                 task = self._spec(version).task(task_id) if version else None
@@ -359,7 +365,6 @@ class Operations:
         self.scheduler.wake_run(run.id)
         for consumer_run in consumer_runs:
             self.scheduler.wake_run(consumer_run)
-        assert row is not None
         return row
 
     # -- helpers -------------------------------------------------------------------------------
