@@ -30,8 +30,8 @@ from typing import Any
 
 # Imported here, once, before any fork: what every agent would otherwise import itself.
 import leoflow.agent.agent
-import leoflow.agent.main
 import leoflow.agent.privileges
+from leoflow.agent.main import main as agent_main
 
 
 def child(request: dict[str, Any], fds: Iterable[int]) -> None:
@@ -59,7 +59,7 @@ def child(request: dict[str, Any], fds: Iterable[int]) -> None:
     code: object = 1
     try:
         leoflow.agent.privileges.drop(request.get("user"))  # a tenant's user (isolation.py)
-        code = leoflow.agent.main.main([])
+        code = agent_main([])
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     except BaseException:

@@ -50,7 +50,7 @@ class ReplicaAgentService(AgentService):
         response = await super().Heartbeat(request, context)
         if not response.stop and not self._is_leader():
             ti_id = dict(context.invocation_metadata() or ()).get("x-leoflow-ti")
-            if ti_id:
+            if isinstance(ti_id, str) and ti_id:  # a text key's value (only -bin are bytes)
                 self._heard.add(ti_id)
         return response
 

@@ -168,11 +168,11 @@ def run_compile_child(dag_file: Path, project_dir: Path, *, python: str | None =
             )
             stdout, stderr = BoundedOutput(output_limit), BoundedOutput(output_limit)
             try:
-                finished = _collect(process, {process.stdout: stdout,  # type: ignore[dict-item]
+                finished = _collect(process, {process.stdout: stdout,
                                               process.stderr: stderr}, timeout)
             finally:
                 stray = tree.end(process.pid)
-                _drain(process, {process.stdout: stdout,  # type: ignore[dict-item]
+                _drain(process, {process.stdout: stdout,
                                  process.stderr: stderr})
                 process.wait()
             if stray:

@@ -58,7 +58,7 @@ class CompileTree:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(leader, signal.SIGKILL)
         if self.cgroup is not None:
-            self._kill_cgroup()
+            self._kill_cgroup(self.cgroup)
         for _ in range(_SCAN_ROUNDS):
             found = self._scan(leader)
             if not found:
@@ -86,10 +86,9 @@ class CompileTree:
         self.cgroup = None
 
     # -- cgroup -------------------------------------------------------------------------------
-    def _kill_cgroup(self) -> None:
-        assert self.cgroup is not None
-        kill = self.cgroup / "cgroup.kill"
-        procs = self.cgroup / "cgroup.procs"
+    def _kill_cgroup(self, cgroup: Path) -> None:
+        kill = cgroup / "cgroup.kill"
+        procs = cgroup / "cgroup.procs"
         for _ in range(100):
             pids = _read_pids(procs)
             if not pids:

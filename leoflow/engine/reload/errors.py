@@ -65,11 +65,13 @@ def located(exc: LeoflowError, relative: Callable[[Path], str]) -> ReloadFailure
         path = Path(file)
         file = relative(path if path.is_absolute() else Path.cwd() / path)
     message = (exc.message if isinstance(exc, LocatedError) else "") or str(exc)
-    compiled = isinstance(exc, CompileError)
+    if isinstance(exc, CompileError):
+        kind, traceback = exc.kind, exc.traceback
+    else:
+        kind, traceback = CompileErrorKind.OTHER, ""
     return ReloadFailure(ReloadError(
         file, exc.line if isinstance(exc, LocatedError) else None, message,
-        kind=exc.kind if compiled else CompileErrorKind.OTHER,
-        traceback=exc.traceback if compiled else ""))
+        kind=kind, traceback=traceback))
 
 
 def environment_failure(exc: Exception, project_dir: Path,

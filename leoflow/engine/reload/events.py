@@ -146,6 +146,6 @@ class Listeners:
                 task.add_done_callback(self._listener_done)
 
     def _listener_done(self, task: asyncio.Future[Any]) -> None:
-        self._tasks.discard(task)  # type: ignore[arg-type]
+        self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("a reload listener failed", exc_info=task.exception())

@@ -53,7 +53,7 @@ async def watch(workspace: Path, request: Callable[[Path], Any], *, debounce_ms:
                 workspace, watch_filter=wanted, debounce=debounce_ms,
                 step=step_ms, stop_event=stop, recursive=True,
                 ignore_permission_denied=True):
-            touched = set()
+            touched: set[Path] = set()
             for _change, raw in changes:
                 path = Path(raw)
                 if path.is_dir():  # a folder appeared (mkdir, a copy, a move)

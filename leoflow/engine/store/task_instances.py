@@ -184,7 +184,7 @@ async def get_task_instance_by_id(conn: AsyncConnection, ti_id: str) -> TaskInst
 
 def _state_in(states: Collection[str | None]) -> ColumnElement[bool]:
     named = [s for s in states if s is not None]
-    condition = task_instance.c.state.in_(named)
+    condition: ColumnElement[bool] = task_instance.c.state.in_(named)
     if None in states:
         condition = or_(condition, task_instance.c.state.is_(None))
     return condition

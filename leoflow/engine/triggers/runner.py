@@ -416,15 +416,16 @@ class TriggerRunner:
             await self._flush_logs()
 
     async def _flush_logs(self) -> None:
-        assert self.logs is not None or not self._log_queue
+        logs = self.logs
+        if logs is None:  # then _log queues nothing
+            return
         while self._log_queue:
             key, line, finish = self._log_queue.popleft()
             try:
-                await self.logs.append_lines(key, STREAM, [line],  # type: ignore[union-attr]
-                                             datetime.now(UTC).timestamp())
+                await logs.append_lines(key, STREAM, [line], datetime.now(UTC).timestamp())
                 if finish:
                     # The try's agent is not running: nothing else closes this log now.
-                    await self.logs.finish(key)  # type: ignore[union-attr]
+                    await logs.finish(key)
             except Exception:
                 log.exception("cannot write a trigger line to the log of %s", key)
 
