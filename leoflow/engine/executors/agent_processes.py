@@ -12,7 +12,7 @@ import contextlib
 import os
 import signal
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypedDict
 
 from leoflow.engine.executors.base import TaskLaunch
 from leoflow.engine.executors.isolation import TryUser
@@ -58,7 +58,17 @@ async def terminate(process: AgentProcess) -> None:
         await process.wait()
 
 
-def as_user(user: TryUser | None) -> dict[str, object]:
+class UserStart(TypedDict, total=False):
+    """The keyword arguments of ``create_subprocess_exec`` that start a process as a user."""
+
+    user: int
+    group: int
+    extra_groups: list[int]
+    umask: int
+    cwd: str
+
+
+def as_user(user: TryUser | None) -> UserStart:
     """A plain start's arguments that make the agent run as the try's user."""
     if user is None:
         return {}
