@@ -14,9 +14,12 @@ import json
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from leoflow.errors import LeoflowError
+
+if TYPE_CHECKING:
+    from leoflow.engine.services.container import Services
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -124,12 +127,13 @@ async def run_dag(path: Path, *, conf: dict[str, Any], dag_id: str | None = None
                 finished.set_result(data["state"])
 
         plane = await start_control_plane(settings, listeners=[show])
+        services = plane.services
         try:
-            await plane.operations.register_dag(document, source_code=source,
+            await services.operations.register_dag(document, source_code=source,
                                                 fileloc=str(project.file_of(document["dag_id"])),
                                                 paused_on_create=False)
-            run = await plane.operations.trigger_run(document["dag_id"], conf=conf,
-                                                     triggered_by="cli")
+            run = await services.operations.trigger_run(document["dag_id"], conf=conf,
+                                                        triggered_by="cli")
             target["run_id"] = run.run_id
             say(f"==> run {run.run_id} of {document['dag_id']}")
             try:
@@ -137,7 +141,7 @@ async def run_dag(path: Path, *, conf: dict[str, Any], dag_id: str | None = None
             except TimeoutError:
                 say(f"==> gave up after {timeout:g} s")
                 state = "timeout"
-            results = await _results(plane, run.id)
+            results = await _results(services, run.id)
         finally:
             await plane.stop()
     elapsed = time.monotonic() - started
@@ -169,15 +173,15 @@ def one_off_document(document: dict[str, Any]) -> dict[str, Any]:
                                            "timezone": schedule.get("timezone", "UTC")}})
 
 
-async def _results(plane: Any, dag_run_id: int) -> dict[str, Any]:
+async def _results(services: Services, dag_run_id: int) -> dict[str, Any]:
     """The return value of every task instance that pushed one, in task order."""
     from leoflow.engine.store import task_instances
 
-    async with plane.store.connect() as conn:
+    async with services.store.connect() as conn:
         tis = await task_instances.list_for_run(conn, dag_run_id)
     out: dict[str, Any] = {}
     for ti in tis:
-        found = await plane.xcom.get(dag_run_id, ti.task_id, "return_value", ti.map_index)
+        found = await services.xcom.get(dag_run_id, ti.task_id, "return_value", ti.map_index)
         if found is not None:
             name = ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"
             out[name] = found.value

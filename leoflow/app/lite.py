@@ -352,7 +352,7 @@ class _Lite:
         async def lifespan(app: Any) -> AsyncIterator[Any]:
             async with inner(app) as state:
                 plane = app.state.plane
-                self.reloader.plane = plane
+                self.reloader.plane = plane.services
                 # The workspace is compiled once requests are served (see _announce): the
                 # compile children would otherwise compete with the first page for the CPU.
                 await self.reloader.start(scan=False)

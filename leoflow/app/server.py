@@ -13,9 +13,14 @@ import sys
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from leoflow import __version__
+
+if TYPE_CHECKING:
+    from leoflow.app.controlplane import ControlPlane
+    from leoflow.app.settings import Settings
+    from leoflow.engine.api.metrics import Metrics
 
 log = logging.getLogger("leoflow.server")
 
@@ -59,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def build_app(settings: Any, *, grpc_port: int = 0, parallelism: int = 32,
+def build_app(settings: Settings, *, grpc_port: int = 0, parallelism: int = 32,
               log_json: bool = False, grpc_host: str = "127.0.0.1",
               campaign: bool = True, code_roots: Sequence[Path] = (),
               dags_folder: Path | None = None) -> Any:
@@ -100,18 +105,17 @@ def build_app(settings: Any, *, grpc_port: int = 0, parallelism: int = 32,
 
         try:
             auth = await AuthService.open(plane.store, settings)
-            app.state.context = ApiContext(
-                store=plane.store, operations=plane.operations, auth=auth, xcom=plane.xcom,
-                logs=plane.logs, version=__version__, started_at=datetime.now(UTC),
-                scheduler_heartbeat=plane.leader_heartbeat if plane.elector else None,
-                extras={"plane": plane, PREPARE_ENVIRONMENT: prepare_environment})
+            app.state.context = ApiContext.of(
+                plane.services, auth=auth, version=__version__, started_at=datetime.now(UTC),
+                extras={PREPARE_ENVIRONMENT: prepare_environment})
             app.state.plane = plane
+            app.state.services = plane.services
             reloader = None
             if dags_folder is not None:
                 from leoflow.app.hot_reload import Reloader
 
                 # new DAGs start paused, as in Airflow (dags_are_paused_at_creation)
-                reloader = Reloader(dags_folder, plane, paused_on_create=True)
+                reloader = Reloader(dags_folder, plane.services, paused_on_create=True)
                 app.state.reloader = reloader
                 await reloader.start()
             try:
@@ -126,14 +130,14 @@ def build_app(settings: Any, *, grpc_port: int = 0, parallelism: int = 32,
     app = create_api(version=__version__, lifespan=lifespan,
                      max_request_bytes=getattr(settings, "max_request_bytes",
                                                DEFAULT_MAX_REQUEST_BYTES))
-    from leoflow.engine.ha.api import router as ha_router
+    from leoflow.engine.api.routes.ha import router as ha_router
 
     app.include_router(ha_router)
     install_request_middleware(app, metrics, access_log_enabled=log_json)
     return app
 
 
-def _leader_gauge(metrics: Any, plane: Any) -> None:
+def _leader_gauge(metrics: Metrics, plane: ControlPlane) -> None:
     """``leoflow_scheduler_leader``: 1 on the replica that runs the scheduler."""
     from prometheus_client import Gauge
 

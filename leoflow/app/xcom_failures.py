@@ -12,6 +12,8 @@ from __future__ import annotations
 import errno
 from typing import Any
 
+from leoflow.engine.xcom import RETURN_VALUE, XComBackend
+from leoflow.engine.xcom.forwarding import ForwardingXCom
 from leoflow.errors import LeoflowError
 
 _FULL = ("database or disk is full", "no space left on device", "disk quota exceeded")
@@ -21,24 +23,24 @@ class XComWriteError(LeoflowError):
     """An XCom value could not be stored because the store's disk is full."""
 
 
-class DiskFullXCom:
+class DiskFullXCom(ForwardingXCom):
     """The XCom backend, with a full disk's errors named (``database``: the SQLite file)."""
 
-    def __init__(self, backend: Any, database: str | None) -> None:
-        self._backend = backend
+    def __init__(self, backend: XComBackend, database: str | None) -> None:
+        super().__init__(backend)
         self._database = database
 
-    async def push(self, **kwargs: Any) -> int:
+    async def push(self, *, dag_run_id: int, task_id: str, map_index: int = -1,
+                   key: str = RETURN_VALUE, value: Any, conn: Any = None) -> int:
         try:
-            return int(await self._backend.push(**kwargs))
+            return int(await super().push(dag_run_id=dag_run_id, task_id=task_id,
+                                          map_index=map_index, key=key, value=value,
+                                          conn=conn))
         except Exception as exc:
             where = disk_full_path(exc, self._database)
             if where is None:
                 raise
             raise XComWriteError(f"no space left on device: {where}") from exc
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._backend, name)
 
 
 def disk_full_path(exc: BaseException, database: str | None) -> str | None:

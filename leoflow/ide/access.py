@@ -22,7 +22,6 @@ before each action.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from leoflow.engine.auth.permissions import (
     EDIT_RUNS,
@@ -36,6 +35,7 @@ from leoflow.engine.auth.permissions import (
 from leoflow.engine.workspace_tenants import NoWorkspaceFolder, excluded_from, tenant_root
 from leoflow.errors import LeoflowError
 from leoflow.ide.files import Workspace
+from leoflow.ide.services import IdeServices
 
 WHAT = {READ: "read here", EDIT_RUNS: "trigger, clear, mark or pause",
         MANAGE_DAGS: "change DAG files or push DAGs",
@@ -57,7 +57,7 @@ class AccessDenied(LeoflowError):
 class Access:
     """One page's way to the current principal (see the module's docstring)."""
 
-    def __init__(self, services: Any, token: str, principal: Principal) -> None:
+    def __init__(self, services: IdeServices, token: str, principal: Principal) -> None:
         self.services = services
         self.token = token
         self.principal = principal  # as of the last check: for display only

@@ -18,6 +18,7 @@ from leoflow.engine.services.asset_views import (
     DagAssetsView,
     RunTriggers,
 )
+from leoflow.engine.services.container import Services
 from leoflow.engine.services.reads import read
 from leoflow.ide.access import Access
 
@@ -26,19 +27,19 @@ __all__ = ["AssetPage", "AssetSummary", "DagAssetsView", "RunTriggers", "asset_l
            "run_triggers"]
 
 
-async def asset_list(plane: Any, tenant: str) -> list[AssetSummary]:
+async def asset_list(plane: Services, tenant: str) -> list[AssetSummary]:
     return await read(plane.store, asset_views.asset_list, tenant=tenant)
 
 
-async def asset_page(plane: Any, tenant: str, asset_id: int) -> AssetPage | None:
+async def asset_page(plane: Services, tenant: str, asset_id: int) -> AssetPage | None:
     return await read(plane.store, asset_views.asset_page, tenant=tenant, asset_id=asset_id)
 
 
-async def dag_assets(plane: Any, tenant: str, dag_id: str) -> DagAssetsView | None:
+async def dag_assets(plane: Services, tenant: str, dag_id: str) -> DagAssetsView | None:
     return await read(plane.store, asset_views.dag_assets, tenant=tenant, dag_id=dag_id)
 
 
-async def run_triggers(plane: Any, tenant: str, dag_id: str,
+async def run_triggers(plane: Services, tenant: str, dag_id: str,
                        run_id: str | None) -> RunTriggers | None:
     return await read(plane.store, asset_views.run_triggers, tenant=tenant, dag_id=dag_id,
                       run_id=run_id)
@@ -53,7 +54,7 @@ async def can_materialize(access: Access) -> bool:
     return all([await access.allows(p) for p in MATERIALIZE_NEEDS])
 
 
-async def materialize(plane: Any, access: Access, asset_id: int) -> Any:
+async def materialize(plane: Services, access: Access, asset_id: int) -> Any:
     """Run the asset's one producing DAG (run type ``asset_materialization``) for the
     current user; raises ``AccessDenied`` when that user may not (any more), and the
     service's error when no DAG or several produce the asset (``LeoflowError``s)."""

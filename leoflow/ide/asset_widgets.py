@@ -14,6 +14,7 @@ from nicegui import ui
 
 from leoflow.engine.auth.permissions import READ
 from leoflow.engine.services.asset_views import AssetLabel, EventView, LeafView, RunLink
+from leoflow.engine.services.container import Services
 from leoflow.ide import asset_reads
 from leoflow.ide.access import Access, AccessDenied
 from leoflow.ide.events import EventHub, LiveRegion
@@ -80,7 +81,7 @@ class DagAssetsSection:
     Every load asks the page's ``Access`` first: a user who may no longer read the DAG
     (demoted, deleted, moved to another tenant) sees nothing of it."""
 
-    def __init__(self, plane: Any, hub: EventHub, access: Access, dag_id: str) -> None:
+    def __init__(self, plane: Services, hub: EventHub, access: Access, dag_id: str) -> None:
         self.plane = plane
         self.hub = hub
         self.access = access

@@ -12,18 +12,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from pathlib import Path
-from typing import Any
 
 from leoflow.engine.compiler.compile import compile_project, load_project_config
 from leoflow.engine.compiler.errors import CompileError
 from leoflow.engine.compiler.tenant_user import compile_as
+from leoflow.engine.services.container import Services
 from leoflow.engine.workspace_tenants import DEFAULT_TENANT, tenant_of_file
 from leoflow.errors import LeoflowError
 from leoflow.ide.compile_events import CompileOutcome
 from leoflow.ide.project import find_project
+from leoflow.ide.services import IdeServices
 
 
-async def compile_and_register(plane: Any, project_dir: Path, *,
+async def compile_and_register(plane: Services, project_dir: Path, *,
                                user: str | None = None,
                                workspace: Path | None = None) -> CompileOutcome:
     """Compile ``project_dir``; register each DAG; the outcome says what happened.
@@ -40,7 +41,7 @@ async def compile_and_register(plane: Any, project_dir: Path, *,
             pass  # outside the workspace: the machine owner's
     try:
         project = await asyncio.to_thread(compile_project, project_dir,
-                                          home=plane.settings.home,
+                                          home=plane.home,
                                           run_as=compile_as(plane, tenant, workspace))
     except CompileError as exc:
         dag_ids: tuple[str, ...] = ()
@@ -61,7 +62,7 @@ async def compile_and_register(plane: Any, project_dir: Path, *,
     return CompileOutcome(project_dir, True, tuple(versions), versions=versions)
 
 
-async def recompile_for_file(services: Any, path: Path, *,
+async def recompile_for_file(services: IdeServices, path: Path, *,
                              user: str | None = None) -> CompileOutcome | None:
     """After a save: compile the project holding ``path`` (through the reloader if there is
     one); None when the file belongs to no project."""

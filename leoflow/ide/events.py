@@ -14,12 +14,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 log = logging.getLogger("leoflow.ide")
 
 Event = tuple[str, dict[str, Any]]
 Listener = Callable[[str, dict[str, Any]], None]
+
+
+class EventSource(Protocol):
+    """What the hub listens to: the scheduler (``Services.scheduler``)."""
+
+    def add_listener(self, listener: Listener) -> None: ...
+
+    def remove_listener(self, listener: Listener) -> None: ...
 
 
 class EventHub:
@@ -29,7 +37,7 @@ class EventHub:
     def __init__(self) -> None:
         self._listeners: dict[int, Listener] = {}
         self._next = 0
-        self.attached_to: Any = None
+        self.attached_to: EventSource | None = None
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         key = self._next
@@ -53,7 +61,7 @@ class EventHub:
         return len(self._listeners)
 
     # -- sources -------------------------------------------------------------------------
-    def attach_scheduler(self, scheduler: Any) -> None:
+    def attach_scheduler(self, scheduler: EventSource) -> None:
         """Listen to a running scheduler's events.
 
         The scheduler takes its listeners when it is built (``start_control_plane``'s

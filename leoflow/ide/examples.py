@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from leoflow.errors import LeoflowError
+from leoflow.ide.events import EventHub
+from leoflow.ide.services import IdeServices
 
 
 @dataclass
@@ -60,7 +62,7 @@ def overwrite_pass(copy_examples: Callable[..., Any], workspace: Path,
     return ExamplesOutcome(written=_written(report), conflicts=kept)
 
 
-async def download_examples(services: Any, hub: Any, workspace: Path | None = None,
+async def download_examples(services: IdeServices, hub: EventHub, workspace: Path | None = None,
                             recheck: Callable[[], Awaitable[Any]] | None = None) -> None:
     """The button's action: copy into ``workspace`` (the user's tenant's folder; the whole
     workspace by default), then ask about the user's changed files, if any. ``recheck``

@@ -19,6 +19,7 @@ from urllib.parse import quote
 from nicegui import ui
 
 from leoflow.engine.auth.permissions import EDIT_RUNS, READ, role_allows
+from leoflow.engine.services.container import Services
 from leoflow.engine.services.errors import ServiceError
 from leoflow.engine.services.hitl import (
     HitlDetail,
@@ -34,9 +35,9 @@ from leoflow.ide.events import EventHub, LiveRegion
 WAITING = "awaiting_input"
 
 
-def hitl_service(plane: Any) -> HitlService:
+def hitl_service(plane: Services) -> HitlService:
     """The service over the plane's store, nudging its trigger runner (leader or not)."""
-    return HitlService(plane.store, nudge=scheduler_nudge(plane.relay or plane.scheduler))
+    return HitlService(plane.store, nudge=scheduler_nudge(plane.relay))
 
 
 def _field_value(schema: dict[str, Any], raw: Any) -> Any:
@@ -148,7 +149,7 @@ class HitlForm:
 class TaskHitlSection:
     """The form in a task instance's panel (nothing when the task never asked)."""
 
-    def __init__(self, plane: Any, access: Access, dag_id: str, run_id: str,
+    def __init__(self, plane: Services, access: Access, dag_id: str, run_id: str,
                  task_id: str, map_index: int = -1) -> None:
         self.service = hitl_service(plane)
         self.access = access
@@ -192,7 +193,7 @@ class TaskHitlSection:
 class RequiredActions:
     """The tenant's tasks waiting for a person (the DAGs page shows it when any wait)."""
 
-    def __init__(self, plane: Any, hub: EventHub, access: Access) -> None:
+    def __init__(self, plane: Services, hub: EventHub, access: Access) -> None:
         self.service = hitl_service(plane)
         self.hub = hub
         self.access = access

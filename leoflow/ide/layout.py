@@ -10,12 +10,13 @@ from nicegui import app, ui
 
 from leoflow.engine.auth.permissions import Principal
 from leoflow.ide import session
+from leoflow.ide.services import IdeServices
 from leoflow.ide.theme import GLOBAL_CSS
 
 DARK = "dark"
 
 
-def frame(services: Any, principal: Principal, *, active: str = "") -> ui.column:
+def frame(services: IdeServices, principal: Principal, *, active: str = "") -> ui.column:
     """Draw the header; return the column the page fills (``with frame(...):``)."""
     ui.add_css(GLOBAL_CSS)
     dark = ui.dark_mode(app.storage.user.get(DARK, False))
@@ -64,7 +65,7 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
-async def _logout(services: Any) -> None:
+async def _logout(services: IdeServices) -> None:
     await session.log_out(services)
     ui.navigate.to("/login")
 

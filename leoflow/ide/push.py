@@ -23,8 +23,11 @@ from typing import Any
 import httpx
 
 from leoflow.engine.safe_files import write_file
+from leoflow.engine.services.container import Services
 from leoflow.engine.workspace_tenants import DEFAULT_TENANT, tenant_folder
 from leoflow.errors import LeoflowError
+from leoflow.ide.access import Access
+from leoflow.ide.services import IdeServices
 
 SETTINGS_DIR = ".leoflow"
 SETTINGS_FILE = "push.json"
@@ -126,7 +129,7 @@ async def push_document(server: str, token: str, document: Mapping[str, Any],
                       status=response.status_code)
 
 
-async def compile_for_push(plane: Any, project_dir: Path, dag_id: str, *,
+async def compile_for_push(plane: Services, project_dir: Path, dag_id: str, *,
                            tenant: str = "default", workspace: Path | None = None
                            ) -> tuple[dict[str, Any], str]:
     """(document, source) of ``dag_id`` compiled now from its project folder, as the user
@@ -134,12 +137,12 @@ async def compile_for_push(plane: Any, project_dir: Path, dag_id: str, *,
     from leoflow.engine.compiler.compile import compile_project
     from leoflow.engine.compiler.tenant_user import compile_as
 
-    project = await asyncio.to_thread(compile_project, project_dir, home=plane.settings.home,
+    project = await asyncio.to_thread(compile_project, project_dir, home=plane.home,
                                       run_as=compile_as(plane, tenant, workspace))
     return project.document(dag_id), project.source
 
 
-async def open_push_dialog(services: Any, access: Any, dag_id: str) -> None:
+async def open_push_dialog(services: IdeServices, access: Access, dag_id: str) -> None:
     """``access``: the page's ``leoflow.ide.access.Access``."""
     from nicegui import run, ui
 

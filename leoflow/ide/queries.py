@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from leoflow.engine.services import dag_views, run_views
+from leoflow.engine.services.container import Services
 from leoflow.engine.services.dag_views import (
     GRID_RUNS,
     RECENT_RUNS,
@@ -32,47 +33,47 @@ __all__ = ["GRID_RUNS", "RECENT_RUNS", "DagDetail", "DagSummary", "GridData", "R
            "schedule_text", "task_instance_detail", "version_source", "waiting_text"]
 
 
-async def dag_tenant(plane: Any, dag_id: str) -> str | None:
+async def dag_tenant(plane: Services, dag_id: str) -> str | None:
     """The tenant a DAG belongs to (None: no such DAG)."""
     return await dag_views.dag_tenant(plane.store, dag_id)
 
 
-async def dag_summaries(plane: Any, *, tenant: str) -> list[DagSummary]:
+async def dag_summaries(plane: Services, *, tenant: str) -> list[DagSummary]:
     """Every DAG of ``tenant``, with its schedule and its last runs."""
     return await dag_views.dag_summaries(plane.store, tenant=tenant)
 
 
-async def list_import_errors(plane: Any, *, tenant: str) -> list[Any]:
+async def list_import_errors(plane: Services, *, tenant: str) -> list[Any]:
     """The import errors ``tenant`` may read (``dag_views.tenant_import_errors``)."""
     return await dag_views.tenant_import_errors(plane.store, tenant=tenant)
 
 
-async def current_spec(plane: Any, dag_id: str, *, tenant: str) -> DagSpec | None:
+async def current_spec(plane: Services, dag_id: str, *, tenant: str) -> DagSpec | None:
     return await dag_views.current_spec(plane.store, dag_id, tenant=tenant)
 
 
-async def latest_states(plane: Any, dag_id: str, run_id: str | None = None, *, tenant: str
+async def latest_states(plane: Services, dag_id: str, run_id: str | None = None, *, tenant: str
                         ) -> tuple[str | None, dict[str, str | None]]:
     """(run_id, task id → state) of ``run_id`` or of the DAG's latest run."""
     return await run_views.latest_states(plane.store, dag_id, run_id, tenant=tenant)
 
 
-async def dag_detail(plane: Any, dag_id: str, *, tenant: str,
+async def dag_detail(plane: Services, dag_id: str, *, tenant: str,
                      grid_runs: int = GRID_RUNS) -> DagDetail | None:
     return await dag_views.dag_detail(plane.store, dag_id, tenant=tenant, grid_runs=grid_runs)
 
 
-async def run_history(plane: Any, dag_id: str, limit: int = 100, *,
+async def run_history(plane: Services, dag_id: str, limit: int = 100, *,
                       tenant: str) -> list[RunBrief]:
     return await run_views.run_history(plane.store, dag_id, limit, tenant=tenant)
 
 
-async def version_source(plane: Any, dag_id: str, version_number: int, *,
+async def version_source(plane: Services, dag_id: str, version_number: int, *,
                          tenant: str) -> str | None:
     return await dag_views.version_source(plane.store, dag_id, version_number, tenant=tenant)
 
 
-async def task_instance_detail(plane: Any, dag_id: str, run_id: str, task_id: str,
+async def task_instance_detail(plane: Services, dag_id: str, run_id: str, task_id: str,
                                map_index: int = -1, *, tenant: str
                                ) -> TaskInstanceDetail | None:
     return await run_views.task_instance_detail(
@@ -80,5 +81,5 @@ async def task_instance_detail(plane: Any, dag_id: str, run_id: str, task_id: st
         spec_of=dag_views.spec_of)
 
 
-async def dag_exists(plane: Any, dag_id: str, *, tenant: str) -> bool:
+async def dag_exists(plane: Services, dag_id: str, *, tenant: str) -> bool:
     return await dag_views.dag_exists(plane.store, dag_id, tenant=tenant)

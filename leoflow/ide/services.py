@@ -3,7 +3,7 @@
 The IDE never builds engine parts itself and never imports ``leoflow.app``: the lite
 command builds the control plane, the hot reloader and the auth service and passes them
 here. ``plane`` and ``auth`` may be left ``None`` when ``mount`` is called before the app's
-lifespan has started the control plane (``build_app`` sets ``app.state.plane`` and
+lifespan has started the control plane (``build_app`` sets ``app.state.services`` and
 ``app.state.context``); ``mount`` then takes them from there once the app has started.
 """
 
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from leoflow.engine.auth.permissions import Principal
+from leoflow.engine.services.container import Services
 
 
 class Authenticator(Protocol):
@@ -51,7 +52,8 @@ class Reloader(Protocol):
 class IdeServices:
     """The IDE's dependencies.
 
-    ``plane`` is the running ``ControlPlane`` (store, scheduler, operations, xcom, logs).
+    ``plane`` is the running control plane's ``Services`` (store, operations, scheduler,
+    xcom, logs, environments...: ``leoflow.engine.services.container``).
     ``workspace`` is the folder the editor shows (``~/leoflow``); ``lite_badge`` shows the
     LITE badge in the header. ``copy_examples(workspace, overwrite=...)`` is the lite
     command's ``leoflow.app.workspace.copy_examples`` (see ``examples.py`` for how the IDE
@@ -61,7 +63,7 @@ class IdeServices:
     """
 
     workspace: Path
-    plane: Any = None  # leoflow.app.controlplane.ControlPlane (ide does not import app)
+    plane: Services | None = None
     reloader: Reloader | None = None
     auth: Authenticator | None = None
     lite_badge: bool = True
@@ -72,7 +74,7 @@ class IdeServices:
     def bind(self, state: Any) -> None:
         """Fill ``plane`` and ``auth`` from an app's state (set by ``build_app``'s lifespan)."""
         if self.plane is None:
-            self.plane = getattr(state, "plane", None)
+            self.plane = getattr(state, "services", None)
         if self.auth is None:
             context = getattr(state, "context", None)
             self.auth = getattr(context, "auth", None)
@@ -81,7 +83,7 @@ class IdeServices:
     def ready(self) -> bool:
         return self.plane is not None and self.auth is not None
 
-    def require_plane(self) -> Any:
+    def require_plane(self) -> Services:
         if self.plane is None:
             raise RuntimeError("the control plane has not started yet")
         return self.plane

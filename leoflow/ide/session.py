@@ -22,6 +22,7 @@ from leoflow.engine.auth.permissions import Principal
 from leoflow.engine.auth.redirects import safe_next as engine_safe_next
 from leoflow.errors import LeoflowError
 from leoflow.ide.access import Access
+from leoflow.ide.services import IdeServices
 
 log = logging.getLogger("leoflow.ide")
 
@@ -36,7 +37,7 @@ def _storage() -> Any:
     return app.storage.user
 
 
-async def principal_or_none(services: Any) -> Principal | None:
+async def principal_or_none(services: IdeServices) -> Principal | None:
     """The logged-in principal, or None (no token, or one the auth service refuses)."""
     storage = _storage()
     token = storage.get(TOKEN)
@@ -49,7 +50,7 @@ async def principal_or_none(services: Any) -> Principal | None:
         return None
 
 
-async def page_access(services: Any) -> Access | None:
+async def page_access(services: IdeServices) -> Access | None:
     """The page's ``Access`` (its user's token, checked now), or None: log in first.
 
     Every page calls it when it is built and keeps it; every action of the page then asks
@@ -75,7 +76,7 @@ def safe_next(target: str | None) -> str:
     return engine_safe_next(target)
 
 
-async def log_in(services: Any, username: str, password: str, *,
+async def log_in(services: IdeServices, username: str, password: str, *,
                  client: str = "ide") -> Principal:
     """Check the credentials and remember the token; raises the auth service's error.
     ``client`` is the browser's address: failed logins are counted per address."""
@@ -90,7 +91,7 @@ async def log_in(services: Any, username: str, password: str, *,
     return principal
 
 
-async def log_out(services: Any) -> None:
+async def log_out(services: IdeServices) -> None:
     """Forget the session and revoke its token (``AuthService.logout``, when it has one)."""
     storage = _storage()
     token = storage.get(TOKEN)

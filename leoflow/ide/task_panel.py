@@ -36,6 +36,7 @@ from leoflow.ide.layout import (
     state_badge,
     transient_dialog,
 )
+from leoflow.ide.services import IdeServices
 
 log = logging.getLogger("leoflow.ide")
 
@@ -56,7 +57,7 @@ def pretty(value: Any) -> str:
 class TaskPanel:
     """Build inside a container; ``close()`` stops its tail and its subscription."""
 
-    def __init__(self, services: Any, hub: EventHub, access: Access, dag_id: str,
+    def __init__(self, services: IdeServices, hub: EventHub, access: Access, dag_id: str,
                  run_id: str, task_id: str, map_index: int = -1,
                  on_close: Callable[[], None] | None = None) -> None:
         self.services = services
@@ -366,7 +367,7 @@ class TaskPanel:
                                         "task_id": self.task_id})
 
 
-async def open_panel(container: ui.element, services: Any, hub: EventHub,
+async def open_panel(container: ui.element, services: IdeServices, hub: EventHub,
                      access: Access, dag_id: str, run_id: str, task_id: str,
                      map_index: int = -1, previous: TaskPanel | None = None,
                      on_close: Callable[[], None] | None = None) -> TaskPanel:

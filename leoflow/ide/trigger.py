@@ -6,7 +6,6 @@ moment it is pressed."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from nicegui import ui
 
@@ -17,6 +16,7 @@ from leoflow.ide.access import Access
 from leoflow.ide.events import EventHub
 from leoflow.ide.layout import transient_dialog
 from leoflow.ide.params_form import ParamField, build_conf, param_fields
+from leoflow.ide.services import IdeServices
 
 
 def _input_for(field: ParamField) -> ui.element:
@@ -41,7 +41,7 @@ def _input_for(field: ParamField) -> ui.element:
     return element
 
 
-async def open_trigger_dialog(services: Any, hub: EventHub, access: Access,
+async def open_trigger_dialog(services: IdeServices, hub: EventHub, access: Access,
                               dag_id: str, *,
                               on_triggered: Callable[[str], Awaitable[None] | None] | None = None
                               ) -> None:

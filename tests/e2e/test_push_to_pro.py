@@ -272,7 +272,7 @@ def test_the_ides_push_to_cluster_then_run_on_the_server(lite: Lite, pro: Pro):
     token = login(pro.url, BOOTSTRAP_PASSWORD)
     # What the dialog's Push button does, with the Lite's own settings (its home, where its
     # environments are): compile the project now, then POST the document and its source.
-    plane = SimpleNamespace(settings=Settings.load(env={"LEOFLOW_HOME": str(lite.home)}))
+    plane = SimpleNamespace(home=Settings.load(env={"LEOFLOW_HOME": str(lite.home)}).home)
 
     async def push() -> Any:
         document, source = await compile_for_push(plane, project, "taskflow_etl")

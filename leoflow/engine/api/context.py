@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 from leoflow.engine.auth.permissions import Principal
+from leoflow.engine.logs import LogStore
 from leoflow.engine.services import Operations
+from leoflow.engine.services.container import Services
 from leoflow.engine.store import Store
+from leoflow.engine.xcom import XComBackend
 
 
 class Authenticator(Protocol):
     """Turns credentials into tokens and tokens into principals (engine/auth implements it).
 
     ``login`` raises ``InvalidCredentials`` or ``RateLimited``; ``principal`` raises
-    ``NotAuthenticated``, ``InvalidToken`` or ``TokenExpired`` (``auth/errors.py``; their
-    statuses are ``api/errors.py``'s ``caller_status``).
+    ``NotAuthenticated``, ``InvalidToken`` or ``TokenExpired`` (see ``api/errors.py``).
     """
 
     async def login(self, username: str, password: str, *, client: str,
@@ -27,12 +30,29 @@ class Authenticator(Protocol):
 
 @dataclass
 class ApiContext:
+    """The API's dependencies. A server builds it with ``ApiContext.of(services, ...)``;
+    tests of a single route may give the parts alone. ``services`` (the control plane's)
+    is what the health and HA routes read the scheduler's trigger runner and the leadership
+    from; ``scheduler_heartbeat`` says when the leading scheduler was last seen (None: it
+    runs in this process)."""
+
     store: Store
     operations: Operations
     auth: Authenticator
-    xcom: Any
-    logs: Any
+    xcom: XComBackend
+    logs: LogStore
     version: str
     started_at: datetime
-    scheduler_heartbeat: Any = None  # callable returning the last scheduler activity time
+    scheduler_heartbeat: Callable[[], datetime | None] | None = None
+    services: Services | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, services: Services, *, auth: Authenticator, version: str,
+           started_at: datetime, extras: dict[str, Any] | None = None) -> ApiContext:
+        """The context of a running control plane's API."""
+        leadership = services.leadership
+        return cls(store=services.store, operations=services.operations, auth=auth,
+                   xcom=services.xcom, logs=services.logs, version=version,
+                   started_at=started_at, services=services, extras=dict(extras or {}),
+                   scheduler_heartbeat=leadership.heartbeat if leadership.election else None)

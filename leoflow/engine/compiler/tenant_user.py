@@ -68,10 +68,9 @@ class CompileAs:
 
 
 def plane_task_users(plane: Any) -> TaskUsers | None:
-    """The control plane's ``TaskUsers`` (its subprocess executor's), or None when it has
-    none (a plane without a subprocess executor: its tenants' projects are refused)."""
-    executor = getattr(plane, "subprocess_executor", None)
-    return getattr(executor, "task_users", None)
+    """The control plane's ``TaskUsers`` (``Services.task_users``: its subprocess
+    executor's), or None when it has none (its tenants' projects are refused)."""
+    return getattr(plane, "task_users", None)
 
 
 def compile_as(plane: Any, tenant: str, workspace: Path | None) -> CompileAs:

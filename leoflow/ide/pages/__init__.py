@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from leoflow.ide.events import EventHub
+from leoflow.ide.services import IdeServices
 
 
-def register_pages(services: Any, hub: EventHub) -> None:
+def register_pages(services: IdeServices, hub: EventHub) -> None:
     from leoflow.ide.pages import assets, dag, dags, editor, login
 
     login.register(services)

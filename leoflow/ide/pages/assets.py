@@ -18,6 +18,7 @@ from leoflow.ide.access import Access, AccessDenied
 from leoflow.ide.asset_widgets import event_source, extra_text, run_chip
 from leoflow.ide.events import EventHub, LiveRegion
 from leoflow.ide.layout import format_time, frame
+from leoflow.ide.services import IdeServices
 
 # columns shrink below their content (long run ids wrap instead of overlapping the next)
 LIST_COLUMNS = "minmax(0,1fr) minmax(0,1.5fr) minmax(0,1.5fr) minmax(0,1fr)"
@@ -45,7 +46,7 @@ async def current_tenant(access: Access) -> str | None:
 
 
 class AssetsPage:
-    def __init__(self, services: Any, hub: EventHub, access: Access) -> None:
+    def __init__(self, services: IdeServices, hub: EventHub, access: Access) -> None:
         self.plane = services.require_plane()
         self.hub = hub
         self.access = access
@@ -125,7 +126,7 @@ class AssetsPage:
 
 
 class AssetPageView:
-    def __init__(self, services: Any, hub: EventHub, access: Access, asset_id: int) -> None:
+    def __init__(self, services: IdeServices, hub: EventHub, access: Access, asset_id: int) -> None:
         self.plane = services.require_plane()
         self.hub = hub
         self.access = access
@@ -267,7 +268,7 @@ class AssetPageView:
                                                 "asset_id": self.asset_id})
 
 
-def register(services: Any, hub: EventHub) -> None:
+def register(services: IdeServices, hub: EventHub) -> None:
     @ui.page("/assets", title="Assets · Leoflow Lite")
     async def assets_page(request: Request) -> Any:
         access = await session.page_access(services)

@@ -22,13 +22,14 @@ from leoflow.ide.events import EventHub, LiveRegion, for_dag
 from leoflow.ide.graph_view import GraphView
 from leoflow.ide.layout import format_duration, format_time, frame
 from leoflow.ide.project import dag_file
+from leoflow.ide.services import IdeServices
 from leoflow.ide.task_panel import TaskPanel, open_panel
 from leoflow.ide.theme import STATE_COLORS, square_style
 from leoflow.ide.trigger import open_trigger_dialog
 
 
 class DagPage:
-    def __init__(self, services: Any, hub: EventHub, access: Access, dag_id: str) -> None:
+    def __init__(self, services: IdeServices, hub: EventHub, access: Access, dag_id: str) -> None:
         self.services = services
         self.plane = services.require_plane()
         self.hub = hub
@@ -289,7 +290,7 @@ class DagPage:
         await self.update_graph()
 
 
-def register(services: Any, hub: EventHub) -> None:
+def register(services: IdeServices, hub: EventHub) -> None:
     async def build(request: Request, dag_id: str, run_id: str | None, task_id: str | None,
                     map_index: int) -> Any:
         access = await session.page_access(services)

@@ -20,12 +20,13 @@ from leoflow.ide.events import EventHub, LiveRegion
 from leoflow.ide.examples import download_examples
 from leoflow.ide.hitl import RequiredActions
 from leoflow.ide.layout import format_time, frame, preformatted, state_badge
+from leoflow.ide.services import IdeServices
 from leoflow.ide.theme import square_style
 from leoflow.ide.trigger import open_trigger_dialog
 
 
 class DagsPage:
-    def __init__(self, services: Any, hub: EventHub, access: Access) -> None:
+    def __init__(self, services: IdeServices, hub: EventHub, access: Access) -> None:
         self.services = services
         self.plane = services.require_plane()
         self.hub = hub
@@ -168,7 +169,7 @@ class DagsPage:
                                 recheck=lambda: self.access.workspace(MANAGE_DAGS))
 
 
-def register(services: Any, hub: EventHub) -> None:
+def register(services: IdeServices, hub: EventHub) -> None:
     @ui.page("/dags", title="DAGs · Leoflow Lite")
     async def dags_page(request: Request) -> Any:
         access = await session.page_access(services)

@@ -34,6 +34,7 @@ from leoflow.ide.files import Workspace, check_relative
 from leoflow.ide.graph_view import GraphView
 from leoflow.ide.layout import DARK, frame, transient_dialog
 from leoflow.ide.project import find_project, project_dag_id
+from leoflow.ide.services import IdeServices
 from leoflow.ide.trigger import open_trigger_dialog
 
 log = logging.getLogger("leoflow.ide")
@@ -47,7 +48,7 @@ def language_for(path: str) -> str | None:
 
 
 class EditorPage:
-    def __init__(self, services: Any, hub: EventHub, access: Access,
+    def __init__(self, services: IdeServices, hub: EventHub, access: Access,
                  workspace: Workspace) -> None:
         self.services = services
         self.plane = services.require_plane()
@@ -546,7 +547,7 @@ class EditorPage:
             ui.navigate.to(f"/dags/{quote(self.dag_id)}?task_id={quote(task_id)}")
 
 
-def register(services: Any, hub: EventHub) -> None:
+def register(services: IdeServices, hub: EventHub) -> None:
     @ui.page("/editor", title="Editor · Leoflow Lite")
     async def editor_page(request: Request, file: str | None = Query(None)) -> Any:
         access = await session.page_access(services)

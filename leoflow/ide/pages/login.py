@@ -10,10 +10,11 @@ from nicegui import ui
 
 from leoflow.errors import LeoflowError
 from leoflow.ide import session
+from leoflow.ide.services import IdeServices
 from leoflow.ide.theme import GLOBAL_CSS
 
 
-def register(services: Any) -> None:
+def register(services: IdeServices) -> None:
     @ui.page("/", title="Leoflow Lite")
     async def index(request: Request) -> Any:
         if await session.principal_or_none(services) is None:

@@ -153,10 +153,8 @@ async def open_api(home: Path, database_url: str, venvs: Path) -> Api:
     plane = await start_control_plane(Settings(home=home, database_url=database_url))
     auth = auth_service(plane.store, home)
     await enroll(auth, TOKENS)
-    context = ApiContext(store=plane.store, operations=plane.operations,
-                         auth=auth, xcom=plane.xcom, logs=plane.logs,
-                         version=__version__, started_at=datetime.now(UTC),
-                         extras={"plane": plane})
+    context = ApiContext.of(plane.services, auth=auth, version=__version__,
+                            started_at=datetime.now(UTC))
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_api(context)),
                                base_url="http://leoflow.test", timeout=30.0)
     return Api(client=client, plane=plane, home=home, auth=auth)

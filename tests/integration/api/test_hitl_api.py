@@ -39,9 +39,8 @@ def free_port() -> int:
 async def served(api) -> AsyncIterator[str]:
     port = free_port()
     plane = api.plane
-    context = ApiContext(store=plane.store, operations=plane.operations,
-                         auth=api.auth, xcom=plane.xcom, logs=plane.logs,
-                         version="test", started_at=datetime.now(UTC), extras={"plane": plane})
+    context = ApiContext.of(plane.services, auth=api.auth, version="test",
+                            started_at=datetime.now(UTC))
     server = uvicorn.Server(uvicorn.Config(create_api(context), host="127.0.0.1", port=port,
                                            log_level="warning"))
     task = asyncio.create_task(server.serve())

@@ -70,10 +70,9 @@ async def plane(tmp_path: Path) -> AsyncIterator[tuple[ControlPlane, Metrics]]:
 
 
 def make_app(plane: ControlPlane, metrics: Metrics | None = None, **extras: Any) -> Any:
-    context = ApiContext(store=plane.store, operations=plane.operations,
-                         auth=auth_service(plane.store, plane.settings.home),
-                         xcom=plane.xcom, logs=plane.logs, version="test",
-                         started_at=datetime.now(UTC), extras={"plane": plane, **extras})
+    context = ApiContext.of(plane.services,
+                            auth=auth_service(plane.store, plane.settings.home),
+                            version="test", started_at=datetime.now(UTC), extras=extras)
     app = create_api(context)
     install_request_middleware(app, metrics)
     return app

@@ -71,10 +71,8 @@ def live_api(tmp_path: Path) -> Iterator[LiveApi]:
         plane = await start_control_plane(settings, parallelism=4)
         auth = auth_service(plane.store, settings.home)
         await enroll(auth, TOKENS)
-        app.state.context = ApiContext(
-            store=plane.store, operations=plane.operations, auth=auth,
-            xcom=plane.xcom, logs=plane.logs, version="test", started_at=datetime.now(UTC),
-            extras={"plane": plane})
+        app.state.context = ApiContext.of(plane.services, auth=auth, version="test",
+                                          started_at=datetime.now(UTC))
         try:
             yield
         finally:

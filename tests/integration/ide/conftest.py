@@ -157,7 +157,7 @@ async def reloader(plane: ControlPlane, workspace: Path,
     saves through it (``reload_now``) and its events reach the pages. The examples'
     environments are built beforehand (once per session), so a compile does not wait for uv."""
     watching = Reloader(workspace)
-    watching.plane = plane
+    watching.plane = plane.services
     await watching.start(scan=False)
     try:
         yield watching
@@ -171,7 +171,8 @@ async def ide(plane: ControlPlane, auth: Any, workspace: Path, reloader: Reloade
     """A logged-out simulated user of a mounted IDE, with Lite's hot reloader; like NiceGUI's
     ``user`` fixture, the test fails when anything logged an ERROR (a page or a background
     task raised)."""
-    services = IdeServices(workspace=workspace, plane=plane, auth=auth, reloader=reloader,
+    services = IdeServices(workspace=workspace, plane=plane.services, auth=auth,
+                           reloader=reloader,
                            copy_examples=fake_copy_examples(EXAMPLES))
     with nicegui_reset_globals():
         os.environ["NICEGUI_USER_SIMULATION"] = "true"

@@ -25,7 +25,7 @@ async def test_required_actions_list_and_the_task_panel_form_answer(ide: Ide) ->
     await ide.register("hitl")
     await ide.plane.operations.set_paused("hitl_reject", False)
     run = await ide.plane.operations.trigger_run("hitl_reject", triggered_by="test")
-    service = hitl_service(ide.plane)
+    service = hitl_service(ide.plane.services)
 
     async def waiting() -> bool:
         try:

@@ -56,7 +56,7 @@ def test_server_errors_read_as_one_message() -> None:
 
 async def test_push_registers_a_version_and_reports_errors(
         ide: Ide, cluster: httpx.ASGITransport, auth: Any) -> None:
-    document, source = await compile_for_push(ide.plane, ide.workspace / "examples/hello",
+    document, source = await compile_for_push(ide.plane.services, ide.workspace / "examples/hello",
                                               "hello")
     token = await auth.login("admin", PASSWORD, client="test")
     first = await push_document("http://cluster", token, document, source, transport=cluster)

@@ -23,11 +23,11 @@ async def test_panel_and_grid_say_what_a_deferred_task_waits_for(tmp_path: Path)
         await plane.operations.register_dag(doc, paused_on_create=False)
         run = await plane.operations.trigger_run("ide_wait")
         await plane.scheduler.idle()
-        detail = await queries.task_instance_detail(plane, "ide_wait", run.run_id, "wait",
+        detail = await queries.task_instance_detail(plane.services, "ide_wait", run.run_id, "wait",
                                                     tenant="default")
         assert detail is not None and detail.instance.state == "deferred"
         assert detail.waiting.startswith(f"a file matching {tmp_path / 'never.csv'}, until ")
-        grid = (await queries.dag_detail(plane, "ide_wait", tenant="default")).grid
+        grid = (await queries.dag_detail(plane.services, "ide_wait", tenant="default")).grid
         assert grid.cells[(run.run_id, "wait")] == "deferred"
         assert grid.waiting[(run.run_id, "wait")] == detail.waiting
     finally:

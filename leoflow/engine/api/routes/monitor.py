@@ -54,7 +54,7 @@ async def get_health(ctx: ApiContext = Depends(api_context)) -> HealthInfoRespon
         log.warning("health check: the metadata database is unreachable", exc_info=True)
         database = UNHEALTHY
     beat = None
-    if callable(ctx.scheduler_heartbeat):
+    if ctx.scheduler_heartbeat is not None:
         try:
             beat = ctx.scheduler_heartbeat()
         except Exception:
@@ -70,14 +70,14 @@ async def get_health(ctx: ApiContext = Depends(api_context)) -> HealthInfoRespon
 
 
 def _triggerer(ctx: ApiContext, scheduler_moment: datetime) -> TriggererInfoResponse:
-    plane = ctx.extras.get("plane")
-    runner = getattr(getattr(plane, "scheduler", None), "triggers", None)
-    if runner is None:
+    services = ctx.services
+    if services is None:
         return TriggererInfoResponse(status=None, latest_triggerer_heartbeat=None)
-    if runner.running:
+    if services.scheduler.triggers.running:
         return TriggererInfoResponse(status=HEALTHY,
                                      latest_triggerer_heartbeat=_iso(datetime.now(UTC)))
-    if getattr(plane, "elector", None) is not None and not getattr(plane, "is_leader", True):
+    leadership = services.leadership
+    if leadership.election and not leadership.is_leader():
         return TriggererInfoResponse(status=HEALTHY,
                                      latest_triggerer_heartbeat=_iso(scheduler_moment))
     return TriggererInfoResponse(status=UNHEALTHY, latest_triggerer_heartbeat=None)
