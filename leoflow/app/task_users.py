@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from leoflow.engine.agent_service.service import project_root
+from leoflow.engine.agent_service.task_fetch import project_root
 from leoflow.engine.executors.base import TaskLaunch
 from leoflow.engine.executors.isolation import DEFAULT_TENANT, TaskUsers, TryPaths
 from leoflow.engine.spec.model import DagSpec

@@ -127,7 +127,7 @@ async def test_heartbeats_a_follower_hears_keep_the_leaders_watchdog_quiet(
         postgres_url: str, tmp_path: Any) -> None:
     """An agent heartbeating a follower must not look dead to the leader's watchdog: the
     follower forwards what it heard once a second, and the leader counts it."""
-    from leoflow.engine.agent_service.service import _Session
+    from leoflow.engine.agent_service.fencing import Session as _Session
     from leoflow.engine.agent_service.replica import ReplicaAgentService
 
     store = await Store.open(postgres_url, auto_migrate=True)

@@ -1,0 +1,100 @@
+"""Who is calling: an agent's token checked against the try it claims (fencing).
+
+The token is the try's attempt identity (docs/security.md, "Crash consistency"). The calls
+that let an agent act (``Authenticate``, ``FetchTask``, ``PushXCom``, ``ReportState``, the
+state stores) check it against the store every time, with the task instance's current try,
+so an agent of a replaced or revoked attempt is refused before it runs user code or writes
+anything. Heartbeats, log lines and XCom reads use the session cached by the last check.
+``Authenticate`` records the start (pid, host) in the try's row, committed before the agent
+is answered.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import grpc
+
+from leoflow.engine.store import Store, task_instances, tokens
+from leoflow.rpc import agent_pb2 as pb
+
+IN_FLIGHT = ("queued", "running")  # where a try's agent may start and act
+
+
+@dataclass
+class Session:
+    """An agent the service has checked: its try, its token, when it was last heard."""
+
+    ti_id: str
+    try_number: int
+    token: str
+    last_seen: float
+
+
+class Fencing:
+    """The sessions of the agents that passed the check, by task instance id."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.sessions: dict[str, Session] = {}
+
+    async def authorize(self, context: grpc.aio.ServicerContext, *, fenced: bool = True,
+                        starting: bool = False, reporting: bool = False) -> Session:
+        """The caller's session, its token checked.
+
+        ``fenced`` calls (everything that lets an agent act or write) are checked against
+        the store every time: the token must be the task instance's current attempt (same
+        try number; not revoked or replaced), not already reported (except a retried
+        ``ReportState``); ``starting`` calls also need the try in flight. Heartbeats, log
+        lines and XCom reads use the session cached by the last check."""
+        metadata = {k: v for k, v in (context.invocation_metadata() or ())}
+        ti_id = metadata.get("x-leoflow-ti", "")
+        bearer = metadata.get("authorization", "")
+        token = bearer[7:] if bearer.lower().startswith("bearer ") else ""
+        if not ti_id or not token:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED,
+                                "missing x-leoflow-ti or authorization metadata")
+        session = self.sessions.get(ti_id)
+        if not fenced and session is not None and session.token == token:
+            session.last_seen = time.monotonic()
+            return session
+        async with self.store.connect() as conn:
+            attempt = await tokens.check_token(conn, ti_id, token)
+            ti = None if attempt is None else \
+                await task_instances.get_task_instance_by_id(conn, ti_id)
+        refusal = None
+        if attempt is None or ti is None:
+            refusal = "invalid or expired task token for this task instance"
+        elif ti.try_number != attempt.try_number:
+            refusal = (f"this agent's try {attempt.try_number} is not the task instance's "
+                       f"current try {ti.try_number}")
+        elif attempt.reported_at is not None and not reporting:
+            refusal = "this try already reported its state; its token is spent"
+        elif starting and ti.state not in IN_FLIGHT:
+            refusal = f"the task instance is {ti.state}, not queued or running"
+        if refusal is not None or attempt is None:
+            if session is not None and session.token == token:
+                self.sessions.pop(ti_id, None)
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, refusal or "")
+            raise grpc.RpcError(refusal)  # abort raises; this keeps type checkers sure of it
+        if session is None or session.token != token:
+            session = Session(ti_id, attempt.try_number, token, time.monotonic())
+            if attempt.reported_at is None:
+                self.sessions[ti_id] = session
+        session.last_seen = time.monotonic()
+        return session
+
+    async def record_start(self, session: Session, request: pb.AuthenticateRequest,
+                           context: grpc.aio.ServicerContext) -> None:
+        """Recorded before the answer, in the row a restart's revocation also writes: an
+        agent either starts here, or is refused because its try was handed to another."""
+        async with self.store.begin() as conn:
+            started = await tokens.record_start(conn, session.ti_id, session.token,
+                                                session.try_number, pid=request.pid or None,
+                                                hostname=request.hostname)
+        if not started:
+            self.sessions.pop(session.ti_id, None)
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED,
+                                "this try's token was revoked (the control plane restarted "
+                                "and handed the try to another agent)")
