@@ -33,6 +33,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from leoflow.engine.scheduler.states import DagRunState, TaskInstanceState
+from leoflow.engine.store import Store
 
 log = logging.getLogger("leoflow.api.metrics")
 access_log = logging.getLogger("leoflow.api.access")
@@ -114,7 +115,7 @@ class Metrics:
         self.xcom_pushes.inc()
         self.xcom_bytes.inc(max(0, size))
 
-    def start(self, store: Any, *, parallelism: int | None = None) -> None:
+    def start(self, store: Store, *, parallelism: int | None = None) -> None:
         """Start following the scheduler's events (needs the running event loop)."""
         if parallelism is not None:
             self.slots_total.set(parallelism)
@@ -124,7 +125,7 @@ class Metrics:
         await self._delays.stop()
 
     # -- scrape ----------------------------------------------------------------------------
-    async def refresh(self, store: Any) -> None:
+    async def refresh(self, store: Store) -> None:
         """Set the gauges counted in the store (called on each scrape)."""
         from sqlalchemy import func, select
 
@@ -282,7 +283,7 @@ class SchedulingDelays:
         self._graphs.pop(key, None)
 
 
-def store_graph_loader(store: Any) -> GraphLoader:
+def store_graph_loader(store: Store) -> GraphLoader:
     """A ``GraphLoader`` reading the version a run is pinned to (one graph per version)."""
     from leoflow.engine.store import dags, runs
 
