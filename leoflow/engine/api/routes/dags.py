@@ -29,11 +29,9 @@ from leoflow.engine.api.models.dags import (
 )
 from leoflow.engine.api.security import api_context, require
 from leoflow.engine.auth.permissions import EDIT_RUNS, MANAGE_DAGS, READ, Principal
-from leoflow.engine.services import asset_queries, dag_deletion
+from leoflow.engine.services import dag_deletion, dag_listing, run_views
+from leoflow.engine.services.rows import DagRow, UnknownOrderField
 from leoflow.engine.spec.model import DagSpec
-from leoflow.engine.store import dags, listings
-from leoflow.engine.store.listings import UnknownOrderField
-from leoflow.engine.store.rows import DagRow
 
 router = APIRouter(prefix="/api/v2", tags=["DAG"], dependencies=[Depends(no_nul)])
 
@@ -56,8 +54,17 @@ async def visible_dag(conn: AsyncConnection, dag_id: str, principal: Principal,
                       missing: str | None = None) -> DagRow:
     """The DAG if it exists in the caller's tenant; 404 otherwise (the same answer whether
     it is absent or another tenant's, so tenants cannot probe each other's DAG ids)."""
-    row = await dags.get_dag(conn, dag_id)
-    if row is None or row.tenant != principal.tenant:
+    row = await run_views.visible_dag(conn, dag_id, principal.tenant)
+    if row is None:
+        raise NotFound(missing) if missing else dag_not_found(dag_id)
+    return row
+
+
+async def require_dag(ctx: ApiContext, dag_id: str, principal: Principal,
+                      missing: str | None = None) -> DagRow:
+    """``visible_dag`` on its own read connection."""
+    row = await dag_listing.visible(ctx.store, dag_id, tenant=principal.tenant)
+    if row is None:
         raise NotFound(missing) if missing else dag_not_found(dag_id)
     return row
 
@@ -66,33 +73,19 @@ def bad_order(exc: UnknownOrderField) -> ApiError:
     return ApiError(400, str(exc))
 
 
-async def _page_of_dags(ctx: ApiContext, conn: AsyncConnection, principal: Principal, *,
+async def _page_of_dags(ctx: ApiContext, principal: Principal, *,
                         page: Page, paused: bool | None, exclude_stale: bool,
                         dag_id_pattern: str | None, dag_id_prefix: str | None,
                         display_pattern: str | None, tags: list[str] | None, tags_mode: str,
                         owners: list[str] | None, has_import_errors: bool | None,
-                        order: list[str]) -> tuple[list[tuple[DagRow, DagSpec | None]], int]:
+                        order: list[str]) -> dag_listing.DagPage:
     """One page of the tenant's DAGs with their current specs, and the total.
 
     Tags, owners and display names live in the compiled spec, not in columns: with one of
-    those filters the candidates are filtered here, before paging.
+    those filters the candidates are filtered by ``keep``, before paging.
     """
-    in_spec = bool(tags or owners or display_pattern)
-    try:
-        result = await listings.list_dags(
-            conn, tenant=principal.tenant, paused=paused, exclude_stale=exclude_stale,
-            dag_id_pattern=dag_id_pattern, dag_id_prefix=dag_id_prefix,
-            has_import_errors=has_import_errors, order=order,
-            limit=None if in_spec else page.limit, offset=0 if in_spec else page.offset)
-    except UnknownOrderField as exc:
-        raise bad_order(exc) from None
-    versions = await listings.versions_by_id(conn, (d.current_version_id for d in result.items))
-    cache = spec_cache(ctx)
-    rows = [(d, cache.get(versions.get(d.current_version_id or ""))) for d in result.items]
-    if not in_spec:
-        return rows, result.total
 
-    def keep(spec: DagSpec | None, dag_id: str) -> bool:
+    def keep(row: DagRow, spec: DagSpec | None) -> bool:
         dag_tags = set(spec.tags) if spec else set()
         if tags and (not dag_tags.issuperset(tags) if tags_mode == "all"
                      else dag_tags.isdisjoint(tags)):
@@ -104,17 +97,23 @@ async def _page_of_dags(ctx: ApiContext, conn: AsyncConnection, principal: Princ
                 return False
         if display_pattern:
             needle = display_pattern.lower().replace("%", "")
-            if needle not in display_name(dag_id, spec).lower():
+            if needle not in display_name(row.dag_id, spec).lower():
                 return False
         return True
 
-    kept = [(d, s) for d, s in rows if keep(s, d.dag_id)]
-    return kept[page.offset:page.offset + page.limit], len(kept)
+    in_spec = bool(tags or owners or display_pattern)
+    try:
+        return await dag_listing.page_of_dags(
+            ctx.store, tenant=principal.tenant, spec_of=spec_cache(ctx).get,
+            keep=keep if in_spec else None, limit=page.limit, offset=page.offset,
+            paused=paused, exclude_stale=exclude_stale, dag_id_pattern=dag_id_pattern,
+            dag_id_prefix=dag_id_prefix, has_import_errors=has_import_errors, order=order)
+    except UnknownOrderField as exc:
+        raise bad_order(exc) from None
 
 
-async def _responses(conn: AsyncConnection,
-                     rows: list[tuple[DagRow, DagSpec | None]]) -> list[DAGResponse]:
-    errored = await listings.dags_with_import_errors(conn, (d.dag_id for d, _ in rows))
+def _responses(rows: list[tuple[DagRow, DagSpec | None]],
+               errored: set[str]) -> list[DAGResponse]:
     return [dag_response(d, s, has_import_errors=d.dag_id in errored) for d, s in rows]
 
 
@@ -136,14 +135,14 @@ async def get_dags(
 ) -> DAGCollectionResponse:
     """The caller's DAGs. ``dag_id_pattern`` is a case-insensitive substring where ``%``
     and ``_`` are wildcards; ``limit`` above 100 is silently capped."""
-    async with ctx.store.connect() as conn:
-        rows, total = await _page_of_dags(
-            ctx, conn, principal, page=page, paused=paused, exclude_stale=exclude_stale,
-            dag_id_pattern=dag_id_pattern, dag_id_prefix=dag_id_prefix_pattern,
-            display_pattern=dag_display_name_pattern, tags=tags, tags_mode=tags_match_mode,
-            owners=owners, has_import_errors=has_import_errors,
-            order=order_list(order_by, "dag_id"))
-        return DAGCollectionResponse(dags=await _responses(conn, rows), total_entries=total)
+    found = await _page_of_dags(
+        ctx, principal, page=page, paused=paused, exclude_stale=exclude_stale,
+        dag_id_pattern=dag_id_pattern, dag_id_prefix=dag_id_prefix_pattern,
+        display_pattern=dag_display_name_pattern, tags=tags, tags_mode=tags_match_mode,
+        owners=owners, has_import_errors=has_import_errors,
+        order=order_list(order_by, "dag_id"))
+    return DAGCollectionResponse(dags=_responses(found.rows, found.errored),
+                                 total_entries=found.total)
 
 
 @router.patch("/dags", response_model=DAGCollectionResponse)
@@ -163,43 +162,42 @@ async def patch_dags(
     """Pause or unpause every DAG of one page of the listing (Airflow's bulk patch)."""
     if update_mask and update_mask != ["is_paused"]:
         raise ApiError(400, "Only `is_paused` field can be updated through the REST API")
-    async with ctx.store.connect() as conn:
-        rows, total = await _page_of_dags(
-            ctx, conn, principal, page=page, paused=paused, exclude_stale=exclude_stale,
-            dag_id_pattern=dag_id_pattern, dag_id_prefix=None, display_pattern=None,
-            tags=tags, tags_mode=tags_match_mode, owners=owners, has_import_errors=None,
-            order=["dag_id"])
+    found = await _page_of_dags(
+        ctx, principal, page=page, paused=paused, exclude_stale=exclude_stale,
+        dag_id_pattern=dag_id_pattern, dag_id_prefix=None, display_pattern=None,
+        tags=tags, tags_mode=tags_match_mode, owners=owners, has_import_errors=None,
+        order=["dag_id"])
     updated = []
-    for row, spec in rows:
+    for row, spec in found.rows:
         new = await ctx.operations.set_paused(row.dag_id, body.is_paused,
                                               user=principal.username)
         updated.append((new, spec))
-    async with ctx.store.connect() as conn:
-        return DAGCollectionResponse(dags=await _responses(conn, updated), total_entries=total)
+    errored = await dag_listing.dags_with_import_errors(ctx.store, (d.dag_id for d, _ in updated))
+    return DAGCollectionResponse(dags=_responses(updated, errored), total_entries=found.total)
 
 
 @router.get("/dags/{dag_id}", response_model=DAGResponse)
 async def get_dag(dag_id: str, ctx: ApiContext = Depends(api_context),
                   principal: Principal = Depends(require(READ))) -> DAGResponse:
-    async with ctx.store.connect() as conn:
-        row = await visible_dag(conn, dag_id, principal)
-        version = await dags.current_version(conn, dag_id)
-        return (await _responses(conn, [(row, spec_cache(ctx).get(version))]))[0]
+    found = await dag_listing.dag_with_spec(ctx.store, dag_id, tenant=principal.tenant,
+                                            spec_of=spec_cache(ctx).get)
+    if found is None:
+        raise dag_not_found(dag_id)
+    row, spec, errored = found
+    return dag_response(row, spec, has_import_errors=errored)
 
 
 @router.get("/dags/{dag_id}/details", response_model=DAGDetailsResponse)
 async def get_dag_details(dag_id: str, ctx: ApiContext = Depends(api_context),
                           principal: Principal = Depends(require(READ))) -> DAGDetailsResponse:
-    async with ctx.store.connect() as conn:
-        row = await visible_dag(conn, dag_id, principal)
-        version = await dags.current_version(conn, dag_id)
-        errored = await listings.dags_with_import_errors(conn, [dag_id])
-        active = await listings.count_active_runs(conn, dag_id)
-        spec = spec_cache(ctx).get(version)
-        expression = await asset_queries.expression_with_ids(
-            conn, tenant=row.tenant, condition=spec.schedule.assets if spec else None)
-    return dag_details_response(row, spec, version, has_import_errors=dag_id in errored,
-                                active_runs=active, asset_expression=expression)
+    found = await dag_listing.dag_detail(ctx.store, dag_id, tenant=principal.tenant,
+                                         spec_of=spec_cache(ctx).get)
+    if found is None:
+        raise dag_not_found(dag_id)
+    return dag_details_response(found.row, found.spec, found.version,
+                                has_import_errors=found.has_import_errors,
+                                active_runs=found.active_runs,
+                                asset_expression=found.asset_expression)
 
 
 @router.patch("/dags/{dag_id}", response_model=DAGResponse)
@@ -211,14 +209,13 @@ async def patch_dag(
     principal: Principal = Depends(require(EDIT_RUNS)),
 ) -> DAGResponse:
     """Pause or unpause (``update_mask=is_paused``, body ``{"is_paused": false}``)."""
-    async with ctx.store.connect() as conn:
-        await visible_dag(conn, dag_id, principal, f"Dag with id: {dag_id} was not found")
+    await require_dag(ctx, dag_id, principal, f"Dag with id: {dag_id} was not found")
     if update_mask and update_mask != ["is_paused"]:
         raise ApiError(400, "Only `is_paused` field can be updated through the REST API")
     row = await ctx.operations.set_paused(dag_id, body.is_paused, user=principal.username)
-    async with ctx.store.connect() as conn:
-        version = await dags.current_version(conn, dag_id)
-        return (await _responses(conn, [(row, spec_cache(ctx).get(version))]))[0]
+    spec = spec_cache(ctx).get(await dag_listing.current_version(ctx.store, dag_id))
+    errored = await dag_listing.dags_with_import_errors(ctx.store, [dag_id])
+    return _responses([(row, spec)], errored)[0]
 
 
 @router.delete("/dags/{dag_id}", status_code=204, response_class=Response,
@@ -227,7 +224,6 @@ async def delete_dag(dag_id: str, ctx: ApiContext = Depends(api_context),
                      principal: Principal = Depends(require(MANAGE_DAGS))) -> Response:
     """Delete the DAG with its versions, runs, task instances and XComs (204). Refused with
     409 while any of its task instances is queued or running, as Airflow does."""
-    async with ctx.store.connect() as conn:
-        await visible_dag(conn, dag_id, principal, f"Dag with id: {dag_id} was not found")
+    await require_dag(ctx, dag_id, principal, f"Dag with id: {dag_id} was not found")
     await dag_deletion.delete_dag(ctx.operations, dag_id, user=principal.username)
     return Response(status_code=204)
