@@ -11,7 +11,7 @@ from leoflow.engine.auth.permissions import Principal
 from leoflow.engine.logs import LogStore
 from leoflow.engine.services import Operations
 from leoflow.engine.services.container import Services
-from leoflow.engine.store import Store
+from leoflow.engine.services.rows import Store
 from leoflow.engine.xcom import XComBackend
 
 

@@ -21,7 +21,7 @@ from leoflow.engine.auth.errors import (
     TokenExpired,
 )
 from leoflow.engine.services.errors import ServiceError
-from leoflow.engine.store.errors import (
+from leoflow.engine.services.store_errors import (
     DagNotFoundError,
     DagRunNotFoundError,
     DuplicateRunError,

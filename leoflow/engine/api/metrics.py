@@ -33,7 +33,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from leoflow.engine.scheduler.states import DagRunState, TaskInstanceState
-from leoflow.engine.store import Store
+from leoflow.engine.services.rows import Store
 
 log = logging.getLogger("leoflow.api.metrics")
 access_log = logging.getLogger("leoflow.api.access")

@@ -21,8 +21,7 @@ from leoflow.engine.api.models.assets import (
 )
 from leoflow.engine.masking.keys import mask_structure
 from leoflow.engine.services.asset_queries import AssetDetail, EventDetail
-from leoflow.engine.store.asset_listings import AssetReference, LinkedRun, QueuedAsset
-from leoflow.engine.store.rows import AssetAliasRow
+from leoflow.engine.services.rows import AssetAliasRow, AssetReference, LinkedRun, QueuedAsset
 
 
 def alias_response(row: AssetAliasRow) -> AssetAliasResponse:

@@ -30,8 +30,7 @@ from leoflow.engine.api.models.task_instances import (
     TaskInstanceHistoryResponse,
     TaskInstanceResponse,
 )
-from leoflow.engine.spec.model import DagSpec, TaskSpec
-from leoflow.engine.store.rows import (
+from leoflow.engine.services.rows import (
     DagRow,
     DagRunRow,
     DagVersionRow,
@@ -40,6 +39,7 @@ from leoflow.engine.store.rows import (
     TaskInstanceRow,
     TriggerRow,
 )
+from leoflow.engine.spec.model import DagSpec, TaskSpec
 from leoflow.errors import InvariantError
 
 # what Airflow's clients know (the response models' literals)

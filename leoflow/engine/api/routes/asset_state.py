@@ -22,7 +22,7 @@ from leoflow.engine.api.models.common import INT32_MAX, INT32_MIN, Page, check_j
 from leoflow.engine.api.security import api_context, require
 from leoflow.engine.auth.permissions import MANAGE_RESOURCES, READ, Principal
 from leoflow.engine.services import asset_queries
-from leoflow.engine.store.asset_listings import StateEntry
+from leoflow.engine.services.rows import StateEntry
 
 router = APIRouter(prefix="/api/v2/assets/{asset_id}/state-store", tags=["Asset State Store"],
                    dependencies=[Depends(no_nul)])

@@ -18,7 +18,7 @@ from leoflow.engine.api.routes.auth import MAX_INT32, Paging, paging
 from leoflow.engine.api.security import api_context, require
 from leoflow.engine.auth import events
 from leoflow.engine.auth.permissions import READ, Principal
-from leoflow.engine.store.rows import AuditLogRow
+from leoflow.engine.services.rows import AuditLogRow
 
 router = APIRouter(prefix="/api/v2/eventLogs", tags=["Event Log"])
 

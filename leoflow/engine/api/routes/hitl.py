@@ -28,7 +28,7 @@ from leoflow.engine.api.routes.dag_runs import ALL, ti_responses
 from leoflow.engine.api.security import api_context, require
 from leoflow.engine.auth.permissions import EDIT_RUNS, READ, Principal
 from leoflow.engine.services.hitl import HitlDetail, HitlService, Responder, scheduler_nudge
-from leoflow.engine.store.hitl import HitlRow
+from leoflow.engine.services.rows import HitlRow
 from leoflow.errors import InvariantError
 
 router = APIRouter(prefix="/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}",

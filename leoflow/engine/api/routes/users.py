@@ -17,7 +17,7 @@ from leoflow.engine.api.routes.auth import Paging, auth_service, paging
 from leoflow.engine.api.security import require
 from leoflow.engine.auth.permissions import MANAGE_USERS, Principal
 from leoflow.engine.auth.service import AuthService
-from leoflow.engine.store.users import ApiTokenRow, UserRow
+from leoflow.engine.services.rows import ApiTokenRow, UserRow
 
 router = APIRouter(prefix="/api/leoflow/users", tags=["Leoflow: users"])
 
