@@ -10,6 +10,7 @@ the store, the backends and the environments, one job each, so that
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from leoflow.app.log_failures import TryLogFailures
@@ -105,7 +106,7 @@ class TenantSecrets:
     async def env(self, tenant: str) -> dict[str, str]:
         return await secrets_env(self._store, tenant, self._cipher)
 
-    async def connection(self, tenant: str, conn_id: str) -> dict[str, Any] | None:
+    async def connection(self, tenant: str, conn_id: str) -> Mapping[str, Any] | None:
         """HTTP triggers use the DAG tenant's connections, as its tasks would see them."""
         found = (await self.env(tenant)).get(f"AIRFLOW_CONN_{conn_id.upper()}")
         return json.loads(found) if found else await environment_connection(tenant, conn_id)
@@ -128,7 +129,7 @@ class HttpTaskIO:
         async with self._store.connect() as conn:
             version = await dags.get_version(conn, launch.dag_version_id)
             run = await runs.get_run_by_id(conn, launch.dag_run_id)
-        if run is None:
+        if run is None or version is None:
             raise InputResolutionError(task.task_id, "params",
                                        f"run {launch.dag_run_id} no longer exists")
         spec = DagSpec.from_json(version.spec)
@@ -151,5 +152,6 @@ class DagImages:
         if launch.dag_version_id not in self._images:
             async with self._store.connect() as conn:
                 version = await dags.get_version(conn, launch.dag_version_id)
-            self._images[launch.dag_version_id] = version.spec.get("image")
+            self._images[launch.dag_version_id] = \
+                version.spec.get("image") if version is not None else None
         return self._images[launch.dag_version_id]

@@ -91,7 +91,10 @@ class MapSourceMirror(ForwardingXCom):
                     return frozenset()
                 version_id = run.dag_version_id
                 if version_id not in self._sources:
-                    spec = DagSpec.from_json((await dags.get_version(conn, version_id)).spec)
+                    version = await dags.get_version(conn, version_id)
+                    if version is None:
+                        return frozenset()
+                    spec = DagSpec.from_json(version.spec)
                     self._sources[version_id] = frozenset(
                         (ref.task_id, ref.key) for task in spec.tasks if task.expand
                         for value in task.expand.values.values()

@@ -36,7 +36,7 @@ async def compile_and_register(plane: Services, project_dir: Path, *,
     if workspace is not None:
         try:
             relative = Path(project_dir).resolve().relative_to(Path(workspace).resolve())
-            tenant = tenant_of_file(relative / "dag.py")
+            tenant = tenant_of_file((relative / "dag.py").as_posix())
         except ValueError:
             pass  # outside the workspace: the machine owner's
     try:

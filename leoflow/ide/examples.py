@@ -71,15 +71,18 @@ async def download_examples(services: IdeServices, hub: EventHub, workspace: Pat
 
     from leoflow.ide.layout import transient_dialog
 
-    if services.copy_examples is None:
+    copy = services.copy_examples
+    if copy is None:
         ui.notify("Examples are not available in this IDE (start it with `leoflow lite`).",
                   type="warning")
         return
     target = Path(workspace or services.workspace)
     try:
-        outcome = await run.io_bound(first_pass, services.copy_examples, target)
+        outcome = await run.io_bound(first_pass, copy, target)
     except (OSError, ValueError) as exc:
         ui.notify(f"Could not copy the examples: {exc}", type="negative", multi_line=True)
+        return
+    if outcome is None:  # the app is stopping
         return
     hub.publish("files.changed", {})
     if not outcome.conflicts:
@@ -105,8 +108,10 @@ async def download_examples(services: IdeServices, hub: EventHub, workspace: Pat
                 except LeoflowError as exc:
                     ui.notify(str(exc), type="negative")
                     return
-            result = await run.io_bound(overwrite_pass, services.copy_examples, target, chosen)
+            result = await run.io_bound(overwrite_pass, copy, target, chosen)
             hub.publish("files.changed", {})
+            if result is None:  # the app is stopping
+                return
             ui.notify(f"Replaced {len(chosen)} file(s); kept {len(result.conflicts)}",
                       type="positive")
 

@@ -160,6 +160,8 @@ async def open_push_dialog(services: IdeServices, access: Access, dag_id: str) -
         return
     tenant = principal.tenant
     saved = await run.io_bound(load_settings, services.workspace, tenant)
+    if saved is None:  # the app is stopping
+        return
     detail = await queries.dag_detail(plane, dag_id, tenant=tenant, grid_runs=0)
     path = dag_file(services.workspace, detail.dag.fileloc if detail else None)
     with transient_dialog() as dialog, ui.card().classes("w-[32rem] max-w-full"):

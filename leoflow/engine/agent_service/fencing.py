@@ -48,7 +48,8 @@ class Fencing:
         try number; not revoked or replaced), not already reported (except a retried
         ``ReportState``); ``starting`` calls also need the try in flight. Heartbeats, log
         lines and XCom reads use the session cached by the last check."""
-        metadata = {k: v for k, v in (context.invocation_metadata() or ())}
+        metadata = {k: v for k, v in (context.invocation_metadata() or ())
+                    if isinstance(v, str)}
         ti_id = metadata.get("x-leoflow-ti", "")
         bearer = metadata.get("authorization", "")
         token = bearer[7:] if bearer.lower().startswith("bearer ") else ""

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import grpc
 
 from leoflow.engine.agent_service.fencing import Fencing, Session
 from leoflow.engine.agent_service.task_io import LogSink
-from leoflow.engine.executors.base import ExecutorEvent
+from leoflow.engine.executors.base import EventState, ExecutorEvent
 from leoflow.engine.faults import fault_point
 from leoflow.engine.store import tokens
 from leoflow.engine.store.rows import TaskInstanceRow
@@ -54,7 +54,8 @@ async def report_state(request: pb.ReportStateRequest, context: grpc.aio.Service
     if on_reported is not None:
         on_reported(session.ti_id)
     if stood is recorded:
-        await report(ExecutorEvent(session.ti_id, session.try_number, request.state,
+        state = cast(EventState, request.state)  # one of REPORTABLE, checked above
+        await report(ExecutorEvent(session.ti_id, session.try_number, state,
                                    error=error, info=info))
     fault_point("reported", context)
     return pb.ReportStateResponse(recorded_state=str(stood.get("state") or ""))

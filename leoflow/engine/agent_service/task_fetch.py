@@ -65,6 +65,8 @@ class TaskFetch:
             spec = self._specs.get(run.dag_version_id)
             if spec is None:
                 version = await dags.get_version(conn, run.dag_version_id)
+                if version is None:
+                    raise LookupError(f"DAG version {run.dag_version_id} no longer exists")
                 spec = DagSpec.from_json(version.spec)
                 self._specs[run.dag_version_id] = spec
         return ti, run, spec
@@ -97,8 +99,8 @@ class TaskFetch:
         if self.secrets_env is not None:
             # Variables and connections of the DAG's tenant, for this task's process only.
             env.update(await self.secrets_env(await self.tenant_of(run.dag_id)))
-        raw_task = next((t for t in spec.raw.get("tasks", ()) if t["task_id"] == ti.task_id),
-                        {})
+        raw_task: dict[str, Any] = next(
+            (t for t in spec.raw.get("tasks", ()) if t["task_id"] == ti.task_id), {})
         run_context = build_context(run, ti, params)
         assets = await asset_context(self.store, await self.tenant_of(run.dag_id), run, task)
         run_context.update(assets)

@@ -76,7 +76,7 @@ async def pull_xcom(fetch: TaskFetch, ti: TaskInstanceRow, run: DagRunRow, spec:
                     request: pb.PullXComRequest) -> pb.PullXComResponse:
     task_ids = list(request.task_ids) or [ti.task_id]
     key = request.key or "return_value"
-    values = []
+    values: list[Any] = []
     for task_id in task_ids:
         if task_id not in spec.task_ids:
             values.append(None)

@@ -19,10 +19,9 @@ import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
 
 from leoflow.engine.environments.task_envs import TaskEnvironments, VenvRequest
-from leoflow.engine.executors.base import EventCallback, ExecutorEvent, TaskLaunch
+from leoflow.engine.executors.base import EventCallback, Executor, ExecutorEvent, TaskLaunch
 from leoflow.engine.spec.model import TaskSpec
 
 log = logging.getLogger("leoflow.executor.task_environment")
@@ -33,17 +32,14 @@ WriteLines = Callable[[TaskLaunch, list[str]], Awaitable[None]]
 class PreparingExecutor:
     """An executor that makes a task's environment first, then hands the try to ``inner``."""
 
-    def __init__(self, inner: Any, environments: TaskEnvironments,
+    def __init__(self, inner: Executor, environments: TaskEnvironments,
                  write_lines: WriteLines) -> None:
         self.inner = inner
+        self.name = inner.name
         self.environments = environments
         self.write_lines = write_lines
         self._callback: EventCallback | None = None
         self._building: dict[str, asyncio.Task[None]] = {}
-
-    @property
-    def name(self) -> str:
-        return str(self.inner.name)
 
     def set_callback(self, callback: EventCallback) -> None:
         self._callback = callback
@@ -131,5 +127,5 @@ class PreparingExecutor:
         await asyncio.gather(*self._building.values(), return_exceptions=True)
         self._building.clear()
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
+    async def close(self) -> None:
+        await self.inner.close()

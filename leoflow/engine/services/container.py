@@ -54,4 +54,5 @@ class Services:
     @property
     def scheduler(self) -> Scheduler:
         """The scheduler of this process's current term (listeners, the trigger runner)."""
-        return self.relay.scheduler
+        current: Scheduler = self.relay.scheduler
+        return current

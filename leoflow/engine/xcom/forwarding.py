@@ -21,10 +21,7 @@ class ForwardingXCom:
 
     def __init__(self, backend: XComBackend) -> None:
         self._backend = backend
-
-    @property
-    def policy(self) -> XComPolicy:
-        return self._backend.policy
+        self.policy: XComPolicy = backend.policy  # the same object: one size cap, one TTL
 
     async def push(self, *, dag_run_id: int, task_id: str, map_index: int = -1,
                    key: str = RETURN_VALUE, value: Any, conn: Any = None) -> int:

@@ -139,9 +139,9 @@ class EditorPage:
             files = await self._files(READ)
         except AccessDenied as exc:
             ui.notify(exc.message, type="warning")
-            nodes = []
+            nodes: list[Any] = []
         else:
-            nodes = await run.io_bound(files.tree)
+            nodes = await run.io_bound(files.tree) or []
         self.kinds = {}
 
         def walk(items: list[Any]) -> None:
@@ -245,6 +245,8 @@ class EditorPage:
         async def rename(name: str) -> None:
             files = await self._files(MANAGE_DAGS)
             new_rel = await run.io_bound(files.rename, target, name)
+            if new_rel is None:  # the app is stopping
+                return
             self.hub.publish("files.changed", {"path": new_rel})
             if self.path == target or (self.path or "").startswith(target + "/"):
                 self.path = new_rel + (self.path or "")[len(target):]
@@ -313,6 +315,8 @@ class EditorPage:
         except LeoflowError as exc:
             ui.notify(str(exc), type="negative")
             return
+        if text is None:  # the app is stopping
+            return
         self.can_write = await self.access.allows(MANAGE_DAGS)
         self.path = rel
         self.selected = rel
@@ -364,6 +368,8 @@ class EditorPage:
             target = await run.io_bound(files.write_text, rel, text)
         except (LeoflowError, OSError) as exc:
             ui.notify(f"Not saved: {exc}", type="negative")
+            return
+        if target is None:  # the app is stopping
             return
         self.saved_text = text
         self.marker.set_visibility(self.dirty)
