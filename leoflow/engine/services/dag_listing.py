@@ -16,7 +16,7 @@ from leoflow.engine.services import asset_queries
 from leoflow.engine.services.run_views import visible_dag
 from leoflow.engine.spec.model import DagSpec
 from leoflow.engine.store import Store, dags, listings
-from leoflow.engine.store.rows import DagRow, DagVersionRow
+from leoflow.engine.store.rows import DagRow, DagVersionRow, Page
 
 SpecOf = Callable[[DagVersionRow | None], DagSpec | None]
 Keep = Callable[[DagRow, DagSpec | None], bool]
@@ -114,3 +114,53 @@ async def dag_detail(store: Store, dag_id: str, *, tenant: str, spec_of: SpecOf
             conn, tenant=row.tenant, condition=spec.schedule.assets if spec else None)
     return DagDetail(row=row, version=version, spec=spec, has_import_errors=dag_id in errored,
                      active_runs=active, asset_expression=expression)
+
+
+async def source_version(store: Store, dag_id: str, version_number: int | None, *,
+                         tenant: str) -> tuple[bool, DagVersionRow | None]:
+    """(whether the DAG is ``tenant``'s, the version ``version_number`` or the current one)
+    for ``/dagSources``."""
+    async with store.connect() as conn:
+        if await visible_dag(conn, dag_id, tenant) is None:
+            return False, None
+        version = (await dags.get_version_by_number(conn, dag_id, version_number)
+                   if version_number is not None else await dags.current_version(conn, dag_id))
+    return True, version
+
+
+async def current_versions(store: Store, dag_ids: Iterable[str]
+                           ) -> dict[str, DagVersionRow | None]:
+    """The current version of each DAG of ``dag_ids`` that exists (for display names)."""
+    async with store.connect() as conn:
+        rows = await listings.dags_by_id(conn, dag_ids)
+        versions = await listings.versions_by_id(conn,
+                                                 (d.current_version_id for d in rows.values()))
+    return {dag_id: versions.get(row.current_version_id or "") for dag_id, row in rows.items()}
+
+
+async def dag_row(store: Store, dag_id: str) -> DagRow | None:
+    """The DAG whatever its tenant (``leoflow push`` must tell "taken by another tenant")."""
+    async with store.connect() as conn:
+        return await dags.get_dag(conn, dag_id)
+
+
+async def dag_and_current_version(store: Store, dag_id: str
+                                  ) -> tuple[DagRow | None, DagVersionRow | None]:
+    """The DAG whatever its tenant, and its current version (None for a new DAG)."""
+    async with store.connect() as conn:
+        existing = await dags.get_dag(conn, dag_id)
+        return existing, await dags.current_version(conn, dag_id) if existing else None
+
+
+async def versions_page(store: Store, dag_id: str, *, limit: int, offset: int
+                        ) -> Page[DagVersionRow]:
+    """One page of the DAG's versions by number, oldest first."""
+    async with store.connect() as conn:
+        return await dags.list_versions(conn, dag_id, limit=limit, offset=offset)
+
+
+async def version_by_number(store: Store, dag_id: str, version_number: int
+                            ) -> DagVersionRow | None:
+    """The DAG's version ``version_number``, or None."""
+    async with store.connect() as conn:
+        return await dags.get_version_by_number(conn, dag_id, version_number)

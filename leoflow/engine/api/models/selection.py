@@ -1,5 +1,6 @@
 """Which task instances a mark or a clear applies to: Airflow's selection rules for
-``PatchTaskInstanceBody`` and ``ClearTaskInstancesBody``, over the store (reads only).
+``PatchTaskInstanceBody`` and ``ClearTaskInstancesBody``, over the run reads of
+``services.run_listing`` (reads only).
 
 Relatives are found in the DAG spec the run is pinned to; runs before or after another are
 ordered by logical date, which a manual run may not have (then Airflow refuses, and so do
@@ -19,9 +20,9 @@ from leoflow.engine.api.models.task_instances import (
     PatchTaskInstanceBody,
 )
 from leoflow.engine.scheduler.setup_teardown import SetupTeardownGraph
+from leoflow.engine.services import run_listing
+from leoflow.engine.services.rows import DagRunRow, TaskInstanceRow
 from leoflow.engine.spec.model import DagSpec
-from leoflow.engine.store import listings, runs, task_instances
-from leoflow.engine.store.rows import DagRunRow, TaskInstanceRow
 
 
 def relatives(spec: DagSpec, starts: Iterable[str], upstream: bool,
@@ -50,7 +51,7 @@ async def neighbour_runs(conn: AsyncConnection, tenant: str, run: DagRunRow, *,
     if run.logical_date is None:
         raise ApiError(400, "Cannot use include_past or include_future with no "
                             "logical_date(e.g. manually or asset-triggered).")
-    candidates = await listings.find_runs(conn, tenant=tenant, dag_id=run.dag_id)
+    candidates = await run_listing.runs_of_dag(conn, tenant, run.dag_id)
     return [r for r in candidates if r.id != run.id and r.logical_date is not None
             and ((past and r.logical_date < run.logical_date)
                  or (future and r.logical_date > run.logical_date))]
@@ -66,12 +67,12 @@ async def marking_targets(conn: AsyncConnection, tenant: str, run: DagRunRow,
     related = relatives(spec, [task_id], body.include_upstream,
                         body.include_downstream) if spec else set()
     targets = list(own)
-    for ti in await task_instances.list_for_run(conn, run.id):
+    for ti in await run_listing.instances_of_run(conn, run):
         if ti.task_id in related and ti.task_id != task_id:
             targets.append(ti)
     for other in await neighbour_runs(conn, tenant, run, past=body.include_past,
                                       future=body.include_future):
-        for ti in await task_instances.list_for_run(conn, other.id):
+        for ti in await run_listing.instances_of_run(conn, other):
             same_task = ti.task_id == task_id
             if (same_task and (map_index is None or ti.map_index == map_index)) \
                     or (not same_task and ti.task_id in related):
@@ -86,7 +87,7 @@ async def runs_to_clear(conn: AsyncConnection, tenant: str, dag_id: str,
     [start_date, end_date]."""
     start, end = body.start_date, body.end_date
     if body.dag_run_id is not None:
-        run = await runs.get_run(conn, dag_id, body.dag_run_id)
+        run = await run_listing.run_of(conn, dag_id, body.dag_run_id)
         if run is None:
             raise NotFound(f"Dag Run id {body.dag_run_id} not found in dag {dag_id}")
         if not (body.include_past or body.include_future):
@@ -99,7 +100,7 @@ async def runs_to_clear(conn: AsyncConnection, tenant: str, dag_id: str,
         start = None
     if body.include_future:
         end = None
-    every = await listings.find_runs(conn, tenant=tenant, dag_id=dag_id)
+    every = await run_listing.runs_of_dag(conn, tenant, dag_id)
     if start is None and end is None:
         return every
     return [run for run in every if run.logical_date is not None
@@ -139,7 +140,7 @@ async def clear_candidates(conn: AsyncConnection, run: DagRunRow, spec: DagSpec 
         chosen, upstream=body.include_upstream, downstream=body.include_downstream) - chosen
     whole_tasks = (whole or set()) | related if whole is not None else chosen
     selected = []
-    for ti in await task_instances.list_for_run(conn, run.id):
+    for ti in await run_listing.instances_of_run(conn, run):
         if ti.task_id not in chosen | related:
             continue
         if ti.task_id not in whole_tasks and ti.map_index not in indexed.get(ti.task_id, ()):

@@ -22,6 +22,7 @@ from leoflow.engine.api.models.common import INT32_MAX, INT32_MIN, Page, check_j
 from leoflow.engine.api.security import api_context, require
 from leoflow.engine.auth.permissions import MANAGE_RESOURCES, READ, Principal
 from leoflow.engine.services import asset_queries
+from leoflow.engine.services.reads import read
 from leoflow.engine.services.rows import StateEntry
 
 router = APIRouter(prefix="/api/v2/assets/{asset_id}/state-store", tags=["Asset State Store"],
@@ -39,10 +40,8 @@ async def list_asset_state_store(asset_id: AssetId, page: Annotated[Page, Depend
                                  ctx: ApiContext = Depends(api_context),
                                  principal: Principal = Depends(require(READ))
                                  ) -> AssetStateStoreCollectionResponse:
-    async with ctx.store.connect() as conn:
-        rows, total = await asset_queries.list_state(conn, tenant=principal.tenant,
-                                                     asset_id=asset_id, limit=page.limit,
-                                                     offset=page.offset)
+    rows, total = await read(ctx.store, asset_queries.list_state, tenant=principal.tenant,
+                             asset_id=asset_id, limit=page.limit, offset=page.offset)
     return AssetStateStoreCollectionResponse(asset_state_store=[_entry(r) for r in rows],
                                              total_entries=total)
 
@@ -52,9 +51,8 @@ async def get_asset_state_store(asset_id: AssetId, key: str,
                                 ctx: ApiContext = Depends(api_context),
                                 principal: Principal = Depends(require(READ))
                                 ) -> AssetStateStoreResponse:
-    async with ctx.store.connect() as conn:
-        row = await asset_queries.get_state(conn, tenant=principal.tenant, asset_id=asset_id,
-                                            key=key)
+    row = await read(ctx.store, asset_queries.get_state, tenant=principal.tenant,
+                     asset_id=asset_id, key=key)
     return _entry(row)
 
 

@@ -9,7 +9,7 @@ its run stays queued until the DAG is unpaused.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -35,16 +35,20 @@ from leoflow.engine.api.models.dag_runs import (
     TriggerDAGRunPostBody,
 )
 from leoflow.engine.api.models.task_instances import TaskInstanceCollectionResponse
-from leoflow.engine.api.routes.dags import bad_order, spec_cache, visible_dag
+from leoflow.engine.api.routes.dags import bad_order, require_dag, spec_cache
 from leoflow.engine.api.security import api_context, require
 from leoflow.engine.auth.permissions import EDIT_RUNS, READ, Principal
-from leoflow.engine.services import run_edits
+from leoflow.engine.services import run_edits, run_listing
 from leoflow.engine.services.errors import InvalidConf, InvalidParams
 from leoflow.engine.services.limits import MAX_CONF_BYTES, check_json_size
-from leoflow.engine.store import dags, listings, runs
-from leoflow.engine.store import triggers as trigger_rows
-from leoflow.engine.store.listings import Range, UnknownOrderField
-from leoflow.engine.store.rows import DagRow, DagRunRow, TaskInstanceRow
+from leoflow.engine.services.rows import (
+    DagRow,
+    DagRunRow,
+    DagVersionRow,
+    Range,
+    TaskInstanceRow,
+    UnknownOrderField,
+)
 
 router = APIRouter(prefix="/api/v2/dags/{dag_id}", tags=["DagRun"],
                    dependencies=[Depends(no_nul)])
@@ -62,18 +66,24 @@ def run_not_found(dag_id: str, run_id: str) -> NotFound:
 async def visible_run(conn: AsyncConnection, dag_id: str, run_id: str,
                       principal: Principal) -> tuple[DagRow, DagRunRow]:
     """The run of a DAG of the caller's tenant; 404 otherwise (absent or another tenant's)."""
-    dag = await dags.get_dag(conn, dag_id)
-    if dag is None or dag.tenant != principal.tenant:
+    found = await run_listing.visible_run(conn, dag_id, run_id, principal.tenant)
+    if found is None:
         raise run_not_found(dag_id, run_id)
-    run = await runs.get_run(conn, dag_id, run_id)
+    return found
+
+
+async def require_run(ctx: ApiContext, dag_id: str, run_id: str,
+                      principal: Principal) -> DagRunRow:
+    """The run of a DAG of the caller's tenant, on its own read connection; 404 otherwise."""
+    run = await run_listing.find_visible_run(ctx.store, dag_id, run_id,
+                                             tenant=principal.tenant)
     if run is None:
         raise run_not_found(dag_id, run_id)
-    return dag, run
+    return run
 
 
-async def run_responses(ctx: ApiContext, conn: AsyncConnection,
-                        rows: Sequence[DagRunRow]) -> list[DAGRunResponse]:
-    versions = await listings.versions_by_id(conn, (r.dag_version_id for r in rows))
+def responses_of_runs(ctx: ApiContext, rows: Sequence[DagRunRow],
+                      versions: Mapping[str, DagVersionRow]) -> list[DAGRunResponse]:
     cache = spec_cache(ctx)
     out = []
     for row in rows:
@@ -82,24 +92,49 @@ async def run_responses(ctx: ApiContext, conn: AsyncConnection,
     return out
 
 
+async def run_responses(ctx: ApiContext, conn: AsyncConnection,
+                        rows: Sequence[DagRunRow]) -> list[DAGRunResponse]:
+    return responses_of_runs(ctx, rows, await run_listing.versions_of_runs(conn, rows))
+
+
+async def run_response(ctx: ApiContext, run: DagRunRow) -> DAGRunResponse:
+    """One run's response, its version read on its own connection."""
+    return responses_of_runs(ctx, [run], await run_listing.run_versions(ctx.store, [run]))[0]
+
+
+async def fresh_run_response(ctx: ApiContext, dag_id: str, run_id: str) -> DAGRunResponse:
+    """The run as it is after an edit (404 when it was deleted meanwhile)."""
+    fresh = await run_listing.get_run(ctx.store, dag_id, run_id)
+    if fresh is None:
+        raise run_not_found(dag_id, run_id)
+    return await run_response(ctx, fresh)
+
+
+def responses_of_tis(ctx: ApiContext, rows: Sequence[TaskInstanceRow],
+                     links: run_listing.TaskInstanceLinks) -> TaskInstanceCollectionResponse:
+    cache = spec_cache(ctx)
+    items = []
+    for ti in rows:
+        run = links.runs.get(ti.dag_run_id)
+        if run is None:  # deleted meanwhile
+            continue
+        version = links.versions.get(run.dag_version_id)
+        trigger = links.triggers.get(ti.trigger_id) if ti.trigger_id else None
+        items.append(task_instance_response(ti, run, cache.get(version), version, trigger))
+    return TaskInstanceCollectionResponse(task_instances=items, total_entries=len(items))
+
+
 async def ti_responses(ctx: ApiContext, conn: AsyncConnection,
                        rows: Sequence[TaskInstanceRow]) -> TaskInstanceCollectionResponse:
     """Task instances as a collection (every item in it), with their runs and versions, and
     for deferred ones the trigger they wait on."""
-    by_run = await listings.runs_by_id(conn, (t.dag_run_id for t in rows))
-    waiting = await trigger_rows.get_triggers(conn, {t.trigger_id for t in rows
-                                                     if t.trigger_id is not None})
-    versions = await listings.versions_by_id(conn, (r.dag_version_id for r in by_run.values()))
-    cache = spec_cache(ctx)
-    items = []
-    for ti in rows:
-        run = by_run.get(ti.dag_run_id)
-        if run is None:  # deleted meanwhile
-            continue
-        version = versions.get(run.dag_version_id)
-        trigger = waiting.get(ti.trigger_id) if ti.trigger_id else None
-        items.append(task_instance_response(ti, run, cache.get(version), version, trigger))
-    return TaskInstanceCollectionResponse(task_instances=items, total_entries=len(items))
+    return responses_of_tis(ctx, rows, await run_listing.task_instance_links(conn, rows))
+
+
+async def ti_collection(ctx: ApiContext,
+                        rows: Sequence[TaskInstanceRow]) -> TaskInstanceCollectionResponse:
+    """``ti_responses`` on its own read connection."""
+    return responses_of_tis(ctx, rows, await run_listing.links_of(ctx.store, rows))
 
 
 def date_range(gte: datetime | None, gt: datetime | None, lte: datetime | None,
@@ -155,29 +190,26 @@ async def get_dag_runs(
     principal: Principal = Depends(require(READ)),
 ) -> DAGRunCollectionResponse:
     """Runs of one DAG, or of every DAG of the caller's tenant with ``dag_id`` ``~``."""
-    async with ctx.store.connect() as conn:
-        if dag_id != ALL:
-            await visible_dag(conn, dag_id, principal,
-                              f"The DAG with dag_id: `{dag_id}` was not found")
-        try:
-            result = await listings.list_runs(
-                conn, tenant=principal.tenant, dag_id=None if dag_id == ALL else dag_id,
-                dag_id_pattern=dag_id_pattern, run_id_pattern=run_id_pattern,
-                triggering_user_pattern=triggering_user_name_pattern, state=state,
-                run_type=run_type, ranges=ranges.ranges, order=order_list(order_by, "id"),
-                limit=page.limit, offset=page.offset)
-        except UnknownOrderField as exc:
-            raise bad_order(exc) from None
-        items = await run_responses(ctx, conn, result.items)
+    if dag_id != ALL:
+        await require_dag(ctx, dag_id, principal,
+                          f"The DAG with dag_id: `{dag_id}` was not found")
+    try:
+        result, versions = await run_listing.page_of_runs(
+            ctx.store, tenant=principal.tenant, dag_id=None if dag_id == ALL else dag_id,
+            dag_id_pattern=dag_id_pattern, run_id_pattern=run_id_pattern,
+            triggering_user_pattern=triggering_user_name_pattern, state=state,
+            run_type=run_type, ranges=ranges.ranges, order=order_list(order_by, "id"),
+            limit=page.limit, offset=page.offset)
+    except UnknownOrderField as exc:
+        raise bad_order(exc) from None
+    items = responses_of_runs(ctx, result.items, versions)
     return DAGRunCollectionResponse(dag_runs=items, total_entries=result.total)
 
 
 @router.get("/dagRuns/{dag_run_id}", response_model=DAGRunResponse)
 async def get_dag_run(dag_id: str, dag_run_id: str, ctx: ApiContext = Depends(api_context),
                       principal: Principal = Depends(require(READ))) -> DAGRunResponse:
-    async with ctx.store.connect() as conn:
-        _, run = await visible_run(conn, dag_id, dag_run_id, principal)
-        return (await run_responses(ctx, conn, [run]))[0]
+    return await run_response(ctx, await require_run(ctx, dag_id, dag_run_id, principal))
 
 
 @router.post("/dagRuns", response_model=DAGRunResponse, status_code=200,
@@ -188,8 +220,7 @@ async def trigger_dag_run(dag_id: str, body: TriggerDAGRunPostBody,
     """Create a manual run (200, state ``queued``). ``logical_date`` is required in the body
     but may be null; ``conf`` is checked against the DAG's params."""
     missing = f"DAG with dag_id: '{dag_id}' not found"
-    async with ctx.store.connect() as conn:
-        await visible_dag(conn, dag_id, principal, missing)
+    await require_dag(ctx, dag_id, principal, missing)
     if body.dag_run_id is not None and not re.match(RUN_ID_PATTERN, body.dag_run_id):
         raise ApiError(400, f"The run_id provided '{body.dag_run_id}' does not match regex "
                             f"pattern '{RUN_ID_PATTERN}'")
@@ -204,8 +235,7 @@ async def trigger_dag_run(dag_id: str, body: TriggerDAGRunPostBody,
             allow_paused=True, partition_key=body.partition_key)
     except (InvalidParams, InvalidConf) as exc:
         raise ApiError(400, exc.message) from None  # Airflow: ParamValidationError → 400
-    async with ctx.store.connect() as conn:
-        return (await run_responses(ctx, conn, [run]))[0]
+    return await run_response(ctx, run)
 
 
 @router.patch("/dagRuns/{dag_run_id}", response_model=DAGRunResponse)
@@ -217,8 +247,7 @@ async def patch_dag_run(
 ) -> DAGRunResponse:
     """Mark the run ``success``/``failed`` (its unfinished tasks follow) or ``queued``, and
     set its note. With ``update_mask`` only the named fields change."""
-    async with ctx.store.connect() as conn:
-        _, run = await visible_run(conn, dag_id, dag_run_id, principal)
+    run = await require_run(ctx, dag_id, dag_run_id, principal)
     fields = set(body.model_fields_set)
     if update_mask:
         fields &= set(update_mask)
@@ -232,19 +261,14 @@ async def patch_dag_run(
                                           user=principal.username)
     if "note" in fields:
         await run_edits.set_run_note(ctx.operations, run, body.note, user=principal.username)
-    async with ctx.store.connect() as conn:
-        fresh = await runs.get_run(conn, dag_id, dag_run_id)
-        if fresh is None:
-            raise run_not_found(dag_id, dag_run_id)
-        return (await run_responses(ctx, conn, [fresh]))[0]
+    return await fresh_run_response(ctx, dag_id, dag_run_id)
 
 
 @router.delete("/dagRuns/{dag_run_id}", status_code=204, response_class=Response)
 async def delete_dag_run(dag_id: str, dag_run_id: str, ctx: ApiContext = Depends(api_context),
                          principal: Principal = Depends(require(EDIT_RUNS))) -> Response:
     """Delete the run with its task instances, tries and XComs (in-flight tries stop)."""
-    async with ctx.store.connect() as conn:
-        await visible_run(conn, dag_id, dag_run_id, principal)
+    await require_run(ctx, dag_id, dag_run_id, principal)
     await ctx.operations.delete_run(dag_id, dag_run_id, user=principal.username)
     return Response(status_code=204)
 
@@ -258,21 +282,15 @@ async def clear_dag_run(
 ) -> TaskInstanceCollectionResponse | DAGRunResponse:
     """Clear every task instance of the run (``only_failed``: the failed ones). A dry run
     (the default) lists what would be cleared; otherwise the run, queued again."""
-    async with ctx.store.connect() as conn:
-        await visible_run(conn, dag_id, dag_run_id, principal)
+    await require_run(ctx, dag_id, dag_run_id, principal)
     if body.only_new:
         raise ApiError(400, "only_new is not supported: clearing re-pins the run to the "
                             "DAG's latest version, which adds its new tasks")
     if body.dry_run:
         tis = await ctx.operations.clear_task_instances(
             dag_id, dag_run_id, None, only_failed=body.only_failed, dry_run=True)
-        async with ctx.store.connect() as conn:
-            return await ti_responses(ctx, conn, tis)
+        return await ti_collection(ctx, tis)
     await ctx.operations.clear_task_instances(dag_id, dag_run_id, None,
                                               only_failed=body.only_failed,
                                               user=principal.username)
-    async with ctx.store.connect() as conn:
-        fresh = await runs.get_run(conn, dag_id, dag_run_id)
-        if fresh is None:
-            raise run_not_found(dag_id, dag_run_id)
-        return (await run_responses(ctx, conn, [fresh]))[0]
+    return await fresh_run_response(ctx, dag_id, dag_run_id)

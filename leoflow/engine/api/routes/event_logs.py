@@ -18,6 +18,7 @@ from leoflow.engine.api.routes.auth import MAX_INT32, Paging, paging
 from leoflow.engine.api.security import api_context, require
 from leoflow.engine.auth import events
 from leoflow.engine.auth.permissions import READ, Principal
+from leoflow.engine.services.reads import read
 from leoflow.engine.services.rows import AuditLogRow
 
 router = APIRouter(prefix="/api/v2/eventLogs", tags=["Event Log"])
@@ -95,12 +96,11 @@ async def get_event_logs(
         wanted = [e for e in included_events if wanted is None or e in wanted]
     if wanted == [] or _has_nul(dag_id, task_id, run_id, owner, wanted, excluded_events):
         return EventLogCollectionResponse(event_logs=[], total_entries=0)  # matches nothing
-    async with ctx.store.connect() as conn:
-        result = await events.list_visible_events(
-            conn, who.tenant, dag_id=dag_id, run_id=run_id, task_id=task_id,
-            map_index=map_index, try_number=try_number, owner=owner, event=wanted,
-            excluded_events=excluded_events, after=_aware(after), before=_aware(before),
-            limit=page.limit, offset=page.offset, order=order)
+    result = await read(
+        ctx.store, events.list_visible_events, who.tenant, dag_id=dag_id, run_id=run_id,
+        task_id=task_id, map_index=map_index, try_number=try_number, owner=owner,
+        event=wanted, excluded_events=excluded_events, after=_aware(after),
+        before=_aware(before), limit=page.limit, offset=page.offset, order=order)
     return EventLogCollectionResponse(event_logs=[_response(r) for r in result.items],
                                       total_entries=result.total)
 
@@ -109,8 +109,7 @@ async def get_event_logs(
 async def get_event_log(event_log_id: int = Path(ge=0, le=MAX_INT32),
                         who: Principal = Depends(require(READ)),
                         ctx: ApiContext = Depends(api_context)) -> EventLogResponse:
-    async with ctx.store.connect() as conn:
-        row = await events.get_visible_event(conn, who.tenant, event_log_id)
+    row = await read(ctx.store, events.get_visible_event, who.tenant, event_log_id)
     if row is None:
         raise NotFound(f"The Event Log with id: `{event_log_id}` not found")
     return _response(row)

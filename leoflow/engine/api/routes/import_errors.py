@@ -18,8 +18,8 @@ from leoflow.engine.api.models.misc import ImportErrorCollectionResponse, Import
 from leoflow.engine.api.routes.dags import bad_order
 from leoflow.engine.api.security import api_context, require
 from leoflow.engine.auth.permissions import READ, Principal
-from leoflow.engine.store import listings
-from leoflow.engine.store.listings import UnknownOrderField
+from leoflow.engine.services import import_error_listing
+from leoflow.engine.services.rows import UnknownOrderField
 
 router = APIRouter(prefix="/api/v2", tags=["Import Error"], dependencies=[Depends(no_nul)])
 DEFAULT_TENANT = "default"
@@ -35,15 +35,14 @@ async def get_import_errors(
     ctx: ApiContext = Depends(api_context),
     principal: Principal = Depends(require(READ)),
 ) -> ImportErrorCollectionResponse:
-    async with ctx.store.connect() as conn:
-        try:
-            result = await listings.list_import_errors(
-                conn, tenant=principal.tenant,
-                include_unowned=principal.tenant == DEFAULT_TENANT, filename=filename,
-                filename_pattern=filename_pattern, filename_prefix=filename_prefix_pattern,
-                order=order_list(order_by, "id"), limit=page.limit, offset=page.offset)
-        except UnknownOrderField as exc:
-            raise bad_order(exc) from None
+    try:
+        result = await import_error_listing.page_of_import_errors(
+            ctx.store, tenant=principal.tenant,
+            include_unowned=principal.tenant == DEFAULT_TENANT, filename=filename,
+            filename_pattern=filename_pattern, filename_prefix=filename_prefix_pattern,
+            order=order_list(order_by, "id"), limit=page.limit, offset=page.offset)
+    except UnknownOrderField as exc:
+        raise bad_order(exc) from None
     return ImportErrorCollectionResponse(
         import_errors=[import_error_response(r) for r in result.items],
         total_entries=result.total)
@@ -55,10 +54,9 @@ async def get_import_error(
     ctx: ApiContext = Depends(api_context),
     principal: Principal = Depends(require(READ)),
 ) -> ImportErrorResponse:
-    async with ctx.store.connect() as conn:
-        row = await listings.get_import_error(
-            conn, import_error_id, tenant=principal.tenant,
-            include_unowned=principal.tenant == DEFAULT_TENANT)
+    row = await import_error_listing.import_error(
+        ctx.store, import_error_id, tenant=principal.tenant,
+        include_unowned=principal.tenant == DEFAULT_TENANT)
     if row is None:
         raise NotFound(f"The ImportError with import_error_id: `{import_error_id}` was not "
                        "found")

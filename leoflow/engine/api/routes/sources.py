@@ -16,10 +16,10 @@ from leoflow.engine.api.errors import ApiError, NotFound
 from leoflow.engine.api.models.common import INT32_MAX, no_nul
 from leoflow.engine.api.models.convert import display_name
 from leoflow.engine.api.models.misc import DAGSourceResponse
-from leoflow.engine.api.routes.dags import spec_cache, visible_dag
+from leoflow.engine.api.routes.dags import spec_cache
 from leoflow.engine.api.security import api_context, require
 from leoflow.engine.auth.permissions import READ, Principal
-from leoflow.engine.store import dags
+from leoflow.engine.services import dag_listing
 
 router = APIRouter(prefix="/api/v2", tags=["DagSource"], dependencies=[Depends(no_nul)])
 
@@ -39,13 +39,10 @@ async def get_dag_source(
         raise ApiError(406, "Only application/json or text/plain is supported")
     missing = NotFound(f"The source code of the DAG {dag_id}, version_number "
                        f"{version_number} was not found")
-    async with ctx.store.connect() as conn:
-        try:
-            await visible_dag(conn, dag_id, principal)
-        except NotFound:
-            raise missing from None
-        version = (await dags.get_version_by_number(conn, dag_id, version_number)
-                   if version_number is not None else await dags.current_version(conn, dag_id))
+    visible, version = await dag_listing.source_version(ctx.store, dag_id, version_number,
+                                                        tenant=principal.tenant)
+    if not visible:
+        raise missing
     if version is None:
         raise missing
     if accept.startswith("text/plain"):

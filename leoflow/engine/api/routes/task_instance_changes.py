@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leoflow.engine.api.context import ApiContext
 from leoflow.engine.api.errors import ApiError, NotFound
@@ -26,14 +27,14 @@ from leoflow.engine.api.models.task_instances import (
     PatchTaskInstanceBody,
     TaskInstanceCollectionResponse,
 )
-from leoflow.engine.api.routes.dag_runs import ti_responses, visible_run
+from leoflow.engine.api.routes.dag_runs import ti_collection, ti_responses, visible_run
 from leoflow.engine.api.routes.dags import visible_dag
 from leoflow.engine.api.routes.task_instance_paths import TIS, MapIndex, spec_of, ti_not_found
 from leoflow.engine.api.security import api_context, require
 from leoflow.engine.auth.permissions import EDIT_RUNS, Principal
-from leoflow.engine.services import run_edits
-from leoflow.engine.store import task_instances
-from leoflow.engine.store.rows import DagRunRow, TaskInstanceRow
+from leoflow.engine.services import run_edits, run_listing
+from leoflow.engine.services.reads import read
+from leoflow.engine.services.rows import DagRunRow, TaskInstanceRow
 
 router = APIRouter(prefix="/api/v2/dags/{dag_id}", tags=["Task Instance"],
                    dependencies=[Depends(no_nul)])
@@ -54,12 +55,16 @@ async def _patch(ctx: ApiContext, principal: Principal, dag_id: str, dag_run_id:
     fields = _fields(body, update_mask)
     if "note" in fields:
         check_json_body(body.note, "note")
-    async with ctx.store.connect() as conn:
+
+    async def select(conn: AsyncConnection
+                     ) -> tuple[list[TaskInstanceRow], list[TaskInstanceRow],
+                                TaskInstanceCollectionResponse | None]:
+        """(own, targets, the dry run's answer) on one read snapshot."""
         try:
             _, run = await visible_run(conn, dag_id, dag_run_id, principal)
         except NotFound:
             raise ti_not_found(dag_id, dag_run_id, task_id, map_index) from None
-        own = await task_instances.list_for_run(conn, run.id, task_id=task_id)
+        own = await run_listing.instances_of_run(conn, run, task_id)
         if map_index is not None:
             own = [t for t in own if t.map_index == map_index]
         if not own:
@@ -67,9 +72,14 @@ async def _patch(ctx: ApiContext, principal: Principal, dag_id: str, dag_run_id:
         targets = await marking_targets(conn, principal.tenant, run,
                                         await spec_of(ctx, conn, run), own, task_id,
                                         map_index, body)
-        new_state = body.new_state if "new_state" in fields else None
         if dry_run:
-            return await ti_responses(ctx, conn, targets if new_state else own)
+            return own, targets, await ti_responses(ctx, conn, targets if new_state else own)
+        return own, targets, None
+
+    new_state = body.new_state if "new_state" in fields else None
+    own, targets, preview = await read(ctx.store, select)
+    if preview is not None:
+        return preview
     if new_state is not None:
         if not targets:
             raise ApiError(409, f"Task id {task_id} is already in {new_state} state")
@@ -80,9 +90,8 @@ async def _patch(ctx: ApiContext, principal: Principal, dag_id: str, dag_run_id:
     if "note" in fields:
         await run_edits.set_task_notes(ctx.operations, own, body.note,
                                        user=principal.username)
-    async with ctx.store.connect() as conn:
-        fresh = [await task_instances.get_task_instance_by_id(conn, ti.id) for ti in own]
-        return await ti_responses(ctx, conn, [t for t in fresh if t is not None])
+    fresh = await read(ctx.store, run_listing.instances_by_id, [ti.id for ti in own])
+    return await ti_collection(ctx, [t for t in fresh if t is not None])
 
 
 @router.patch(TIS + "/{task_id}", response_model=TaskInstanceCollectionResponse)
@@ -144,8 +153,7 @@ async def _clear_exactly(ctx: ApiContext, run: DagRunRow, tis: list[TaskInstance
     """Clear exactly these instances: tasks cleared whole in one operation, tasks cleared
     for some map indexes only in one operation each. Returns the rows as cleared."""
     cleared: list[TaskInstanceRow] = []
-    async with ctx.store.connect() as conn:
-        existing = await task_instances.list_for_run(conn, run.id)
+    existing = await read(ctx.store, run_listing.instances_of_run, run)
     all_indexes: dict[str, set[int]] = defaultdict(set)
     for ti in existing:
         all_indexes[ti.task_id].add(ti.map_index)
@@ -174,14 +182,24 @@ async def post_clear_task_instances(
     only the failed instances, as Airflow's client sends them. Cleared instances keep their
     try number; their runs are queued again."""
     check_json_body(body.note, "note")
-    async with ctx.store.connect() as conn:
+
+    async def select(conn: AsyncConnection
+                     ) -> tuple[list[tuple[DagRunRow, list[TaskInstanceRow]]],
+                                TaskInstanceCollectionResponse | None]:
+        """(the instances selected per run, the dry run's answer) on one read snapshot."""
         await visible_dag(conn, dag_id, principal)
         per_run = [(run, await clear_candidates(conn, run, await spec_of(ctx, conn, run),
                                                 body))
                    for run in await runs_to_clear(conn, principal.tenant, dag_id, body)]
-        selected = [ti for _, tis in per_run for ti in tis]
         if body.dry_run:
-            return await ti_responses(ctx, conn, selected)
+            return per_run, await ti_responses(ctx, conn,
+                                               [ti for _, tis in per_run for ti in tis])
+        return per_run, None
+
+    per_run, preview = await read(ctx.store, select)
+    if preview is not None:
+        return preview
+    selected = [ti for _, tis in per_run for ti in tis]
     if body.prevent_running_task and any(ti.state == "running" for ti in selected):
         raise ApiError(400, "Refusing to clear task instances that are running "
                             "(prevent_running_task)")
@@ -197,5 +215,4 @@ async def post_clear_task_instances(
     # already have queued them again, which would look like the clear did nothing.
     answer = [replace(cleared.get(ti.id, ti), note=body.note if body.note is not None
                       else cleared.get(ti.id, ti).note) for ti in selected]
-    async with ctx.store.connect() as conn:
-        return await ti_responses(ctx, conn, answer)
+    return await ti_collection(ctx, answer)

@@ -18,9 +18,9 @@ from leoflow.engine.api.context import ApiContext
 from leoflow.engine.api.errors import NotFound
 from leoflow.engine.api.models.common import INT32_MAX, INT32_MIN
 from leoflow.engine.api.routes.dags import spec_cache
+from leoflow.engine.services import run_listing
+from leoflow.engine.services.rows import DagRunRow
 from leoflow.engine.spec.model import DagSpec
-from leoflow.engine.store import dags
-from leoflow.engine.store.rows import DagRunRow
 
 
 class _SignedInt(Convertor[int]):
@@ -50,4 +50,4 @@ def ti_not_found(dag_id: str, run_id: str, task_id: str, map_index: int | None) 
 
 async def spec_of(ctx: ApiContext, conn: AsyncConnection, run: DagRunRow) -> DagSpec | None:
     """The spec of the version ``run`` is pinned to (cached per version)."""
-    return spec_cache(ctx).get(await dags.get_version(conn, run.dag_version_id))
+    return spec_cache(ctx).get(await run_listing.version_of(conn, run))

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leoflow.engine.api.context import ApiContext
 from leoflow.engine.api.errors import NotFound
@@ -36,19 +35,24 @@ from leoflow.engine.api.models.task_instances import (
     TaskInstanceHistoryResponse,
     TaskInstanceResponse,
 )
-from leoflow.engine.api.routes.dag_runs import ALL, date_range, ti_responses, visible_run
-from leoflow.engine.api.routes.dags import bad_order, spec_cache, visible_dag
+from leoflow.engine.api.routes.dag_runs import (
+    ALL,
+    date_range,
+    require_run,
+    responses_of_tis,
+    ti_collection,
+)
+from leoflow.engine.api.routes.dags import bad_order, require_dag, spec_cache
 from leoflow.engine.api.routes.task_instance_paths import (
     TIS,
     MapIndex,
     TryNumber,
-    spec_of,
     ti_not_found,
 )
 from leoflow.engine.api.security import api_context, require
 from leoflow.engine.auth.permissions import READ, Principal
-from leoflow.engine.store import dags, listings, task_instances
-from leoflow.engine.store.listings import Range, UnknownOrderField
+from leoflow.engine.services import task_instance_reads
+from leoflow.engine.services.rows import Range, UnknownOrderField
 
 router = APIRouter(prefix="/api/v2/dags/{dag_id}", tags=["Task Instance"],
                    dependencies=[Depends(no_nul)])
@@ -120,7 +124,7 @@ class TIFilters:
         self.order = order_list(order_by, "map_index")
 
 
-async def _list(ctx: ApiContext, conn: AsyncConnection, principal: Principal, page: Page,
+async def _list(ctx: ApiContext, principal: Principal, page: Page,
                 filters: TIFilters, *, dag_id: str | None, run_id: str | None,
                 task_ids: list[str] | None = None,
                 mapped_only: bool = False) -> TaskInstanceCollectionResponse:
@@ -129,19 +133,20 @@ async def _list(ctx: ApiContext, conn: AsyncConnection, principal: Principal, pa
     order = filters.order
     if order == ["map_index"]:  # Airflow's default; keep a run's tasks together as well
         order = ["run_after", "task_id", "map_index"]
+    query = task_instance_reads.TaskInstanceFilters(
+        task_ids=filters.task_ids if task_ids is None else task_ids,
+        state=filters.state, pool=filters.pool, executor=filters.executor,
+        operator=filters.operator, try_number=filters.try_number,
+        map_index=filters.map_index, version_number=filters.version_number,
+        dag_id_pattern=filters.dag_id_pattern, run_id_pattern=filters.run_id_pattern,
+        task_id_pattern=filters.task_id_pattern, ranges=filters.ranges, order=order)
     try:
-        result = await listings.list_task_instances(
-            conn, tenant=principal.tenant, dag_id=dag_id, run_id=run_id,
-            task_ids=filters.task_ids if task_ids is None else task_ids,
-            state=filters.state, pool=filters.pool, executor=filters.executor,
-            operator=filters.operator, try_number=filters.try_number,
-            map_index=filters.map_index, version_number=filters.version_number,
-            dag_id_pattern=filters.dag_id_pattern, run_id_pattern=filters.run_id_pattern,
-            task_id_pattern=filters.task_id_pattern, ranges=filters.ranges, order=order,
+        result, links = await task_instance_reads.page_of_task_instances(
+            ctx.store, tenant=principal.tenant, dag_id=dag_id, run_id=run_id, filters=query,
             mapped_only=mapped_only, limit=page.limit, offset=page.offset)
     except UnknownOrderField as exc:
         raise bad_order(exc) from None
-    collection = await ti_responses(ctx, conn, result.items)
+    collection = responses_of_tis(ctx, result.items, links)
     collection.total_entries = result.total
     return collection
 
@@ -156,17 +161,15 @@ async def get_task_instances(
 ) -> TaskInstanceCollectionResponse:
     """Task instances of a run; ``~`` as ``dag_id`` and/or ``dag_run_id`` lists across DAGs
     and runs. Mapped tasks appear once per map index."""
-    async with ctx.store.connect() as conn:
-        if dag_run_id != ALL:
-            found = await listings.find_runs(conn, tenant=principal.tenant, run_id=dag_run_id,
-                                             dag_id=None if dag_id == ALL else dag_id)
-            if not found:
-                raise NotFound(f"DagRun with run_id: `{dag_run_id}` was not found")
-        if dag_id != ALL:
-            await visible_dag(conn, dag_id, principal)
-        return await _list(ctx, conn, principal, page, filters,
-                           dag_id=None if dag_id == ALL else dag_id,
-                           run_id=None if dag_run_id == ALL else dag_run_id)
+    if dag_run_id != ALL and not await task_instance_reads.run_exists(
+            ctx.store, tenant=principal.tenant, run_id=dag_run_id,
+            dag_id=None if dag_id == ALL else dag_id):
+        raise NotFound(f"DagRun with run_id: `{dag_run_id}` was not found")
+    if dag_id != ALL:
+        await require_dag(ctx, dag_id, principal)
+    return await _list(ctx, principal, page, filters,
+                       dag_id=None if dag_id == ALL else dag_id,
+                       run_id=None if dag_run_id == ALL else dag_run_id)
 
 
 @router.get(TIS + "/{task_id}", response_model=TaskInstanceResponse)
@@ -175,19 +178,15 @@ async def get_task_instance(dag_id: str, dag_run_id: str, task_id: str,
                             principal: Principal = Depends(require(READ))
                             ) -> TaskInstanceResponse:
     """The unmapped instance (map index -1) of a task."""
-    async with ctx.store.connect() as conn:
-        try:
-            _, run = await visible_run(conn, dag_id, dag_run_id, principal)
-        except NotFound:
-            run = None
-        ti = await task_instances.get_task_instance(conn, run.id, task_id, -1) if run else None
-        if ti is None:
-            if run is not None and await task_instances.list_for_run(conn, run.id,
-                                                                     task_id=task_id):
-                raise NotFound("Task instance is mapped, add the map_index value to the URL")
-            raise NotFound(f"The Task Instance with dag_id: `{dag_id}`, run_id: "
-                           f"`{dag_run_id}` and task_id: `{task_id}` was not found")
-        return (await ti_responses(ctx, conn, [ti])).task_instances[0]
+    run, ti = await task_instance_reads.instance(ctx.store, dag_id, dag_run_id, task_id, -1,
+                                                 tenant=principal.tenant)
+    if ti is None:
+        if run is not None and await task_instance_reads.has_instances(ctx.store, run,
+                                                                       task_id):
+            raise NotFound("Task instance is mapped, add the map_index value to the URL")
+        raise NotFound(f"The Task Instance with dag_id: `{dag_id}`, run_id: "
+                       f"`{dag_run_id}` and task_id: `{task_id}` was not found")
+    return (await ti_collection(ctx, [ti])).task_instances[0]
 
 
 @router.get(TIS + "/{task_id}/listMapped", response_model=TaskInstanceCollectionResponse)
@@ -199,31 +198,29 @@ async def get_mapped_task_instances(
     principal: Principal = Depends(require(READ)),
 ) -> TaskInstanceCollectionResponse:
     """The expanded instances (map index 0…n-1) of a mapped task."""
-    async with ctx.store.connect() as conn:
-        _, run = await visible_run(conn, dag_id, dag_run_id, principal)
-        result = await _list(ctx, conn, principal, page, filters, dag_id=dag_id,
-                             run_id=dag_run_id, task_ids=[task_id], mapped_only=True)
-        if result.total_entries == 0 and not filters.map_index:
-            task = task_of(await spec_of(ctx, conn, run), task_id)
-            if task is None:
-                raise NotFound(f"Task id {task_id} not found")
-            if not task.is_mapped:
-                raise NotFound(f"Task id {task_id} is not mapped")
-        return result
+    run = await require_run(ctx, dag_id, dag_run_id, principal)
+    result = await _list(ctx, principal, page, filters, dag_id=dag_id,
+                         run_id=dag_run_id, task_ids=[task_id], mapped_only=True)
+    if result.total_entries == 0 and not filters.map_index:
+        version = await task_instance_reads.version_of_run(ctx.store, run)
+        task = task_of(spec_cache(ctx).get(version), task_id)
+        if task is None:
+            raise NotFound(f"Task id {task_id} not found")
+        if not task.is_mapped:
+            raise NotFound(f"Task id {task_id} is not mapped")
+    return result
 
 
-async def _tries(ctx: ApiContext, conn: AsyncConnection, principal: Principal, dag_id: str,
+async def _tries(ctx: ApiContext, principal: Principal, dag_id: str,
                  run_id: str, task_id: str, map_index: int
                  ) -> list[TaskInstanceHistoryResponse]:
     """Every try of an instance, oldest first: the recorded ones, then the live row when
     its try is not recorded yet (running, or never queued: try 0)."""
-    try:
-        _, run = await visible_run(conn, dag_id, run_id, principal)
-    except NotFound:
-        raise ti_not_found(dag_id, run_id, task_id, map_index) from None
-    ti = await task_instances.get_task_instance(conn, run.id, task_id, map_index)
-    history = await task_instances.list_tries(conn, run.id, task_id, map_index)
-    version = await dags.get_version(conn, run.dag_version_id)
+    found = await task_instance_reads.tries(ctx.store, dag_id, run_id, task_id, map_index,
+                                            tenant=principal.tenant)
+    if found is None:
+        raise ti_not_found(dag_id, run_id, task_id, map_index)
+    ti, history, version = found.live, found.history, found.version
     spec = spec_cache(ctx).get(version)
     slots = ti.pool_slots if ti else 1
     weight = ti.priority_weight if ti else None
@@ -242,8 +239,7 @@ async def get_task_instance_tries(
     ctx: ApiContext = Depends(api_context),
     principal: Principal = Depends(require(READ)),
 ) -> TaskInstanceHistoryCollectionResponse:
-    async with ctx.store.connect() as conn:
-        tries = await _tries(ctx, conn, principal, dag_id, dag_run_id, task_id, map_index)
+    tries = await _tries(ctx, principal, dag_id, dag_run_id, task_id, map_index)
     return TaskInstanceHistoryCollectionResponse(task_instances=tries,
                                                  total_entries=len(tries))
 
@@ -256,11 +252,10 @@ async def get_task_instance_try_details(
     ctx: ApiContext = Depends(api_context),
     principal: Principal = Depends(require(READ)),
 ) -> TaskInstanceHistoryResponse:
-    async with ctx.store.connect() as conn:
-        try:
-            tries = await _tries(ctx, conn, principal, dag_id, dag_run_id, task_id, map_index)
-        except NotFound:
-            tries = []
+    try:
+        tries = await _tries(ctx, principal, dag_id, dag_run_id, task_id, map_index)
+    except NotFound:
+        tries = []
     for item in tries:
         if item.try_number == task_try_number:
             return item
@@ -299,14 +294,10 @@ async def get_mapped_task_instance(
     principal: Principal = Depends(require(READ)),
 ) -> TaskInstanceResponse:
     """One instance by map index; ``-1`` is the unmapped instance (as Airflow's UI asks)."""
-    async with ctx.store.connect() as conn:
-        try:
-            _, run = await visible_run(conn, dag_id, dag_run_id, principal)
-            ti = await task_instances.get_task_instance(conn, run.id, task_id, map_index)
-        except NotFound:
-            ti = None
-        if ti is None:
-            raise NotFound(f"The Mapped Task Instance with dag_id: `{dag_id}`, run_id: "
-                           f"`{dag_run_id}`, task_id: `{task_id}`, and map_index: "
-                           f"`{map_index}` was not found")
-        return (await ti_responses(ctx, conn, [ti])).task_instances[0]
+    _, ti = await task_instance_reads.instance(ctx.store, dag_id, dag_run_id, task_id,
+                                               map_index, tenant=principal.tenant)
+    if ti is None:
+        raise NotFound(f"The Mapped Task Instance with dag_id: `{dag_id}`, run_id: "
+                       f"`{dag_run_id}`, task_id: `{task_id}`, and map_index: "
+                       f"`{map_index}` was not found")
+    return (await ti_collection(ctx, [ti])).task_instances[0]
