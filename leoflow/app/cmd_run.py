@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from leoflow.engine.services.container import Services
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "run", help="run one DAG now, through the real scheduler and agents",
         description="Build the DAG's environment, compile it, run it once in a local control "

@@ -46,7 +46,7 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 # -- the command line ------------------------------------------------------------------------
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "lite", help="start Leoflow Lite: the local web IDE, API and scheduler on one port",
         description="Start Leoflow Lite: edit DAGs in the browser, see their graph update on "

@@ -196,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # With --log-json uvicorn keeps its hands off logging: its records reach the JSON handler.
     uvicorn.run(app, host=args.host, port=args.port, log_level="info",
                 access_log=False, lifespan="on",
-                **({"log_config": None} if args.log_json else {}))
+                log_config=None if args.log_json else uvicorn.config.LOGGING_CONFIG)
     return 0
 
 

@@ -14,6 +14,7 @@ from leoflow.engine.executors.base import TaskLaunch
 from leoflow.engine.executors.isolation import DEFAULT_TENANT, TaskUsers, TryPaths
 from leoflow.engine.spec.model import DagSpec
 from leoflow.engine.store import Store, dags
+from leoflow.errors import InvariantError
 
 log = logging.getLogger("leoflow.executor.isolation")
 
@@ -31,6 +32,9 @@ def task_users(store: Store, *, home: Path, code_dir: Path, code_roots: Sequence
             spec = specs.get(launch.dag_version_id)
             if spec is None:
                 version = await dags.get_version(conn, launch.dag_version_id)
+                if version is None:  # a try's run references its version (foreign key)
+                    raise InvariantError(f"DAG version {launch.dag_version_id} of task instance "
+                                         f"{launch.ti_id} is not stored")
                 spec = specs[launch.dag_version_id] = DagSpec.from_json(version.spec)
         tenant = dag.tenant if dag is not None else DEFAULT_TENANT
         try:

@@ -140,7 +140,6 @@ class AssetPageView:
 
     async def build(self, page: asset_reads.AssetPage) -> None:
         self.page = page
-        assert page is not None
         a = page.asset
         with ui.row().classes("w-full items-center gap-3"):
             ui.link("Assets", "/assets").classes("text-body1")

@@ -55,7 +55,8 @@ class DagPage:
     async def build(self, run_id: str | None, task_id: str | None, map_index: int) -> None:
         await self.load()
         detail = self.detail
-        assert detail is not None
+        if detail is None:  # deleted since the page's access check found it
+            raise AccessDenied(f"there is no DAG {self.dag_id!r}")
         self.selected_run = run_id or (detail.grid.runs[-1].run_id if detail.grid.runs else None)
         with ui.row().classes("w-full items-center gap-3"):
             ui.label(self.dag_id).classes("text-h5 leoflow-mono").props('data-testid="dag-id"')

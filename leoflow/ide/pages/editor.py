@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 from fastapi import Query, Request
@@ -39,11 +39,13 @@ from leoflow.ide.trigger import open_trigger_dialog
 
 log = logging.getLogger("leoflow.ide")
 
-LANGUAGES = {".py": "Python", ".yaml": "YAML", ".yml": "YAML", ".json": "JSON",
+# the editor's (CodeMirror's) names of the languages a project file may be written in
+Language = Literal["Python", "YAML", "JSON", "Markdown", "SQL", "TOML", "Shell"]
+LANGUAGES: dict[str, Language] = {".py": "Python", ".yaml": "YAML", ".yml": "YAML", ".json": "JSON",
              ".md": "Markdown", ".sql": "SQL", ".toml": "TOML", ".sh": "Shell"}
 
 
-def language_for(path: str) -> str | None:
+def language_for(path: str) -> Language | None:
     return LANGUAGES.get(PurePosixPath(path).suffix.lower())
 
 
