@@ -33,6 +33,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from leoflow.engine.scheduler.states import DagRunState, TaskInstanceState
+from leoflow.engine.services import metrics_reads
 from leoflow.engine.services.rows import Store
 
 log = logging.getLogger("leoflow.api.metrics")
@@ -127,27 +128,12 @@ class Metrics:
     # -- scrape ----------------------------------------------------------------------------
     async def refresh(self, store: Store) -> None:
         """Set the gauges counted in the store (called on each scrape)."""
-        from sqlalchemy import func, select
-
-        from leoflow.engine.store.tables import dag_run, task_instance
-
-        # The API reads counts straight from the tables: no repository offers a count by
-        # state, and these are read-only aggregate queries on indexed columns.
-        async with store.connect() as conn:
-            run_rows = (await conn.execute(
-                select(dag_run.c.state, func.count()).group_by(dag_run.c.state))).all()
-            ti_rows = (await conn.execute(
-                select(task_instance.c.state, func.count())
-                .group_by(task_instance.c.state))).all()
-            slot_rows = (await conn.execute(
-                select(task_instance.c.executor, func.count())
-                .where(task_instance.c.state.in_(("queued", "running")))
-                .group_by(task_instance.c.executor))).all()
+        counts = await metrics_reads.state_counts(store)
         # No await below: a concurrent scrape never sees the gauges half set.
-        _set_all(self.dag_runs, {s.value: 0 for s in DagRunState}, run_rows)
+        _set_all(self.dag_runs, {s.value: 0 for s in DagRunState}, counts.runs)
         _set_all(self.task_instances,
-                 {"none": 0, **{s.value: 0 for s in TaskInstanceState}}, ti_rows)
-        _set_all(self.slots_in_use, {}, slot_rows)
+                 {"none": 0, **{s.value: 0 for s in TaskInstanceState}}, counts.task_instances)
+        _set_all(self.slots_in_use, {}, counts.slots)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -285,25 +271,22 @@ class SchedulingDelays:
 
 def store_graph_loader(store: Store) -> GraphLoader:
     """A ``GraphLoader`` reading the version a run is pinned to (one graph per version)."""
-    from leoflow.engine.store import dags, runs
-
     graphs: dict[str, dict[str, tuple[str, ...]]] = {}
 
     async def load(dag_id: str, run_id: str) -> Mapping[str, Sequence[str]] | None:
-        async with store.connect() as conn:
-            run = await runs.get_run(conn, dag_id, run_id)
-            if run is None:
+        found = await metrics_reads.pinned_version(store, dag_id, run_id, graphs.keys())
+        if found is None:
+            return None
+        version_id, version = found
+        graph = graphs.get(version_id)
+        if graph is None:
+            if version is None:
                 return None
-            graph = graphs.get(run.dag_version_id)
-            if graph is None:
-                version = await dags.get_version(conn, run.dag_version_id)
-                if version is None:
-                    return None
-                if len(graphs) >= 256:
-                    graphs.pop(next(iter(graphs)))
-                graph = graphs[run.dag_version_id] = {
-                    t["task_id"]: tuple(t.get("upstream") or ())
-                    for t in version.spec.get("tasks", ())}
+            if len(graphs) >= 256:
+                graphs.pop(next(iter(graphs)))
+            graph = graphs[version_id] = {
+                t["task_id"]: tuple(t.get("upstream") or ())
+                for t in version.spec.get("tasks", ())}
         return graph
 
     return load

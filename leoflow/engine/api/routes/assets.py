@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Response
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leoflow.engine.api.context import ApiContext
 from leoflow.engine.api.errors import ApiError, Forbidden
@@ -50,7 +49,7 @@ from leoflow.engine.api.models.common import (
 )
 from leoflow.engine.api.models.convert import display_name
 from leoflow.engine.api.models.dag_runs import DAGRunResponse
-from leoflow.engine.api.routes.dag_runs import run_responses, visible_run
+from leoflow.engine.api.routes.dag_runs import require_run, run_response
 from leoflow.engine.api.routes.dags import bad_order, spec_cache
 from leoflow.engine.api.security import api_context, require
 from leoflow.engine.auth.permissions import (
@@ -60,10 +59,10 @@ from leoflow.engine.auth.permissions import (
     Principal,
     role_allows,
 )
-from leoflow.engine.services import asset_queries
+from leoflow.engine.services import asset_queries, dag_listing
 from leoflow.engine.services.errors import InvalidConf, InvalidParams
-from leoflow.engine.store import listings
-from leoflow.engine.store.listings import Range, UnknownOrderField
+from leoflow.engine.services.reads import read
+from leoflow.engine.services.rows import Range, UnknownOrderField
 
 router = APIRouter(prefix="/api/v2", tags=["Asset"], dependencies=[Depends(no_nul)])
 
@@ -80,13 +79,11 @@ def _dag_ids(value: list[str] | None) -> list[str] | None:
     return value
 
 
-async def _display_names(ctx: ApiContext, conn: AsyncConnection,
-                         dag_ids: Iterable[str]) -> dict[str, str]:
-    rows = await listings.dags_by_id(conn, dag_ids)
-    versions = await listings.versions_by_id(conn, (d.current_version_id for d in rows.values()))
+async def _display_names(ctx: ApiContext, dag_ids: Iterable[str]) -> dict[str, str]:
+    versions = await dag_listing.current_versions(ctx.store, dag_ids)
     cache = spec_cache(ctx)
-    return {dag_id: display_name(dag_id, cache.get(versions.get(row.current_version_id or "")))
-            for dag_id, row in rows.items()}
+    return {dag_id: display_name(dag_id, cache.get(version))
+            for dag_id, version in versions.items()}
 
 
 # -- assets ---------------------------------------------------------------------------------
@@ -106,16 +103,15 @@ async def get_assets(
 ) -> AssetCollectionResponse:
     """The tenant's assets (``only_active``, the default: named by a present DAG), with the
     DAGs scheduling on, producing and reading each, its aliases, watchers and last event."""
-    async with ctx.store.connect() as conn:
-        try:
-            items, total = await asset_queries.list_assets(
-                conn, tenant=principal.tenant, name_pattern=name_pattern,
-                name_prefix=name_prefix_pattern, uri_pattern=uri_pattern,
-                uri_prefix=uri_prefix_pattern, dag_ids=_dag_ids(dag_ids),
-                only_active=only_active, order=order_list(order_by, "id"),
-                limit=page.limit, offset=page.offset)
-        except UnknownOrderField as exc:
-            raise bad_order(exc) from None
+    try:
+        items, total = await read(
+            ctx.store, asset_queries.list_assets, tenant=principal.tenant,
+            name_pattern=name_pattern, name_prefix=name_prefix_pattern,
+            uri_pattern=uri_pattern, uri_prefix=uri_prefix_pattern,
+            dag_ids=_dag_ids(dag_ids), only_active=only_active,
+            order=order_list(order_by, "id"), limit=page.limit, offset=page.offset)
+    except UnknownOrderField as exc:
+        raise bad_order(exc) from None
     return AssetCollectionResponse(assets=[asset_response(a) for a in items],
                                    total_entries=total)
 
@@ -129,14 +125,13 @@ async def get_asset_aliases(
     ctx: ApiContext = Depends(api_context),
     principal: Principal = Depends(require(READ)),
 ) -> AssetAliasCollectionResponse:
-    async with ctx.store.connect() as conn:
-        try:
-            rows, total = await asset_queries.list_aliases(
-                conn, tenant=principal.tenant, name_pattern=name_pattern,
-                name_prefix=name_prefix_pattern, order=order_list(order_by, "id"),
-                limit=page.limit, offset=page.offset)
-        except UnknownOrderField as exc:
-            raise bad_order(exc) from None
+    try:
+        rows, total = await read(
+            ctx.store, asset_queries.list_aliases, tenant=principal.tenant,
+            name_pattern=name_pattern, name_prefix=name_prefix_pattern,
+            order=order_list(order_by, "id"), limit=page.limit, offset=page.offset)
+    except UnknownOrderField as exc:
+        raise bad_order(exc) from None
     return AssetAliasCollectionResponse(asset_aliases=[alias_response(r) for r in rows],
                                         total_entries=total)
 
@@ -144,9 +139,8 @@ async def get_asset_aliases(
 @router.get("/assets/aliases/{asset_alias_id}", response_model=AssetAliasResponse)
 async def get_asset_alias(asset_alias_id: AssetId, ctx: ApiContext = Depends(api_context),
                           principal: Principal = Depends(require(READ))) -> AssetAliasResponse:
-    async with ctx.store.connect() as conn:
-        row = await asset_queries.get_alias(conn, tenant=principal.tenant,
-                                            alias_id=asset_alias_id)
+    row = await read(ctx.store, asset_queries.get_alias, tenant=principal.tenant,
+                     alias_id=asset_alias_id)
     return alias_response(row)
 
 
@@ -180,17 +174,16 @@ async def get_asset_events(
 ) -> AssetEventCollectionResponse:
     """The tenant's asset events, oldest first unless ``order_by`` says otherwise, each with
     the runs it was consumed by."""
-    async with ctx.store.connect() as conn:
-        try:
-            items, total = await asset_queries.list_events(
-                conn, tenant=principal.tenant, asset_id=asset_id, source_dag_id=source_dag_id,
-                source_task_id=source_task_id, source_run_id=source_run_id,
-                source_map_index=source_map_index, name_pattern=name_pattern,
-                name_prefix=name_prefix_pattern, timestamp=ranges.range,
-                order=order_list(order_by, "timestamp"), limit=page.limit,
-                offset=page.offset)
-        except UnknownOrderField as exc:
-            raise bad_order(exc) from None
+    try:
+        items, total = await read(
+            ctx.store, asset_queries.list_events, tenant=principal.tenant, asset_id=asset_id,
+            source_dag_id=source_dag_id, source_task_id=source_task_id,
+            source_run_id=source_run_id, source_map_index=source_map_index,
+            name_pattern=name_pattern, name_prefix=name_prefix_pattern,
+            timestamp=ranges.range, order=order_list(order_by, "timestamp"),
+            limit=page.limit, offset=page.offset)
+    except UnknownOrderField as exc:
+        raise bad_order(exc) from None
     return AssetEventCollectionResponse(asset_events=[event_response(e) for e in items],
                                         total_entries=total)
 
@@ -216,9 +209,8 @@ async def get_upstream_asset_events(dag_id: str, dag_run_id: str,
                                     principal: Principal = Depends(require(READ))
                                     ) -> AssetEventCollectionResponse:
     """The asset events a run consumed (empty unless it is asset-triggered)."""
-    async with ctx.store.connect() as conn:
-        _, run = await visible_run(conn, dag_id, dag_run_id, principal)
-        items = await asset_queries.upstream_events(conn, run)
+    run = await require_run(ctx, dag_id, dag_run_id, principal)
+    items = await read(ctx.store, asset_queries.upstream_events, run)
     return AssetEventCollectionResponse(asset_events=[event_response(e) for e in items],
                                         total_entries=len(items))
 
@@ -238,9 +230,8 @@ async def materialize_asset(asset_id: AssetId,
     """Trigger the one DAG whose task produces the asset (run type
     ``asset_materialization``; shown as ``manual`` to clients that predate it)."""
     body = body or MaterializeAssetBody()
-    async with ctx.store.connect() as conn:
-        dag_id = await asset_queries.producing_dag(conn, tenant=principal.tenant,
-                                                   asset_id=asset_id)
+    dag_id = await read(ctx.store, asset_queries.producing_dag, tenant=principal.tenant,
+                        asset_id=asset_id)
     if not role_allows(principal.role, EDIT_RUNS):
         raise Forbidden(f"User is not authorized to trigger a run for Dag: {dag_id} that "
                         "materializes this asset")
@@ -256,8 +247,7 @@ async def materialize_asset(asset_id: AssetId,
             user=principal.username)
     except (InvalidParams, InvalidConf) as exc:
         raise ApiError(400, exc.message) from None
-    async with ctx.store.connect() as conn:
-        return (await run_responses(ctx, conn, [run]))[0]
+    return await run_response(ctx, run)
 
 
 # -- queued events --------------------------------------------------------------------------
@@ -265,10 +255,9 @@ async def materialize_asset(asset_id: AssetId,
 async def _queued(ctx: ApiContext, principal: Principal, *, dag_id: str | None = None,
                   asset_id: int | None = None, before: datetime | None = None
                   ) -> list[QueuedEventResponse]:
-    async with ctx.store.connect() as conn:
-        rows = await asset_queries.queued_events(conn, tenant=principal.tenant, dag_id=dag_id,
-                                                 asset_id=asset_id, before=before)
-        names = await _display_names(ctx, conn, {r.dag_id for r in rows})
+    rows = await read(ctx.store, asset_queries.queued_events, tenant=principal.tenant,
+                      dag_id=dag_id, asset_id=asset_id, before=before)
+    names = await _display_names(ctx, {r.dag_id for r in rows})
     return [queued_response(r, names.get(r.dag_id, r.dag_id)) for r in rows]
 
 
@@ -296,9 +285,8 @@ async def delete_asset_queued_events(asset_id: AssetId, before: QueryDateTime | 
 @router.get("/assets/{asset_id}", response_model=AssetResponse)
 async def get_asset(asset_id: AssetId, ctx: ApiContext = Depends(api_context),
                     principal: Principal = Depends(require(READ))) -> AssetResponse:
-    async with ctx.store.connect() as conn:
-        detail = await asset_queries.get_asset(conn, tenant=principal.tenant,
-                                               asset_id=asset_id)
+    detail = await read(ctx.store, asset_queries.get_asset, tenant=principal.tenant,
+                        asset_id=asset_id)
     return asset_response(detail)
 
 

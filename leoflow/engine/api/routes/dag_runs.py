@@ -92,11 +92,6 @@ def responses_of_runs(ctx: ApiContext, rows: Sequence[DagRunRow],
     return out
 
 
-async def run_responses(ctx: ApiContext, conn: AsyncConnection,
-                        rows: Sequence[DagRunRow]) -> list[DAGRunResponse]:
-    return responses_of_runs(ctx, rows, await run_listing.versions_of_runs(conn, rows))
-
-
 async def run_response(ctx: ApiContext, run: DagRunRow) -> DAGRunResponse:
     """One run's response, its version read on its own connection."""
     return responses_of_runs(ctx, [run], await run_listing.run_versions(ctx.store, [run]))[0]

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leoflow.engine.api.context import ApiContext
 from leoflow.engine.api.errors import NotFound
@@ -24,7 +23,7 @@ from leoflow.engine.api.models.hitl import (
     HITLUser,
     UpdateHITLDetailPayload,
 )
-from leoflow.engine.api.routes.dag_runs import ALL, ti_responses
+from leoflow.engine.api.routes.dag_runs import ALL, ti_collection
 from leoflow.engine.api.security import api_context, require
 from leoflow.engine.auth.permissions import EDIT_RUNS, READ, Principal
 from leoflow.engine.services.hitl import HitlDetail, HitlService, Responder, scheduler_nudge
@@ -52,9 +51,8 @@ def _user(user_id: str | None, name: str | None) -> HITLUser | None:
     return None if user_id is None else HITLUser(id=user_id, name=name or user_id)
 
 
-async def _details(ctx: ApiContext, conn: AsyncConnection,
-                   found: Sequence[HitlDetail]) -> list[HITLDetail]:
-    tis = (await ti_responses(ctx, conn, [d.task_instance for d in found])).task_instances
+async def _details(ctx: ApiContext, found: Sequence[HitlDetail]) -> list[HITLDetail]:
+    tis = (await ti_collection(ctx, [d.task_instance for d in found])).task_instances
     by_id = {ti.id: ti for ti in tis}
     out = []
     for detail in found:
@@ -95,8 +93,7 @@ async def get_hitl_details(
         run_id=None if dag_run_id == ALL else dag_run_id, task_id=task_id,
         map_index=map_index, response_received=response_received, states=states,
         limit=page.limit, offset=page.offset)
-    async with ctx.store.connect() as conn:
-        details = await _details(ctx, conn, found)
+    details = await _details(ctx, found)
     return HITLDetailCollection(hitl_details=details, total_entries=total)
 
 
@@ -109,8 +106,7 @@ async def get_hitl_detail(
 ) -> HITLDetail:
     detail = await service.get_detail(tenant=principal.tenant, dag_id=dag_id, run_id=dag_run_id,
                                       task_id=task_id, map_index=map_index)
-    async with ctx.store.connect() as conn:
-        details = await _details(ctx, conn, [detail])
+    details = await _details(ctx, [detail])
     if not details:
         raise NotFound(f"The Task Instance with dag_id: `{dag_id}`, run_id: `{dag_run_id}`, "
                        f"task_id: `{task_id}` and map_index: `{map_index}` was not found")

@@ -26,12 +26,12 @@ from leoflow.engine.api.errors import Forbidden, NotFound
 from leoflow.engine.api.models.common import no_nul
 from leoflow.engine.api.security import api_context, require
 from leoflow.engine.auth.permissions import MANAGE_DAGS, READ, Principal
+from leoflow.engine.services import dag_listing
+from leoflow.engine.services.rows import DagRow, DagVersionRow
 from leoflow.engine.spec.canonical import content_hash
 from leoflow.engine.spec.errors import GraphError, SpecError
 from leoflow.engine.spec.graph import check_graph
 from leoflow.engine.spec.schemas import DAG_SCHEMA, validate
-from leoflow.engine.store import dags
-from leoflow.engine.store.rows import DagRow, DagVersionRow
 from leoflow.errors import LeoflowError
 
 router = APIRouter(prefix="/api/leoflow", tags=["Leoflow"], dependencies=[Depends(no_nul)])
@@ -167,8 +167,7 @@ def _iso(moment: datetime) -> str:
 
 async def _own_dag(ctx: ApiContext, dag_id: str, principal: Principal) -> DagRow:
     """The DAG if it exists in the caller's tenant; otherwise 404 (never "it is theirs")."""
-    async with ctx.store.connect() as conn:
-        dag = await dags.get_dag(conn, dag_id)
+    dag = await dag_listing.dag_row(ctx.store, dag_id)
     if dag is None or dag.tenant != principal.tenant:
         raise NotFound(f"The Dag with ID: `{dag_id}` was not found")
     return dag
@@ -198,9 +197,7 @@ async def push_dag(request: Request, ctx: ApiContext = Depends(api_context),
     except InvalidDocument as exc:
         return exc.response()
     dag_id = document["dag_id"]
-    async with ctx.store.connect() as conn:
-        existing = await dags.get_dag(conn, dag_id)
-        before = await dags.current_version(conn, dag_id) if existing else None
+    existing, before = await dag_listing.dag_and_current_version(ctx.store, dag_id)
     if existing is not None and existing.tenant != principal.tenant:
         raise Forbidden(f"DAG id `{dag_id}` is taken by another tenant; choose another dag_id")
     prepare: Callable[[Mapping[str, Any]], Awaitable[None]] | None = \
@@ -214,8 +211,7 @@ async def push_dag(request: Request, ctx: ApiContext = Depends(api_context),
         document, source_code=source_code, fileloc=document.get("fileloc"),
         user=principal.username, paused_on_create=True, tenant=principal.tenant)
     created = before is None or before.id != version.id
-    async with ctx.store.connect() as conn:
-        dag = await dags.get_dag(conn, dag_id)
+    dag = await dag_listing.dag_row(ctx.store, dag_id)
     out = version_json(version, current=True)
     out["created"] = created
     out["is_paused"] = bool(dag.is_paused) if dag else True
@@ -229,8 +225,7 @@ async def list_versions(dag_id: str, limit: int = Query(100, ge=1, le=1000),
                         principal: Principal = Depends(require(READ))) -> dict[str, Any]:
     """Versions by number (oldest first), with ``is_current`` and ``total_entries``."""
     dag = await _own_dag(ctx, dag_id, principal)
-    async with ctx.store.connect() as conn:
-        page = await dags.list_versions(conn, dag_id, limit=limit, offset=offset)
+    page = await dag_listing.versions_page(ctx.store, dag_id, limit=limit, offset=offset)
     return {"dag_id": dag_id,
             "versions": [version_json(v, current=v.id == dag.current_version_id)
                          for v in page.items],
@@ -243,8 +238,7 @@ async def get_version(dag_id: str, version_number: int = Path(ge=1, le=MAX_INT),
                       principal: Principal = Depends(require(READ))) -> dict[str, Any]:
     """The version and its dag.json (``spec``), exactly as it was registered."""
     dag = await _own_dag(ctx, dag_id, principal)
-    async with ctx.store.connect() as conn:
-        version = await dags.get_version_by_number(conn, dag_id, version_number)
+    version = await dag_listing.version_by_number(ctx.store, dag_id, version_number)
     if version is None:
         raise NotFound(f"DAG `{dag_id}` has no version {version_number}")
     out = version_json(version, current=version.id == dag.current_version_id)

@@ -25,11 +25,11 @@ from leoflow.engine.api.context import ApiContext
 from leoflow.engine.api.errors import ApiError, NotFound
 from leoflow.engine.api.models.common import INT32_MAX, INT32_MIN, no_nul
 from leoflow.engine.api.models.misc import StructuredLogMessage, TaskInstancesLogResponse
-from leoflow.engine.api.routes.dag_runs import visible_run
 from leoflow.engine.api.security import api_context, require
 from leoflow.engine.auth.permissions import READ, Principal
 from leoflow.engine.logs import LogKey, LogRecord
-from leoflow.engine.store import task_instances
+from leoflow.engine.services import run_listing, task_instance_reads
+from leoflow.engine.services.reads import read
 
 router = APIRouter(prefix="/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}",
                    tags=["Task Instance"], dependencies=[Depends(no_nul)])
@@ -98,14 +98,12 @@ async def get_log(
 ) -> Any:
     mode = negotiate(request.headers.get("accept") or "*/*")
     offset = decode_token(token) if token and not full_content else 0
-    async with ctx.store.connect() as conn:
-        try:
-            _, run = await visible_run(conn, dag_id, dag_run_id, principal)
-        except NotFound:
-            raise NotFound("TaskInstance not found") from None
-        ti = await task_instances.get_task_instance(conn, run.id, task_id, map_index)
-        tries = {t.try_number for t in await task_instances.list_tries(
-            conn, run.id, task_id, map_index)} if ti else set()
+    found = await task_instance_reads.tries(ctx.store, dag_id, dag_run_id, task_id, map_index,
+                                            tenant=principal.tenant)
+    if found is None:
+        raise NotFound("TaskInstance not found")
+    ti = found.live
+    tries = {t.try_number for t in found.history} if ti else set()
     if ti is None or (try_number != ti.try_number and try_number not in tries):
         raise NotFound("TaskInstance not found")
     ti_id = ti.id
@@ -113,8 +111,7 @@ async def get_log(
 
     async def live() -> bool:
         """Whether this try may still write (it is the current one and not over)."""
-        async with ctx.store.connect() as conn:
-            row = await task_instances.get_task_instance_by_id(conn, ti_id)
+        row = (await read(ctx.store, run_listing.instances_by_id, [ti_id]))[0]
         return row is not None and row.try_number == try_number and row.state in LIVE_STATES
 
     if download:

@@ -18,6 +18,7 @@ from leoflow.engine.api.models.misc import (
     VersionInfo,
 )
 from leoflow.engine.api.security import api_context
+from leoflow.engine.services import database_health
 
 log = logging.getLogger("leoflow.api")
 router = APIRouter(prefix="/api/v2", tags=["Monitor"])
@@ -47,8 +48,7 @@ async def get_health(ctx: ApiContext = Depends(api_context)) -> HealthInfoRespon
     compiled), so that reports no status.
     """
     try:
-        async with ctx.store.connect() as conn:
-            await conn.exec_driver_sql("SELECT 1")
+        await database_health.ping(ctx.store)
         database = HEALTHY
     except Exception:  # the point of a health check: report, never raise
         log.warning("health check: the metadata database is unreachable", exc_info=True)

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 
 from leoflow.engine.api.context import ApiContext
 from leoflow.engine.api.security import api_context
+from leoflow.engine.services import database_health
 
 log = logging.getLogger("leoflow.api")
 router = APIRouter(prefix="/api/leoflow", tags=["Monitor"])
@@ -29,8 +30,7 @@ async def get_ready(ctx: ApiContext = Depends(api_context)) -> JSONResponse:
     with the reason."""
     try:
         async with asyncio.timeout(DATABASE_TIMEOUT):
-            async with ctx.store.connect() as conn:
-                await conn.exec_driver_sql("SELECT 1")
+            await database_health.ping(ctx.store)
     except Exception as exc:  # the point of a probe: report, never raise
         log.warning("readiness: the metadata database is unreachable: %s", exc)
         reason = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__

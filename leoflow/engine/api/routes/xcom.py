@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Annotated, TypedDict
 
 from fastapi import APIRouter, Depends, Query
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leoflow.engine.api.context import ApiContext
 from leoflow.engine.api.errors import NotFound
@@ -23,14 +22,14 @@ from leoflow.engine.api.models.misc import (
     XComResponseNative,
     XComResponseString,
 )
-from leoflow.engine.api.routes.dag_runs import ALL, visible_run
+from leoflow.engine.api.routes.dag_runs import ALL
 from leoflow.engine.api.routes.dags import spec_cache
 from leoflow.engine.api.security import api_context, require
 from leoflow.engine.auth.permissions import READ, Principal
 from leoflow.engine.masking.values import tenant_masker
+from leoflow.engine.services import run_listing
+from leoflow.engine.services.rows import DagRunRow
 from leoflow.engine.spec.model import DagSpec
-from leoflow.engine.store import listings
-from leoflow.engine.store.rows import DagRunRow
 from leoflow.engine.xcom import XComEntry
 
 router = APIRouter(prefix="/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}",
@@ -69,9 +68,8 @@ def _fields(entry: XComEntry, run: DagRunRow, spec: DagSpec | None) -> _Fields:
     }
 
 
-async def _specs(ctx: ApiContext, conn: AsyncConnection,
-                 rows: list[DagRunRow]) -> dict[int, DagSpec | None]:
-    versions = await listings.versions_by_id(conn, (r.dag_version_id for r in rows))
+async def _specs(ctx: ApiContext, rows: list[DagRunRow]) -> dict[int, DagSpec | None]:
+    versions = await run_listing.run_versions(ctx.store, rows)
     cache = spec_cache(ctx)
     return {r.id: cache.get(versions.get(r.dag_version_id)) for r in rows}
 
@@ -87,11 +85,10 @@ async def get_xcom_entries(
 ) -> XComCollectionResponse:
     """XCom entries (without values) of the caller's runs; ``~`` matches any DAG, run or
     task. Runs are listed oldest first, entries by task, map index and key."""
-    async with ctx.store.connect() as conn:
-        candidates = await listings.find_runs(
-            conn, tenant=principal.tenant, run_id=None if dag_run_id == ALL else dag_run_id,
-            dag_id=None if dag_id == ALL else dag_id)
-        specs = await _specs(ctx, conn, candidates)
+    candidates = await run_listing.matching_runs(
+        ctx.store, tenant=principal.tenant, run_id=None if dag_run_id == ALL else dag_run_id,
+        dag_id=None if dag_id == ALL else dag_id)
+    specs = await _specs(ctx, candidates)
     task = None if task_id == ALL else task_id
     # Count per run first, then read only the runs the requested page overlaps.
     totals = []
@@ -127,12 +124,11 @@ async def get_xcom_entry(
 ) -> XComResponseNative | XComResponseString:
     """One value. ``deserialize`` changes nothing (values are JSON, stored as such)."""
     missing = NotFound(f"XCom entry with key: `{xcom_key}` not found")
-    async with ctx.store.connect() as conn:
-        try:
-            _, run = await visible_run(conn, dag_id, dag_run_id, principal)
-        except NotFound:
-            raise missing from None
-        spec = (await _specs(ctx, conn, [run]))[run.id]
+    run = await run_listing.find_visible_run(ctx.store, dag_id, dag_run_id,
+                                             tenant=principal.tenant)
+    if run is None:
+        raise missing
+    spec = (await _specs(ctx, [run]))[run.id]
     found = await ctx.xcom.get(run.id, task_id, xcom_key, map_index)
     if found is None:
         raise missing
