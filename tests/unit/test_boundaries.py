@@ -65,7 +65,7 @@ def store_sessions(path: Path) -> list[str]:
     return found
 
 
-STORE_ONLY_THROUGH_SERVICES = [*files_of("ide")]
+STORE_ONLY_THROUGH_SERVICES = [*files_of("ide"), *files_of("engine", "api")]
 
 
 @pytest.mark.parametrize("path", STORE_ONLY_THROUGH_SERVICES,
@@ -83,7 +83,7 @@ def test_faces_reach_the_store_only_through_services(path):
                          ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_the_api_opens_no_transaction_of_its_own(path):
     """Every write of the API goes through a service, which owns its transaction and its
-    rules (the routes' reads are moving there too: docs/architecture.md)."""
+    rules (and every read too: ``test_faces_reach_the_store_only_through_services``)."""
     assert [s for s in store_sessions(path) if s.endswith(".begin()")] == [], path
 
 
