@@ -30,9 +30,10 @@ from leoflow.ide.access import Access, AccessDenied
 from leoflow.ide.compile_events import CompileOutcome, outcome_from
 from leoflow.ide.compiling import recompile_for_file
 from leoflow.ide.events import EventHub, LiveRegion
-from leoflow.ide.files import Workspace, check_relative
+from leoflow.ide.files import Workspace
 from leoflow.ide.graph_view import GraphView
 from leoflow.ide.layout import DARK, frame, transient_dialog
+from leoflow.ide.pages.file_actions import FileActions
 from leoflow.ide.project import find_project, project_dag_id
 from leoflow.ide.services import IdeServices
 from leoflow.ide.trigger import open_trigger_dialog
@@ -69,6 +70,7 @@ class EditorPage:
         self.status_text = ""
         self.selected: str | None = None  # the tree's selected node (file or folder)
         self.kinds: dict[str, bool] = {}  # tree node id → is a folder
+        self.file_actions = FileActions(self)
         self.can_edit = role_allows(principal.role, EDIT_RUNS)
         # Writing a DAG's files registers new code: the permission of pushing a DAG.
         self.can_write = role_allows(principal.role, MANAGE_DAGS)
@@ -80,11 +82,14 @@ class EditorPage:
             with ui.column().classes("w-64 shrink-0 gap-1 overflow-auto"):
                 with ui.row().classes("gap-0"):
                     for icon, tip, action, testid in (
-                            ("note_add", "New file", self.ask_new_file, "new-file"),
-                            ("create_new_folder", "New folder", self.ask_new_folder,
+                            ("note_add", "New file", self.file_actions.ask_new_file,
+                             "new-file"),
+                            ("create_new_folder", "New folder",
+                             self.file_actions.ask_new_folder,
                              "new-folder"),
-                            ("drive_file_rename_outline", "Rename", self.ask_rename, "rename"),
-                            ("delete", "Delete", self.ask_delete, "delete"),
+                            ("drive_file_rename_outline", "Rename",
+                             self.file_actions.ask_rename, "rename"),
+                            ("delete", "Delete", self.file_actions.ask_delete, "delete"),
                             ("refresh", "Refresh", self.refresh_tree, "refresh-tree")):
                         ui.button(icon=icon, on_click=action).props(
                             f'flat dense round data-testid="{testid}"').tooltip(tip)
@@ -172,124 +177,6 @@ class EditorPage:
         self.selected = node
         if not self.kinds.get(node, True):
             await self.open(node)
-
-    def _target_folder(self) -> str:
-        if self.selected is None:
-            return ""
-        if self.kinds.get(self.selected):
-            return self.selected
-        parent = PurePosixPath(self.selected).parent.as_posix()
-        return "" if parent == "." else parent
-
-    def _ask_name(self, title: str, label: str, value: str, action: Any) -> None:
-        with transient_dialog() as dialog, ui.card().classes("w-96"):
-            ui.label(title).classes("text-h6")
-            name = ui.input(label, value=value).classes("w-full").props(
-                'autofocus data-testid="name-input"')
-            error = ui.label().classes("text-negative")
-
-            async def submit() -> None:
-                try:
-                    await action(name.value or "")
-                except LeoflowError as exc:
-                    error.text = str(exc)
-                    return
-                dialog.close()
-
-            name.on("keydown.enter", submit)
-            with ui.row().classes("w-full justify-end"):
-                ui.button("Cancel", on_click=dialog.close).props("flat")
-                ui.button("OK", on_click=submit).props('color=primary data-testid="name-ok"')
-        dialog.open()
-
-    def ask_new_file(self) -> None:
-        if not self._may_write():
-            return
-        folder = self._target_folder()
-
-        async def create(name: str) -> None:
-            rel = f"{folder}/{name}" if folder else name
-            check_relative(rel)
-            files = await self._files(MANAGE_DAGS)
-            await run.io_bound(files.create_file, rel, "")
-            self.hub.publish("files.changed", {"path": rel})
-            await self.refresh_tree()
-            await self.open(rel)
-
-        where = f" in {folder}/" if folder else ""
-        self._ask_name(f"New file{where}", "File name (e.g. dag.py)", "", create)
-
-    def ask_new_folder(self) -> None:
-        if not self._may_write():
-            return
-        folder = self._target_folder()
-
-        async def create(name: str) -> None:
-            rel = f"{folder}/{name}" if folder else name
-            files = await self._files(MANAGE_DAGS)
-            await run.io_bound(files.create_folder, rel)
-            self.hub.publish("files.changed", {"path": rel})
-            self.selected = rel
-            await self.refresh_tree()
-            self._expand_to(rel)
-
-        where = f" in {folder}/" if folder else ""
-        self._ask_name(f"New folder{where}", "Folder name", "", create)
-
-    def ask_rename(self) -> None:
-        if not self._may_write():
-            return
-        target = self.selected or self.path
-        if not target:
-            ui.notify("Select a file or folder first")
-            return
-
-        async def rename(name: str) -> None:
-            files = await self._files(MANAGE_DAGS)
-            new_rel = await run.io_bound(files.rename, target, name)
-            if new_rel is None:  # the app is stopping
-                return
-            self.hub.publish("files.changed", {"path": new_rel})
-            if self.path == target or (self.path or "").startswith(target + "/"):
-                self.path = new_rel + (self.path or "")[len(target):]
-                self.title.text = self.path
-            self.selected = new_rel
-            await self.refresh_tree()
-
-        self._ask_name(f"Rename {target}", "New name", PurePosixPath(target).name, rename)
-
-    def ask_delete(self) -> None:
-        if not self._may_write():
-            return
-        target = self.selected or self.path
-        if not target:
-            ui.notify("Select a file or folder first")
-            return
-        is_dir = self.kinds.get(target, False)
-        with transient_dialog() as dialog, ui.card():
-            ui.label(f"Delete {target}{'/ and everything in it' if is_dir else ''}?").classes(
-                "text-h6")
-
-            async def confirm() -> None:
-                try:
-                    files = await self._files(MANAGE_DAGS)
-                    await run.io_bound(files.delete, target)
-                except LeoflowError as exc:
-                    ui.notify(str(exc), type="negative")
-                    return
-                finally:
-                    dialog.close()
-                self.hub.publish("files.changed", {"path": target})
-                if self.path == target or (self.path or "").startswith(target + "/"):
-                    self.close_file()
-                self.selected = None
-                await self.refresh_tree()
-
-            with ui.row().classes("w-full justify-end"):
-                ui.button("Cancel", on_click=dialog.close).props("flat")
-                ui.button("Delete", on_click=confirm).props(
-                    'color=negative data-testid="delete-confirm"')
-        dialog.open()
 
     def _may_write(self) -> bool:
         if not self.can_write:
