@@ -27,6 +27,8 @@ import signal
 import time
 from pathlib import Path
 
+from leoflow.engine.proc_fs import cgroup2_mount, live_pids, read_pids
+
 MARKER_ENV = "LEOFLOW_COMPILE_TREE"
 CGROUP_ENV = "LEOFLOW_COMPILE_CGROUP"  # "0" turns the cgroup off (the /proc scan remains)
 _SCAN_ROUNDS = 20
@@ -90,7 +92,7 @@ class CompileTree:
         kill = cgroup / "cgroup.kill"
         procs = cgroup / "cgroup.procs"
         for _ in range(100):
-            pids = _read_pids(procs)
+            pids = read_pids(procs)
             if not pids:
                 return
             self.killed |= pids
@@ -109,7 +111,7 @@ class CompileTree:
         me = os.getpid()
         table: dict[int, int] = {}
         chosen: set[int] = set()
-        for entry in _proc_pids():
+        for entry in live_pids():
             if entry == me:
                 continue
             stat = _stat(entry)
@@ -134,7 +136,7 @@ class CompileTree:
 def _make_cgroup(token: str) -> Path | None:
     """A new, empty cgroup v2 below ours, or None when there is no writable one."""
     try:
-        mount = _cgroup2_mount()
+        mount = cgroup2_mount()
         if mount is None:
             return None
         own = next((line.split("::", 1)[1].strip()
@@ -152,27 +154,7 @@ def _make_cgroup(token: str) -> Path | None:
         return None
 
 
-def _cgroup2_mount() -> Path | None:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/self/mountinfo").read_text().splitlines():
-            left, _, right = line.partition(" - ")
-            if right.split(" ", 1)[0] == "cgroup2":
-                return Path(left.split(" ")[4])
-    return None
 
-
-def _read_pids(procs: Path) -> set[int]:
-    try:
-        return {int(x) for x in procs.read_text().split()}
-    except (OSError, ValueError):
-        return set()
-
-
-def _proc_pids() -> list[int]:
-    try:
-        return [int(name) for name in os.listdir("/proc") if name.isdigit()]
-    except OSError:
-        return []
 
 
 def _stat(pid: int) -> tuple[str, int, int, int] | None:

@@ -35,6 +35,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from leoflow.engine.proc_fs import cgroup2_mount, live_pids, read_pids
+
 log = logging.getLogger("leoflow.executor.tree")
 
 TREE_ENV = "LEOFLOW_TRY_TREE"  # the marker every process of a try inherits
@@ -119,7 +121,7 @@ class TryTree:
     def _kill_cgroup(self, cgroup: Path) -> None:
         kill, procs = cgroup / "cgroup.kill", cgroup / "cgroup.procs"
         for _ in range(_ROUNDS * 4):
-            pids = _read_pids(procs)
+            pids = read_pids(procs)
             if not pids:
                 return
             self.killed |= pids
@@ -129,7 +131,7 @@ class TryTree:
             else:  # kernels before 5.14: one by one until the group is empty
                 _kill_all(pids)
             time.sleep(_PAUSE)
-        log.warning("processes of %s did not die: %s", cgroup, sorted(_read_pids(procs)))
+        log.warning("processes of %s did not die: %s", cgroup, sorted(read_pids(procs)))
 
     def _remove_cgroup(self) -> None:
         if self.cgroup is None:
@@ -181,7 +183,7 @@ def sweep_empty(min_age: float = 60.0) -> int:
                 continue
             with contextlib.suppress(OSError):
                 if time.time() - entry.stat().st_mtime < min_age \
-                        or _read_pids(entry / "cgroup.procs"):
+                        or read_pids(entry / "cgroup.procs"):
                     continue
                 entry.rmdir()
                 removed += 1
@@ -221,7 +223,7 @@ def _make_cgroup(name: str) -> Path | None:
 
 
 def _own_cgroup_dir() -> Path | None:
-    mount = _cgroup2_mount()
+    mount = cgroup2_mount()
     if mount is None:
         return None
     with contextlib.suppress(OSError):
@@ -233,7 +235,7 @@ def _own_cgroup_dir() -> Path | None:
 
 def _cgroup_of(pid: int, name: str) -> Path | None:
     """The cgroup ``name`` that process ``pid`` is in, if it is in one of that name."""
-    mount = _cgroup2_mount()
+    mount = cgroup2_mount()
     if mount is None:
         return None
     with contextlib.suppress(OSError):
@@ -243,20 +245,6 @@ def _cgroup_of(pid: int, name: str) -> Path | None:
     return None
 
 
-def _cgroup2_mount() -> Path | None:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/self/mountinfo").read_text().splitlines():
-            left, _, right = line.partition(" - ")
-            if right.split(" ", 1)[0] == "cgroup2":
-                return Path(left.split(" ")[4])
-    return None
-
-
-def _read_pids(procs: Path) -> set[int]:
-    try:
-        return {int(x) for x in procs.read_text().split()}
-    except (OSError, ValueError):
-        return set()
 
 
 # -- /proc --------------------------------------------------------------------------------------
@@ -266,7 +254,7 @@ def _scan(matches: Callable[[list[bytes]], bool], leader: int | None) -> set[int
     me = os.getpid()
     found: set[int] = set()
     try:
-        pids = [int(name) for name in os.listdir("/proc") if name.isdigit()]
+        pids = live_pids()
     except OSError:
         return found
     for pid in pids:
