@@ -8,6 +8,7 @@ import socket
 import stat
 from pathlib import Path
 
+from leoflow.app import agent_port
 from leoflow.app.agent_port import ADDRESS_FILE, remembered_port, stable_agent_port
 from leoflow.app.server import build_parser
 
@@ -23,7 +24,7 @@ def test_the_default_is_the_remembered_port_not_any_free_one(tmp_path: Path) -> 
 
 def test_a_port_taken_by_another_process_is_replaced_and_remembered(tmp_path: Path,
                                                                       monkeypatch) -> None:
-    monkeypatch.setattr("leoflow.app.agent_port.WAIT_FOR_PORT", 0.3)
+    monkeypatch.setattr(agent_port, "WAIT_FOR_PORT", 0.3)
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
