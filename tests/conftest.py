@@ -68,6 +68,16 @@ def postgres_url(postgres_server: Any) -> str:
     return _asyncpg_url(postgres_server, name)
 
 
+@pytest.fixture(scope="session")
+def real_airflow(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A DAG environment holding the real Airflow 3.3.2 and providers, built once per
+    session through Leoflow's environment code (``tests/real_airflow.py`` says how to use
+    it)."""
+    from tests.real_airflow import build
+
+    return build(tmp_path_factory.mktemp("real-airflow-home"))
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     """The URL of a SQLite file (not created yet) in the test's temporary folder."""
