@@ -1,14 +1,23 @@
-"""One virtual environment per DAG, keyed by what it contains, made once and reused.
+"""DAG environments keyed by what they contain, made once and shared by every DAG that
+asks for the same contents.
 
-A DAG's environment lives in ``<home>/venvs/<dag_id>-<key>``, where ``key`` is the first 12
-hex digits of the SHA-256 of (python version, sorted dependencies, Leoflow version). Changing
-any of them gives a new directory, so a running task never sees its environment change
-under it; an unchanged DAG reuses its environment at once.
+An environment lives in ``<home>/venvs/env-<key>``, where ``key`` is the first 12 hex digits
+of the SHA-256 of (python version, sorted dependencies, Leoflow version). Every DAG asking
+for the same set uses the same directory: the second DAG asking for a 145-package Airflow
+environment gets it in milliseconds (a marker check), not seconds. Changing any part of the
+set gives a new directory, so a running task never sees its environment change under it.
+``venvs/dags/<dag_id>`` is a symbolic link to the environment a DAG used last (what
+``leoflow providers <dag_id>`` reads; where an operator looks).
+
+Isolation between the DAGs sharing one: a finished environment is read-only (sealing.py):
+its files lose their write bits and its bytecode is compiled at build time, so no task can
+change the packages another DAG runs with, and a DAG that needs other packages gets another
+environment.
 
 A marker file is written last: a directory without it is a half-built environment (a crash,
 a failed install) and is rebuilt from scratch. Builds are serialized per environment, both
 inside the process (an asyncio lock) and across processes (``flock`` on a lock file), so two
-concurrent ``ensure`` calls build once.
+concurrent ``ensure`` calls for the same contents build once, whichever DAGs ask.
 
 The SDK is made importable through a ``.pth`` file that points at a directory holding only a
 ``leoflow`` symlink and links to Airflow's runtime packages (pendulum): user code sees
@@ -26,7 +35,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,9 +47,12 @@ from leoflow.engine.environments.errors import (
     EnvironmentBuildError,
     PythonVersionNotFound,
 )
+from leoflow.engine.environments.sealing import is_sealed, remove, seal, writable
 from leoflow.engine.environments.uv import Progress, find_uv, installed_pythons, run_uv
 
 MARKER = ".leoflow-env.json"
+ENV_PREFIX = "env-"
+DAG_LINKS = "dags"  # venvs/dags/<dag_id> -> ../env-<key>
 SDK_DIR = "leoflow-sdk"
 PTH_NAME = "leoflow_sdk.pth"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_.\-]+$")
@@ -105,9 +116,22 @@ class EnvironmentManager:
         version = python_version or default_python_version()
         deps = tuple(sorted(str(d).strip() for d in dependencies if str(d).strip()))
         key = environment_key(version, deps, leoflow_version())
-        path = self.venvs / f"{dag_id}-{key}"
+        path = self._path(dag_id, key)
         return Environment(dag_id=dag_id, path=path, python=path / "bin" / "python", key=key,
                            python_version=version, dependencies=deps)
+
+    def _path(self, dag_id: str, key: str) -> Path:
+        """Shared by every DAG with the same contents: the DAG's name is not part of it."""
+        return self.venvs / f"{ENV_PREFIX}{key}"
+
+    def of_dag(self, dag_id: str) -> Path | None:
+        """The environment ``dag_id`` used last on this machine (``venvs/dags/<dag_id>``),
+        whatever its contents; None when it has none (or it was removed)."""
+        if not _SAFE_ID.match(dag_id) or dag_id in {".", ".."}:
+            return None
+        link = self.venvs / DAG_LINKS / dag_id
+        target = link.resolve() if link.is_symlink() else None
+        return target if target is not None and (target / MARKER).is_file() else None
 
     def find(self, dag_id: str, python_version: str | None,
              dependencies: list[str] | tuple[str, ...]) -> Environment | None:
@@ -127,25 +151,45 @@ class EnvironmentManager:
                      progress: Progress | None = None) -> Environment:
         """The DAG's environment, built first if needed (never blocks the event loop)."""
         env = self.describe(dag_id, python_version, dependencies)
-        lock = self._locks.setdefault(env.key + dag_id, asyncio.Lock())
+        lock = self._locks.setdefault(env.path.name, asyncio.Lock())
         async with lock:
             if self._is_ready(env):
                 self._link_sdk(env)
+                self._record(env)
                 return env
             self.venvs.mkdir(parents=True, exist_ok=True)
             with await asyncio.to_thread(_file_lock, self.venvs / f".{env.path.name}.lock"):
                 if not self._is_ready(env):  # another process may have built it meanwhile
                     await self._build(env, progress)
+                elif progress is not None:
+                    progress(f"reusing the environment built meanwhile: {env.path}")
             self._link_sdk(env)
+            self._record(env)
             return env
+
+    def _record(self, env: Environment) -> None:
+        """Point ``venvs/dags/<dag_id>`` at the environment (atomically; cheap when it
+        already does)."""
+        links = self.venvs / DAG_LINKS
+        link = links / env.dag_id
+        target = Path("..") / env.path.name
+        if link.is_symlink() and Path(os.readlink(link)) == target:
+            return
+        links.mkdir(parents=True, exist_ok=True)
+        tmp = links / f".{env.dag_id}.{os.getpid()}.tmp"
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        tmp.symlink_to(target, target_is_directory=True)
+        os.replace(tmp, link)
 
     async def _build(self, env: Environment, progress: Progress | None) -> None:
         say = progress or (lambda line: None)
         uv = self.uv
         if env.path.exists():
             say(f"removing the incomplete environment {env.path}")
-            await asyncio.to_thread(shutil.rmtree, env.path, True)
-        say(f"creating the environment of {env.dag_id} with Python {env.python_version}")
+            await asyncio.to_thread(remove, env.path)
+        say(f"creating the environment of {env.dag_id} with Python {env.python_version} "
+            f"(shared by every DAG asking for the same packages)")
         try:
             created = await run_uv(uv, ["venv", "--python", env.python_version,
                                         "--no-python-downloads", str(env.path)], say)
@@ -156,9 +200,10 @@ class EnvironmentManager:
                     f"{created.tail[-1] if created.tail else 'no output'}",
                     dag_id=env.dag_id, output=created.output)
             if env.dependencies:
-                say(f"installing {', '.join(env.dependencies)}")
+                say(f"resolving {', '.join(env.dependencies)}")
                 installed_deps = await run_uv(
-                    uv, ["pip", "install", "--python", str(env.python), *env.dependencies], say)
+                    uv, ["pip", "install", "--compile-bytecode", "--python", str(env.python),
+                         *env.dependencies], _narrated(say), still="still installing")
                 if installed_deps.returncode != 0:
                     raise DependencyInstallError(
                         f"installing the dependencies of DAG {env.dag_id!r} failed: "
@@ -169,14 +214,16 @@ class EnvironmentManager:
                       "python_version": env.python_version,
                       "dependencies": list(env.dependencies), "leoflow": leoflow_version(),
                       "created_at": datetime.now(UTC).isoformat()}
+            await asyncio.to_thread(seal, env.path, keep_top_writable=True)
             tmp = env.path / (MARKER + ".tmp")
             tmp.write_text(json.dumps(marker, indent=2), "utf-8")
             os.replace(tmp, env.path / MARKER)
+            await asyncio.to_thread(seal, env.path)  # the marker and the root: read-only too
         except BaseException:
-            await asyncio.to_thread(shutil.rmtree, env.path, True)
+            await asyncio.to_thread(remove, env.path)
             raise
         self.builds += 1
-        say(f"environment ready: {env.path}")
+        say(f"environment ready (read-only from now on): {env.path}")
 
     async def _raise_missing_python(self, env: Environment) -> None:
         """Listing interpreters is slow (uv probes each): done only after a failure."""
@@ -204,16 +251,26 @@ class EnvironmentManager:
                      for sp in (env.path / "lib").glob("python*/site-packages"))
         if pth_ok and all(_links_to(sdk_root / name, target) for name, target in links.items()):
             return
-        sdk_root.mkdir(parents=True, exist_ok=True)
-        for name, target in links.items():
-            link = sdk_root / name
-            if _links_to(link, target):
-                continue
-            if link.is_symlink() or link.exists():
-                link.unlink()
-            link.symlink_to(target, target_is_directory=target.is_dir())
-        for site_packages in (env.path / "lib").glob("python*/site-packages"):
-            (site_packages / PTH_NAME).write_text(str(sdk_root) + "\n", "utf-8")
+        site_dirs = list((env.path / "lib").glob("python*/site-packages"))
+        with writable(env.path, sdk_root, *site_dirs):  # a sealed one is opened briefly
+            sdk_root.mkdir(parents=True, exist_ok=True)
+            with writable(sdk_root):
+                for name, target in links.items():
+                    link = sdk_root / name
+                    if _links_to(link, target):
+                        continue
+                    if link.is_symlink() or link.exists():
+                        link.unlink()
+                    link.symlink_to(target, target_is_directory=target.is_dir())
+            for site_packages in site_dirs:
+                pth = site_packages / PTH_NAME
+                if pth.exists() and is_sealed(env.path):
+                    pth.unlink()  # read-only: replaced, not written over
+                pth.write_text(str(sdk_root) + "\n", "utf-8")
+        if (env.path / MARKER).exists():  # a finished environment: read-only again
+            seal(sdk_root)
+            for site_packages in site_dirs:
+                seal(site_packages / PTH_NAME)
 
     async def installed_pythons(self) -> list[str]:
         """The Python versions present on this machine (what ``python_version`` may say)."""
@@ -276,6 +333,20 @@ def _top_level_names(dist: metadata.Distribution) -> set[str]:
             continue
         names.add(first[:-3] if first.endswith(".py") else first)
     return {n for n in names if n.isidentifier()}
+
+
+def _narrated(say: Progress) -> Progress:
+    """uv's phase lines, each followed by what comes next (uv is silent while it fetches
+    and while it compiles bytecode)."""
+    def hear(line: str) -> None:
+        say(line)
+        found = re.match(r"\s*Resolved (\d+) packages?", line)
+        if found:
+            say(f"fetching what uv's cache lacks of {found.group(1)} packages, then "
+                "installing them (hard links from the cache)")
+        elif re.match(r"\s*Installed \d+ packages?", line):
+            say("compiling bytecode once (the environment is read-only afterwards)")
+    return hear
 
 
 def _links_to(link: Path, target: Path) -> bool:

@@ -21,6 +21,7 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from leoflow.engine.environments.errors import DependencyInstallError, EnvironmentBuildError
@@ -99,6 +100,13 @@ class TaskEnvironments(EnvironmentManager):
 
     def _link_sdk(self, env: Environment) -> None:
         """A task environment holds its requirements only (see the module doc)."""
+
+    def _path(self, dag_id: str, key: str) -> Path:
+        """``task-venv-<options>-<key>``: the options the key does not cover are in the name."""
+        return self.venvs / f"{dag_id}-{key}"
+
+    def _record(self, env: Environment) -> None:
+        """No ``venvs/dags`` link: a task environment belongs to no DAG in particular."""
 
     async def _build(self, env: Environment, progress: Progress | None) -> None:
         say = progress or (lambda line: None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ from leoflow.errors import InvariantError
 
 Progress = Callable[[str], None]
 TAIL_LINES = 40
+QUIET_SECONDS = 5.0  # a line saying uv still works after this long without output
 
 
 def find_uv() -> str:
@@ -52,15 +54,29 @@ class UvResult:
         return "\n".join(self.tail)
 
 
-async def run_uv(uv: str, args: Sequence[str], progress: Progress | None = None) -> UvResult:
-    """Run ``uv args...``; stdout and stderr lines go to ``progress`` as they come."""
+async def run_uv(uv: str, args: Sequence[str], progress: Progress | None = None, *,
+                 still: str = "uv is still working", quiet: float = QUIET_SECONDS) -> UvResult:
+    """Run ``uv args...``; stdout and stderr lines go to ``progress`` as they come.
+
+    uv prints a line per phase (``Resolved 145 packages in 2.7s``, ``Installed ...``) and
+    nothing while it downloads: after ``quiet`` seconds without a line, ``progress`` hears
+    ``<still> (12 s)`` so that a long build never looks stuck."""
     process = await asyncio.create_subprocess_exec(
         uv, *args, env=uv_environment(), stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, limit=1 << 20)
     if process.stdout is None:
         raise InvariantError("uv was started without a pipe for its output")
     tail: list[str] = []
-    async for raw in process.stdout:
+    started = time.monotonic()
+    while True:
+        try:
+            raw = await asyncio.wait_for(process.stdout.readline(), quiet)
+        except TimeoutError:
+            if progress is not None:
+                progress(f"{still} ({time.monotonic() - started:.0f} s)")
+            continue
+        if not raw:
+            break
         line = raw.decode("utf-8", "replace").rstrip()
         if not line:
             continue

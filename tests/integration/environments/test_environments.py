@@ -38,7 +38,7 @@ def test_the_key_follows_python_dependencies_and_leoflow_version(tmp_path):
     manager = EnvironmentManager(tmp_path)
     env = manager.describe("sales", "3.11", ["six"])
     assert env.path.parent == tmp_path / "venvs"
-    assert env.path.name.startswith("sales-")
+    assert env.path.name == f"env-{env.key}"  # shared by every DAG with these contents
     with pytest.raises(ValueError, match="cannot name an environment"):
         manager.describe("../escape", "3.11", [])
 
