@@ -1,7 +1,8 @@
 """Registering what a reload compiled, and forgetting what left: all through the services.
 
-A compiled DAG is registered by ``Operations.register_dag`` (a new version when its content
-changed; new DAGs created unpaused in Lite, paused on a server); a file's import error is
+A compiled DAG is registered by ``Operations.register_dag`` as a draft (a new version when
+its content changed, replacing the previous draft unless a run pinned it; new DAGs created
+unpaused in Lite, paused on a server); a file's import error is
 recorded or cleared by the ``ImportErrors`` service; DAGs whose file is gone, or no longer
 defines them, are marked stale by the ``DagFiles`` service. Filenames are the DAGs'
 ``fileloc``: the file relative to the workspace.
@@ -51,7 +52,8 @@ class Registry:
             try:  # a project in tenants/<T>/ of the workspace registers T's DAGs
                 version = await self.operations.register_dag(
                     document, source_code=source, fileloc=dag_file,
-                    paused_on_create=self.paused_on_create, tenant=tenant_of_file(dag_file))
+                    paused_on_create=self.paused_on_create, tenant=tenant_of_file(dag_file),
+                    draft=True)  # a save: replaced by the next one unless a run pins it
             except LeoflowError as exc:
                 raise ReloadFailure(ReloadError(
                     dag_file, document.get("line"),

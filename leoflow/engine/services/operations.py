@@ -76,12 +76,15 @@ class Operations:
     # -- DAGs ------------------------------------------------------------------------------
     async def register_dag(self, document: Mapping[str, Any], *, source_code: str | None = None,
                            fileloc: str | None = None, user: str | None = None,
-                           paused_on_create: bool = True,
-                           tenant: str = "default") -> DagVersionRow:
+                           paused_on_create: bool = True, tenant: str = "default",
+                           draft: bool = False) -> DagVersionRow:
         """Store a compiled dag.json; returns its version (the existing one if unchanged).
 
         A DAG belongs to the tenant that first registered it; another tenant cannot take
-        its id over (``InvalidOperation``, without saying whose it is).
+        its id over (``InvalidOperation``, without saying whose it is). A ``draft`` (a
+        save, registered by hot reload) replaces the DAG's previous draft unless a run
+        pinned it; a push (not a draft) is kept: a DAG keeps the versions that ran or were
+        pushed, numbered in that order (``store.dags.register_version``).
         """
         dag_id = document["dag_id"]
         async with self.store.begin() as conn:
@@ -94,7 +97,7 @@ class Operations:
                                   now=self.clock.now())
             before = await dags.current_version(conn, dag_id)
             version = await dags.register_version(conn, dag_id, document, source_code,
-                                                  now=self.clock.now())
+                                                  now=self.clock.now(), draft=draft)
             await assets.register_dag_assets(conn, tenant=tenant if existing is None
                                              else existing.tenant, dag_id=dag_id,
                                              spec=self._spec(version), now=self.clock.now())
@@ -102,7 +105,8 @@ class Operations:
                 await audit.record_event(conn, "register_version", username=user,
                                          dag_id=dag_id, occurred_at=self.clock.now(),
                                          extra={"version_number": version.version_number,
-                                                "content_hash": version.content_hash})
+                                                "content_hash": version.content_hash,
+                                                "draft": version.is_draft})
         self.scheduler.wake_dag(dag_id)
         return version
 

@@ -12,7 +12,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Mapping
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from leoflow.engine.store._sql import fetch_page, order_by, upsert, written
 from leoflow.engine.store.errors import DagNotFoundError
 from leoflow.engine.store.rows import DagRow, DagVersionRow, Page
-from leoflow.engine.store.tables import dag, dag_version
+from leoflow.engine.store.tables import dag, dag_run, dag_version
 from leoflow.engine.store.types import utcnow
 
 DAG_ORDER_FIELDS = ("dag_id", "created_at", "updated_at", "next_dagrun_after", "tenant")
@@ -170,6 +170,7 @@ async def register_version(
     source_code: str | None = None,
     *,
     now: datetime | None = None,
+    draft: bool = False,
 ) -> DagVersionRow:
     """Store a compiled dag.json as a version of ``dag_id`` and make it the current one.
 
@@ -178,6 +179,14 @@ async def register_version(
     otherwise stores version ``max + 1``. The DAG row must exist (``upsert_dag`` first):
     ``DagNotFoundError`` otherwise. On PostgreSQL the DAG row is locked until the caller
     commits, so two concurrent registrations cannot take the same number.
+
+    Drafts: a ``draft`` version (a save's, from the hot reloader) is kept only until the next
+    registration of the DAG, which deletes every draft no run pins (``drop_drafts``) before
+    numbering its own; so ten saves without a run leave one version, numbered after the
+    last version that ran or was pushed. A run clears the flag (``runs.create_run``), and
+    so does registering the same content without ``draft`` (a push). The lock taken here
+    waits for a run being created on PostgreSQL (its foreign key check holds a key-share
+    lock on the DAG row), so a version a committed run pins is never deleted.
     """
     locked = await conn.execute(
         select(dag.c.current_version_id).where(dag.c.dag_id == dag_id).with_for_update()
@@ -196,7 +205,12 @@ async def register_version(
     ).first()
     if existing is not None:
         version = DagVersionRow(**existing._mapping)
+        if version.is_draft and not draft:
+            await keep_version(conn, version.id)
+            version = replace(version, is_draft=False)
+        await drop_drafts(conn, dag_id, keep=version.id)
     else:
+        await drop_drafts(conn, dag_id)
         highest = (
             await conn.execute(
                 select(func.max(dag_version.c.version_number)).where(dag_version.c.dag_id == dag_id)
@@ -210,11 +224,28 @@ async def register_version(
             spec=dict(spec),
             source_code=source_code,
             created_at=now,
+            is_draft=draft,
         )
         await conn.execute(dag_version.insert().values(**asdict(version)))
     if current.current_version_id != version.id:
         await _update_dag(conn, dag_id, {"current_version_id": version.id, "updated_at": now})
     return version
+
+
+async def drop_drafts(conn: AsyncConnection, dag_id: str, *, keep: str | None = None) -> int:
+    """Delete the DAG's draft versions that no run pins (but ``keep``); how many."""
+    pinned = select(dag_run.c.id).where(dag_run.c.dag_version_id == dag_version.c.id).exists()
+    query = delete(dag_version).where(
+        dag_version.c.dag_id == dag_id, dag_version.c.is_draft.is_(True), ~pinned)
+    if keep is not None:
+        query = query.where(dag_version.c.id != keep)
+    return (await conn.execute(query)).rowcount or 0
+
+
+async def keep_version(conn: AsyncConnection, version_id: str) -> None:
+    """The version ran or was pushed: no longer a draft, never replaced by a save."""
+    await conn.execute(update(dag_version).where(
+        dag_version.c.id == version_id, dag_version.c.is_draft.is_(True)).values(is_draft=False))
 
 
 async def get_version(conn: AsyncConnection, version_id: str) -> DagVersionRow | None:

@@ -50,6 +50,7 @@ class DagVersionRow:
     spec: dict[str, Any]
     source_code: str | None
     created_at: datetime
+    is_draft: bool = False  # a save's version no run pinned: the next save replaces it
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leoflow.engine.store._sql import as_tuple, fetch_page, inserted_id, order_by, written
+from leoflow.engine.store.dags import keep_version
 from leoflow.engine.store.errors import DagNotFoundError, DagRunNotFoundError, DuplicateRunError
 from leoflow.engine.store.rows import DagRunRow, Page
 from leoflow.engine.store.tables import dag, dag_run
@@ -88,6 +89,8 @@ async def create_run(
             raise  # e.g. an unknown dag_version_id: a bug in the caller, not a user error
         raise explained from exc
     pk = inserted_id(result, "dag_run")
+    # a run pins its version: a draft (a save's) becomes a kept version (store.dags)
+    await keep_version(conn, dag_version_id)
     return written(await get_run_by_id(conn, pk), f"DAG run {dag_id}/{run_id}")
 
 

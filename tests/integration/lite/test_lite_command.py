@@ -92,13 +92,18 @@ def test_passwords_hot_reload_backup_and_restore(bare_lite_dirs: LiteDirs,
     with lite.login() as client:
         wait_until(lambda: "sleeper" in registered_dags(client), message="registration")
 
-        # Hot reload through the real command: save, and a new version is served.
+        # Hot reload through the real command: save, and a new version is served (still
+        # number 1: a save replaces the draft no run has pinned).
+        def versions() -> list[dict[str, object]]:
+            return client.get("/api/leoflow/dags/sleeper/versions").json()["versions"]
+
+        (first,) = versions()
         saved = time.monotonic()
         (project / "dag.py").write_text(dag_source("sleeper", SLEEPER.format(seconds=0.1)),
                                         "utf-8")
-        wait_until(lambda: client.get("/api/leoflow/dags/sleeper/versions").json()
-                   ["total_entries"] == 2, timeout=5, interval=0.02,
-                   message="version 2 of sleeper")
+        wait_until(lambda: [(v["version_number"], v["content_hash"] != first["content_hash"])
+                            for v in versions()] == [(1, True)], timeout=5, interval=0.02,
+                   message="the saved version of sleeper")
         print(f"save → new version through the API: {time.monotonic() - saved:.3f} s")
 
     # A second Lite on the same home is refused.
@@ -135,7 +140,8 @@ def test_passwords_hot_reload_backup_and_restore(bare_lite_dirs: LiteDirs,
     assert lite.password is None  # the restored store has its admin
     with lite.login(new_password) as client:
         versions = client.get("/api/leoflow/dags/sleeper/versions").json()
-        assert versions["total_entries"] == 2
+        assert versions["total_entries"] == 1
+        assert versions["versions"][0]["content_hash"] != first["content_hash"]
     assert lite.stop() == 0
 
 

@@ -155,7 +155,8 @@ def _graph_loc(tasks: list[dict[str, Any]], exc: GraphError) -> list[str | int]:
 def version_json(version: DagVersionRow, *, current: bool | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": version.id, "dag_id": version.dag_id, "version_number": version.version_number,
-        "content_hash": version.content_hash, "created_at": _iso(version.created_at)}
+        "content_hash": version.content_hash, "created_at": _iso(version.created_at),
+        "is_draft": version.is_draft}  # a save's version no run pinned: the next replaces it
     if current is not None:
         out["is_current"] = current
     return out

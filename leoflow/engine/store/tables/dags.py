@@ -14,6 +14,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 from leoflow.engine.store.tables.common import ID_LEN, UUID_LEN, metadata
@@ -62,6 +63,9 @@ dag_version = Table(
     Column("spec", json_type(), nullable=False),
     Column("source_code", Text, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
+    # Registered by a save, not yet pinned by a run nor pushed: the next save replaces it
+    # (same number), so the versions a DAG keeps are the ones that ran or were pushed.
+    Column("is_draft", Boolean, nullable=False, default=False, server_default=false()),
     UniqueConstraint("dag_id", "version_number"),
     UniqueConstraint("dag_id", "content_hash"),
 )
