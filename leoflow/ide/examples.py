@@ -69,24 +69,25 @@ async def download_examples(services: IdeServices, hub: EventHub, workspace: Pat
     (the page's access check) runs again before the files the user chose are replaced."""
     from nicegui import run, ui
 
-    from leoflow.ide.layout import transient_dialog
+    from leoflow.ide.layout import notifier, transient_dialog
 
+    notify = notifier()
     copy = services.copy_examples
     if copy is None:
-        ui.notify("Examples are not available in this IDE (start it with `leoflow lite`).",
+        notify("Examples are not available in this IDE (start it with `leoflow lite`).",
                   type="warning")
         return
     target = Path(workspace or services.workspace)
     try:
         outcome = await run.io_bound(first_pass, copy, target)
     except (OSError, ValueError) as exc:
-        ui.notify(f"Could not copy the examples: {exc}", type="negative", multi_line=True)
+        notify(f"Could not copy the examples: {exc}", type="negative", multi_line=True)
         return
     if outcome is None:  # the app is stopping
         return
     hub.publish("files.changed", {})
     if not outcome.conflicts:
-        ui.notify(f"Examples are in {target / 'examples'} "
+        notify(f"Examples are in {target / 'examples'} "
                   f"({len(outcome.written)} files written)", type="positive")
         return
     with transient_dialog() as dialog, ui.card().classes("w-[32rem] max-w-full"):
@@ -100,19 +101,19 @@ async def download_examples(services: IdeServices, hub: EventHub, workspace: Pat
             chosen = [name for name, box in boxes.items() if box.value]
             dialog.close()
             if not chosen:
-                ui.notify("Your changed files were kept", type="info")
+                notify("Your changed files were kept", type="info")
                 return
             if recheck is not None:
                 try:
                     await recheck()
                 except LeoflowError as exc:
-                    ui.notify(str(exc), type="negative")
+                    notify(str(exc), type="negative")
                     return
             result = await run.io_bound(overwrite_pass, copy, target, chosen)
             hub.publish("files.changed", {})
             if result is None:  # the app is stopping
                 return
-            ui.notify(f"Replaced {len(chosen)} file(s); kept {len(result.conflicts)}",
+            notify(f"Replaced {len(chosen)} file(s); kept {len(result.conflicts)}",
                       type="positive")
 
         with ui.row().classes("w-full justify-end"):

@@ -31,6 +31,7 @@ from leoflow.engine.services.hitl import (
 from leoflow.errors import LeoflowError
 from leoflow.ide.access import Access, AccessDenied
 from leoflow.ide.events import EventHub, LiveRegion
+from leoflow.ide.layout import notifier
 
 WAITING = "awaiting_input"
 
@@ -120,16 +121,17 @@ class HitlForm:
     async def submit(self) -> None:
         ti = self.detail.task_instance
         request = self.detail.request
+        notify = notifier()
         try:
             params = {name: _field_value((request.params.get(name) or {}).get("schema") or {},
                                          widget.value) for name, widget in self.fields.items()}
         except ValueError as exc:
-            ui.notify(f"A form field is not valid JSON: {exc}", type="negative")
+            notify(f"A form field is not valid JSON: {exc}", type="negative")
             return
         try:
             principal = await self.access.check(EDIT_RUNS)
         except LeoflowError as exc:
-            ui.notify(str(exc), type="negative")
+            notify(str(exc), type="negative")
             return
         try:
             await self.service.answer(
@@ -139,9 +141,9 @@ class HitlForm:
                 dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id,
                 map_index=ti.map_index, chosen_options=self.chosen(), params_input=params)
         except ServiceError as exc:
-            ui.notify(exc.message, type="negative")
+            notify(exc.message, type="negative")
             return
-        ui.notify(f"Answered {ti.task_id}: {self.chosen()}", type="positive")
+        notify(f"Answered {ti.task_id}: {self.chosen()}", type="positive")
         if self.on_answered is not None:
             await self.on_answered()
 

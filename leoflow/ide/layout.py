@@ -3,10 +3,12 @@ mode switch, user menu) and the page's content column."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from nicegui import app, ui
+from nicegui import app, background_tasks, context, ui
 
 from leoflow.engine.auth.permissions import Principal
 from leoflow.ide import session
@@ -97,16 +99,49 @@ def format_duration(seconds: float | None) -> str:
     return f"{hours}h {minutes:02d}m"
 
 
+DIALOG_LINGER_SECONDS = 2.0  # a closed dialog's handlers may still be running
+
+
 def transient_dialog() -> ui.dialog:
-    """A dialog that removes itself from the page once closed (dialogs are made per use)."""
+    """A dialog that removes itself from the page once closed (dialogs are made per use).
+
+    The removal waits ``DIALOG_LINGER_SECONDS``: the handler that closed it usually goes on
+    (notify, refresh, navigate), and a deleted dialog would take that handler's slot with
+    it (NiceGUI: "The parent element this slot belongs to has been deleted")."""
     dialog = ui.dialog()
+
+    async def remove_later() -> None:
+        await asyncio.sleep(DIALOG_LINGER_SECONDS)
+        if not dialog.is_deleted and not dialog.value and not dialog.client.is_deleted:
+            dialog.delete()
 
     def closed(event: Any) -> None:
         if not event.value and not dialog.is_deleted:
-            dialog.delete()
+            background_tasks.create(remove_later(), name="leoflow-ide-dialog-removal")
 
     dialog.on_value_change(closed)
     return dialog
+
+
+Notify = Callable[..., None]
+
+
+def notifier() -> Notify:
+    """``ui.notify`` bound to the current page, callable after its caller's element is gone.
+
+    Take it at the start of an action: an action that closes a dialog, refreshes a section
+    or awaits a service may find its own element deleted by the time it reports, and
+    ``ui.notify`` in a deleted element's slot raises instead of saying anything. A page the
+    user has left is told nothing."""
+    client = context.client
+
+    def notify(message: Any, **options: Any) -> None:
+        if client.is_deleted:
+            return
+        with client:
+            ui.notify(message, **options)
+
+    return notify
 
 
 def preformatted(text: str) -> ui.label:

@@ -149,14 +149,15 @@ async def open_push_dialog(services: IdeServices, access: Access, dag_id: str) -
     from leoflow.engine.auth.permissions import MANAGE_DAGS
     from leoflow.engine.compiler.errors import CompileError
     from leoflow.ide import queries
-    from leoflow.ide.layout import transient_dialog
+    from leoflow.ide.layout import notifier, transient_dialog
     from leoflow.ide.project import dag_file
 
     plane = services.require_plane()
+    notify = notifier()
     try:
         principal = await access.dag(dag_id, MANAGE_DAGS)
     except LeoflowError as exc:
-        ui.notify(str(exc), type="negative")
+        notify(str(exc), type="negative")
         return
     tenant = principal.tenant
     saved = await run.io_bound(load_settings, services.workspace, tenant)

@@ -32,6 +32,7 @@ from leoflow.ide.hitl import TaskHitlSection
 from leoflow.ide.layout import (
     format_duration,
     format_time,
+    notifier,
     preformatted,
     state_badge,
     transient_dialog,
@@ -75,6 +76,8 @@ class TaskPanel:
         self.log_lines = 0
         self._tail_task: asyncio.Task[None] | None = None
         self.log_view: ui.log | None = None
+        self.log_reason: ui.label | None = None
+        self.card: ui.card | None = None
         self.log_status: ui.label | None = None
         self.try_select: ui.select | None = None
         self.live: LiveRegion | None = None
@@ -93,50 +96,75 @@ class TaskPanel:
         self.detail = await queries.task_instance_detail(
             self.plane, self.dag_id, self.run_id, self.task_id, self.map_index,
             tenant=principal.tenant)
+        if self.detail is not None and self.map_index < 0:
+            # a mapped task opened without an index shows its first instance: say which
+            self.map_index = self.detail.instance.map_index
         # XCom values are shown with the tenant's secrets masked (stored intact)
         self.masker = await tenant_masker(self.services.auth, principal.tenant)
 
     async def build(self) -> None:
         await self._load()
-        panel = ui.card().classes("w-full gap-2").props('flat bordered data-testid="task-panel"')
-        with panel:
-            title = self.task_id + (f" [{self.map_index}]" if self.map_index >= 0 else "")
-            with ui.row().classes("w-full items-center no-wrap"):
-                ui.label(title).classes("text-h6 leoflow-mono")
-                ui.space()
-                if self.on_close is not None:
-                    ui.button(icon="close", on_click=self.on_close).props(
-                        'flat round dense data-testid="panel-close"').tooltip("Close")
-            ui.label(f"run {self.run_id}").classes("text-caption leoflow-mono")
-            self.summary()
-            self.hitl = TaskHitlSection(self.plane, self.access, self.dag_id, self.run_id,
-                                        self.task_id, self.map_index)
-            await self.hitl.build()
-            with ui.row().classes("gap-2"):
-                ui.button("Clear", icon="restart_alt", on_click=self.ask_clear).props(
-                    'outline data-testid="ti-clear"').set_enabled(self.can_edit)
-                ui.button("Mark success", icon="check",
-                          on_click=lambda: self.mark("success")).props(
-                    'outline color=positive data-testid="ti-mark-success"').set_enabled(
-                    self.can_edit)
-                ui.button("Mark failed", icon="close",
-                          on_click=lambda: self.mark("failed")).props(
-                    'outline color=negative data-testid="ti-mark-failed"').set_enabled(
-                    self.can_edit)
-            with ui.expansion("Log", icon="subject", value=True).classes("w-full"):
-                with ui.row().classes("items-center gap-2"):
-                    self.try_select = ui.select(self._try_options(), label="Try",
-                                                value=self._latest_try(),
-                                                on_change=self._on_try_selected).props(
-                        'dense data-testid="log-try"').classes("w-32")
-                    self.log_status = ui.label("").classes("text-caption").props(
-                        'data-testid="log-status"')
-                self.log_view = ui.log(max_lines=MAX_LOG_LINES).classes(
-                    "w-full h-72 leoflow-log").props('data-testid="task-log"')
-            with ui.expansion("XCom", icon="data_object", value=True).classes("w-full"):
-                self.xcom_view()
-        self.live = LiveRegion(self.hub, self._matches, self.refresh)
+        self.card = ui.card().classes("w-full gap-2").props(
+            'flat bordered data-testid="task-panel"')
+        with self.card:
+            await self._fill()
         context.client.on_delete(self.stop_tail)
+
+    async def show_map_index(self, map_index: int) -> None:
+        """Show another instance of a mapped task: its state, tries, log and XCom."""
+        if map_index == self.map_index:
+            return
+        self.close()
+        self.map_index, self.follow_latest = map_index, True
+        await self._load()
+        if self.card is None or self.card.is_deleted:
+            return
+        self.card.clear()
+        with self.card:
+            await self._fill()
+
+    async def _fill(self) -> None:
+        title = self.task_id + (f" [{self.map_index}]" if self.map_index >= 0 else "")
+        with ui.row().classes("w-full items-center no-wrap"):
+            ui.label(title).classes("text-h6 leoflow-mono")
+            ui.space()
+            if self.on_close is not None:
+                ui.button(icon="close", on_click=self.on_close).props(
+                    'flat round dense data-testid="panel-close"').tooltip("Close")
+        ui.label(f"run {self.run_id}").classes("text-caption leoflow-mono")
+        self.summary()
+        self.hitl = TaskHitlSection(self.plane, self.access, self.dag_id, self.run_id,
+                                    self.task_id, self.map_index)
+        await self.hitl.build()
+        with ui.row().classes("gap-2"):
+            ui.button("Clear", icon="restart_alt", on_click=self.ask_clear).props(
+                'outline data-testid="ti-clear"').set_enabled(self.can_edit)
+            ui.button("Mark success", icon="check",
+                      on_click=lambda: self.mark("success")).props(
+                'outline color=positive data-testid="ti-mark-success"').set_enabled(
+                self.can_edit)
+            ui.button("Mark failed", icon="close",
+                      on_click=lambda: self.mark("failed")).props(
+                'outline color=negative data-testid="ti-mark-failed"').set_enabled(
+                self.can_edit)
+        with ui.expansion("Log", icon="subject", value=True).classes("w-full"):
+            with ui.row().classes("items-center gap-2"):
+                self.try_select = ui.select(self._try_options(), label="Try",
+                                            value=self._latest_try(),
+                                            on_change=self._on_try_selected).props(
+                    'dense data-testid="log-try"').classes("w-32")
+                self.log_status = ui.label("").classes("text-caption").props(
+                    'data-testid="log-status"')
+            # where the log would be: why there is none (not started, stopped)
+            self.log_reason = ui.label("").classes(
+                "w-full text-body2 q-pa-sm rounded leoflow-log-reason").props(
+                'data-testid="log-reason"')
+            self.log_reason.set_visibility(False)
+            self.log_view = ui.log(max_lines=MAX_LOG_LINES).classes(
+                "w-full h-72 leoflow-log").props('data-testid="task-log"')
+        with ui.expansion("XCom", icon="data_object", value=True).classes("w-full"):
+            self.xcom_view()
+        self.live = LiveRegion(self.hub, self._matches, self.refresh)
         self.start_tail(self._latest_try())
 
     # -- sections --------------------------------------------------------------------------
@@ -158,11 +186,12 @@ class TaskPanel:
                     'data-testid="ti-trigger"'):
                 ui.icon("schedule", size="xs")
                 ui.label(f"Waiting for {detail.waiting}")
-        if ti.waiting_reason and ti.state not in ("success", "failed", "skipped"):
-            with ui.row().classes("items-center gap-1 text-warning").props(
+        elif detail.reason:
+            # every other case the scheduler knows: upstream, run, limits, pool, retry
+            with ui.row().classes("items-center gap-1 text-warning no-wrap").props(
                     'data-testid="ti-waiting"'):
                 ui.icon("hourglass_top", size="xs")
-                ui.label(f"Waiting: {ti.waiting_reason}")
+                ui.label(f"Waiting: {detail.reason}")
         rows = [("Queued", format_time(ti.queued_at)), ("Started", format_time(ti.start_date)),
                 ("Ended", format_time(ti.end_date)), ("Duration", format_duration(ti.duration))]
         if ti.next_retry_at is not None:
@@ -174,13 +203,20 @@ class TaskPanel:
                 ui.label(name).classes("text-grey-7")
                 ui.label(value)
         if detail.mapped:
-            with ui.row().classes("items-center gap-1"):
+            with ui.row().classes("items-center gap-1").props('data-testid="ti-mapped"'):
                 ui.label(f"{len(detail.mapped)} mapped instances:").classes("text-caption")
                 for other in detail.mapped:
                     from leoflow.ide.theme import square_style
 
-                    ui.element("span").style(square_style(other.state)).classes(
-                        "leoflow-square").tooltip(f"[{other.map_index}] {other.state}")
+                    selected = other.map_index == ti.map_index
+                    square = ui.element("span").style(
+                        square_style(other.state)
+                        + ("outline:2px solid currentColor;" if selected else "")).classes(
+                        "leoflow-square cursor-pointer")
+                    square.props(f'data-map-index="{other.map_index}" '
+                                 f'data-state="{other.state or "none"}"')
+                    square.tooltip(f"[{other.map_index}] {other.state or 'no status'}")
+                    square.on("click", lambda _e, n=other.map_index: self.show_map_index(n))
         if detail.tries:
             with ui.expansion(f"Tries ({len(detail.tries)})", icon="history").classes("w-full"):
                 for attempt in detail.tries:
@@ -275,9 +311,9 @@ class TaskPanel:
                     checked = asyncio.get_running_loop().time()
                 for record in records:
                     stamp = (record.timestamp or "")[11:19]
-                    style = "color:#c62828" if record.stream == "stderr" else (
-                        "color:#6a1b9a" if record.stream == "agent" else None)
-                    self.log_view.push(f"{stamp} {record.event}", style=style)
+                    css = {"stderr": "leoflow-log-stderr", "agent": "leoflow-log-agent"}.get(
+                        record.stream or "")
+                    self.log_view.push(f"{stamp} {record.event}", classes=css)
                 self.log_lines += len(records)
                 self._update_status()
         except asyncio.CancelledError:
@@ -294,13 +330,45 @@ class TaskPanel:
         detail, number = self.detail, self.log_try
         if number is None:
             self._set_status("the task has not started yet")
+            self._show_reason()
             return
         lines = f"{self.log_lines} line{'s' if self.log_lines != 1 else ''}"
         current = detail is not None and detail.instance.try_number == number
         if current and detail is not None and detail.instance.state in LIVE_STATES:
-            self._set_status(f"try {number} · live · {lines}")
+            started = detail.instance.start_date is not None or detail.instance.state in (
+                "running", "deferred", "up_for_reschedule")
+            if started or self.log_lines:
+                self._set_status(f"try {number} · live · {lines}")
+            else:
+                self._set_status(f"try {number} has not started yet")
         else:
             self._set_status(f"try {number} finished · {lines}")
+        self._show_reason()
+
+    def _log_reason_text(self) -> str | None:
+        """Why the shown try has no log: the instance has not started (its waiting
+        reason), or the try ended without running (its error, e.g. Lite was stopped)."""
+        detail, number = self.detail, self.log_try
+        if detail is None or self.log_lines:
+            return None
+        ti = detail.instance
+        if number is None or (number == ti.try_number and ti.start_date is None
+                              and detail.reason):
+            return f"Not started: {detail.reason}" if detail.reason else None
+        attempt = next((t for t in detail.tries if t.try_number == number), None)
+        if attempt is not None and attempt.error and attempt.start_date is None:
+            return f"Try {number} did not run: {attempt.error}"
+        return None
+
+    def _show_reason(self) -> None:
+        label = self.log_reason
+        if label is None or label.is_deleted:
+            return
+        text = self._log_reason_text()
+        label.text = text or ""
+        label.set_visibility(bool(text))
+        if self.log_view is not None and not self.log_view.is_deleted:
+            self.log_view.set_visibility(not text)
 
     def _set_status(self, text: str) -> None:
         if self.log_status is not None and not self.log_status.is_deleted:
@@ -319,15 +387,16 @@ class TaskPanel:
     # -- actions ---------------------------------------------------------------------------
     async def mark(self, state: str) -> None:
         ti = self.detail.instance if self.detail else None
+        notify = notifier()
         try:
             principal = await self.access.dag(self.dag_id, EDIT_RUNS)
             await self.plane.operations.mark_task_instance(
                 self.dag_id, self.run_id, self.task_id, state,
                 map_index=ti.map_index if ti else -1, user=principal.username)
         except LeoflowError as exc:
-            ui.notify(str(exc), type="negative")
+            notify(str(exc), type="negative")
             return
-        ui.notify(f"{self.task_id} marked {state}", type="positive")
+        notify(f"{self.task_id} marked {state}", type="positive")
         self.hub.publish("ti.marked", {"dag_id": self.dag_id, "run_id": self.run_id,
                                        "task_id": self.task_id})
 
@@ -353,15 +422,16 @@ class TaskPanel:
         dialog.open()
 
     async def clear(self, *, include_downstream: bool, only_failed: bool) -> None:
+        notify = notifier()
         try:
             principal = await self.access.dag(self.dag_id, EDIT_RUNS)
             cleared = await self.plane.operations.clear_task_instances(
                 self.dag_id, self.run_id, [self.task_id], include_downstream=include_downstream,
                 only_failed=only_failed, user=principal.username)
         except LeoflowError as exc:
-            ui.notify(str(exc), type="negative")
+            notify(str(exc), type="negative")
             return
-        ui.notify(f"Cleared {len(cleared)} task instance(s)", type="positive")
+        notify(f"Cleared {len(cleared)} task instance(s): they run again", type="positive")
         self.follow_latest = True
         self.hub.publish("ti.cleared", {"dag_id": self.dag_id, "run_id": self.run_id,
                                         "task_id": self.task_id})

@@ -52,6 +52,14 @@ GLOBAL_CSS = """
 .leoflow-square:hover { outline: 2px solid #1976d2; }
 .leoflow-grid td, .leoflow-grid th { padding: 1px 3px; }
 .leoflow-log { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12px; }
+.leoflow-log > div { white-space: pre-wrap; overflow-wrap: anywhere; }
+.leoflow-log-stderr { color: #c62828; }
+.leoflow-log-agent { color: #6a1b9a; }
+.body--dark .leoflow-log-stderr { color: #ff8a80; }
+.body--dark .leoflow-log-agent { color: #ce93d8; }
+.leoflow-log-reason { background: rgba(255, 152, 0, 0.12); border-left: 3px solid #fb8c00; }
+.leoflow-file-link { text-decoration: underline; cursor: pointer; color: #1976d2; }
+.body--dark .leoflow-file-link { color: #90caf9; }
 .leoflow-mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; }
 .nicegui-codemirror { height: 100%; }
 """

@@ -14,7 +14,7 @@ from leoflow.errors import LeoflowError
 from leoflow.ide import queries
 from leoflow.ide.access import Access
 from leoflow.ide.events import EventHub
-from leoflow.ide.layout import transient_dialog
+from leoflow.ide.layout import notifier, transient_dialog
 from leoflow.ide.params_form import ParamField, build_conf, param_fields
 from leoflow.ide.services import IdeServices
 
@@ -46,6 +46,7 @@ async def open_trigger_dialog(services: IdeServices, hub: EventHub, access: Acce
                               on_triggered: Callable[[str], Awaitable[None] | None] | None = None
                               ) -> None:
     plane = services.require_plane()
+    notify = notifier()
     try:
         principal = await access.dag(dag_id, READ)
     except LeoflowError as exc:
@@ -85,9 +86,8 @@ async def open_trigger_dialog(services: IdeServices, hub: EventHub, access: Acce
             except LeoflowError as exc:
                 error.text = str(exc)
                 return
-            # before closing: the closed dialog deletes itself, and with it this context
-            ui.notify(f"Triggered {run.run_id}", type="positive")
             dialog.close()
+            notify(f"Triggered {run.run_id} of {dag_id}", type="positive")
             if on_triggered is not None:
                 result = on_triggered(run.run_id)
                 if result is not None:

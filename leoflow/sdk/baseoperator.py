@@ -286,10 +286,39 @@ class BaseOperator(SetupTeardownMixin, DependencyMixin):
     # -- dependencies ----------------------------------------------------------------------
     def add_upstream_task(self, upstream: BaseOperator, label: str | None = None) -> None:
         if all(u is not upstream for u in self._upstream):
+            self._refuse_cycle(upstream)
             self._upstream.append(upstream)
             upstream._downstream.append(self)
         if label:
             self.dag.edge_labels[(upstream.task_id, self.task_id)] = label
+
+    def _refuse_cycle(self, upstream: BaseOperator) -> None:
+        """Refuse the edge ``upstream >> self`` when ``self`` already leads to ``upstream``:
+        the error names the line of the ``>>`` (or ``set_upstream``) that closes the cycle,
+        where the author must change something. Only the tasks downstream of ``self`` are
+        walked, so building a DAG left to right costs nothing here."""
+        if not self._downstream or not upstream._upstream:
+            return
+        parents: dict[int, BaseOperator | None] = {id(self): None}
+        stack: list[BaseOperator] = [self]
+        while stack:
+            node = stack.pop()
+            if node is upstream:
+                path = [node.task_id]
+                back = parents[id(node)]
+                while back is not None:
+                    path.append(back.task_id)
+                    back = parents[id(back)]
+                path.reverse()
+                file, line = user_frame_location()
+                dag_id = self.dag.dag_id if self.dag is not None else "?"
+                raise DagDefinitionError(
+                    f"DAG {dag_id!r} has a cycle: {' -> '.join([*path, self.task_id])}",
+                    file=file, line=line)
+            for child in node._downstream:
+                if id(child) not in parents:
+                    parents[id(child)] = node
+                    stack.append(child)
 
     def endpoints(self) -> list[BaseOperator]:
         return [self]

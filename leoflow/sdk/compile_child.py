@@ -56,10 +56,7 @@ def describe_failure(exc: BaseException, dag_file: str, project_dir: str) -> dic
             "definition")
         return {"kind": kind, "message": exc.message, "file": exc.file, "line": exc.line,
                 "traceback": text}
-    frames = traceback.extract_tb(exc.__traceback__)
-    in_project = [f for f in frames if os.path.abspath(f.filename).startswith(
-        os.path.abspath(project_dir) + os.sep)]
-    frame = in_project[-1] if in_project else (frames[-1] if frames else None)
+    frame = user_frame(traceback.extract_tb(exc.__traceback__), dag_file, project_dir)
     unavailable = _unavailable_airflow_name(exc)
     if unavailable is not None:
         return {"kind": "airflow_internal" if unavailable.internal else "airflow_unsupported",
@@ -72,6 +69,29 @@ def describe_failure(exc: BaseException, dag_file: str, project_dir: str) -> dic
     return {"kind": "import", "message": message,
             "file": frame.filename if frame else dag_file,
             "line": frame.lineno if frame else None, "traceback": text}
+
+
+def user_frame(frames: list[traceback.FrameSummary], dag_file: str, project_dir: str
+               ) -> traceback.FrameSummary | None:
+    """The innermost frame of the user's own code: a real file of the project, not a
+    library's. ``<frozen os>`` is no file (relative to the project folder it would look like
+    one), and a virtual environment kept in the project is libraries, not the user's code;
+    with no such frame, the DAG file's own innermost frame, then the innermost of all."""
+    root = os.path.abspath(project_dir) + os.sep
+
+    def users(frame: traceback.FrameSummary) -> bool:
+        name = frame.filename
+        if not name or name.startswith("<") or not os.path.isabs(name):
+            return False
+        path = os.path.abspath(name)
+        return path.startswith(root) and "site-packages" not in path.split(os.sep)
+
+    own = [f for f in frames if users(f)]
+    if own:
+        return own[-1]
+    target = os.path.abspath(dag_file)
+    in_dag_file = [f for f in frames if os.path.abspath(f.filename) == target]
+    return in_dag_file[-1] if in_dag_file else (frames[-1] if frames else None)
 
 
 def _unavailable_airflow_name(exc: BaseException

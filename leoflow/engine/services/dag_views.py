@@ -45,6 +45,7 @@ class DagSummary:
     recent: tuple[RunBrief, ...]  # newest last
     fileloc: str | None
     has_version: bool
+    is_stale: bool = False  # its file is gone or no longer defines it: not triggerable
 
     @property
     def last_state(self) -> str | None:
@@ -118,7 +119,7 @@ async def dag_summaries(store: Store, *, tenant: str) -> list[DagSummary]:
             description=spec.description if spec else None,
             tags=spec.tags if spec else (), next_run=row.next_dagrun_after,
             recent=tuple(brief(r) for r in reversed(recent)), fileloc=row.fileloc,
-            has_version=spec is not None))
+            has_version=spec is not None, is_stale=bool(row.is_stale)))
     return out
 
 

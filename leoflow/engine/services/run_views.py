@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from leoflow.engine.services.waiting_reasons import not_started_reason
 from leoflow.engine.spec.model import DagSpec, TaskSpec
 from leoflow.engine.store import Store, dags, runs, task_instances
 from leoflow.engine.store import triggers as trigger_rows
@@ -63,6 +64,8 @@ class TaskInstanceDetail:
     mapped: tuple[TaskInstanceRow, ...]  # every map index when the task is mapped
     task_spec: TaskSpec | None = None
     waiting: str | None = None  # deferred / up_for_reschedule: what for, until when
+    # why it is not running now (waiting_reasons.not_started_reason); None: runs or ended
+    reason: str | None = None
 
 
 def summarize_states(states: Iterable[str | None]) -> str | None:
@@ -165,9 +168,11 @@ async def task_instance_detail(store: Store, xcom: Any, dag_id: str, run_id: str
         run = await runs.get_run(conn, dag_id, run_id)
         if run is None:
             return None
-        all_tis = await task_instances.list_for_run(conn, run.id, task_id=task_id)
+        run_tis = await task_instances.list_for_run(conn, run.id)
+        all_tis = [t for t in run_tis if t.task_id == task_id]
         if not all_tis:
             return None
+        dag_row = await dags.get_dag(conn, dag_id)
         ti = next((t for t in all_tis if t.map_index == map_index), None)
         if ti is None:
             ti = all_tis[0]
@@ -176,10 +181,15 @@ async def task_instance_detail(store: Store, xcom: Any, dag_id: str, run_id: str
         waiting = (await waiting_of(conn, [ti])).get(ti.id)
     page = await xcom.list(dag_run_id=run.id, task_id=task_id, limit=200)
     xcoms = tuple(x for x in page.items if ti.map_index < 0 or x.map_index == ti.map_index)
-    task_spec = None
+    task_spec, max_runs = None, None
     if version is not None:
         spec = spec_of(version) if spec_of is not None else DagSpec.from_json(version.spec)
+        max_runs = spec.max_active_runs
         if task_id in spec.task_ids:
             task_spec = spec.task(task_id)
     mapped = tuple(t for t in all_tis if t.map_index >= 0)
-    return TaskInstanceDetail(run, ti, tries, xcoms, mapped, task_spec, waiting)
+    reason = not_started_reason(
+        ti, run, task_spec, summarize(run_tis), waiting=waiting,
+        dag_paused=bool(dag_row and dag_row.is_paused), now=datetime.now(UTC),
+        max_active_runs=max_runs)
+    return TaskInstanceDetail(run, ti, tries, xcoms, mapped, task_spec, waiting, reason)

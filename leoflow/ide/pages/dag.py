@@ -63,7 +63,8 @@ class DagPage:
             self.header_controls()
             ui.space()
             ui.button("Trigger", icon="play_arrow", on_click=self.trigger).props(
-                'color=primary data-testid="dag-trigger"').set_enabled(self.can_edit)
+                'color=primary data-testid="dag-trigger"').set_enabled(
+                self.can_edit and not detail.dag.is_stale)
             ui.button("Push to cluster", icon="cloud_upload", on_click=self.push).props(
                 'outline data-testid="dag-push"')
             ui.button("Edit", icon="code", on_click=self.edit).props(
@@ -108,6 +109,10 @@ class DagPage:
                            on_change=lambda e: self.set_paused(not e.value)).props(
             'data-testid="dag-paused-toggle"')
         switch.set_enabled(self.can_edit)
+        if detail.dag.is_stale:
+            from leoflow.ide.pages.dags import stale_chip
+
+            stale_chip()
         schedule = queries.schedule_text(detail.spec)
         ui.chip(f"schedule: {schedule}", icon="schedule").props("outline dense")
         if detail.versions:

@@ -24,6 +24,17 @@ from leoflow.ide.services import IdeServices
 from leoflow.ide.theme import square_style
 from leoflow.ide.trigger import open_trigger_dialog
 
+STALE_HINT = ("Stale: its file was deleted or no longer defines it. Its runs and logs stay; "
+              "it cannot be triggered until its file defines it again.")
+
+
+def stale_chip() -> ui.chip:
+    """The mark of a stale DAG (the DAGs page and the DAG page)."""
+    chip = ui.chip("stale", icon="link_off", color="grey-5").props(
+        'dense outline data-testid="dag-stale"')
+    chip.tooltip(STALE_HINT)
+    return chip
+
 
 class DagsPage:
     def __init__(self, services: IdeServices, hub: EventHub, access: Access) -> None:
@@ -125,8 +136,11 @@ class DagsPage:
             "Paused" if s.is_paused else "Active")
         toggle.set_enabled(self.can_edit)
         with ui.column().classes("gap-0"):
-            ui.link(s.dag_id, f"/dags/{quote(s.dag_id)}").classes("leoflow-mono text-body1").props(
-                f'data-testid="dag-link-{s.dag_id}"')
+            with ui.row().classes("items-center gap-2 no-wrap"):
+                ui.link(s.dag_id, f"/dags/{quote(s.dag_id)}").classes(
+                    "leoflow-mono text-body1").props(f'data-testid="dag-link-{s.dag_id}"')
+                if s.is_stale:
+                    stale_chip()
             if s.tags:
                 with ui.row().classes("gap-1"):
                     for tag in s.tags:
@@ -144,7 +158,8 @@ class DagsPage:
                           ui.navigate.to(f"/dags/{quote(d)}?run_id={quote(r)}"))
         ui.button(icon="play_arrow", on_click=lambda d=s.dag_id: self.trigger(d)).props(
             f'flat round dense color=primary data-testid="trigger-{s.dag_id}"').tooltip(
-            "Trigger").set_enabled(self.can_edit and s.has_version)
+            "Trigger" if not s.is_stale else STALE_HINT).set_enabled(
+            self.can_edit and s.has_version and not s.is_stale)
 
     async def set_paused(self, dag_id: str, paused: bool) -> None:
         try:

@@ -119,6 +119,44 @@ def lite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiteServer]:
                 server.process.wait(10)
 
 
+# What a server must never print while a person uses it: an exception NiceGUI logged from an
+# event handler ("The parent element this slot belongs to has been deleted", raised by a
+# notification from a closed dialog, was one), any other traceback, or an ERROR line.
+SERVER_PROBLEMS = re.compile(
+    r"Traceback \(most recent call last\)|\bERROR\b|\bCRITICAL\b"
+    r"|The parent element this slot belongs to has been deleted", re.MULTILINE)
+
+
+def server_problems(text: str) -> list[str]:
+    """The lines of ``text`` (a server's output) that report an exception, with context."""
+    lines = text.splitlines()
+    found = []
+    for number, line in enumerate(lines):
+        if SERVER_PROBLEMS.search(line):
+            found.append("\n".join(lines[max(0, number - 2):number + 12]))
+    return found
+
+
+@pytest.fixture(autouse=True)
+def no_server_exception(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail any journey during which its Lite logged an exception or a traceback.
+
+    Every test that uses the ``lite`` fixture gets this check: the output the server wrote
+    while the test ran is read after it (and after a short pause, so an exception raised by
+    the test's last click is seen)."""
+    if "lite" not in request.fixturenames:
+        yield
+        return
+    server: LiteServer = request.getfixturevalue("lite")
+    start = len(server.log())
+    yield
+    time.sleep(0.5)
+    problems = server_problems(server.log()[start:])
+    if problems:
+        pytest.fail("the Lite server logged an exception during this journey:\n\n"
+                    + "\n---\n".join(problems[:5]), pytrace=False)
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     executable = chromium_path()

@@ -130,6 +130,14 @@ ERRORS = {
         with DAG("demo"):
             helper()
         """, r"dag\.py:3: ZeroDivisionError: division by zero"),
+    # raised inside the standard library (<frozen os>): reported at the user's line, where
+    # the compile child (cwd: the project) once took "<frozen os>" for a project file
+    "library_frame": ("""
+        import os
+        from leoflow import DAG
+        with DAG("demo"):
+            os.environ["LEOFLOW_NO_SUCH_VARIABLE_ANYWHERE"]
+        """, r"dag\.py:4: KeyError: 'LEOFLOW_NO_SUCH_VARIABLE_ANYWHERE'"),
     "no_dag": ("""
         x = 1
         """, r"dag\.py: defines no DAG"),
@@ -140,7 +148,7 @@ ERRORS = {
             b = EmptyOperator(task_id="b")
             c = EmptyOperator(task_id="c")
             a >> b >> c >> a
-        """, r"dag\.py:3: DAG 'demo' has a cycle: a -> b -> c -> a"),
+        """, r"dag\.py:6: DAG 'demo' has a cycle: a -> b -> c -> a"),
     "duplicate_task_id": ("""
         from leoflow import DAG, EmptyOperator
         with DAG("demo"):
