@@ -325,7 +325,8 @@ class _Lite:
 
         from leoflow.app.server import build_app
 
-        app = build_app(self.settings, grpc_port=self.grpc_port, code_roots=(self.workspace,))
+        app = build_app(self.settings, grpc_port=self.grpc_port, code_roots=(self.workspace,),
+                        airflow_ui_prefix="/airflow")
         self._wrap_lifespan(app)
         self.ide_mounted = self._mount_ide(app)
         config = uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False,

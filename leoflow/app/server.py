@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
 def build_app(settings: Settings, *, grpc_port: int = 0, parallelism: int = 32,
               log_json: bool = False, grpc_host: str = "127.0.0.1",
               campaign: bool = True, code_roots: Sequence[Path] = (),
-              dags_folder: Path | None = None) -> Any:
+              dags_folder: Path | None = None, airflow_ui_prefix: str = "") -> Any:
     """The FastAPI app whose lifespan starts and stops the whole control plane.
 
     Its metrics (``/metrics``) follow the scheduler and XCom pushes; ``log_json`` adds one
@@ -76,6 +76,8 @@ def build_app(settings: Settings, *, grpc_port: int = 0, parallelism: int = 32,
     ``leoflow_scheduler_leader`` gauge and the health's scheduler heartbeat say which.
     ``dags_folder`` is compiled and registered at start and whenever a file in it changes
     (an Airflow DAGs folder or a folder of leoflow.yaml projects, as Lite's workspace).
+    The Airflow UI (``leoflow ui install``) is served at ``airflow_ui_prefix`` (the top by
+    default; Lite puts it at ``/airflow`` beside its IDE).
     """
     from leoflow.app.controlplane import start_control_plane
     from leoflow.engine.api import ApiContext, create_api
@@ -134,6 +136,10 @@ def build_app(settings: Settings, *, grpc_port: int = 0, parallelism: int = 32,
 
     app.include_router(ha_router)
     install_request_middleware(app, metrics, access_log_enabled=log_json)
+    from leoflow.app.cmd_ui import ui_roots
+    from leoflow.engine.api import airflow_ui
+
+    airflow_ui.install(app, ui_roots(settings.home), prefix=airflow_ui_prefix)
     return app
 
 

@@ -17,6 +17,7 @@ ROUTE_MODULES = (
     "auth", "monitor", "dags", "dag_runs", "task_instances", "task_instance_changes", "xcom",
     "logs", "sources", "import_errors", "variables", "connections", "pools", "event_logs",
     "users", "leoflow", "ready", "metrics", "hitl", "assets", "asset_state",
+    "ui_auth", "ui_dags", "ui_grid", "ui_runs", "ui_misc",
 )
 
 

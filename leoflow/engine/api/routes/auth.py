@@ -27,6 +27,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from leoflow.engine.api.airflow_ui import login_override
 from leoflow.engine.api.context import ApiContext
 from leoflow.engine.api.errors import ApiError
 from leoflow.engine.api.security import TOKEN_COOKIE, api_context, bearer_token
@@ -222,9 +223,14 @@ form.addEventListener("submit", async (event) => {
 
 
 @router.get("/auth/login", response_class=HTMLResponse, include_in_schema=False)
-async def login_page(next_: str | None = Query(None, alias="next")) -> HTMLResponse:
+async def login_page(request: Request,
+                     next_: str | None = Query(None, alias="next")) -> HTMLResponse:
     """A minimal sign-in page: posts to ``/auth/token``, whose answer sets the ``_token``
-    cookie, then goes to ``next`` if it is a path on this server (else ``/``)."""
+    cookie, then goes to ``next`` if it is a path on this server (else ``/``). Where the
+    Airflow UI is served and installed, Airflow's own login page instead (same protocol)."""
+    airflow_login = login_override(request.app)
+    if airflow_login is not None:
+        return airflow_login
     target = json.dumps(safe_next(next_)).replace("<", "\\u003c")
     return HTMLResponse(_LOGIN_PAGE.replace("NEXT, location.origin", f"{target}, "
                                             "location.origin"))
