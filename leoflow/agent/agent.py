@@ -16,6 +16,7 @@ import time
 import traceback
 from collections.abc import Mapping
 
+from leoflow.agent.airflow_task import run_airflow, runs_with_airflow
 from leoflow.agent.assets import inactive_assets_outcome
 from leoflow.agent.bash_task import run_bash
 from leoflow.agent.client import ControlPlaneClient
@@ -40,6 +41,8 @@ async def execute(run: TaskRun) -> Outcome:
     inactive = inactive_assets_outcome(run.context)
     if inactive is not None:
         return inactive
+    if runs_with_airflow(run.spec):  # the real Airflow's task runner, whatever the kind
+        return await run_airflow(run)
     if operator in PYTHON_KINDS:
         return await run_python(run)
     if operator == "bash":

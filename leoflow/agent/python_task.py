@@ -47,6 +47,7 @@ from leoflow.sdk.channel import (
     OP_XCOM_PUSH,
 )
 from leoflow.sdk.context_objects import XCOM_RETURN_KEY, branch_targets
+from leoflow.sdk.real_airflow_runtime import AIRFLOW_RUNTIME, RUNTIME_FIELD
 from leoflow.sdk.secrets_masker import OP_MASK_SECRET
 from leoflow.sdk.task_state import OP_TASK_STATE
 from leoflow.sdk.templating import OP_RENDER
@@ -80,7 +81,9 @@ def payload(run: TaskRun, args: list[Any], kwargs: dict[str, Any]) -> dict[str, 
             # sensors when this try's first poke was (0: this is it)
             "next_method": task.next_method,
             "next_kwargs": json.loads(task.next_kwargs_json) if task.next_kwargs_json else {},
-            "first_poke_at": task.first_poke_at}
+            "first_poke_at": task.first_poke_at,
+            # "airflow": the real Airflow's task runner executes it (sdk/real_airflow_runtime)
+            RUNTIME_FIELD: run.spec.get(RUNTIME_FIELD) or "leoflow"}
 
 
 async def _render_inputs(run: TaskRun) -> tuple[list[Any], dict[str, Any]]:
@@ -137,9 +140,11 @@ async def run_callable(run: TaskRun, *, extra: dict[str, Any] | None = None,
     Exactly one of the two is set. ``extra`` goes into the payload for a run that is not
     the task's callable (a bash task's ``output_processor``): the inputs are not sent then.
     """
+    # the real Airflow renders its own templates and resolves its own XCom arguments
+    as_given = bool(extra) or run.spec.get(RUNTIME_FIELD) == AIRFLOW_RUNTIME
     try:
-        args, kwargs = ([], {}) if extra else await _render_inputs(run)
-        templated = {} if extra else await templates_dict_payload(run)
+        args, kwargs = ([], {}) if as_given else await _render_inputs(run)
+        templated = {} if as_given else await templates_dict_payload(run)
     except TemplateRenderError as exc:
         return None, Outcome.failed(exc.type_name, str(exc))
     python = run.task.python or sys.executable

@@ -51,6 +51,7 @@ from leoflow.sdk.errors import (
 )
 from leoflow.sdk.execute_hooks import call_post_execute, call_pre_execute
 from leoflow.sdk.mapped_operators import prepare_task
+from leoflow.sdk.real_airflow_runtime import AIRFLOW_RUNTIME, RUNTIME_FIELD
 from leoflow.sdk.retry_policy import decide
 from leoflow.sdk.runtime import set_current_context
 from leoflow.sdk.secrets_masker import OP_MASK_SECRET
@@ -203,6 +204,10 @@ def execute_task(task: Any, payload: dict[str, Any], args: list[Any],
 
 def run(payload: dict[str, Any], channel: Channel) -> dict[str, Any]:
     """Execute the task described by ``payload``; return the final message to send."""
+    if payload.get(RUNTIME_FIELD) == AIRFLOW_RUNTIME:  # Airflow's own task runner runs it
+        from leoflow.sdk.real_airflow_runtime.runner import run as run_with_airflow
+
+        return run_with_airflow(payload, channel)
     project_dir = os.path.abspath(payload.get("project_dir") or os.getcwd())
     dag_file = os.path.join(project_dir, payload["dag_file"])
     task: Any = None
