@@ -143,14 +143,21 @@ def compile_file(dag_file: str, project_dir: str) -> dict[str, Any]:
     """Run the DAG file and return ``{"ok": True, "dags": [...]}`` or ``{"ok": False, ...}``."""
     registry.clear()
     try:
-        load_dag_file(dag_file, project_dir)
+        real: list[dict[str, Any]] = []
+        if airflow_shim.real_airflow_available():  # the shim steps aside: read Airflow's DAGs
+            from leoflow.sdk.real_airflow.compiling import describe_real
+
+            real = describe_real(dag_file, project_dir, load_dag_file)
+        else:
+            load_dag_file(dag_file, project_dir)
         dags = own_dags(registry.collected(), dag_file)
-        if not dags:
+        if not dags and not real:
             return {"ok": False, "error": {
                 "kind": "no_dag", "file": dag_file, "line": None, "traceback": "",
                 "message": "defines no DAG: create one with 'with DAG(...)' or call your "
                            "@dag function at module level"}}
-        return {"ok": True, "dags": [serialize_dag(d, project_dir=project_dir) for d in dags],
+        return {"ok": True,
+                "dags": [*real, *(serialize_dag(d, project_dir=project_dir) for d in dags)],
                 "local_modules": local_modules(dag_file, project_dir)}
     except BaseException as exc:
         return {"ok": False, "error": describe_failure(exc, dag_file, project_dir)}

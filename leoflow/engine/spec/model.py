@@ -190,6 +190,10 @@ class TaskSpec:
     multiple_outputs: bool = False
     callable: str | None = None
     operator_class: str | None = None
+    # "airflow": the real task SDK's task runner executes the task in the DAG's environment
+    # (docs/dag-json.md, "runtime"); "leoflow" (the default, and every older spec): the SDK
+    runtime: str = "leoflow"
+    operator_module: str | None = None
     inputs: Mapping[str, Any] = field(default_factory=dict)
     options: Mapping[str, Any] = field(default_factory=dict)
     expand: Expansion | None = None
@@ -234,6 +238,8 @@ class TaskSpec:
             multiple_outputs=bool(data.get("multiple_outputs", False)),
             callable=data.get("callable"),
             operator_class=data.get("operator_class"),
+            runtime=data.get("runtime", "leoflow"),
+            operator_module=data.get("operator_module"),
             inputs=MappingProxyType(dict(data.get("inputs", {}))),
             options=MappingProxyType(dict(data.get("options") or {})),
             expand=Expansion(mode=expand["mode"], values=MappingProxyType(dict(expand["values"])),
@@ -285,6 +291,8 @@ class DagSpec:
     # access_control), and every alias.
     assets: tuple[Mapping[str, Any], ...] = ()
     asset_aliases: tuple[Mapping[str, Any], ...] = ()
+    # "airflow" for a DAG compiled from the real Airflow's objects (its tasks say so too)
+    runtime: str = "leoflow"
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def task(self, task_id: str) -> TaskSpec:
@@ -349,6 +357,7 @@ class DagSpec:
             task_groups=tuple(MappingProxyType(dict(g)) for g in data.get("task_groups", ())),
             assets=tuple(_frozen(a) for a in data.get("assets", ())),
             asset_aliases=tuple(_frozen(a) for a in data.get("asset_aliases", ())),
+            runtime=data.get("runtime", "leoflow"),
             raw=MappingProxyType(dict(data)),
         )
 
