@@ -81,3 +81,33 @@ def running_server(home: Path) -> dict[str, Any] | None:
                 return {}
         fcntl.flock(handle, fcntl.LOCK_UN)
     return None
+
+
+def refuse_lite_store(database_url: str, *, command: str = "leoflow-server") -> None:
+    """Raise ``LiteStateError`` when ``database_url`` is the SQLite file of a running Lite.
+
+    A second control plane on Lite's file would run a second scheduler over the same runs
+    (both launch the same tasks); Lite holds its lock for its whole life, so the lock beside
+    the file says whether one runs. ``leoflow-server`` without ``LEOFLOW_HOME`` defaults to
+    the same home as Lite (``~/.leoflow``), which is how this happens by accident.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from leoflow.engine.store.database import sqlite_path
+
+    try:
+        path = sqlite_path(make_url(database_url))
+    except ArgumentError:
+        return
+    if path is None:
+        return
+    running = running_server(path.expanduser().resolve().parent)
+    if running is None:
+        return
+    raise LiteStateError(
+        f"Leoflow Lite is running on this database ({path}): pid {running.get('pid', '?')}, "
+        f"{running.get('url') or 'URL unknown'}. {command} would run a second scheduler "
+        "over Lite's runs. Stop Lite first (Ctrl-C in its terminal), or give the server a "
+        "home of its own: LEOFLOW_HOME=~/leoflow-server " + command + " (or --database-url "
+        "for PostgreSQL)")

@@ -178,6 +178,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from leoflow.app.preflight import check_state_folders
 
         check_state_folders(settings.home, settings.database_url)  # read-only, full: one line
+        from leoflow.app.lite_lock import refuse_lite_store
+
+        refuse_lite_store(settings.database_url)  # Lite's file: never a second scheduler
         if args.no_scheduler and not settings.database_url.startswith("postgresql"):
             raise LeoflowError("--no-scheduler needs PostgreSQL (LEOFLOW_DATABASE_URL or "
                                "--database-url): on SQLite one process does everything")
