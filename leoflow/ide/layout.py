@@ -12,6 +12,7 @@ from nicegui import app, background_tasks, context, ui
 
 from leoflow.engine.auth.permissions import Principal
 from leoflow.ide import session
+from leoflow.ide.nav import admin_menu, help_button
 from leoflow.ide.services import IdeServices
 from leoflow.ide.theme import GLOBAL_CSS
 
@@ -30,11 +31,13 @@ def frame(services: IdeServices, principal: Principal, *, active: str = "") -> u
             ui.badge("LITE", color="amber-7", text_color="black").classes(
                 "leoflow-lite-badge").props('aria-label="Leoflow Lite"')
         for name, target, icon in (("DAGs", "/dags", "account_tree"),
+                                   ("Runs", "/runs", "history"),
                                    ("Assets", "/assets", "inventory_2"),
                                    ("Editor", "/editor", "code")):
             button = ui.button(name, icon=icon, on_click=lambda t=target: ui.navigate.to(t))
             button.props("flat no-caps" + (" outline" if active == name else "")).classes(
                 "text-white")
+        admin_menu(active == "Admin")
         ui.space()
         with ui.row().classes("items-center gap-1 text-white"):
             ui.icon("folder_open", size="xs")
@@ -49,6 +52,7 @@ def frame(services: IdeServices, principal: Principal, *, active: str = "") -> u
         ui.switch("Dark", value=bool(dark.value),
                   on_change=lambda e: toggle_dark(bool(e.value))).props(
             'dense color="amber" keep-color').classes("text-white")
+        help_button()
         with ui.button(principal.username, icon="account_circle").props(
                 "flat no-caps").classes("text-white"), ui.menu():
             ui.menu_item(f"{principal.username} ({principal.role})").props("disable")

@@ -19,13 +19,15 @@ from leoflow.ide import queries, session
 from leoflow.ide.access import Access, AccessDenied
 from leoflow.ide.asset_widgets import DagAssetsSection
 from leoflow.ide.events import EventHub, LiveRegion, for_dag
-from leoflow.ide.graph_view import GraphView
+from leoflow.ide.grid_view import GridView
 from leoflow.ide.layout import format_duration, format_time, frame
 from leoflow.ide.project import dag_file
+from leoflow.ide.run_graph import RunGraphView
 from leoflow.ide.services import IdeServices
 from leoflow.ide.task_panel import TaskPanel, open_panel
-from leoflow.ide.theme import STATE_COLORS, square_style
+from leoflow.ide.theme import STATE_COLORS
 from leoflow.ide.trigger import open_trigger_dialog
+from leoflow.ide.urls import run_url
 
 
 class DagPage:
@@ -41,7 +43,8 @@ class DagPage:
         self.selected_run: str | None = None
         self.panel: TaskPanel | None = None
         self.panel_box: ui.column | None = None
-        self.graph: GraphView | None = None
+        self.graph: RunGraphView | None = None
+        self.grid: GridView | None = None
         self.assets: DagAssetsSection | None = None
         self.can_edit = role_allows(principal.role, EDIT_RUNS)
 
@@ -83,9 +86,11 @@ class DagPage:
                     runs_tab = ui.tab("Runs", icon="history")
                 with ui.tab_panels(tabs, value=grid_tab).classes("w-full"):
                     with ui.tab_panel(grid_tab):
-                        self.grid_view()
+                        self.grid = GridView(self.services, self.access, self.dag_id,
+                                             on_cell=self.open_task, on_run=self.select_run)
+                        await self.show_grid()
                     with ui.tab_panel(graph_tab):
-                        self.graph = GraphView(on_task_click=self.open_task)
+                        self.graph = RunGraphView(on_task_click=self.open_task)
                         await self.update_graph()
                     with ui.tab_panel(code_tab):
                         await self.code_view()
@@ -156,50 +161,14 @@ class DagPage:
         ui.navigate.to(target)
 
     # -- grid ------------------------------------------------------------------------------
-    @ui.refreshable_method
-    def grid_view(self) -> None:
-        detail = self.detail
-        if detail is None:
-            return
-        grid = detail.grid
-        if not grid.runs:
-            ui.label("No runs yet. Trigger one.").classes("text-grey-7").props(
-                'data-testid="grid-empty"')
-        with ui.element("table").classes("leoflow-grid").props('data-testid="dag-grid"'):
-            with ui.element("tr"):
-                ui.element("th")
-                for run in grid.runs:
-                    with ui.element("th"):
-                        height = 14 + min(40, int((run.duration or 0) ** 0.5 * 4))
-                        bar = ui.element("span").style(
-                            square_style(run.state, 12) + f"height:{height}px;").classes(
-                            "leoflow-square")
-                        bar.props(f'data-run="{run.run_id}" data-state="{run.state}"')
-                        bar.tooltip(f"{run.run_id}\n{run.state} · {format_duration(run.duration)}")
-                        bar.on("click", lambda _e, r=run.run_id: self.select_run(r))
-            for task_id in grid.task_ids:
-                with ui.element("tr"):
-                    with ui.element("td").classes("text-caption leoflow-mono pr-2"):
-                        ui.label(task_id)
-                    for run in grid.runs:
-                        state = grid.cells.get((run.run_id, task_id))
-                        with ui.element("td"):
-                            if (run.run_id, task_id) not in grid.cells:
-                                continue
-                            cell = ui.element("span").style(square_style(state)).classes(
-                                "leoflow-square")
-                            cell.props(f'data-run="{run.run_id}" data-task="{task_id}" '
-                                       f'data-state="{state or "none"}"')
-                            count = grid.mapped_counts.get((run.run_id, task_id))
-                            waits = grid.waiting.get((run.run_id, task_id))
-                            cell.tooltip(f"{task_id} · {state or 'no status'}"
-                                         + (f" · {count} mapped" if count else "")
-                                         + (f" · waiting for {waits}" if waits else ""))
-                            cell.on("click", lambda _e, r=run.run_id, t=task_id:
-                                    self.open_task(t, run_id=r))
+    async def show_grid(self) -> None:
+        """The grid (``grid_view.GridView``): run headers, groups, mapped instances."""
+        if self.grid is not None:
+            await self.grid.show(self.detail, self.selected_run)
 
     async def select_run(self, run_id: str) -> None:
         self.selected_run = run_id
+        await self.show_grid()
         await self.update_graph()
         if self.assets is not None:
             await self.assets.show_run(run_id)
@@ -214,7 +183,7 @@ class DagPage:
             return
         _, states = await queries.latest_states(self.plane, self.dag_id, self.selected_run,
                                                 tenant=principal.tenant)
-        self.graph.show(self.detail.spec, states)
+        self.graph.show(self.detail.spec, states, self.selected_run)
 
     # -- code ------------------------------------------------------------------------------
     async def code_view(self) -> None:
@@ -250,7 +219,8 @@ class DagPage:
         rows = [{"run_id": r.run_id, "state": r.state, "type": r.run_type,
                  "version": r.version_number or "-", "started": format_time(r.start_date),
                  "ended": format_time(r.end_date), "duration": format_duration(r.duration),
-                 "triggered_by": r.triggered_by or "-"} for r in self.history]
+                 "triggered_by": r.triggered_by or "-",
+                 "url": run_url(self.dag_id, r.run_id)} for r in self.history]
         columns = [{"name": k, "label": k.replace("_", " ").title(), "field": k,
                     "align": "left"} for k in
                    ("run_id", "state", "type", "version", "started", "ended", "duration",
@@ -262,6 +232,9 @@ class DagPage:
         table.add_slot("body-cell-state", f"""
             <q-td :props="props"><q-badge :label="props.value" text-color="black"
               :style="'background:' + ({colors}[props.value] || '#9e9e9e')"/></q-td>""")
+        table.add_slot("body-cell-run_id", """
+            <q-td :props="props"><a :href="props.row.url" class="leoflow-mono text-primary"
+              data-testid="run-history-link">{{ props.value }}</a></q-td>""")
 
     # -- task instances --------------------------------------------------------------------
     async def open_task(self, task_id: str, *, run_id: str | None = None,
@@ -291,7 +264,7 @@ class DagPage:
             self.close_task()
             ui.notify(exc.message, type="warning")
         self.header_controls.refresh()
-        self.grid_view.refresh()
+        await self.show_grid()
         self.runs_view.refresh()
         await self.update_graph()
 
