@@ -16,7 +16,7 @@ from leoflow import __version__
 # Modules that add their own sub-commands: each offers ``add_parser(subparsers)``.
 COMMAND_MODULES = ("leoflow.app.cmd_project", "leoflow.app.cmd_run", "leoflow.app.cmd_db",
                    "leoflow.app.cmd_remote", "leoflow.app.lite", "leoflow.app.cmd_auth",
-                   "leoflow.app.cmd_ui")
+                   "leoflow.app.cmd_ui", "leoflow.app.cmd_providers")
 
 EPILOG = """\
 examples:

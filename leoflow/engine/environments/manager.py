@@ -192,7 +192,8 @@ class EnvironmentManager:
             f"(shared by every DAG asking for the same packages)")
         try:
             created = await run_uv(uv, ["venv", "--python", env.python_version,
-                                        "--no-python-downloads", str(env.path)], say)
+                                        "--no-python-downloads", str(env.path)],
+                                   _without_activation(say))
             if created.returncode != 0:
                 await self._raise_missing_python(env)
                 raise EnvironmentBuildError(
@@ -339,6 +340,8 @@ def _narrated(say: Progress) -> Progress:
     """uv's phase lines, each followed by what comes next (uv is silent while it fetches
     and while it compiles bytecode)."""
     def hear(line: str) -> None:
+        if re.match(r"\s*[+-] \S", line):
+            return  # one line per package: "Installed 145 packages" said it already
         say(line)
         found = re.match(r"\s*Resolved (\d+) packages?", line)
         if found:
@@ -347,6 +350,11 @@ def _narrated(say: Progress) -> Progress:
         elif re.match(r"\s*Installed \d+ packages?", line):
             say("compiling bytecode once (the environment is read-only afterwards)")
     return hear
+
+
+def _without_activation(say: Progress) -> Progress:
+    """uv venv's lines minus its advice to activate the environment (nobody should)."""
+    return lambda line: None if line.lstrip().startswith("Activate with") else say(line)
 
 
 def _links_to(link: Path, target: Path) -> bool:

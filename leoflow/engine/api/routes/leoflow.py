@@ -11,6 +11,7 @@ user who first pushed it; other tenants neither see it nor push over it.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
@@ -22,15 +23,18 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from leoflow.engine.api.context import ApiContext
-from leoflow.engine.api.errors import Forbidden, NotFound
+from leoflow.engine.api.errors import ApiError, Forbidden, NotFound
 from leoflow.engine.api.models.common import no_nul
 from leoflow.engine.api.security import api_context, require
 from leoflow.engine.auth.permissions import MANAGE_DAGS, READ, Principal
-from leoflow.engine.services import dag_listing
+from leoflow.engine.environments.manager import EnvironmentManager
+from leoflow.engine.environments.providers import Provider
+from leoflow.engine.services import dag_listing, provider_metadata
 from leoflow.engine.services.rows import DagRow, DagVersionRow
 from leoflow.engine.spec.canonical import content_hash
 from leoflow.engine.spec.errors import GraphError, SpecError
 from leoflow.engine.spec.graph import check_graph
+from leoflow.engine.spec.model import DagSpec
 from leoflow.engine.spec.schemas import DAG_SCHEMA, validate
 from leoflow.errors import LeoflowError
 
@@ -246,3 +250,50 @@ async def get_version(dag_id: str, version_number: int = Path(ge=1, le=MAX_INT),
     out["has_source_code"] = bool(version.source_code)
     out["spec"] = version.spec
     return out
+
+
+def _environments(ctx: ApiContext) -> EnvironmentManager:
+    if ctx.services is None:
+        raise ApiError(503, "this server builds no DAG environments")
+    return ctx.services.environments
+
+
+@router.get("/dags/{dag_id}/providers",
+            summary="The Airflow providers installed in a DAG's environment")
+async def dag_providers(dag_id: str, ctx: ApiContext = Depends(api_context),
+                        principal: Principal = Depends(require(READ))) -> dict[str, Any]:
+    """Each provider with its version and connection types (``built`` is false while the
+    DAG's environment has not been built on this server)."""
+    dag = await _own_dag(ctx, dag_id, principal)
+    version = await dag_listing.current_version(ctx.store, dag.dag_id)
+    if version is None:
+        raise NotFound(f"DAG `{dag_id}` has no version")
+    spec = DagSpec.from_json(version.spec)
+    found = await asyncio.to_thread(
+        provider_metadata.environment_providers, _environments(ctx),
+        dag_id=spec.project or spec.dag_id, python_version=spec.python_version,
+        dependencies=spec.dependencies)
+    return {"dag_id": dag_id, "built": found is not None,
+            "providers": [provider_json(p) for p in found or ()]}
+
+
+@router.get("/connection-types", summary="Connection types of the tenant's DAG environments")
+async def connection_types(ctx: ApiContext = Depends(api_context),
+                           principal: Principal = Depends(require(READ))
+                           ) -> list[dict[str, Any]]:
+    """What a connection form offers: the connection types of the providers installed in
+    the environments of the caller's DAGs, in Airflow's ``/ui/connections/hook_meta``
+    shape (``ConnectionHookMetaData``)."""
+    types = await provider_metadata.tenant_connection_types(
+        ctx.store, _environments(ctx), tenant=principal.tenant)
+    return provider_metadata.hook_meta(types)
+
+
+def provider_json(provider: Provider) -> dict[str, Any]:
+    return {"package_name": provider.package_name, "version": provider.version,
+            "name": provider.name, "description": provider.description,
+            "problem": provider.problem,
+            "connection_types": [{"connection_type": t.connection_type,
+                                  "hook_class_name": t.hook_class_name,
+                                  "hook_name": t.hook_name}
+                                 for t in provider.connection_types]}
