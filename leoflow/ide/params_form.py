@@ -47,6 +47,18 @@ class ParamField:
     def label(self) -> str:
         return self.title or self.name
 
+    @property
+    def bounds(self) -> str | None:
+        """The allowed range as the form shows it ("1 to 64", "at least 1"), or None."""
+        low, high = _plain(self.minimum), _plain(self.maximum)
+        if low is not None and high is not None:
+            return f"{low} to {high}"
+        if low is not None:
+            return f"at least {low}"
+        if high is not None:
+            return f"at most {high}"
+        return None
+
     def initial(self) -> Any:
         """The value the form field starts with."""
         if not self.has_default:
@@ -92,6 +104,21 @@ def param_fields(params: Mapping[str, Mapping[str, Any]]) -> list[ParamField]:
     return fields
 
 
+def _plain(number: float | None) -> int | float | None:
+    return int(number) if isinstance(number, float) and number.is_integer() else number
+
+
+def check_bounds(field: ParamField, value: float) -> None:
+    """Refuse a number outside the param's range, naming the bound (the form never clamps:
+    a clamped 100 would run as 64 while the user believes 100)."""
+    if field.minimum is not None and value < field.minimum:
+        raise ParamValueError(field.name, f"must be at least {_plain(field.minimum)}, "
+                                          f"got {_plain(value)}")
+    if field.maximum is not None and value > field.maximum:
+        raise ParamValueError(field.name, f"must be at most {_plain(field.maximum)}, "
+                                          f"got {_plain(value)}")
+
+
 def field_value(field: ParamField, raw: Any) -> Any:
     """The JSON value of what the user entered in ``field``."""
     if raw is None or (isinstance(raw, str) and raw == "" and field.kind != "string"):
@@ -104,16 +131,21 @@ def field_value(field: ParamField, raw: Any) -> Any:
         if isinstance(raw, float):
             if not raw.is_integer():
                 raise ParamValueError(field.name, f"must be a whole number, got {raw}")
-            return int(raw)
-        try:
-            return int(str(raw).strip())
-        except ValueError:
-            raise ParamValueError(field.name, f"must be a whole number, got {raw!r}") from None
+            whole = int(raw)
+        else:
+            try:
+                whole = int(str(raw).strip())
+            except ValueError:
+                raise ParamValueError(field.name, f"must be a whole number, got {raw!r}"
+                                      ) from None
+        check_bounds(field, whole)
+        return whole
     if field.kind == "number":
         try:
             value = float(raw)
         except (TypeError, ValueError):
             raise ParamValueError(field.name, f"must be a number, got {raw!r}") from None
+        check_bounds(field, value)
         return value
     if field.kind == "boolean":
         return bool(raw)

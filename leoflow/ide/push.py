@@ -32,6 +32,12 @@ from leoflow.ide.services import IdeServices
 SETTINGS_DIR = ".leoflow"
 SETTINGS_FILE = "push.json"
 TIMEOUT = 30.0
+TOKEN_HELP = (
+    "A token of a user of that server who may manage DAGs: ask its admin for one made with "
+    "`leoflow auth create-token --username YOU` on the server's host, or get your own "
+    "with `curl -X POST SERVER/auth/token -H 'Content-Type: application/json' -d "
+    "'{\"username\": \"YOU\", \"password\": \"...\"}'` (its `access_token`). "
+    "It is kept in this workspace, readable by you only.")
 
 
 @dataclass(frozen=True)
@@ -123,8 +129,14 @@ async def push_document(server: str, token: str, document: Mapping[str, Any],
         number = payload.get("version_number")
         created = response.status_code == 201
         what = "registered as" if created else "unchanged: already"
-        return PushResult(True, f"{document.get('dag_id')} {what} version {number}",
-                          version_number=number, created=created, status=response.status_code)
+        dag_id = document.get("dag_id")
+        message = f"{dag_id} {what} version {number} on {base}"
+        if payload.get("is_paused"):
+            message += (f". It is paused there, as every new DAG on a server: unpause it in "
+                        f"the server's UI, or with `leoflow dags unpause {dag_id} --server "
+                        f"{base}`")
+        return PushResult(True, message, version_number=number, created=created,
+                          status=response.status_code)
     return PushResult(False, describe_error(response.status_code, payload),
                       status=response.status_code)
 
@@ -175,6 +187,10 @@ async def open_push_dialog(services: IdeServices, access: Access, dag_id: str) -
         token = ui.input("API token", value=saved.token, password=True,
                          password_toggle_button=True).classes("w-full").props(
             'data-testid="push-token"')
+        with ui.row().classes("items-start gap-1 text-caption text-grey-7 no-wrap").props(
+                'data-testid="push-token-help"'):
+            ui.icon("help_outline", size="xs")
+            ui.markdown(TOKEN_HELP).classes("leoflow-help")
         result = ui.label().classes("text-body2").props('data-testid="push-result"')
 
         async def push() -> None:

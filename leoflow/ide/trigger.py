@@ -23,9 +23,11 @@ def _input_for(field: ParamField) -> ui.element:
     hint = field.description or ""
     initial = field.initial()
     if field.kind in ("integer", "number"):
+        # no min/max on the input: it would clamp 100 to 64 silently; the bounds are shown
+        # and checked when the form is sent (params_form.check_bounds names the real one)
+        label = f"{field.label} ({field.bounds})" if field.bounds else field.label
         element: ui.element = ui.number(
-            field.label, value=initial, min=field.minimum, max=field.maximum,
-            precision=0 if field.kind == "integer" else None)
+            label, value=initial, precision=0 if field.kind == "integer" else None)
     elif field.kind == "boolean":
         element = ui.switch(field.label, value=bool(initial))
     elif field.kind == "enum":

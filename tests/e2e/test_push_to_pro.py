@@ -280,8 +280,10 @@ def test_the_ides_push_to_cluster_then_run_on_the_server(lite: Lite, pro: Pro):
 
     outcome = asyncio.run(push())
     assert outcome.ok and outcome.created, outcome.message
-    assert outcome.message == "taskflow_etl registered as version 1"
-    assert asyncio.run(push()).message == "taskflow_etl unchanged: already version 1"
+    assert outcome.message.startswith(f"taskflow_etl registered as version 1 on {pro.url}. "
+                                      "It is paused there"), outcome.message
+    assert asyncio.run(push()).message.startswith(
+        f"taskflow_etl unchanged: already version 1 on {pro.url}")
 
     headers = {"Authorization": f"Bearer {token}"}
     dag = httpx.get(f"{pro.url}/api/v2/dags/taskflow_etl", headers=headers, timeout=30).json()

@@ -2,7 +2,7 @@
 
 A compiled DAG is registered by ``Operations.register_dag`` as a draft (a new version when
 its content changed, replacing the previous draft unless a run pinned it; new DAGs created
-unpaused in Lite, paused on a server); a file's import error is
+paused on a server; in Lite, see ``paused_at_creation``); a file's import error is
 recorded or cleared by the ``ImportErrors`` service; DAGs whose file is gone, or no longer
 defines them, are marked stale by the ``DagFiles`` service. Filenames are the DAGs'
 ``fileloc``: the file relative to the workspace.
@@ -26,6 +26,26 @@ from leoflow.engine.workspace_tenants import tenant_of_file
 from leoflow.errors import LeoflowError
 
 log = logging.getLogger("leoflow.lite.reload")
+
+
+# Schedules that start runs by the clock, in the background, with nobody asking.
+CLOCK_SCHEDULES = frozenset({"once", "cron", "timedelta"})
+
+
+def paused_at_creation(document: Mapping[str, Any], paused_on_create: bool) -> bool:
+    """Whether a DAG registered for the first time starts paused.
+
+    A server pauses every new DAG (``paused_on_create``, Airflow's
+    ``dags_are_paused_at_creation``). Lite pauses the ones a clock would start (cron,
+    timedelta, ``@once``): Airflow users expect that, and the scheduled examples must not
+    run in the background on a first start. A DAG that runs only when triggered (or when
+    its assets are updated, which needs a run of their producer first) starts active, so
+    the first Trigger in the IDE just runs it. The DAGs page says which are paused."""
+    if paused_on_create:
+        return True
+    schedule = document.get("schedule")
+    kind = schedule.get("kind") if isinstance(schedule, Mapping) else None
+    return kind in CLOCK_SCHEDULES
 
 
 class Registry:
@@ -52,7 +72,8 @@ class Registry:
             try:  # a project in tenants/<T>/ of the workspace registers T's DAGs
                 version = await self.operations.register_dag(
                     document, source_code=source, fileloc=dag_file,
-                    paused_on_create=self.paused_on_create, tenant=tenant_of_file(dag_file),
+                    paused_on_create=paused_at_creation(document, self.paused_on_create),
+                    tenant=tenant_of_file(dag_file),
                     draft=True)  # a save: replaced by the next one unless a run pins it
             except LeoflowError as exc:
                 raise ReloadFailure(ReloadError(

@@ -1,5 +1,5 @@
 """The DAGs page: every DAG with its pause toggle, schedule, last run, next run and recent
-runs as coloured squares; import errors on top; Trigger and Download examples.
+runs as coloured squares; import errors on top; Trigger and Restore bundled examples.
 
 Only the DAGs and import errors of the user's current tenant; every load and action asks the
 page's ``Access`` first (the role and tenant of this moment, not of the page's opening)."""
@@ -24,6 +24,9 @@ from leoflow.ide.services import IdeServices
 from leoflow.ide.theme import square_style
 from leoflow.ide.trigger import open_trigger_dialog
 
+PAUSED_POLICY = ("New DAGs with a schedule (cron, timedelta, @once) start paused, as in "
+                 "Airflow: switch one on to let its schedule run. DAGs run only by Trigger "
+                 "start active.")
 STALE_HINT = ("Stale: its file was deleted or no longer defines it. Its runs and logs stay; "
               "it cannot be triggered until its file defines it again.")
 
@@ -64,9 +67,15 @@ class DagsPage:
             ui.input(placeholder="Filter by DAG id or tag",
                      on_change=self._filtered).props("dense clearable").classes("w-72")
             ui.space()
-            ui.button("Download examples", icon="download",
+            ui.button("Restore bundled examples", icon="settings_backup_restore",
                       on_click=self.download_examples).props(
-                'outline data-testid="download-examples"')
+                'outline data-testid="download-examples"').tooltip(
+                "Copy the examples that come with Leoflow into examples/ again: missing and "
+                "untouched files are restored, files you changed are kept unless you say so")
+        with ui.row().classes("items-center gap-1 text-caption text-grey-7").props(
+                'data-testid="paused-policy"'):
+            ui.icon("info", size="xs")
+            ui.label(PAUSED_POLICY)
         self.error_banner()
         await RequiredActions(self.plane, self.hub, self.access).build()
         self.table()
@@ -117,7 +126,8 @@ class DagsPage:
         if not self.summaries:
             with ui.card().classes("w-full items-center").props('flat bordered'):
                 ui.label("No DAGs yet.").classes("text-h6")
-                ui.label("Open the editor to write one, or download the examples.").classes(
+                ui.label("Open the editor to write one, or restore the bundled examples."
+                         ).classes(
                     "text-body2")
             return
         columns = "auto minmax(12rem,2fr) 1fr auto 1fr auto auto"

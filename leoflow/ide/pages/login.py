@@ -61,7 +61,7 @@ def register(services: IdeServices) -> None:
             username.on("keydown.enter", submit)
             ui.button("Log in", on_click=submit).classes("w-full").props(
                 'color=primary data-testid="login-submit"')
-            ui.label("The password of `admin` was printed when Leoflow Lite first started; "
-                     "`leoflow lite reset-password` prints a new one.").classes(
-                "text-caption text-grey-7")
+            ui.markdown("The password of **admin** was printed when Leoflow Lite first "
+                        "started; `leoflow lite reset-password` prints a new one.").classes(
+                "text-caption text-grey-7").props('data-testid="login-hint"')
         return None

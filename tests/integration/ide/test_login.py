@@ -16,7 +16,7 @@ PAGES = ["/", "/dags", "/editor", "/dags/hello", "/dags/hello/runs/r1/tasks/t1",
 async def test_every_page_sends_a_stranger_to_the_login_page(ide: Ide, path: str) -> None:
     await ide.user.open(path)
     await ide.see("Log in to your workspace")
-    await ide.user.should_not_see("Download examples")
+    await ide.user.should_not_see("Restore bundled examples")
 
 
 async def test_the_redirect_remembers_where_the_user_was_going(ide: Ide) -> None:
@@ -31,7 +31,7 @@ async def test_a_wrong_password_is_refused_with_a_message(ide: Ide) -> None:
     (await ide.find("login-password")).type("not-the-password")
     (await ide.find("login-submit")).click()
     await ide.see("Invalid credentials")
-    await ide.user.should_not_see("Download examples")
+    await ide.user.should_not_see("Restore bundled examples")
 
 
 async def test_login_shows_the_header_and_logout_ends_the_session(ide: Ide) -> None:

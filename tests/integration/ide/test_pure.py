@@ -119,6 +119,19 @@ def test_form_values_become_json_values() -> None:
         field_value(fields["workers"], None)
 
 
+def test_numbers_outside_their_bounds_are_refused_naming_the_bound() -> None:
+    """The form shows the range and never clamps: 100 for a 1..64 param is an error that
+    says 64, not a run with 64 that the user believes has 100."""
+    fields = {f.name: f for f in param_fields(PARAMS)}
+    assert fields["workers"].bounds == "1 to 64"
+    assert fields["ratio"].bounds is None
+    with pytest.raises(ParamValueError, match="workers: must be at most 64, got 100"):
+        field_value(fields["workers"], 100)
+    with pytest.raises(ParamValueError, match="workers: must be at least 1, got 0"):
+        field_value(fields["workers"], "0")
+    assert field_value(fields["workers"], 64) == 64
+
+
 def test_conf_is_the_json_field_with_changed_form_values_over_it() -> None:
     fields = param_fields(PARAMS)
     values = {f.name: f.initial() for f in fields}

@@ -61,7 +61,9 @@ async def test_push_registers_a_version_and_reports_errors(
     token = await auth.login("admin", PASSWORD, client="test")
     first = await push_document("http://cluster", token, document, source, transport=cluster)
     assert first.ok and first.created and first.version_number == 1, first.message
-    assert first.message == "hello registered as version 1"
+    assert first.message.startswith("hello registered as version 1 on http://cluster. "
+                                    "It is paused there"), first.message
+    assert "leoflow dags unpause hello --server http://cluster" in first.message
     again = await push_document("http://cluster", token, document, source, transport=cluster)
     assert again.ok and not again.created and again.message.startswith("hello unchanged")
     refused = await push_document("http://cluster", "wrong", document, transport=cluster)

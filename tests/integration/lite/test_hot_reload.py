@@ -114,6 +114,24 @@ async def errors_of(plane: ControlPlane, filename: str) -> list[Any]:
         return list((await import_errors.list_import_errors(conn, filename=filename)).items)
 
 
+async def test_lite_pauses_new_dags_that_a_clock_would_start(
+        workspace: Path, plane: ControlPlane, reloader: Any) -> None:
+    """A scheduled DAG registered for the first time waits for the user (Airflow's default);
+    a DAG that runs only when triggered is active, so the first Trigger runs it."""
+    write_project(workspace, "manual", TWO_TASKS)
+    nightly = write_project(workspace, "nightly", TWO_TASKS)
+    source = (nightly / "dag.py").read_text("utf-8")
+    (nightly / "dag.py").write_text(source.replace("schedule=None", 'schedule="@daily"'), "utf-8")
+    await reloader()
+    await asyncio.sleep(0.5)  # a scheduler that would start a run has had its chance
+    async with plane.store.connect() as conn:
+        manual, scheduled = await dags.get_dag(conn, "manual"), await dags.get_dag(conn, "nightly")
+        nightly_runs = await runs.count_runs(conn, "nightly")
+    assert manual is not None and not manual.is_paused
+    assert scheduled is not None and scheduled.is_paused
+    assert nightly_runs == 0  # nothing ran by itself
+
+
 async def test_the_workspace_is_registered_at_start_unpaused(
         workspace: Path, plane: ControlPlane, reloader: Any) -> None:
     write_project(workspace, "one", TWO_TASKS)
