@@ -43,7 +43,9 @@ class SchedulerFactory:
         self.triggerer_id = triggerer_id
 
     def executor_for(self, task: TaskSpec) -> str:
-        return "http" if task.operator == "http" else self.default_executor
+        # the real Airflow's HttpOperator (runtime airflow) runs in an agent like its others
+        inline = task.operator == "http" and task.runtime != "airflow"
+        return "http" if inline else self.default_executor
 
     def __call__(self) -> Scheduler:
         made = Scheduler(

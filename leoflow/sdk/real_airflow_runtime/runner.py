@@ -21,8 +21,10 @@ The final message, from the terminal report the runner sent (``comms.LeoflowComm
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import os
+import shutil
 import sys
 import tempfile
 import traceback
@@ -53,7 +55,9 @@ def _prepare_environment(project_dir: str) -> None:
     ``sys.path`` as in a bundle, and Airflow's logging to stdout, with its secrets masker,
     where the agent reads the try's log."""
     if "AIRFLOW_HOME" not in os.environ:
-        os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="leoflow-airflow-home-")
+        home = tempfile.mkdtemp(prefix="leoflow-airflow-home-")
+        atexit.register(shutil.rmtree, home, True)
+        os.environ["AIRFLOW_HOME"] = home
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
     if project_dir not in sys.path:
         sys.path.insert(0, project_dir)
