@@ -18,7 +18,8 @@ ROUTE_MODULES = (
     "logs", "sources", "import_errors", "variables", "connections", "pools", "event_logs",
     "users", "leoflow", "ready", "metrics", "hitl", "assets", "asset_state",
     "ui_auth", "ui_dags", "ui_grid", "ui_runs", "ui_misc",
-    "dag_catalog", "platform", "xcom_writes", "bulk", "run_batches",
+    "dag_catalog", "platform", "xcom_writes", "bulk", "run_batches", "task_state",
+    "run_bulk",
 )
 
 

@@ -240,7 +240,28 @@ SERVED: dict[Operation, Call] = {
     ("ExperimentalApi", "wait_dag_run_until_finished"):
         lambda a, w: a.ExperimentalApi.wait_dag_run_until_finished(*_hello(w), 0.1,
                                                                    result=["shout"]),
+    ("DagRunApi", "bulk_dag_runs"): lambda a, w: a.DagRunApi.bulk_dag_runs(
+        "~", m.BulkBodyBulkDAGRunBody.from_dict({"actions": [
+            {"action": "update", "entities": [{"dag_id": "grouped_dag", "note": "bulk",
+                                               "dag_run_id": w.extra["grouped_run"]}]},
+            {"action": "delete", "entities": [
+                f"{w.catalog_dag}/{_trigger(a, w).dag_run_id}"]}]})),
+    ("DagRunApi", "clear_dag_runs"): lambda a, w: a.DagRunApi.clear_dag_runs(
+        w.catalog_dag, m.BulkDAGRunClearBody(dry_run=False, dag_runs=[
+            m.BulkDAGRunBody(dag_run_id=_trigger(a, w).dag_run_id)])),
     # task instances
+    ("TaskInstanceApi", "bulk_task_instances"):
+        lambda a, w: a.TaskInstanceApi.bulk_task_instances(
+            *_hello(w), m.BulkBodyBulkTaskInstanceBody.from_dict({"actions": [
+                {"action": "update", "entities": [{"task_id": "shout", "note": "bulk"}]}]})),
+    ("TaskInstanceApi", "patch_task_group_instances"):
+        lambda a, w: a.TaskInstanceApi.patch_task_group_instances(
+            "grouped_dag", w.extra["grouped_run"], "etl", _note("group"),
+            update_mask=["note"]),
+    ("TaskInstanceApi", "patch_task_group_instances_dry_run"):
+        lambda a, w: a.TaskInstanceApi.patch_task_group_instances_dry_run(
+            "grouped_dag", w.extra["grouped_run"], "etl",
+            m.PatchTaskInstanceBody(new_state="failed")),
     ("TaskInstanceApi", "get_task_instances"):
         lambda a, w: a.TaskInstanceApi.get_task_instances(*_hello(w)),
     ("TaskInstanceApi", "get_task_instances_batch"):
@@ -302,6 +323,23 @@ SERVED: dict[Operation, Call] = {
         lambda a, w: a.TaskInstanceApi.update_hitl_detail(
             w.hitl_dag, w.hitl_run, "gate", -1,
             m.UpdateHITLDetailPayload(chosen_options=["Reject"])),
+    # task state store, on hello's "shout"
+    ("TaskStateStoreApi", "set_task_state_store"):
+        lambda a, w: a.TaskStateStoreApi.set_task_state_store(
+            "cursor/1", *_hello(w), "shout", m.TaskStateStoreBody(value={"page": 2})),
+    ("TaskStateStoreApi", "get_task_state_store"):
+        lambda a, w: a.TaskStateStoreApi.get_task_state_store("cursor/1", *_hello(w), "shout"),
+    ("TaskStateStoreApi", "list_task_state_store"):
+        lambda a, w: a.TaskStateStoreApi.list_task_state_store(*_hello(w), "shout"),
+    ("TaskStateStoreApi", "patch_task_state_store"):
+        lambda a, w: a.TaskStateStoreApi.patch_task_state_store(
+            "cursor/1", *_hello(w), "shout", m.TaskStateStorePatchBody(value={"page": 3})),
+    ("TaskStateStoreApi", "delete_task_state_store"):
+        lambda a, w: a.TaskStateStoreApi.delete_task_state_store("cursor/1", *_hello(w),
+                                                                 "shout"),
+    ("TaskStateStoreApi", "clear_task_state_store"):
+        lambda a, w: a.TaskStateStoreApi.clear_task_state_store(*_hello(w), "shout",
+                                                                all_map_indices=True),
     # XCom
     ("XComApi", "get_xcom_entries"):
         lambda a, w: a.XComApi.get_xcom_entries(w.dag_id, w.run_id, "~"),

@@ -72,6 +72,18 @@ async def _seed(api: Any) -> World:
             _catalog_document(dag_id), source_code="# catalog\n",
             fileloc=f"/dags/{dag_id}.py", paused_on_create=True)
     world.extra["doomed_dag"] = "doomed_dag"
+    empty = {"operator": "empty", "trigger_rule": "all_success",
+             "inputs": {"args": [], "kwargs": {}}}
+    await api.plane.operations.register_dag(with_content_hash({
+        "schema_version": 1, "dag_id": "grouped_dag", "schedule": {"kind": "none"},
+        "tasks": [{**empty, "task_id": "etl.extract", "group_id": "etl", "upstream": []},
+                  {**empty, "task_id": "etl.load", "group_id": "etl",
+                   "upstream": ["etl.extract"]},
+                  {**empty, "task_id": "report", "upstream": ["etl.load"]}]}),
+        source_code="# grouped\n", fileloc="/dags/grouped.py", paused_on_create=False)
+    grouped = await api.plane.operations.trigger_run("grouped_dag")
+    await api.wait_run("grouped_dag", grouped.run_id)
+    world.extra["grouped_run"] = grouped.run_id
     await register(api, "ops_producer", outlets=[X, ALIAS])
     await register(api, world.consumer, schedule={"kind": "assets", "assets": {"all": [X, Y]}})
     listed = (await api.get("/api/v2/assets?name_pattern=ops_&order_by=name")).json()
