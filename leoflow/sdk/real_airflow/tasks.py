@@ -118,6 +118,10 @@ def _sensor(task: Any) -> dict[str, Any]:
         "exponential_backoff": bool(_attribute(task, "exponential_backoff", False)),
     }
     spec["max_wait"] = seconds(_attribute(task, "max_wait"))
+    # The real sensor runs its own code (poking, or deferring through the task runner):
+    # Leoflow's control-plane triggers, which stand in for the shim's sensors, are not
+    # substituted for Airflow's.
+    spec["trigger"] = None
     return spec
 
 
