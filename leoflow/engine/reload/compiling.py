@@ -27,7 +27,12 @@ from typing import TYPE_CHECKING, Any
 
 from leoflow.engine.reload.errors import ReloadFailure, environment_failure, located
 from leoflow.engine.reload.events import ProjectEntry, ProjectStatus
-from leoflow.engine.reload.projects import DAG_FILE, PROJECT_FILE, tree_fingerprint
+from leoflow.engine.reload.projects import (
+    DAG_FILE,
+    PROJECT_FILE,
+    is_blank,
+    tree_fingerprint,
+)
 from leoflow.errors import LeoflowError
 
 if TYPE_CHECKING:
@@ -47,6 +52,8 @@ async def reload_project(reloader: Reloader, entry: ProjectEntry, *, force: bool
         if entry.status.state != "removed":
             await removed(reloader, entry)
         return
+    if await asyncio.to_thread(is_blank, path / PROJECT_FILE):
+        return  # a leoflow.yaml being written: "not yet", no error flashes while it is typed
     fingerprint = await asyncio.to_thread(tree_fingerprint, path,
                                           names=frozenset({PROJECT_FILE}))
     if not force and fingerprint == entry.fingerprint:

@@ -51,6 +51,17 @@ def tree_fingerprint(root: Path, *, names: frozenset[str] = frozenset(),
     return digest.hexdigest()
 
 
+def is_blank(path: Path) -> bool:
+    """A file with nothing but whitespace in it (a ``leoflow.yaml`` just created, not typed
+    yet): not an error to report while the user writes it."""
+    try:
+        if path.stat().st_size > 4096:
+            return False
+        return not path.read_bytes().strip()
+    except OSError:
+        return False
+
+
 def find_projects(workspace: Path, *, max_depth: int = MAX_PROJECT_DEPTH) -> list[Path]:
     """Every project folder in the workspace (a folder with ``leoflow.yaml``), sorted.
 

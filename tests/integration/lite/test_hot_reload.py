@@ -132,6 +132,22 @@ async def test_lite_pauses_new_dags_that_a_clock_would_start(
     assert nightly_runs == 0  # nothing ran by itself
 
 
+async def test_an_empty_leoflow_yaml_is_not_yet_a_project_and_flashes_no_error(
+        workspace: Path, plane: ControlPlane, reloader: Any) -> None:
+    """A user creates leoflow.yaml and has not typed it yet: no import error, no failed
+    status; once it says something, the project compiles."""
+    project = write_project(workspace, "typed_later", TWO_TASKS)
+    (project / "leoflow.yaml").write_text("", "utf-8")
+    loader, events = await reloader()
+    await loader.reload_now(project, force=True)
+    assert await errors_of(plane, "typed_later/dag.py") == []
+    assert not [e for e in events.seen if e.kind == "failed"]
+    assert await current_version(plane, "typed_later") is None
+    (project / "leoflow.yaml").write_text("dag_id: typed_later\n", "utf-8")
+    await loader.reload_now(project, force=True)
+    assert await current_version(plane, "typed_later") is not None
+
+
 async def test_the_workspace_is_registered_at_start_unpaused(
         workspace: Path, plane: ControlPlane, reloader: Any) -> None:
     write_project(workspace, "one", TWO_TASKS)
