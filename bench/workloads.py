@@ -108,3 +108,14 @@ def assets(runs: int) -> list[Figure]:
 
 
 WORKLOADS["ASSETS"] = assets
+
+
+def environments(runs: int) -> list[Figure]:
+    """ENVS: a provider environment's first build and a second DAG reusing it
+    (bench/environments.py)."""
+    from bench.environments import envs
+
+    return envs(runs)
+
+
+WORKLOADS["ENVS"] = environments

@@ -204,7 +204,7 @@ class EnvironmentManager:
                 say(f"resolving {', '.join(env.dependencies)}")
                 installed_deps = await run_uv(
                     uv, ["pip", "install", "--compile-bytecode", "--python", str(env.python),
-                         *env.dependencies], _narrated(say), still="still installing")
+                         *env.dependencies], _narrated(say), still="still working")
                 if installed_deps.returncode != 0:
                     raise DependencyInstallError(
                         f"installing the dependencies of DAG {env.dag_id!r} failed: "
