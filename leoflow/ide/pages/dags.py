@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import Request
-from nicegui import ui
+from nicegui import run, ui
 
 from leoflow.engine.auth.permissions import EDIT_RUNS, MANAGE_DAGS, READ, role_allows
 from leoflow.errors import LeoflowError
@@ -19,7 +19,8 @@ from leoflow.ide.access import Access, AccessDenied
 from leoflow.ide.events import EventHub, LiveRegion
 from leoflow.ide.examples import download_examples
 from leoflow.ide.hitl import RequiredActions
-from leoflow.ide.layout import format_time, frame, preformatted, state_badge
+from leoflow.ide.layout import format_time, frame, notifier, preformatted, state_badge
+from leoflow.ide.project_hint import create_project_file, folders_without_project_file
 from leoflow.ide.services import IdeServices
 from leoflow.ide.theme import square_style
 from leoflow.ide.trigger import open_trigger_dialog
@@ -48,6 +49,7 @@ class DagsPage:
         self.principal = access.principal
         self.summaries: list[queries.DagSummary] = []
         self.errors: list[Any] = []
+        self.without_yaml: list[str] = []  # folders with dag.py and no leoflow.yaml
         self.filter = ""
         self.can_edit = role_allows(self.principal.role, EDIT_RUNS)
 
@@ -59,6 +61,13 @@ class DagsPage:
             raise
         self.summaries = await queries.dag_summaries(self.plane, tenant=principal.tenant)
         self.errors = await queries.list_import_errors(self.plane, tenant=principal.tenant)
+        try:
+            files = await self.access.workspace(READ)
+        except LeoflowError:
+            self.without_yaml = []
+        else:
+            self.without_yaml = await run.io_bound(folders_without_project_file,
+                                                   files.root) or []
 
     async def build(self) -> None:
         await self.load()
@@ -77,6 +86,7 @@ class DagsPage:
             ui.icon("info", size="xs")
             ui.label(PAUSED_POLICY)
         self.error_banner()
+        self.project_hints()
         await RequiredActions(self.plane, self.hub, self.access).build()
         self.table()
         LiveRegion(self.hub, self._matches, self.refresh)
@@ -95,6 +105,7 @@ class DagsPage:
         except AccessDenied as exc:
             ui.notify(exc.message, type="warning")
         self.error_banner.refresh()
+        self.project_hints.refresh()
         self.table.refresh()
 
     @ui.refreshable_method
@@ -117,6 +128,37 @@ class DagsPage:
                     ui.button("Open in the editor", icon="edit", on_click=lambda
                               f=error.filename: ui.navigate.to(f"/editor?file={quote(f)}")).props(
                         "flat dense")
+
+    @ui.refreshable_method
+    def project_hints(self) -> None:
+        """A folder with dag.py but no leoflow.yaml is not compiled: say so, offer the file."""
+        for folder in self.without_yaml:
+            card = ui.card().classes("w-full bg-amber-1 text-black").props(
+                f'flat bordered data-testid="missing-yaml" data-folder="{folder}"')
+            with card, ui.row().classes("w-full items-center gap-2 no-wrap"):
+                ui.icon("lightbulb", color="amber-9")
+                ui.label(f"{folder}/ has a dag.py but no leoflow.yaml, so Lite does not "
+                         "compile it. Create one from the template (as leoflow init does): "
+                         "its dag_id, Python version and dependencies.").classes(
+                    "text-body2 grow")
+                ui.button("Create leoflow.yaml", icon="note_add",
+                          on_click=lambda f=folder: self.create_project_file(f)).props(
+                    'outline dense data-testid="create-yaml"').set_enabled(
+                    role_allows(self.principal.role, MANAGE_DAGS))
+
+    async def create_project_file(self, folder: str) -> None:
+        notify = notifier()
+        try:
+            files = await self.access.workspace(MANAGE_DAGS)
+            written = await run.io_bound(create_project_file, files.root, folder)
+        except (LeoflowError, OSError) as exc:
+            notify(f"Not created: {exc}", type="negative")
+            return
+        if written is None:  # the app is stopping
+            return
+        notify(f"Created {folder}/leoflow.yaml: Lite compiles {folder} now", type="positive")
+        self.hub.publish("files.changed", {})
+        await self.refresh()
 
     @ui.refreshable_method
     def table(self) -> None:

@@ -177,3 +177,33 @@ def test_a_project_status_and_a_plain_dict_are_read_too(tmp_path: Path) -> None:
     assert (failed.ok, failed.message) == (False, "something broke")
     same = CompileOutcome(tmp_path, True)
     assert outcome_from(same) is same
+
+
+def test_folders_with_a_dag_file_and_no_leoflow_yaml_are_found(tmp_path: Path) -> None:
+    from leoflow.engine.safe_files import UnsafeWriteError
+    from leoflow.ide.project_hint import (
+        create_project_file,
+        dag_id_for,
+        folders_without_project_file,
+    )
+
+    (tmp_path / "ready").mkdir()
+    (tmp_path / "ready" / "leoflow.yaml").write_text("dag_id: ready\n")
+    (tmp_path / "ready" / "sub").mkdir()
+    (tmp_path / "ready" / "sub" / "dag.py").write_text("x = 1\n")  # the project's own file
+    (tmp_path / "team" / "new report").mkdir(parents=True)
+    (tmp_path / "team" / "new report" / "dag.py").write_text("x = 1\n")
+    (tmp_path / ".venv" / "lib").mkdir(parents=True)
+    (tmp_path / ".venv" / "lib" / "dag.py").write_text("x = 1\n")
+    assert folders_without_project_file(tmp_path) == ["team/new report"]
+    assert dag_id_for("team/new report") == "new_report"
+    written = create_project_file(tmp_path, "team/new report")
+    assert "dag_id: new_report" in written.read_text()
+    assert folders_without_project_file(tmp_path) == []
+    with pytest.raises(UnsafeWriteError, match="exists already"):  # never over one
+        create_project_file(tmp_path, "team/new report")
+    # a plain Airflow folder (DAG files at the top) is a layout of its own: no hint
+    (tmp_path / "etl.py").write_text("from airflow.sdk import DAG\nwith DAG('etl'):\n    pass\n")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "dag.py").write_text("x = 1\n")
+    assert folders_without_project_file(tmp_path) == []
