@@ -85,15 +85,19 @@ def mount(app: Any, services: IdeServices, *, storage_secret: str | None = None,
             services.bind(running.state)
             if services.plane is not None:
                 hub.attach_scheduler(services.plane.scheduler)
-            unsubscribe = None
+            unsubscribe: list[Any] = []
             if services.reloader is not None:
-                unsubscribe = services.reloader.subscribe(hub.compile_listener)
+                unsubscribe.append(services.reloader.subscribe(hub.compile_listener))
+                # files changed by another program: the editor checks its open file
+                unsubscribe.append(services.reloader.subscribe_files(
+                    lambda paths: hub.publish("files.disk", {"paths": paths})))
             try:
                 yield state
             finally:
                 hub.detach_scheduler()
-                if callable(unsubscribe):
-                    unsubscribe()
+                for stop in unsubscribe:
+                    if callable(stop):
+                        stop()
 
     app.router.lifespan_context = lifespan
     return hub

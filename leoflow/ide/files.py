@@ -13,6 +13,7 @@ Everything here is synchronous and blocking: pages call it through ``run.io_boun
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from dataclasses import dataclass
@@ -44,6 +45,32 @@ class WorkspaceFileError(LeoflowError):
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.reason = reason
+
+
+@dataclass(frozen=True)
+class FileStamp:
+    """Which content of a file the editor loaded or wrote: its SHA-256 (with size and mtime
+    to say when). A save passes the stamp it loaded; the file on disk must still match."""
+
+    sha256: str
+    size: int
+    mtime_ns: int
+
+
+def stamp_of(data: bytes, mtime_ns: int = 0) -> FileStamp:
+    return FileStamp(hashlib.sha256(data).hexdigest(), len(data), mtime_ns)
+
+
+class FileChangedOnDisk(WorkspaceFileError):
+    """A save refused: the file changed (or went) since the editor loaded it (another editor,
+    ``git pull``). ``disk_text`` is what is there now (None: deleted), ``stamp`` its stamp."""
+
+    def __init__(self, path: str, disk_text: str | None, stamp: FileStamp | None) -> None:
+        super().__init__(path, "was deleted outside the editor since it was opened"
+                         if disk_text is None else
+                         "changed on disk since it was opened (another editor or a git pull)")
+        self.disk_text = disk_text
+        self.stamp = stamp
 
 
 def check_relative(path: str) -> PurePosixPath:
@@ -175,25 +202,55 @@ class Workspace:
         return nodes
 
     def read_text(self, path: str) -> str:
+        return self.read_versioned(path)[0]
+
+    def read_versioned(self, path: str) -> tuple[str, FileStamp]:
+        """The file's text and the stamp of that content (one read: they always agree)."""
         target = self.resolve(path)
         if not target.is_file():
             raise WorkspaceFileError(path, "no such file")
         if target.stat().st_size > MAX_EDIT_BYTES:
             raise WorkspaceFileError(path, "too large to edit here (over 2 MB)")
+        with open(target, "rb") as handle:
+            data = handle.read(MAX_EDIT_BYTES + 1)
+            mtime_ns = os.fstat(handle.fileno()).st_mtime_ns
         try:
-            return target.read_text("utf-8")
+            text = data.decode("utf-8")
         except UnicodeDecodeError:
             raise WorkspaceFileError(path, "not a UTF-8 text file") from None
+        return text.replace("\r\n", "\n").replace("\r", "\n"), stamp_of(data, mtime_ns)
+
+    def on_disk(self, path: str) -> tuple[str, FileStamp] | None:
+        """What ``path`` holds now (None: no such file), for comparing with a stamp."""
+        try:
+            return self.read_versioned(path)
+        except WorkspaceFileError as exc:
+            if isinstance(exc, WorkspacePathError) or exc.reason != "no such file":
+                raise
+            return None
 
     # -- writing ---------------------------------------------------------------------------
-    def write_text(self, path: str, text: str) -> Path:
-        """Save ``text`` (the folder must exist); atomic, so a watcher never sees half a file."""
+    def write_text(self, path: str, text: str, *, expected: FileStamp | None = None) -> Path:
+        """Save ``text`` (the folder must exist); atomic, so a watcher never sees half a file.
+
+        With ``expected`` (the stamp the editor loaded) the file must still hold that
+        content, else ``FileChangedOnDisk`` and nothing is written: a save never throws
+        away a change made outside the editor."""
         target = self.resolve(path)
         if target.is_dir():
             raise WorkspaceFileError(path, "is a folder")
         if not target.parent.is_dir():
             raise WorkspaceFileError(path, "its folder does not exist")
+        if expected is not None:
+            now = self.on_disk(path)
+            if now is None or now[1].sha256 != expected.sha256:
+                raise FileChangedOnDisk(path, *(now or (None, None)))
         return self._write(path, target, text, exclusive=False)
+
+    def stamp(self, path: str) -> FileStamp | None:
+        """The stamp of what ``path`` holds now (None: no such file)."""
+        now = self.on_disk(path)
+        return now[1] if now is not None else None
 
     def _write(self, path: str, target: Path, text: str, *, exclusive: bool) -> Path:
         """Through ``write_file``: no planted link followed, the folder checked again."""

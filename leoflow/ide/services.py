@@ -39,9 +39,13 @@ class Reloader(Protocol):
     ``compile_events.py``) and may return a function that unsubscribes. ``reload_now``
     compiles a project at once (a save from the IDE should not wait for the watcher's
     debounce); ``status(project)`` says how the last compile of a project went.
+    ``subscribe_files(callback)`` calls ``callback(paths)`` with each batch of workspace
+    files that changed on disk, whoever changed them (the editor's outside-edit check).
     """
 
     def subscribe(self, callback: Callable[[Any], Any]) -> Any: ...
+
+    def subscribe_files(self, callback: Callable[[tuple[Path, ...]], Any]) -> Any: ...
 
     async def reload_now(self, project_dir: Path) -> Any: ...
 

@@ -88,6 +88,7 @@ class Reloader:
         self.compile_timeout = compile_timeout
         self._slots = asyncio.Semaphore(concurrency)
         self._listeners = Listeners()
+        self._file_listeners: list[Callable[[tuple[Path, ...]], Any]] = []
         self._projects: dict[Path, ProjectEntry] = {}
         self._watcher: asyncio.Task[None] | None = None
         self._scan: asyncio.Task[None] | None = None
@@ -104,6 +105,26 @@ class Reloader:
         task). Returns a function that unsubscribes."""
         return self._listeners.subscribe(callback)
 
+    def subscribe_files(self, callback: Callable[[tuple[Path, ...]], Any]
+                        ) -> Callable[[], None]:
+        """Call ``callback(paths)`` with every batch of changed workspace files (absolute
+        paths, whatever changed them: the IDE's open files are checked against the disk).
+        Returns a function that unsubscribes."""
+        self._file_listeners.append(callback)
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                self._file_listeners.remove(callback)
+
+        return unsubscribe
+
+    def _files_changed(self, paths: tuple[Path, ...]) -> None:
+        for listener in list(self._file_listeners):
+            try:
+                listener(paths)
+            except Exception:
+                log.exception("a file-change listener failed")
+
     async def start(self, *, scan: bool = True) -> None:
         """Start watching and reload every project of the workspace in the background
         (``settled()`` waits for that). With ``scan=False`` the workspace is reloaded when
@@ -117,7 +138,8 @@ class Reloader:
         if self.watch:
             self._watcher = asyncio.create_task(
                 watch(self.workspace, self._request, debounce_ms=self.debounce_ms,
-                      step_ms=self.step_ms, stop=self._stop, ready=self._watching),
+                      step_ms=self.step_ms, stop=self._stop, ready=self._watching,
+                      changed=self._files_changed),
                 name="leoflow-reload-watch")
             # Changes made before the watcher is ready would be missed: wait for it.
             with contextlib.suppress(TimeoutError):

@@ -23,6 +23,15 @@ log = logging.getLogger("leoflow.lite.reload")
 WATCHED_SUFFIXES = (".py",)
 
 
+def noticed(_change: Any, path: str) -> bool:
+    """Whether a change is worth telling at all (``Reloader.subscribe_files``: the IDE's open
+    files): anything but hidden files, editor backups and ignored folders."""
+    name = os.path.basename(path)
+    if (name.startswith(".") and name not in FOLDER_FILES) or name.endswith("~"):
+        return False
+    return not any(part in IGNORED_DIRS for part in Path(path).parts)
+
+
 def wanted(change: Any, path: str) -> bool:
     """Whether a change concerns a project: a ``.py`` file, a ``leoflow.yaml``, a plain
     folder's requirements or ignore file, or a new folder (outside ignored folders; hidden
@@ -41,20 +50,26 @@ def wanted(change: Any, path: str) -> bool:
 
 
 async def watch(workspace: Path, request: Callable[[Path], Any], *, debounce_ms: int,
-                step_ms: int, stop: asyncio.Event, ready: asyncio.Event) -> None:
+                step_ms: int, stop: asyncio.Event, ready: asyncio.Event,
+                changed: Callable[[tuple[Path, ...]], Any] | None = None) -> None:
     """Call ``request(project_folder)`` for every project a batch of saves touched, until
-    ``stop`` is set; ``ready`` is set once the watch is about to begin."""
+    ``stop`` is set; ``ready`` is set once the watch is about to begin. ``changed`` hears
+    every noticed path of a batch (a file open in the IDE, edited by another program)."""
     import watchfiles
 
     workspace.mkdir(parents=True, exist_ok=True)
     ready.set()
     try:
         async for changes in watchfiles.awatch(
-                workspace, watch_filter=wanted, debounce=debounce_ms,
-                step=step_ms, stop_event=stop, recursive=True,
+                workspace, watch_filter=noticed if changed else wanted,
+                debounce=debounce_ms, step=step_ms, stop_event=stop, recursive=True,
                 ignore_permission_denied=True):
+            if changed is not None:
+                changed(tuple(sorted({Path(raw) for _change, raw in changes})))
             touched: set[Path] = set()
-            for _change, raw in changes:
+            for change, raw in changes:
+                if not wanted(change, raw):
+                    continue  # told to ``changed`` only: not a project's file
                 path = Path(raw)
                 if path.is_dir():  # a folder appeared (mkdir, a copy, a move)
                     found = await asyncio.to_thread(find_projects, path)

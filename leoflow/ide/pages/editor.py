@@ -7,10 +7,12 @@ part the user's tenant owns: ``leoflow.engine.workspace_tenants``). The tree, ev
 save, create, rename and delete, and the graph ask the page's ``Access`` at that moment
 (reading needs READ, writing MANAGE_DAGS, of the user as the store holds it now), so an
 editor left open by a user since demoted or deleted can no longer save. A save writes the
-file atomically and asks for a compile: the hot reloader's ``reload_now`` under ``leoflow
-lite``, the IDE's own compile otherwise; the outcome (and every later compile of the
-project, whoever saved) arrives as a ``compile`` event and updates the diagnostics and the
-graph in place.
+file atomically, only if the disk still holds what the buffer was loaded from (else the
+conflict dialog: ``editor_conflicts``), and asks the hot reloader for a compile
+(``reload_now``); the outcome (and every later compile of the project, whoever saved)
+arrives as a ``compile`` event and updates the diagnostics and the graph in place. Files
+changed by another program reach the page as ``files.disk`` events; leaving the page with
+unsaved edits asks first (``unsaved_guard``), and the address names the open file and line.
 """
 
 from __future__ import annotations
@@ -18,25 +20,26 @@ from __future__ import annotations
 import logging
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
-from urllib.parse import quote
 
 from fastapi import Query, Request
 from nicegui import app, run, ui
 
 from leoflow.engine.auth.permissions import EDIT_RUNS, MANAGE_DAGS, READ, role_allows
 from leoflow.errors import LeoflowError
-from leoflow.ide import queries, session
+from leoflow.ide import session
 from leoflow.ide.access import Access, AccessDenied
 from leoflow.ide.compile_events import CompileOutcome, outcome_from
 from leoflow.ide.compiling import recompile_for_file
+from leoflow.ide.editor_conflicts import Conflict, EditorConflicts, base_name
 from leoflow.ide.events import EventHub, LiveRegion
-from leoflow.ide.files import Workspace
+from leoflow.ide.files import FileChangedOnDisk, FileStamp, Workspace, stamp_of
 from leoflow.ide.graph_view import GraphView
 from leoflow.ide.layout import DARK, frame, transient_dialog
+from leoflow.ide.pages.editor_panels import EditorPanels
 from leoflow.ide.pages.file_actions import FileActions
 from leoflow.ide.project import find_project, project_dag_id
 from leoflow.ide.services import IdeServices
-from leoflow.ide.trigger import open_trigger_dialog
+from leoflow.ide.unsaved_guard import UnsavedGuard
 
 log = logging.getLogger("leoflow.ide")
 
@@ -47,10 +50,10 @@ LANGUAGES: dict[str, Language] = {".py": "Python", ".yaml": "YAML", ".yml": "YAM
 
 
 def language_for(path: str) -> Language | None:
-    return LANGUAGES.get(PurePosixPath(path).suffix.lower())
+    return LANGUAGES.get(PurePosixPath(base_name(path)).suffix.lower())
 
 
-class EditorPage:
+class EditorPage(EditorPanels):
     def __init__(self, services: IdeServices, hub: EventHub, access: Access,
                  workspace: Workspace) -> None:
         self.services = services
@@ -61,6 +64,9 @@ class EditorPage:
         self.workspace = workspace  # the user's files as of the last check (``_files``)
         self.path: str | None = None
         self.saved_text = ""
+        self.loaded: FileStamp | None = None  # the disk's content the buffer started from
+        self.conflicts = EditorConflicts(self)
+        self.disk_stale = False
         self.project_dir: Path | None = None
         self.dag_id: str | None = None
         self.outcome: CompileOutcome | None = None
@@ -76,7 +82,7 @@ class EditorPage:
         self.can_write = role_allows(principal.role, MANAGE_DAGS)
 
     # -- layout ----------------------------------------------------------------------------
-    async def build(self, file: str | None) -> None:
+    async def build(self, file: str | None, line: int | None = None) -> None:
         with ui.row().classes("w-full no-wrap items-stretch gap-3").style(
                 "height: calc(100vh - 96px)"):
             with ui.column().classes("w-64 shrink-0 gap-1 overflow-auto"):
@@ -114,6 +120,9 @@ class EditorPage:
                     "w-full grow min-h-0").style("border: 1px solid #d0d0d0").props(
                     'data-testid="code-editor"')
                 self.editor.set_enabled(False)
+                self.guard = UnsavedGuard(self.editor, save=self.save,
+                                          path=lambda: self.path,
+                                          on_focus=self.conflicts.check)
                 self.diagnostics()
             with ui.column().classes("w-[30rem] shrink-0 gap-2 overflow-auto"):
                 self.graph_header()
@@ -125,6 +134,8 @@ class EditorPage:
         ui.timer(1.0, self._settle_status)
         if file:
             await self.open(self._as_relative(file))
+            if line and self.path:
+                self.guard.go_to_line(line)
 
     def _as_relative(self, file: str) -> str:
         path = Path(file)
@@ -200,21 +211,20 @@ class EditorPage:
             return
         try:
             files = await self._files(READ)
-            text = await run.io_bound(files.read_text, rel)
+            read = await run.io_bound(files.read_versioned, rel)
         except LeoflowError as exc:
             ui.notify(str(exc), type="negative")
             return
-        if text is None:  # the app is stopping
+        if read is None:  # the app is stopping
             return
         self.can_write = await self.access.allows(MANAGE_DAGS)
         self.path = rel
         self.selected = rel
-        self.saved_text = text
         self.title.text = rel
         self.editor.set_language(language_for(rel))
-        self.editor.value = text
+        await self.load_text(*read)
         self.editor.set_enabled(self.can_write)
-        self.marker.set_visibility(False)
+        self.guard.show_file(rel)
         self._expand_to(rel)
         absolute = files.resolve(rel)
         self.project_dir = find_project(absolute, self.workspace.root)
@@ -223,6 +233,15 @@ class EditorPage:
         self._apply_diagnostics()
         await self.update_graph()
         self.graph_header.refresh()
+
+    async def load_text(self, text: str, stamp: FileStamp | None) -> None:
+        """Show ``text`` (the disk's, as of ``stamp``) as the saved content of the open file;
+        CodeMirror keeps the cursor where the text around it is unchanged."""
+        self.saved_text = text
+        self.loaded = stamp
+        self.editor.value = text
+        self.marker.set_visibility(False)
+        self.guard.set_saved(text)
 
     async def _confirm_discard(self) -> bool:
         with transient_dialog() as dialog, ui.card():
@@ -237,6 +256,9 @@ class EditorPage:
     def close_file(self) -> None:
         self.path = None
         self.saved_text = ""
+        self.loaded = None
+        self.guard.set_saved(None)
+        self.guard.show_file(None)
         self.editor.value = ""
         self.editor.set_enabled(False)
         self.title.text = "No file open"
@@ -247,22 +269,36 @@ class EditorPage:
         self.graph.show(None)
         self.graph_header.refresh()
 
-    async def save(self) -> None:
+    async def save(self) -> bool:
+        """Write the buffer if the file on disk is still what it was loaded from (else the
+        conflict dialog); True once written."""
         if self.path is None or not self._may_write():
-            return
+            return False
         text = self.editor.value or ""
         rel = self.path
         try:
             files = await self._files(MANAGE_DAGS)  # the user's role now, not at opening
-            target = await run.io_bound(files.write_text, rel, text)
+            expected = self.loaded
+            target = await run.io_bound(
+                lambda: files.write_text(rel, text, expected=expected))
+        except FileChangedOnDisk as exc:
+            ui.notify(f"Not saved: {exc}", type="warning")
+            await self.conflicts.resolve(Conflict(rel, text, exc.disk_text, exc.stamp))
+            return False
         except (LeoflowError, OSError) as exc:
             ui.notify(f"Not saved: {exc}", type="negative")
-            return
+            return False
         if target is None:  # the app is stopping
-            return
+            return False
         self.saved_text = text
+        self.loaded = stamp_of(text.encode("utf-8"))
+        self.guard.set_saved(text)
         self.marker.set_visibility(self.dirty)
         ui.notify(f"Saved {rel}", type="positive", timeout=1000)
+        await self._compile_saved(target)
+        return True
+
+    async def _compile_saved(self, target: Path) -> None:
         if self.project_dir is None:
             return
         self.status_text = "compiling…"
@@ -274,11 +310,7 @@ class EditorPage:
             log.exception("compiling after a save failed")
             outcome = CompileOutcome(self.project_dir, False, message=str(exc))
         if outcome is not None and outcome.finished:
-            await self.apply_outcome(outcome)
-            if self.services.reloader is None:  # the reloader tells every page itself
-                self.hub.publish("compile", {
-                    "outcome": outcome, "project_dir": outcome.project_dir,
-                    "dag_ids": outcome.dag_ids, "ok": outcome.ok, "source": id(self)})
+            await self.apply_outcome(outcome)  # the reloader tells the other pages itself
 
     async def _settle_status(self) -> None:
         if not self.status_text.endswith("…"):
@@ -310,8 +342,6 @@ class EditorPage:
         """Note what an event changes (the refresh that follows does only that)."""
         if kind == "compile":
             outcome = data.get("outcome")
-            if data.get("source") == id(self):
-                return False  # this page's own save applied it already
             if isinstance(outcome, CompileOutcome) and (
                     self._same_project(outcome.project_dir)
                     or (self.dag_id and self.dag_id in outcome.dag_ids)):
@@ -321,12 +351,28 @@ class EditorPage:
         if kind == "files.changed":
             self.tree_stale = True
             return True
+        if kind == "files.disk":  # another program wrote files: is the open one of them?
+            if self.path is not None and any(
+                    self._is_open_file(p) for p in data.get("paths") or ()):
+                self.disk_stale = True
+                return True
+            return False
         if self.dag_id and data.get("dag_id") == self.dag_id:
             self.graph_stale = True
             return True
         return False
 
+    def _is_open_file(self, path: Any) -> bool:
+        try:
+            return self.path is not None and Path(path).resolve() == (
+                self.workspace.root / self.path).resolve()
+        except OSError:
+            return False
+
     async def refresh(self) -> None:
+        if self.disk_stale:
+            self.disk_stale = False
+            await self.conflicts.check()
         pending, self.pending = self.pending, None
         tree, self.tree_stale = self.tree_stale, False
         graph, self.graph_stale = self.graph_stale, False
@@ -350,101 +396,11 @@ class EditorPage:
         await self.update_graph()
         self.graph_header.refresh()
 
-    def _apply_diagnostics(self) -> None:
-        outcome = self.outcome
-        line = None
-        if outcome is not None and outcome.ok is False and self.path is not None:
-            absolute = self.workspace.root / self.path
-            if outcome.is_about(absolute, Path(self.services.workspace)) and outcome.line:
-                line = outcome.line
-        if line is not None and outcome is not None:
-            self.editor.decorations = [{"kind": "line", "line": line,
-                                        "class": "leoflow-error-line"}]
-            self.editor.line_tooltips = {line: outcome.message or "error"}
-            self.editor.update()
-            self.editor.reveal_line(line)
-        else:
-            if self.editor.decorations:
-                self.editor.decorations = []
-            self.editor.line_tooltips = {}
-            self.editor.update()
-        self.diagnostics.refresh()
-
-    @ui.refreshable_method
-    def diagnostics(self) -> None:
-        outcome = self.outcome
-        if outcome is None or outcome.ok is not False:
-            return
-        card = ui.card().classes("w-full bg-red-1").props(
-            'flat bordered data-testid="diagnostics"')
-        with card, ui.row().classes("items-center gap-2 text-negative no-wrap"):
-            ui.icon("error")
-            ui.label(outcome.error_text()).classes("leoflow-mono").props(
-                'data-testid="diagnostic-text"')
-            if outcome.line:
-                ui.badge(f"line {outcome.line}", color="negative").props(
-                    f'data-testid="diagnostic-line" data-line="{outcome.line}"')
-
-    # -- graph -----------------------------------------------------------------------------
-    @ui.refreshable_method
-    def graph_header(self) -> None:
-        with ui.row().classes("w-full items-center gap-2"):
-            ui.icon("account_tree")
-            if self.dag_id:
-                ui.link(self.dag_id, f"/dags/{quote(self.dag_id)}").classes(
-                    "leoflow-mono text-subtitle1").props('data-testid="editor-dag-link"')
-            else:
-                ui.label("Open a DAG project's file to see its graph").classes(
-                    "text-caption text-grey-7")
-            ui.space()
-            if self.dag_id:
-                ui.button("Trigger", icon="play_arrow", on_click=self.trigger).props(
-                    'dense color=primary data-testid="editor-trigger"').set_enabled(
-                    self.can_edit)
-                ui.button(icon="cloud_upload", on_click=self.push).props(
-                    'dense flat data-testid="editor-push"').tooltip("Push to cluster")
-        status = self.status_text
-        if not status and self.outcome is not None:
-            if self.outcome.ok is False:
-                status = "does not compile: the graph shows the last good version"
-            elif self.outcome.versions:
-                status = "compiled: " + ", ".join(
-                    f"{d} v{n}" for d, n in self.outcome.versions.items())
-        if status:
-            ui.label(status).classes("text-caption").props('data-testid="compile-status"')
-
-    async def update_graph(self) -> None:
-        if not self.dag_id:
-            self.graph.show(None)
-            return
-        try:  # a leoflow.yaml may name any dag_id: only the user's tenant's DAG is shown
-            principal = await self.access.dag(self.dag_id, READ)
-        except AccessDenied:
-            self.graph.show(None)
-            return
-        spec = await queries.current_spec(self.plane, self.dag_id, tenant=principal.tenant)
-        _, states = await queries.latest_states(self.plane, self.dag_id,
-                                                tenant=principal.tenant)
-        self.graph.show(spec, states)
-
-    async def trigger(self) -> None:
-        if self.dag_id:
-            await open_trigger_dialog(self.services, self.hub, self.access, self.dag_id)
-
-    async def push(self) -> None:
-        from leoflow.ide.push import open_push_dialog
-
-        if self.dag_id:
-            await open_push_dialog(self.services, self.access, self.dag_id)
-
-    def open_task(self, task_id: str) -> None:
-        if self.dag_id:
-            ui.navigate.to(f"/dags/{quote(self.dag_id)}?task_id={quote(task_id)}")
-
 
 def register(services: IdeServices, hub: EventHub) -> None:
     @ui.page("/editor", title="Editor · Leoflow Lite")
-    async def editor_page(request: Request, file: str | None = Query(None)) -> Any:
+    async def editor_page(request: Request, file: str | None = Query(None),
+                          line: int | None = Query(None, ge=1)) -> Any:
         access = await session.page_access(services)
         if access is None:
             return session.login_redirect(request)
@@ -454,5 +410,5 @@ def register(services: IdeServices, hub: EventHub) -> None:
             except AccessDenied as exc:
                 ui.label(exc.message).classes("text-h6").props('data-testid="no-files"')
                 return None
-            await EditorPage(services, hub, access, files).build(file)
+            await EditorPage(services, hub, access, files).build(file, line)
         return None
