@@ -26,8 +26,10 @@ import pendulum
 from airflow.sdk import DAG
 from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
 with DAG("p1", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")):
-    create = SQLExecuteQueryOperator(task_id="create", conn_id="my_sqlite", sql="CREATE TABLE IF NOT EXISTS t (x INT)")
-    count = SQLExecuteQueryOperator(task_id="count", conn_id="my_sqlite", sql="SELECT COUNT(*) FROM t")
+    create = SQLExecuteQueryOperator(task_id="create", conn_id="my_sqlite",
+                                     sql="CREATE TABLE IF NOT EXISTS t (x INT)")
+    count = SQLExecuteQueryOperator(task_id="count", conn_id="my_sqlite",
+                                    sql="SELECT COUNT(*) FROM t")
     create >> count
 '''
 
@@ -49,7 +51,7 @@ def test_the_issue_p1_dag_compiles_in_its_own_environment(real_airflow: RealAirf
     tasks = {t["task_id"]: t for t in doc["tasks"]}
     assert list(tasks) == ["create", "count"]
     for task_id, sql, line in (("create", "CREATE TABLE IF NOT EXISTS t (x INT)", 5),
-                               ("count", "SELECT COUNT(*) FROM t", 6)):
+                               ("count", "SELECT COUNT(*) FROM t", 7)):
         task = tasks[task_id]
         assert task["runtime"] == "airflow"
         assert task["operator"] == "python"  # its execute runs in the user process
