@@ -14,9 +14,8 @@ The final message, from the terminal report the runner sent (``comms.LeoflowComm
   and ``short_circuit_continue`` for a short-circuit;
 * ``TaskState(skipped)`` -> ``skip``; ``TaskState(failed)`` -> ``error`` with ``no_retry``
   (``AirflowFailException``, a sensor's timeout, no try left); ``RetryTask`` -> ``error``;
-* ``RescheduleTask`` -> ``reschedule``; ``DeferTask`` / ``AwaitInputTask`` -> ``error``:
-  a trigger of the real Airflow would need Airflow's triggerer, which Leoflow does not run
-  (its own triggers run in the control plane; docs/airflow-compat.md).
+* ``RescheduleTask`` -> ``reschedule``; a ``DeferTask`` runs its trigger in this process and
+  resumes the task (``deferral.py``); ``AwaitInputTask`` (human in the loop) -> ``error``.
 """
 
 from __future__ import annotations
@@ -34,6 +33,7 @@ from typing import Any
 
 from leoflow.sdk.channel import OP_ERROR, OP_RESCHEDULE, OP_RESULT, OP_SKIP, Channel
 from leoflow.sdk.real_airflow_runtime.comms import LeoflowComms
+from leoflow.sdk.real_airflow_runtime.deferral import MAX_DEFERRALS, wait_and_resume
 from leoflow.sdk.real_airflow_runtime.startup import StartupError, load_dag, task_instance
 from leoflow.sdk.real_airflow_runtime.versions import UnsupportedTaskSdk, check_supported
 
@@ -92,11 +92,13 @@ def _final(comms: LeoflowComms, payload: dict[str, Any], task: Any, state: Any,
     if kind == "RescheduleTask":
         moment: datetime = report.reschedule_date
         return {"op": OP_RESCHEDULE, "reschedule_date": moment.timestamp()}
-    if kind in ("DeferTask", "AwaitInputTask"):
-        return _error(None, f"{type(task).__name__} deferred (trigger "
-                      f"{getattr(report, 'classpath', 'none')}): tasks run by the real "
-                      "Airflow cannot defer in Leoflow yet; run the operator with "
-                      "deferrable=False", type_name="AirflowException", no_retry=True)
+    if kind == "DeferTask":
+        return _error(None, f"{type(task).__name__} deferred more than {MAX_DEFERRALS} "
+                      "times in one try", type_name="AirflowException")
+    if kind == "AwaitInputTask":
+        return _error(None, f"{type(task).__name__} waits for human input: Airflow's "
+                      "human-in-the-loop operators are not served to tasks run by the real "
+                      "Airflow yet", type_name="AirflowException", no_retry=True)
     if kind in ("TaskState", "RetryTask"):
         return _error(error, no_retry=kind == "TaskState")
     return _error(error, f"Airflow's task runner ended in state {state} without reporting it",
@@ -134,6 +136,12 @@ def run(payload: dict[str, Any], channel: Channel) -> dict[str, Any]:
         return _error(exc)
     log = importlib.import_module("structlog").get_logger(logger_name="task")
     state, _, error = task_runner.run(ti, context, log)
+    for _ in range(MAX_DEFERRALS):  # its trigger runs here, then it resumes (deferral.py)
+        if getattr(comms.terminal, "type", None) != "DeferTask":
+            break
+        wait_and_resume(comms.terminal, ti)
+        comms.terminal = None
+        state, _, error = task_runner.run(ti, context, log)
     context["exception"] = error
     task_runner.finalize(ti, state, context, log, error)
     sys.stdout.flush()

@@ -29,6 +29,8 @@ from airflow.sdk import DAG, BaseHook, Variable, task
 from airflow.exceptions import AirflowFailException
 from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
 from airflow.providers.standard.operators.bash import BashOperator
+from airflow.providers.standard.operators.empty import EmptyOperator
+from airflow.providers.standard.sensors.date_time import DateTimeSensorAsync
 
 class MyHook(BaseHook):
     conn_name_attr = "my_conn_id"
@@ -69,7 +71,17 @@ with DAG("demo", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC
     def fatal():
         raise AirflowFailException("no point retrying")
 
+    @task.branch
+    def pick():
+        return "left"
+
+    soon = DateTimeSensorAsync(
+        task_id="soon",
+        target_time="{{ (macros.datetime.now(macros.dateutil.tz.UTC)"
+                    " + macros.timedelta(seconds=2)).isoformat() }}")
+
     create >> fill >> count
+    pick() >> [EmptyOperator(task_id="left"), EmptyOperator(task_id="right")]
     use(count.output, who="{{ params.get('who', 'nobody') }}")
     flaky()
     fatal()
@@ -177,6 +189,27 @@ async def test_failures_keep_airflows_retry_decision(project, serve, real_airflo
     report = missing.recorded.report
     assert (report.state, report.error_type) == ("failed", "TaskLookupError")
     assert "has no task 'gone'" in report.error_message
+
+
+async def test_a_branch_and_a_deferral(project, serve, real_airflow, tmp_path):
+    folder = project(DAG)
+    db = tmp_path / "data.sqlite"
+    branch = await _run(ScriptedControlPlane(
+        _fetch(folder, "pick", real_airflow.python, db, operator="branch")), serve)
+    report = branch.recorded.report
+    assert report.state == "success"
+    assert json.loads(report.follow_task_ids_json) == ["left"]
+    # what Airflow's SkipMixin records; a branch that skipped pushes no return_value
+    assert branch.recorded.pushed == {"skipmixin_key": {"followed": ["left"]}}
+    # a deferrable sensor: its trigger (DateTimeTrigger) runs in the task's process, then
+    # the task resumes in execute_complete, as after Airflow's triggerer
+    deferred = await _run(ScriptedControlPlane(
+        _fetch(folder, "soon", real_airflow.python, db, operator="sensor")), serve)
+    report = deferred.recorded.report
+    assert report.state == "success", deferred.recorded.lines[-20:]
+    log = "\n".join(deferred.recorded.text())
+    assert "Pausing task as DEFERRED" in log
+    assert log.index("Pausing task as DEFERRED") < log.rindex("::group::Post Execute")
 
 
 def _older_task_sdk(base: Path, tmp_path: Path) -> Path:
