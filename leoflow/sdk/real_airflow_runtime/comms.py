@@ -21,7 +21,8 @@ What each request becomes:
   "not found" (Airflow then raises its own ``AirflowNotFoundException``/``KeyError``).
 * ``MaskSecret`` -> the channel's ``mask_secret`` (the agent masks the try's log lines).
 * the task state store (``Get/Set/Delete/ClearTaskStateStore``) -> the channel's
-  ``task_state``.
+  ``task_state``; ``GetTaskRescheduleStartDate`` -> the first poke of a reschedule-mode
+  sensor, which the control plane keeps (the payload's ``first_poke_at``).
 * the terminal reports (``SucceedTask``, ``TaskState``, ``RetryTask``, ``RescheduleTask``,
   ``DeferTask``, ``AwaitInputTask``) and ``SkipDownstreamTasks`` are recorded; the runner turns
   them into the channel's final message once Airflow's ``finalize`` has run.
@@ -64,8 +65,9 @@ class LeoflowComms:
     socket = None
 
     def __init__(self, channel: Channel, *, dag_id: str, run_id: str,
-                 is_mapped: Callable[[str], bool]) -> None:
+                 is_mapped: Callable[[str], bool], first_poke_at: float = 0.0) -> None:
         self._channel = channel
+        self._first_poke_at = first_poke_at  # epoch s of a rescheduled sensor's first poke
         self._dag_id = dag_id
         self._run_id = run_id
         self._is_mapped = is_mapped
@@ -204,6 +206,13 @@ class LeoflowComms:
         # the control plane checks a task's assets before it starts the try (the agent
         # fails it with Airflow's error when one is inactive), so none is inactive here
         return self._comms.InactiveAssetsResult(inactive_assets=[])
+
+    def _on_GetTaskRescheduleStartDate(self, msg: Any) -> Any:
+        from datetime import datetime, timezone
+
+        start = (datetime.fromtimestamp(self._first_poke_at, timezone.utc)
+                 if self._first_poke_at > 0 else None)
+        return self._comms.TaskRescheduleStartDate(start_date=start)
 
     def _on_SkipDownstreamTasks(self, msg: Any) -> None:
         for item in msg.tasks or []:

@@ -124,7 +124,8 @@ def run(payload: dict[str, Any], channel: Channel) -> dict[str, Any]:
                 f"{payload['task_id']!r} (it has: {', '.join(dag.task_dict)}); was the file "
                 "changed since it was compiled?")
         comms = LeoflowComms(channel, dag_id=payload["dag_id"],
-                             run_id=str(payload.get("run_id") or ""), is_mapped=_is_mapped(dag))
+                             run_id=str(payload.get("run_id") or ""), is_mapped=_is_mapped(dag),
+                             first_poke_at=float(payload.get("first_poke_at") or 0.0))
         task_runner.SUPERVISOR_COMMS = comms
         ti = task_instance(payload, task)
         context = ti.get_template_context()

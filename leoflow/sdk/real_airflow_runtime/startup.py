@@ -83,8 +83,12 @@ def run_context(payload: dict[str, Any]) -> Any:
     try_number = int(payload.get("try_number") or 1)
     max_tries = int(payload.get("max_tries") or 0)
     next_method = str(payload.get("next_method") or "") or None
+    # a reschedule-mode sensor's later pokes: Airflow then asks when the first one was
+    # (GetTaskRescheduleStartDate), to measure its timeout from there
+    rescheduled = float(payload.get("first_poke_at") or 0.0) > 0
     return models.TIRunContext(
         dag_run=dag_run, max_tries=max_tries, should_retry=try_number <= max_tries,
+        task_reschedule_count=1 if rescheduled else 0,
         next_method=next_method,
         next_kwargs=dict(payload.get("next_kwargs") or {}) if next_method else None)
 
