@@ -65,7 +65,8 @@ def test_edit_save_run_read_the_log_and_xcom_then_clear(page: Page, lite: LiteSe
     page.keyboard.press("Control+s")
     expect(graph.get_by_text("whisper")).to_be_visible(timeout=30_000)
     expect(page.locator("[data-testid=unsaved-marker]")).to_be_hidden()
-    expect(page.locator("[data-testid=compile-status]")).to_contain_text("hello v1")  # a draft: no run yet
+    # a draft: no run yet, so the save keeps v1's number
+    expect(page.locator("[data-testid=compile-status]")).to_contain_text("hello v1")
     assert "def whisper" in (lite.workspace / "examples/hello/dag.py").read_text()
     screenshot(page, lite, "editor")
 
