@@ -57,6 +57,10 @@ def describe_failure(exc: BaseException, dag_file: str, project_dir: str) -> dic
         return {"kind": kind, "message": exc.message, "file": exc.file, "line": exc.line,
                 "traceback": text}
     frame = user_frame(traceback.extract_tb(exc.__traceback__), dag_file, project_dir)
+    if type(exc).__name__ == "DuplicateTaskIdFound":  # the real Airflow's, not the SDK's
+        return {"kind": "duplicate_task_id", "message": str(exc),
+                "file": frame.filename if frame else dag_file,
+                "line": frame.lineno if frame else None, "traceback": text}
     unavailable = _unavailable_airflow_name(exc)
     if unavailable is not None:
         return {"kind": "airflow_internal" if unavailable.internal else "airflow_unsupported",

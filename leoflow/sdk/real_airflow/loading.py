@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from leoflow.sdk.location import defining_module_file
+
 
 @dataclass
 class Loaded:
@@ -44,7 +46,7 @@ def project_line(project_dir: str) -> int | None:
 
 @contextmanager
 def _recording(project_dir: str, dag_lines: dict[int, int], task_lines: dict[int, int],
-               order: list[Any]) -> Iterator[None]:
+               order: list[tuple[Any, str | None]]) -> Iterator[None]:
     from airflow.sdk import DAG
 
     original_init: Callable[..., None] = DAG.__init__
@@ -56,7 +58,7 @@ def _recording(project_dir: str, dag_lines: dict[int, int], task_lines: dict[int
         original_init(self, *args, **kwargs)
         if line is not None:
             dag_lines.setdefault(id(self), line)
-        order.append(self)
+        order.append((self, defining_module_file()))
 
     @functools.wraps(original_add)
     def add_task(self: Any, task: Any) -> None:
@@ -78,14 +80,16 @@ def load_real_dags(dag_file: str, project_dir: str,
                    load: Callable[[str, str], types.ModuleType]) -> Loaded:
     """Execute ``dag_file`` with ``load`` (the compile child's loader) and return its DAGs:
     the module's globals that are DAGs and the ones registered by their context, in the
-    order they were created."""
+    order they were created. A DAG another DAG file made while this one imported it (``from
+    other_dag_file import dag``) is that file's, as under the shim (``own_dags``): Airflow
+    would find it in both files and refuse the second as a duplicate."""
     from airflow.sdk import DAG
     from airflow.sdk.definitions._internal.contextmanager import DagContext
 
     name = os.path.splitext(os.path.basename(dag_file))[0]
     dag_lines: dict[int, int] = {}
     task_lines: dict[int, int] = {}
-    order: list[Any] = []
+    order: list[tuple[Any, str | None]] = []
     DagContext.autoregistered_dags.clear()
     DagContext.current_autoregister_module_name = name
     try:
@@ -96,8 +100,12 @@ def load_real_dags(dag_file: str, project_dir: str,
     finally:
         DagContext.current_autoregister_module_name = None
         DagContext.autoregistered_dags.clear()
-    rank = {id(d): i for i, d in enumerate(order)}
-    dags = sorted(found.values(), key=lambda d: rank.get(id(d), len(rank)))
+    rank = {id(d): i for i, (d, _) in enumerate(order)}
+    target = os.path.abspath(dag_file)
+    elsewhere = {id(d) for d, made_in in order
+                 if made_in is not None and os.path.abspath(made_in) != target}
+    dags = sorted((d for d in found.values() if id(d) not in elsewhere),
+                  key=lambda d: rank.get(id(d), len(rank)))
     for dag in dags:
         dag.fileloc = dag_file
     return Loaded(dags=dags, module=module, dag_lines=dag_lines, task_lines=task_lines)

@@ -139,3 +139,37 @@ def test_what_leoflow_cannot_schedule_is_named_with_file_and_line(
     with pytest.raises(CompileError) as caught:
         compile_project(project, python=str(real_airflow.python))
     assert caught.value.kind == "no_dag"
+
+
+def test_a_folder_of_real_airflow_files_keeps_each_dag_to_its_file(
+        real_airflow: RealAirflowEnv, tmp_path: Path) -> None:
+    """A DAG file importing another's DAG does not claim it (Airflow would find it in both
+    files and refuse the second as a duplicate; the shim path keeps it to its file too), a
+    DAG made by a helper's factory function belongs to the file that called it, and
+    Airflow's own DuplicateTaskIdFound is reported as a duplicate task id at its line."""
+    root = tmp_path / "dags"
+    root.mkdir()
+    header = ("import pendulum\nfrom airflow.sdk import DAG\n"
+              "from airflow.providers.standard.operators.empty import EmptyOperator\n")
+    start = 'start_date=pendulum.datetime(2026, 1, 1, tz="UTC")'
+    (root / "a.py").write_text(header + f'with DAG("a", schedule=None, {start}) as dag_a:\n'
+                               '    EmptyOperator(task_id="x")\n', "utf-8")
+    (root / "b.py").write_text(header + "from a import dag_a\nfrom factory import make\n"
+                               f'with DAG("b", schedule=None, {start}):\n'
+                               '    EmptyOperator(task_id="y", doc=dag_a.dag_id)\n'
+                               'made = make("c")\n', "utf-8")
+    (root / "factory.py").write_text(header + "def make(dag_id):\n"
+                                     f"    with DAG(dag_id, schedule=None, {start}) as dag:\n"
+                                     '        EmptyOperator(task_id="z")\n'
+                                     "    return dag\n", "utf-8")
+    (root / "dup.py").write_text(header + f'with DAG("dup", schedule=None, {start}):\n'
+                                 '    EmptyOperator(task_id="t")\n'
+                                 '    EmptyOperator(task_id="t")\n', "utf-8")
+    project = compile_project(root, keep_going=True, python=str(real_airflow.python))
+    found = {d["dag_id"]: (d["fileloc"], [t["task_id"] for t in d["tasks"]])
+             for d in project.documents}
+    assert found == {"a": ("a.py", ["x"]), "b": ("b.py", ["y"]), "c": ("b.py", ["z"])}
+    (error,) = project.errors
+    assert (Path(error.file or "").name, error.kind, error.line) == (
+        "dup.py", "duplicate_task_id", 6)
+    assert "Task id 't' has already been added" in error.message
