@@ -159,16 +159,20 @@ class GridView:
                 if row.is_group:
                     open_ = row.key not in self.collapsed
                     ui.button(row.label, icon="expand_more" if open_ else "chevron_right",
+                              color=None,
                               on_click=lambda _e, g=row.key: self.toggle_group(g)).props(
-                        f'flat dense no-caps size=sm data-testid="grid-group" '
-                        f'data-group="{row.key}"').classes("leoflow-mono")
+                        'flat dense no-caps size=sm padding="0 4px 0 0" '
+                        f'data-testid="grid-group" data-group="{row.key}"').classes(
+                        "leoflow-mono leoflow-grid-toggle text-weight-bold").tooltip(
+                        f"task group {row.key}: {len(row.members)} tasks")
                 elif row.mapped:
                     open_ = row.key in self.expanded
                     ui.button(f"{row.label} [ ]",
-                              icon="expand_more" if open_ else "chevron_right",
+                              icon="expand_more" if open_ else "chevron_right", color=None,
                               on_click=lambda _e, t=row.key: self.toggle_mapped(t)).props(
-                        f'flat dense no-caps size=sm data-testid="grid-mapped" '
-                        f'data-task="{row.key}"').classes("leoflow-mono")
+                        'flat dense no-caps size=sm padding="0 4px 0 0" '
+                        f'data-testid="grid-mapped" data-task="{row.key}"').classes(
+                        "leoflow-mono leoflow-grid-toggle").tooltip("mapped: show each instance")
                 else:
                     ui.label(row.label).classes("text-caption leoflow-mono").tooltip(row.key)
             for run in grid.runs:
@@ -235,6 +239,8 @@ GRID_CSS = """
 .leoflow-run-date { writing-mode: vertical-rl; transform: rotate(180deg); font-size: 10px;
   font-weight: 400; color: #757575; margin: 2px auto 0; white-space: nowrap; }
 .leoflow-run-selected { background: rgba(25, 118, 210, 0.12); }
+.leoflow-grid-toggle { font-size: 12px; min-height: 0; }
+.leoflow-grid-toggle .q-icon { font-size: 16px; margin-right: 2px; }
 """
 
 

@@ -9,6 +9,7 @@ it. The chips above the graph collapse and open groups.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
 
@@ -20,6 +21,7 @@ from leoflow.ide.theme import STATE_COLORS, text_color
 
 MERMAID_CONFIG = {"securityLevel": "strict", "flowchart": {"htmlLabels": False},
                   "theme": "neutral"}
+NODE_ID = re.compile(r"(?:^|-)([tg]\d+)$")
 LEGEND = ("success", "running", "failed", "upstream_failed", "skipped", "up_for_retry",
           "queued", "scheduled", "deferred", "removed")
 
@@ -184,7 +186,10 @@ class RunGraphView:
         self._render()
 
     async def _clicked(self, event: Any) -> None:
-        target = self.nodes.get(event.node_id)
+        # NiceGUI names the node after Mermaid's element id, with its own prefix before it
+        # ("c7_mermaid-flowchart-t3-2" gives "flowchart-t3"): the node is the last part.
+        found = NODE_ID.search(str(event.node_id))
+        target = self.nodes.get(found.group(1)) if found else None
         if target is None:
             return
         if target.startswith("group:"):

@@ -86,6 +86,10 @@ def make_dialog() -> ui.dialog:
 
 
 KBD_CSS = """
+@media (max-width: 1279px) {  /* the header keeps its buttons on one line at 1024 px */
+  .q-header .row:has(> [data-testid=workspace-path]) { display: none; }
+  .q-header .q-btn .q-icon.on-left { display: none; }
+}
 kbd { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12px;
   padding: 1px 6px; border-radius: 4px; border: 1px solid rgba(127,127,127,.5);
   background: rgba(127,127,127,.12); }
