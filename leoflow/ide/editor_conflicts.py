@@ -167,16 +167,17 @@ class EditorConflicts:
             return
         if choice == "mine":
             page.loaded = conflict.theirs_stamp  # overwrite exactly what the dialog showed
-            await page.save()
+            await page.save()  # refused again (and asks) if the disk changed meanwhile
             return
         if choice == "copy" and not await self._save_copy(conflict):
             return
         if conflict.theirs is None:
             page.close_file()
-        else:
-            await page.load_text(conflict.theirs, conflict.theirs_stamp)
+            return
+        await page.load_text(conflict.theirs, conflict.theirs_stamp)
         if choice == "theirs":
             ui.notify(f"Loaded {conflict.path} as it is on disk", type="info")
+        await self.check()  # the disk may have changed again while the dialog was open
 
     async def _save_copy(self, conflict: Conflict) -> bool:
         try:

@@ -109,14 +109,14 @@ class LiveRegion:
         self.client.on_delete(self.close)
 
     def _on_event(self, kind: str, data: dict[str, Any]) -> None:
-        if self._pending or self.client.is_deleted:
+        if self.client.is_deleted:
             return
-        try:
+        try:  # asked even while a refresh is pending: a filter notes what an event changes
             wanted = self.matches(kind, data)
         except Exception:
             log.exception("an IDE event filter failed on %s", kind)
             return
-        if wanted:
+        if wanted and not self._pending:
             self._pending = True
             from nicegui import background_tasks
 
