@@ -10,8 +10,8 @@ and masks secrets in it, and turns the final message into the state it reports.
 The final message, from the terminal report the runner sent (``comms.LeoflowComms``):
 
 * ``SucceedTask`` -> ``result`` (the XComs were pushed already, through ``SetXCom``), with
-  ``follow_task_ids`` for a branch (its direct downstream tasks the runner did not skip)
-  and ``short_circuit_continue`` for a short-circuit;
+  its ``outlet_events`` (``outlets.py``), ``follow_task_ids`` for a branch (its direct
+  downstream tasks the runner did not skip) and ``short_circuit_continue`` for a short-circuit;
 * ``TaskState(skipped)`` -> ``skip``; ``TaskState(failed)`` -> ``error`` with ``no_retry``
   (``AirflowFailException``, a sensor's timeout, no try left); ``RetryTask`` -> ``error``;
 * ``RescheduleTask`` -> ``reschedule``; a ``DeferTask`` runs its trigger in this process and
@@ -34,6 +34,7 @@ from typing import Any
 from leoflow.sdk.channel import OP_ERROR, OP_RESCHEDULE, OP_RESULT, OP_SKIP, Channel
 from leoflow.sdk.real_airflow_runtime.comms import LeoflowComms
 from leoflow.sdk.real_airflow_runtime.deferral import MAX_DEFERRALS, wait_and_resume
+from leoflow.sdk.real_airflow_runtime.outlets import leoflow_outlet_events
 from leoflow.sdk.real_airflow_runtime.startup import StartupError, load_dag, task_instance
 from leoflow.sdk.real_airflow_runtime.versions import UnsupportedTaskSdk, check_supported
 
@@ -81,6 +82,9 @@ def _final(comms: LeoflowComms, payload: dict[str, Any], task: Any, state: Any,
     kind = getattr(report, "type", None)
     if kind == "SucceedTask":
         message: dict[str, Any] = {"op": OP_RESULT, "value": None, "xcom_pushed": True}
+        outlet_events = leoflow_outlet_events(getattr(report, "outlet_events", None))
+        if outlet_events:
+            message["outlet_events"] = outlet_events
         downstream = sorted(getattr(task, "downstream_task_ids", ()) or ())
         if payload.get("operator") == "branch":
             message["follow_task_ids"] = [t for t in downstream if t not in comms.skipped]
