@@ -100,6 +100,11 @@ def _bulk(model: Any, create: dict[str, Any], delete_key: str) -> dict[str, Any]
         {"action": "delete", "entities": [delete_key], "action_on_non_existence": "skip"}]}
 
 
+def _remember(w: World, name: str, made: Any) -> Any:
+    w.extra[name] = made.id
+    return made
+
+
 def _hello(w: World) -> tuple[str, str]:
     return w.dag_id, w.run_id
 
@@ -246,9 +251,26 @@ SERVED: dict[Operation, Call] = {
                                                "dag_run_id": w.extra["grouped_run"]}]},
             {"action": "delete", "entities": [
                 f"{w.catalog_dag}/{_trigger(a, w).dag_run_id}"]}]})),
+    ("DagRunApi", "clear_dag_run_partitions"): lambda a, w: a.DagRunApi.clear_dag_run_partitions(
+        w.dag_id, m.ClearPartitionsBody(run_id=w.run_id, dry_run=True)),
     ("DagRunApi", "clear_dag_runs"): lambda a, w: a.DagRunApi.clear_dag_runs(
         w.catalog_dag, m.BulkDAGRunClearBody(dry_run=False, dag_runs=[
             m.BulkDAGRunBody(dag_run_id=_trigger(a, w).dag_run_id)])),
+    # backfills, on the paused daily DAG (its runs stay queued: pause and cancel see them)
+    ("BackfillApi", "create_backfill_dry_run"):
+        lambda a, w: a.BackfillApi.create_backfill_dry_run(_backfill(w)),
+    ("BackfillApi", "create_backfill"): lambda a, w: _remember(
+        w, "backfill_id", a.BackfillApi.create_backfill(_backfill(w))),
+    ("BackfillApi", "list_backfills"):
+        lambda a, w: a.BackfillApi.list_backfills(w.extra["backfill_dag"]),
+    ("BackfillApi", "get_backfill"): lambda a, w: a.BackfillApi.get_backfill(
+        w.extra["backfill_id"]),
+    ("BackfillApi", "pause_backfill"): lambda a, w: a.BackfillApi.pause_backfill(
+        w.extra["backfill_id"]),
+    ("BackfillApi", "unpause_backfill"): lambda a, w: a.BackfillApi.unpause_backfill(
+        w.extra["backfill_id"]),
+    ("BackfillApi", "cancel_backfill"): lambda a, w: a.BackfillApi.cancel_backfill(
+        w.extra["backfill_id"]),
     # task instances
     ("TaskInstanceApi", "bulk_task_instances"):
         lambda a, w: a.TaskInstanceApi.bulk_task_instances(
@@ -359,4 +381,35 @@ SERVED: dict[Operation, Call] = {
 # Operations Leoflow does not serve, why, and the call that must answer Airflow's error
 # shape ({"detail": "..."}) with the given status.
 NOT_APPLICABLE: dict[Operation, tuple[str, int, Call]] = {
+    ("DAGApi", "favorite_dag"): ("Leoflow keeps no per-user favourite DAGs", 400,
+                                 lambda a, w: a.DAGApi.favorite_dag(w.dag_id)),
+    ("DAGApi", "unfavorite_dag"): ("Leoflow keeps no per-user favourite DAGs", 400,
+                                   lambda a, w: a.DAGApi.unfavorite_dag(w.dag_id)),
+    ("DAGParsingApi", "reparse_dag_file"): (
+        "DAG files are compiled when pushed or saved, never re-parsed by the server", 400,
+        lambda a, w: a.DAGParsingApi.reparse_dag_file(a.DAGApi.get_dag(w.dag_id).file_token)),
+    ("ConnectionApi", "create_default_connections"): (
+        "Leoflow ships no provider default connections", 400,
+        lambda a, w: a.ConnectionApi.create_default_connections()),
+    ("ConnectionApi", "test_connection"): (
+        "a test runs a hook inside the control plane (Airflow's default answer, disabled)",
+        403, lambda a, w: a.ConnectionApi.test_connection(
+            m.ConnectionBody(connection_id="ops_test", conn_type="http"))),
+    ("ConnectionApi", "enqueue_connection_test"): (
+        "as test_connection: testing connections is disabled", 403,
+        lambda a, w: a.ConnectionApi.enqueue_connection_test(
+            m.ConnectionTestRequestBody(connection_id="ops_test", conn_type="http"))),
+    ("ConnectionApi", "get_connection_test"): (
+        "as test_connection: testing connections is disabled", 403,
+        lambda a, w: a.ConnectionApi.get_connection_test("token")),
+    ("TaskInstanceApi", "get_external_log_url"): (
+        "logs are served by Leoflow itself (Airflow's 400 for a handler without an external "
+        "viewer)", 400,
+        lambda a, w: a.TaskInstanceApi.get_external_log_url(*_hello(w), "shout", 1)),
+    ("TaskInstanceApi", "delete_task_instance"): (
+        "a task instance lives as long as its run (clear it or delete the run)", 400,
+        lambda a, w: a.TaskInstanceApi.delete_task_instance(*_hello(w), "shout")),
+    ("XComApi", "delete_xcom_entry"): (
+        "the XCom backends keep a task instance's values together (no per-key delete)", 400,
+        lambda a, w: a.XComApi.delete_xcom_entry(w.dag_id, "shout", w.run_id, "ops_created")),
 }

@@ -123,6 +123,18 @@ async def test_connection(_who: Principal = Depends(require(MANAGE_RESOURCES))) 
                         "by using them in a task")
 
 
+@router.post("/enqueue-test", status_code=403, include_in_schema=False)
+async def enqueue_connection_test(_who: Principal = Depends(require(MANAGE_RESOURCES))) -> None:
+    raise ApiError(403, "Testing connections is disabled in Leoflow: connections are tested "
+                        "by using them in a task")
+
+
+@router.get("/enqueue-test", status_code=403, include_in_schema=False)
+async def get_connection_test(_who: Principal = Depends(require(READ))) -> None:
+    raise ApiError(403, "Testing connections is disabled in Leoflow: connections are tested "
+                        "by using them in a task")
+
+
 @router.get("/{connection_id}", response_model=ConnectionResponse)
 async def get_connection(connection_id: str, who: Principal = Depends(require(READ)),
                          auth: AuthService = Depends(auth_service)) -> ConnectionResponse:

@@ -42,6 +42,7 @@ from leoflow.engine.store.tables.auth import (
     user_account,
     variable,
 )
+from leoflow.engine.store.tables.backfills import backfill, backfill_date
 from leoflow.engine.store.tables.common import (
     DEFAULT_TENANT,
     ID_LEN,
@@ -69,8 +70,9 @@ __all__ = [
     "ASSET_NAME_LEN", "DEFAULT_POOL", "DEFAULT_POOL_SLOTS", "DEFAULT_TENANT", "ID_LEN",
     "NAMING_CONVENTION", "STATE_LEN", "TENANT_LEN", "UUID_LEN", "api_token", "asset",
     "asset_alias", "asset_alias_asset", "asset_event", "asset_queue", "asset_state",
-    "asset_watcher", "audit_log", "connection", "dag", "dag_asset_ref", "dag_run",
-    "dag_run_asset_event", "dag_version", "hitl_detail", "import_error", "metadata", "pool",
-    "revoked_token", "task_instance", "task_instance_history", "task_state", "task_token",
-    "trigger", "user_account", "variable", "xcom",
+    "asset_watcher", "audit_log", "backfill", "backfill_date", "connection", "dag",
+    "dag_asset_ref", "dag_run", "dag_run_asset_event", "dag_version", "hitl_detail",
+    "import_error", "metadata", "pool", "revoked_token", "task_instance",
+    "task_instance_history", "task_state", "task_token", "trigger", "user_account",
+    "variable", "xcom",
 ]
