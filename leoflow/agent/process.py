@@ -24,6 +24,7 @@ import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Protocol
 
 from leoflow.agent.try_tree import TREE_ENV as TRY_TREE_ENV
 from leoflow.agent.try_tree import end_leftovers as end_try_leftovers
@@ -32,6 +33,25 @@ from leoflow.errors import InvariantError
 PASSED_THROUGH = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR",
                   "SSL_CERT_FILE", "SSL_CERT_DIR")
 KILL_GRACE = 3.0
+
+
+class UserProcess(Protocol):
+    """What supervision needs of a user process: ``asyncio.subprocess.Process`` (a normal
+    start) or ``zygote_client.ZygoteChild`` (forked by the DAG version's zygote)."""
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    @property
+    def stdout(self) -> asyncio.StreamReader | None: ...
+
+    @property
+    def stderr(self) -> asyncio.StreamReader | None: ...
+
+    async def wait(self) -> int: ...
 
 
 AGENT_PID_ENV = "LEOFLOW_AGENT_PID"  # the task runner arms PR_SET_PDEATHSIG against it
@@ -119,7 +139,7 @@ def _signal_group(pid: int, sig: int) -> bool:
         return False
 
 
-async def exited(process: asyncio.subprocess.Process) -> int:
+async def exited(process: UserProcess) -> int:
     """The process's status once it exited.
 
     Not ``process.wait()`` alone: on Python 3.11 it also waits until the process's pipes
@@ -139,7 +159,7 @@ async def exited(process: asyncio.subprocess.Process) -> int:
     return code
 
 
-async def kill_group(process: asyncio.subprocess.Process, grace: float = KILL_GRACE) -> None:
+async def kill_group(process: UserProcess, grace: float = KILL_GRACE) -> None:
     """SIGTERM the process group, SIGKILL it after ``grace`` seconds (or at once if gone).
 
     The group is signalled again after the leader exits, so children that ignore SIGTERM
@@ -155,7 +175,7 @@ async def kill_group(process: asyncio.subprocess.Process, grace: float = KILL_GR
     end_try_leftovers()
 
 
-def reap_leftovers(process: asyncio.subprocess.Process) -> None:
+def reap_leftovers(process: UserProcess) -> None:
     """After the task ended: kill what it left running in its group (no leaking workers),
     and what left the group (``setsid``): the rest of the try's tree (``try_tree``)."""
     _signal_group(process.pid, signal.SIGKILL)

@@ -14,11 +14,13 @@ import os
 import sys
 from typing import Any
 
+from leoflow.agent import zygote_client
 from leoflow.agent.assets import ASSET_OPS, outlet_events_of, serve_asset_request
 from leoflow.agent.channel import AgentChannel
 from leoflow.agent.outcome import SKIPPED, SUCCESS, Outcome
 from leoflow.agent.process import (
     AGENT_PID_ENV,
+    UserProcess,
     airflow_context_env,
     base_environment,
     exit_code_of,
@@ -157,16 +159,20 @@ async def run_callable(run: TaskRun, *, extra: dict[str, Any] | None = None,
     await run.shipper.agent_line(
         f"running {run.task.dag_id}.{run.task.task_id} (try {run.task.try_number}) with "
         f"{python} in {project_dir}")
-    try:
-        process = await asyncio.create_subprocess_exec(
-            python, "-m", RUNNER_MODULE, cwd=project_dir, env=env,
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, pass_fds=(in_r, out_w), start_new_session=True)
-    except OSError as exc:
-        for fd in (in_r, in_w, out_r, out_w):
-            os.close(fd)
-        return None, Outcome.failed("EnvironmentError",
-                                    f"cannot start the DAG's interpreter {python}: {exc}")
+    process: UserProcess | None = await _from_zygote(run, python, project_dir, env,
+                                                      (in_r, out_w))
+    if process is None:
+        try:
+            process = await asyncio.create_subprocess_exec(
+                python, "-m", RUNNER_MODULE, cwd=project_dir, env=env,
+                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE, pass_fds=(in_r, out_w),
+                start_new_session=True)
+        except OSError as exc:
+            for fd in (in_r, in_w, out_r, out_w):
+                os.close(fd)
+            return None, Outcome.failed("EnvironmentError",
+                                        f"cannot start the DAG's interpreter {python}: {exc}")
     os.close(in_r)
     os.close(out_w)
     channel = await AgentChannel.open(out_r, in_w)
@@ -177,6 +183,27 @@ async def run_callable(run: TaskRun, *, extra: dict[str, Any] | None = None,
     finally:
         channel.close()
     return _interpret(run, channel, supervised)
+
+
+async def _from_zygote(run: TaskRun, python: str, project_dir: str, env: dict[str, str],
+                       channel_fds: tuple[int, int]) -> UserProcess | None:
+    """The user process forked by the DAG version's zygote, or None to start it the normal
+    way (zygotes off, the real Airflow's runtime, or the reason said in the try's log)."""
+    if not zygote_client.enabled():
+        return None
+    if run.spec.get(RUNTIME_FIELD) == AIRFLOW_RUNTIME:
+        await run.shipper.agent_line("zygote not used: runtime 'airflow' starts its own "
+                                     "interpreter (normal start)")
+        return None
+    child_env = {k: v for k, v in env.items() if k != AGENT_PID_ENV}
+    try:
+        child = await zygote_client.spawn(python, project_dir, run.task.dag_file, child_env,
+                                          channel_fds)
+    except (zygote_client.ZygoteUnavailable, OSError) as exc:
+        await run.shipper.agent_line(f"zygote not used: {exc} (normal start)")
+        return None
+    await run.shipper.agent_line(f"forked from the DAG version's zygote (pid {child.pid})")
+    return child
 
 
 def _interpret(run: TaskRun, channel: AgentChannel,

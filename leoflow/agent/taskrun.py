@@ -18,7 +18,7 @@ from leoflow.agent.assets import LoopRequester
 from leoflow.agent.client import ControlPlaneClient
 from leoflow.agent.heartbeat import StopSignal
 from leoflow.agent.logs import LogShipper, pump
-from leoflow.agent.process import exited, kill_group, reap_leftovers
+from leoflow.agent.process import UserProcess, exited, kill_group, reap_leftovers
 from leoflow.errors import InvariantError
 from leoflow.rpc import agent_pb2 as pb
 from leoflow.sdk.asset_runtime import add_asset_context
@@ -103,7 +103,7 @@ class Supervised:
     stderr_tail: list[str] = field(default_factory=list)
 
 
-async def supervise(process: asyncio.subprocess.Process, run: TaskRun, *,
+async def supervise(process: UserProcess, run: TaskRun, *,
                     encoding: str = "utf-8",
                     companions: tuple[asyncio.Task[Any], ...] = ()) -> Supervised:
     """Stream the process's output and wait for it, the deadline or a stop, whichever first.

@@ -43,6 +43,16 @@ def end_leftovers() -> set[int]:
     return killed
 
 
+def own_cgroup_procs() -> str | None:
+    """The ``cgroup.procs`` of this try's cgroup when the agent is in one: where a process
+    the agent did not start itself (a zygote's child) joins the try's tree."""
+    marker = os.environ.get(TREE_ENV)
+    if not marker:
+        return None
+    procs = _own_cgroup_procs(CGROUP_PREFIX + marker)
+    return str(procs) if procs is not None else None
+
+
 def _own_cgroup_procs(name: str) -> Path | None:
     """The ``cgroup.procs`` of this agent's try cgroup, if it is in one."""
     with contextlib.suppress(OSError):

@@ -65,6 +65,8 @@ _SDK_DIR = os.path.dirname(os.path.abspath(__file__))
 TRACEBACK_LINES = 60
 AGENT_PID_ENV = "LEOFLOW_AGENT_PID"  # set by the agent (leoflow/agent/process.py)
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
+# DAG files this process imported before the try (leoflow.sdk.zygote, before it forks)
+PRELOADED: set[str] = set()
 
 
 class TaskLookupError(LookupError):
@@ -216,7 +218,8 @@ def run(payload: dict[str, Any], channel: Channel) -> dict[str, Any]:
     # mask_secret() tells the agent, which masks this try's log lines (secrets_masker)
     use_mask_reporter(lambda values: channel.request(OP_MASK_SECRET, values=values))
     try:
-        load_dag_file(dag_file, project_dir)
+        if dag_file not in PRELOADED:  # a zygote's child has it imported already
+            load_dag_file(dag_file, project_dir)
         dag, task = find_task(payload["dag_id"], payload["task_id"], payload["dag_file"])
         # .map() functions run here, in the user's process; a mapped user operator is
         # built with this instance's values (Airflow's unmapping)

@@ -1,0 +1,173 @@
+"""User processes forked from a per-DAG-version zygote (leoflow.sdk.zygote), with real
+agents, a real gRPC control plane (scripted), real zygote processes and real forks."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.agent.control_plane import ScriptedControlPlane, fetch, run_agent_process
+
+DAG = """
+import os, random
+from leoflow import DAG, task
+COUNTER = [0]
+with DAG("demo") as dag:
+    @task
+    def probe():
+        COUNTER[0] += 1
+        return {"pid": os.getpid(), "ppid": os.getppid(), "pgid": os.getpgid(0),
+                "sid": os.getsid(0), "counter": COUNTER[0], "random": random.random(),
+                "env": sorted(os.environ), "ctx": os.environ.get("AIRFLOW_CTX_TASK_ID"),
+                "custom": os.environ.get("MY_SETTING"), "fds": sorted(os.listdir("/proc/self/fd"))}
+    @task
+    def slow():
+        import time
+        time.sleep(30)
+    probe(); slow()
+"""
+
+THREADED = """
+import threading, time
+from leoflow import DAG, task
+threading.Thread(target=time.sleep, args=(30,), daemon=True, name="poller").start()
+with DAG("demo") as dag:
+    @task
+    def probe():
+        import os
+        return {"ppid": os.getppid()}
+    probe()
+"""
+
+
+@pytest.fixture
+def zygote_env():
+    """Agents with zygotes on, in a temporary folder of their own (short: a socket's path)."""
+    with tempfile.TemporaryDirectory(prefix="lz-") as tmp:
+        yield {"LEOFLOW_ZYGOTE": "1", "LEOFLOW_ZYGOTE_IDLE": "4", "TMPDIR": tmp}
+        for sock in Path(tmp).glob("leoflow-zygotes-*/*.sock"):
+            _end_zygote(sock)
+
+
+def _end_zygote(sock: Path) -> None:
+    for pid in _listeners(sock):
+        os.kill(pid, signal.SIGKILL)
+
+
+def _listeners(sock: Path) -> set[int]:
+    """Pids of the zygote processes started for this socket (their command line names it)."""
+    found = set()
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                cmdline = Path(f"/proc/{name}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if str(sock).encode() in cmdline and b"leoflow.sdk.zygote" in cmdline:
+                found.add(int(name))
+    return found
+
+
+async def _run(folder: Path, serve, env: dict[str, str], task_id: str = "probe"):
+    servicer = ScriptedControlPlane(fetch(str(folder), task_id, env={"MY_SETTING": "on"}))
+    address = await serve(servicer)
+    run = await run_agent_process(address, extra_env=env)
+    assert run.returncode == 0, run.stderr
+    return servicer.recorded
+
+
+def _children(parent: int) -> set[int]:
+    found = set()
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                stat = Path(f"/proc/{name}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+                found.add(int(name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+
+
+async def test_tries_share_a_zygote_not_their_process(project, serve, zygote_env):
+    folder = project(DAG)
+    first = await _run(folder, serve, zygote_env)
+    second = await _run(folder, serve, zygote_env)
+    for recorded in (first, second):
+        assert recorded.report.state == "success"
+        assert any("forked from the DAG version's zygote" in line
+                   for line in recorded.text("agent")), recorded.text("agent")
+    a, b = first.pushed["return_value"], second.pushed["return_value"]
+    assert a["ppid"] == b["ppid"]  # one zygote, still warm
+    assert a["ppid"] not in (first.agent_pid, second.agent_pid)
+    assert a["pid"] != b["pid"]
+    assert a["counter"] == b["counter"] == 1  # the module's state is not shared
+    assert a["random"] != b["random"]  # fresh seeds
+    assert a["pgid"] == a["sid"] == a["pid"]  # its own session and group
+    # the try's environment, and no agent or control-plane secret
+    assert a["ctx"] == "probe" and a["custom"] == "on"
+    for secret in ("LEOFLOW_TOKEN", "LEOFLOW_DATABASE_URL", "LEOFLOW_AGENT_ADDRESS",
+                   "LEOFLOW_TI_ID"):
+        assert secret not in a["env"]
+    assert len(a["fds"]) <= 6  # stdin/out/err, the channel's two ends, listdir's own
+    zygote = a["ppid"]
+    assert _alive(zygote)
+    # a new version of the DAG gets a new zygote
+    (folder / "dag.py").write_text(DAG.replace("COUNTER = [0]", "COUNTER = [10]"), "utf-8")
+    third = await _run(folder, serve, zygote_env)
+    c = third.pushed["return_value"]
+    assert c["counter"] == 11 and c["ppid"] != zygote
+    # idle zygotes end (LEOFLOW_ZYGOTE_IDLE=4)
+    deadline = time.monotonic() + 15
+    while (_alive(zygote) or _alive(c["ppid"])) and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    assert not _alive(zygote) and not _alive(c["ppid"])
+
+
+async def test_a_module_starting_a_thread_falls_back_and_says_so(project, serve, zygote_env):
+    folder = project(THREADED)
+    recorded = await _run(folder, serve, zygote_env)
+    assert recorded.report.state == "success"
+    lines = recorded.text("agent")
+    assert any("zygote not used: not forkable: the DAG module started 1 thread(s) at import "
+               "(poller)" in line for line in lines), lines
+    assert recorded.pushed["return_value"]["ppid"] == recorded.agent_pid  # a normal start
+    again = await _run(folder, serve, zygote_env)  # remembered: no zygote is started again
+    assert any("not forkable" in line for line in again.text("agent"))
+
+
+async def test_a_killed_zygote_fails_its_try_and_is_replaced(project, serve, zygote_env):
+    folder = project(DAG)
+    first = await _run(folder, serve, zygote_env)
+    zygote = first.pushed["return_value"]["ppid"]
+    # a try running in the zygote's child fails when the zygote is killed
+    servicer = ScriptedControlPlane(fetch(str(folder), "slow", env={"MY_SETTING": "on"}))
+    address = await serve(servicer)
+    agent = asyncio.create_task(run_agent_process(address, extra_env=zygote_env))
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not _children(zygote):
+        await asyncio.sleep(0.05)
+    child = _children(zygote).pop()
+    os.kill(zygote, signal.SIGKILL)
+    run = await asyncio.wait_for(agent, 30)
+    assert run.returncode == 0, run.stderr
+    assert servicer.recorded.report.state == "failed"
+    assert not _alive(child)
+    # the next try gets a new zygote
+    second = await _run(folder, serve, zygote_env)
+    assert second.report.state == "success"
+    assert second.pushed["return_value"]["ppid"] != zygote
