@@ -36,6 +36,7 @@ from leoflow.app.plane_adapters import (
     LogSink,
     TenantSecrets,
     TokenMinter,
+    TraceLines,
 )
 from leoflow.app.plane_terms import SchedulerFactory, SchedulerTerms
 from leoflow.app.plane_xcom import CountingXCom, open_datastores, pushed_xcom
@@ -57,6 +58,7 @@ from leoflow.engine.services import Operations
 from leoflow.engine.services.container import Services
 from leoflow.engine.services.leadership import Leadership
 from leoflow.engine.store import Store
+from leoflow.engine.tracing import from_environment as tracing_from_environment
 from leoflow.engine.xcom import XComBackend, XComSweeper
 
 if TYPE_CHECKING:
@@ -232,9 +234,14 @@ async def start_control_plane(
     if cluster is not None:
         pods = _kubernetes_executor(settings, store, cluster, port, mint, output)
         executors["kubernetes"] = pods
+    listeners = list(listeners)
+    # OpenTelemetry traces when OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT is set (engine/tracing)
+    tracing = tracing_from_environment(os.environ, try_log=TraceLines(logs))
+    if tracing is not None:
+        listeners.append(tracing.listener)
     make_scheduler = SchedulerFactory(
         store, executors, default_executor="kubernetes" if pods else "subprocess",
-        parallelism=parallelism, listeners=list(listeners), trigger_logs=logs,
+        parallelism=parallelism, listeners=listeners, trigger_logs=logs,
         connection_lookup=secrets.connection, triggerer_id=settings.replica_id)
 
     def reported(ti_id: str) -> None:  # the try's agent reported: its exit is no crash
@@ -270,6 +277,8 @@ async def start_control_plane(
                            *datastores.closers, preparing.cancel_builds])
     if pods is not None:
         plane._closers.append(pods.close)
+    if tracing is not None:
+        plane._closers.insert(0, tracing.close)  # closed last: exports the last spans
     if store.is_sqlite:  # one process owns the file: no election
         if not campaign:
             log.warning("a control plane on SQLite always runs its scheduler")

@@ -62,6 +62,18 @@ class AgentOutput:
         await self._logs.append_lines(launch_log_key(launch), "agent", lines)
 
 
+class TraceLines:
+    """Writes a try's trace line (engine/tracing.py) to its log as the ``agent`` stream."""
+
+    def __init__(self, logs: LogStore) -> None:
+        self._logs = logs
+
+    async def __call__(self, dag_id: str, run_id: str, task_id: str, try_number: int,
+                       map_index: int, line: str) -> None:
+        await self._logs.append_lines(log_key(dag_id, run_id, task_id, try_number, map_index),
+                                      "agent", [line])
+
+
 class LogSink:
     """Adapts the LogStore to what the agent service writes (rows → log keys); tells
     ``failures`` which try writes which log (a log that cannot be written fails its try)."""

@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import timedelta
@@ -344,17 +345,20 @@ class Scheduler:
                               task_id=ti_row.task_id, map_index=ti_row.map_index,
                               dag_run_id=ti_row.dag_run_id)
         for kind, data in batch.emits:
+            data.setdefault("batch_ns", batch.started_ns)  # tracing: when it was decided
             self._emit(kind, data)
         for cancel in batch.cancels:
             await self._executor(cancel.executor).cancel(cancel.ti_id, cancel.reason)
         for launch, task in batch.launches:
-            await self._launch(launch, task)
+            await self._launch(launch, task, decided_ns=batch.started_ns)
 
     def _executor(self, name: str | None) -> Executor:
         return self.executors.get(name or "") or self.executors[self._default_executor]
 
-    async def _launch(self, launch: TaskLaunch, task: TaskSpec) -> None:
+    async def _launch(self, launch: TaskLaunch, task: TaskSpec, *,
+                      decided_ns: int | None = None) -> None:
         executor = self.executors[self._executor_for(task)]
+        launch_ns = time.time_ns()
         if self._not_started is not None:  # draining: the try is failed, never started
             await self.report(ExecutorEvent(launch.ti_id, launch.try_number, "failed",
                                             error=self._not_started, info={"no_retry": True}))
@@ -368,7 +372,9 @@ class Scheduler:
                                                       f"task: {type(exc).__name__}: {exc}"))
         self._emit("ti.queued", {"ti_id": launch.ti_id, "dag_id": launch.dag_id,
                                  "run_id": launch.run_id, "task_id": launch.task_id,
-                                 "map_index": launch.map_index})
+                                 "map_index": launch.map_index,
+                                 "try_number": launch.try_number,
+                                 "batch_ns": decided_ns or launch_ns, "launch_ns": launch_ns})
 
     def _emit(self, kind: str, data: dict[str, Any]) -> None:
         self.triggers.notice(kind, data)

@@ -13,6 +13,7 @@ failed batch is dropped whole.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -142,6 +143,8 @@ class Batch:
     running_runs: dict[str, int] = field(default_factory=dict)
     # Consumer runs created by this batch's asset events: evaluated in the same batch.
     asset_runs: set[int] = field(default_factory=set)
+    # When the batch began (epoch ns): tracing's start of a decision and of a report's commit
+    started_ns: int = field(default_factory=time.time_ns)
 
     def emit(self, kind: str, data: dict[str, Any]) -> None:
         """Tell listeners after the commit (nothing is said of a batch rolled back)."""
