@@ -9,10 +9,18 @@
 # extra (Redis, the Kubernetes client, the Docker client), not the `lite` extra (Lite's
 # IDE, which the server never serves); the second copies only that environment onto a
 # clean slim Python, so no compiler or build cache ships.
+#
+# The build stage also bakes in Apache Airflow's web UI (`leoflow ui install`: the
+# apache-airflow-core wheel downloaded without dependencies, its sha256 checked, only the
+# UI's files kept) under /opt/leoflow/airflow-ui. The server serves it when
+# LEOFLOW_AIRFLOW_UI_DIR names that folder (the Helm chart's airflowUi.enabled).
+# --build-arg AIRFLOW_UI_VERSION= (empty) builds an image without it.
 
 ARG PYTHON_VERSION=3.12
+ARG AIRFLOW_UI_VERSION=3.3.2
 
 FROM python:${PYTHON_VERSION}-slim AS build
+ARG AIRFLOW_UI_VERSION
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 WORKDIR /src
@@ -23,6 +31,11 @@ RUN python -m venv /opt/leoflow/venv \
  && /opt/leoflow/venv/bin/pip install --upgrade pip wheel \
  && /opt/leoflow/venv/bin/pip wheel --no-deps --wheel-dir /tmp/wheels . \
  && /opt/leoflow/venv/bin/pip install "$(ls /tmp/wheels/leoflow-*.whl)[pro]"
+RUN mkdir -p /opt/leoflow/airflow-ui \
+ && if [ -n "$AIRFLOW_UI_VERSION" ]; then \
+      /opt/leoflow/venv/bin/leoflow ui install --version "$AIRFLOW_UI_VERSION" \
+        --dir /opt/leoflow/airflow-ui; \
+    fi
 
 FROM python:${PYTHON_VERSION}-slim
 LABEL org.opencontainers.image.title="leoflow-server" \
@@ -33,6 +46,7 @@ RUN groupadd --system --gid 10001 leoflow \
  && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/leoflow --create-home \
       --shell /usr/sbin/nologin leoflow
 COPY --from=build /opt/leoflow/venv /opt/leoflow/venv
+COPY --from=build /opt/leoflow/airflow-ui /opt/leoflow/airflow-ui
 ENV PATH="/opt/leoflow/venv/bin:${PATH}" \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

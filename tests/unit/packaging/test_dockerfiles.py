@@ -139,7 +139,8 @@ def test_the_control_plane_image_builds_in_two_stages_onto_a_slim_python():
         check_python_base(arguments, stage)
     final = stages[-1]
     copied = [i.args for i in final.all("COPY")]
-    assert copied == ["--from=build /opt/leoflow/venv /opt/leoflow/venv"]
+    assert copied == ["--from=build /opt/leoflow/venv /opt/leoflow/venv",
+                      "--from=build /opt/leoflow/airflow-ui /opt/leoflow/airflow-ui"]
     assert final.env()["PATH"].startswith("/opt/leoflow/venv/bin:")
     assert not [i for i in final.all("RUN") if "pip install" in i.args], \
         "the final stage installs nothing: the venv comes built"
@@ -165,6 +166,28 @@ def test_the_build_stage_copies_files_that_exist_and_are_not_ignored():
     extras = " ".join(pyproject()["project"]["optional-dependencies"][extra])
     for package in ("kubernetes-asyncio", "redis"):
         assert package in extras  # the executor and the datastores of Pro
+
+
+def test_the_build_bakes_in_the_airflow_ui_where_the_chart_points_the_server():
+    """``leoflow ui install`` of the version Leoflow is tested with, into the folder the
+    chart's ``airflowUi.path`` names; the command line parses with leoflow's own parser."""
+    from leoflow.app.cli import build_parser as cli_parser
+    from leoflow.app.cmd_ui import DEFAULT_VERSION, PINNED_SHA256
+
+    arguments, stages = parse(CONTROL_PLANE)
+    assert arguments["AIRFLOW_UI_VERSION"] == DEFAULT_VERSION
+    assert DEFAULT_VERSION in PINNED_SHA256  # the image's wheel is checked against a pin
+    build = stages[0]
+    assert [i.args for i in build.all("ARG")] == ["AIRFLOW_UI_VERSION"]
+    command = next(i.args for i in build.all("RUN") if " ui install " in i.args)
+    call = re.search(r"/opt/leoflow/venv/bin/(leoflow ui install [^;]+);", command)
+    assert call, command
+    words = shlex.split(call.group(1).replace('"$AIRFLOW_UI_VERSION"', DEFAULT_VERSION))
+    args = cli_parser().parse_args(words[1:])
+    path = default_values()["airflowUi"]["path"]
+    assert (args.version, str(args.dir)) == (DEFAULT_VERSION, path)
+    assert f"mkdir -p {path}" in command  # the final stage's COPY finds it either way
+    assert 'if [ -n "$AIRFLOW_UI_VERSION" ]' in command
 
 
 def test_the_control_plane_runs_leoflow_server_as_the_charts_user_on_its_ports():

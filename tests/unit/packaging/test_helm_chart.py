@@ -190,6 +190,20 @@ def test_the_environment_configures_a_production_kubernetes_server(tmp_path):
         f"{service['name']}.{service['namespace']}.svc:")
 
 
+def test_one_value_serves_the_airflow_ui_the_image_bakes_in(tmp_path, monkeypatch):
+    from leoflow.app.cmd_ui import UI_DIR_ENV, ui_roots
+
+    assert default_values()["airflowUi"]["enabled"] is False
+    assert UI_DIR_ENV not in env_of(render(values_with(K3D)))
+    env = env_of(render(values_with(K3D, airflowUi={"enabled": True})))
+    path = default_values()["airflowUi"]["path"]
+    assert env[UI_DIR_ENV] == {"name": UI_DIR_ENV, "value": path}
+    monkeypatch.setenv(UI_DIR_ENV, env[UI_DIR_ENV]["value"])
+    assert ui_roots(tmp_path)[0] == Path(path)  # where the server looks first
+    assert schema_errors(values_with(K3D, airflowUi={"enabled": "yes"}))
+    assert schema_errors(values_with(K3D, airflowUi={"path": "relative/dir"}))
+
+
 def test_secrets_never_appear_in_clear_in_a_pod_spec():
     values = values_with(K3D)
     rendered = render(values)
