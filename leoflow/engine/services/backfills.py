@@ -4,11 +4,16 @@
 The rules:
 
 * the dates are the timetable's (``scheduler.timetable``): a cron or timedelta schedule's
-  logical dates from ``from_date`` to ``to_date`` inclusive (at most ``MAX_DATES``); a DAG
-  without such a schedule cannot be backfilled;
+  logical dates from ``from_date`` to ``to_date`` inclusive whose interval has ended (at
+  most ``MAX_DATES``), each run with the data interval the scheduler would give it; a DAG
+  without such a schedule, or a partitioned one, cannot be backfilled (422, as Airflow's
+  non-periodic schedules); a range wholly in the future, a reversed one or one holding no
+  date is refused (422, Airflow's messages);
 * ``reprocess_behavior`` says what a date that already has a run gets: ``none`` leaves it,
-  ``failed`` clears a failed run's failed tasks, ``completed`` clears a finished run;
-  a queued or running run is always left alone;
+  ``failed`` clears a failed run, ``completed`` clears a finished run (the whole run, as
+  Airflow's ``dag.clear``);
+  a queued or running run is always left alone (a backfill whose every date is left alone
+  is created completed, as Airflow's);
 * the runs start a few at a time: at most ``max_active_runs`` of the backfill's runs are
   queued or running (and the DAG's own ``max_active_runs`` still holds, as the scheduler
   applies it to every run); the next date starts when one of them ends (``feed``, called
@@ -21,6 +26,7 @@ The rules:
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -37,6 +43,7 @@ from leoflow.engine.store import Store, dags
 from leoflow.engine.store.tables import backfill, backfill_date, dag, dag_run
 from leoflow.engine.store.types import utcnow
 
+log = logging.getLogger(__name__)
 MAX_DATES = 1000
 ACTIVE = ("queued", "running")
 FINISHED = ("success", "failed")
@@ -84,20 +91,47 @@ async def _spec(conn: Any, dag_id: str, tenant: str) -> DagSpec:
     return DagSpec.from_json(version.spec)
 
 
-def logical_dates(spec: DagSpec, from_date: datetime, to_date: datetime) -> list[datetime]:
-    """The timetable's logical dates in ``[from_date, to_date]``, oldest first."""
-    if spec.schedule.kind not in ("cron", "timedelta"):
-        raise BackfillRefused(f"Dag {spec.dag_id} has no time schedule "
-                              f"({spec.schedule.kind}): there are no dates to backfill")
+def run_infos(spec: DagSpec, from_date: datetime, to_date: datetime, now: datetime
+              ) -> list[timetable.RunInfo]:
+    """The timetable's runs with a logical date in ``[from_date, to_date]`` whose interval
+    ended by ``now``, oldest first (Airflow's ``_get_info_list``)."""
+    schedule = spec.schedule
+    if schedule.kind not in ("cron", "timedelta"):
+        raise BackfillRefused(f"{spec.dag_id} has a non-periodic schedule that does not "
+                              f"support backfills (schedule: {schedule.kind})")
+    if schedule.partition:
+        raise BackfillRefused(f"{spec.dag_id} is partitioned: Leoflow does not backfill "
+                              "partitions yet; trigger a run per partition_key instead")
     if from_date > to_date:
-        raise BackfillRefused("from_date must be before or equal to to_date")
+        raise BackfillRefused(f"from_date ({from_date.isoformat()}) must not be after "
+                              f"to_date ({to_date.isoformat()}).")
+    if from_date >= now and to_date >= now:
+        raise BackfillRefused("Backfill cannot be executed for future dates.")
     infos = timetable.runs_between(
-        spec.schedule, start_date=from_date, end_date=to_date, last_logical_date=None,
-        now=to_date + timedelta(days=400), catchup=True, limit=MAX_DATES + 1)
-    found = [i.logical_date for i in infos if from_date <= i.logical_date <= to_date]
+        schedule, start_date=from_date, end_date=to_date, last_logical_date=None,
+        now=now, catchup=True, limit=MAX_DATES + 1)
+    found = [i for i in infos if from_date <= i.logical_date <= to_date
+             and i.data_interval.end < now]
     if len(found) > MAX_DATES:
         raise BackfillRefused(f"the range holds more than {MAX_DATES} runs; split it")
+    if not found:
+        raise BackfillRefused(f"No runs to create for Dag {spec.dag_id} in the range "
+                              f"[{from_date.isoformat()}, {to_date.isoformat()}]")
     return found
+
+
+def logical_dates(spec: DagSpec, from_date: datetime, to_date: datetime, now: datetime
+                  ) -> list[datetime]:
+    """The logical dates of ``run_infos``."""
+    return [i.logical_date for i in run_infos(spec, from_date, to_date, now)]
+
+
+def _reprocesses(behavior: str, state: str | None) -> bool:
+    """Whether a date whose run is in ``state`` gets it again (Airflow's
+    ``_get_dag_run_no_create_reason``): never a queued or running one."""
+    if state not in FINISHED:
+        return False
+    return behavior == "completed" or (behavior == "failed" and state == "failed")
 
 
 async def _plan(conn: Any, dag_id: str, dates: list[datetime], reprocess: str
@@ -109,18 +143,19 @@ async def _plan(conn: Any, dag_id: str, dates: list[datetime], reprocess: str
     wanted = []
     for date in dates:
         state = existing.get(date)
-        if state is None or (reprocess == "failed" and state == "failed") or (
-                reprocess == "completed" and state in FINISHED):
+        if date not in existing or _reprocesses(reprocess, state):
             wanted.append(date)
     return wanted
 
 
 async def dry_run(store: Store, *, tenant: str, dag_id: str, from_date: datetime,
-                  to_date: datetime, reprocess: str, run_backwards: bool) -> list[datetime]:
+                  to_date: datetime, reprocess: str, run_backwards: bool,
+                  now: datetime | None = None) -> list[datetime]:
     """The logical dates a backfill would run, in the order it would start them."""
     async with store.connect() as conn:
         spec = await _spec(conn, dag_id, tenant)
-        planned = await _plan(conn, dag_id, logical_dates(spec, from_date, to_date), reprocess)
+        dates = logical_dates(spec, from_date, to_date, now or utcnow())
+        planned = await _plan(conn, dag_id, dates, reprocess)
     return planned[::-1] if run_backwards else planned
 
 
@@ -142,10 +177,8 @@ async def create(operations: Operations, store: Store, *, tenant: str, dag_id: s
             backfill.c.dag_id == dag_id, backfill.c.completed_at.is_(None)))).first()
         if open_one is not None:
             raise BackfillConflict(f"There is already a running backfill for dag {dag_id}")
-        planned = await _plan(conn, dag_id, logical_dates(spec, from_date, to_date), reprocess)
-        if not planned:
-            raise BackfillConflict(f"No runs to create for dag {dag_id} between "
-                                   f"{from_date.isoformat()} and {to_date.isoformat()}")
+        dates = logical_dates(spec, from_date, to_date, operations.clock.now())
+        planned = await _plan(conn, dag_id, dates, reprocess)
         inserted = await conn.execute(insert(backfill).values(
             dag_id=dag_id, from_date=from_date, to_date=to_date, dag_run_conf=conf,
             is_paused=False, reprocess_behavior=reprocess, max_active_runs=max_active_runs,
@@ -155,8 +188,9 @@ async def create(operations: Operations, store: Store, *, tenant: str, dag_id: s
         if key is None:  # every dialect the store supports returns it
             raise BackfillConflict("the backfill could not be recorded")
         new_id = int(key[0])
-        await conn.execute(insert(backfill_date), [
-            {"backfill_id": new_id, "logical_date": d} for d in planned])
+        if planned:  # none: every date is left alone, and feed completes it at once
+            await conn.execute(insert(backfill_date), [
+                {"backfill_id": new_id, "logical_date": d} for d in planned])
     await feed(operations, store, new_id)
     return await get(store, new_id, tenant=tenant)
 
@@ -269,26 +303,41 @@ async def _progress(store: Store, backfill_id: int
     return found, active, pending
 
 
+def _data_interval(spec: DagSpec, date: datetime) -> timetable.DataInterval:
+    """The data interval the timetable gives the run of logical date ``date``."""
+    infos = timetable.runs_between(spec.schedule, start_date=date, end_date=date,
+                                   last_logical_date=None, now=date + timedelta(days=3660),
+                                   catchup=True, limit=1)
+    if infos and infos[0].logical_date == date:
+        return infos[0].data_interval
+    return timetable.DataInterval(date, date)  # the schedule changed since: a point
+
+
 async def _start(operations: Operations, store: Store, found: Backfill, date: datetime
                  ) -> None:
     async with store.connect() as conn:
         existing = (await conn.execute(select(dag_run.c.run_id, dag_run.c.state).where(
             dag_run.c.dag_id == found.dag_id, dag_run.c.logical_date == date))).first()
+        version = await dags.current_version(conn, found.dag_id)
     run_id: str | None
-    if existing is None:
+    if existing is None and version is not None:
         try:
             run = await operations.trigger_run(
                 found.dag_id, conf=dict(found.dag_run_conf or {}), logical_date=date,
                 run_id=f"backfill__{date.isoformat()}", run_type=DagRunType.BACKFILL,
-                triggered_by="backfill", allow_paused=True, user=found.triggering_user_name)
+                triggered_by="backfill", allow_paused=True, user=found.triggering_user_name,
+                data_interval=_data_interval(DagSpec.from_json(version.spec), date))
             run_id = run.run_id
         except RunAlreadyExists:  # a run for the date appeared meanwhile: leave it
             run_id = None
-    elif existing.state in FINISHED and found.reprocess_behavior != "none" and not (
-            found.reprocess_behavior == "failed" and existing.state != "failed"):
-        await operations.clear_task_instances(
-            found.dag_id, existing.run_id, None,
-            only_failed=found.reprocess_behavior == "failed", user=found.triggering_user_name)
+        except ServiceError as exc:  # the DAG can no longer run (stale, import errors...)
+            log.warning("backfill %s skips %s of %s: %s", found.id, date.isoformat(),
+                        found.dag_id, exc)
+            run_id = None
+    elif existing is not None and _reprocesses(found.reprocess_behavior, existing.state):
+        await operations.clear_task_instances(  # the whole run again, as Airflow's dag.clear
+            found.dag_id, existing.run_id, None, only_failed=False,
+            user=found.triggering_user_name)
         run_id = existing.run_id
     else:
         run_id = None  # queued or running already, or nothing to reprocess

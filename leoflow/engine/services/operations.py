@@ -149,7 +149,8 @@ class Operations:
                           note: str | None = None, user: str | None = None,
                           triggered_by: str = "rest_api", allow_paused: bool = False,
                           run_type: DagRunType = DagRunType.MANUAL,
-                          partition_key: str | None = None) -> DagRunRow:
+                          partition_key: str | None = None,
+                          data_interval: timetable.DataInterval | None = None) -> DagRunRow:
         """Create a manual run (state queued). Validates conf and params first.
 
         A stale DAG (``DagStale``) or one with import errors (``DagHasImportErrors``) is
@@ -158,6 +159,8 @@ class Operations:
         is unpaused); without it a paused DAG is refused with ``DagPausedError``.
         ``run_type`` ``asset_materialization``: a run asked for through an asset it produces
         (``POST /assets/{id}/materialize``); ``partition_key``: the partition it works on.
+        ``data_interval``: the one the timetable gives a run of that logical date (a
+        backfill's), instead of a manual run's inferred one.
         """
         if conf is None:
             conf = {}
@@ -181,7 +184,8 @@ class Operations:
             spec = self._spec(version)
             resolve_params(spec, conf)
             check_partition_key(spec, partition_key)
-            interval = timetable.manual_data_interval(spec.schedule, logical_date)
+            interval = data_interval or timetable.manual_data_interval(spec.schedule,
+                                                                       logical_date)
             try:
                 run = await runs.create_run(
                     conn, dag_id=dag_id,
