@@ -24,6 +24,11 @@ class Field:
     hint: str = ""
     readonly: bool = False
     required: bool = False
+    # values offered under a text field, each (value, tooltip): a click fills the field
+    choices: tuple[tuple[str, str], ...] = ()
+    # called with the field's value and every input of the form, at once and on each change
+    # (the connection form relabels and hides fields by connection type)
+    on_change: Callable[[Any, dict[str, Any]], None] | None = None
 
 
 Save = Callable[[dict[str, Any]], Awaitable[str]]  # the values → what was done
@@ -56,6 +61,11 @@ async def open_form(title: str, fields: Sequence[Field], save: Save, *,
             if field.readonly:
                 element.props("readonly")
             inputs[field.name] = element
+            if field.choices and not field.readonly:
+                _choices(field, element)
+        for field in fields:
+            if field.on_change is not None:
+                _watch(field, inputs)
         problem = ui.label("").classes("text-negative text-body2").props(
             f'data-testid="{testid}-error"')
 
@@ -93,3 +103,23 @@ async def open_form(title: str, fields: Sequence[Field], save: Save, *,
         if not dialog.is_deleted:
             dialog.delete()
     return saved if isinstance(saved, str) else None
+
+
+def _choices(field: Field, element: Any) -> None:
+    """A row of small buttons under ``element``, one per offered value."""
+    with ui.row().classes("w-full gap-1 max-h-24 overflow-auto").props(
+            f'data-testid="{field.name}-choices"'):
+        for value, tooltip in field.choices:
+            button = ui.button(value, on_click=lambda _e, v=value: element.set_value(v))
+            button.props(f'flat dense no-caps size=sm data-choice="{value}"')
+            if tooltip:
+                button.tooltip(tooltip)
+
+
+def _watch(field: Field, inputs: dict[str, Any]) -> None:
+    react = field.on_change
+    if react is None:
+        return
+    element = inputs[field.name]
+    element.on_value_change(lambda event: react(event.value, inputs))
+    react(element.value, inputs)

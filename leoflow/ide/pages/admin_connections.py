@@ -1,5 +1,11 @@
 """Connections (``/admin/connections``): the tenant's connections, to add, edit and delete.
 
+The type field offers the connection types of the providers installed in the tenant's DAG
+environments (engine/services/provider_metadata.py, the same list as Airflow's
+``/ui/connections/hook_meta``) and, once a type is chosen, hides, relabels and fills the
+placeholders of the fields as that type's hook declares (PostgreSQL's schema is its
+"Database"; a filesystem connection has no host), as Airflow's connection form does.
+
 The password is never sent to the browser: the engine's ``SecretsService`` answers ``***``
 for it, and masks the secret entries of the extra. The edit form leaves the password empty
 ("unchanged"); typing one replaces it. An extra sent back with its ``***`` entries keeps
@@ -15,6 +21,8 @@ from nicegui import ui
 
 from leoflow.engine.auth.permissions import MANAGE_RESOURCES, READ
 from leoflow.engine.auth.secrets import ConnectionView
+from leoflow.engine.environments.providers import ConnectionType
+from leoflow.engine.services import provider_metadata
 from leoflow.engine.services.errors import InvalidArgument
 from leoflow.ide.admin_form import Field, open_form
 from leoflow.ide.admin_page import AdminPage, secrets_of
@@ -43,13 +51,47 @@ def form_changes(values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def fields(view: ConnectionView | None) -> list[Field]:
+LABELS = {"description": "Description", "host": "Host", "schema": "Schema",
+          "login": "Login", "password": "Password", "port": "Port",
+          "extra": "Extra (JSON object)"}
+
+
+def shaped_by(types: list[ConnectionType]) -> Any:
+    """What the type field does on a change: the chosen type's hook says which fields its
+    form hides, relabels and what placeholders they show (the others as by default)."""
+    by_type = {t.connection_type: t for t in types}
+
+    def shape(value: Any, inputs: dict[str, Any]) -> None:
+        chosen = by_type.get(str(value or "").strip())
+        behaviour = (chosen.field_behaviour if chosen else None) or {}
+        hidden = set(behaviour.get("hidden_fields") or ())
+        relabeling = behaviour.get("relabeling") or {}
+        placeholders = behaviour.get("placeholders") or {}
+        for name, label in LABELS.items():
+            element = inputs.get(name)
+            if element is None:
+                continue
+            element.set_visibility(name not in hidden)
+            element.props["label"] = relabeling.get(name) or label
+            element.props["placeholder"] = placeholders.get(name) or ""
+            element.update()
+    return shape
+
+
+def fields(view: ConnectionView | None, types: list[ConnectionType] | None = None
+           ) -> list[Field]:
     v = view
+    offered = types or []
     return [
         Field("connection_id", "Connection id", value=v.connection_id if v else "",
               readonly=v is not None, required=True, hint="letters, digits, _ . -"),
         Field("conn_type", "Type", value=v.conn_type if v else "", required=True,
-              hint="postgres, http, aws, ..."),
+              hint="types of your DAGs' providers below; any other may be typed"
+              if offered else "postgres, http, aws, ...",
+              choices=tuple((t.connection_type, f"{t.hook_name}: "
+                             f"{t.hook_class_name or 'Airflow'} ({t.package_name})")
+                            for t in offered),
+              on_change=shaped_by(offered) if offered else None),
         Field("description", "Description", value=v.description if v else ""),
         Field("host", "Host", value=v.host if v else ""),
         Field("schema", "Schema", value=v.schema if v else ""),
@@ -81,6 +123,14 @@ class ConnectionsPage(AdminPage):
         return columns("connection_id", "conn_type", "host", "port", "login", "password",
                        "description", labels={"connection_id": "Id", "conn_type": "Type"})
 
+    async def connection_types(self) -> list[ConnectionType]:
+        """The connection types of the providers in the tenant's DAG environments."""
+        plane = self.services.plane
+        if plane is None:
+            return []
+        return await provider_metadata.tenant_connection_types(
+            plane.store, plane.environments, tenant=self.access.principal.tenant)
+
     async def add(self) -> None:
         async def save(values: dict[str, Any]) -> str:
             changes = form_changes(values)
@@ -89,7 +139,8 @@ class ConnectionsPage(AdminPage):
                 principal, values["connection_id"] or "", changes)
             return f"Connection {values['connection_id']} added"
 
-        await self.saved(await open_form("Add a connection", fields(None), save,
+        await self.saved(await open_form("Add a connection",
+                                         fields(None, await self.connection_types()), save,
                                          testid="connection-form"))
 
     async def edit(self, row: dict[str, Any]) -> None:
@@ -105,7 +156,8 @@ class ConnectionsPage(AdminPage):
             return f"Connection {view.connection_id} saved"
 
         await self.saved(await open_form(f"Edit connection {view.connection_id}",
-                                         fields(view), save, testid="connection-form"))
+                                         fields(view, await self.connection_types()), save,
+                                         testid="connection-form"))
 
     async def remove(self, row: dict[str, Any]) -> str:
         principal = await self.access.check(MANAGE_RESOURCES)
