@@ -19,7 +19,7 @@ ROUTE_MODULES = (
     "users", "leoflow", "ready", "metrics", "hitl", "assets", "asset_state",
     "ui_auth", "ui_dags", "ui_grid", "ui_runs", "ui_misc",
     "dag_catalog", "platform", "xcom_writes", "bulk", "run_batches", "task_state",
-    "run_bulk", "unsupported", "backfills",
+    "run_bulk", "unsupported", "backfills", "favorites",
 )
 
 

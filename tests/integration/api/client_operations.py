@@ -256,6 +256,9 @@ SERVED: dict[Operation, Call] = {
     ("DagRunApi", "clear_dag_runs"): lambda a, w: a.DagRunApi.clear_dag_runs(
         w.catalog_dag, m.BulkDAGRunClearBody(dry_run=False, dag_runs=[
             m.BulkDAGRunBody(dag_run_id=_trigger(a, w).dag_run_id)])),
+    ("DAGApi", "favorite_dag"): lambda a, w: a.DAGApi.favorite_dag(w.catalog_dag),
+    ("DAGApi", "unfavorite_dag"): lambda a, w: (a.DAGApi.favorite_dag(w.dag_id),
+                                                a.DAGApi.unfavorite_dag(w.dag_id))[1],
     # backfills, on the paused daily DAG (its runs stay queued: pause and cancel see them)
     ("BackfillApi", "create_backfill_dry_run"):
         lambda a, w: a.BackfillApi.create_backfill_dry_run(_backfill(w)),
@@ -381,10 +384,6 @@ SERVED: dict[Operation, Call] = {
 # Operations Leoflow does not serve, why, and the call that must answer Airflow's error
 # shape ({"detail": "..."}) with the given status.
 NOT_APPLICABLE: dict[Operation, tuple[str, int, Call]] = {
-    ("DAGApi", "favorite_dag"): ("Leoflow keeps no per-user favourite DAGs", 400,
-                                 lambda a, w: a.DAGApi.favorite_dag(w.dag_id)),
-    ("DAGApi", "unfavorite_dag"): ("Leoflow keeps no per-user favourite DAGs", 400,
-                                   lambda a, w: a.DAGApi.unfavorite_dag(w.dag_id)),
     ("DAGParsingApi", "reparse_dag_file"): (
         "DAG files are compiled when pushed or saved, never re-parsed by the server", 400,
         lambda a, w: a.DAGParsingApi.reparse_dag_file(a.DAGApi.get_dag(w.dag_id).file_token)),

@@ -29,7 +29,7 @@ from leoflow.engine.api.models.dags import (
 )
 from leoflow.engine.api.security import api_context, require
 from leoflow.engine.auth.permissions import EDIT_RUNS, MANAGE_DAGS, READ, Principal
-from leoflow.engine.services import dag_deletion, dag_listing, run_views
+from leoflow.engine.services import dag_deletion, dag_listing, favorites, run_views
 from leoflow.engine.services.rows import DagRow, UnknownOrderField
 from leoflow.engine.spec.model import DagSpec
 
@@ -78,12 +78,16 @@ async def _page_of_dags(ctx: ApiContext, principal: Principal, *,
                         dag_id_pattern: str | None, dag_id_prefix: str | None,
                         display_pattern: str | None, tags: list[str] | None, tags_mode: str,
                         owners: list[str] | None, has_import_errors: bool | None,
-                        order: list[str]) -> dag_listing.DagPage:
+                        order: list[str], is_favorite: bool | None = None
+                        ) -> dag_listing.DagPage:
     """One page of the tenant's DAGs with their current specs, and the total.
 
     Tags, owners and display names live in the compiled spec, not in columns: with one of
-    those filters the candidates are filtered by ``keep``, before paging.
+    those filters (or ``is_favorite``: the caller's favourites, or all but them) the
+    candidates are filtered by ``keep``, before paging.
     """
+    liked = (await favorites.of_user(ctx.store, principal.username)
+             if is_favorite is not None else set())
 
     def keep(row: DagRow, spec: DagSpec | None) -> bool:
         dag_tags = set(spec.tags) if spec else set()
@@ -99,9 +103,9 @@ async def _page_of_dags(ctx: ApiContext, principal: Principal, *,
             needle = display_pattern.lower().replace("%", "")
             if needle not in display_name(row.dag_id, spec).lower():
                 return False
-        return True
+        return is_favorite is None or (row.dag_id in liked) == is_favorite
 
-    in_spec = bool(tags or owners or display_pattern)
+    in_spec = bool(tags or owners or display_pattern) or is_favorite is not None
     try:
         return await dag_listing.page_of_dags(
             ctx.store, tenant=principal.tenant, spec_of=spec_cache(ctx).get,
@@ -129,18 +133,20 @@ async def get_dags(
     exclude_stale: bool = True,
     paused: bool | None = None,
     has_import_errors: bool | None = None,
+    is_favorite: bool | None = None,
     order_by: Annotated[list[str] | None, Query()] = None,
     ctx: ApiContext = Depends(api_context),
     principal: Principal = Depends(require(READ)),
 ) -> DAGCollectionResponse:
     """The caller's DAGs. ``dag_id_pattern`` is a case-insensitive substring where ``%``
-    and ``_`` are wildcards; ``limit`` above 100 is silently capped."""
+    and ``_`` are wildcards; ``limit`` above 100 is silently capped; ``is_favorite`` keeps
+    the caller's favourites (or, false, all but them)."""
     found = await _page_of_dags(
         ctx, principal, page=page, paused=paused, exclude_stale=exclude_stale,
         dag_id_pattern=dag_id_pattern, dag_id_prefix=dag_id_prefix_pattern,
         display_pattern=dag_display_name_pattern, tags=tags, tags_mode=tags_match_mode,
         owners=owners, has_import_errors=has_import_errors,
-        order=order_list(order_by, "dag_id"))
+        order=order_list(order_by, "dag_id"), is_favorite=is_favorite)
     return DAGCollectionResponse(dags=_responses(found.rows, found.errored),
                                  total_entries=found.total)
 

@@ -6,7 +6,6 @@ clears its runs' task instances).
 
 Why each does not apply:
 
-* favourites: Leoflow keeps no per-user DAG favourites;
 * ``parseDagFile``: DAG files are compiled when pushed or saved, never re-parsed by the
   server;
 * default connections: Leoflow ships no provider defaults;
@@ -30,7 +29,7 @@ from leoflow.engine.api.models.common import ApiModel, BodyModel, no_nul
 from leoflow.engine.api.routes.dags import require_dag
 from leoflow.engine.api.routes.task_instance_paths import TIS
 from leoflow.engine.api.security import api_context, require
-from leoflow.engine.auth.permissions import EDIT_RUNS, MANAGE_RESOURCES, READ, Principal
+from leoflow.engine.auth.permissions import EDIT_RUNS, MANAGE_RESOURCES, Principal
 from leoflow.engine.services import run_listing
 
 router = APIRouter(prefix="/api/v2", dependencies=[Depends(no_nul)])
@@ -38,24 +37,6 @@ router = APIRouter(prefix="/api/v2", dependencies=[Depends(no_nul)])
 
 def _refuse(detail: str, status: int = 400) -> ApiError:
     return ApiError(status, detail)
-
-
-@router.post("/dags/{dag_id}/favorite", status_code=204, tags=["DAG"],
-             responses={400: {"description": "not kept by Leoflow"}})
-async def favorite_dag(dag_id: str, ctx: ApiContext = Depends(api_context),
-                       principal: Principal = Depends(require(READ))) -> Response:
-    await require_dag(ctx, dag_id, principal)
-    raise _refuse("Leoflow keeps no favourite DAGs per user; filter the DAG list by tags "
-                  "instead")
-
-
-@router.post("/dags/{dag_id}/unfavorite", status_code=204, tags=["DAG"],
-             responses={400: {"description": "not kept by Leoflow"}})
-async def unfavorite_dag(dag_id: str, ctx: ApiContext = Depends(api_context),
-                         principal: Principal = Depends(require(READ))) -> Response:
-    await require_dag(ctx, dag_id, principal)
-    raise _refuse("Leoflow keeps no favourite DAGs per user; filter the DAG list by tags "
-                  "instead")
 
 
 @router.put("/parseDagFile/{file_token}", status_code=201, tags=["DAG Parsing"],

@@ -53,6 +53,7 @@ from leoflow.engine.store.tables.common import (
     metadata,
 )
 from leoflow.engine.store.tables.dags import dag, dag_version, import_error
+from leoflow.engine.store.tables.favorites import dag_favorite
 from leoflow.engine.store.tables.runs import (
     DEFAULT_POOL,
     DEFAULT_POOL_SLOTS,
@@ -71,7 +72,7 @@ __all__ = [
     "NAMING_CONVENTION", "STATE_LEN", "TENANT_LEN", "UUID_LEN", "api_token", "asset",
     "asset_alias", "asset_alias_asset", "asset_event", "asset_queue", "asset_state",
     "asset_watcher", "audit_log", "backfill", "backfill_date", "connection", "dag",
-    "dag_asset_ref", "dag_run", "dag_run_asset_event", "dag_version", "hitl_detail",
+    "dag_asset_ref", "dag_favorite", "dag_run", "dag_run_asset_event", "dag_version", "hitl_detail",
     "import_error", "metadata", "pool", "revoked_token", "task_instance",
     "task_instance_history", "task_state", "task_token", "trigger", "user_account",
     "variable", "xcom",
