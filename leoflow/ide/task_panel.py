@@ -17,6 +17,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from nicegui import background_tasks, context, ui
@@ -37,6 +38,7 @@ from leoflow.ide.layout import (
     state_badge,
     transient_dialog,
 )
+from leoflow.ide.log_links import SourceLinks, missing_log_reason
 from leoflow.ide.services import IdeServices
 
 log = logging.getLogger("leoflow.ide")
@@ -77,6 +79,8 @@ class TaskPanel:
         self._tail_task: asyncio.Task[None] | None = None
         self.log_view: ui.log | None = None
         self.log_reason: ui.label | None = None
+        self.links: SourceLinks | None = None
+        self.files_root: Path | None = None  # the user's folder: log links open its files
         self.card: ui.card | None = None
         self.log_status: ui.label | None = None
         self.try_select: ui.select | None = None
@@ -99,6 +103,10 @@ class TaskPanel:
         if self.detail is not None and self.map_index < 0:
             # a mapped task opened without an index shows its first instance: say which
             self.map_index = self.detail.instance.map_index
+        try:
+            self.files_root = (await self.access.workspace(READ)).root
+        except LeoflowError:
+            self.files_root = None
         # XCom values are shown with the tenant's secrets masked (stored intact)
         self.masker = await tenant_masker(self.services.auth, principal.tenant)
 
@@ -160,6 +168,7 @@ class TaskPanel:
                 "w-full text-body2 q-pa-sm rounded leoflow-log-reason").props(
                 'data-testid="log-reason"')
             self.log_reason.set_visibility(False)
+            self.links = SourceLinks(self.files_root)
             self.log_view = ui.log(max_lines=MAX_LOG_LINES).classes(
                 "w-full h-72 leoflow-log").props('data-testid="task-log"')
         with ui.expansion("XCom", icon="data_object", value=True).classes("w-full"):
@@ -288,6 +297,8 @@ class TaskPanel:
         self.log_try = try_number
         if self.log_view is not None:
             self.log_view.clear()
+        if self.links is not None:
+            self.links.clear()
         self.log_lines = 0
         if try_number is None:
             self._update_status()
@@ -314,6 +325,8 @@ class TaskPanel:
                     css = {"stderr": "leoflow-log-stderr", "agent": "leoflow-log-agent"}.get(
                         record.stream or "")
                     self.log_view.push(f"{stamp} {record.event}", classes=css)
+                if self.links is not None:
+                    self.links.scan("\n".join(str(r.event) for r in records))
                 self.log_lines += len(records)
                 self._update_status()
         except asyncio.CancelledError:
@@ -345,26 +358,11 @@ class TaskPanel:
             self._set_status(f"try {number} finished · {lines}")
         self._show_reason()
 
-    def _log_reason_text(self) -> str | None:
-        """Why the shown try has no log: the instance has not started (its waiting
-        reason), or the try ended without running (its error, e.g. Lite was stopped)."""
-        detail, number = self.detail, self.log_try
-        if detail is None or self.log_lines:
-            return None
-        ti = detail.instance
-        if number is None or (number == ti.try_number and ti.start_date is None
-                              and detail.reason):
-            return f"Not started: {detail.reason}" if detail.reason else None
-        attempt = next((t for t in detail.tries if t.try_number == number), None)
-        if attempt is not None and attempt.error and attempt.start_date is None:
-            return f"Try {number} did not run: {attempt.error}"
-        return None
-
     def _show_reason(self) -> None:
         label = self.log_reason
         if label is None or label.is_deleted:
             return
-        text = self._log_reason_text()
+        text = missing_log_reason(self.detail, self.log_try, self.log_lines)
         label.text = text or ""
         label.set_visibility(bool(text))
         if self.log_view is not None and not self.log_view.is_deleted:
