@@ -1,9 +1,12 @@
 """Folders with a ``dag.py`` but no ``leoflow.yaml``: Lite compiles projects (folders with
-``leoflow.yaml``), so such a folder is silently ignored. The DAGs page names them and offers
-to create the file from the template ``leoflow init`` writes.
+``leoflow.yaml``); a ``dag.py`` outside any project is only read as part of the workspace's
+plain folder (its shared requirements and this Python), not as a project of its own. The
+DAGs page names such folders and offers to create the file from the template ``leoflow
+init`` writes.
 
-A plain Airflow DAGs folder (DAG files of its own at the workspace's top, no projects) is
-another layout Lite reads as it is: nothing is hinted there.
+A plain Airflow DAGs folder (DAG files of its own at the workspace's top) is another layout
+Lite reads as it is: nothing is hinted there. A ``dag.py`` in a subfolder does not make the
+workspace one (though the plain-folder compile reads it): that is the case hinted about.
 """
 
 from __future__ import annotations
@@ -13,8 +16,8 @@ import re
 import sys
 from pathlib import Path
 
-from leoflow.engine.reload.plain_folder import is_plain_root
-from leoflow.engine.reload.projects import IGNORED_DIRS, PROJECT_FILE
+from leoflow.engine.compiler.folder import dag_files
+from leoflow.engine.reload.projects import IGNORED_DIRS, PROJECT_FILE, find_projects
 from leoflow.engine.safe_files import write_file
 
 DAG_FILE = "dag.py"
@@ -30,11 +33,18 @@ dependencies: []
 """
 
 
+def airflow_folder(root: Path) -> bool:
+    """DAG files at the workspace's own top level, outside projects: a plain Airflow DAGs
+    folder, whose subfolders are its own business."""
+    top = Path(root).resolve()
+    return any(path.parent == top for path in dag_files(top, skip=find_projects(top)))
+
+
 def folders_without_project_file(root: Path) -> list[str]:
     """Folders under ``root`` (relative, POSIX) holding ``dag.py`` and no ``leoflow.yaml``,
     neither their own nor an enclosing folder's."""
     root = Path(root)
-    if not root.is_dir() or is_plain_root(root):
+    if not root.is_dir() or (root / PROJECT_FILE).is_file() or airflow_folder(root):
         return []
     found: list[str] = []
 

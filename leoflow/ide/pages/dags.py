@@ -131,15 +131,17 @@ class DagsPage:
 
     @ui.refreshable_method
     def project_hints(self) -> None:
-        """A folder with dag.py but no leoflow.yaml is not compiled: say so, offer the file."""
+        """A folder with dag.py but no leoflow.yaml is no project: say so, offer the file."""
         for folder in self.without_yaml:
             card = ui.card().classes("w-full bg-amber-1 text-black").props(
                 f'flat bordered data-testid="missing-yaml" data-folder="{folder}"')
             with card, ui.row().classes("w-full items-center gap-2 no-wrap"):
                 ui.icon("lightbulb", color="amber-9")
-                ui.label(f"{folder}/ has a dag.py but no leoflow.yaml, so Lite does not "
-                         "compile it. Create one from the template (as leoflow init does): "
-                         "its dag_id, Python version and dependencies.").classes(
+                ui.label(f"{folder}/ has a dag.py but no leoflow.yaml, so it is no project "
+                         "of its own: Lite reads it with the workspace's shared "
+                         "requirements. Create leoflow.yaml from the template (as leoflow "
+                         "init does) to give it its own dag_id, Python version and "
+                         "dependencies.").classes(
                     "text-body2 grow")
                 ui.button("Create leoflow.yaml", icon="note_add",
                           on_click=lambda f=folder: self.create_project_file(f)).props(
@@ -156,7 +158,8 @@ class DagsPage:
             return
         if written is None:  # the app is stopping
             return
-        notify(f"Created {folder}/leoflow.yaml: Lite compiles {folder} now", type="positive")
+        notify(f"Created {folder}/leoflow.yaml: Lite compiles {folder} as a project now",
+               type="positive")
         self.hub.publish("files.changed", {})
         await self.refresh()
 

@@ -192,7 +192,9 @@ def test_folders_with_a_dag_file_and_no_leoflow_yaml_are_found(tmp_path: Path) -
     (tmp_path / "ready" / "sub").mkdir()
     (tmp_path / "ready" / "sub" / "dag.py").write_text("x = 1\n")  # the project's own file
     (tmp_path / "team" / "new report").mkdir(parents=True)
-    (tmp_path / "team" / "new report" / "dag.py").write_text("x = 1\n")
+    # a real DAG file: the plain-folder compile reads it too, which must not hide the hint
+    (tmp_path / "team" / "new report" / "dag.py").write_text(
+        "from leoflow import DAG\nwith DAG('report'):\n    pass\n")
     (tmp_path / ".venv" / "lib").mkdir(parents=True)
     (tmp_path / ".venv" / "lib" / "dag.py").write_text("x = 1\n")
     assert folders_without_project_file(tmp_path) == ["team/new report"]
