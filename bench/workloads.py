@@ -119,3 +119,14 @@ def environments(runs: int) -> list[Figure]:
 
 
 WORKLOADS["ENVS"] = environments
+
+
+def side(runs: int) -> list[Figure]:
+    """SIDE: W1 and W2, normal start vs zygote, and their ratio to a fresh-interpreter
+    floor measured in the same run (bench/side_by_side.py)."""
+    from bench.side_by_side import side_by_side
+
+    return side_by_side(runs)
+
+
+WORKLOADS["SIDE"] = side

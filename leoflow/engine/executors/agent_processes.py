@@ -19,8 +19,10 @@ from leoflow.engine.executors.isolation import TryUser
 
 # Variables copied from the control plane's environment into an agent's: what a process
 # needs to start and find binaries, nothing that could carry a secret.
+# LEOFLOW_ZYGOTE(_IDLE): user processes forked from a per-DAG-version zygote (agent/zygote_client)
 PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "SYSTEMROOT",
-                  "UV_CACHE_DIR", "UV_INDEX_URL", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL")
+                  "UV_CACHE_DIR", "UV_INDEX_URL", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL",
+                  "LEOFLOW_ZYGOTE", "LEOFLOW_ZYGOTE_IDLE")
 KILL_GRACE = 5.0
 OUTPUT_TAIL_BYTES = 64 * 1024  # what is kept of an agent's own output (a traceback fits)
 ORPHAN_POLL = 0.5  # seconds between liveness checks of an agent that is not our child
