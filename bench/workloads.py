@@ -33,6 +33,17 @@ def w6_compile(runs: int) -> list[Figure]:
 WORKLOADS = {"W6": w6_compile}
 
 
+def parse50(runs: int) -> list[Figure]:
+    """W3 parse50: a 50-file Airflow folder and 50 projects, one child per environment,
+    beside one child per project (bench/parse.py)."""
+    from bench.parse import w3_parse
+
+    return w3_parse(runs)
+
+
+WORKLOADS["W3"] = parse50
+
+
 def sdk_import(runs: int) -> list[Figure]:
     """`import leoflow` in a fresh interpreter, minus the bare interpreter's start-up."""
     import subprocess

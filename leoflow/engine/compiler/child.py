@@ -52,7 +52,7 @@ if procs:
 if limit > 0:
     resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
 sys.argv = [sys.argv[0], *sys.argv[3:]]
-runpy.run_module("leoflow.sdk.compile_child", run_name="__main__", alter_sys=True)
+runpy.run_module(MODULE, run_name="__main__", alter_sys=True)
 """
 # The same, for a tenant's project compiled as the tenant's user (``tenant_user.py``). The
 # interpreter starts as root in isolated mode without ``site`` (``-I -S``): nothing of the
@@ -191,8 +191,10 @@ def run_compile_child(dag_file: Path, project_dir: Path, *, python: str | None =
 
 
 def _command(interpreter: str, user: TryUser | None, tree: CompileTree,
-             limit: int) -> tuple[list[str], dict[str, str]]:
-    """The child's command line (before its three arguments) and environment."""
+             limit: int, module: str = "leoflow.sdk.compile_child"
+             ) -> tuple[list[str], dict[str, str]]:
+    """The child's command line (before its own arguments) and environment; ``module`` is
+    the SDK module it runs (``compile_batch`` for many files at once)."""
     sdk = sdk_pythonpath() if interpreter != sys.executable else ""
     if user is None:  # the control plane's own user: its environment, as always
         env = dict(os.environ)
@@ -201,7 +203,8 @@ def _command(interpreter: str, user: TryUser | None, tree: CompileTree,
         env.update(tree.env)
         if sdk:
             env["PYTHONPATH"] = sdk
-        return [interpreter, "-c", _BOOTSTRAP, tree.cgroup_procs, str(limit)], env
+        return [interpreter, "-c", _BOOTSTRAP.replace("MODULE", repr(module)),
+                tree.cgroup_procs, str(limit)], env
     env = {k: os.environ[k] for k in PASSED_TO_TENANTS if k in os.environ}
     env.update(user.env)
     env.update(tree.env)

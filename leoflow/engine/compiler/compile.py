@@ -205,6 +205,50 @@ def _compile_project(path: str | Path, *, python: str | None, home: Path | None,
     source = read_source(dag_file)
     report = run_compile_child(dag_file, project_dir, python=python, timeout=timeout,
                                run_as=run_as)
+    return _project_from_report(project_dir, dag_file, config, source, report)
+
+
+def compile_projects(paths: Sequence[str | Path], *, python: str | None = None,
+                     home: Path | None = None, timeout: float = DEFAULT_TIMEOUT,
+                     jobs: int | None = None) -> list[CompiledProject | CompileError]:
+    """Compile many leoflow.yaml projects: one child per distinct interpreter (each project
+    keeps its own environment), a fork per project inside it (``batch.py``), so a project
+    that fails, exits or hangs keeps only itself out. One result per path, in order."""
+    from leoflow.engine.compiler.batch import run_compile_batch
+
+    results: list[CompiledProject | CompileError | None] = [None] * len(paths)
+    groups: dict[str | None, list[tuple[int, Path, Path, ProjectConfig, str]]] = {}
+    for index, path in enumerate(paths):
+        try:
+            project_dir, dag_file = locate_project(path)
+            config = load_project_config(project_dir)
+            source = read_source(dag_file)
+        except CompileError as exc:
+            results[index] = exc
+            continue
+        interpreter = python or (dag_interpreter(config, home) if home is not None else None)
+        groups.setdefault(interpreter, []).append(
+            (index, project_dir, dag_file, config, source))
+    for interpreter, members in groups.items():
+        reports = run_compile_batch([(m[2], m[1]) for m in members], python=interpreter,
+                                    timeout=timeout, jobs=jobs)
+        for (index, project_dir, dag_file, config, source), report in zip(
+                members, reports, strict=True):
+            try:
+                if isinstance(report, CompileError):
+                    raise report
+                results[index] = _project_from_report(project_dir, dag_file, config, source,
+                                                      report)
+            except CompileError as exc:
+                exc.file = _display_path(exc.file)
+                results[index] = exc
+    return [r if r is not None else CompileError("not compiled", kind="crash")
+            for r in results]
+
+
+def _project_from_report(project_dir: Path, dag_file: Path, config: ProjectConfig,
+                         source: str, report: dict[str, Any]) -> CompiledProject:
+    """The project a compile child's report describes, or the ``CompileError`` it holds."""
     if not report.get("ok"):
         error = report["error"]
         raise CompileError(error["message"], kind=error["kind"],

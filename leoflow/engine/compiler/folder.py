@@ -221,8 +221,9 @@ def compile_files(root: Path, files: Sequence[Path], config: ProjectConfig, *,
                   jobs: int | None = None,
                   run_as: Callable[[Path], CompileAs | None] | None = None
                   ) -> list[CompiledFile]:
-    """Compile each file in its own child (``jobs`` at once: one per core by default).
-    ``run_as(file)`` says whose file it is (a tenant's compiles as that tenant's user)."""
+    """Compile each file alone (``jobs`` at once: one per core by default): in forks of
+    one child that imported the SDK once (``batch.py``), or, for a tenant's files
+    (``run_as(file)`` says whose file it is), each in its own child as that tenant's user."""
     from leoflow.engine.compiler.compile import build_document
 
     def own(raw: Mapping[str, Any], relative: str) -> dict[str, Any]:
@@ -231,12 +232,17 @@ def compile_files(root: Path, files: Sequence[Path], config: ProjectConfig, *,
         return {**raw, "fileloc": relative}
 
     def one(path: Path) -> CompiledFile:
-        source = path.read_text("utf-8", errors="replace")
         try:
             report = run_compile_child(path, root, python=python, timeout=timeout,
                                        run_as=run_as(path) if run_as is not None else None)
         except CompileError as exc:
-            return CompiledFile(path, source, error=exc)
+            return from_report(path, exc)
+        return from_report(path, report)
+
+    def from_report(path: Path, report: dict[str, Any] | CompileError) -> CompiledFile:
+        source = path.read_text("utf-8", errors="replace")
+        if isinstance(report, CompileError):
+            return CompiledFile(path, source, error=report)
         if not report.get("ok"):
             error = report["error"]
             if error.get("kind") == "no_dag":  # a helper module: nothing to register
@@ -259,6 +265,13 @@ def compile_files(root: Path, files: Sequence[Path], config: ProjectConfig, *,
         return CompiledFile(path, source, documents, local_modules=helpers, compiled_hash=sha)
 
     workers = max(1, min(jobs or (os.cpu_count() or 1), len(files) or 1))
+    if run_as is None and len(files) > 1:
+        from leoflow.engine.compiler.batch import run_compile_batch
+
+        reports = run_compile_batch([(f, root) for f in files], python=python,
+                                    timeout=timeout, jobs=workers)
+        return _refuse_duplicates(root, [from_report(f, r) for f, r in zip(files, reports,
+                                                                          strict=True)])
     with ThreadPoolExecutor(max_workers=workers) as pool:
         results = list(pool.map(one, files))
     return _refuse_duplicates(root, results)

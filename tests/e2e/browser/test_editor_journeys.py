@@ -28,7 +28,8 @@ EDITOR = f"/editor?file={DAG_FILE}"
 def open_editor(page: Page, lite: LiteServer, path: str = EDITOR) -> str:
     """Log in straight into the editor; the file's text as it is on disk."""
     log_in(page, lite, path=path)
-    expect(page.locator("[data-testid=editor-path]")).to_have_text(DAG_FILE)
+    # the first page of a Lite that has just compiled its workspace can take a while
+    expect(page.locator("[data-testid=editor-path]")).to_have_text(DAG_FILE, timeout=45_000)
     text = (lite.workspace / DAG_FILE).read_text("utf-8")
     expect(page.locator("[data-testid=code-editor] .cm-content")).to_contain_text(
         "def make_greeting")
@@ -195,3 +196,42 @@ def test_the_address_reopens_the_file_at_its_line_and_a_reload_asks(
     assert asked == ["beforeunload"]
     assert not page.is_closed()  # stayed: the edits are still there
     assert "# not saved" in editor_text(page)
+
+
+
+def test_the_editor_is_usable_at_1024_px_and_its_panes_resize(
+        page: Page, lite: LiteServer) -> None:
+    page.set_viewport_size({"width": 1024, "height": 768})
+    open_editor(page, lite)
+    editor = page.locator("[data-testid=code-editor]")
+
+    def width(locator_testid: str) -> float:
+        box = page.locator(f"[data-testid={locator_testid}]").bounding_box()
+        assert box is not None
+        return box["width"]
+
+    wide = width("code-editor")
+    assert wide >= 480, f"the editor is {wide:.0f} px wide at 1024 px"  # it was 215
+    assert width("graph-pane") >= 250 and width("file-tree") >= 150
+    screenshot(page, lite, "editor-1024")
+
+    # drag the separator between the editor and the graph 200 px to the right
+    separator = page.locator("[data-testid=editor-graph-split] > .q-splitter__separator")
+    handle = separator.bounding_box()
+    assert handle is not None
+    x, y = handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 100, y, steps=5)
+    page.mouse.move(x + 200, y, steps=5)
+    page.mouse.up()
+    page.wait_for_function(
+        "([el, w]) => el.getBoundingClientRect().width > w + 150",
+        arg=[editor.element_handle(), wide])
+    dragged = width("code-editor")
+    page.wait_for_timeout(500)  # the new share reaches the server (the user's storage)
+
+    # the sizes are the user's: a reload keeps them
+    page.reload()
+    expect(page.locator("[data-testid=editor-path]")).to_have_text(DAG_FILE)
+    assert abs(width("code-editor") - dragged) <= 8
