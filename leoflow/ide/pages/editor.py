@@ -48,6 +48,16 @@ Language = Literal["Python", "YAML", "JSON", "Markdown", "SQL", "TOML", "Shell"]
 LANGUAGES: dict[str, Language] = {".py": "Python", ".yaml": "YAML", ".yml": "YAML", ".json": "JSON",
              ".md": "Markdown", ".sql": "SQL", ".toml": "TOML", ".sh": "Shell"}
 
+# the panes' shares of the page's width (percent): the tree's, then the graph's of the rest
+PANE_SIZES = "editor_panes"
+TREE_SHARE = 18.0
+GRAPH_SHARE = 36.0
+
+
+def _share(kept: Any, default: float) -> float:
+    """A pane's share the user left it at, if it is a sane one."""
+    return float(kept) if isinstance(kept, int | float) and 0 <= kept <= 100 else default
+
 
 def language_for(path: str) -> Language | None:
     return LANGUAGES.get(PurePosixPath(base_name(path)).suffix.lower())
@@ -83,50 +93,25 @@ class EditorPage(EditorPanels):
 
     # -- layout ----------------------------------------------------------------------------
     async def build(self, file: str | None, line: int | None = None) -> None:
-        with ui.row().classes("w-full no-wrap items-stretch gap-3").style(
-                "height: calc(100vh - 96px)"):
-            with ui.column().classes("w-64 shrink-0 gap-1 overflow-auto"):
-                with ui.row().classes("gap-0"):
-                    for icon, tip, action, testid in (
-                            ("note_add", "New file", self.file_actions.ask_new_file,
-                             "new-file"),
-                            ("create_new_folder", "New folder",
-                             self.file_actions.ask_new_folder,
-                             "new-folder"),
-                            ("drive_file_rename_outline", "Rename",
-                             self.file_actions.ask_rename, "rename"),
-                            ("delete", "Delete", self.file_actions.ask_delete, "delete"),
-                            ("refresh", "Refresh", self.refresh_tree, "refresh-tree")):
-                        ui.button(icon=icon, on_click=action).props(
-                            f'flat dense round data-testid="{testid}"').tooltip(tip)
-                self.tree = ui.tree([], on_select=self.on_select).classes("w-full").props(
-                    'dense selected-color=primary data-testid="file-tree"')
-            with ui.column().classes("grow min-w-0 gap-1"):
-                with ui.row().classes("w-full items-center gap-2"):
-                    self.title = ui.label("No file open").classes("leoflow-mono text-body1"
-                                                                  ).props(
-                        'data-testid="editor-path"')
-                    self.marker = ui.label("●").classes("text-amber-8 text-h6").props(
-                        'data-testid="unsaved-marker"').tooltip("Unsaved changes (Ctrl+S)")
-                    self.marker.set_visibility(False)
-                    ui.space()
-                    self.save_button = ui.button("Save", icon="save", on_click=self.save).props(
-                        'dense outline data-testid="save"')
-                dark = bool(app.storage.user.get(DARK, False))
-                self.editor = ui.codemirror(
-                    "", language=None, theme="basicDark" if dark else "basicLight",
-                    on_change=self.on_change,
-                    keymap={"Mod-s": self.save}).classes(
-                    "w-full grow min-h-0").style("border: 1px solid #d0d0d0").props(
-                    'data-testid="code-editor"')
-                self.editor.set_enabled(False)
-                self.guard = UnsavedGuard(self.editor, save=self.save,
-                                          path=lambda: self.path,
-                                          on_focus=self.conflicts.check)
-                self.diagnostics()
-            with ui.column().classes("w-[30rem] shrink-0 gap-2 overflow-auto"):
-                self.graph_header()
-                self.graph = GraphView(on_task_click=self.open_task)
+        # Three panes (tree | editor | graph) with draggable separators; their sizes are
+        # shares of the width (the editor gets ~half of 1024 px) and kept per user.
+        sizes = app.storage.user.get(PANE_SIZES) or {}
+        with ui.splitter(value=_share(sizes.get("tree"), TREE_SHARE), limits=(0, 50),
+                         on_change=lambda e: self._keep_size("tree", e.value)).classes(
+                "w-full").style("height: calc(100vh - 96px)").props(
+                'data-testid="editor-panes"') as outer:
+            with outer.before, ui.column().classes("w-full h-full gap-1 overflow-auto pr-1"):
+                self._tree_pane()
+            with outer.after, ui.splitter(
+                    value=_share(sizes.get("graph"), GRAPH_SHARE), limits=(0, 80),
+                    reverse=True, on_change=lambda e: self._keep_size("graph", e.value)
+            ).classes("w-full h-full").props('data-testid="editor-graph-split"') as inner:
+                with inner.before, ui.column().classes("w-full h-full min-w-0 gap-1 px-2"):
+                    self._editor_pane()
+                with inner.after, ui.column().classes("w-full h-full gap-2 overflow-auto pl-2"
+                                                      ).props('data-testid="graph-pane"'):
+                    self.graph_header()
+                    self.graph = GraphView(on_task_click=self.open_task)
         await self.refresh_tree()
         LiveRegion(self.hub, self._matches, self.refresh)
         # Safety net: should a compile's final event be missed (the reloader skips a reload
@@ -136,6 +121,49 @@ class EditorPage(EditorPanels):
             await self.open(self._as_relative(file))
             if line and self.path:
                 self.guard.go_to_line(line)
+
+    def _tree_pane(self) -> None:
+        with ui.row().classes("gap-0"):
+            for icon, tip, action, testid in (
+                    ("note_add", "New file", self.file_actions.ask_new_file, "new-file"),
+                    ("create_new_folder", "New folder", self.file_actions.ask_new_folder,
+                     "new-folder"),
+                    ("drive_file_rename_outline", "Rename", self.file_actions.ask_rename,
+                     "rename"),
+                    ("delete", "Delete", self.file_actions.ask_delete, "delete"),
+                    ("refresh", "Refresh", self.refresh_tree, "refresh-tree")):
+                ui.button(icon=icon, on_click=action).props(
+                    f'flat dense round data-testid="{testid}"').tooltip(tip)
+        self.tree = ui.tree([], on_select=self.on_select).classes("w-full").props(
+            'dense selected-color=primary data-testid="file-tree"')
+
+    def _editor_pane(self) -> None:
+        with ui.row().classes("w-full items-center gap-2 no-wrap"):
+            self.title = ui.label("No file open").classes(
+                "leoflow-mono text-body1 ellipsis min-w-0").props('data-testid="editor-path"')
+            self.marker = ui.label("●").classes("text-amber-8 text-h6").props(
+                'data-testid="unsaved-marker"').tooltip("Unsaved changes (Ctrl+S)")
+            self.marker.set_visibility(False)
+            ui.space()
+            self.save_button = ui.button("Save", icon="save", on_click=self.save).props(
+                'dense outline data-testid="save"')
+        dark = bool(app.storage.user.get(DARK, False))
+        self.editor = ui.codemirror(
+            "", language=None, theme="basicDark" if dark else "basicLight",
+            on_change=self.on_change, keymap={"Mod-s": self.save}).classes(
+            "w-full grow min-h-0").style("border: 1px solid #d0d0d0").props(
+            'data-testid="code-editor"')
+        self.editor.set_enabled(False)
+        self.guard = UnsavedGuard(self.editor, save=self.save, path=lambda: self.path,
+                                  on_focus=self.conflicts.check)
+        self.diagnostics()
+
+    @staticmethod
+    def _keep_size(pane: str, value: Any) -> None:
+        if isinstance(value, int | float):
+            sizes = dict(app.storage.user.get(PANE_SIZES) or {})
+            sizes[pane] = float(value)
+            app.storage.user[PANE_SIZES] = sizes
 
     def _as_relative(self, file: str) -> str:
         path = Path(file)
@@ -183,11 +211,27 @@ class EditorPage(EditorPanels):
 
     async def on_select(self, event: Any) -> None:
         node = event.value
-        if node is None:
+        if node is None:  # a click on the selected node: the tree unselects it; keep it
+            node = self.selected
+            if node is None:
+                return
+            self.tree.props["selected"] = node
+            self.tree.update()
+            if self.kinds.get(node):
+                self._toggle_folder(node)
             return
         self.selected = node
-        if not self.kinds.get(node, True):
+        if self.kinds.get(node):
+            self._toggle_folder(node)  # a folder's name opens (or closes) it, like its arrow
+        elif node in self.kinds:
             await self.open(node)
+
+    def _toggle_folder(self, node: str) -> None:
+        if node in (self.tree.props.get("expanded") or ()):
+            self.tree.collapse([node])
+        else:
+            self.tree.expand([node])
+        self.tree.update()
 
     def _may_write(self) -> bool:
         if not self.can_write:
@@ -247,7 +291,8 @@ class EditorPage(EditorPanels):
         with transient_dialog() as dialog, ui.card():
             ui.label(f"{self.path} has unsaved changes.").classes("text-body1")
             with ui.row().classes("w-full justify-end"):
-                ui.button("Keep editing", on_click=lambda: dialog.submit(False)).props("flat")
+                ui.button("Keep editing", on_click=lambda: dialog.submit(False)).props(
+                    'flat data-testid="discard-keep"')
                 ui.button("Discard them", on_click=lambda: dialog.submit(True)).props(
                     'color=negative data-testid="discard-changes"')
         result = await dialog
