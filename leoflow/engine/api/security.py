@@ -16,7 +16,7 @@ from fastapi import Depends, Request
 from leoflow.engine.api.context import ApiContext
 from leoflow.engine.api.errors import Forbidden, NotAuthenticated
 from leoflow.engine.auth.csrf import check_cookie_write
-from leoflow.engine.auth.permissions import Principal, role_allows
+from leoflow.engine.auth.permissions import EDIT_RUNS, Principal, role_allows
 
 
 def api_context(request: Request) -> ApiContext:
@@ -82,3 +82,10 @@ def require(permission: str) -> Callable[..., Awaitable[Principal]]:
         return principal
 
     return check
+
+
+def run_types_for(principal: Principal) -> list[str] | None:
+    """A DAG's ``allowed_run_types`` as ``principal`` sees it: None (every type, Airflow's
+    default) when its role may trigger runs, else none at all, so that Airflow's UI shows
+    its Trigger button disabled to a Viewer instead of a form the API would refuse."""
+    return None if role_allows(principal.role, EDIT_RUNS) else []

@@ -43,6 +43,9 @@ class DAGResponse(ApiModel):
     timetable_summary: str | None = None
     timetable_description: str | None = None
     timetable_partitioned: bool = False
+    # None: every run type (Airflow's default); [] for a caller whose role may not trigger,
+    # so that Airflow's UI disables its Trigger button.
+    allowed_run_types: list[str] | None = None
     timetable_periodic: bool = False
     is_backfillable: bool = False
     tags: list[DagTagResponse]

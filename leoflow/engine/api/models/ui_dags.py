@@ -31,7 +31,6 @@ class DAGRunLightResponse(ApiModel):
 
 
 class DAGWithLatestDagRunsResponse(DAGResponse):
-    allowed_run_types: list[str] | None = None
     asset_expression: dict[str, Any] | None = None
     latest_dag_runs: list[DAGRunLightResponse]
     pending_actions: list[dict[str, Any]] = []

@@ -27,7 +27,7 @@ from leoflow.engine.api.models.dags import (
     DAGPatchBody,
     DAGResponse,
 )
-from leoflow.engine.api.security import api_context, require
+from leoflow.engine.api.security import api_context, require, run_types_for
 from leoflow.engine.auth.permissions import EDIT_RUNS, MANAGE_DAGS, READ, Principal
 from leoflow.engine.services import dag_deletion, dag_listing, favorites, run_views
 from leoflow.engine.services.rows import DagRow, UnknownOrderField
@@ -190,7 +190,8 @@ async def get_dag(dag_id: str, ctx: ApiContext = Depends(api_context),
     if found is None:
         raise dag_not_found(dag_id)
     row, spec, errored = found
-    return dag_response(row, spec, has_import_errors=errored)
+    return dag_response(row, spec, has_import_errors=errored).model_copy(
+        update={"allowed_run_types": run_types_for(principal)})
 
 
 @router.get("/dags/{dag_id}/details", response_model=DAGDetailsResponse)
@@ -203,7 +204,8 @@ async def get_dag_details(dag_id: str, ctx: ApiContext = Depends(api_context),
     return dag_details_response(found.row, found.spec, found.version,
                                 has_import_errors=found.has_import_errors,
                                 active_runs=found.active_runs,
-                                asset_expression=found.asset_expression)
+                                asset_expression=found.asset_expression).model_copy(
+        update={"allowed_run_types": run_types_for(principal)})
 
 
 @router.patch("/dags/{dag_id}", response_model=DAGResponse)

@@ -27,7 +27,7 @@ from leoflow.engine.api.models.ui_dags import (
     HistoricalMetricDataResponse,
 )
 from leoflow.engine.api.routes.dags import _page_of_dags, require_dag
-from leoflow.engine.api.security import api_context, require
+from leoflow.engine.api.security import api_context, require, run_types_for
 from leoflow.engine.auth.permissions import READ, Principal
 from leoflow.engine.services import ui_reads
 from leoflow.engine.services.rows import DagRunRow
@@ -78,11 +78,13 @@ async def get_dags(
     recent = await ui_reads.recent_runs(ctx.store, (d.dag_id for d, _ in rows),
                                         max(dag_runs_limit, 1))
     dags = []
+    run_types = run_types_for(principal)
     for dag, spec in rows:
         runs = recent.get(dag.dag_id, [])
         if last_dag_run_state and (not runs or runs[0].state != last_dag_run_state):
             continue
-        base = dag_response(dag, spec, has_import_errors=dag.dag_id in found.errored)
+        base = dag_response(dag, spec, has_import_errors=dag.dag_id in found.errored
+                            ).model_copy(update={"allowed_run_types": run_types})
         dags.append(DAGWithLatestDagRunsResponse(
             **base.model_dump(),
             latest_dag_runs=[light_run(r) for r in runs[:dag_runs_limit]]))

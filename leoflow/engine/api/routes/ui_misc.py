@@ -16,9 +16,11 @@ from fastapi import APIRouter, Depends, Query
 
 from leoflow.engine.api.context import ApiContext
 from leoflow.engine.api.errors import NotFound
+from leoflow.engine.api.routes.backfills import BackfillCollectionResponse, _response
 from leoflow.engine.api.routes.dags import require_dag
 from leoflow.engine.api.security import api_context, require
 from leoflow.engine.auth.permissions import READ, Principal
+from leoflow.engine.services import backfills
 
 router = APIRouter(prefix="/ui", tags=["Airflow UI"])
 
@@ -30,15 +32,20 @@ CONNECTION_TYPES = (("http", "HTTP"), ("postgres", "Postgres"), ("mysql", "MySQL
                     ("redis", "Redis"), ("generic", "Generic"))
 
 
-@router.get("/backfills")
+@router.get("/backfills", response_model=BackfillCollectionResponse)
 async def get_backfills(limit: int = Query(50, ge=0), offset: int = Query(0, ge=0),
                         dag_id: str | None = None, active: bool | None = None,
                         ctx: ApiContext = Depends(api_context),
-                        principal: Principal = Depends(require(READ))) -> dict[str, Any]:
-    """Backfills of the caller's DAGs (none are running)."""
+                        principal: Principal = Depends(require(READ))
+                        ) -> BackfillCollectionResponse:
+    """Backfills of the caller's DAGs (``active``: not completed), for the banner a DAG's
+    page shows while one runs."""
     if dag_id:
         await require_dag(ctx, dag_id, principal)
-    return {"backfills": [], "total_entries": 0}
+    found, total = await backfills.page(ctx.store, tenant=principal.tenant, dag_id=dag_id,
+                                        active=active, order="id", limit=limit, offset=offset)
+    return BackfillCollectionResponse(backfills=[await _response(ctx, b) for b in found],
+                                      total_entries=total)
 
 
 @router.get("/next_run_assets/{dag_id}")
