@@ -26,6 +26,7 @@ import fcntl
 import hashlib
 import json
 import os
+import pwd
 import socket
 import subprocess
 import tempfile
@@ -82,10 +83,26 @@ class ZygoteKey:
         return self.socket_path + ".log"
 
 
-def zygote_env(try_env: Mapping[str, str]) -> dict[str, str]:
-    """The try's environment without what differs per try: the zygote's."""
-    return {k: v for k, v in try_env.items()
-            if not k.startswith(PER_TRY_PREFIXES) and k not in PER_TRY_NAMES}
+def per_try_home(env: Mapping[str, str]) -> bool:
+    """Whether HOME (and TMPDIR) are the try's own folders, removed when it ends: a
+    tenant's task user gets them per try (engine/executors/isolation.py)."""
+    home = env.get("HOME")
+    if not home:
+        return False
+    try:
+        return os.path.realpath(home) != os.path.realpath(pwd.getpwuid(os.getuid()).pw_dir)
+    except KeyError:
+        return True
+
+
+def zygote_env(try_env: Mapping[str, str], folder: Path) -> dict[str, str]:
+    """The try's environment without what differs per try: the zygote's. A per-try HOME
+    and TMPDIR are replaced by the zygote's own folder (the try's are removed with it)."""
+    env = {k: v for k, v in try_env.items()
+           if not k.startswith(PER_TRY_PREFIXES) and k not in PER_TRY_NAMES}
+    if per_try_home(try_env):
+        env["HOME"] = env["TMPDIR"] = str(folder)
+    return env
 
 
 def _code_fingerprint(project_dir: str, dag_file: str) -> str:
@@ -108,8 +125,12 @@ def _code_fingerprint(project_dir: str, dag_file: str) -> str:
     return digest.hexdigest()
 
 
-def zygote_dir() -> Path:
-    path = Path(tempfile.gettempdir()) / f"leoflow-zygotes-{os.getuid()}"
+def zygote_dir(try_env: Mapping[str, str]) -> Path:
+    """The user's own socket folder: under TMPDIR, or the system's temporary folder when
+    TMPDIR is a per-try folder (it goes with its try; the zygote serves many)."""
+    base = ("/tmp" if per_try_home(try_env) and os.path.isdir("/tmp")
+            else tempfile.gettempdir())
+    path = Path(base) / f"leoflow-zygotes-{os.getuid()}"
     path.mkdir(mode=0o700, exist_ok=True)
     if path.is_symlink() or path.stat().st_uid != os.getuid():
         raise ZygoteUnavailable(f"{path} is not this user's own folder")
@@ -119,14 +140,15 @@ def zygote_dir() -> Path:
 def key_for(python: str, project_dir: str, dag_file: str,
             try_env: Mapping[str, str]) -> ZygoteKey:
     project_dir = os.path.abspath(project_dir)
-    env = zygote_env(try_env)
+    folder = zygote_dir(try_env)
+    env = zygote_env(try_env, folder)
     identity = json.dumps({
         "python": python, "project_dir": project_dir, "dag_file": dag_file,
         "code": _code_fingerprint(project_dir, dag_file), "env": env,
         "sdk": sdk_pythonpath(), "uid": os.getuid(), "anchor": os.getppid(),
         "cgroup": bool(own_cgroup_procs())}, sort_keys=True)
     name = hashlib.sha256(identity.encode()).hexdigest()[:24]
-    path = str(zygote_dir() / f"{name}.sock")
+    path = str(folder / f"{name}.sock")
     if len(path.encode()) > MAX_SOCKET_PATH:
         raise ZygoteUnavailable(f"the temporary folder's path is too long for a socket: {path}")
     return ZygoteKey(python, project_dir, dag_file, env, path)

@@ -39,6 +39,7 @@ import select
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 from typing import Any
@@ -119,6 +120,7 @@ def child(request: dict[str, Any], fds: list[int], zygote_pid: int) -> None:
         env.pop("LEOFLOW_AGENT_PID", None)  # the zygote is the parent; armed above
         os.environ.clear()
         os.environ.update(env)
+        tempfile.tempdir = None  # found again from the try's TMPDIR, not the zygote's
         _reseed()
         from leoflow.sdk import task_runner
 
@@ -300,8 +302,12 @@ def main(argv: list[str]) -> int:
         try:
             with open(home_cgroup, "w") as handle:
                 handle.write("0")
-        except OSError as exc:
-            tell(f"unusable cannot leave the first try's cgroup ({exc.strerror})")
+        except OSError as exc:  # remembered: the next tries do not try again
+            reason = f"it cannot leave the first try's cgroup ({exc.strerror})"
+            with contextlib.suppress(OSError), open(path + UNSAFE_SUFFIX, "w",
+                                                    encoding="utf-8") as handle:
+                handle.write(reason)
+            tell(f"unsafe {reason}")
             return 0
     from leoflow.sdk import task_runner
     from leoflow.sdk.compile_child import load_dag_file
@@ -337,6 +343,10 @@ def main(argv: list[str]) -> int:
         with contextlib.suppress(OSError):
             if os.stat(path).st_ino == inode:  # not a successor's socket
                 os.unlink(path)
+                os.unlink(path + ".lock")  # a successor makes its own
+        with contextlib.suppress(OSError):
+            if os.path.getsize(path + ".log") == 0:
+                os.unlink(path + ".log")
         listener.close()
     return 0
 

@@ -50,7 +50,7 @@ with DAG("demo") as dag:
 def zygote_env():
     """Agents with zygotes on, in a temporary folder of their own (short: a socket's path)."""
     with tempfile.TemporaryDirectory(prefix="lz-") as tmp:
-        yield {"LEOFLOW_ZYGOTE": "1", "LEOFLOW_ZYGOTE_IDLE": "4", "TMPDIR": tmp}
+        yield {"LEOFLOW_ZYGOTE": "1", "LEOFLOW_ZYGOTE_IDLE": "12", "TMPDIR": tmp}
         for sock in Path(tmp).glob("leoflow-zygotes-*/*.sock"):
             _end_zygote(sock)
 
@@ -131,8 +131,8 @@ async def test_tries_share_a_zygote_not_their_process(project, serve, zygote_env
     third = await _run(folder, serve, zygote_env)
     c = third.pushed["return_value"]
     assert c["counter"] == 11 and c["ppid"] != zygote
-    # idle zygotes end (LEOFLOW_ZYGOTE_IDLE=4)
-    deadline = time.monotonic() + 15
+    # idle zygotes end (LEOFLOW_ZYGOTE_IDLE=12)
+    deadline = time.monotonic() + 45
     while (_alive(zygote) or _alive(c["ppid"])) and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
     assert not _alive(zygote) and not _alive(c["ppid"])
