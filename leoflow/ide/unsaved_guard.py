@@ -126,12 +126,14 @@ class UnsavedGuard:
         ui.run_javascript(f"window.history.replaceState(window.history.state, '', {address});")
 
     def go_to_line(self, line: int) -> None:
-        """Put the cursor at the start of ``line`` and show it (a reload's ``line=``)."""
+        """Put the cursor at the start of ``line`` and show it (a reload's ``line=``, the
+        diagnostics' line chip, a log's link)."""
         ui.run_javascript(f"""window.leoflowGuard.whenReady((view) => {{
             const line = view.state.doc.line(Math.max(1, Math.min({int(line)},
                                                                    view.state.doc.lines)));
             view.dispatch({{selection: {{anchor: line.from}}, scrollIntoView: true}});
             view.focus();
+            window.leoflowGuard.trackLine();  // the address names the new line too
         }});""")
 
     async def _leave(self, event: Any) -> None:

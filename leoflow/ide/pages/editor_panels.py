@@ -21,6 +21,7 @@ from leoflow.ide.files import Workspace
 from leoflow.ide.graph_view import GraphView
 from leoflow.ide.services import IdeServices
 from leoflow.ide.trigger import open_trigger_dialog
+from leoflow.ide.unsaved_guard import UnsavedGuard
 
 if TYPE_CHECKING:
     from leoflow.engine.services.container import Services
@@ -41,6 +42,7 @@ class EditorPanels:
     outcome: CompileOutcome | None
     status_text: str
     can_edit: bool
+    guard: UnsavedGuard
 
     def _apply_diagnostics(self) -> None:
         outcome = self.outcome
@@ -74,8 +76,11 @@ class EditorPanels:
             ui.label(outcome.error_text()).classes("leoflow-mono").props(
                 'data-testid="diagnostic-text"')
             if outcome.line:
-                ui.badge(f"line {outcome.line}", color="negative").props(
-                    f'data-testid="diagnostic-line" data-line="{outcome.line}"')
+                line = outcome.line
+                ui.badge(f"line {line}", color="negative").classes("cursor-pointer").props(
+                    f'data-testid="diagnostic-line" data-line="{line}"').on(
+                    "click", lambda: self.guard.go_to_line(line)).tooltip(
+                    "Put the cursor on this line")
 
     # -- graph -----------------------------------------------------------------------------
     @ui.refreshable_method

@@ -6,10 +6,11 @@ from typing import Any
 
 from fastapi import Query, Request
 from fastapi.responses import RedirectResponse
-from nicegui import ui
+from nicegui import app, ui
 
 from leoflow.errors import LeoflowError
 from leoflow.ide import session
+from leoflow.ide.layout import DARK
 from leoflow.ide.services import IdeServices
 from leoflow.ide.theme import GLOBAL_CSS
 
@@ -29,6 +30,7 @@ def register(services: IdeServices) -> None:
         if await session.principal_or_none(services) is not None:
             return RedirectResponse(target, status_code=303)
         ui.add_css(GLOBAL_CSS)
+        ui.dark_mode(bool(app.storage.user.get(DARK, False)))  # as the browser left it
         with ui.card().classes("absolute-center w-96 gap-3").props('data-testid="login-card"'):
             with ui.row().classes("items-center gap-2"):
                 ui.icon("air", size="md", color="indigo-9")
