@@ -161,22 +161,21 @@ async def test_pause_toggle_and_import_errors_banner(ide: Ide) -> None:
 
 
 async def test_a_deferred_sensor_says_what_it_waits_for_then_succeeds_by_push(
-        ide: Ide, tmp_path: Path) -> None:
+        ide: Ide, tmp_path: Path, environments: dict[str, Path]) -> None:
     """A FileSensor waiting in the control plane (no process): the panel says which file it
-    waits for and until when, and turns green by itself once the file lands."""
-    from leoflow.engine.spec.canonical import with_content_hash
-
+    waits for and until when, and turns green by itself once the file lands. The DAG is a
+    project in the workspace, registered by Lite's hot reloader as a save would."""
     inbox = tmp_path / "inbox.csv"
-    doc = with_content_hash({
-        "schema_version": 1, "dag_id": "waits", "schedule": {"kind": "none"},
-        "tasks": [{"task_id": "wait_for_file", "operator": "sensor", "upstream": [],
-                   "trigger_rule": "all_success", "inputs": {"args": [], "kwargs": {}},
-                   "sensor": {"mode": "poke", "poke_interval": 0.2, "timeout": 600.0,
-                              "soft_fail": False, "exponential_backoff": False,
-                              "trigger": {"kind": "file",
-                                          "kwargs": {"filepath": str(inbox),
-                                                     "poke_interval": 0.2}}}}]})
-    await ide.plane.operations.register_dag(doc, paused_on_create=False)
+    project = ide.workspace / "waits"
+    project.mkdir()
+    (project / "leoflow.yaml").write_text(
+        'dag_id: waits\npython_version: "3.11"\ndependencies: []\n')
+    (project / "dag.py").write_text(
+        "from datetime import datetime\n\nfrom leoflow import DAG, FileSensor\n\n"
+        'with DAG(dag_id="waits", schedule=None, start_date=datetime(2026, 1, 1)):\n'
+        f"    FileSensor(task_id=\"wait_for_file\", filepath={str(inbox)!r},\n"
+        "               deferrable=True, poke_interval=0.2, timeout=600)\n")
+    await ide.register("waits")
     run = await ide.plane.operations.trigger_run("waits", triggered_by="test")
     await ide.login()
     await ide.user.open(f"/dags/waits?run_id={quote(run.run_id)}&task_id=wait_for_file")
