@@ -116,8 +116,13 @@ async def download_examples(services: IdeServices, hub: EventHub, workspace: Pat
             notify(f"Replaced {len(chosen)} file(s); kept {len(result.conflicts)}",
                       type="positive")
 
+        def keep_all() -> None:
+            dialog.close()
+            notify(f"Your {len(boxes)} changed file(s) were kept; the others are restored",
+                   type="info")
+
         with ui.row().classes("w-full justify-end"):
-            ui.button("Keep all mine", on_click=dialog.close).props(
+            ui.button("Keep all mine", on_click=keep_all).props(
                 'flat data-testid="examples-keep"')
             ui.button("Replace ticked", on_click=apply).props(
                 'color=primary data-testid="examples-replace"')

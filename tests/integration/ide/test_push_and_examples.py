@@ -139,6 +139,7 @@ async def test_download_examples_button_asks_before_replacing(ide: Ide) -> None:
                          what="the question about hello/dag.py")
     assert box[0].value is False
     (await ide.find("examples-keep")).click()
+    await ide.see("Your 1 changed file(s) were kept")  # closing the dialog says what it did
     assert changed.read_text() == "# changed by me\n"
     (await ide.find("download-examples")).click()
     box = await wait_for(lambda: [e for e in ide.user.client.elements.values()
