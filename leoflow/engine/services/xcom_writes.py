@@ -1,5 +1,5 @@
-"""Writing XCom entries by hand (Airflow's ``POST``/``PATCH …/xcomEntries``): an operator
-fixes or seeds a value a downstream task will pull.
+"""Writing XCom entries by hand (Airflow's ``POST``/``PATCH``/``DELETE …/xcomEntries``): an
+operator fixes, seeds or removes a value a downstream task will pull.
 
 The rules: the run must be the caller's tenant's, the task one of the run's pinned
 version, the entry absent to create (409) and present to update (404). Values go through
@@ -67,3 +67,12 @@ async def update(store: Store, xcom: XComBackend, *, dag_id: str, run_id: str, t
     if stored is None:
         raise XComNotFound(f"XCom entry with key: `{key}` not found")
     return run, stored
+
+
+async def delete(store: Store, xcom: XComBackend, *, dag_id: str, run_id: str, task_id: str,
+                 key: str, map_index: int, tenant: str) -> None:
+    """Remove one entry (one key at one map index); ``XComNotFound`` when there is none."""
+    run = await _run(store, dag_id, run_id, task_id, tenant)
+    if not await xcom.delete_task(run.id, task_id, map_index, key=key):
+        raise XComNotFound(f"The XCom with key: `{key}` with mentioned task instance doesn't "
+                           "exist.")

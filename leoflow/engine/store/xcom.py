@@ -142,13 +142,16 @@ async def list_xcom(
 
 
 async def delete_for_task(
-    conn: AsyncConnection, dag_run_id: int, task_id: str, map_index: int | None = None
+    conn: AsyncConnection, dag_run_id: int, task_id: str, map_index: int | None = None,
+    *, key: str | None = None,
 ) -> int:
-    """Delete a task's values (all map indexes unless one is given), e.g. when it is
-    cleared to run again; returns how many were deleted."""
+    """Delete a task's values (all map indexes unless one is given, all keys unless one
+    is), e.g. when it is cleared to run again; returns how many were deleted."""
     stmt = delete(xcom).where(xcom.c.dag_run_id == dag_run_id, xcom.c.task_id == task_id)
     if map_index is not None:
         stmt = stmt.where(xcom.c.map_index == map_index)
+    if key is not None:
+        stmt = stmt.where(xcom.c.key == key)
     return (await conn.execute(stmt)).rowcount
 
 

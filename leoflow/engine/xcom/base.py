@@ -113,8 +113,9 @@ class XComBackend(Protocol):
         """Every live value of a task by map index (a mapped task's results)."""
 
     async def delete_task(self, dag_run_id: int, task_id: str, map_index: int | None = None,
-                          conn: Any = None) -> int:
-        """Delete a task's values (one map index, or all); used when a task is cleared."""
+                          conn: Any = None, key: str | None = None) -> int:
+        """Delete a task's values (one map index, or all; one key, or all); used when a task
+        is cleared, and by ``DELETE …/xcomEntries/{key}``. Returns how many."""
 
     async def sweep(self, now: datetime | None = None) -> int:
         """Delete expired values; returns how many (0 where the backend expires natively)."""

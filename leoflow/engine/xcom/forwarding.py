@@ -37,8 +37,8 @@ class ForwardingXCom:
         return await self._backend.get_mapped(dag_run_id, task_id, key, conn)
 
     async def delete_task(self, dag_run_id: int, task_id: str, map_index: int | None = None,
-                          conn: Any = None) -> int:
-        return await self._backend.delete_task(dag_run_id, task_id, map_index, conn)
+                          conn: Any = None, key: str | None = None) -> int:
+        return await self._backend.delete_task(dag_run_id, task_id, map_index, conn, key)
 
     async def sweep(self, now: datetime | None = None) -> int:
         return await self._backend.sweep(now)

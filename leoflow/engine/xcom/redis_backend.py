@@ -137,8 +137,8 @@ class RedisXComBackend:
         return dict(sorted(out.items()))
 
     async def delete_task(self, dag_run_id: int, task_id: str, map_index: int | None = None,
-                          conn: Any = None) -> int:
-        fields = [f for f in await self._scan_fields(dag_run_id, _field_prefix(task_id))
+                          conn: Any = None, key: str | None = None) -> int:
+        fields = [f for f in await self._scan_fields(dag_run_id, _field_prefix(task_id, key))
                   if map_index is None or json.loads(f)[2] == map_index]
         if not fields:
             return 0

@@ -77,9 +77,9 @@ class SqlXComBackend:
             return await repo.get_mapped_values(c, dag_run_id, task_id, key, now=self._clock())
 
     async def delete_task(self, dag_run_id: int, task_id: str, map_index: int | None = None,
-                          conn: AsyncConnection | None = None) -> int:
+                          conn: AsyncConnection | None = None, key: str | None = None) -> int:
         async with self._writing(conn) as c:
-            return await repo.delete_for_task(c, dag_run_id, task_id, map_index)
+            return await repo.delete_for_task(c, dag_run_id, task_id, map_index, key=key)
 
     async def sweep(self, now: datetime | None = None) -> int:
         async with self.store.begin() as c:

@@ -379,6 +379,10 @@ SERVED: dict[Operation, Call] = {
         lambda a, w: a.XComApi.update_xcom_entry(
             w.dag_id, "make_greeting", w.run_id, "return_value",
             m.XComUpdateBody(value="Hello, edited!")),
+    ("XComApi", "delete_xcom_entry"): lambda a, w: (
+        a.XComApi.create_xcom_entry(w.dag_id, "shout", w.run_id,
+                                    m.XComCreateBody(key="ops_doomed", value=1)),
+        a.XComApi.delete_xcom_entry(w.dag_id, "shout", w.run_id, "ops_doomed"))[1],
 }
 
 # Operations Leoflow does not serve, why, and the call that must answer Airflow's error
@@ -408,7 +412,4 @@ NOT_APPLICABLE: dict[Operation, tuple[str, int, Call]] = {
     ("TaskInstanceApi", "delete_task_instance"): (
         "a task instance lives as long as its run (clear it or delete the run)", 400,
         lambda a, w: a.TaskInstanceApi.delete_task_instance(*_hello(w), "shout")),
-    ("XComApi", "delete_xcom_entry"): (
-        "the XCom backends keep a task instance's values together (no per-key delete)", 400,
-        lambda a, w: a.XComApi.delete_xcom_entry(w.dag_id, "shout", w.run_id, "ops_created")),
 }

@@ -139,6 +139,23 @@ async def test_delete_task_all_or_one_map_index(xcoms: Harness) -> None:
     assert (await backend.get(run, "keep")).value == "kept"  # type: ignore[union-attr]
 
 
+async def test_delete_one_key_at_one_map_index(xcoms: Harness) -> None:
+    """``DELETE …/xcomEntries/{key}``: only that key at that index; a key that is the prefix
+    of another, or holds glob characters, is not a pattern."""
+    run = await xcoms.new_run()
+    backend = xcoms.backend
+    for key in ("k", "k2", "k*"):
+        for i in (-1, 0):
+            await backend.push(dag_run_id=run, task_id="t", map_index=i, key=key, value=key)
+    assert await backend.delete_task(run, "t", -1, key="k*") == 1
+    assert await backend.delete_task(run, "t", -1, key="k") == 1
+    assert await backend.delete_task(run, "t", -1, key="k") == 0
+    assert await backend.get(run, "t", key="k", map_index=-1) is None
+    left = await backend.list(dag_run_id=run)
+    assert sorted((e.key, e.map_index) for e in left.items) == [
+        ("k", 0), ("k*", 0), ("k2", -1), ("k2", 0)]
+
+
 async def test_list_filters_orders_and_pages(xcoms: Harness) -> None:
     run_a, run_b = await xcoms.new_run(), await xcoms.new_run()
     backend = xcoms.backend

@@ -13,8 +13,6 @@ Why each does not apply:
   plane (Airflow's default, ``test_connection = Disabled``, answers 403 the same way);
 * deleting one task instance: an instance lives as long as its run (clear it, or delete
   the run);
-* deleting one XCom key: the XCom backends delete a task instance's values together (they
-  are replaced by the next try, or expire).
 """
 
 from __future__ import annotations
@@ -64,17 +62,6 @@ async def delete_task_instance(dag_id: str, dag_run_id: str, task_id: str,
     await require_dag(ctx, dag_id, principal)
     raise _refuse("A task instance lives as long as its run in Leoflow: clear it "
                   "(POST /api/v2/dags/{dag_id}/clearTaskInstances) or delete the run")
-
-
-@router.delete("/dags/{dag_id}" + TIS + "/{task_id}/xcomEntries/{xcom_key}", status_code=204,
-               tags=["XCom"], responses={400: {"description": "not supported"}})
-async def delete_xcom_entry(dag_id: str, dag_run_id: str, task_id: str, xcom_key: str,
-                            ctx: ApiContext = Depends(api_context),
-                            principal: Principal = Depends(require(EDIT_RUNS))) -> Response:
-    await require_dag(ctx, dag_id, principal)
-    raise _refuse("Leoflow's XCom backends keep a task instance's values together: clearing "
-                  "the task instance replaces them, and they expire with their TTL. Update "
-                  "the value instead (PATCH …/xcomEntries/{xcom_key})")
 
 
 class ClearPartitionsBody(BodyModel):

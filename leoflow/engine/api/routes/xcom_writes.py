@@ -1,5 +1,6 @@
-"""Airflow ``POST …/xcomEntries`` and ``PATCH …/xcomEntries/{key}``: write an XCom entry by
-hand (needs the "edit runs" permission, as Airflow gives XCom edits to the User role).
+"""Airflow ``POST …/xcomEntries``, ``PATCH`` and ``DELETE …/xcomEntries/{key}``: write (or
+remove) an XCom entry by hand (needs the "edit runs" permission, as Airflow gives XCom
+edits to the User role).
 
 The rules are ``services.xcom_writes``'; the answer is the entry as ``GET`` shows it
 (masked where it names a tenant's secret).
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import Field, JsonValue
 
 from leoflow.engine.api.context import ApiContext
@@ -73,3 +74,18 @@ async def update_xcom_entry(dag_id: str, dag_run_id: str, task_id: str,
         ctx.store, ctx.xcom, dag_id=dag_id, run_id=dag_run_id, task_id=task_id, key=xcom_key,
         map_index=body.map_index, value=body.value, tenant=principal.tenant)
     return await _response(ctx, principal, run, task_id, xcom_key, body.map_index, stored)
+
+
+@router.delete("/xcomEntries/{xcom_key}", status_code=204,
+               responses={404: {"description": "no such entry"}})
+async def delete_xcom_entry(dag_id: str, dag_run_id: str, task_id: str,
+                            xcom_key: Annotated[str, Path(min_length=1)],
+                            map_index: Annotated[int, Query(ge=-1, le=INT32_MAX)] = -1,
+                            ctx: ApiContext = Depends(api_context),
+                            principal: Principal = Depends(require(EDIT_RUNS))) -> Response:
+    """Remove the entry of ``xcom_key`` at ``map_index`` (the XCom page's delete button); a
+    downstream task that has not pulled it yet finds nothing, as in Airflow."""
+    await xcom_writes.delete(ctx.store, ctx.xcom, dag_id=dag_id, run_id=dag_run_id,
+                             task_id=task_id, key=xcom_key, map_index=map_index,
+                             tenant=principal.tenant)
+    return Response(status_code=204)
