@@ -57,3 +57,13 @@ def build_context(run: DagRunRow, ti: TaskInstanceRow, params: dict[str, Any]) -
                     "conf": dict(run.conf or {}), "logical_date": _iso(run.logical_date),
                     "run_after": _iso(run.run_after)},
     }
+
+
+def prev_success_json(prev: DagRunRow | None) -> dict[str, Any] | None:
+    """The DAG's previous successful run as the context's ``prev_success`` (Airflow's
+    ``prev_data_interval_start_success``, ``prev_start_date_success``... come from it)."""
+    if prev is None:
+        return None
+    return {"data_interval_start": _iso(prev.data_interval_start or prev.logical_date),
+            "data_interval_end": _iso(prev.data_interval_end or prev.logical_date),
+            "start_date": _iso(prev.start_date), "end_date": _iso(prev.end_date)}

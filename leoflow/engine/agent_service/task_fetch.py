@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import grpc
 
 from leoflow.engine.agent_service.assets import asset_context
-from leoflow.engine.agent_service.context import build_context, run_params
+from leoflow.engine.agent_service.context import build_context, prev_success_json, run_params
 from leoflow.engine.agent_service.fencing import Session
 from leoflow.engine.spec.model import DagSpec, TaskSpec
 from leoflow.engine.store import Store, dags, runs, task_instances
@@ -106,6 +106,9 @@ class TaskFetch:
         run_context.update(assets)
         run_context["dag_run"]["partition_key"] = assets["partition_key"]
         run_context["dag_run"]["partition_date"] = assets["partition_date"]
+        async with self.store.connect() as conn:
+            run_context["prev_success"] = prev_success_json(
+                await runs.previous_success(conn, run))
         return pb.FetchTaskResponse(
             dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id, map_index=ti.map_index,
             try_number=ti.try_number, max_tries=ti.max_tries, operator=task.operator,

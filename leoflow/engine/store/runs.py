@@ -127,6 +127,18 @@ async def get_run(conn: AsyncConnection, dag_id: str, run_id: str) -> DagRunRow 
     return DagRunRow(**row._mapping) if row else None
 
 
+async def previous_success(conn: AsyncConnection, run: DagRunRow) -> DagRunRow | None:
+    """The DAG's last successful run before ``run`` (by logical date, else run_after), as
+    Airflow's ``get_previous_dagrun(state=success)`` finds it for a task's context."""
+    moment = func.coalesce(dag_run.c.logical_date, dag_run.c.run_after)
+    row = (await conn.execute(
+        select(dag_run).where(dag_run.c.dag_id == run.dag_id, dag_run.c.id != run.id,
+                              dag_run.c.state == "success",
+                              moment < (run.logical_date or run.run_after))
+        .order_by(moment.desc(), dag_run.c.id.desc()).limit(1))).first()
+    return DagRunRow(**row._mapping) if row else None
+
+
 async def get_run_by_id(conn: AsyncConnection, dag_run_id: int) -> DagRunRow | None:
     """A run by its integer primary key, or ``None``."""
     row = (await conn.execute(select(dag_run).where(dag_run.c.id == dag_run_id))).first()

@@ -133,6 +133,15 @@ def _doc(task: Any) -> str | None:
     return None
 
 
+def _scheduler_options(task: Any, kind: str) -> dict[str, Any]:
+    """The operator settings the scheduler itself acts on (the runner reads the rest from the
+    operator): a short-circuit's ``ignore_downstream_trigger_rules`` decides whether its
+    falsy result skips every downstream task or only its direct ones."""
+    if kind == "short_circuit":
+        return {"ignore_downstream_trigger_rules": bool(
+            _attribute(task, "ignore_downstream_trigger_rules", True))}
+    return {}
+
 def convert_task(task: Any, order: dict[str, int], line: int | None) -> dict[str, Any]:
     """dag.json's description of ``task`` (``order``: task ids in declaration order)."""
     from airflow.sdk.definitions.mappedoperator import MappedOperator
@@ -176,7 +185,7 @@ def convert_task(task: Any, order: dict[str, int], line: int | None) -> dict[str
         "multiple_outputs": bool(_attribute(task, "multiple_outputs", False)),
         "callable": getattr(callable_, "__qualname__", None) if callable_ else None,
         "inputs": _inputs(task, kind, same_group),
-        "options": {},
+        "options": _scheduler_options(task, kind),
         "expand": expand,
         "line": line,
         **task_asset_fields(task),

@@ -34,9 +34,11 @@ What each request becomes:
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from leoflow.sdk.asset_inlet_events import OP_ASSET_EVENTS
+from leoflow.sdk.asset_state_store import OP_ASSET_STATE
 from leoflow.sdk.channel import OP_XCOM_PULL, OP_XCOM_PUSH, Channel
 from leoflow.sdk.secrets_masker import OP_MASK_SECRET
 from leoflow.sdk.task_state import OP_TASK_STATE
@@ -65,8 +67,14 @@ class LeoflowComms:
     socket = None
 
     def __init__(self, channel: Channel, *, dag_id: str, run_id: str,
-                 is_mapped: Callable[[str], bool], first_poke_at: float = 0.0) -> None:
+                 is_mapped: Callable[[str], bool], first_poke_at: float = 0.0,
+                 task_assets: Sequence[Mapping[str, Any]] = (),
+                 prev_success: Mapping[str, Any] | None = None) -> None:
         self._channel = channel
+        self._prev_success = dict(prev_success or {})  # the context's ``prev_success``
+        # the assets the task's inlets and outlets name, as the control plane knows them
+        # (FetchTask's context ``task_assets``): what GetAssetByName/Uri answer from
+        self._task_assets = [dict(a) for a in task_assets]
         self._first_poke_at = first_poke_at  # epoch s of a rescheduled sensor's first poke
         self._dag_id = dag_id
         self._run_id = run_id
@@ -206,6 +214,106 @@ class LeoflowComms:
         # the control plane checks a task's assets before it starts the try (the agent
         # fails it with Airflow's error when one is inactive), so none is inactive here
         return self._comms.InactiveAssetsResult(inactive_assets=[])
+
+    def _asset_result(self, asset: Mapping[str, Any]) -> Any:
+        return self._comms.AssetResult(name=str(asset.get("name") or ""),
+                                       uri=str(asset.get("uri") or ""),
+                                       group=str(asset.get("group") or "asset"),
+                                       extra=dict(asset.get("extra") or {}))
+
+    def _asset_lookup(self, field: str, value: str) -> Any:
+        for asset in self._task_assets:
+            if asset.get(field) == value:
+                return self._asset_result(asset)
+        return self._error("ASSET_NOT_FOUND", **{field: value})
+
+    def _on_GetAssetByName(self, msg: Any) -> Any:
+        return self._asset_lookup("name", msg.name)
+
+    def _on_GetAssetByUri(self, msg: Any) -> Any:
+        return self._asset_lookup("uri", msg.uri)
+
+    def _events(self, ref: dict[str, Any], msg: Any, *, limit: int | None = None) -> list[Any]:
+        """The channel's ``asset_events`` of ``ref`` (the tenant's, oldest first by default)."""
+        def instant(value: Any) -> str | None:
+            return value.isoformat() if value is not None else None
+
+        found = self._channel.request(
+            OP_ASSET_EVENTS, ref=ref, limit=getattr(msg, "limit", None) if limit is None
+            else limit, ascending=bool(getattr(msg, "ascending", True)),
+            after=instant(getattr(msg, "after", None)),
+            before=instant(getattr(msg, "before", None)))
+        return list(found or [])
+
+    def _events_result(self, events: list[Any]) -> Any:
+        results = []
+        for event in events:
+            asset = dict(event.get("asset") or {})
+            results.append({
+                "id": int(event["id"]), "timestamp": event["timestamp"],
+                "extra": event.get("extra"), "asset": {
+                    "name": asset.get("name"), "uri": asset.get("uri"),
+                    "group": asset.get("group") or "asset", "extra": asset.get("extra")},
+                "created_dagruns": [], "source_task_id": event.get("source_task_id"),
+                "source_dag_id": event.get("source_dag_id"),
+                "source_run_id": event.get("source_run_id"),
+                "source_map_index": event.get("source_map_index"),
+                "partition_key": event.get("partition_key")})
+        return self._comms.AssetEventsResult.model_validate(
+            {"asset_events": results, "type": "AssetEventsResult"})
+
+    def _on_GetAssetEventByAsset(self, msg: Any) -> Any:
+        ref = {"asset_ref": {"name": msg.name} if msg.name else {"uri": msg.uri}}
+        return self._events_result(self._events(ref, msg))
+
+    def _on_GetAssetEventByAssetAlias(self, msg: Any) -> Any:
+        return self._events_result(self._events({"alias": {"name": msg.alias_name}}, msg))
+
+    def _on_GetAssetsByAlias(self, msg: Any) -> Any:
+        """The assets an alias resolved to: the ones events were emitted for through it."""
+        assets: dict[tuple[str, str], Any] = {}
+        for event in self._events({"alias": {"name": msg.alias_name}}, msg):
+            asset = dict(event.get("asset") or {})
+            assets.setdefault((str(asset.get("name")), str(asset.get("uri"))),
+                              self._asset_result(asset))
+        return self._comms.AssetsByAliasResult(assets=list(assets.values()))
+
+    # -- the asset state store (Airflow 3.3) -----------------------------------------------------
+
+    def _asset_state(self, msg: Any, action: str, **fields: Any) -> Any:
+        name = getattr(msg, "name", None)
+        ref = {"asset_ref": {"name": name} if name else {"uri": msg.uri}}
+        return self._channel.request(OP_ASSET_STATE, ref=ref, action=action, **fields)
+
+    def _get_asset_state(self, msg: Any) -> Any:
+        answer = self._asset_state(msg, "get", key=msg.key)
+        if not isinstance(answer, dict) or not answer.get("found"):
+            return self._error("ASSET_STORE_NOT_FOUND", key=msg.key)
+        return self._comms.AssetStateStoreResult(value=answer.get("value"))
+
+    def _set_asset_state(self, msg: Any) -> Any:
+        self._asset_state(msg, "set", key=msg.key, value=msg.value)
+        return self._comms.OKResponse(ok=True)
+
+    def _delete_asset_state(self, msg: Any) -> Any:
+        self._asset_state(msg, "delete", key=msg.key)
+        return self._comms.OKResponse(ok=True)
+
+    def _clear_asset_state(self, msg: Any) -> Any:
+        self._asset_state(msg, "clear", key="")
+        return self._comms.OKResponse(ok=True)
+
+    _on_GetAssetStateStoreByName = _on_GetAssetStateStoreByUri = _get_asset_state
+    _on_SetAssetStateStoreByName = _on_SetAssetStateStoreByUri = _set_asset_state
+    _on_DeleteAssetStateStoreByName = _on_DeleteAssetStateStoreByUri = _delete_asset_state
+    _on_ClearAssetStateStoreByName = _on_ClearAssetStateStoreByUri = _clear_asset_state
+
+    def _on_GetPrevSuccessfulDagRun(self, msg: Any) -> Any:
+        # the DAG's previous successful run, which the control plane put in the context
+        # (all None when there is none, as Airflow's API answers)
+        return self._comms.PrevSuccessfulDagRunResult.model_validate(
+            {**{k: v for k, v in self._prev_success.items() if v is not None},
+             "type": "PrevSuccessfulDagRunResult"})
 
     def _on_GetTaskRescheduleStartDate(self, msg: Any) -> Any:
         from datetime import datetime, timezone

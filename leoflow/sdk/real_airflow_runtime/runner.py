@@ -36,6 +36,7 @@ from leoflow.sdk.real_airflow_runtime.comms import LeoflowComms
 from leoflow.sdk.real_airflow_runtime.deferral import MAX_DEFERRALS, wait_and_resume
 from leoflow.sdk.real_airflow_runtime.outlets import leoflow_outlet_events
 from leoflow.sdk.real_airflow_runtime.startup import StartupError, load_dag, task_instance
+from leoflow.sdk.real_airflow_runtime.subprocess_comms import serving
 from leoflow.sdk.real_airflow_runtime.versions import UnsupportedTaskSdk, check_supported
 
 TRACEBACK_LINES = 60
@@ -129,7 +130,10 @@ def run(payload: dict[str, Any], channel: Channel) -> dict[str, Any]:
                 "changed since it was compiled?")
         comms = LeoflowComms(channel, dag_id=payload["dag_id"],
                              run_id=str(payload.get("run_id") or ""), is_mapped=_is_mapped(dag),
-                             first_poke_at=float(payload.get("first_poke_at") or 0.0))
+                             first_poke_at=float(payload.get("first_poke_at") or 0.0),
+                             task_assets=(payload.get("context") or {}).get("task_assets")
+                             or (),
+                             prev_success=(payload.get("context") or {}).get("prev_success"))
         task_runner.SUPERVISOR_COMMS = comms
         ti = task_instance(payload, task)
         context = ti.get_template_context()
@@ -140,14 +144,15 @@ def run(payload: dict[str, Any], channel: Channel) -> dict[str, Any]:
         traceback.print_exc()
         return _error(exc)
     log = importlib.import_module("structlog").get_logger(logger_name="task")
-    state, _, error = task_runner.run(ti, context, log)
-    for _ in range(MAX_DEFERRALS):  # its trigger runs here, then it resumes (deferral.py)
-        if getattr(comms.terminal, "type", None) != "DeferTask":
-            break
-        wait_and_resume(comms.terminal, ti)
-        comms.terminal = None
+    with serving(comms):  # the socket a virtualenv operator's interpreter talks to
         state, _, error = task_runner.run(ti, context, log)
-    context["exception"] = error
-    task_runner.finalize(ti, state, context, log, error)
+        for _ in range(MAX_DEFERRALS):  # its trigger runs here, then it resumes (deferral.py)
+            if getattr(comms.terminal, "type", None) != "DeferTask":
+                break
+            wait_and_resume(comms.terminal, ti)
+            comms.terminal = None
+            state, _, error = task_runner.run(ti, context, log)
+        context["exception"] = error
+        task_runner.finalize(ti, state, context, log, error)
     sys.stdout.flush()
     return _final(comms, payload, ti.task, state, error)
