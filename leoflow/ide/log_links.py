@@ -14,6 +14,7 @@ Leoflow itself) are not linked: there is nothing of theirs to edit.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import quote
 
@@ -22,12 +23,18 @@ from nicegui import ui
 from leoflow.engine.services.run_views import TaskInstanceDetail
 
 TRACEBACK_FILE = re.compile(r'File "([^"]+)", line (\d+)')
+# A run executes its pinned version's DAG file, written out under the home as
+# code/<dag_id>/<16 hex digits of the version>/<file name> (engine.agent_service.task_fetch);
+# such a frame is the DAG's own file in the user's folder.
+SNAPSHOT = re.compile(r"[/\\]code[/\\](?P<dag>[^/\\]+)[/\\][0-9a-f]{16}[/\\](?P<name>[^/\\]+)$")
 MAX_LINKS = 8  # the innermost frames are the last ones; a long traceback keeps those
 
 
-def user_places(text: str, root: Path) -> list[tuple[str, int]]:
+def user_places(text: str, root: Path,
+                dag_files: Mapping[str, Path] | None = None) -> list[tuple[str, int]]:
     """(path relative to ``root``, line) of each traceback frame in ``text`` that is a file
-    of ``root`` (in order, without repeats)."""
+    of ``root`` (in order, without repeats). ``dag_files`` (DAG id → its file) maps the
+    pinned copy a run executes back to the DAG's file."""
     base = Path(root).resolve()
     found: list[tuple[str, int]] = []
     for match in TRACEBACK_FILE.finditer(text):
@@ -35,6 +42,11 @@ def user_places(text: str, root: Path) -> list[tuple[str, int]]:
         if raw.startswith("<"):
             continue
         path = Path(raw)
+        copy = SNAPSHOT.search(raw)
+        if copy is not None and dag_files and copy.group("dag") in dag_files:
+            original = dag_files[copy.group("dag")]
+            if original.name == copy.group("name"):
+                path = original
         if not path.is_absolute():
             continue
         try:
@@ -73,8 +85,9 @@ class SourceLinks:
     """A row of links under a log: call ``scan`` with each new text, ``clear`` for a new
     try."""
 
-    def __init__(self, root: Path | None) -> None:
+    def __init__(self, root: Path | None, dag_files: Mapping[str, Path] | None = None) -> None:
         self.root = root
+        self.dag_files = dict(dag_files or {})
         self.places: list[tuple[str, int]] = []
         self.row = ui.row().classes("items-center gap-2 text-caption").props(
             'data-testid="log-links"')
@@ -89,7 +102,8 @@ class SourceLinks:
     def scan(self, text: str) -> None:
         if self.root is None or self.row.is_deleted or "line " not in text:
             return
-        new = [p for p in user_places(text, self.root) if p not in self.places]
+        new = [p for p in user_places(text, self.root, self.dag_files)
+               if p not in self.places]
         if not new:
             return
         self.places = (self.places + new)[-MAX_LINKS:]

@@ -39,6 +39,7 @@ from leoflow.ide.layout import (
     transient_dialog,
 )
 from leoflow.ide.log_links import SourceLinks, missing_log_reason
+from leoflow.ide.project import dag_file
 from leoflow.ide.services import IdeServices
 
 log = logging.getLogger("leoflow.ide")
@@ -81,6 +82,7 @@ class TaskPanel:
         self.log_reason: ui.label | None = None
         self.links: SourceLinks | None = None
         self.files_root: Path | None = None  # the user's folder: log links open its files
+        self.dag_file: Path | None = None  # what a traceback's pinned copy of it stands for
         self.card: ui.card | None = None
         self.log_status: ui.label | None = None
         self.try_select: ui.select | None = None
@@ -107,6 +109,11 @@ class TaskPanel:
             self.files_root = (await self.access.workspace(READ)).root
         except LeoflowError:
             self.files_root = None
+        if self.files_root is not None and self.dag_file is None:
+            dag = await queries.dag_detail(self.plane, self.dag_id, tenant=principal.tenant,
+                                           grid_runs=1)
+            self.dag_file = dag_file(self.services.workspace,
+                                     dag.dag.fileloc if dag is not None else None)
         # XCom values are shown with the tenant's secrets masked (stored intact)
         self.masker = await tenant_masker(self.services.auth, principal.tenant)
 
@@ -168,7 +175,8 @@ class TaskPanel:
                 "w-full text-body2 q-pa-sm rounded leoflow-log-reason").props(
                 'data-testid="log-reason"')
             self.log_reason.set_visibility(False)
-            self.links = SourceLinks(self.files_root)
+            self.links = SourceLinks(self.files_root, {self.dag_id: self.dag_file}
+                                     if self.dag_file is not None else None)
             self.log_view = ui.log(max_lines=MAX_LOG_LINES).classes(
                 "w-full h-72 leoflow-log").props('data-testid="task-log"')
         with ui.expansion("XCom", icon="data_object", value=True).classes("w-full"):

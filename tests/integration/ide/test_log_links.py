@@ -62,3 +62,13 @@ def test_the_reason_stands_where_the_log_would_be() -> None:
         "Try 1 ended without a log line: Lite was stopped")
     running = detail(started=True, tries=(attempt(1, None, started=True),))
     assert missing_log_reason(running, 1, 0) is None
+
+
+def test_the_pinned_copy_a_run_executes_is_the_dags_own_file(tmp_path: Path) -> None:
+    root = tmp_path / "leoflow"
+    (root / "etl").mkdir(parents=True)
+    copy = tmp_path / ".leoflow" / "code" / "etl" / "772cd71a0e7a7082" / "dag.py"
+    text = (f'  File "{copy}", line 12, in load\n'
+            f'  File "{tmp_path}/.leoflow/code/other/772cd71a0e7a7082/dag.py", line 3, in x\n')
+    assert user_places(text, root) == []  # not under the user's folder, nothing known
+    assert user_places(text, root, {"etl": root / "etl" / "dag.py"}) == [("etl/dag.py", 12)]
