@@ -389,7 +389,8 @@ class _Lite:
         services = IdeServices(workspace=self.workspace, reloader=self.reloader,
                                examples_dir=bundled_examples_dir(),
                                copy_examples=copy_examples)
-        mount(app, services, storage_secret=ide_secret(self.settings.home))
+        # only the login page is imported before Lite serves; the others on first request
+        mount(app, services, storage_secret=ide_secret(self.settings.home), lazy_pages=True)
         return True
 
     async def _announce(self, server: Any) -> None:

@@ -51,7 +51,8 @@ def workspace_secret(workspace: Path) -> str:
 
 
 def mount(app: Any, services: IdeServices, *, storage_secret: str | None = None,
-          hub: EventHub | None = None, show_welcome_message: bool = False) -> EventHub:
+          hub: EventHub | None = None, show_welcome_message: bool = False,
+          lazy_pages: bool = False) -> EventHub:
     """Serve the IDE from ``app`` (a FastAPI app); returns the event hub of its pages.
 
     Call it once per process (NiceGUI's router is global), before the app starts.
@@ -60,12 +61,14 @@ def mount(app: Any, services: IdeServices, *, storage_secret: str | None = None,
     secret is generated once into ``<workspace>/.leoflow/ide_secret`` (mode 0600). The
     sessions themselves (they hold the user's token) are kept in
     ``<workspace>/.leoflow/ide-sessions``, not in NiceGUI's default ``./.nicegui``.
+    ``lazy_pages`` imports the pages other than the login page on the first request for
+    one of them instead of now (Lite's start: ``pages/__init__.py``).
     """
     from nicegui import app as nicegui_app
     from nicegui import ui
     from nicegui.storage import Storage
 
-    from leoflow.ide.pages import register_pages
+    from leoflow.ide.pages import PagesOnFirstRequest, register_pages
 
     private = Path(services.workspace) / STATE_DIR
     private.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -74,7 +77,9 @@ def mount(app: Any, services: IdeServices, *, storage_secret: str | None = None,
     Storage.path = (private / "ide-sessions").resolve()
     nicegui_app.storage = Storage()  # its general storage was made with the old path
     hub = hub or EventHub()
-    register_pages(services, hub)
+    load_others = register_pages(services, hub, lazy=lazy_pages)
+    if lazy_pages:
+        app.add_middleware(PagesOnFirstRequest, load=load_others)
     ui.run_with(app, title=TITLE, storage_secret=storage_secret, favicon="🍃",
                 show_welcome_message=show_welcome_message, dark=False)
     inner = app.router.lifespan_context
