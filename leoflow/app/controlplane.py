@@ -54,7 +54,7 @@ from leoflow.engine.executors.task_environment import PreparingExecutor
 from leoflow.engine.ha import LeaderElector, SchedulerRelay, asyncpg_connector
 from leoflow.engine.logs import LogStore
 from leoflow.engine.scheduler.loop import Scheduler
-from leoflow.engine.services import Operations
+from leoflow.engine.services import Operations, backfills
 from leoflow.engine.services.container import Services
 from leoflow.engine.services.leadership import Leadership
 from leoflow.engine.store import Store
@@ -269,6 +269,8 @@ async def start_control_plane(
         home=home, store=store, operations=Operations(store, relay), xcom=xcom, logs=logs,
         environments=environments, relay=relay, leadership=leadership,
         task_users=subprocess_executor.task_users)
+    # a backfill starts its next dates when one of its runs ends (services/backfills)
+    relay.scheduler.add_listener(backfills.run_listener(services.operations, store))
     sweeper = XComSweeper(stored)
     plane = ControlPlane(settings=settings, services=services, agent_service=agent_service,
                          subprocess_executor=subprocess_executor, http_executor=http_executor,
@@ -285,6 +287,7 @@ async def start_control_plane(
         await agent_service.start()
         await relay.scheduler.start()
         sweeper.start()
+        await backfills.feed_dag(services.operations, store)  # those open when it stopped
         return plane
 
     # PostgreSQL: replicas elect the one that schedules (docs/ha.md); every replica serves

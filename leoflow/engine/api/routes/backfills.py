@@ -1,9 +1,8 @@
 """Airflow ``/api/v2/backfills``: create (and its dry run), list, get, pause, unpause, cancel.
 
 The rules are ``services.backfills``'. A backfill goes on by itself: when one of its runs
-ends, the scheduler's listener (registered here, once per scheduler term) starts the next
-dates; every backfill request also lets open backfills catch up, which resumes them after
-a restart of the server.
+ends, the scheduler's listener (registered by the composition root) starts the next dates;
+every backfill request also lets open backfills catch up.
 """
 
 from __future__ import annotations
@@ -31,7 +30,6 @@ from leoflow.engine.services import backfills, dag_listing
 router = APIRouter(prefix="/api/v2/backfills", tags=["Backfill"],
                    dependencies=[Depends(no_nul)])
 BackfillId = Annotated[int, Path(ge=0, le=INT32_MAX)]
-LISTENER = "backfill_listener"
 
 
 class BackfillPostBody(BodyModel):
@@ -77,16 +75,8 @@ class DryRunBackfillCollectionResponse(ApiModel):
 
 
 async def _keep_going(ctx: ApiContext, dag_id: str | None = None) -> None:
-    """Register the run listener with this term's scheduler (once), and let open backfills
-    (of ``dag_id``) start what they may."""
-    services = ctx.services
-    if services is None:
-        return
-    scheduler = services.scheduler
-    if ctx.extras.get(LISTENER) is not scheduler:
-        scheduler.add_listener(backfills.run_listener(ctx.operations, ctx.store))
-        ctx.extras[LISTENER] = scheduler
-        dag_id = None  # a new term: every open backfill catches up
+    """Let open backfills (of ``dag_id``) start what they may: a run that ended while no
+    scheduler heard it (a restart, a hand-over) does not leave them waiting."""
     await backfills.feed_dag(ctx.operations, ctx.store, dag_id)
 
 
