@@ -74,6 +74,7 @@ def runner_environment(run: TaskRun, python: str) -> dict[str, str]:
 def payload(run: TaskRun, args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
     task = run.task
     return {"op": OP_TASK, "project_dir": task.project_dir, "dag_file": task.dag_file,
+            "dag_folder": task.dag_folder,  # the DAG file's folder in its project
             "dag_id": task.dag_id, "task_id": task.task_id, "run_id": task.run_id,
             "map_index": task.map_index, "try_number": task.try_number,
             "max_tries": task.max_tries, "operator": task.operator,
@@ -156,11 +157,10 @@ async def run_callable(run: TaskRun, *, extra: dict[str, Any] | None = None,
     env = runner_environment(run, python)
     env[ENV_IN], env[ENV_OUT] = str(in_r), str(out_w)
     env[AGENT_PID_ENV] = str(os.getpid())
+    process, how = await _from_zygote(run, python, project_dir, env, (in_r, out_w))
     await run.shipper.agent_line(
         f"running {run.task.dag_id}.{run.task.task_id} (try {run.task.try_number}) with "
-        f"{python} in {project_dir}")
-    process: UserProcess | None = await _from_zygote(run, python, project_dir, env,
-                                                      (in_r, out_w))
+        f"{python} in {project_dir}{how}")
     if process is None:
         try:
             process = await asyncio.create_subprocess_exec(
@@ -186,24 +186,21 @@ async def run_callable(run: TaskRun, *, extra: dict[str, Any] | None = None,
 
 
 async def _from_zygote(run: TaskRun, python: str, project_dir: str, env: dict[str, str],
-                       channel_fds: tuple[int, int]) -> UserProcess | None:
+                       channel_fds: tuple[int, int]) -> tuple[UserProcess | None, str]:
     """The user process forked by the DAG version's zygote, or None to start it the normal
-    way (zygotes off, the real Airflow's runtime, or the reason said in the try's log)."""
+    way; and what the try's "running" line says about it (why a zygote was not used)."""
     if not zygote_client.enabled():
-        return None
+        return None, ""
     if run.spec.get(RUNTIME_FIELD) == AIRFLOW_RUNTIME:
-        await run.shipper.agent_line("zygote not used: runtime 'airflow' starts its own "
-                                     "interpreter (normal start)")
-        return None
+        return None, (" (zygote not used: runtime 'airflow' starts Airflow's runner in a "
+                      "fresh interpreter)")
     child_env = {k: v for k, v in env.items() if k != AGENT_PID_ENV}
     try:
         child = await zygote_client.spawn(python, project_dir, run.task.dag_file, child_env,
                                           channel_fds)
     except (zygote_client.ZygoteUnavailable, OSError) as exc:
-        await run.shipper.agent_line(f"zygote not used: {exc} (normal start)")
-        return None
-    await run.shipper.agent_line(f"forked from the DAG version's zygote (pid {child.pid})")
-    return child
+        return None, f" (zygote not used: {exc}; normal start)"
+    return child, f", forked from the DAG version's zygote (pid {child.pid})"
 
 
 def _interpret(run: TaskRun, channel: AgentChannel,

@@ -173,7 +173,10 @@ async def run_agent_process(address: str, *, token: str = TOKEN, timeout: float 
     env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/"),
            "LEOFLOW_AGENT_ADDRESS": address, "LEOFLOW_TI_ID": TI_ID, "LEOFLOW_TOKEN": token,
            # a control-plane secret the user process must never see
-           "LEOFLOW_DATABASE_URL": "postgresql://secret@db/leoflow", **(extra_env or {})}
+           "LEOFLOW_DATABASE_URL": "postgresql://secret@db/leoflow",
+           # the suite runs with zygotes on when the test run's environment asks for them
+           **{k: v for k, v in os.environ.items() if k.startswith("LEOFLOW_ZYGOTE")},
+           **(extra_env or {})}
     loop = asyncio.get_running_loop()
     started = loop.time()
     process = await asyncio.create_subprocess_exec(
