@@ -7,14 +7,14 @@ The floor is what 20 user processes would cost if nothing but their start-up wer
 leoflow.sdk.task_runner"``, one after the other). A ratio of 1.0 would mean the whole
 orchestration costs as much as starting 20 interpreters; the ratio travels between
 machines where seconds do not. Off and on alternate per repetition (off, on, off, on...),
-each on a control plane of its own, so that a change in the machine's load hits both.
+each on a control plane of its own, so that a change in the machine's load hits both, and
+each sample is divided by the floor measured at the start of its repetition.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -73,7 +73,6 @@ def side_by_side(runs: int) -> list[Figure]:
             for zygote in (False, True):
                 samples.setdefault((name, zygote), []).append(
                     _measure(source, dag_id, task_id, expected, zygote))
-    floor = statistics.median(floors)
     note = f"{os.cpu_count()} cores, load {load:.1f} before"
     figures = [summarize("SIDE", f"floor: {FLOOR_TASKS} x interpreter + SDK import", "s",
                          floors, note=note)]
@@ -83,6 +82,7 @@ def side_by_side(runs: int) -> list[Figure]:
             values: list[Any] = samples[(name, zygote)]
             figures.append(summarize("SIDE", f"{name}, {label}: trigger → success", "s",
                                      values))
+            # each repetition against the floor measured just before it (the load moves)
             figures.append(summarize("SIDE", f"{name}, {label}: ratio to the floor", "x",
-                                     [v / floor for v in values]))
+                                     [v / f for v, f in zip(values, floors, strict=True)]))
     return figures
