@@ -39,6 +39,7 @@ from typing import Any
 
 from leoflow.engine.clock import Clock, SystemClock
 from leoflow.engine.executors.base import Executor, ExecutorEvent, TaskLaunch
+from leoflow.engine.long_lived import LongLived
 from leoflow.engine.scheduler.admission import Admission, Occupant, Slots, launch_of
 from leoflow.engine.scheduler.asset_events import AssetEvents
 from leoflow.engine.scheduler.batching import WorkQueue
@@ -113,6 +114,7 @@ class Scheduler:
         self.timers = Timers(self.clock, self.queue.put)
         self.slots = Slots(parallelism, self.timers)
         self.views = RunViews(self.slots.stop_changed)
+        self.long_lived = LongLived()  # keeps the cyclic GC off the views (long_lived.py)
         self.triggers = TriggerRunner(store, self.clock, on_event=self._trigger_fired,
                                       logs=trigger_logs, connection_lookup=connection_lookup,
                                       triggerer_id=triggerer_id, max_polls=max_trigger_polls)
@@ -221,6 +223,7 @@ class Scheduler:
         self.timers.cancel_all()
         await self.queue.stop()
         self.views.forget_all()
+        self.long_lived.release()
 
     async def idle(self, timeout: float = 10.0) -> None:
         """Wait until the queue is empty and nothing is being processed (for tests, CLIs)."""
@@ -344,6 +347,7 @@ class Scheduler:
             self.triggers.add(trigger_row, dag_id=ti_row.dag_id, run_id=ti_row.run_id,
                               task_id=ti_row.task_id, map_index=ti_row.map_index,
                               dag_run_id=ti_row.dag_run_id)
+        self.long_lived.note(len(self.triggers) + len(self.views.by_run))
         for kind, data in batch.emits:
             data.setdefault("batch_ns", batch.started_ns)  # tracing: when it was decided
             self._emit(kind, data)
