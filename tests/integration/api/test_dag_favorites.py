@@ -32,7 +32,11 @@ async def test_favourites_are_per_user_and_filter_the_dag_list(api: Api) -> None
     assert await _ids(api, "is_favorite=true", "viewer-token") == ["fav_a"]
     assert await _ids(api, "") == ["fav_a", "fav_b", "fav_c"]
 
+    details = "/api/v2/dags/fav_b/details"
+    assert (await api.get(details)).json()["is_favorite"] is True
+    assert (await api.get(details, "viewer-token")).json()["is_favorite"] is False
     assert (await api.post("/api/v2/dags/fav_b/unfavorite")).status_code == 204
+    assert (await api.get(details)).json()["is_favorite"] is False
     assert await _ids(api, "is_favorite=true") == ["fav_c"]
     again = await api.post("/api/v2/dags/fav_b/unfavorite")
     assert (again.status_code, again.json()) == (409, {"detail": "Dag is not marked as favorite"})

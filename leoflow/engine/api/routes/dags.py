@@ -205,7 +205,9 @@ async def get_dag_details(dag_id: str, ctx: ApiContext = Depends(api_context),
                                 has_import_errors=found.has_import_errors,
                                 active_runs=found.active_runs,
                                 asset_expression=found.asset_expression).model_copy(
-        update={"allowed_run_types": run_types_for(principal)})
+        update={"allowed_run_types": run_types_for(principal),
+                "is_favorite": dag_id in await favorites.of_user(ctx.store,
+                                                                 principal.username)})
 
 
 @router.patch("/dags/{dag_id}", response_model=DAGResponse)
