@@ -74,6 +74,7 @@ GUARD_JS = """
     const address = new URL(window.location.href);
     if (!address.searchParams.get('file')) return;
     address.searchParams.set('line', String(line));
+    address.search = address.searchParams.toString().replace(/%2F/gi, '/');  // readable
     window.history.replaceState(window.history.state, '', address.toString());
   };
   for (const kind of ['keyup', 'mouseup']) {

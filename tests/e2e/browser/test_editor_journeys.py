@@ -27,6 +27,7 @@ EDITOR = f"/editor?file={DAG_FILE}"
 
 def open_editor(page: Page, lite: LiteServer, path: str = EDITOR) -> str:
     """Log in straight into the editor; the file's text as it is on disk."""
+    page.set_default_navigation_timeout(60_000)  # a loaded CI machine, a Lite just started
     log_in(page, lite, path=path)
     # the first page of a Lite that has just compiled its workspace can take a while
     expect(page.locator("[data-testid=editor-path]")).to_have_text(DAG_FILE, timeout=45_000)
@@ -148,6 +149,14 @@ def test_leaving_with_unsaved_edits_asks_first(page: Page, lite: LiteServer) -> 
     expect(page).to_have_url(re.compile(r"/editor\?file="))
     assert "# unsaved thought" in editor_text(page)
 
+    # another file from the tree: asked too (the address and the buffer stay)
+    page.locator("[data-testid=file-tree]").get_by_text("leoflow.yaml", exact=True).filter(
+        visible=True).click()
+    page.locator("[data-testid=discard-keep]").click()
+    expect(page.locator("[data-testid=editor-path]")).to_have_text(DAG_FILE)
+    expect(page).to_have_url(re.compile(r"/editor\?file=examples/hello/dag\.py"))
+    assert "# unsaved thought" in editor_text(page)
+
     page.locator("[data-testid=editor-dag-link]").click()  # a link on the page
     expect(page.locator("[data-testid=leave-dialog]")).to_be_visible()
     page.locator("[data-testid=leave-discard]").click()
@@ -197,6 +206,50 @@ def test_the_address_reopens_the_file_at_its_line_and_a_reload_asks(
     assert not page.is_closed()  # stayed: the edits are still there
     assert "# not saved" in editor_text(page)
 
+
+
+def save_task(page: Page, name: str) -> None:
+    """Add a task ``name`` at the end of the DAG and save; return once it is in the graph
+    (the compile the save asked for has finished)."""
+    type_at_end(page, f"\n    @task\n    def {name}() -> None:\n        pass\n\n"
+                      f"    {name}()\n")
+    page.keyboard.press("Control+s")
+    expect(page.locator("[data-testid=dag-graph] svg").get_by_text(name)).to_be_visible(
+        timeout=30_000)
+    expect(page.locator("[data-testid=unsaved-marker]")).to_be_hidden()
+
+
+def test_a_version_number_counts_the_versions_that_ran(page: Page, lite: LiteServer) -> None:
+    original = open_editor(page, lite)
+    status = page.locator("[data-testid=compile-status]")
+    expect(status).to_have_text(re.compile(r"compiled: hello v\d+$"))
+    first = int(status.inner_text().rsplit("v", 1)[1])
+
+    # saves without a run are drafts: each replaces the last under the same number
+    save_task(page, "draft_one")
+    expect(status).to_have_text(f"compiled: hello v{first}")
+    save_task(page, "draft_two")
+    expect(status).to_have_text(f"compiled: hello v{first}")
+
+    # a run pins the version it runs: the next save is a new number
+    page.locator("[data-testid=editor-trigger]").click()
+    page.locator("[data-testid=trigger-submit]").click()
+    graph = page.locator("[data-testid=dag-graph] svg")
+    expect(graph.locator(".st_success")).to_have_count(4, timeout=90_000)
+    save_task(page, "after_the_run")
+    expect(status).to_have_text(f"compiled: hello v{first + 1}")
+    save_task(page, "and_another")
+    expect(status).to_have_text(f"compiled: hello v{first + 1}")
+
+    # the DAG page: the newest number, and the run says which version it ran
+    page.locator("[data-testid=editor-dag-link]").click()
+    expect(page.locator("[data-testid=dag-version]")).to_have_text(
+        re.compile(rf"v{first + 1}$"))  # after the chip's icon
+    page.get_by_role("tab", name="Runs").click()
+    expect(page.locator("[data-testid=run-history] tbody tr")).to_have_count(1)
+    expect(page.locator("[data-testid=run-history] tbody tr td").nth(3)).to_have_text(
+        str(first))
+    (lite.workspace / DAG_FILE).write_text(original, "utf-8")
 
 
 def test_the_editor_is_usable_at_1024_px_and_its_panes_resize(
