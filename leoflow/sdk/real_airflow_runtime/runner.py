@@ -35,7 +35,12 @@ from leoflow.sdk.channel import OP_ERROR, OP_RESCHEDULE, OP_RESULT, OP_SKIP, Cha
 from leoflow.sdk.real_airflow_runtime.comms import LeoflowComms
 from leoflow.sdk.real_airflow_runtime.deferral import MAX_DEFERRALS, wait_and_resume
 from leoflow.sdk.real_airflow_runtime.outlets import leoflow_outlet_events
-from leoflow.sdk.real_airflow_runtime.startup import StartupError, load_dag, task_instance
+from leoflow.sdk.real_airflow_runtime.startup import (
+    StartupError,
+    find_templates_beside_the_source,
+    load_dag,
+    task_instance,
+)
 from leoflow.sdk.real_airflow_runtime.subprocess_comms import serving
 from leoflow.sdk.real_airflow_runtime.versions import UnsupportedTaskSdk, check_supported
 
@@ -122,6 +127,7 @@ def run(payload: dict[str, Any], channel: Channel) -> dict[str, Any]:
         _prepare_environment(project_dir)
         task_runner: Any = importlib.import_module("airflow.sdk.execution_time.task_runner")
         dag = load_dag(project_dir, payload["dag_file"], payload["dag_id"])
+        find_templates_beside_the_source(dag, payload.get("dag_folder"), project_dir)
         task = dag.task_dict.get(payload["task_id"])
         if task is None:
             raise StartupError(

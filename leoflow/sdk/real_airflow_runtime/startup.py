@@ -58,6 +58,19 @@ def load_dag(project_dir: str, dag_file: str, dag_id: str) -> Any:
     return bag.dags[dag_id]
 
 
+def find_templates_beside_the_source(dag: Any, dag_folder: str | None, project_dir: str) -> None:
+    """Template files (``sql/query.sql`` with ``template_ext``) are found beside the DAG
+    file in its project, as in Airflow: the try runs the run's pinned copy of the file,
+    whose folder holds only the code, so the DAG's folder in the project and the project
+    folder join the end of ``template_searchpath`` (the agent's search path for the shim)."""
+    current = dag.template_searchpath
+    paths = [current] if isinstance(current, str) else list(current or [])
+    for extra in (dag_folder, project_dir):
+        if extra and extra not in paths:
+            paths.append(extra)
+    dag.template_searchpath = paths
+
+
 def _bundle(project_dir: str) -> Any:
     local = importlib.import_module("airflow.dag_processing.bundles.local")
     return local.LocalDagBundle(name=BUNDLE_NAME, path=project_dir)

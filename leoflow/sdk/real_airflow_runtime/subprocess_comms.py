@@ -13,7 +13,8 @@ Here the task runner has no supervisor process: ``serving(comms)`` opens a socke
 the try, names its child end in ``__AIRFLOW_SUPERVISOR_FD`` (inheritable, as Airflow's
 supervisor does) and answers each frame from a thread with ``LeoflowComms`` (so a
 subprocess's request is served exactly as the task's own). ``ResendLoggingFD`` is answered
-without a descriptor: the subprocess's logs stay its output, which the operator logs.
+with a copy of the runner's stdout (the try's log), where the subprocess then writes its
+log lines.
 """
 
 from __future__ import annotations
@@ -42,8 +43,6 @@ def _read_exact(sock: socket.socket, size: int) -> bytes | None:
 def _answer(comms: Any, body: Any, adapter: Any, comms_module: Any) -> tuple[Any, Any]:
     """(response body, error) for one request body."""
     msg = adapter.validate_python(body)
-    if getattr(msg, "type", None) == "ResendLoggingFD":
-        return comms_module.OKResponse(ok=True).model_dump(), None
     try:
         answer = comms.send(msg)
     except Exception as exc:  # UnsupportedRequest and the like: the subprocess's call fails
@@ -72,6 +71,9 @@ def _serve(sock: socket.socket, comms: Any) -> None:
             if payload is None:
                 return
             frame = decoder.decode(payload)
+            if (frame.body or {}).get("type") == "ResendLoggingFD":
+                _send_log_fd(sock, frame.id, module)
+                continue
             try:
                 body, error = _answer(comms, frame.body, adapter, module)
             except Exception as exc:  # a request this SDK cannot even parse
@@ -79,6 +81,17 @@ def _serve(sock: socket.socket, comms: Any) -> None:
                                      "type": "ErrorResponse"}
             sock.sendall(bytes(module._ResponseFrame(id=frame.id, body=body,
                                                      error=error).as_bytes()))
+
+
+def _send_log_fd(sock: socket.socket, request_id: int, module: Any) -> None:
+    """``SentFDs`` with a copy of this process's stdout: the subprocess writes its log lines
+    there (as JSON, Airflow's form for a supervisor), and stdout is the try's log."""
+    out = os.dup(1)
+    try:
+        frame = module._ResponseFrame(id=request_id, body=module.SentFDs(fds=[]).model_dump())
+        socket.send_fds(sock, [bytes(frame.as_bytes())], [out])
+    finally:
+        os.close(out)
 
 
 @contextlib.contextmanager
