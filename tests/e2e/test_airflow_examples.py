@@ -189,12 +189,13 @@ def test_every_file_compiles_or_names_the_airflow_internal(compiled: CompileRepo
 
 
 @contextlib.contextmanager
-def server_on(folder: Path, home: Path) -> Iterator[tuple[str, httpx.Client]]:
+def server_on(folder: Path, home: Path, *, env_extra: dict[str, str] | None = None,
+              start_seconds: float = 120) -> Iterator[tuple[str, httpx.Client]]:
     """``leoflow-server --dags-folder`` as an operator starts it, and an admin client."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEOFLOW_")}
     env.update(LEOFLOW_HOME=str(home), LEOFLOW_BOOTSTRAP_PASSWORD=BOOTSTRAP_PASSWORD,
-               PYTHONUNBUFFERED="1")
+               PYTHONUNBUFFERED="1", **(env_extra or {}))
     log_path = home.parent / "server.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -203,7 +204,7 @@ def server_on(folder: Path, home: Path) -> Iterator[tuple[str, httpx.Client]]:
             env=env, stdout=log, stderr=subprocess.STDOUT, cwd=home.parent)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + start_seconds
         while True:
             assert process.poll() is None, log_path.read_text("utf-8", "replace")[-4000:]
             with contextlib.suppress(httpx.TransportError):
