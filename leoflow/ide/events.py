@@ -105,6 +105,9 @@ class LiveRegion:
         self.delay = delay
         self.client = context.client
         self._pending = False
+        # One refresh at a time: a slow one (reads under load) finishing after the next
+        # would draw its older data over the newer (a task left "running" once it ended).
+        self._refreshing = asyncio.Lock()
         self._unsubscribe = hub.subscribe(self._on_event)
         self.client.on_delete(self.close)
 
@@ -127,13 +130,14 @@ class LiveRegion:
             await asyncio.sleep(self.delay)  # coalesce a burst (a run's many task events)
         finally:
             self._pending = False
-        if self.client.is_deleted:
-            return
-        with self.client:
-            try:
-                await self.refresh()
-            except Exception:
-                log.exception("refreshing an IDE page failed")
+        async with self._refreshing:
+            if self.client.is_deleted:
+                return
+            with self.client:
+                try:
+                    await self.refresh()
+                except Exception:
+                    log.exception("refreshing an IDE page failed")
 
     def close(self) -> None:
         self._unsubscribe()

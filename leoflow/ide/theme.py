@@ -52,7 +52,8 @@ GLOBAL_CSS = """
 .leoflow-square:hover { outline: 2px solid #1976d2; }
 .leoflow-grid td, .leoflow-grid th { padding: 1px 3px; }
 .leoflow-log { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12px; }
-.leoflow-log > div { white-space: pre-wrap; overflow-wrap: anywhere; }
+.leoflow-log .q-scrollarea__content { white-space: pre-wrap; overflow-wrap: anywhere;
+                                      width: 100%; }
 .leoflow-log-stderr { color: #c62828; }
 .leoflow-log-agent { color: #6a1b9a; }
 .body--dark .leoflow-log-stderr { color: #ff8a80; }
