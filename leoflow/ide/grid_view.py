@@ -51,11 +51,14 @@ class GridView:
         self.expanded: dict[str, dict[str, tuple[tuple[int, str | None], ...]]] = {}
         self._states: dict[str, dict[str, str | None]] = {}
         attach()
-        with ui.row().classes("items-center gap-2"):
+        with ui.row().classes("items-center gap-1"):
+            ui.label("Groups:").classes("text-caption text-grey-7")
             ui.button("Expand all", icon="unfold_more", on_click=self.expand_all).props(
-                'flat dense no-caps size=sm data-testid="grid-expand-all"')
+                'flat dense no-caps padding="2px 8px" data-testid="grid-expand-all"'
+            ).classes("text-body2")
             ui.button("Collapse all", icon="unfold_less", on_click=self.collapse_all).props(
-                'flat dense no-caps size=sm data-testid="grid-collapse-all"')
+                'flat dense no-caps padding="2px 8px" data-testid="grid-collapse-all"'
+            ).classes("text-body2")
         self.box = ui.element("div").classes("w-full overflow-auto")
 
     async def show(self, detail: DagDetail | None, selected_run: str | None) -> None:

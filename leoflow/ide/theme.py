@@ -63,4 +63,18 @@ GLOBAL_CSS = """
 .body--dark .leoflow-file-link { color: #90caf9; }
 .leoflow-mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; }
 .nicegui-codemirror { height: 100%; }
+/* Mermaid's neutral theme draws light boxes: in dark mode its groups, edge labels and
+   arrows take the page's colours (the state fills of the nodes stay as they are). */
+.body--dark [data-testid=dag-graph] .cluster rect { fill: #262626 !important;
+  stroke: #616161 !important; }
+.body--dark [data-testid=dag-graph] .cluster text,
+.body--dark [data-testid=dag-graph] .cluster-label text,
+.body--dark [data-testid=dag-graph] .edgeLabel text { fill: #e0e0e0 !important; }
+.body--dark [data-testid=dag-graph] .edgeLabel rect,
+.body--dark [data-testid=dag-graph] .edgeLabel .background,
+.body--dark [data-testid=dag-graph] .labelBkg { fill: #1d1d1d !important;
+  background: #1d1d1d !important; opacity: 1 !important; }
+.body--dark [data-testid=dag-graph] .flowchart-link { stroke: #9e9e9e !important; }
+.body--dark [data-testid=dag-graph] marker path { fill: #9e9e9e !important;
+  stroke: #9e9e9e !important; }
 """

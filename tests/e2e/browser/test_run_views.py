@@ -3,7 +3,9 @@ agents run every run here): the grid (run headers, groups, mapped instances), th
 (groups, legend), a run's page (actions with confirmations, note, conf, Gantt, what each
 try ran), the list of all runs with filters, the admin pages (variables, connections with
 their secrets kept out of the browser, pools), the audit log, the shortcuts, and what a
-Viewer and another tenant's user may see and do there.
+Viewer and another tenant's user may see and do there. Last, the tour of every page
+(tests/e2e/browser/tour.py) on the same Lite: in dark mode, or with
+``LEOFLOW_UPDATE_SCREENSHOTS=1`` in both modes with the documentation's pictures.
 
 The conftest's autouse fixture fails any journey during which the server logged an
 exception.
@@ -16,8 +18,9 @@ from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
+from tests.e2e.browser import tour
 from tests.e2e.browser.conftest import LiteServer, log_in
 from tests.e2e.browser.run_data import Api
 
@@ -32,13 +35,14 @@ def api(lite: LiteServer) -> Iterator[Api]:
 
 
 @pytest.fixture(scope="module")
-def runs(api: Api) -> dict[str, str]:
-    """One finished run of each DAG the journeys read (triggered together, then awaited)."""
-    made = {"taskflow_etl": api.trigger("taskflow_etl", conf={"source": "journey"}),
-            "dynamic_mapping": api.trigger("dynamic_mapping"),
-            "bash_pipeline": api.trigger("bash_pipeline")}
+def runs(lite: LiteServer, api: Api) -> dict[str, str]:
+    """One finished run of each DAG the journeys and the tour read (triggered together,
+    then awaited), and the tour's variables and connection."""
+    tour.add_asset_project(lite)
+    made = {dag_id: api.trigger(dag_id, conf={"source": "journey"}) for dag_id in tour.DAGS}
     for dag_id, run_id in made.items():
         assert api.wait_run(dag_id, run_id) == "success", dag_id
+    tour.add_resources(api)
     return made
 
 
@@ -324,3 +328,15 @@ def test_shortcuts_are_listed_and_work(page: Page, lite: LiteServer) -> None:
     assert "/runs" in page.url and "/dags" not in page.url
     page.locator("[data-testid=shortcuts-button]").click()
     expect(dialog).to_be_visible()
+
+
+def test_every_page_light_and_dark(browser: Browser, lite: LiteServer,
+                                   runs: dict[str, str]) -> None:
+    context = browser.new_context(viewport={"width": tour.WIDTH, "height": tour.HEIGHT})
+    context.set_default_timeout(tour.TIMEOUT)
+    try:
+        seen = tour.take(context.new_page(), lite, runs)
+    finally:
+        context.close()
+    themes = 2 if tour.updating() else 1
+    assert len(seen) == themes * len(tour.stops(runs))
