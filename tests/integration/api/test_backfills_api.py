@@ -6,16 +6,43 @@ carry Airflow's statuses and messages."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 
 from leoflow.engine.spec.canonical import with_content_hash
 from tests.integration.api.client_models import parse
-from tests.integration.api.conftest import Api, headers
+from tests.integration.api.conftest import (
+    Api,
+    close_api,
+    headers,
+    open_api,
+    scratch_postgres,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module",
+                        params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+              shared_venvs: Path) -> AsyncIterator[Api]:
+    """The control plane on each metadata backend (backfills are SQL of their own)."""
+    home = tmp_path_factory.mktemp("home")
+    if request.param == "sqlite":
+        opened = await open_api(home, f"sqlite+aiosqlite:///{(home / 'leoflow.db').as_posix()}",
+                                shared_venvs)
+        yield opened
+        await close_api(opened)
+        return
+    with scratch_postgres(request.getfixturevalue("postgres_server")) as url:
+        opened = await open_api(home, url, shared_venvs)
+        yield opened
+        await close_api(opened)
 
 MIDNIGHT = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 EMPTY = {"operator": "empty", "trigger_rule": "all_success", "inputs": {"args": [], "kwargs": {}}}
