@@ -20,7 +20,9 @@ file (4-6 s of CPU), so the whole set (113 DAGs, ~430 tries) is too slow for CI 
 (measured: see ``FULL_RUN``). CI runs ``SUBSET``: every operator kind and trigger rule,
 branching, short-circuit, mapping, sensors, assets (producers and consumers, aliases,
 partitions), setup/teardown, params, templating, XCom, and the ones that fail or wait.
-``LEOFLOW_REAL_AIRFLOW_EXAMPLES=all`` runs them all.
+``LEOFLOW_REAL_AIRFLOW_EXAMPLES=all`` runs them all. Measured: the subset (18 DAGs, 77 task
+instances) 18 of 18 equal in 450 s on 2 cores shared with other test runs (load about 25;
+registered after 105 s, runs ended 274 s after the triggers).
 """
 
 from __future__ import annotations
