@@ -11,7 +11,6 @@ from fastapi import APIRouter, Depends
 from leoflow.engine.api.context import ApiContext
 from leoflow.engine.api.models.misc import (
     BaseInfoResponse,
-    DagProcessorInfoResponse,
     HealthInfoResponse,
     SchedulerInfoResponse,
     TriggererInfoResponse,
@@ -45,7 +44,8 @@ async def get_health(ctx: ApiContext = Depends(api_context)) -> HealthInfoRespon
     last activity it reports (``ApiContext.scheduler_heartbeat``) or now. The triggerer is
     the scheduler's trigger runner: healthy while it runs here, or, on an HA follower, as
     healthy as the leader that runs it. Leoflow has no DAG processor (DAGs arrive
-    compiled), so that reports no status.
+    compiled), so there is none to report: ``null``, as Airflow answers without a standalone
+    one (its UI then shows no DAG processor instead of an unhealthy one).
     """
     try:
         await database_health.ping(ctx.store)
@@ -64,8 +64,7 @@ async def get_health(ctx: ApiContext = Depends(api_context)) -> HealthInfoRespon
         metadatabase=BaseInfoResponse(status=database),
         scheduler=SchedulerInfoResponse(status=HEALTHY, latest_scheduler_heartbeat=_iso(moment)),
         triggerer=_triggerer(ctx, moment),
-        dag_processor=DagProcessorInfoResponse(status=None,
-                                               latest_dag_processor_heartbeat=None),
+        dag_processor=None,
     )
 
 
