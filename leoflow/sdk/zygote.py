@@ -20,8 +20,10 @@ sockets; if either shows, it writes the reason to ``SOCKET.unsafe`` and exits: t
 starts that version's tries the normal way and says so in each try's log.
 
 Life. The zygote ends when it has had no request and no running child for IDLE seconds, or
-when the process ANCHOR (the agents' parent: the fork server or the control plane) is gone,
-so it never outlives its control plane. It answers only connections of its own user
+when the process ANCHOR (the agents' parent: the fork server or the control plane) is gone:
+then it takes no new try and ends as soon as the tries it runs have ended (their agents may
+be adopted by a restarting control plane), so it outlives its control plane only as long as
+those tries' agents do. It answers only connections of its own user
 (SO_PEERCRED). Protocol, one JSON line each way per connection: the agent sends ``{"env":
 {...}, "cgroup": path or ""}`` with four descriptors (channel in, channel out, stdout,
 stderr); the zygote answers ``{"pid": p}`` (or ``{"fallback": reason}``) and later
@@ -151,7 +153,11 @@ class Zygote:
         self.waiting: dict[socket.socket, int] = {}
         self.last = time.monotonic()
 
-    def serve(self, listener: socket.socket) -> None:
+    def serve(self, listener: socket.socket, stop_listening: Any = None) -> None:
+        """Serve until idle. When the anchor is gone, stop taking tries (``stop_listening``
+        removes the socket) but stay until the running children end: their agents may
+        live on (a control plane restarting with ``keep_agents`` adopts them), and the
+        children would die with this process (PR_SET_PDEATHSIG)."""
         wake_r, wake_w = os.pipe()
         os.set_blocking(wake_r, False)
         os.set_blocking(wake_w, False)
@@ -161,18 +167,23 @@ class Zygote:
         with contextlib.suppress(OSError, AttributeError):
             anchor_fd = os.pidfd_open(self.anchor)
         watched: list[Any] = [listener, wake_r] + ([anchor_fd] if anchor_fd >= 0 else [])
+        orphaned = False
         try:
             while True:
-                if not self.children and time.monotonic() - self.last > self.idle:
+                if not self.children and (orphaned
+                                          or time.monotonic() - self.last > self.idle):
                     return
-                if anchor_fd < 0 and not _alive(self.anchor):
-                    return
+                gone = _readable(anchor_fd) if anchor_fd >= 0 else not _alive(self.anchor)
+                if gone and not orphaned:
+                    orphaned = True  # the control plane's side is gone: no new tries
+                    watched = [wake_r]
+                    if stop_listening is not None:
+                        stop_listening()
+                    continue
                 try:
                     ready, _, _ = select.select(watched + list(self.waiting), [], [], 1.0)
                 except InterruptedError:
                     continue
-                if anchor_fd >= 0 and anchor_fd in ready:
-                    return  # the control plane's side is gone: so is every try
                 if wake_r in ready:
                     with contextlib.suppress(BlockingIOError):
                         os.read(wake_r, 4096)
@@ -180,10 +191,10 @@ class Zygote:
                 for conn in [c for c in ready if isinstance(c, socket.socket)
                              and c in self.waiting]:
                     self.agent_gone(conn)
-                if listener in ready:
+                if listener in ready and not orphaned:
                     self.accept(listener)
         finally:
-            for pid in list(self.children):
+            for pid in list(self.children):  # only on an unexpected error: else none left
                 with contextlib.suppress(OSError):
                     os.killpg(pid, signal.SIGKILL)
 
@@ -278,6 +289,14 @@ def _send(conn: socket.socket, message: dict[str, Any]) -> bool:
         return False
 
 
+def _readable(fd: int) -> bool:
+    """A pidfd is readable once its process has exited."""
+    try:
+        return bool(select.select([fd], [], [], 0)[0])
+    except (OSError, ValueError):
+        return False
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -337,13 +356,17 @@ def main(argv: list[str]) -> int:
     null = os.open(os.devnull, os.O_WRONLY)
     os.dup2(null, 1)
     os.close(null)
-    try:
-        Zygote(path, float(idle), int(anchor)).serve(listener)
-    finally:
+
+    def stop_listening() -> None:
         with contextlib.suppress(OSError):
             if os.stat(path).st_ino == inode:  # not a successor's socket
                 os.unlink(path)
                 os.unlink(path + ".lock")  # a successor makes its own
+
+    try:
+        Zygote(path, float(idle), int(anchor)).serve(listener, stop_listening)
+    finally:
+        stop_listening()
         with contextlib.suppress(OSError):
             if os.path.getsize(path + ".log") == 0:
                 os.unlink(path + ".log")

@@ -6,13 +6,20 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.integration.agent.control_plane import ScriptedControlPlane, fetch, run_agent_process
+from tests.integration.agent.control_plane import (
+    TI_ID,
+    TOKEN,
+    ScriptedControlPlane,
+    fetch,
+    run_agent_process,
+)
 
 DAG = """
 import os, random
@@ -171,3 +178,37 @@ async def test_a_killed_zygote_fails_its_try_and_is_replaced(project, serve, zyg
     second = await _run(folder, serve, zygote_env)
     assert second.report.state == "success"
     assert second.pushed["return_value"]["ppid"] != zygote
+
+
+async def test_a_zygote_whose_control_plane_is_gone_finishes_its_tries(project, serve,
+                                                                       zygote_env):
+    """The agents' parent dies (a control plane restarting with keep_agents): the running
+    try still finishes, the zygote takes no new try and ends with its last child."""
+    folder = project(DAG.replace("time.sleep(30)", "time.sleep(3)"))
+    servicer = ScriptedControlPlane(fetch(str(folder), "slow", env={"MY_SETTING": "on"}))
+    address = await serve(servicer)
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/"),
+           "LEOFLOW_AGENT_ADDRESS": address, "LEOFLOW_TI_ID": TI_ID, "LEOFLOW_TOKEN": TOKEN,
+           **zygote_env}
+    # the agent's parent (the zygote's anchor) is a shell that the test kills
+    shell = await asyncio.create_subprocess_exec(
+        "sh", "-c", f"{sys.executable} -m leoflow.agent; sleep 60", env=env,
+        stdin=asyncio.subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 30
+    zygote = 0
+    while time.monotonic() < deadline:
+        socks = list(Path(zygote_env["TMPDIR"]).glob("leoflow-zygotes-*/*.sock"))
+        running = [z for sock in socks for z in _listeners(sock) if _children(z)]
+        if running:
+            zygote = running[0]
+            break
+        await asyncio.sleep(0.05)
+    assert zygote, "no zygote forked the try"
+    os.kill(shell.pid, signal.SIGKILL)  # the shell alone: the agent lives on
+    await shell.wait()
+    await asyncio.wait_for(servicer.reported.wait(), 60)
+    assert servicer.recorded.report.state == "success"
+    deadline = time.monotonic() + 20
+    while _alive(zygote) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert not _alive(zygote)
