@@ -155,7 +155,9 @@ class Trials:
     def start(self, env: dict[str, str] | None = None, *, register: bool = False) -> Server:
         """A server on the store; ``register``: compile and register the DAGs folder (the
         first one only: the DAG stays registered, and later starts skip the compile)."""
-        clean = {k: v for k, v in os.environ.items() if not k.startswith("LEOFLOW_")}
+        # LEOFLOW_ZYGOTE*: the trials run with zygotes on when the test run asks for them
+        clean = {k: v for k, v in os.environ.items()
+                 if not k.startswith("LEOFLOW_") or k.startswith("LEOFLOW_ZYGOTE")}
         clean.update(LEOFLOW_HOME=str(self.home), LEOFLOW_BOOTSTRAP_PASSWORD=PASSWORD,
                      PYTHONUNBUFFERED="1", LEOFLOW_TEST_FAULTS=f"@{self.faults}",
                      LEOFLOW_TEST_FREEZE_AGENT=f"@{self.freeze}", **(env or {}))
