@@ -7,6 +7,8 @@ counts as ``null``). Request bodies forbid unknown keys, as Airflow's ``StrictBa
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import math
 from datetime import UTC, datetime
@@ -86,6 +88,47 @@ class Page:
     ) -> None:
         self.limit = min(limit, MAXIMUM_PAGE_LIMIT)
         self.offset = min(offset, MAXIMUM_OFFSET)
+
+
+class CursorPage(Page):
+    """``Page`` plus Airflow 3.3's ``cursor`` (the runs and task instances lists): empty for
+    the first page, then the answer's ``next_cursor`` / ``previous_cursor``; given, it wins
+    over ``offset``. Leoflow's cursor is an opaque token of the offset it starts at."""
+
+    def __init__(
+        self,
+        limit: Annotated[int, Query(ge=0, description="page size; at most 100")]
+        = DEFAULT_PAGE_LIMIT,
+        offset: Annotated[int, Query(ge=0)] = 0,
+        cursor: Annotated[str | None, Query(max_length=64)] = None,
+    ) -> None:
+        super().__init__(limit, offset)
+        self.cursor = cursor
+        if cursor:
+            try:
+                start = int(base64.urlsafe_b64decode(cursor.encode("ascii")).decode("ascii")
+                            .removeprefix("o:"))
+            except (ValueError, UnicodeError, binascii.Error):
+                raise ApiError(400, "Invalid cursor") from None
+            if not 0 <= start <= MAXIMUM_OFFSET:
+                raise ApiError(400, "Invalid cursor")
+            self.offset = start
+        elif cursor is not None:
+            self.offset = 0
+
+    @staticmethod
+    def _token(offset: int) -> str:
+        return base64.urlsafe_b64encode(f"o:{offset}".encode("ascii")).decode("ascii")
+
+    def links(self, total: int) -> dict[str, str | None]:
+        """``next_cursor`` and ``previous_cursor`` of this page (both null without a cursor,
+        as Airflow's offset pagination answers)."""
+        if self.cursor is None:
+            return {"next_cursor": None, "previous_cursor": None}
+        after = self.offset + self.limit
+        return {"next_cursor": self._token(after) if self.limit and after < total else None,
+                "previous_cursor": self._token(max(0, self.offset - self.limit))
+                if self.offset else None}
 
 
 def order_list(value: list[str] | None, default: str) -> list[str]:

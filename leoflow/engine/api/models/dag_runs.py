@@ -52,6 +52,8 @@ class DAGRunResponse(ApiModel):
 class DAGRunCollectionResponse(ApiModel):
     dag_runs: list[DAGRunResponse]
     total_entries: int
+    next_cursor: str | None = None  # with ``cursor`` (3.3's cursor pagination)
+    previous_cursor: str | None = None
 
 
 class TriggerDAGRunPostBody(BodyModel):

@@ -65,6 +65,8 @@ class TaskInstanceResponse(_TaskInstanceFields):
 class TaskInstanceCollectionResponse(ApiModel):
     task_instances: list[TaskInstanceResponse]
     total_entries: int
+    next_cursor: str | None = None  # with ``cursor`` (3.3's cursor pagination)
+    previous_cursor: str | None = None
 
 
 class TaskInstanceHistoryResponse(_TaskInstanceFields):

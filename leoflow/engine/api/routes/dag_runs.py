@@ -20,6 +20,7 @@ from leoflow.engine.api.context import ApiContext
 from leoflow.engine.api.errors import ApiError, NotFound
 from leoflow.engine.api.models.common import (
     RUN_ID_PATTERN,
+    CursorPage,
     Page,
     QueryDateTime,
     check_json_body,
@@ -173,7 +174,7 @@ class RunRanges:
 @router.get("/dagRuns", response_model=DAGRunCollectionResponse)
 async def get_dag_runs(
     dag_id: str,
-    page: Annotated[Page, Depends()],
+    page: Annotated[Page, Depends(CursorPage)],
     ranges: Annotated[RunRanges, Depends()],
     state: Annotated[list[RunStateQuery] | None, Query()] = None,
     run_type: Annotated[list[RunTypeQuery] | None, Query()] = None,
@@ -198,7 +199,8 @@ async def get_dag_runs(
     except UnknownOrderField as exc:
         raise bad_order(exc) from None
     items = responses_of_runs(ctx, result.items, versions)
-    return DAGRunCollectionResponse(dag_runs=items, total_entries=result.total)
+    cursors = page.links(result.total) if isinstance(page, CursorPage) else {}
+    return DAGRunCollectionResponse(dag_runs=items, total_entries=result.total, **cursors)
 
 
 @router.get("/dagRuns/{dag_run_id}", response_model=DAGRunResponse)

@@ -16,6 +16,7 @@ from leoflow.engine.api.errors import NotFound
 from leoflow.engine.api.models.common import (
     INT32_MAX,
     INT32_MIN,
+    CursorPage,
     FiniteFloat,
     Int32,
     Page,
@@ -148,13 +149,17 @@ async def _list(ctx: ApiContext, principal: Principal, page: Page,
         raise bad_order(exc) from None
     collection = responses_of_tis(ctx, result.items, links)
     collection.total_entries = result.total
+    if isinstance(page, CursorPage):
+        cursors = page.links(result.total)
+        collection.next_cursor = cursors["next_cursor"]
+        collection.previous_cursor = cursors["previous_cursor"]
     return collection
 
 
 @router.get(TIS, response_model=TaskInstanceCollectionResponse)
 async def get_task_instances(
     dag_id: str, dag_run_id: str,
-    page: Annotated[Page, Depends()],
+    page: Annotated[Page, Depends(CursorPage)],
     filters: Annotated[TIFilters, Depends()],
     ctx: ApiContext = Depends(api_context),
     principal: Principal = Depends(require(READ)),
