@@ -90,14 +90,27 @@ def _parse(model: type[BaseModel], entities: list[Any], index: int) -> list[Any]
     return parsed
 
 
+def delete_keys(entities: list[Any], key_field: str, index: int) -> list[str]:
+    """The keys a delete action names: each entity a key, or an object holding it under
+    ``key_field``; anything else is a 422 (as Airflow's validation answers)."""
+    keys = []
+    for n, entity in enumerate(entities):
+        key = entity.get(key_field) if isinstance(entity, dict) else entity
+        if not isinstance(key, str):
+            raise RequestValidationError([{
+                "type": "string_type", "loc": ("body", "actions", index, "entities", n),
+                "msg": f"a key or an object with a string {key_field!r}", "input": entity}])
+        keys.append(key)
+    return keys
+
+
 async def _apply(body: BulkBody, target: bulk.BulkTarget[Any], model: type[BaseModel],
                  key_field: str) -> BulkResponse:
     results: dict[str, BulkActionResponse] = {}
     for index, action in enumerate(body.actions):
         if action.action == "delete":
-            keys = [e if isinstance(e, str) else str((e or {}).get(key_field, ""))
-                    for e in action.entities]
-            outcome = await bulk.delete(target, keys, action.action_on_non_existence)
+            outcome = await bulk.delete(target, delete_keys(action.entities, key_field, index),
+                                        action.action_on_non_existence)
         elif action.action == "create":
             outcome = await bulk.create(target, _parse(model, action.entities, index),
                                         action.action_on_existence)
