@@ -112,7 +112,7 @@ def test_xcom_and_live_logs_go_through_redis(server: ServerProcess, tmp_path: Pa
         wait_until(lambda: produce_state() == "running", 60, "produce did not start", server)
         # The live log, read while the task runs: each line arrives as it is written.
         arrivals: list[tuple[str, str | None]] = []
-        with api.stream("GET", f"{base}/produce/logs/1",
+        with api.stream("GET", f"{base}/produce/logs/1", params={"follow": "true"},
                         headers={"Accept": "application/x-ndjson"}) as stream:
             for line in stream.iter_lines():
                 event = json.loads(line).get("event", "")

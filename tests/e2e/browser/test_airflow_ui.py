@@ -578,17 +578,13 @@ def test_trigger_clear_and_mark(journey: Journey) -> None:
     journey.check("task-instance-marked", "publish")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Airflow's UI asks a running try's log as NDJSON every 3 s and renders each answer once "
-    "it ends; Leoflow's NDJSON answer for a running try streams until the try ends (Airflow's "
-    "answers what is written and ends), so the lines show only when the task is over"))
 def test_live_tail_of_a_running_task(browser: Browser, journey: Journey) -> None:
     """A running task's log page shows new lines as the task prints them, with no reload."""
     _sqlite_only(journey)
     server = journey.server
     run_id = _trigger(server.client, "ui_tail", {})
     _until("count runs", lambda: _ti(server, "ui_tail", run_id, "count").get("state") == "running")
-    # A page of its own (signed in with the journey's cookie): the log's request may hang.
+    # A page of its own, signed in with the journey's cookie.
     context = browser.new_context(viewport=VIEWPORT,
                                   storage_state=journey.page.context.storage_state())
     context.set_default_timeout(WAIT_MS)

@@ -28,6 +28,7 @@ from leoflow import DAG, BashOperator
 with DAG(dag_id="slow_echo", schedule=None, start_date=datetime(2026, 1, 1)):
     BashOperator(task_id="talk",
                  bash_command="echo first; sleep 0.8; echo second; sleep 0.3; echo third")
+    BashOperator(task_id="linger", bash_command="echo begin; sleep 4; echo end")
 '''
 
 
@@ -234,7 +235,8 @@ async def test_stream_a_running_try_as_ndjson(api: Api, runs: dict[str, str]) ->
     run_id = await trigger(api, "slow_echo")
     ti = tis("slow_echo", run_id) + "/talk"
     await _wait_running(api, ti)
-    async with api.client.stream("GET", ti + "/logs/1", headers={
+    # follow=true (Leoflow's) streams each line as written until the try ends.
+    async with api.client.stream("GET", ti + "/logs/1", params={"follow": "true"}, headers={
             "Accept": "application/x-ndjson", **headers("admin-token")}) as stream:
         assert "airflow-continuation-token" in stream.headers
         events = [json.loads(line)["event"] async for line in stream.aiter_lines() if line]
@@ -242,6 +244,31 @@ async def test_stream_a_running_try_as_ndjson(api: Api, runs: dict[str, str]) ->
         "first", "second", "third"]
     # The stream ends when the try closes its log, just before it reports its state.
     assert (await api.wait_run("slow_echo", run_id))["state"] == "success"
+
+
+async def test_ndjson_of_a_running_try_ends_with_what_is_written(api: Api,
+                                                                runs: dict[str, str]) -> None:
+    """Airflow's answer, which its UI needs to show a running task's log: the lines written so
+    far, and the answer ends while the try still runs (the UI asks again every 3 s and renders
+    an answer only once it has ended)."""
+    run_id = await trigger(api, "slow_echo")
+    ti = tis("slow_echo", run_id) + "/linger"
+    await _wait_running(api, ti)
+    deadline = time.monotonic() + 30
+    now: list[str] = []
+    while "begin" not in now:  # the first line may reach the log store just after 'running'
+        assert time.monotonic() < deadline, now
+        async with api.client.stream("GET", ti + "/logs/1", headers={
+                "Accept": "application/x-ndjson", **headers("admin-token")}) as stream:
+            assert "airflow-continuation-token" in stream.headers  # the try may write more
+            now = [json.loads(line)["event"] async for line in stream.aiter_lines() if line]
+    assert "end" not in now
+    assert (await api.get(ti)).json()["state"] == "running"
+    assert (await api.wait_run("slow_echo", run_id))["state"] == "success"
+    finished = await api.get(ti + "/logs/1", headers={"Accept": "application/x-ndjson"})
+    assert "airflow-continuation-token" not in finished.headers
+    assert [json.loads(line)["event"] for line in finished.text.splitlines()
+            if json.loads(line)["event"] in ("begin", "end")] == ["begin", "end"]
 
 
 async def test_dag_source_by_version(api: Api, runs: dict[str, str]) -> None:

@@ -2,10 +2,13 @@
 
 ``Accept: application/json`` (the client's default) answers ``{"content": [...],
 "continuation_token": ...}``: pass the token back to read only what was written since,
-until the try is over (then no token is given). ``Accept: application/x-ndjson`` streams
-one JSON object per line and, while the try runs, keeps streaming what it writes until it
-ends. Any other ``Accept`` (``text/plain``) is refused with 400, as Airflow 3.3 does;
-``download=true`` gives the plain text as an attachment.
+until the try is over (then no token is given). ``Accept: application/x-ndjson`` answers
+one JSON object per line: what is written so far, then the answer ends, also while the try
+runs, as Airflow's log reader does (its UI asks again every few seconds and shows each answer
+once it ends, so an answer that waited for the try would keep a running task's log blank).
+Leoflow's ``follow=true`` keeps the answer open instead and streams what the try writes until
+it ends (``curl -N``, scripts). Any other ``Accept`` (``text/plain``) is refused with 400, as
+Airflow 3.3 does; ``download=true`` gives the plain text as an attachment.
 """
 
 from __future__ import annotations
@@ -93,6 +96,9 @@ async def get_log(
     map_index: Annotated[int, Query(ge=INT32_MIN, le=INT32_MAX)] = -1,
     token: str | None = None,
     download: bool = False,
+    follow: Annotated[bool, Query(description=(
+        "Leoflow: with Accept application/x-ndjson, keep the answer open and stream what a "
+        "running try writes until it ends (Airflow's answer ends with what is written)"))] = False,
     ctx: ApiContext = Depends(api_context),
     principal: Principal = Depends(require(READ)),
 ) -> Any:
@@ -121,7 +127,8 @@ async def get_log(
                      f'attachment; filename="{dag_id}-{task_id}-try-{try_number}.log"'})
     if mode == NDJSON:
         headers = {"Airflow-Continuation-Token": encode_token(offset)} if await live() else None
-        return StreamingResponse(_ndjson(ctx, key, offset, live), media_type=NDJSON,
+        return StreamingResponse(_ndjson(ctx, key, offset, live if follow else None),
+                                 media_type=NDJSON,
                                  headers=headers)
     limit = None if full_content else PAGE_LINES
     records, position = await ctx.logs.read(key, offset, limit)
@@ -147,13 +154,14 @@ def _lines(records: list[LogRecord]) -> str:
 
 async def _ndjson(ctx: ApiContext, key: LogKey, offset: int,
                   live: Any) -> AsyncIterator[str]:
-    """Stored lines from ``offset``, then, while the try runs, its new lines as written.
+    """Stored lines from ``offset``, then, when following (``live`` given) while the try runs,
+    its new lines as written.
 
     The live part follows the log store's tail; a watchdog ends the stream when the try is
     over even if nobody closed its log (an agent that died).
     """
     position = offset
-    if await live():
+    if live is not None and await live():
         tail = ctx.logs.tail(key, offset)
         pending: asyncio.Future[Any] | None = None
         try:
