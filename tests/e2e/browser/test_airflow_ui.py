@@ -723,3 +723,53 @@ def test_a_viewer_cannot_trigger_and_logs_out(browser: Browser, journey: Journey
     page.wait_for_url(re.compile(r"/auth/login"))
     assert httpx.get(server.url + "/ui/auth/me", cookies={
         c["name"]: c["value"] for c in page.context.cookies()}).status_code == 401
+
+
+def _pick_date(page: Page, which: int, day: str, time_of_day: str) -> None:
+    """The backfill form's date pickers: a popover with a date and a time text input."""
+    page.get_by_role("dialog").get_by_test_id("datetime-input").nth(which).click()
+    date_box = page.get_by_placeholder("YYYY/MM/DD").last
+    expect(date_box).to_be_visible()
+    date_box.fill(day)
+    page.get_by_placeholder("HH:mm").last.fill(time_of_day)
+    page.get_by_role("dialog").get_by_text("Date Range").click()  # closes the popover
+
+
+def test_backfill_from_the_trigger_dialog(journey: Journey) -> None:
+    """Trigger -> Backfill on a daily DAG: a date range, the dry run's count, Run Backfill;
+    the banner shows the backfill in progress and its runs exist with run_type backfill."""
+    _sqlite_only(journey)
+    page, server = journey.page, journey.server
+    journey.watch.reset()
+    journey.go("/dags/ui_report", reload=True)
+    page.get_by_role("button", name="Trigger Dag").first.click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text("Run this Dag for a range of dates").click()
+    _pick_date(page, 0, "2026/03/01", "00:00")
+    with page.expect_response(lambda r: r.url.endswith("/api/v2/backfills/dry_run")
+                              and '"to_date":"2026-03-03' in (r.request.post_data or "")
+                              ) as dry:
+        _pick_date(page, 1, "2026/03/03", "00:00")
+    assert dry.value.status == 200, dry.value.text()
+    dates = [d["logical_date"][:10] for d in dry.value.json()["backfills"]]
+    assert dates == ["2026-03-01", "2026-03-02", "2026-03-03"], dates
+    expect(dialog.get_by_text("3 runs will be triggered.")).to_be_visible()
+    journey.check("backfill-dry-run", "3 runs will be triggered.")
+    made = _answered(journey, "POST", r"/api/v2/backfills$",
+                     dialog.get_by_role("button", name="Run Backfill").click)
+    assert made.status == 200, made.text()
+    backfill = made.json()
+    assert backfill["dag_id"] == "ui_report" and backfill["max_active_runs"] == 1
+    expect(page.get_by_text("Backfill in progress")).to_be_visible()
+    journey.check("backfill-banner", "Backfill in progress")
+
+    def runs() -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = server.client.get(
+            "/api/v2/dags/ui_report/dagRuns", params={"run_type": "backfill"}).json()["dag_runs"]
+        return found
+
+    _until("the backfill's three runs", lambda: len(runs()) == 3)
+    assert sorted(r["logical_date"][:10] for r in runs()) == dates
+    assert {r["run_type"] for r in runs()} == {"backfill"}
+    journey.visit("backfill-runs", "/dags/ui_report/runs?run_type=backfill",
+                  *(r["dag_run_id"] for r in runs()))
