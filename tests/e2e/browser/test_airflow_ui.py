@@ -773,3 +773,37 @@ def test_backfill_from_the_trigger_dialog(journey: Journey) -> None:
     assert {r["run_type"] for r in runs()} == {"backfill"}
     journey.visit("backfill-runs", "/dags/ui_report/runs?run_type=backfill",
                   *(r["dag_run_id"] for r in runs()))
+
+
+def _folded_values(page: Page) -> list[str]:
+    """The XCom values the page shows, whitespace removed (the UI's JSON editor indents)."""
+    return [re.sub(r"\s+", "", text).removesuffix("Copy")
+            for text in page.get_by_test_id("xcom-value").all_inner_texts()]
+
+
+def test_xcom_list_values_unfold(journey: Journey) -> None:
+    """A list XCom (extract's, double's) shows folded, as '[ ]', like on Airflow: the API
+    answers the list itself for the UI's deserialize=true&stringify=false, and the page's
+    expand toggle unfolds it to its items."""
+    _sqlite_only(journey)
+    page, server = journey.page, journey.server
+    etl = server.runs["ui_etl"]
+    run = f"/dags/ui_etl/runs/{quote(etl, safe='')}"
+    answer = server.client.get(f"/api/v2/dags/ui_etl/dagRuns/{quote(etl, safe='')}"
+                               "/taskInstances/extract/xcomEntries/return_value",
+                               params={"deserialize": "true", "stringify": "false"}).json()
+    assert answer["value"] == [0, 1, 2, 3], answer
+    journey.watch.reset()
+    journey.go(f"{run}/tasks/extract/xcom", reload=True)
+    expect(page.get_by_test_id("xcom-value").first).to_contain_text("[")
+    page.get_by_role("button", name=re.compile("expand", re.I)).first.click()
+    expect(page.get_by_test_id("xcom-value").first).to_contain_text("3")
+    assert _folded_values(page) == ["[0,1,2,3]"], _folded_values(page)
+    journey.check("task-instance-xcom-unfolded", "return_value")
+    journey.go("/xcoms", reload=True)
+    double = page.get_by_role("row").filter(has_text="double").first.get_by_test_id("xcom-value")
+    expect(double).to_contain_text("[")
+    page.get_by_role("button", name=re.compile("expand", re.I)).first.click()
+    expect(double).to_contain_text("6")
+    assert re.sub(r"\s+", "", double.inner_text()).removesuffix("Copy") == "[0,2,4,6]"
+    journey.check("xcoms-unfolded", "double")
