@@ -30,10 +30,12 @@ def register(services: IdeServices) -> None:
         if await session.principal_or_none(services) is not None:
             return RedirectResponse(target, status_code=303)
         ui.add_css(GLOBAL_CSS)
-        ui.dark_mode(bool(app.storage.user.get(DARK, False)))  # as the browser left it
+        dark = bool(app.storage.user.get(DARK, False))
+        ui.dark_mode(dark)  # as the browser left it
         with ui.card().classes("absolute-center w-96 gap-3").props('data-testid="login-card"'):
             with ui.row().classes("items-center gap-2"):
-                ui.icon("air", size="md", color="indigo-9")
+                # Quasar's colour classes are !important: pick one that reads on the card
+                ui.icon("air", size="md", color="indigo-3" if dark else "indigo-9")
                 ui.label("Leoflow").classes("text-h5")
                 if services.lite_badge:
                     ui.badge("LITE", color="amber-7", text_color="black").classes(
