@@ -807,3 +807,35 @@ def test_xcom_list_values_unfold(journey: Journey) -> None:
     expect(double).to_contain_text("6")
     assert re.sub(r"\s+", "", double.inner_text()).removesuffix("Copy") == "[0,2,4,6]"
     journey.check("xcoms-unfolded", "double")
+
+
+def test_dag_dependencies_graph(journey: Journey) -> None:
+    """/ui/dependencies answers Airflow's graph: producer -> asset -> consumer, and the
+    asset page's graph draws both DAGs from it."""
+    _sqlite_only(journey)
+    page, server = journey.page, journey.server
+    asset = next(a for a in server.client.get("/api/v2/assets").json()["assets"]
+                 if a["name"] == "ui_orders")
+    node = f"asset:{asset['id']}"
+    graph = server.client.get("/ui/dependencies").json()
+    edges = {(e["source_id"], e["target_id"]) for e in graph["edges"]}
+    assert {("dag:ui_orders_producer", node), (node, "dag:ui_orders_consumer")} <= edges, graph
+    assert {"id": node, "label": "ui_orders", "type": "asset"} in graph["nodes"]
+    assert "dag:ui_idle" not in {n["id"] for n in graph["nodes"]}  # no link, not drawn
+    part = server.client.get("/ui/dependencies", params={"node_id": "dag:ui_orders_consumer"})
+    assert {n["id"] for n in part.json()["nodes"]} == {
+        "dag:ui_orders_producer", node, "dag:ui_orders_consumer"}, part.text
+    data = server.client.get("/ui/dependencies", params={"node_id": node,
+                                                         "dependency_type": "data"}).json()
+    assert {"source_id": "task:ui_orders_producer__SEPARATOR__write_orders",
+            "target_id": node} in data["edges"], data
+    assert server.client.get("/ui/dependencies", params={"node_id": "dag:nowhere"}
+                             ).status_code == 404
+    journey.watch.reset()
+    with page.expect_response(lambda r: "/ui/dependencies" in r.url
+                              and quote(node, safe="") in r.url) as seen:
+        journey.go(f"/assets/{asset['id']}", reload=True)
+    assert seen.value.status == 200 and seen.value.json()["edges"], seen.value.text()
+    for dag_id in ("ui_orders_producer", "ui_orders_consumer"):
+        expect(page.locator(".react-flow__node").filter(has_text=dag_id).first).to_be_visible()
+    journey.check("asset-dependencies-graph", "ui_orders")

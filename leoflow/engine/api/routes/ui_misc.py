@@ -10,17 +10,17 @@ partitioned runs): the page then shows its own "nothing here" state, not an erro
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 
 from leoflow.engine.api.context import ApiContext
-from leoflow.engine.api.errors import NotFound
+from leoflow.engine.api.errors import ApiError, NotFound
 from leoflow.engine.api.routes.backfills import BackfillCollectionResponse, _response
 from leoflow.engine.api.routes.dags import require_dag
 from leoflow.engine.api.security import api_context, require
 from leoflow.engine.auth.permissions import READ, Principal
-from leoflow.engine.services import backfills
+from leoflow.engine.services import backfills, dag_dependencies
 
 router = APIRouter(prefix="/ui", tags=["Airflow UI"])
 
@@ -57,10 +57,21 @@ async def get_next_run_assets(dag_id: str, ctx: ApiContext = Depends(api_context
 
 
 @router.get("/dependencies")
-async def get_dependencies(node_id: str | None = None, dependency_type: str | None = None,
+async def get_dependencies(node_id: str | None = None,
+                           dependency_type: Literal["scheduling", "data"] = "scheduling",
+                           ctx: ApiContext = Depends(api_context),
                            principal: Principal = Depends(require(READ))) -> dict[str, Any]:
-    """Cross-DAG dependencies (asset and trigger links): none drawn yet."""
-    return {"nodes": [], "edges": []}
+    """Cross-DAG dependencies (assets, triggers, sensors) as Airflow's graph of nodes and
+    edges; with ``node_id`` the part linked to it; ``data``: an asset's producing and
+    reading tasks (``node_id`` ``asset:<id>``)."""
+    if dependency_type == "data":
+        asset_id = node_id.removeprefix("asset:") if node_id else ""
+        if not node_id or not node_id.startswith("asset:") or not asset_id.isdigit():
+            raise ApiError(400, "Data dependencies require an asset node_id (e.g., 'asset:123')")
+        return await dag_dependencies.data_graph(ctx.store, tenant=principal.tenant,
+                                                 asset_id=int(asset_id))
+    graph = await dag_dependencies.scheduling_graph(ctx.store, tenant=principal.tenant)
+    return graph if node_id is None else dag_dependencies.connected_part(graph, node_id)
 
 
 @router.get("/partitioned_dag_runs")
