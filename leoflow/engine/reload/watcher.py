@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,23 +24,34 @@ log = logging.getLogger("leoflow.lite.reload")
 WATCHED_SUFFIXES = (".py",)
 
 
-def noticed(_change: Any, path: str) -> bool:
+def _in_ignored_dir(path: str, root: Path | None) -> bool:
+    """Whether ``path`` is inside an ignored folder, counting only the folders below
+    ``root``: a workspace that is itself named ``dags`` (Airflow's DAGs folder) is watched."""
+    parts = Path(path).parts
+    for base in ((root, root.resolve()) if root is not None else ()):
+        if Path(path).is_relative_to(base):
+            parts = Path(path).relative_to(base).parts
+            break
+    return any(part in IGNORED_DIRS for part in parts)
+
+
+def noticed(_change: Any, path: str, root: Path | None = None) -> bool:
     """Whether a change is worth telling at all (``Reloader.subscribe_files``: the IDE's open
     files): anything but hidden files, editor backups and ignored folders."""
     name = os.path.basename(path)
     if (name.startswith(".") and name not in FOLDER_FILES) or name.endswith("~"):
         return False
-    return not any(part in IGNORED_DIRS for part in Path(path).parts)
+    return not _in_ignored_dir(path, root)
 
 
-def wanted(change: Any, path: str) -> bool:
+def wanted(change: Any, path: str, root: Path | None = None) -> bool:
     """Whether a change concerns a project: a ``.py`` file, a ``leoflow.yaml``, a plain
     folder's requirements or ignore file, or a new folder (outside ignored folders; hidden
     files and editor backups are not)."""
     name = os.path.basename(path)
     if (name.startswith(".") and name not in FOLDER_FILES) or name.endswith("~"):
         return False
-    if any(part in IGNORED_DIRS for part in Path(path).parts):
+    if _in_ignored_dir(path, root):
         return False
     if name == PROJECT_FILE or name.endswith(WATCHED_SUFFIXES) or name in FOLDER_FILES:
         return True
@@ -58,17 +70,18 @@ async def watch(workspace: Path, request: Callable[[Path], Any], *, debounce_ms:
     import watchfiles
 
     workspace.mkdir(parents=True, exist_ok=True)
+    root = workspace.absolute()
     ready.set()
     try:
         async for changes in watchfiles.awatch(
-                workspace, watch_filter=noticed if changed else wanted,
+                workspace, watch_filter=partial(noticed if changed else wanted, root=root),
                 debounce=debounce_ms, step=step_ms, stop_event=stop, recursive=True,
                 ignore_permission_denied=True):
             if changed is not None:
                 changed(tuple(sorted({Path(raw) for _change, raw in changes})))
             touched: set[Path] = set()
             for change, raw in changes:
-                if not wanted(change, raw):
+                if not wanted(change, raw, root=root):
                     continue  # told to ``changed`` only: not a project's file
                 path = Path(raw)
                 if path.is_dir():  # a folder appeared (mkdir, a copy, a move)
