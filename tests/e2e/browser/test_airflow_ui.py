@@ -839,3 +839,31 @@ def test_dag_dependencies_graph(journey: Journey) -> None:
     for dag_id in ("ui_orders_producer", "ui_orders_consumer"):
         expect(page.locator(".react-flow__node").filter(has_text=dag_id).first).to_be_visible()
     journey.check("asset-dependencies-graph", "ui_orders")
+
+
+def test_code_of_each_version(journey: Journey) -> None:
+    """A DAG with runs whose file changes gets a second version (one without runs is
+    updated in place, as in Airflow): its Code tab shows version 2's source, and
+    version 1's when the page asks for that version."""
+    _sqlite_only(journey)
+    page, server = journey.page, journey.server
+    (server.base / "dags" / "report.py").write_text(
+        REPORT.replace('tags=["report"]', 'tags=["report"], doc_md="Report, version two."'),
+        "utf-8")
+    _until("ui_report's second version", lambda: server.client.get(
+        "/api/v2/dags/ui_report/dagVersions").json()["total_entries"] == 2, limit_s=60)
+    sources = re.compile(r"/api/v2/dagSources/ui_report")
+    journey.watch.reset()
+    with page.expect_response(sources) as latest:
+        journey.go("/dags/ui_report/code", reload=True)
+    assert "version two" in latest.value.json()["content"], latest.value.url
+    journey.check("dag-code-version-2", "Report, version two.")
+    journey.watch.reset()
+    with page.expect_response(lambda r: sources.search(r.url) is not None
+                              and "version_number=1" in r.url) as first:
+        journey.go("/dags/ui_report/code?version_number=1")
+    assert first.value.status == 200, first.value.text()
+    assert "version two" not in first.value.json()["content"]
+    expect(page.get_by_text("Report, version two.")).to_have_count(0)
+    journey.check("dag-code-version-1", "publish")
+    assert not journey.failed, "\n".join(journey.failed)
