@@ -694,37 +694,6 @@ def test_variables_pools_connections(journey: Journey) -> None:
     assert server.client.get("/api/v2/connections/ui_http").status_code == 404
 
 
-def test_a_viewer_cannot_trigger_and_logs_out(browser: Browser, journey: Journey) -> None:
-    """A Viewer signs in, sees the DAG with Trigger disabled and an Admin menu without
-    Variables and Pools; the admin
-    logs out through the user menu and is back on the login page."""
-    _sqlite_only(journey)
-    server = journey.server
-    context = _context(browser)
-    try:
-        page = context.new_page()
-        viewer = Journey(page, server, Watch(page), journey.shots)
-        log_in(page, server.url, "ui_viewer", VIEWER_PASSWORD)
-        viewer.visit("viewer-dag", "/dags/ui_etl", "extract")
-        expect(page.get_by_test_id("trigger-dag-button").first).to_be_disabled()
-        page.get_by_role("button", name="Admin").click()  # what a Viewer may read only
-        expect(page.get_by_role("menuitem", name="Providers")).to_be_visible()
-        expect(page.get_by_role("menuitem", name="Variables")).to_have_count(0)
-        expect(page.get_by_role("menuitem", name="Pools")).to_have_count(0)
-        assert not viewer.failed, viewer.failed
-    finally:
-        context.close()
-
-    page = journey.page
-    journey.go("/")
-    page.get_by_role("button", name="User").click()
-    page.get_by_role("menuitem", name="Logout").click()
-    page.get_by_role("dialog").get_by_role("button", name=re.compile("Confirm|Logout")).click()
-    page.wait_for_url(re.compile(r"/auth/login"))
-    assert httpx.get(server.url + "/ui/auth/me", cookies={
-        c["name"]: c["value"] for c in page.context.cookies()}).status_code == 401
-
-
 def _pick_date(page: Page, which: int, day: str, time_of_day: str) -> None:
     """The backfill form's date pickers: a popover with a date and a time text input."""
     page.get_by_role("dialog").get_by_test_id("datetime-input").nth(which).click()
@@ -867,3 +836,34 @@ def test_code_of_each_version(journey: Journey) -> None:
     expect(page.get_by_text("Report, version two.")).to_have_count(0)
     journey.check("dag-code-version-1", "publish")
     assert not journey.failed, "\n".join(journey.failed)
+
+
+def test_a_viewer_cannot_trigger_and_logs_out(browser: Browser, journey: Journey) -> None:
+    """A Viewer signs in, sees the DAG with Trigger disabled and an Admin menu without
+    Variables and Pools; the admin
+    logs out through the user menu and is back on the login page."""
+    _sqlite_only(journey)
+    server = journey.server
+    context = _context(browser)
+    try:
+        page = context.new_page()
+        viewer = Journey(page, server, Watch(page), journey.shots)
+        log_in(page, server.url, "ui_viewer", VIEWER_PASSWORD)
+        viewer.visit("viewer-dag", "/dags/ui_etl", "extract")
+        expect(page.get_by_test_id("trigger-dag-button").first).to_be_disabled()
+        page.get_by_role("button", name="Admin").click()  # what a Viewer may read only
+        expect(page.get_by_role("menuitem", name="Providers")).to_be_visible()
+        expect(page.get_by_role("menuitem", name="Variables")).to_have_count(0)
+        expect(page.get_by_role("menuitem", name="Pools")).to_have_count(0)
+        assert not viewer.failed, viewer.failed
+    finally:
+        context.close()
+
+    page = journey.page
+    journey.go("/")
+    page.get_by_role("button", name="User").click()
+    page.get_by_role("menuitem", name="Logout").click()
+    page.get_by_role("dialog").get_by_role("button", name=re.compile("Confirm|Logout")).click()
+    page.wait_for_url(re.compile(r"/auth/login"))
+    assert httpx.get(server.url + "/ui/auth/me", cookies={
+        c["name"]: c["value"] for c in page.context.cookies()}).status_code == 401
