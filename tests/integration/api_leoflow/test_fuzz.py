@@ -27,6 +27,7 @@ OTHER_EXAMPLES = int(os.environ.get("LEOFLOW_FUZZ_OTHER_EXAMPLES", "8"))
 OPERATIONS = {
     ("POST", "/api/leoflow/dags"), ("GET", "/api/leoflow/dags/{dag_id}/versions"),
     ("GET", "/api/leoflow/dags/{dag_id}/versions/{version_number}"), ("GET", "/metrics"),
+    ("GET", "/api/leoflow/dags/{dag_id}/providers"),
     ("GET", "/api/leoflow/ha"),
     ("GET", "/api/leoflow/users"), ("POST", "/api/leoflow/users"),
     ("GET", "/api/leoflow/users/{username}"), ("PATCH", "/api/leoflow/users/{username}"),
