@@ -54,7 +54,7 @@ def frame(services: IdeServices, principal: Principal, *, active: str = "") -> u
             'dense color="amber" keep-color').classes("text-white")
         help_button()
         with ui.button(principal.username, icon="account_circle").props(
-                "flat no-caps").classes("text-white"), ui.menu():
+                'flat no-caps data-testid="user-menu"').classes("text-white"), ui.menu():
             ui.menu_item(f"{principal.username} ({principal.role})").props("disable")
             ui.separator()
             ui.menu_item("Log out", on_click=lambda: _logout(services)).props(

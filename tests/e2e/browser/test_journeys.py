@@ -259,7 +259,7 @@ def test_reset_password_then_log_in_with_the_new_one(page: Page, lite: LiteServe
     log_in(page, lite)
     expect(page.locator("[data-testid=download-examples]")).to_be_visible()
     page.locator("[data-testid=workspace-path]").is_visible()
-    page.get_by_role("button", name="admin").click()
+    page.locator("[data-testid=user-menu]").click()  # not the Admin menu beside it
     page.locator("[data-testid=logout]").click()
     expect(page).to_have_url(re.compile(r"/login"))
     page.goto(lite.url + "/dags")

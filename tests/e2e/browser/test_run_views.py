@@ -253,6 +253,7 @@ def test_admin_pages_create_edit_delete_with_field_errors(
     expect(page.locator("[data-testid=pools-result]")).to_have_text("Pool gpu added with 2 slots")
     page.locator("tr", has_text="gpu").locator("[data-testid=pools-edit]").click()
     admin_form(page, "pool-form", slots="4")
+    expect(page.locator("[data-testid=pools-result]")).to_have_text("Pool gpu saved: 4 slots")
     assert api.client.get("/api/v2/pools/gpu").json()["slots"] == 4
     page.locator("tr", has_text="gpu").locator("[data-testid=pools-delete]").click()
     page.locator("[data-testid=pools-confirm-ok]").click()
