@@ -254,38 +254,9 @@ def test_the_example_dags_end_in_airflows_states(dags_folder: Path, compiled: Co
                 break
             assert time.monotonic() < deadline, f"not registered: {sorted(runnable - listed)}"
             time.sleep(0.5)
-        started: dict[str, str] = {}
-        refused: dict[str, tuple[int, str]] = {}
-        for dag_id in sorted(runnable):
-            client.patch(f"/api/v2/dags/{dag_id}", params={"update_mask": "is_paused"},
-                         json={"is_paused": False}).raise_for_status()
-            answer = client.post(f"/api/v2/dags/{dag_id}/dagRuns", json={
-                "logical_date": datetime.now(UTC).isoformat(), "conf": {}})
-            if answer.status_code == 200:
-                started[dag_id] = answer.json()["dag_run_id"]
-            else:
-                refused[dag_id] = (answer.status_code, answer.text)
-        results: dict[str, tuple[str, dict[str, str | None]]] = {}
-        now = datetime.now(UTC)
-        began = time.monotonic()
-        deadline = began + WAIT_SECONDS
-        pending = dict(started)
-        while pending and time.monotonic() < deadline:
-            settled = time.monotonic() - began >= SETTLE_SECONDS
-            for dag_id, run_id in list(pending.items()):
-                state = client.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}").json()["state"]
-                if state in ("success", "failed"):
-                    results[dag_id] = (state, task_states(client, dag_id, run_id))
-                    del pending[dag_id]
-                elif settled and _waits_like_airflow(dag_id, expected[dag_id],
-                                                     task_states(client, dag_id, run_id), now):
-                    # Airflow left it waiting: it still waits, in the same states
-                    results[dag_id] = ("timeout(running)",
-                                       task_states(client, dag_id, run_id))
-                    del pending[dag_id]
-            time.sleep(1.0)
-        for dag_id, run_id in pending.items():
-            results[dag_id] = ("timeout(running)", task_states(client, dag_id, run_id))
+        started, refused, now = start_runs(client, runnable)
+        results = await_runs(client, started, expected, now, wait_seconds=WAIT_SECONDS,
+                             settle_seconds=SETTLE_SECONDS, poll_seconds=1.0)
 
     matched, differ = [], {}
     for dag_id in sorted(runnable):
@@ -325,6 +296,50 @@ def _file_text(folder: Path, name: str) -> str:
     found = sorted(folder.rglob(name))
     return found[0].read_text("utf-8") if found else ""
 
+
+
+def start_runs(client: httpx.Client, dag_ids: set[str]
+               ) -> tuple[dict[str, str], dict[str, tuple[int, str]], datetime]:
+    """Unpause and trigger each DAG as a user would: its run ids, the triggers refused
+    (status, text), and the time after the last trigger."""
+    started: dict[str, str] = {}
+    refused: dict[str, tuple[int, str]] = {}
+    for dag_id in sorted(dag_ids):
+        client.patch(f"/api/v2/dags/{dag_id}", params={"update_mask": "is_paused"},
+                     json={"is_paused": False}).raise_for_status()
+        answer = client.post(f"/api/v2/dags/{dag_id}/dagRuns", json={
+            "logical_date": datetime.now(UTC).isoformat(), "conf": {}})
+        if answer.status_code == 200:
+            started[dag_id] = answer.json()["dag_run_id"]
+        else:
+            refused[dag_id] = (answer.status_code, answer.text)
+    return started, refused, datetime.now(UTC)
+
+
+def await_runs(client: httpx.Client, started: dict[str, str], expected: dict[str, Any],
+               now: datetime, *, wait_seconds: float, settle_seconds: float,
+               poll_seconds: float) -> dict[str, tuple[str, dict[str, str | None]]]:
+    """Each run's final state and task states; a run still going once settled, where Airflow
+    left it waiting in the same states, or at the deadline, counts as 'timeout(running)'."""
+    results: dict[str, tuple[str, dict[str, str | None]]] = {}
+    began = time.monotonic()
+    pending = dict(started)
+    while pending and time.monotonic() < began + wait_seconds:
+        settled = time.monotonic() - began >= settle_seconds
+        for dag_id, run_id in list(pending.items()):
+            state = client.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}").json()["state"]
+            if state in ("success", "failed"):
+                results[dag_id] = (state, task_states(client, dag_id, run_id))
+                del pending[dag_id]
+            elif settled and _waits_like_airflow(dag_id, expected[dag_id],
+                                                 task_states(client, dag_id, run_id), now):
+                # Airflow left it waiting: it still waits, in the same states
+                results[dag_id] = ("timeout(running)", task_states(client, dag_id, run_id))
+                del pending[dag_id]
+        time.sleep(poll_seconds)
+    for dag_id, run_id in pending.items():
+        results[dag_id] = ("timeout(running)", task_states(client, dag_id, run_id))
+    return results
 
 def _waits_like_airflow(dag_id: str, want: dict[str, Any], tasks: dict[str, str | None],
                         now: datetime) -> bool:

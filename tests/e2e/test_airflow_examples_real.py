@@ -31,7 +31,6 @@ import json
 import os
 import shutil
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +39,13 @@ import pytest
 
 from tests.e2e.test_airflow_examples import (  # noqa: F401  (baseline, dags_folder: fixtures)
     KNOWN_GAPS,
-    _waits_like_airflow,
+    await_runs,
     baseline,
     comparable,
     dags_folder,
     run_state_only,
     server_on,
+    start_runs,
     task_states,
 )
 from tests.real_airflow import DEPENDENCIES, RealAirflowEnv
@@ -141,35 +141,10 @@ def test_the_example_dags_end_in_the_shims_states_with_the_real_airflow(
             assert time.monotonic() < deadline, f"not registered: {sorted(wanted - listed)}"
             time.sleep(1.0)
         compiled_after = time.monotonic() - began_all
-        started: dict[str, str] = {}
-        refused: dict[str, tuple[int, str]] = {}
-        for dag_id in sorted(wanted):
-            client.patch(f"/api/v2/dags/{dag_id}", params={"update_mask": "is_paused"},
-                         json={"is_paused": False}).raise_for_status()
-            answer = client.post(f"/api/v2/dags/{dag_id}/dagRuns", json={
-                "logical_date": datetime.now(UTC).isoformat(), "conf": {}})
-            if answer.status_code == 200:
-                started[dag_id] = answer.json()["dag_run_id"]
-            else:
-                refused[dag_id] = (answer.status_code, answer.text)
-        results: dict[str, tuple[str, dict[str, str | None]]] = {}
-        now = datetime.now(UTC)
+        started, refused, now = start_runs(client, wanted)
         began = time.monotonic()
-        pending = dict(started)
-        while pending and time.monotonic() < began + WAIT_SECONDS:
-            settled = time.monotonic() - began >= SETTLE_SECONDS
-            for dag_id, run_id in list(pending.items()):
-                state = client.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}").json()["state"]
-                if state in ("success", "failed"):
-                    results[dag_id] = (state, task_states(client, dag_id, run_id))
-                    del pending[dag_id]
-                elif settled and _waits_like_airflow(dag_id, baseline[dag_id],
-                                                     task_states(client, dag_id, run_id), now):
-                    results[dag_id] = ("timeout(running)", task_states(client, dag_id, run_id))
-                    del pending[dag_id]
-            time.sleep(2.0)
-        for dag_id, run_id in pending.items():
-            results[dag_id] = ("timeout(running)", task_states(client, dag_id, run_id))
+        results = await_runs(client, started, baseline, now, wait_seconds=WAIT_SECONDS,
+                             settle_seconds=SETTLE_SECONDS, poll_seconds=2.0)
         ran_for = time.monotonic() - began
         tries = sum(len(t) for _s, t in results.values())
     matched, differ = [], {}
