@@ -276,7 +276,7 @@ class EditorPage(EditorPanels):
         self.outcome = self._known_outcome()
         self._apply_diagnostics()
         await self.update_graph()
-        self.graph_header.refresh()
+        self.refresh_header()
 
     async def load_text(self, text: str, stamp: FileStamp | None) -> None:
         """Show ``text`` (the disk's, as of ``stamp``) as the saved content of the open file;
@@ -312,7 +312,7 @@ class EditorPage(EditorPanels):
         self.outcome = None
         self._apply_diagnostics()
         self.graph.show(None)
-        self.graph_header.refresh()
+        self.refresh_header()
 
     async def save(self) -> bool:
         """Write the buffer if the file on disk is still what it was loaded from (else the
@@ -347,7 +347,7 @@ class EditorPage(EditorPanels):
         if self.project_dir is None:
             return
         self.status_text = "compiling…"
-        self.graph_header.refresh()
+        self.refresh_header()
         try:
             outcome = await recompile_for_file(self.services, target,
                                                user=self.principal.username)
@@ -426,7 +426,7 @@ class EditorPage(EditorPanels):
             graph = False
         elif pending is not None:
             self.status_text = pending.progress or f"{pending.phase or 'compiling'}…"
-            self.graph_header.refresh()
+            self.refresh_header()
         if tree:
             await self.refresh_tree()
         if graph:
@@ -439,7 +439,7 @@ class EditorPage(EditorPanels):
         self._apply_diagnostics()
         self.status_text = ""
         await self.update_graph()
-        self.graph_header.refresh()
+        self.refresh_header()
 
 
 def register(services: IdeServices, hub: EventHub) -> None:

@@ -43,6 +43,7 @@ class EditorPanels:
     status_text: str
     can_edit: bool
     guard: UnsavedGuard
+    _shown_header: tuple[str | None, bool, str] | None = None
 
     def _apply_diagnostics(self) -> None:
         outcome = self.outcome
@@ -83,8 +84,29 @@ class EditorPanels:
                     "Put the cursor on this line")
 
     # -- graph -----------------------------------------------------------------------------
+    def _header_status(self) -> str:
+        status = self.status_text
+        if not status and self.outcome is not None:
+            if self.outcome.ok is False:
+                status = "does not compile: the graph shows the last good version"
+            elif self.outcome.versions:
+                status = "compiled: " + ", ".join(
+                    f"{d} v{n}" for d, n in self.outcome.versions.items())
+        return status
+
+    def _header_key(self) -> tuple[str | None, bool, str]:
+        return (self.dag_id, self.can_edit, self._header_status())
+
+    def refresh_header(self) -> None:
+        """Redraw the header only when what it shows changed: a save's compile reports its
+        outcome twice (the save's own and the reloader's event), and a redraw replaces the
+        Trigger button, so a click landing in between would be lost."""
+        if self._header_key() != self._shown_header:
+            self.graph_header.refresh()
+
     @ui.refreshable_method
     def graph_header(self) -> None:
+        self._shown_header = self._header_key()
         with ui.row().classes("w-full items-center gap-2"):
             ui.icon("account_tree")
             if self.dag_id:
@@ -100,13 +122,7 @@ class EditorPanels:
                     self.can_edit)
                 ui.button(icon="cloud_upload", on_click=self.push).props(
                     'dense flat data-testid="editor-push"').tooltip("Push to cluster")
-        status = self.status_text
-        if not status and self.outcome is not None:
-            if self.outcome.ok is False:
-                status = "does not compile: the graph shows the last good version"
-            elif self.outcome.versions:
-                status = "compiled: " + ", ".join(
-                    f"{d} v{n}" for d, n in self.outcome.versions.items())
+        status = self._header_status()
         if status:
             ui.label(status).classes("text-caption").props('data-testid="compile-status"')
 
