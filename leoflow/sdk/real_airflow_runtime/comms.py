@@ -40,6 +40,7 @@ from typing import Any
 from leoflow.sdk.asset_inlet_events import OP_ASSET_EVENTS
 from leoflow.sdk.asset_state_store import OP_ASSET_STATE
 from leoflow.sdk.channel import OP_XCOM_PULL, OP_XCOM_PUSH, Channel
+from leoflow.sdk.real_airflow_runtime.comms_hitl import HitlRequests
 from leoflow.sdk.secrets_masker import OP_MASK_SECRET
 from leoflow.sdk.task_state import OP_TASK_STATE
 
@@ -60,7 +61,7 @@ def _secret_strings(value: Any) -> list[str]:
     return [str(value)] if value not in (None, "") else []
 
 
-class LeoflowComms:
+class LeoflowComms(HitlRequests):
     """Answers the task runner's requests from the channel (a ``CommsDecoder`` stand-in that
     has no socket: there is no second process to talk to)."""
 
