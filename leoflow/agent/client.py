@@ -226,6 +226,15 @@ class ControlPlaneClient:
             request, metadata=self.metadata, timeout=CALL_TIMEOUT))
         return response.found, (json.loads(response.value_json) if response.found else None)
 
+    async def dag_runs(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
+        """One request about other DAG runs (trigger, a run's state, counts, task states, a
+        DAG), answered for the DAG's tenant; the answer as the control plane gave it."""
+        request = pb.DagRunsRequest(op=op, args_json=json.dumps(args, default=str))
+        response = await self._call("DagRuns", lambda: self.stub.DagRuns(
+            request, metadata=self.metadata, timeout=CALL_TIMEOUT))
+        answer = json.loads(response.answer_json or "{}")
+        return answer if isinstance(answer, dict) else {}
+
     async def stream_logs(self, batches: AsyncIterator[pb.LogBatch]) -> pb.StreamLogsResponse:
         """The client-streaming ``StreamLogs`` call fed by ``batches``, to its end.
 

@@ -50,6 +50,7 @@ from leoflow.sdk.channel import (
 )
 from leoflow.sdk.context_objects import XCOM_RETURN_KEY, branch_targets
 from leoflow.sdk.real_airflow_runtime import AIRFLOW_RUNTIME, RUNTIME_FIELD
+from leoflow.sdk.real_airflow_runtime.comms_cross_dag import OP_DAG_RUNS
 from leoflow.sdk.secrets_masker import OP_MASK_SECRET
 from leoflow.sdk.task_state import OP_TASK_STATE
 from leoflow.sdk.templating import OP_RENDER
@@ -129,6 +130,9 @@ async def _serve_request(run: TaskRun, message: dict[str, Any]) -> Any:
         return await serve_task_state(run.client, message)
     if op in ASSET_OPS:
         return await serve_asset_request(run.client, message)
+    if op == OP_DAG_RUNS:  # the real Airflow's TriggerDagRun, GetTICount... (other DAGs)
+        return await run.client.dag_runs(str(message.get("action") or ""),
+                                         dict(message.get("args") or {}))
     if op == OP_MASK_SECRET:  # mask_secret() in user code: masked from the next line on
         run.shipper.masker.add_strings(str(v) for v in message.get("values") or [])
         return None

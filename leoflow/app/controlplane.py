@@ -56,6 +56,7 @@ from leoflow.engine.logs import LogStore
 from leoflow.engine.scheduler.loop import Scheduler
 from leoflow.engine.services import Operations, backfills
 from leoflow.engine.services.container import Services
+from leoflow.engine.services.cross_dag import CrossDagRuns
 from leoflow.engine.services.leadership import Leadership
 from leoflow.engine.store import Store
 from leoflow.engine.tracing import from_environment as tracing_from_environment
@@ -262,7 +263,8 @@ async def start_control_plane(
         cancel=lambda ti_id, reason: relay.cancel_task(ti_id, None, reason),
         secrets_env=secrets.env, task_env=lambda task: task_environments.env_for(task.options),
         heartbeat_timeout=heartbeat_timeout, code_roots=code_roots,
-        is_leader=leadership.is_leader, send=relay.send)
+        is_leader=leadership.is_leader, send=relay.send,
+        cross_dag=CrossDagRuns(store, relay))  # TriggerDagRun of the real task runner
     relay.on_heartbeats = agent_service.heard  # second phase: the relay ↔ agents edge
     await agent_server.start(agent_service)
     services = Services(

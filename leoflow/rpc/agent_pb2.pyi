@@ -250,3 +250,17 @@ class AssetStateResponse(_message.Message):
     found: bool
     value_json: str
     def __init__(self, found: _Optional[bool] = ..., value_json: _Optional[str] = ...) -> None: ...
+
+class DagRunsRequest(_message.Message):
+    __slots__ = ("op", "args_json")
+    OP_FIELD_NUMBER: _ClassVar[int]
+    ARGS_JSON_FIELD_NUMBER: _ClassVar[int]
+    op: str
+    args_json: str
+    def __init__(self, op: _Optional[str] = ..., args_json: _Optional[str] = ...) -> None: ...
+
+class DagRunsResponse(_message.Message):
+    __slots__ = ("answer_json",)
+    ANSWER_JSON_FIELD_NUMBER: _ClassVar[int]
+    answer_json: str
+    def __init__(self, answer_json: _Optional[str] = ...) -> None: ...

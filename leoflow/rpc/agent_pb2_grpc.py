@@ -84,6 +84,11 @@ class AgentServiceStub:
                 request_serializer=leoflow_dot_rpc_dot_agent__pb2.AssetStateRequest.SerializeToString,
                 response_deserializer=leoflow_dot_rpc_dot_agent__pb2.AssetStateResponse.FromString,
                 _registered_method=True)
+        self.DagRuns = channel.unary_unary(
+                '/leoflow.agent.v1.AgentService/DagRuns',
+                request_serializer=leoflow_dot_rpc_dot_agent__pb2.DagRunsRequest.SerializeToString,
+                response_deserializer=leoflow_dot_rpc_dot_agent__pb2.DagRunsResponse.FromString,
+                _registered_method=True)
 
 
 class AgentServiceServicer:
@@ -162,6 +167,16 @@ class AgentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DagRuns(self, request, context):
+        """Other DAG runs as Airflow's task runner asks for them (TriggerDagRunOperator,
+        ExternalTaskSensor, a mapped task group's instance count): trigger a run, read a run's
+        state, count runs or task instances, read task states, read a DAG. Only DAGs of the
+        try's own tenant exist for these calls.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AgentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -214,6 +229,11 @@ def add_AgentServiceServicer_to_server(servicer, server):
                     servicer.AssetState,
                     request_deserializer=leoflow_dot_rpc_dot_agent__pb2.AssetStateRequest.FromString,
                     response_serializer=leoflow_dot_rpc_dot_agent__pb2.AssetStateResponse.SerializeToString,
+            ),
+            'DagRuns': grpc.unary_unary_rpc_method_handler(
+                    servicer.DagRuns,
+                    request_deserializer=leoflow_dot_rpc_dot_agent__pb2.DagRunsRequest.FromString,
+                    response_serializer=leoflow_dot_rpc_dot_agent__pb2.DagRunsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -486,6 +506,33 @@ class AgentService:
             '/leoflow.agent.v1.AgentService/AssetState',
             leoflow_dot_rpc_dot_agent__pb2.AssetStateRequest.SerializeToString,
             leoflow_dot_rpc_dot_agent__pb2.AssetStateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DagRuns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leoflow.agent.v1.AgentService/DagRuns',
+            leoflow_dot_rpc_dot_agent__pb2.DagRunsRequest.SerializeToString,
+            leoflow_dot_rpc_dot_agent__pb2.DagRunsResponse.FromString,
             options,
             channel_credentials,
             insecure,

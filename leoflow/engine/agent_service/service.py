@@ -7,8 +7,9 @@ becomes an ``ExecutorEvent`` for the scheduler, the single writer of task state
 trigger, ``up_for_reschedule`` until its next poke). Such a try resumes later as the same
 try with a fresh token, and ``FetchTask`` then tells the agent how to resume it
 (``task_fetch.py``). Log lines and XComs are ``task_io.py``; the task and asset state
-stores ``task_state.py`` and ``assets.py``. This class is the gRPC servicer: each call
-checks the caller, then hands over to the module that does the job.
+stores ``task_state.py`` and ``assets.py``; other DAGs' runs (the real Airflow's
+``TriggerDagRun``, ``GetTICount``...) ``dag_runs.py``. This class is the gRPC servicer:
+each call checks the caller, then hands over to the module that does the job.
 
 A watchdog fails tries whose agent stops heartbeating (killed with SIGKILL, frozen machine)
 within ``heartbeat_timeout`` seconds.
@@ -31,6 +32,7 @@ from typing import Any
 import grpc
 
 from leoflow.engine.agent_service.assets import asset_events_call, asset_state_call
+from leoflow.engine.agent_service.dag_runs import dag_runs_call
 from leoflow.engine.agent_service.fencing import IN_FLIGHT, Fencing, Session
 from leoflow.engine.agent_service.reports import report_state
 from leoflow.engine.agent_service.task_fetch import TaskFetch
@@ -43,6 +45,8 @@ from leoflow.engine.agent_service.task_io import (
 )
 from leoflow.engine.agent_service.task_state import task_state_call
 from leoflow.engine.executors.base import ExecutorEvent
+from leoflow.engine.services.cross_dag import CrossDagRuns
+from leoflow.engine.services.task_dag_runs import TaskDagRuns
 from leoflow.engine.spec.model import DagSpec, TaskSpec
 from leoflow.engine.store import Store, task_instances, tokens
 from leoflow.rpc import agent_pb2 as pb
@@ -64,7 +68,8 @@ class AgentService(pb_grpc.AgentServiceServicer):
                  on_reported: Callable[[str], None] | None = None,
                  cancel: Callable[[str, str], Awaitable[None]] | None = None,
                  heartbeat_interval: float = 2.0, heartbeat_timeout: float = 10.0,
-                 code_roots: Sequence[Path] = ()) -> None:
+                 code_roots: Sequence[Path] = (),
+                 cross_dag: CrossDagRuns | None = None) -> None:
         self.store = store
         self.report = report
         self.xcom = xcom
@@ -78,6 +83,9 @@ class AgentService(pb_grpc.AgentServiceServicer):
         self.tasks = TaskFetch(store, xcom, code_dir=code_dir, interpreter_for=interpreter_for,
                                secrets_env=secrets_env, task_env=task_env,
                                code_roots=code_roots)
+        # other DAGs' runs for the real Airflow's task runner (``dag_runs.py``); without
+        # ``cross_dag`` a task can read them but not trigger one
+        self.dag_runs = TaskDagRuns(store, cross_dag)
         self._watchdog: asyncio.Task[None] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -192,3 +200,10 @@ class AgentService(pb_grpc.AgentServiceServicer):
         _ti, run, _spec = await self.tasks.load(session)
         return await asset_state_call(self.store, await self.tasks.tenant_of(run.dag_id),
                                       request, context)
+
+    async def DagRuns(self, request: pb.DagRunsRequest,
+                      context: grpc.aio.ServicerContext) -> pb.DagRunsResponse:
+        session = await self.fencing.authorize(context)
+        _ti, run, _spec = await self.tasks.load(session)
+        return await dag_runs_call(self.dag_runs, tenant=await self.tasks.tenant_of(run.dag_id),
+                                   source_dag_id=run.dag_id, request=request, context=context)

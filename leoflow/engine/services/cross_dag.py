@@ -88,76 +88,27 @@ class CrossDagRuns:
         "reason"}`` when it cannot or must not be made, ``{"status": "gone"}`` when the
         trigger no longer exists (its task instance was cleared).
         """
-        dag_id = str(kwargs.get("trigger_dag_id") or "")
-        run_id = str(kwargs.get("run_id") or "")
-        try:
-            logical_date = _when(kwargs.get("logical_date"))
-        except ValueError as exc:
-            return {"status": "failed", "reason": str(exc)}
-        conf = kwargs.get("conf") or {}
         now = self.clock.now()
-        existing: DagRunRow | None = None
         async with self.store.begin() as conn:
             row = await trigger_rows.get_trigger(conn, trigger_id)
             if row is None:
                 return {"status": "gone"}
             if isinstance(row.kwargs.get("started"), Mapping):
                 return dict(row.kwargs["started"])
-            source = await dags.get_dag(conn, source_dag_id)
-            tenant = source.tenant if source is not None else "default"
-            target = await dags.get_dag(conn, dag_id)
-            if target is None or target.tenant != tenant:
-                return {"status": "failed", "reason": f"Dag id {dag_id} not found"}
-            if target.is_paused and kwargs.get("fail_when_dag_is_paused"):
-                return {"status": "failed", "reason": f"Dag {dag_id} is paused"}
-            version = await dags.current_version(conn, dag_id)
-            if version is None:
-                return {"status": "failed",
-                        "reason": f"Dag {dag_id} has no registered version yet"}
-            spec = DagSpec.from_json(version.spec)
-            try:
-                resolve_params(spec, conf)
-            except ServiceError as exc:
-                return {"status": "failed", "reason": f"conf for Dag {dag_id}: {exc}"}
-            interval = timetable.manual_data_interval(spec.schedule, logical_date)
-            try:
-                run = await runs.create_run(
-                    conn, dag_id=dag_id, run_id=run_id, run_type=RUN_TYPE,
-                    dag_version_id=version.id, run_after=logical_date or now,
-                    logical_date=logical_date,
-                    data_interval_start=interval.start if interval else None,
-                    data_interval_end=interval.end if interval else None, conf=dict(conf),
-                    triggered_by=TRIGGERED_BY, note=kwargs.get("note"), now=now)
-            except DuplicateRunError as exc:
-                existing = await self._existing(conn, dag_id, run_id, logical_date)
-                if existing is None:  # it vanished meanwhile: let the next poll try again
-                    raise
-                if not kwargs.get("reset_dag_run"):
-                    which = (f"run id {run_id}" if exc.field == "run_id"
-                             else f"logical date {logical_date}")
-                    reason = f"A Dag Run already exists for Dag {dag_id} with {which}"
-                    if kwargs.get("skip_when_already_exists"):
-                        return {"status": "skipped", "reason": "Skipping due to "
-                                "skip_when_already_exists is set to True and "
-                                f"DagRunAlreadyExists ({reason})"}
-                    return {"status": "failed", "reason": f"DagRunAlreadyExists: {reason}"}
-            else:
-                outcome = _started(run)
+            outcome, run, reset = await self._create(conn, source_dag_id, kwargs, now)
+            if run is None:
+                return outcome
+            if not reset:
                 await trigger_rows.set_trigger_kwargs(conn, trigger_id,
                                                       {**row.kwargs, "started": outcome})
-                await audit.record_event(conn, "trigger", dag_id=dag_id, run_id=run.run_id,
-                                         occurred_at=now, extra={
-                                             "by_dag_id": source_dag_id,
-                                             "conf": dict(conf)} if conf else {
-                                             "by_dag_id": source_dag_id})
-        if existing is None:
+        if not reset:
             self.scheduler.wake_run(run.id)
             return outcome
         # reset_dag_run: clear every task instance of the existing run (it runs again),
         # then record the request as done. Stopping between the two clears it once more.
-        await self.operations.clear_task_instances(dag_id, existing.run_id,
+        await self.operations.clear_task_instances(run.dag_id, run.run_id,
                                                    user=f"task of {source_dag_id}")
-        outcome = _started(existing, reset=True)
+        outcome = _started(run, reset=True)
         async with self.store.begin() as conn:
             row = await trigger_rows.get_trigger(conn, trigger_id)
             if row is None:
@@ -165,6 +116,88 @@ class CrossDagRuns:
             await trigger_rows.set_trigger_kwargs(conn, trigger_id,
                                                   {**row.kwargs, "started": outcome})
         return outcome
+
+    async def trigger(self, source_dag_id: str, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """Create the run a task of ``source_dag_id`` asks for at once (the real Airflow's
+        task runner: its ``TriggerDagRun`` request), with the rules of ``start``.
+
+        Answers as ``start`` does; a run that exists already (and ``reset_dag_run`` is not
+        set) is ``{"status": "failed", "already_exists": True, "reason"}``. The task's
+        try is the request: a later try asks again, as Airflow's does.
+        """
+        async with self.store.begin() as conn:
+            outcome, run, reset = await self._create(conn, source_dag_id, kwargs,
+                                                     self.clock.now())
+        if run is None:
+            return outcome
+        if not reset:
+            self.scheduler.wake_run(run.id)
+            return outcome
+        await self.operations.clear_task_instances(run.dag_id, run.run_id,
+                                                   user=f"task of {source_dag_id}")
+        return _started(run, reset=True)
+
+    async def _create(self, conn: Any, source_dag_id: str, kwargs: Mapping[str, Any],
+                      now: datetime) -> tuple[dict[str, Any], DagRunRow | None, bool]:
+        """The run ``kwargs`` asks for, in ``conn``'s transaction: ``(outcome, run,
+        reset)``. ``run`` is the new run (``outcome`` says it started), the existing one to
+        clear (``reset``), or ``None`` with the refusal in ``outcome``."""
+        dag_id = str(kwargs.get("trigger_dag_id") or "")
+        run_id = str(kwargs.get("run_id") or "")
+        try:
+            logical_date = _when(kwargs.get("logical_date"))
+            run_after = _when(kwargs.get("run_after"))
+        except ValueError as exc:
+            return {"status": "failed", "reason": str(exc)}, None, False
+        conf = kwargs.get("conf") or {}
+        source = await dags.get_dag(conn, source_dag_id)
+        tenant = source.tenant if source is not None else "default"
+        target = await dags.get_dag(conn, dag_id)
+        if target is None or target.tenant != tenant:
+            return ({"status": "failed", "not_found": True,
+                     "reason": f"Dag id {dag_id} not found"}, None, False)
+        if target.is_paused and kwargs.get("fail_when_dag_is_paused"):
+            return {"status": "failed", "reason": f"Dag {dag_id} is paused"}, None, False
+        version = await dags.current_version(conn, dag_id)
+        if version is None:
+            return ({"status": "failed",
+                     "reason": f"Dag {dag_id} has no registered version yet"}, None, False)
+        spec = DagSpec.from_json(version.spec)
+        try:
+            resolve_params(spec, conf)
+        except ServiceError as exc:
+            return ({"status": "failed", "reason": f"conf for Dag {dag_id}: {exc}"}, None,
+                    False)
+        interval = timetable.manual_data_interval(spec.schedule, logical_date)
+        try:
+            run = await runs.create_run(
+                conn, dag_id=dag_id, run_id=run_id, run_type=RUN_TYPE,
+                dag_version_id=version.id, run_after=run_after or logical_date or now,
+                logical_date=logical_date,
+                data_interval_start=interval.start if interval else None,
+                data_interval_end=interval.end if interval else None, conf=dict(conf),
+                triggered_by=TRIGGERED_BY, note=kwargs.get("note"), now=now)
+        except DuplicateRunError as exc:
+            existing = await self._existing(conn, dag_id, run_id, logical_date)
+            if existing is None:  # it vanished meanwhile: let the next poll try again
+                raise
+            if kwargs.get("reset_dag_run"):
+                return _started(existing, reset=True), existing, True
+            which = (f"run id {run_id}" if exc.field == "run_id"
+                     else f"logical date {logical_date}")
+            reason = f"A Dag Run already exists for Dag {dag_id} with {which}"
+            if kwargs.get("skip_when_already_exists"):
+                return {"status": "skipped", "reason": "Skipping due to "
+                        "skip_when_already_exists is set to True and "
+                        f"DagRunAlreadyExists ({reason})"}, None, False
+            return ({"status": "failed", "already_exists": True,
+                     "reason": f"DagRunAlreadyExists: {reason}"}, None, False)
+        await audit.record_event(conn, "trigger", dag_id=dag_id, run_id=run.run_id,
+                                 occurred_at=now, extra={
+                                     "by_dag_id": source_dag_id,
+                                     "conf": dict(conf)} if conf else {
+                                     "by_dag_id": source_dag_id})
+        return _started(run), run, False
 
     async def run_state(self, dag_id: str, run_id: str) -> str | None:
         """The state of a run this service started (``None`` if it was deleted)."""

@@ -26,9 +26,13 @@ What each request becomes:
 * the terminal reports (``SucceedTask``, ``TaskState``, ``RetryTask``, ``RescheduleTask``,
   ``DeferTask``, ``AwaitInputTask``) and ``SkipDownstreamTasks`` are recorded; the runner turns
   them into the channel's final message once Airflow's ``finalize`` has run.
-* what Leoflow does not serve to a task (another run's XCom, triggering a DAG run, variable
-  writes, DAG-run queries) raises ``UnsupportedRequest`` naming the request, which fails the
-  user's call with that message instead of answering something wrong.
+* other DAG runs (``comms_cross_dag.py``): ``TriggerDagRun``, ``GetDagRunState``,
+  ``GetDRCount``, ``GetTICount``, ``GetTaskStates``, ``GetDag`` -> the channel's ``dag_runs``
+  (the control plane creates or reads runs of the DAG's own tenant only).
+* what Leoflow does not serve to a task (another run's XCom, variable writes, a run's
+  details, previous runs and task instances) raises ``UnsupportedRequest`` naming the
+  request, which fails the user's call with that message instead of answering something
+  wrong.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from typing import Any
 from leoflow.sdk.asset_inlet_events import OP_ASSET_EVENTS
 from leoflow.sdk.asset_state_store import OP_ASSET_STATE
 from leoflow.sdk.channel import OP_XCOM_PULL, OP_XCOM_PUSH, Channel
+from leoflow.sdk.real_airflow_runtime.comms_cross_dag import CrossDagRequests
 from leoflow.sdk.real_airflow_runtime.comms_hitl import HitlRequests
 from leoflow.sdk.secrets_masker import OP_MASK_SECRET
 from leoflow.sdk.task_state import OP_TASK_STATE
@@ -61,7 +66,7 @@ def _secret_strings(value: Any) -> list[str]:
     return [str(value)] if value not in (None, "") else []
 
 
-class LeoflowComms(HitlRequests):
+class LeoflowComms(HitlRequests, CrossDagRequests):
     """Answers the task runner's requests from the channel (a ``CommsDecoder`` stand-in that
     has no socket: there is no second process to talk to)."""
 

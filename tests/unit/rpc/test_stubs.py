@@ -30,5 +30,5 @@ def test_stubs_import_and_describe_the_service():
     service = agent_pb2.DESCRIPTOR.services_by_name["AgentService"]
     assert {m.name for m in service.methods} == {
         "Authenticate", "FetchTask", "StreamLogs", "PushXCom", "PullXCom", "Heartbeat",
-        "ReportState", "TaskState", "AssetEvents", "AssetState"}
+        "ReportState", "TaskState", "AssetEvents", "AssetState", "DagRuns"}
     assert hasattr(agent_pb2_grpc, "AgentServiceStub")
