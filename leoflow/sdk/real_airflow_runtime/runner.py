@@ -14,8 +14,17 @@ The final message, from the terminal report the runner sent (``comms.LeoflowComm
   downstream tasks the runner did not skip) and ``short_circuit_continue`` for a short-circuit;
 * ``TaskState(skipped)`` -> ``skip``; ``TaskState(failed)`` -> ``error`` with ``no_retry``
   (``AirflowFailException``, a sensor's timeout, no try left); ``RetryTask`` -> ``error``;
-* ``RescheduleTask`` -> ``reschedule``; a ``DeferTask`` runs its trigger in this process and
-  resumes the task (``deferral.py``); ``AwaitInputTask`` (human in the loop) -> ``error``.
+* ``RescheduleTask`` -> ``reschedule``;
+* a ``DeferTask`` whose trigger the control plane runs (``handoff.py``: Airflow's
+  DateTime/TimeDelta, File and Workflow triggers) -> ``defer``, as the shim's deferrals: the
+  process ends and the try waits ``deferred``; any other trigger runs in this process and
+  the task resumes here (``deferral.py``);
+* ``AwaitInputTask`` (a human-in-the-loop operator, after its ``CreateHITLDetailPayload``)
+  -> ``defer`` to a ``hitl`` trigger: the try waits ``awaiting_input``.
+
+A resumed try (``next_method`` in the payload) gets its ``next_kwargs`` and the trigger's
+event as Airflow's triggerer stores them (``handoff.resume_kwargs``), so Airflow's own
+``resume_execution`` calls ``execute_complete`` with the event.
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ from typing import Any
 from leoflow.sdk.channel import OP_ERROR, OP_RESCHEDULE, OP_RESULT, OP_SKIP, Channel
 from leoflow.sdk.real_airflow_runtime.comms import LeoflowComms
 from leoflow.sdk.real_airflow_runtime.deferral import MAX_DEFERRALS, wait_and_resume
+from leoflow.sdk.real_airflow_runtime.handoff import deferral, hitl_deferral, resume_kwargs
 from leoflow.sdk.real_airflow_runtime.outlets import leoflow_outlet_events
 from leoflow.sdk.real_airflow_runtime.startup import (
     StartupError,
@@ -83,7 +93,9 @@ def _is_mapped(dag: Any) -> Callable[[str], bool]:
 
 
 def _final(comms: LeoflowComms, payload: dict[str, Any], task: Any, state: Any,
-           error: BaseException | None) -> dict[str, Any]:
+           error: BaseException | None, handed: dict[str, Any] | None) -> dict[str, Any]:
+    if handed is not None:  # the control plane waits for the trigger (handoff.py)
+        return handed
     report = comms.terminal
     kind = getattr(report, "type", None)
     if kind == "SucceedTask":
@@ -106,9 +118,9 @@ def _final(comms: LeoflowComms, payload: dict[str, Any], task: Any, state: Any,
         return _error(None, f"{type(task).__name__} deferred more than {MAX_DEFERRALS} "
                       "times in one try", type_name="AirflowException")
     if kind == "AwaitInputTask":
-        return _error(None, f"{type(task).__name__} waits for human input: Airflow's "
-                      "human-in-the-loop operators are not served to tasks run by the real "
-                      "Airflow yet", type_name="AirflowException", no_retry=True)
+        return _error(None, f"{type(task).__name__} waits for human input without having "
+                      "sent its request (CreateHITLDetailPayload) first",
+                      type_name="AirflowException", no_retry=True)
     if kind in ("TaskState", "RetryTask"):
         return _error(error, no_retry=kind == "TaskState")
     return _error(error, f"Airflow's task runner ended in state {state} without reporting it",
@@ -142,6 +154,9 @@ def run(payload: dict[str, Any], channel: Channel) -> dict[str, Any]:
                              prev_success=(payload.get("context") or {}).get("prev_success"))
         task_runner.SUPERVISOR_COMMS = comms
         ti = task_instance(payload, task)
+        if ti._ti_context_from_server.next_method:  # resumed: the trigger's event, as Airflow's
+            ti._ti_context_from_server.next_kwargs = resume_kwargs(
+                payload.get("next_kwargs") or {})
         context = ti.get_template_context()
     except StartupError as exc:
         sys.stderr.write(f"{exc}\n")
@@ -150,15 +165,28 @@ def run(payload: dict[str, Any], channel: Channel) -> dict[str, Any]:
         traceback.print_exc()
         return _error(exc)
     log = importlib.import_module("structlog").get_logger(logger_name="task")
+    where = {"cwd": os.getcwd(), "logical_date": (payload.get("context") or {}).get(
+        "logical_date")}
+    handed: dict[str, Any] | None = None
     with serving(comms):  # the socket a virtualenv operator's interpreter talks to
         state, _, error = task_runner.run(ti, context, log)
-        for _ in range(MAX_DEFERRALS):  # its trigger runs here, then it resumes (deferral.py)
-            if getattr(comms.terminal, "type", None) != "DeferTask":
+        for _ in range(MAX_DEFERRALS):
+            report = comms.terminal
+            kind = getattr(report, "type", None)
+            if kind == "AwaitInputTask":
+                handed = hitl_deferral(report, comms.hitl_request)
+            if kind != "DeferTask":
                 break
-            wait_and_resume(comms.terminal, ti)
+            handed = deferral(report, where)
+            if handed is not None:  # the control plane waits; this process ends
+                break
+            log.warning("Trigger class %s is not one Leoflow's control plane runs: it runs "
+                        "in this task's process, which stays running until the event",
+                        report.classpath)
+            wait_and_resume(report, ti)  # its trigger runs here, then it resumes
             comms.terminal = None
             state, _, error = task_runner.run(ti, context, log)
         context["exception"] = error
         task_runner.finalize(ti, state, context, log, error)
     sys.stdout.flush()
-    return _final(comms, payload, ti.task, state, error)
+    return _final(comms, payload, ti.task, state, error, handed)
