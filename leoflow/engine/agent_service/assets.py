@@ -186,15 +186,15 @@ async def task_assets(conn: AsyncConnection, tenant: str,
     return list(found.values())
 
 
-async def asset_context(store: Store, tenant: str, run: DagRunRow,
-                        task: TaskSpec) -> dict[str, Any]:
-    """The asset keys of ``FetchTask.context_json``."""
+async def asset_context_in(conn: AsyncConnection, tenant: str, run: DagRunRow,
+                           task: TaskSpec) -> dict[str, Any]:
+    """The asset keys of ``FetchTask.context_json``, read on the caller's connection
+    (``FetchTask`` reads all it needs on one)."""
     partition_key = getattr(run, "partition_key", None)
     refs = [*task.inlets, *task.outlets]
-    async with store.connect() as conn:
-        groups = await triggering_groups(conn, run)
-        inactive = await inactive_assets(conn, tenant, refs)
-        known = await task_assets(conn, tenant, refs) if refs else []
+    groups = await triggering_groups(conn, run)
+    inactive = await inactive_assets(conn, tenant, refs) if refs else []
+    known = await task_assets(conn, tenant, refs) if refs else []
     extra: dict[str, Any] = {"triggering_asset_events": groups, "task_assets": known,
                              "partition_key": partition_key,
                              "partition_date": _iso(getattr(run, "partition_date", None))}

@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import grpc
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from leoflow.engine.agent_service.assets import asset_context
+from leoflow.engine.agent_service.assets import asset_context_in
 from leoflow.engine.agent_service.context import build_context, prev_success_json, run_params
 from leoflow.engine.agent_service.fencing import Session
 from leoflow.engine.spec.model import DagSpec, TaskSpec
 from leoflow.engine.store import Store, dags, runs, task_instances
-from leoflow.engine.store.rows import DagRunRow, TaskInstanceRow
+from leoflow.engine.store.rows import DagRow, DagRunRow, TaskInstanceRow
 from leoflow.rpc import agent_pb2 as pb
 
 
@@ -53,6 +54,9 @@ class TaskFetch:
         # environment is: leoflow.engine.environments.task_envs)
         self.task_env = task_env
         self._specs: dict[str, DagSpec] = {}
+        # per pinned version (immutable): where its source was written out, or None when
+        # the version has no stored source; saves reading the whole version row per try
+        self._code_files: dict[str, Path | None] = {}
 
     async def load(self, session: Session) -> tuple[TaskInstanceRow, DagRunRow, DagSpec]:
         async with self.store.connect() as conn:
@@ -88,7 +92,6 @@ class TaskFetch:
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION,
                                 f"cannot resolve the inputs of {ti.task_id!r}: {exc}")
             raise  # abort raises; this keeps type checkers and readers sure of it
-        project_dir, dag_file = await self.code_of(run, spec)
         env = dict(spec.env)
         # the task's own env from leoflow.yaml (kubernetes.env, tasks.<id>.kubernetes.env):
         # the agent starts user code with a clean environment, so it must travel here
@@ -96,19 +99,24 @@ class TaskFetch:
                     ((task.kubernetes or {}).get("env") or {}).items()})
         if self.task_env is not None:
             env.update(self.task_env(task))
+        # one connection for what the try's rows say: the DAG (its tenant, its file), the
+        # pinned version's code, the asset context and the previous successful run
+        async with self.store.connect() as conn:
+            dag = await dags.get_dag(conn, run.dag_id)
+            tenant = dag.tenant if dag is not None else "default"
+            project_dir, dag_file = await self._code_in(conn, dag, run, spec)
+            assets = await asset_context_in(conn, tenant, run, task)
+            prev_success = prev_success_json(await runs.previous_success(conn, run))
         if self.secrets_env is not None:
             # Variables and connections of the DAG's tenant, for this task's process only.
-            env.update(await self.secrets_env(await self.tenant_of(run.dag_id)))
+            env.update(await self.secrets_env(tenant))
         raw_task: dict[str, Any] = next(
             (t for t in spec.raw.get("tasks", ()) if t["task_id"] == ti.task_id), {})
         run_context = build_context(run, ti, params)
-        assets = await asset_context(self.store, await self.tenant_of(run.dag_id), run, task)
         run_context.update(assets)
         run_context["dag_run"]["partition_key"] = assets["partition_key"]
         run_context["dag_run"]["partition_date"] = assets["partition_date"]
-        async with self.store.connect() as conn:
-            run_context["prev_success"] = prev_success_json(
-                await runs.previous_success(conn, run))
+        run_context["prev_success"] = prev_success
         return pb.FetchTaskResponse(
             dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id, map_index=ti.map_index,
             try_number=ti.try_number, max_tries=ti.max_tries, operator=task.operator,
@@ -136,7 +144,8 @@ class TaskFetch:
             dag = await dags.get_dag(conn, dag_id)
         return dag.tenant if dag is not None else "default"
 
-    async def code_of(self, run: DagRunRow, spec: DagSpec) -> tuple[Path, Path]:
+    async def _code_in(self, conn: AsyncConnection, dag: DagRow | None, run: DagRunRow,
+                       spec: DagSpec) -> tuple[Path, Path]:
         """Where the DAG's code is: the project folder, and the pinned version's DAG file.
 
         Runs are pinned to a version, so the DAG file is written out from the version's
@@ -146,16 +155,23 @@ class TaskFetch:
         (``dag.py`` of a project, ``sub/x.py`` of a plain folder); a path relative to one
         of ``code_roots`` (Lite's workspace, a server's DAGs folder) is found there.
         """
-        async with self.store.connect() as conn:
-            dag = await dags.get_dag(conn, run.dag_id)
-            version = await dags.get_version(conn, run.dag_version_id)
         fileloc = Path(dag.fileloc) if dag and dag.fileloc else Path(spec.fileloc)
         if not fileloc.is_absolute():
             fileloc = next((root / fileloc for root in self.code_roots
                             if (root / fileloc).exists()), fileloc)
         project_dir = project_root(fileloc, spec.fileloc) if fileloc.is_absolute() \
             else self.code_dir
+        key = run.dag_version_id
+        if key in self._code_files:
+            written = self._code_files[key]
+            if written is None:
+                return project_dir, fileloc
+            if written.exists():  # the code folder may have been cleaned since
+                return project_dir, written
+        version = await dags.get_version(conn, run.dag_version_id)
         if version is None or not version.source_code:
+            if version is not None:
+                self._code_files[key] = None
             return project_dir, fileloc
         digest = version.content_hash.split(":")[-1][:16]
         target = self.code_dir / run.dag_id / digest / Path(spec.fileloc).name
@@ -164,6 +180,7 @@ class TaskFetch:
             from leoflow.engine.safe_files import write_file
 
             write_file(target, version.source_code, root=self.code_dir)  # no link followed
+        self._code_files[key] = target
         return project_dir, target
 
 
