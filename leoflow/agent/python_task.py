@@ -195,13 +195,12 @@ async def _from_zygote(run: TaskRun, python: str, project_dir: str, env: dict[st
     way; and what the try's "running" line says about it (why a zygote was not used)."""
     if not zygote_client.enabled():
         return None, ""
-    if run.spec.get(RUNTIME_FIELD) == AIRFLOW_RUNTIME:
-        return None, (" (zygote not used: runtime 'airflow' starts Airflow's runner in a "
-                      "fresh interpreter)")
+    # runtime "airflow": the zygote has imported Airflow's runner and parsed this DAG
+    airflow_dag_id = run.task.dag_id if run.spec.get(RUNTIME_FIELD) == AIRFLOW_RUNTIME else ""
     child_env = {k: v for k, v in env.items() if k != AGENT_PID_ENV}
     try:
         child = await zygote_client.spawn(python, project_dir, run.task.dag_file, child_env,
-                                          channel_fds)
+                                          channel_fds, airflow_dag_id=airflow_dag_id)
     except (zygote_client.ZygoteUnavailable, OSError) as exc:
         return None, f" (zygote not used: {exc}; normal start)"
     return child, f", forked from the DAG version's zygote (pid {child.pid})"

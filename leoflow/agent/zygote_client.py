@@ -46,8 +46,10 @@ LOCK_TIMEOUT = 70.0
 MAX_PROJECT_FILES = 2000
 MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes
 ZYGOTE_MODULE = "leoflow.sdk.zygote"
-# what differs between two tries of one DAG version: not part of the zygote's environment
-PER_TRY_PREFIXES = ("AIRFLOW_CTX_",)
+# what differs between two tries of one DAG version: not part of the zygote's environment.
+# Connections and variables are the try's tenant's: a zygote never holds them (a module that
+# reads them at import is not forked, leoflow.sdk.zygote), and editing one keeps the zygote
+PER_TRY_PREFIXES = ("AIRFLOW_CTX_", "AIRFLOW_CONN_", "AIRFLOW_VAR_")
 PER_TRY_NAMES = (TREE_ENV, "LEOFLOW_CHANNEL_IN", "LEOFLOW_CHANNEL_OUT", "LEOFLOW_AGENT_PID")
 
 
@@ -69,6 +71,7 @@ class ZygoteKey:
     dag_file: str
     env: dict[str, str]
     socket_path: str
+    airflow_dag_id: str = ""  # runtime "airflow": the zygote parses this DAG with Airflow
 
     @property
     def unsafe_path(self) -> str:
@@ -137,13 +140,14 @@ def zygote_dir(try_env: Mapping[str, str]) -> Path:
     return path
 
 
-def key_for(python: str, project_dir: str, dag_file: str,
-            try_env: Mapping[str, str]) -> ZygoteKey:
+def key_for(python: str, project_dir: str, dag_file: str, try_env: Mapping[str, str],
+            airflow_dag_id: str = "") -> ZygoteKey:
     project_dir = os.path.abspath(project_dir)
     folder = zygote_dir(try_env)
     env = zygote_env(try_env, folder)
     identity = json.dumps({
         "python": python, "project_dir": project_dir, "dag_file": dag_file,
+        "airflow_dag_id": airflow_dag_id,
         "code": _code_fingerprint(project_dir, dag_file), "env": env,
         "sdk": sdk_pythonpath(), "uid": os.getuid(), "anchor": os.getppid(),
         "cgroup": bool(own_cgroup_procs())}, sort_keys=True)
@@ -151,7 +155,7 @@ def key_for(python: str, project_dir: str, dag_file: str,
     path = str(folder / f"{name}.sock")
     if len(path.encode()) > MAX_SOCKET_PATH:
         raise ZygoteUnavailable(f"the temporary folder's path is too long for a socket: {path}")
-    return ZygoteKey(python, project_dir, dag_file, env, path)
+    return ZygoteKey(python, project_dir, dag_file, env, path, airflow_dag_id)
 
 
 def idle_seconds() -> float:
@@ -179,6 +183,8 @@ def _start(key: ZygoteKey) -> None:
     home = str(Path(procs).parent.parent / "cgroup.procs") if procs else ""
     argv = [key.python, "-m", ZYGOTE_MODULE, key.socket_path, key.project_dir, key.dag_file,
             str(idle_seconds()), str(os.getppid())] + ([home] if home else [])
+    if key.airflow_dag_id:
+        argv += ["--airflow", key.airflow_dag_id]
     log = os.open(key.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         process = subprocess.Popen(argv, cwd=key.project_dir, env=key.env,
@@ -319,14 +325,17 @@ async def pipe_reader(fd: int) -> asyncio.StreamReader:
 
 
 async def spawn(python: str, project_dir: str, dag_file: str, env: Mapping[str, str],
-                channel_fds: tuple[int, int]) -> ZygoteChild:
+                channel_fds: tuple[int, int], *, airflow_dag_id: str = "") -> ZygoteChild:
     """The try's user process, forked by its DAG version's zygote (started if needed).
 
     ``channel_fds`` are the runner's ends of the channel (read, write); the caller closes
-    them afterwards, as after a normal start. Raises ``ZygoteUnavailable`` with the reason
-    when the try must start the normal way.
+    them afterwards, as after a normal start. ``airflow_dag_id``: the task runs with the
+    real Airflow's runner (runtime "airflow"), so the zygote preloads Airflow and parses
+    that DAG with it. Raises ``ZygoteUnavailable`` with the reason when the try must start
+    the normal way.
     """
-    key = await asyncio.to_thread(key_for, python, project_dir, dag_file, env)
+    key = await asyncio.to_thread(key_for, python, project_dir, dag_file, env,
+                                  airflow_dag_id)
     sock = await asyncio.to_thread(connect_or_start, key)
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()

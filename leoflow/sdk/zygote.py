@@ -32,6 +32,7 @@ stderr); the zygote answers ``{"pid": p}`` (or ``{"fallback": reason}``) and lat
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import json
@@ -51,6 +52,7 @@ UNSAFE_SUFFIX = ".unsafe"
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 CHANNEL_IN_FD, CHANNEL_OUT_FD = 3, 4  # where the child finds its channel
 MAX_REQUEST = 1024 * 1024
+AIRFLOW_FLAG = "--airflow"  # ``--airflow DAG_ID``: the DAG's tasks run with runtime "airflow"
 
 
 def unsafe_reason() -> str:
@@ -69,6 +71,43 @@ def unsafe_reason() -> str:
     if sockets:
         return f"the DAG module opened {sockets} socket(s) at import"
     return ""
+
+
+class _WatchedEnviron(os._Environ):
+    """``os.environ`` while the DAG module is imported: notes the connections and variables
+    it looks up (Airflow's EnvironmentVariablesBackend and Leoflow's ``Variable.get`` read
+    ``AIRFLOW_CONN_*`` / ``AIRFLOW_VAR_*`` through it)."""
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str) and key.upper().startswith(SECRET_PREFIXES):
+            SECRETS_READ.add(key)
+        return super().__getitem__(key)
+
+
+SECRET_PREFIXES = ("AIRFLOW_CONN_", "AIRFLOW_VAR_")  # a try's own; not in the zygote's env
+SECRETS_READ: set[str] = set()
+
+
+@contextlib.contextmanager
+def watching_secrets() -> Any:
+    """Note the ``AIRFLOW_CONN_*`` / ``AIRFLOW_VAR_*`` names read while the block runs."""
+    original = os.environ.__class__
+    os.environ.__class__ = _WatchedEnviron
+    try:
+        yield SECRETS_READ
+    finally:
+        os.environ.__class__ = original
+
+
+def secrets_reason(names: set[str]) -> str:
+    """Why a module that read connections or variables at import is not forked: they are
+    each try's (its tenant's), which the zygote does not hold, so what the module built
+    from them would be wrong for every try."""
+    if not names:
+        return ""
+    shown = ", ".join(sorted(names)[:5]) + (", ..." if len(names) > 5 else "")
+    return (f"the DAG module reads connections or variables at import ({shown}); they are "
+            "each try's own")
 
 
 def _prctl_pdeathsig() -> None:
@@ -124,9 +163,16 @@ def child(request: dict[str, Any], fds: list[int], zygote_pid: int) -> None:
         os.environ.update(env)
         tempfile.tempdir = None  # found again from the try's TMPDIR, not the zygote's
         _reseed()
+        # the zygote's exit handlers are its own (its AIRFLOW_HOME's removal): a child runs
+        # those registered during its try, at its end, as a fresh process would
+        atexit._clear()
         from leoflow.sdk import task_runner
 
         code = task_runner.main()
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        atexit._run_exitfuncs()
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     except BaseException:
@@ -307,15 +353,43 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _load(project_dir: str, dag_file: str, airflow_dag_id: str) -> None:
+    """Import the DAG module as the try's runner would: Leoflow's (``load_dag_file``) or,
+    for runtime ``airflow``, Airflow's runner's start-up and its parse of the DAG."""
+    from leoflow.sdk import task_runner
+
+    full = os.path.join(project_dir, dag_file)
+    if not airflow_dag_id:
+        from leoflow.sdk.compile_child import load_dag_file
+
+        load_dag_file(full, project_dir)
+        task_runner.PRELOADED.add(full)
+        return
+    from leoflow.sdk.real_airflow_runtime import runner, startup
+
+    startup.preload(project_dir, dag_file, airflow_dag_id,
+                    prepare=runner._prepare_environment)
+
+
 def main(argv: list[str]) -> int:
+    airflow_dag_id = ""
+    if AIRFLOW_FLAG in argv:  # runtime "airflow": Airflow's runner for this DAG id
+        at = argv.index(AIRFLOW_FLAG)
+        airflow_dag_id = argv[at + 1]
+        argv = argv[:at] + argv[at + 2:]
     path, project_dir, dag_file, idle, anchor = argv[:5]
     project_dir = os.path.abspath(project_dir)
     home_cgroup = argv[5] if len(argv) > 5 else ""
-    out = sys.stdout
+    # the agent reads one line from the pipe on stdout; what the import prints or logs (a
+    # DAG file's prints, Airflow's "Filling up the DagBag") goes to the zygote's log (stderr)
+    sys.stdout.flush()
+    out = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
 
     def tell(line: str) -> None:
-        out.write(line + "\n")
-        out.flush()
+        with contextlib.suppress(OSError, ValueError):
+            out.write(line + "\n")
+            out.flush()
 
     if home_cgroup:  # out of the first try's cgroup, which ends with that try
         try:
@@ -328,23 +402,19 @@ def main(argv: list[str]) -> int:
                 handle.write(reason)
             tell(f"unsafe {reason}")
             return 0
-    from leoflow.sdk import task_runner
-    from leoflow.sdk.compile_child import load_dag_file
-
-    full = os.path.join(project_dir, dag_file)
     try:
-        load_dag_file(full, project_dir)
+        with watching_secrets() as read:
+            _load(project_dir, dag_file, airflow_dag_id)
     except BaseException as exc:  # the user's module: the normal start will report it
         tell(f"failed importing {dag_file}: {type(exc).__name__}: {exc}"[:500])
         return 0
-    reason = unsafe_reason()
+    reason = unsafe_reason() or secrets_reason(read)
     if reason:
         with contextlib.suppress(OSError), open(path + UNSAFE_SUFFIX, "w",
                                                 encoding="utf-8") as handle:
             handle.write(reason)
         tell(f"unsafe {reason}")
         return 0
-    task_runner.PRELOADED.add(full)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
@@ -353,6 +423,8 @@ def main(argv: list[str]) -> int:
     listener.listen(64)
     inode = os.stat(path).st_ino
     tell(READY)
+    with contextlib.suppress(OSError):
+        out.close()
     null = os.open(os.devnull, os.O_WRONLY)
     os.dup2(null, 1)
     os.close(null)

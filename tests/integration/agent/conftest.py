@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import tempfile
 import textwrap
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.integration.agent.control_plane import ScriptedControlPlane, start_server
+from tests.integration.agent.zygotes import end_zygotes
 
 
 @pytest.fixture
@@ -35,3 +37,12 @@ async def serve() -> AsyncIterator[Callable[[ScriptedControlPlane], object]]:
     yield start
     for server in servers:
         await server.stop(grace=None)
+
+
+@pytest.fixture
+def zygote_env() -> Iterator[dict[str, str]]:
+    """Agents with zygotes on, in a temporary folder of their own (short: a socket's path);
+    the zygotes started there are ended afterwards."""
+    with tempfile.TemporaryDirectory(prefix="lz-") as tmp:
+        yield {"LEOFLOW_ZYGOTE": "1", "LEOFLOW_ZYGOTE_IDLE": "12", "TMPDIR": tmp}
+        end_zygotes(Path(tmp))

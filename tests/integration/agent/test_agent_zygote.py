@@ -7,11 +7,8 @@ import asyncio
 import os
 import signal
 import sys
-import tempfile
 import time
 from pathlib import Path
-
-import pytest
 
 from tests.integration.agent.control_plane import (
     TI_ID,
@@ -20,6 +17,9 @@ from tests.integration.agent.control_plane import (
     fetch,
     run_agent_process,
 )
+from tests.integration.agent.zygotes import alive as _alive
+from tests.integration.agent.zygotes import children as _children
+from tests.integration.agent.zygotes import listeners as _listeners
 
 DAG = """
 import os, random
@@ -53,61 +53,12 @@ with DAG("demo") as dag:
 """
 
 
-@pytest.fixture
-def zygote_env():
-    """Agents with zygotes on, in a temporary folder of their own (short: a socket's path)."""
-    with tempfile.TemporaryDirectory(prefix="lz-") as tmp:
-        yield {"LEOFLOW_ZYGOTE": "1", "LEOFLOW_ZYGOTE_IDLE": "12", "TMPDIR": tmp}
-        for sock in Path(tmp).glob("leoflow-zygotes-*/*.sock"):
-            _end_zygote(sock)
-
-
-def _end_zygote(sock: Path) -> None:
-    for pid in _listeners(sock):
-        os.kill(pid, signal.SIGKILL)
-
-
-def _listeners(sock: Path) -> set[int]:
-    """Pids of the zygote processes started for this socket (their command line names it)."""
-    found = set()
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                cmdline = Path(f"/proc/{name}/cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if str(sock).encode() in cmdline and b"leoflow.sdk.zygote" in cmdline:
-                found.add(int(name))
-    return found
-
-
 async def _run(folder: Path, serve, env: dict[str, str], task_id: str = "probe"):
     servicer = ScriptedControlPlane(fetch(str(folder), task_id, env={"MY_SETTING": "on"}))
     address = await serve(servicer)
     run = await run_agent_process(address, extra_env=env)
     assert run.returncode == 0, run.stderr
     return servicer.recorded
-
-
-def _children(parent: int) -> set[int]:
-    found = set()
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                stat = Path(f"/proc/{name}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
-                found.add(int(name))
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
 
 
 async def test_tries_share_a_zygote_not_their_process(project, serve, zygote_env):
