@@ -175,6 +175,7 @@ class LiteOptions:
 async def serve_lite(options: LiteOptions) -> int:
     """Run Lite until Ctrl-C or SIGTERM; returns the exit status."""
     from leoflow.app.lite_lock import LiteLock
+    from leoflow.app.lite_start import StartCollector
     from leoflow.app.lite_state import (
         LiteConfig,
         free_port,
@@ -186,10 +187,15 @@ async def serve_lite(options: LiteOptions) -> int:
     from leoflow.app.preflight import check_state_folders, check_workspace
     from leoflow.app.settings import Settings
     from leoflow.app.workspace import EXAMPLES_DIR, copy_examples, ensure_workspace
+    from leoflow.engine.auth.passwords import Passwords
     from leoflow.engine.reload.plain_folder import is_plain_root
     from leoflow.engine.safe_files import make_private_dir
 
     started = time.monotonic()
+    collector = StartCollector()
+    collector.pause()  # until the server listens (lite_start.py)
+    # its dummy hash (and the new admin's, below) are made in a thread while Lite builds
+    passwords = Passwords()
     _configure_logging()
     say = options.say
     settings = Settings.load()
@@ -240,12 +246,14 @@ async def serve_lite(options: LiteOptions) -> int:
                                                     "database_url": database_url,
                                                     "bootstrap_password": password,
                                                     "executor": options.executor})
+                passwords.prepare(password)
                 if chosen:
                     password = None  # the user knows it; never print it
             lite = _Lite(options, settings, workspace, url, password, grpc_port, lock,
-                         started)
+                         started, passwords=passwords, collector=collector)
             await lite.serve(sock)
     finally:
+        collector.resume()
         if sock is not None:
             sock.close()
         lock.release()
@@ -305,7 +313,8 @@ class _Lite:
     """One running Lite: the app, the reloader, the IDE and the uvicorn server."""
 
     def __init__(self, options: LiteOptions, settings: Any, workspace: Path, url: str,
-                 password: str | None, grpc_port: int, lock: Any, started: float) -> None:
+                 password: str | None, grpc_port: int, lock: Any, started: float, *,
+                 passwords: Any = None, collector: Any = None) -> None:
         from leoflow.engine.reload.reloader import Reloader
 
         self.options = options
@@ -316,6 +325,8 @@ class _Lite:
         self.grpc_port = grpc_port
         self.lock = lock
         self.started = started
+        self.passwords = passwords
+        self.collector = collector
         self.reloader = Reloader(workspace)
         self.ide_mounted = False
         self.background: set[asyncio.Task[Any]] = set()
@@ -326,7 +337,7 @@ class _Lite:
         from leoflow.app.server import build_app
 
         app = build_app(self.settings, grpc_port=self.grpc_port, code_roots=(self.workspace,),
-                        airflow_ui_prefix="/airflow")
+                        airflow_ui_prefix="/airflow", passwords=self.passwords)
         self._wrap_lifespan(app)
         self.ide_mounted = self._mount_ide(app)
         config = uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False,
@@ -398,6 +409,8 @@ class _Lite:
             if server.started or server.should_exit:
                 break
             await asyncio.sleep(0.01)
+        if self.collector is not None:
+            self.collector.resume()
         if not server.started:
             return
         self.reloader.scan()

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from leoflow.app.controlplane import ControlPlane
     from leoflow.app.settings import Settings
     from leoflow.engine.api.metrics import Metrics
+    from leoflow.engine.auth.passwords import Passwords
 
 log = logging.getLogger("leoflow.server")
 
@@ -67,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
 def build_app(settings: Settings, *, grpc_port: int = 0, parallelism: int = 32,
               log_json: bool = False, grpc_host: str = "127.0.0.1",
               campaign: bool = True, code_roots: Sequence[Path] = (),
-              dags_folder: Path | None = None, airflow_ui_prefix: str = "") -> Any:
+              dags_folder: Path | None = None, airflow_ui_prefix: str = "",
+              passwords: Passwords | None = None) -> Any:
     """The FastAPI app whose lifespan starts and stops the whole control plane.
 
     Its metrics (``/metrics``) follow the scheduler and XCom pushes; ``log_json`` adds one
@@ -77,7 +79,8 @@ def build_app(settings: Settings, *, grpc_port: int = 0, parallelism: int = 32,
     ``dags_folder`` is compiled and registered at start and whenever a file in it changes
     (an Airflow DAGs folder or a folder of leoflow.yaml projects, as Lite's workspace).
     The Airflow UI (``leoflow ui install``) is served at ``airflow_ui_prefix`` (the top by
-    default; Lite puts it at ``/airflow`` beside its IDE).
+    default; Lite puts it at ``/airflow`` beside its IDE). ``passwords`` is the hasher the
+    authentication uses (Lite passes one already hashing the new admin's password).
     """
     from leoflow.app.controlplane import start_control_plane
     from leoflow.engine.api import ApiContext, create_api
@@ -106,7 +109,7 @@ def build_app(settings: Settings, *, grpc_port: int = 0, parallelism: int = 32,
                 document.get("dependencies") or [])
 
         try:
-            auth = await AuthService.open(plane.store, settings)
+            auth = await AuthService.open(plane.store, settings, passwords=passwords)
             app.state.context = ApiContext.of(
                 plane.services, auth=auth, version=__version__, started_at=datetime.now(UTC),
                 extras={PREPARE_ENVIRONMENT: prepare_environment})

@@ -30,14 +30,15 @@ import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from leoflow.engine.executors.base import EventCallback, EventState, ExecutorEvent, TaskLaunch
 from leoflow.engine.logs import LogKey, LogStore
 from leoflow.engine.masking.values import ValueMasker, connection_secrets
 from leoflow.engine.spec.model import TaskSpec
+
+if TYPE_CHECKING:  # httpx is imported at the first request (a start does not need it)
+    import httpx
 from leoflow.engine.xcom import MAX_VALUE_BYTES
 from leoflow.errors import LeoflowError
 
@@ -96,7 +97,7 @@ class HttpExecutor:
         self.default_timeout = default_timeout
         self.max_body_bytes = max_body_bytes
         self._logs = logs
-        self._client = client or httpx.AsyncClient()
+        self._client = client  # made at the first request when None (see _http)
         self._owns_client = client is None
         self._slots = asyncio.Semaphore(max_concurrency)
         self._callback: EventCallback | None = None
@@ -143,8 +144,17 @@ class HttpExecutor:
         for runner in runners:
             runner.cancel()
         await asyncio.gather(*runners, return_exceptions=True)
-        if self._owns_client:
+        if self._owns_client and self._client is not None:
             await self._client.aclose()
+
+    def _http(self) -> httpx.AsyncClient:
+        """The client, made at the first request: httpx's import and its TLS context cost
+        about 0.1 s that the control plane's start does not need."""
+        if self._client is None:
+            import httpx
+
+            self._client = httpx.AsyncClient()
+        return self._client
 
     # -- one try ----------------------------------------------------------------------------
     def _done(self, ti_id: str, runner: asyncio.Task[None]) -> None:
@@ -219,6 +229,8 @@ class HttpExecutor:
         expected = _expected_statuses(task.options.get("expected_status"))
         await self._log(launch, f"{request.method} {request.url}")
         started = time.monotonic()
+        import httpx
+
         try:
             async with asyncio.timeout(timeout):
                 status, reason, content_type, encoding, body, complete = await self._send(
@@ -255,7 +267,7 @@ class HttpExecutor:
                     ) -> tuple[int, str, str, str, bytes, bool]:
         """Status, reason, content type, encoding, body and whether the body is whole;
         stops reading a large body as soon as it passes the cap."""
-        async with self._client.stream(
+        async with self._http().stream(
                 request.method, request.url, headers=request.headers, auth=request.auth,
                 params=request.params, json=request.json_body, content=request.content,
                 timeout=timeout, follow_redirects=request.follow_redirects) as response:
@@ -326,6 +338,8 @@ class HttpExecutor:
                 raise HttpTaskError(f"connection {conn_id!r}: extra is not JSON") from None
         headers = {str(k): str(v) for k, v in dict(extra).items() if k not in _CLIENT_EXTRAS}
         login = conn.get("login")
+        import httpx
+
         auth = httpx.BasicAuth(str(login), str(conn.get("password") or "")) if login else None
         return base, headers, auth
 

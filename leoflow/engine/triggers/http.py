@@ -10,11 +10,12 @@ Airflow's HttpHook does (a host without a scheme gets ``schema`` or http).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from leoflow.engine.triggers.base import PollResult, TriggerError, connection_extra
+
+if TYPE_CHECKING:  # imported by the first poll: a start does not need httpx
+    import httpx
 
 BODY_LIMIT = 4096
 DEFAULT_TIMEOUT = 30.0
@@ -43,6 +44,8 @@ async def _base(conn_id: str, lookup: ConnectionLookup | None
     headers = {str(k): str(v) for k, v in connection_extra(found).items()
                if isinstance(v, str | int | float)}
     login = found.get("login")
+    import httpx
+
     auth = httpx.BasicAuth(str(login), str(found.get("password") or "")) if login else None
     return base, headers, auth
 
@@ -76,6 +79,8 @@ async def poll(kwargs: Mapping[str, Any], client: httpx.AsyncClient,
         body["json"] = data
     extra = kwargs.get("extra_options") or {}
     timeout = float(extra.get("timeout", DEFAULT_TIMEOUT))
+    import httpx
+
     try:
         response = await client.request(method, url, headers=headers, params=params,
                                         auth=auth, timeout=timeout,

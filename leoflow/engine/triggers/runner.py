@@ -27,9 +27,7 @@ import socket
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, Protocol
-
-import httpx
+from typing import TYPE_CHECKING, Any, Protocol
 
 from leoflow.engine.clock import Clock
 from leoflow.engine.logs import LogKey
@@ -38,6 +36,9 @@ from leoflow.engine.store import Store, dags, runs
 from leoflow.engine.store import triggers as trigger_rows
 from leoflow.engine.store.rows import TriggerRow
 from leoflow.engine.triggers import dag_run, external, files, hitl, http
+
+if TYPE_CHECKING:  # imported by the first http trigger: a start does not need httpx
+    import httpx
 from leoflow.engine.triggers.base import PollResult, TriggerEvent, parse_connection, poke_interval
 from leoflow.engine.triggers.kinds import describe
 from leoflow.engine.triggers.timers import TimerHeap
@@ -387,6 +388,8 @@ class TriggerRunner:
             return await hitl.poll(self.store, w.ti_id, w.try_number, self.clock.now())
         if w.kind == "http":
             if self._client is None:
+                import httpx
+
                 self._client = httpx.AsyncClient()
             tenant = self._tenants.get(w.dag_id, "default")
 
