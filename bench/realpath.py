@@ -113,11 +113,14 @@ def xcom_source(kb: int, readers: int, dag_id: str) -> str:
                        record=XCOM_RECORD_BYTES)
 
 
-def write_project(root: Path, dag_id: str, source: str) -> Path:
+def write_project(root: Path, dag_id: str, source: str,
+                  dependencies: tuple[str, ...] = ()) -> Path:
     project = root / dag_id
     project.mkdir(parents=True, exist_ok=True)
     (project / "dag.py").write_text(source, "utf-8")
-    (project / "leoflow.yaml").write_text(f"dag_id: {dag_id}\ndependencies: []\n", "utf-8")
+    listed = "".join(f'\n  - "{d}"' for d in dependencies) if dependencies else " []"
+    (project / "leoflow.yaml").write_text(f"dag_id: {dag_id}\ndependencies:{listed}\n",
+                                          "utf-8")
     return project
 
 
@@ -159,8 +162,10 @@ class Bench:
 
 @contextlib.asynccontextmanager
 async def bench_plane(source: str, dag_id: str, *, home: Path | None = None,
-                      **options: Any) -> AsyncIterator[Bench]:
-    """Generate, build, compile and register a DAG on a new control plane (not timed)."""
+                      dependencies: tuple[str, ...] = (), **options: Any
+                      ) -> AsyncIterator[Bench]:
+    """Generate, build, compile and register a DAG on a new control plane (not timed);
+    ``dependencies`` are the DAG environment's packages (the real Airflow for SIDEAF)."""
     from leoflow.app.controlplane import start_control_plane
     from leoflow.app.settings import Settings
     from leoflow.engine.compiler.compile import compile_project
@@ -169,8 +174,8 @@ async def bench_plane(source: str, dag_id: str, *, home: Path | None = None,
     with tempfile.TemporaryDirectory(prefix="leoflow-bench-") as tmp:
         root = Path(tmp)
         home = home or root / "home"
-        project = write_project(root / "projects", dag_id, source)
-        env = await EnvironmentManager(home).ensure(dag_id, None, [])
+        project = write_project(root / "projects", dag_id, source, dependencies)
+        env = await EnvironmentManager(home).ensure(dag_id, None, list(dependencies))
         compiled = await asyncio.to_thread(compile_project, project, python=str(env.python))
         settings = Settings(home=home, database_url=f"sqlite+aiosqlite:///{root / 'bench.db'}")
         bench = Bench(plane=None, dag_id=dag_id)

@@ -141,3 +141,14 @@ def side(runs: int) -> list[Figure]:
 
 
 WORKLOADS["SIDE"] = side
+
+
+def side_airflow(runs: int) -> list[Figure]:
+    """SIDEAF: a 5-task chain of a real-Airflow DAG, normal start vs zygote
+    (bench/side_by_side_airflow.py)."""
+    from bench.side_by_side_airflow import side_by_side_airflow
+
+    return side_by_side_airflow(runs)
+
+
+WORKLOADS["SIDEAF"] = side_airflow
