@@ -172,6 +172,10 @@ def child(request: dict[str, Any], fds: list[int], zygote_pid: int) -> None:
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
                 stream.flush()
+        # what an interpreter's exit does: wait for the try's non-daemon threads, then run
+        # its exit handlers
+        with contextlib.suppress(Exception):
+            threading._shutdown()  # type: ignore[attr-defined]
         atexit._run_exitfuncs()
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1

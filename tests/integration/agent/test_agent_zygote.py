@@ -163,3 +163,38 @@ async def test_a_zygote_whose_control_plane_is_gone_finishes_its_tries(project, 
     while _alive(zygote) and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
     assert not _alive(zygote)
+
+
+EXITS = """
+import atexit, os, threading, time
+from leoflow import DAG, task
+OUT = os.environ["EXIT_LOG"]
+
+def note(what):
+    with open(OUT, "a") as handle:
+        handle.write(f"{what} {os.getpid()}\\n")
+
+atexit.register(note, "import-handler")
+with DAG("demo") as dag:
+    @task
+    def probe():
+        atexit.register(note, "try-handler")
+        threading.Thread(target=lambda: (time.sleep(0.5), note("thread"))).start()
+        return {"pid": os.getpid(), "ppid": os.getppid()}
+    probe()
+"""
+
+
+async def test_a_forked_try_ends_like_a_fresh_interpreter(project, serve, zygote_env,
+                                                          tmp_path):
+    """Its non-daemon threads are waited for and its own exit handlers run; those the DAG
+    module registered at import belong to the zygote, not to each try."""
+    folder = project(EXITS)
+    log = tmp_path / "exits.log"
+    servicer = ScriptedControlPlane(fetch(str(folder), "probe", env={"EXIT_LOG": str(log)}))
+    run = await run_agent_process(await serve(servicer), extra_env=zygote_env)
+    assert run.returncode == 0, run.stderr
+    value = servicer.recorded.pushed["return_value"]
+    assert value["ppid"] != servicer.recorded.agent_pid  # forked from the zygote
+    lines = log.read_text().splitlines()
+    assert lines == [f"thread {value['pid']}", f"try-handler {value['pid']}"], lines
