@@ -193,7 +193,7 @@ async def serve_lite(options: LiteOptions) -> int:
 
     started = time.monotonic()
     collector = StartCollector()
-    collector.pause()  # until the server listens (lite_start.py)
+    collector.pause()  # until the app is built (lite_start.py)
     # its dummy hash (and the new admin's, below) are made in a thread while Lite builds
     passwords = Passwords()
     _configure_logging()
@@ -342,6 +342,10 @@ class _Lite:
         self.ide_mounted = self._mount_ide(app)
         config = uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False,
                                 timeout_graceful_shutdown=3, ws="auto")
+        if self.collector is not None:
+            # Before the server object exists: NiceGUI's lifespan looks for it among the
+            # collector's objects, a walk that skips the frozen ones (lite_start.py).
+            self.collector.resume()
         server = _make_server(config, say=self.options.say)
         announce = asyncio.create_task(self._announce(server), name="leoflow-lite-announce")
         try:
@@ -383,9 +387,12 @@ class _Lite:
 
     def _mount_ide(self, app: Any) -> bool:
         """Mount the NiceGUI IDE when it is installed; without it Lite serves the API."""
+        from leoflow.app.lite_start import CLIENT_ONLY_PACKAGES, deferred_imports
+
         try:
-            import leoflow.ide as ide
-            from leoflow.ide.services import IdeServices
+            with deferred_imports(CLIENT_ONLY_PACKAGES):
+                import leoflow.ide as ide
+                from leoflow.ide.services import IdeServices
         except ImportError as exc:
             log.warning("the IDE is not available (%s); serving the API only", exc)
             return False
@@ -401,7 +408,9 @@ class _Lite:
                                examples_dir=bundled_examples_dir(),
                                copy_examples=copy_examples)
         # only the login page is imported before Lite serves; the others on first request
-        mount(app, services, storage_secret=ide_secret(self.settings.home), lazy_pages=True)
+        with deferred_imports(CLIENT_ONLY_PACKAGES):  # NiceGUI's socketio clients
+            mount(app, services, storage_secret=ide_secret(self.settings.home),
+                  lazy_pages=True)
         return True
 
     async def _announce(self, server: Any) -> None:
@@ -409,8 +418,6 @@ class _Lite:
             if server.started or server.should_exit:
                 break
             await asyncio.sleep(0.01)
-        if self.collector is not None:
-            self.collector.resume()
         if not server.started:
             return
         self.reloader.scan()
