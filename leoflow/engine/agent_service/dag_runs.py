@@ -18,15 +18,16 @@ from leoflow.rpc import agent_pb2 as pb
 
 
 async def dag_runs_call(service: TaskDagRuns, *, tenant: str, source_dag_id: str,
-                        request: pb.DagRunsRequest,
+                        requested_by: str, request: pb.DagRunsRequest,
                         context: grpc.aio.ServicerContext) -> pb.DagRunsResponse:
-    """Serve one request of a try of ``source_dag_id`` (in ``tenant``)."""
+    """Serve one request of the try ``requested_by`` (``<ti id>#<try>``) of
+    ``source_dag_id`` (in ``tenant``)."""
     try:
         args = json.loads(request.args_json or "{}")
         if not isinstance(args, dict):
             raise BadRequest("args_json must be a JSON object")
         answer = await service.serve(request.op, args, tenant=tenant,
-                                     source_dag_id=source_dag_id)
+                                     source_dag_id=source_dag_id, requested_by=requested_by)
     except ValueError as exc:  # BadRequest, or JSON that does not parse
         await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         raise

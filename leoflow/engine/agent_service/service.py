@@ -206,4 +206,6 @@ class AgentService(pb_grpc.AgentServiceServicer):
         session = await self.fencing.authorize(context)
         _ti, run, _spec = await self.tasks.load(session)
         return await dag_runs_call(self.dag_runs, tenant=await self.tasks.tenant_of(run.dag_id),
-                                   source_dag_id=run.dag_id, request=request, context=context)
+                                   source_dag_id=run.dag_id,
+                                   requested_by=f"{session.ti_id}#{session.try_number}",
+                                   request=request, context=context)

@@ -117,17 +117,21 @@ class CrossDagRuns:
                                                   {**row.kwargs, "started": outcome})
         return outcome
 
-    async def trigger(self, source_dag_id: str, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    async def trigger(self, source_dag_id: str, kwargs: Mapping[str, Any], *,
+                      requested_by: str | None = None) -> dict[str, Any]:
         """Create the run a task of ``source_dag_id`` asks for at once (the real Airflow's
         task runner: its ``TriggerDagRun`` request), with the rules of ``start``.
 
         Answers as ``start`` does; a run that exists already (and ``reset_dag_run`` is not
         set) is ``{"status": "failed", "already_exists": True, "reason"}``. The task's
-        try is the request: a later try asks again, as Airflow's does.
+        try is the request: a later try asks again, as Airflow's does. ``requested_by``
+        names the try (task instance and try number): the same try asking again (its agent
+        retried a call whose answer was lost) is told its run started, not that it exists.
         """
         async with self.store.begin() as conn:
             outcome, run, reset = await self._create(conn, source_dag_id, kwargs,
-                                                     self.clock.now())
+                                                     self.clock.now(),
+                                                     requested_by=requested_by)
         if run is None:
             return outcome
         if not reset:
@@ -138,7 +142,8 @@ class CrossDagRuns:
         return _started(run, reset=True)
 
     async def _create(self, conn: Any, source_dag_id: str, kwargs: Mapping[str, Any],
-                      now: datetime) -> tuple[dict[str, Any], DagRunRow | None, bool]:
+                      now: datetime, *, requested_by: str | None = None
+                      ) -> tuple[dict[str, Any], DagRunRow | None, bool]:
         """The run ``kwargs`` asks for, in ``conn``'s transaction: ``(outcome, run,
         reset)``. ``run`` is the new run (``outcome`` says it started), the existing one to
         clear (``reset``), or ``None`` with the refusal in ``outcome``."""
@@ -183,6 +188,8 @@ class CrossDagRuns:
                 raise
             if kwargs.get("reset_dag_run"):
                 return _started(existing, reset=True), existing, True
+            if requested_by and await _created_by(conn, existing, requested_by):
+                return _started(existing), existing, False
             which = (f"run id {run_id}" if exc.field == "run_id"
                      else f"logical date {logical_date}")
             reason = f"A Dag Run already exists for Dag {dag_id} with {which}"
@@ -192,11 +199,13 @@ class CrossDagRuns:
                         f"DagRunAlreadyExists ({reason})"}, None, False
             return ({"status": "failed", "already_exists": True,
                      "reason": f"DagRunAlreadyExists: {reason}"}, None, False)
+        extra: dict[str, Any] = {"by_dag_id": source_dag_id}
+        if conf:
+            extra["conf"] = dict(conf)
+        if requested_by:
+            extra["by_try"] = requested_by
         await audit.record_event(conn, "trigger", dag_id=dag_id, run_id=run.run_id,
-                                 occurred_at=now, extra={
-                                     "by_dag_id": source_dag_id,
-                                     "conf": dict(conf)} if conf else {
-                                     "by_dag_id": source_dag_id})
+                                 occurred_at=now, extra=extra)
         return _started(run), run, False
 
     async def run_state(self, dag_id: str, run_id: str) -> str | None:
@@ -214,6 +223,13 @@ class CrossDagRuns:
                                         logical_date_lte=logical_date, limit=1)
             found = page.items[0] if page.items else None
         return found
+
+
+async def _created_by(conn: Any, run: DagRunRow, requested_by: str) -> bool:
+    """Whether the try ``requested_by`` created ``run`` (its trigger event says so)."""
+    page = await audit.list_events(conn, dag_id=run.dag_id, run_id=run.run_id,
+                                   event="trigger", limit=10)
+    return any((row.extra or {}).get("by_try") == requested_by for row in page.items)
 
 
 # -- ExternalTaskMarker -------------------------------------------------------------------------

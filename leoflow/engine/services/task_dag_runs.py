@@ -105,13 +105,14 @@ class TaskDagRuns:
         self.dag_runs = dag_runs
 
     async def serve(self, op: str, args: Mapping[str, Any], *, tenant: str,
-                    source_dag_id: str) -> dict[str, Any]:
+                    source_dag_id: str, requested_by: str | None = None) -> dict[str, Any]:
         """The answer to ``op`` for a try of ``source_dag_id`` (in ``tenant``);
+        ``requested_by`` names the try (a trigger it asks for twice is created once);
         ``BadRequest`` for arguments that make no request."""
         if op not in OPS:
             raise BadRequest(f"op must be one of {', '.join(OPS)}, not {op!r}")
         if op == "trigger":
-            return await self._trigger(args, source_dag_id)
+            return await self._trigger(args, source_dag_id, requested_by)
         dag_id = _dag_id(args)
         async with self.store.connect() as conn:
             dag = await dags.get_dag(conn, dag_id)
@@ -180,7 +181,8 @@ class TaskDagRuns:
             found.setdefault(run_id, {})[key] = state
         return found
 
-    async def _trigger(self, args: Mapping[str, Any], source_dag_id: str) -> dict[str, Any]:
+    async def _trigger(self, args: Mapping[str, Any], source_dag_id: str,
+                       requested_by: str | None) -> dict[str, Any]:
         if self.dag_runs is None:
             raise BadRequest("this control plane does not create runs for tasks")
         dag_id = _dag_id(args)
@@ -193,7 +195,8 @@ class TaskDagRuns:
         outcome = await self.dag_runs.trigger(source_dag_id, {
             "trigger_dag_id": dag_id, "run_id": run_id, "conf": conf or {},
             "logical_date": args.get("logical_date"), "run_after": args.get("run_after"),
-            "reset_dag_run": bool(args.get("reset_dag_run")), "note": args.get("note")})
+            "reset_dag_run": bool(args.get("reset_dag_run")), "note": args.get("note")},
+            requested_by=requested_by)
         if outcome.get("status") == "started":
             return {"status": "started", "run_id": outcome.get("run_id"),
                     "reset": bool(outcome.get("reset"))}

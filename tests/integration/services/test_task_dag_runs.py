@@ -63,6 +63,23 @@ async def test_trigger_creates_the_run_then_refuses_or_resets_the_same_run_id(an
     assert len(await h.runs("target")) == 1
 
 
+async def test_the_same_try_asking_again_is_told_its_run_started(harness):
+    """An agent retries a call whose answer was lost (the control plane restarted after it
+    committed): the try that created the run is not told it exists; another try is."""
+    h = harness
+    service = await _setup(h)
+    args = {"dag_id": "target", "run_id": "once"}
+    first = await service.serve("trigger", args, tenant="default", source_dag_id="controller",
+                                requested_by="ti-1#1")
+    again = await service.serve("trigger", args, tenant="default", source_dag_id="controller",
+                                requested_by="ti-1#1")
+    assert first == again == {"status": "started", "run_id": "once", "reset": False}
+    later_try = await service.serve("trigger", args, tenant="default",
+                                    source_dag_id="controller", requested_by="ti-1#2")
+    assert later_try["status"] == "exists"
+    assert len(await h.runs("target")) == 1
+
+
 async def test_a_paused_target_gets_its_run_which_waits_queued(harness):
     h = harness
     service = await _setup(h, paused_target=True)
