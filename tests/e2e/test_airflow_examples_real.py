@@ -66,7 +66,8 @@ SUBSET: frozenset[str] = frozenset({
     "example_dynamic_task_mapping",  # expand, reduce
     "example_setup_teardown_taskflow",  # setup/teardown
     "example_sensor_decorator",  # @task.sensor poking
-    "example_time_delta_sensor_async",  # a deferring sensor (its trigger in the task)
+    "example_time_delta_sensor_async",  # a deferring sensor (its trigger in the control plane)
+    "example_hitl_operator",  # human in the loop: awaiting_input, a timeout's defaults
     "example_xcom",  # XCom push/pull, BashOperator templates
     "example_failed_dag",  # a failing task
     "asset_produces_1", "asset_consumes_1",  # assets: producer and consumer
@@ -82,10 +83,6 @@ SUBSET: frozenset[str] = frozenset({
 SHIM_STATES: dict[str, str] = {"example_external_task": "success"}
 # DAGs whose real-path states differ from the shim's by design, with the reason.
 REAL_DIFFERS: dict[str, str] = {
-    "example_hitl_operator": "Airflow's human-in-the-loop operators (CreateHITLDetailPayload) "
-    "are not served to the real task runner: they fail where Airflow waits for a person",
-    "example_sensors": "the deferred async sensor runs its trigger in its own process: it "
-    "waits 'running' where Airflow's waits 'deferred' (every other task equal)",
     "example_passing_params_via_test_command": "its dagrun_timeout is 4 minutes; on the "
     "loaded 2-core machine its tries had not started by then (each real try starts an "
     "interpreter that imports Airflow), so the run timed out with its tasks skipped",
