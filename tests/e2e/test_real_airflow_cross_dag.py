@@ -5,9 +5,10 @@ the control plane through the agent's ``DagRuns`` call.
 
 What a user would check, and what the test asserts:
 
-* the operator creates the target run with its conf, at the logical date it was given,
-  under the run id it chose, pushes that id as the XCom ``trigger_run_id``, and with
-  ``wait_for_completion`` succeeds once the target run did;
+* the operator checks the target is not paused (``GetDag``), creates the target run with
+  its conf, at the logical date it was given, under the run id it chose, pushes that id as
+  the XCom ``trigger_run_id``, and with ``wait_for_completion`` succeeds once the target
+  run did;
 * a second operator asking for the same run id fails ("already exists"), or is skipped with
   ``skip_when_already_exists``;
 * ``ExternalTaskSensor`` in poke and in reschedule mode waits for the target's task, then
@@ -60,7 +61,7 @@ with DAG("xd_controller", schedule=None, start_date=START):
     trigger = TriggerDagRunOperator(
         task_id="trigger", trigger_dag_id="xd_target", trigger_run_id="fixed-run",
         logical_date="{{ logical_date }}", conf={"message": "Hello World"},
-        wait_for_completion=True, poke_interval=1)
+        wait_for_completion=True, poke_interval=1, fail_when_dag_is_paused=True)
     again = TriggerDagRunOperator(task_id="again", trigger_dag_id="xd_target",
                                   trigger_run_id="fixed-run")
     skip = TriggerDagRunOperator(task_id="skip", trigger_dag_id="xd_target",

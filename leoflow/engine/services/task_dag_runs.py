@@ -127,8 +127,8 @@ class TaskDagRuns:
             if op == "dag":
                 if visible is None:
                     return not_found(f"Dag with dag_id: '{dag_id}' not found")
+                # no file location: it is a path of the control plane's, not the task's
                 return {"dag": {"dag_id": dag_id, "is_paused": visible.is_paused,
-                                "relative_fileloc": visible.fileloc,
                                 "next_dagrun": visible.next_dagrun_logical_date.isoformat()
                                 if visible.next_dagrun_logical_date else None}}
             if op == "dr_count":

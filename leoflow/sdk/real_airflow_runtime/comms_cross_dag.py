@@ -99,5 +99,5 @@ class CrossDagRequests:
         dag = dict(self._dag_runs("dag", dag_id=msg.dag_id).get("dag") or {})
         return self._comms.DagResult(
             dag_id=msg.dag_id, is_paused=bool(dag.get("is_paused")), bundle_name=None,
-            bundle_version=None, relative_fileloc=dag.get("relative_fileloc"), owners=None,
+            bundle_version=None, relative_fileloc=None, owners=None,
             tags=[], next_dagrun=dag.get("next_dagrun"))
