@@ -33,6 +33,10 @@ from leoflow.engine.triggers import TriggerError, TriggerEvent, resolve_moment, 
 from leoflow.engine.triggers.files import with_base_path
 from leoflow.engine.triggers.runner import TenantConnectionLookup
 
+TRIGGER_TIMEOUT_EVENT = {"__leoflow_trigger_timeout__": True}
+"""The event a real-Airflow try resumes with when its trigger timed out (the SDK's
+``real_airflow_runtime.handoff`` turns it into Airflow's ``__fail__``)."""
+
 
 class Deferral:
     """Parks tries on triggers and applies the triggers' events (see the docstring).
@@ -179,6 +183,15 @@ class Deferral:
         task = view.spec.task(ti.task_id)
         sensor = task.sensor
         finish = self._tries.finish
+        if event.timed_out and task.runtime == "airflow" and ti.next_method:
+            # A try of the real Airflow: its own code decides what a trigger timeout means
+            # (``resume_execution`` into ``__fail__``: AirflowSensorTimeout, soft_fail, or
+            # TaskDeferralTimeout) and its failure callbacks run, as after Airflow's triggerer
+            next_kwargs = dict(ti.next_kwargs or {})
+            next_kwargs["event"] = dict(TRIGGER_TIMEOUT_EVENT)
+            await self._views.write(conn, batch, view, ti, "scheduled",
+                                    next_kwargs=next_kwargs, waiting_reason=None)
+            return view.run.id
         if event.timed_out:
             if event.timeout_kind == "sensor" and sensor is not None:
                 waited = (batch.now - (ti.start_date or batch.now)).total_seconds()

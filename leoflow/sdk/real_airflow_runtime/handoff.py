@@ -22,7 +22,8 @@ Any other class (a provider's) returns None here and keeps the in-process wait
 ``event``; ``resume_kwargs`` turns them into what Airflow's triggerer would have stored
 (serde's JSON, the event as the Airflow trigger yields it: the moment as a datetime, ``True``
 for a file, ``{"status": "success"}``, the HITL answer with ``responded_at`` a datetime), so
-Airflow's own ``resume_execution`` calls ``execute_complete`` with it.
+Airflow's own ``resume_execution`` calls ``execute_complete`` with it; a trigger's timeout
+resumes into ``__fail__``, as Airflow's scheduler does.
 """
 
 from __future__ import annotations
@@ -44,6 +45,11 @@ _PROVIDER = "airflow.providers.standard.triggers."
 DATE_TIME = _PROVIDER + "temporal.DateTimeTrigger"
 FILE = _PROVIDER + "file.FileTrigger"
 WORKFLOW = _PROVIDER + "external_task.WorkflowTrigger"
+
+FAIL_METHOD = "__fail__"  # Airflow's TRIGGER_FAIL_REPR
+# what the control plane resumes a real-Airflow try with when its trigger timed out
+# (leoflow/engine/scheduler/deferral.py; the engine never imports the SDK: kept equal by a test)
+TRIGGER_TIMEOUT_EVENT = {"__leoflow_trigger_timeout__": True}
 
 Spec = dict[str, Any]
 
@@ -181,15 +187,21 @@ def _event(trigger: Mapping[str, Any], event: Any) -> Any:
     return event
 
 
-def resume_kwargs(next_kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    """A resumed try's ``next_kwargs`` as Airflow's triggerer stores them (serde's JSON,
-    with the event under ``event``); those of a deferral not handed over pass unchanged."""
+def resume(next_method: str, next_kwargs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A resumed try's method and ``next_kwargs`` as Airflow's scheduler and triggerer store
+    them (serde's JSON, the event under ``event``). The control plane's trigger timeout
+    (``TRIGGER_TIMEOUT_EVENT``) becomes Airflow's ``__fail__`` with ``TRIGGER_TIMEOUT``, so
+    the operator's ``resume_execution`` raises what Airflow raises there. ``next_kwargs`` of
+    a deferral not handed over pass unchanged."""
     kwargs = dict(next_kwargs or {})
     trigger = kwargs.pop(TRIGGER_KEY, None)
     if not isinstance(trigger, dict):
-        return kwargs
+        return next_method, kwargs
     serde = _serde()
     event = kwargs.pop(EVENT_KEY, None)
+    if event == TRIGGER_TIMEOUT_EVENT:
+        reason = importlib.import_module("airflow.sdk.bases.operator").TriggerFailureReason
+        return FAIL_METHOD, dict(serde.serialize({"error": reason.TRIGGER_TIMEOUT}))
     resumed = dict(serde.deserialize(kwargs) or {})
     resumed[EVENT_KEY] = _event(trigger, event)
-    return dict(serde.serialize(resumed))
+    return next_method, dict(serde.serialize(resumed))

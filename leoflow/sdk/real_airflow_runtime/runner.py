@@ -23,8 +23,9 @@ The final message, from the terminal report the runner sent (``comms.LeoflowComm
   -> ``defer`` to a ``hitl`` trigger: the try waits ``awaiting_input``.
 
 A resumed try (``next_method`` in the payload) gets its ``next_kwargs`` and the trigger's
-event as Airflow's triggerer stores them (``handoff.resume_kwargs``), so Airflow's own
-``resume_execution`` calls ``execute_complete`` with the event.
+event as Airflow's triggerer stores them (``handoff.resume``), so Airflow's own
+``resume_execution`` calls ``execute_complete`` with the event (``__fail__`` after the
+trigger's timeout).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from typing import Any
 from leoflow.sdk.channel import OP_ERROR, OP_RESCHEDULE, OP_RESULT, OP_SKIP, Channel
 from leoflow.sdk.real_airflow_runtime.comms import LeoflowComms
 from leoflow.sdk.real_airflow_runtime.deferral import MAX_DEFERRALS, wait_and_resume
-from leoflow.sdk.real_airflow_runtime.handoff import deferral, hitl_deferral, resume_kwargs
+from leoflow.sdk.real_airflow_runtime.handoff import deferral, hitl_deferral, resume
 from leoflow.sdk.real_airflow_runtime.outlets import leoflow_outlet_events
 from leoflow.sdk.real_airflow_runtime.startup import (
     StartupError,
@@ -154,9 +155,10 @@ def run(payload: dict[str, Any], channel: Channel) -> dict[str, Any]:
                              prev_success=(payload.get("context") or {}).get("prev_success"))
         task_runner.SUPERVISOR_COMMS = comms
         ti = task_instance(payload, task)
-        if ti._ti_context_from_server.next_method:  # resumed: the trigger's event, as Airflow's
-            ti._ti_context_from_server.next_kwargs = resume_kwargs(
-                payload.get("next_kwargs") or {})
+        server = ti._ti_context_from_server
+        if server.next_method:  # resumed: the trigger's event (or timeout), as Airflow's
+            server.next_method, server.next_kwargs = resume(server.next_method,
+                                                            payload.get("next_kwargs") or {})
         context = ti.get_template_context()
     except StartupError as exc:
         sys.stderr.write(f"{exc}\n")

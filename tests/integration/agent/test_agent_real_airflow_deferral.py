@@ -6,8 +6,9 @@ standard triggers the control plane runs (DateTime/TimeDelta, File, Workflow) an
 human-in-the-loop request end the process with a ``deferred`` report carrying the control
 plane's trigger; the try started again with the control plane's event (as the scheduler
 starts it: ``next_method``, ``next_kwargs`` + ``event``) resumes in the operator's own
-``execute_complete`` with the event Airflow's trigger would have given. A trigger class of
-the user's own still runs in the task's process.
+``execute_complete`` with the event Airflow's trigger would have given, or, after the
+trigger's timeout, into Airflow's ``__fail__``. A trigger class of the user's own still runs
+in the task's process.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 import pytest
 
 from leoflow.rpc import agent_pb2 as pb
+from leoflow.sdk.real_airflow_runtime.handoff import TRIGGER_TIMEOUT_EVENT
 from tests.integration.agent.control_plane import ScriptedControlPlane, fetch, run_agent_process
 
 pytestmark = pytest.mark.slow
@@ -132,6 +134,13 @@ async def test_time_triggers_go_to_the_control_plane_and_resume_with_the_moment(
     assert deferral["next_method"] == "execute_complete"
     log = "\n".join(later.recorded.text())
     assert "Pausing task as DEFERRED" in log and "runs in this task's process" not in log
+    # the trigger timed out in the control plane: Airflow's __fail__ decides (a sensor:
+    # AirflowSensorTimeout, not retried)
+    timed_out = await _run(serve, _fetch(folder, "later", python, operator="sensor",
+                                         resume=_resumed(deferral, TRIGGER_TIMEOUT_EVENT)))
+    report = timed_out.recorded.report
+    assert (report.state, report.error_type, report.no_retry) == (
+        "failed", "AirflowSensorTimeout", True), timed_out.recorded.lines[-20:]
 
     delta = await _run(serve, _fetch(folder, "delta", python, operator="sensor"))
     trigger, deferral = _deferred(delta)
@@ -168,6 +177,10 @@ async def test_file_and_external_task_triggers_map_to_the_control_planes_kinds(
     resumed = await _run(serve, _fetch(folder, "upstream", python, operator="sensor",
                                        resume=_resumed(deferral, {"status": "success"})))
     assert resumed.recorded.report.state == "success", resumed.recorded.lines[-20:]
+    # its timeout, with soft_fail: Airflow's sensor skips
+    timed_out = await _run(serve, _fetch(folder, "upstream", python, operator="sensor",
+                                         resume=_resumed(deferral, TRIGGER_TIMEOUT_EVENT)))
+    assert timed_out.recorded.report.state == "skipped", timed_out.recorded.lines[-20:]
 
 
 async def test_a_trigger_class_of_the_users_own_runs_in_the_tasks_process(
