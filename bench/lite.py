@@ -4,8 +4,11 @@
   home and workspace; the clock stops when ``/api/v2/monitor/health`` answers healthy *and*
   the IDE's page is served (its login page, as a browser opening the URL gets it). The
   first start's work is included: the store is created and migrated, the admin user made,
-  the examples copied (their compilation continues in the background). The same launch on
-  the home it left behind is measured too (a warm start). Target: under 3 s.
+  the examples copied (their compilation starts once the first page is served). The same
+  launch on the home it left behind is measured too (a warm start). Target (issue 18):
+  1.5 s on 2 cores, with bytecode compiled (``python -m compileall -q leoflow``, as an
+  installed package has it). The machine's load average before and after the launches is
+  printed: on a shared machine the seconds follow it, the CPU seconds much less.
 * **SAVE** save → new version: a project's ``dag.py`` is written, and the clock stops when
   the hot reloader publishes the newly registered version (what the IDE's graph redraws
   on): the watcher's debounce, the compile child in the DAG's own environment, the
@@ -89,20 +92,30 @@ def _launch_once(home: Path, workspace: Path) -> tuple[float, float]:
             process.wait()
 
 
+def _load() -> float:
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+
+
 def w7_coldstart(runs: int) -> list[Figure]:
-    cold, warm, cold_cpu = [], [], []
+    cold, warm, cold_cpu, warm_cpu = [], [], [], []
+    loads = [_load()]
     for _ in range(runs):
         with tempfile.TemporaryDirectory(prefix="leoflow-w7-") as tmp:
             home, workspace = Path(tmp) / "home", Path(tmp) / "workspace"
             seconds, cpu = _launch_once(home, workspace)
             cold.append(seconds)
             cold_cpu.append(cpu)
-            warm.append(_launch_once(home, workspace)[0])
-    load = f"load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
+            seconds, cpu = _launch_once(home, workspace)
+            warm.append(seconds)
+            warm_cpu.append(cpu)
+        loads.append(_load())
+    load = f"load average {min(loads):.1f}-{max(loads):.1f}"
     return [summarize("W7 coldstart", "launch → healthy + IDE page (empty)", "s", cold,
-                      note=f"target < 3 s; {load}"),
+                      note=f"target < 1.5 s; {load}"),
             summarize("W7 coldstart", "CPU used until then (empty)", "s", cold_cpu),
-            summarize("W7 coldstart", "launch → healthy + IDE page (warm)", "s", warm)]
+            summarize("W7 coldstart", "launch → healthy + IDE page (warm)", "s", warm,
+                      note=load),
+            summarize("W7 coldstart", "CPU used until then (warm)", "s", warm_cpu)]
 
 
 DAG = '''from datetime import datetime

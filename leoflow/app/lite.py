@@ -420,7 +420,6 @@ class _Lite:
             await asyncio.sleep(0.01)
         if not server.started:
             return
-        self.reloader.scan()
         self.lock.update(url=self.url)
         self._banner(time.monotonic() - self.started)
         if self.options.open_browser and _has_display():
@@ -429,6 +428,9 @@ class _Lite:
             task = asyncio.create_task(asyncio.to_thread(webbrowser.open, self.url))
             self.background.add(task)
             task.add_done_callback(self.background.discard)
+        await _first_page_or(server, SCAN_DELAY)
+        if not server.should_exit:
+            self.reloader.scan()
 
     def _banner(self, seconds: float) -> None:
         from leoflow import __version__
@@ -459,6 +461,27 @@ class _Lite:
                 "editor")
         say("Press Ctrl-C to stop.")
         say("")
+
+
+SCAN_DELAY = 1.0  # seconds after listening at most, before the workspace is compiled
+QUIET = 0.2  # no request in flight for this long after the first: the first page is served
+
+
+async def _first_page_or(server: Any, limit: float) -> None:
+    """Return once the first requests were answered (none in flight for ``QUIET`` s) or
+    after ``limit`` s: compiling the workspace (child processes, environments) would
+    otherwise compete with the first page for a 2-core machine's CPU."""
+    state = server.server_state
+    deadline = time.monotonic() + limit
+    quiet_since = None
+    while (now := time.monotonic()) < deadline and not server.should_exit:
+        if state.total_requests and not state.tasks:
+            quiet_since = quiet_since or now
+            if now - quiet_since >= QUIET:
+                return
+        else:
+            quiet_since = None
+        await asyncio.sleep(0.02)
 
 
 def _has_display() -> bool:
