@@ -52,6 +52,7 @@ UNSAFE_SUFFIX = ".unsafe"
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 CHANNEL_IN_FD, CHANNEL_OUT_FD = 3, 4  # where the child finds its channel
 MAX_REQUEST = 1024 * 1024
+PLACE_TIMEOUT = 10.0  # seconds for a forked child to be set up before its task runs
 AIRFLOW_FLAG = "--airflow"  # ``--airflow DAG_ID``: the DAG's tasks run with runtime "airflow"
 
 
@@ -128,30 +129,47 @@ def _reseed() -> None:
             numpy_random.seed()
 
 
-def child(request: dict[str, Any], fds: list[int], zygote_pid: int) -> None:
-    """In the forked child: become the try's user process and run the task; never returns."""
+def _become(request: dict[str, Any], fds: list[int], zygote_pid: int) -> None:
+    """The child's own session, signals, death signal, the try's cgroup and descriptors."""
+    os.setsid()
+    signal.set_wakeup_fd(-1)
+    for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGPIPE):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # as the interpreter sets it at start
+    _prctl_pdeathsig()
+    if os.getppid() != zygote_pid:
+        os._exit(137)
+    cgroup = str(request.get("cgroup") or "")
+    if cgroup:  # the try's cgroup (its whole tree ends with it), before anything runs
+        with open(cgroup, "w") as handle:
+            handle.write("0")
+    # above every number they are moved to, so no dup2 below overwrites another
+    chan_in, chan_out, out, err = (fcntl.fcntl(fd, fcntl.F_DUPFD, 64) for fd in fds)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(out, 1)
+    os.dup2(err, 2)
+    os.dup2(chan_in, CHANNEL_IN_FD)
+    os.dup2(chan_out, CHANNEL_OUT_FD)
+
+
+def child(request: dict[str, Any], fds: list[int], zygote_pid: int, placed: int) -> None:
+    """In the forked child: become the try's user process and run the task; never returns.
+
+    ``placed`` is the write end of a pipe to the zygote: "ok" once the child is in the
+    try's cgroup with its descriptors in place, or why not (the zygote then tells the agent
+    to start the try the normal way: nothing of the task has run)."""
     code = 70
     try:
-        os.setsid()
-        signal.set_wakeup_fd(-1)
-        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGPIPE):
-            signal.signal(sig, signal.SIG_DFL)
-        signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # as the interpreter sets it at start
-        _prctl_pdeathsig()
-        if os.getppid() != zygote_pid:
-            os._exit(137)
-        cgroup = str(request.get("cgroup") or "")
-        if cgroup:  # the try's cgroup (its whole tree ends with it), before anything runs
-            with open(cgroup, "w") as handle:
-                handle.write("0")
-        # above every number they are moved to, so no dup2 below overwrites another
-        chan_in, chan_out, out, err = (fcntl.fcntl(fd, fcntl.F_DUPFD, 64) for fd in fds)
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)
-        os.dup2(out, 1)
-        os.dup2(err, 2)
-        os.dup2(chan_in, CHANNEL_IN_FD)
-        os.dup2(chan_out, CHANNEL_OUT_FD)
+        placed = fcntl.fcntl(placed, fcntl.F_DUPFD, 64)  # out of the way of the dup2s below
+        _become(request, fds, zygote_pid)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.write(placed, f"{type(exc).__name__}: {exc}"[:400].encode())
+        os._exit(code)
+    try:
+        os.write(placed, b"ok")
+        os.close(placed)
         keep = CHANNEL_OUT_FD + 1
         os.closerange(keep, max(keep, os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf")
                                 else 65536))
@@ -288,13 +306,23 @@ class Zygote:
             with contextlib.suppress(Exception):
                 stream.flush()
         zygote_pid = os.getpid()
+        placed_r, placed_w = os.pipe()
         pid = os.fork()
         if pid == 0:
             # every inherited descriptor (listener, other tries' connections) is closed
             # in the child by child()'s closerange
-            child(request, fds, zygote_pid)
+            os.close(placed_r)
+            child(request, fds, zygote_pid, placed_w)
+        os.close(placed_w)
         for fd in fds:
             os.close(fd)
+        problem = _placed(placed_r)
+        if problem:  # nothing of the task ran: the agent starts the try the normal way
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+            _send(conn, {"fallback": f"the forked child could not be set up ({problem})"})
+            conn.close()
+            return
         self.children[pid] = conn
         self.waiting[conn] = pid
         if not _send(conn, {"pid": pid}):
@@ -329,6 +357,31 @@ class Zygote:
                 conn.settimeout(2.0)
                 _send(conn, {"exit": os.waitstatus_to_exitcode(status)})
             conn.close()
+
+
+def _placed(fd: int) -> str:
+    """Wait for the child's word on its set-up: "" when placed, else why not."""
+    data = b""
+    deadline = time.monotonic() + PLACE_TIMEOUT
+    try:
+        while time.monotonic() < deadline:
+            try:
+                ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+            except InterruptedError:
+                continue
+            if not ready:
+                break
+            chunk = os.read(fd, 512)
+            if not chunk:
+                break
+            data += chunk
+        else:
+            data = data or b"timed out"
+    finally:
+        os.close(fd)
+    if data == b"ok":
+        return ""
+    return data.decode(errors="replace") or "it ended before it was set up"
 
 
 def _send(conn: socket.socket, message: dict[str, Any]) -> bool:

@@ -198,3 +198,48 @@ async def test_a_forked_try_ends_like_a_fresh_interpreter(project, serve, zygote
     assert value["ppid"] != servicer.recorded.agent_pid  # forked from the zygote
     lines = log.read_text().splitlines()
     assert lines == [f"thread {value['pid']}", f"try-handler {value['pid']}"], lines
+
+
+def test_a_child_that_cannot_be_set_up_is_a_fallback_not_a_failed_try(project, zygote_env,
+                                                                       tmp_path, monkeypatch):
+    """The forked child tells the zygote once it is in the try's cgroup with its
+    descriptors; if it cannot be (here the "cgroup" is a folder), the agent is told to start
+    the try the normal way (nothing of the task ran), and the zygote serves the next try."""
+    import json
+    import socket
+
+    from leoflow.agent import zygote_client
+    from leoflow.agent.process import sdk_pythonpath
+
+    monkeypatch.setenv("TMPDIR", zygote_env["TMPDIR"])
+    folder = project(DAG)
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": sdk_pythonpath(),
+           "TMPDIR": zygote_env["TMPDIR"], "PYTHONUNBUFFERED": "1"}
+    key = zygote_client.key_for(sys.executable, str(folder), "dag.py", env)
+
+    def ask(cgroup: str) -> tuple[dict, list[int]]:
+        pipes = [os.pipe(), os.pipe(), os.pipe(), os.pipe()]
+        theirs = [pipes[0][0], pipes[1][1], pipes[2][1], pipes[3][1]]
+        sock = zygote_client.connect_or_start(key)
+        socket.send_fds(sock, [json.dumps({"env": env, "cgroup": cgroup}).encode() + b"\n"],
+                        theirs)
+        for fd in theirs:
+            os.close(fd)
+        sock.settimeout(30)
+        answer = json.loads(sock.makefile("rb").readline())
+        mine = [pipes[0][1], pipes[1][0], pipes[2][0], pipes[3][0]]
+        if "pid" in answer:  # the runner reads its payload: end the channel, it exits 2
+            os.close(mine[0])
+            answer.update(json.loads(sock.makefile("rb").readline()))
+            mine = mine[1:]
+        for fd in mine:
+            os.close(fd)
+        sock.close()
+        return answer, theirs
+
+    answer, _ = ask(str(tmp_path))  # a folder: os.access says writable, open() fails
+    assert "pid" not in answer
+    assert answer["fallback"].startswith("the forked child could not be set up "
+                                         "(IsADirectoryError"), answer
+    answer, _ = ask("")
+    assert answer["exit"] == 2 and answer["pid"] > 0
