@@ -226,6 +226,10 @@ async def serve_lite(options: LiteOptions) -> int:
                 say(f"note: {exc}")
         postgres = options.postgres or remembered.postgres
         with lite_database(home, postgres, for_server=True) as database_url:
+            from leoflow.app.lite_migrate import start_migration
+
+            # a new SQLite store is migrated by a child, on the other core, meanwhile
+            migration = start_migration(database_url)
             grpc_port = remembered.grpc_port
             if grpc_port is None or not port_is_free(grpc_port):
                 grpc_port = free_port()
@@ -239,7 +243,7 @@ async def serve_lite(options: LiteOptions) -> int:
                 await _check_cluster(settings, say)
             password = None
             chosen = getattr(settings, "bootstrap_password", None)
-            if not await admin_exists(database_url):
+            if migration is not None or not await admin_exists(database_url):
                 # the first start: LEOFLOW_BOOTSTRAP_PASSWORD, or one made here and shown
                 password = chosen or generate_password()
                 settings = Settings.load(overrides={"home": str(home),
@@ -250,7 +254,8 @@ async def serve_lite(options: LiteOptions) -> int:
                 if chosen:
                     password = None  # the user knows it; never print it
             lite = _Lite(options, settings, workspace, url, password, grpc_port, lock,
-                         started, passwords=passwords, collector=collector)
+                         started, passwords=passwords, collector=collector,
+                         migration=migration)
             await lite.serve(sock)
     finally:
         collector.resume()
@@ -314,7 +319,8 @@ class _Lite:
 
     def __init__(self, options: LiteOptions, settings: Any, workspace: Path, url: str,
                  password: str | None, grpc_port: int, lock: Any, started: float, *,
-                 passwords: Any = None, collector: Any = None) -> None:
+                 passwords: Any = None, collector: Any = None,
+                 migration: Any = None) -> None:
         from leoflow.engine.reload.reloader import Reloader
 
         self.options = options
@@ -327,6 +333,7 @@ class _Lite:
         self.started = started
         self.passwords = passwords
         self.collector = collector
+        self.migration = migration  # the child migrating a new store (lite_migrate.py)
         self.reloader = Reloader(workspace)
         self.ide_mounted = False
         self.background: set[asyncio.Task[Any]] = set()
@@ -366,6 +373,8 @@ class _Lite:
 
         @contextlib.asynccontextmanager
         async def lifespan(app: Any) -> AsyncIterator[Any]:
+            if self.migration is not None:  # its store first (else opened and migrated here)
+                await asyncio.to_thread(self.migration.wait)
             async with inner(app) as state:
                 plane = app.state.plane
                 self.reloader.plane = plane.services

@@ -38,6 +38,9 @@ def test_a_login_right_after_the_start_works_and_the_first_page_renders(
     page = httpx.get(f"{url}/login", timeout=30)
     assert page.status_code == 200
     assert "Leoflow Lite" in page.text and "password" in page.text.lower()
+    # the new store was migrated by the child (lite_migrate) before the control plane opened it
+    assert bare_lite_dirs.query(f"SELECT version_num FROM {schema.VERSION_TABLE}") == [
+        (schema.head_revision(),)]
     assert lite.stop() == 0
 
 
