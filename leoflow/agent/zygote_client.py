@@ -1,6 +1,6 @@
 """The agent's side of the per-DAG-version zygote (``leoflow.sdk.zygote``).
 
-With ``LEOFLOW_ZYGOTE=1`` in its environment (the control plane passes it on), the agent
+Unless ``LEOFLOW_ZYGOTE=0`` is in its environment (the control plane passes it on), the agent
 asks a zygote for the try's user process instead of starting ``python -m
 leoflow.sdk.task_runner``: the DAG's interpreter has already imported the SDK and the DAG
 module, and forks a child for the try. Everything else about the try stays the agent's:
@@ -38,7 +38,8 @@ from pathlib import Path
 from leoflow.agent.process import sdk_pythonpath
 from leoflow.agent.try_tree import TREE_ENV, own_cgroup_procs
 
-ENV_ZYGOTE = "LEOFLOW_ZYGOTE"  # "1": start user processes from a zygote
+ENV_ZYGOTE = "LEOFLOW_ZYGOTE"  # "0": start every user process the normal way (default on)
+OFF = ("0", "false", "no", "off")
 ENV_IDLE = "LEOFLOW_ZYGOTE_IDLE"  # seconds a zygote with no work stays (default 60)
 DEFAULT_IDLE = 60.0
 START_TIMEOUT = 60.0  # the DAG module's import may be slow (a heavy library)
@@ -54,8 +55,10 @@ PER_TRY_NAMES = (TREE_ENV, "LEOFLOW_CHANNEL_IN", "LEOFLOW_CHANNEL_OUT", "LEOFLOW
 
 
 def enabled(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether user processes are forked from zygotes: yes unless ``LEOFLOW_ZYGOTE`` says
+    0 (false, no, off)."""
     env = os.environ if environ is None else environ
-    return env.get(ENV_ZYGOTE, "").strip().lower() in ("1", "true", "yes", "on")
+    return env.get(ENV_ZYGOTE, "").strip().lower() not in OFF
 
 
 class ZygoteUnavailable(Exception):

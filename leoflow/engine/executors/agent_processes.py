@@ -19,7 +19,8 @@ from leoflow.engine.executors.isolation import TryUser
 
 # Variables copied from the control plane's environment into an agent's: what a process
 # needs to start and find binaries, nothing that could carry a secret.
-# LEOFLOW_ZYGOTE(_IDLE): user processes forked from a per-DAG-version zygote (agent/zygote_client)
+# LEOFLOW_ZYGOTE(_IDLE): user processes forked from per-DAG-version zygotes unless it is 0
+# (agent/zygote_client)
 PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "SYSTEMROOT",
                   "UV_CACHE_DIR", "UV_INDEX_URL", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL",
                   "LEOFLOW_ZYGOTE", "LEOFLOW_ZYGOTE_IDLE")

@@ -91,6 +91,10 @@ def pod_manifest(launch: TaskLaunch, task: TaskSpec, *, image: str, address: str
     settings: Mapping[str, Any] = task.kubernetes or {}
     name = pod_name(launch, resume)
     env = [{"name": k, "value": v} for k, v in sorted((settings.get("env") or {}).items())]
+    if "LEOFLOW_ZYGOTE" not in (settings.get("env") or {}):
+        # a pod runs one try: a per-DAG-version zygote (agent/zygote_client) would only add
+        # a process to it
+        env.append({"name": "LEOFLOW_ZYGOTE", "value": "0"})
     env += [
         {"name": "LEOFLOW_AGENT_ADDRESS", "value": address},
         {"name": "LEOFLOW_TI_ID", "value": launch.ti_id},

@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,19 +63,22 @@ class ScriptedControlPlane(pb_grpc.AgentServiceServicer):
 
     ``xcoms`` maps ``(task_id, key)`` to a stored value; ``mapped`` maps a task id to the
     ordered values of its instances. ``stop_after_beats`` answers ``stop`` from that
-    heartbeat on. ``keep_lines`` caps the stored log lines (all are counted).
+    heartbeat on (and once ``stop_when()`` is true, when given). ``keep_lines`` caps the
+    stored log lines (all are counted).
     """
 
     def __init__(self, task: pb.FetchTaskResponse, *, heartbeat_interval: float = 0.2,
                  xcoms: dict[tuple[str, str], Any] | None = None,
                  mapped: dict[str, list[Any]] | None = None,
                  stop_after_beats: int | None = None, keep_lines: int = 100_000,
-                 max_xcom_bytes: int = 256 * 1024) -> None:
+                 max_xcom_bytes: int = 256 * 1024,
+                 stop_when: Callable[[], bool] | None = None) -> None:
         self.task = task
         self.heartbeat_interval = heartbeat_interval
         self.xcoms = dict(xcoms or {})
         self.mapped = dict(mapped or {})
         self.stop_after_beats = stop_after_beats
+        self.stop_when = stop_when
         self.keep_lines = keep_lines
         self.max_xcom_bytes = max_xcom_bytes
         self.recorded = Recorded()
@@ -140,7 +144,8 @@ class ScriptedControlPlane(pb_grpc.AgentServiceServicer):
         await self._check(context)
         self.recorded.heartbeats += 1
         stop = (self.stop_after_beats is not None
-                and self.recorded.heartbeats >= self.stop_after_beats)
+                and self.recorded.heartbeats >= self.stop_after_beats
+                and (self.stop_when is None or self.stop_when()))
         return pb.HeartbeatResponse(stop=stop, reason="cancelled by a user" if stop else "")
 
     async def ReportState(self, request, context):

@@ -75,13 +75,16 @@ async def test_heartbeat_stop_kills_the_user_process(project, serve, tmp_path):
     folder = project(DAG)
     pid_file = tmp_path / "child.pid"
     servicer = ScriptedControlPlane(fetch(str(folder), "sleeper", args=[str(pid_file)]),
-                                    heartbeat_interval=0.3, stop_after_beats=2)
+                                    heartbeat_interval=0.3, stop_after_beats=2,
+                                    # the user process has started its child (a start
+                                    # from a zygote starting on a loaded machine is slower)
+                                    stop_when=pid_file.exists)
     run = await run_agent_process(await serve(servicer))
     assert run.returncode == 0, run.stderr
     report = servicer.recorded.report
     assert (report.state, report.error_type) == ("failed", "AirflowTaskTerminated")
     assert "cancelled by a user" in report.error_message
-    assert servicer.recorded.heartbeats == 2
+    assert servicer.recorded.heartbeats >= 2
     assert run.elapsed < 10
     assert wait_gone(int(pid_file.read_text()))
 

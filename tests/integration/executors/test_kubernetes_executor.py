@@ -75,6 +75,7 @@ async def test_pod_carries_the_try_and_its_settings_but_never_the_token(
     assert env["LEOFLOW_TOKEN"]["valueFrom"] == {"secretKeyRef": {"name": name,
                                                                   "key": "token"}}
     assert env["MODE"]["value"] == "fast"
+    assert env["LEOFLOW_ZYGOTE"]["value"] == "0"  # one try per pod: no zygote
     secret = (await cluster.items("secrets"))[name]
     assert base64.b64decode(secret["data"]["token"]).decode() == token
     labels = pod["metadata"]["labels"]
