@@ -27,9 +27,9 @@ def start_migration(database_url: str) -> subprocess.Popen[bytes] | None:
     child = subprocess.Popen([sys.executable, "-m", "leoflow.app.lite_migrate"],
                              stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
-    assert child.stdin is not None
-    child.stdin.write(database_url.encode("utf-8"))
-    child.stdin.close()
+    if child.stdin is not None:  # always, with stdin=PIPE
+        child.stdin.write(database_url.encode("utf-8"))
+        child.stdin.close()
     return child
 
 

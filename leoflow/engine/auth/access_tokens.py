@@ -19,8 +19,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import jwt
-
 from leoflow.engine.auth.permissions import Principal
 
 LEEWAY = timedelta(seconds=30)
@@ -73,11 +71,15 @@ class AccessTokens:
                    "iat": int(issued.timestamp()),
                    "nbf": int(issued.timestamp()), "exp": int(expires.timestamp()),
                    "aud": self.audience}
+        import jwt  # at the first token: PyJWT and cryptography cost a server's start 40 ms
+
         token = jwt.encode(payload, self._secret, algorithm=self.algorithm)
         return token, AccessClaims(principal, jti, issued, expires, generation)
 
     def verify(self, token: str, *, now: datetime) -> AccessClaims:
         """The claims of a valid token; ``TokenError`` otherwise."""
+        import jwt
+
         try:
             claims = jwt.decode(
                 token, self._secret, algorithms=[self.algorithm], audience=self.audience,

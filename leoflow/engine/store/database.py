@@ -124,12 +124,16 @@ def create_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
 
 # Errors that mean "the database cannot be reached or opened", as opposed to a bug.
 _UNAVAILABLE: tuple[type[BaseException], ...] = (DBAPIError, OSError, TimeoutError)
-try:  # asyncpg raises its own errors at connect time, unwrapped by SQLAlchemy
+
+
+def _unavailable(dialect: str) -> tuple[type[BaseException], ...]:
+    """``_UNAVAILABLE``, plus asyncpg's own errors (raised at connect time, unwrapped by
+    SQLAlchemy) on PostgreSQL: asyncpg is imported only there (a SQLite start skips it)."""
+    if dialect != "postgresql":
+        return _UNAVAILABLE
     import asyncpg
 
-    _UNAVAILABLE += (asyncpg.PostgresError, asyncpg.InterfaceError)
-except ImportError:  # pragma: no cover - asyncpg is a dependency
-    pass
+    return (*_UNAVAILABLE, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 class Store:
@@ -218,7 +222,7 @@ class Store:
         try:
             async with self.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
-        except _UNAVAILABLE as exc:
+        except _unavailable(self.dialect) as exc:
             lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
             raise StoreUnavailableError(
                 self.url, lines[0] if lines else type(exc).__name__
