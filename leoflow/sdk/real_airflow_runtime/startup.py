@@ -152,8 +152,9 @@ def preload(project_dir: str, dag_file: str, dag_id: str,
                                                                      dag_id)
 
 
-# what every try's run imports after the parse (found by comparing ``sys.modules`` before and
-# after a try): imported by the zygote, a try forked from it finds them loaded
+# modules the runner's start-up (``run``, ``task_instance``) imports after the parse:
+# imported by the zygote, a try forked from it finds them loaded (a short list read off
+# runner.py and this module, not a measured one)
 WARM_MODULES: tuple[str, ...] = (
     "airflow.sdk.execution_time.task_runner",
     "airflow.dag_processing.bundles.local",
