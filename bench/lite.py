@@ -166,7 +166,9 @@ async def _save_latencies(runs: int) -> list[float]:
                 (project / "dag.py").write_text(DAG + f"# edit {number}\n", "utf-8")
                 got = await asyncio.wait_for(registered.get(), 30)
                 samples.append(time.perf_counter() - started)
-                assert got == number + 2, (got, number)
+                # no run pinned version 1, so it is a draft: each save replaces it under
+                # the same number (docs/lite.md, versions)
+                assert got == 1, (got, number)
             return samples
         finally:
             await reloader.stop()
