@@ -12,18 +12,19 @@ by their contents, so a link ``venvs/env-<key>`` to it is that environment).
 
 Compared per DAG: the run's final state and every task's (as the shim's test does, with its
 allowances for DAGs that branch on chance or on the clock). The shim's results equal the
-baseline but for its ``KNOWN_GAPS``, which are compared here with the shim's result instead.
+baseline but for its ``KNOWN_GAPS``; the real path is compared with the baseline everywhere.
 Differences by design of the real path are in ``REAL_DIFFERS`` with their reasons.
 
-A try of the real path starts a fresh interpreter that imports Airflow and parses the DAG
-file (4-6 s of CPU), so the whole set (113 DAGs, ~430 tries) is too slow for CI on 2 cores
+Every compile child and every DAG version's zygote imports Airflow and parses its file
+(4-6 s of CPU each), so the whole set (112 DAGs, 433 tries) is too long for CI on 2 cores
 (measured: see ``FULL_RUN``). CI runs ``SUBSET``: every operator kind and trigger rule,
 branching, short-circuit, mapping (a mapped task group too), sensors, assets (producers and
 consumers, aliases, partitions), setup/teardown, params, templating, XCom, triggering another
 DAG, and the ones that fail or wait.
-``LEOFLOW_REAL_AIRFLOW_EXAMPLES=all`` runs them all. Measured: the subset (22 DAGs, 95 task
-instances) 22 of 22 equal in 319 s on 2 cores shared with other test runs (load up to 17;
-registered after 142 s, runs ended or settled 174 s after the triggers).
+``LEOFLOW_REAL_AIRFLOW_EXAMPLES=all`` runs them all, ``=dag_a,dag_b`` those named.
+Measured: the subset (22 DAGs, 95 task instances) 22 of 22 equal in 319 s on 2 cores shared
+with other test runs (load up to 17; registered after 142 s, runs ended or settled 174 s after
+the triggers).
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ import httpx
 import pytest
 
 from tests.e2e.test_airflow_examples import (  # noqa: F401  (baseline, dags_folder: fixtures)
-    KNOWN_GAPS,
     await_runs,
     baseline,
     comparable,
@@ -53,10 +53,14 @@ from tests.real_airflow import DEPENDENCIES, RealAirflowEnv
 
 pytestmark = pytest.mark.slow
 
-RUN_ALL = os.environ.get("LEOFLOW_REAL_AIRFLOW_EXAMPLES", "") == "all"
-FULL_RUN = ("all 112 DAGs, 433 task instances, on 2 cores shared with other test runs (load "
-            "about 30): registered after 465 s, runs ended or settled within 1500 s of the "
-            "triggers (1995 s in all); 93 of 112 matched before the fixes of 9f76329")
+# "all": every example DAG; "dag_a,dag_b": those (and the files holding them); else SUBSET
+CHOSEN = os.environ.get("LEOFLOW_REAL_AIRFLOW_EXAMPLES", "").strip()
+RUN_ALL = CHOSEN == "all"
+FULL_RUN = ("all 112 DAGs, 433 task instances, zygotes on, on 2 cores shared with other "
+            "test runs (load 12-20): registered after 269 s, runs ended or settled 707 s "
+            "after the triggers (980 s in all); 110 of 112 in Airflow's states, the other two "
+            "in REAL_DIFFERS and REAL_RUN_STATE_ONLY (93 of 112 before the fixes of 9f76329, "
+            "without the zygote: 1995 s in all)")
 # DAGs CI runs (the files holding them are compiled; the others are left out with
 # .airflowignore, Airflow's own way).
 SUBSET: frozenset[str] = frozenset({
@@ -79,13 +83,22 @@ SUBSET: frozenset[str] = frozenset({
     # pulling its upstream (GetTICount of its own run)
     "example_trigger_controller_dag", "example_trigger_target_dag", "example_task_group_mapping",
 })
-# What the shim's test gives for its KNOWN_GAPS (it differs from the baseline there).
-SHIM_STATES: dict[str, str] = {"example_external_task": "success"}
+# The shim's KNOWN_GAPS end in other states than Airflow's; the real path runs Airflow's own
+# operator code there and is compared with Airflow's baseline itself (example_external_task:
+# the real TriggerDagRunOperator polls its child run from the worker, as on Airflow, and the
+# run times out with the same task states; the shim's wait holds no slot and succeeds).
 # DAGs whose real-path states differ from the shim's by design, with the reason.
 REAL_DIFFERS: dict[str, str] = {
-    "example_passing_params_via_test_command": "its dagrun_timeout is 4 minutes; on the "
-    "loaded 2-core machine its tries had not started by then (each real try starts an "
-    "interpreter that imports Airflow), so the run timed out with its tasks skipped",
+    "example_passing_params_via_test_command": "its dagrun_timeout is 4 minutes: with all 112 "
+    "DAGs triggered at once on 2 cores its tries had not started by then, so the run timed "
+    "out with its tasks skipped; run alone it ends in Airflow's states (measured)",
+}
+# DAGs whose run state is compared but not their task states, with the reason.
+REAL_RUN_STATE_ONLY: dict[str, str] = {
+    "example_external_task": "trigger_child_task triggers child_dag, which no example "
+    "defines: on Airflow it was still running when the run was observed (300 s); here it is "
+    "running or has failed by then, depending on when the run is observed (the run itself "
+    "stays running, timeout(running), its deferrable sensor deferred, as on Airflow)",
 }
 WAIT_SECONDS = 1500.0 if RUN_ALL else 600.0
 SETTLE_SECONDS = 120.0
@@ -101,7 +114,14 @@ def real_folder(dags_folder: Path, baseline: dict[str, Any],  # noqa: F811
     folder = base / "dags"
     shutil.copytree(dags_folder, folder)
     (folder / "requirements.txt").write_text("\n".join(DEPENDENCIES) + "\n", "utf-8")
-    chosen = set(baseline) if RUN_ALL else set(SUBSET)
+    if RUN_ALL:
+        chosen = set(baseline)
+    elif CHOSEN:
+        chosen = {d.strip() for d in CHOSEN.split(",") if d.strip()}
+        unknown = chosen - set(baseline)
+        assert not unknown, f"LEOFLOW_REAL_AIRFLOW_EXAMPLES names no example DAG: {unknown}"
+    else:
+        chosen = set(SUBSET)
     if not RUN_ALL:
         keep = {baseline[d]["file"] for d in chosen}
         left_out = sorted({e["file"] for e in baseline.values()} - keep)
@@ -149,19 +169,16 @@ def test_the_example_dags_end_in_the_shims_states_with_the_real_airflow(
             got = f"trigger refused {code}: {text[:200]}"
         else:
             state, tasks = results[dag_id]
-            if dag_id in SHIM_STATES:  # the shim differs from Airflow here: compare with it
-                ok = state == SHIM_STATES[dag_id]
-            else:
-                ok = state == want["state"] and (
-                    run_state_only(dag_id, now) is not None
-                    or comparable(dag_id, tasks, now) == comparable(dag_id, want["tasks"], now))
+            ok = state == want["state"] and (
+                run_state_only(dag_id, now) is not None or dag_id in REAL_RUN_STATE_ONLY
+                or comparable(dag_id, tasks, now) == comparable(dag_id, want["tasks"], now))
             got = f"{state} {tasks}"
         if ok:
             matched.append(dag_id)
         else:
             differ[dag_id] = f"real: {got}\n      airflow: {want['state']} {want['tasks']}"
     print(f"\nreal Airflow in the DAG environment: {len(matched)} of {len(wanted)} example DAGs "
-          f"end in the shim's states; {tries} task instances; registered after "
+          f"end in Airflow's states; {tries} task instances; registered after "
           f"{compiled_after:.0f} s, runs ended {ran_for:.0f} s after the triggers, "
           f"{time.monotonic() - began_all:.0f} s in all")
     for dag_id, text in differ.items():
@@ -174,4 +191,3 @@ def test_the_example_dags_end_in_the_shims_states_with_the_real_airflow(
             indent=1, default=str), "utf-8")
     unexpected = {d: t for d, t in differ.items() if d not in REAL_DIFFERS}
     assert unexpected == {}
-    assert not set(KNOWN_GAPS) - set(SHIM_STATES), "a shim gap without its state here"
