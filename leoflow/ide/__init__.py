@@ -65,10 +65,12 @@ def mount(app: Any, services: IdeServices, *, storage_secret: str | None = None,
     one of them instead of now (Lite's start: ``pages/__init__.py``).
     """
     from nicegui import app as nicegui_app
+    from nicegui import core as nicegui_core
     from nicegui import ui
     from nicegui.storage import Storage
 
     from leoflow.ide.pages import PagesOnFirstRequest, register_pages
+    from leoflow.ide.pages_first import put_pages_first
 
     private = Path(services.workspace) / STATE_DIR
     private.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -82,6 +84,7 @@ def mount(app: Any, services: IdeServices, *, storage_secret: str | None = None,
         app.add_middleware(PagesOnFirstRequest, load=load_others)
     ui.run_with(app, title=TITLE, storage_secret=storage_secret, favicon="🍃",
                 show_welcome_message=show_welcome_message, dark=False)
+    put_pages_first(app, nicegui_core.app)  # IDE pages skip the API's routes (pages_first)
     inner = app.router.lifespan_context
 
     @contextlib.asynccontextmanager
