@@ -411,12 +411,19 @@ class Journey:
 
 
 def log_in(page: Page, url: str, username: str = "admin", password: str = PASSWORD) -> None:
+    """Log in as a user does: open the UI, land on its login page, sign in.
+
+    The URL is polled (`to_have_url`) rather than awaited as one navigation event: the
+    UI's redirect to the login page can be superseded by a second redirect (several
+    requests answered 401 at once), which aborts the first navigation; a user still
+    lands on the login page, and so must the test.
+    """
     page.goto(url + "/")
-    page.wait_for_url(re.compile(r"/auth/login"))
+    expect(page).to_have_url(re.compile(r"/auth/login"))
     page.get_by_label(re.compile("username", re.I)).fill(username)
     page.get_by_label(re.compile("password", re.I)).fill(password)
     page.get_by_role("button", name=re.compile("sign in|login|log in", re.I)).click()
-    page.wait_for_url(url + "/")
+    expect(page).to_have_url(url + "/")
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -863,6 +870,6 @@ def test_a_viewer_cannot_trigger_and_logs_out(browser: Browser, journey: Journey
     page.get_by_role("button", name="User").click()
     page.get_by_role("menuitem", name="Logout").click()
     page.get_by_role("dialog").get_by_role("button", name=re.compile("Confirm|Logout")).click()
-    page.wait_for_url(re.compile(r"/auth/login"))
+    expect(page).to_have_url(re.compile(r"/auth/login"))
     assert httpx.get(server.url + "/ui/auth/me", cookies={
         c["name"]: c["value"] for c in page.context.cookies()}).status_code == 401
