@@ -10,16 +10,16 @@ API calls) and stops the clock when the scheduler reports the run's terminal sta
 samples warms the OS caches (interpreter and packages read from disk) and is not counted.
 The final XCom of every run is checked, so a figure is never that of a broken run.
 
-PHASES runs a chain whose tasks print a wall-clock stamp first thing, and splits each
-task's time into: the scheduler's decision (the upstream's final report reaching the
-scheduler → ``start`` on the executor: one transaction that records the end, evaluates the
-run and queues the next task), starting the agent, the agent's start-up with Authenticate
-and FetchTask (until its "running" log line), the user process's start-up (interpreter,
-SDK, DAG import, until the callable runs), the callable to the agent's last line (result
-over the channel, PushXCom), and the log flush and ReportState until the report reaches the
-scheduler. The stamps come from wrappers around ``executor.start`` and ``scheduler.report``
-and from the log records' timestamps (wall clock, one machine). It also times the agent's
-and the task runner's imports in a fresh interpreter.
+PHASES runs a chain whose tasks print a wall-clock stamp first thing, and splits each task's
+time into: the scheduler's decision (the upstream's final report reaching the scheduler →
+``start`` on the executor: one transaction that records the end, evaluates the run and
+queues the next task), starting the agent, the agent's start-up with Authenticate (whose
+answer carries the task; until its "running" log line), the user process's start-up
+(interpreter, SDK, DAG import, until the callable runs), the callable to the agent's last
+line (result over the channel, PushXCom), and the log flush and ReportState until the report
+reaches the scheduler. The stamps come from wrappers around ``executor.start`` and
+``scheduler.report`` and from the log records' timestamps (wall clock, one machine). It also
+times the agent's and the task runner's imports in a fresh interpreter.
 """
 
 from __future__ import annotations
@@ -269,7 +269,7 @@ def w8_xcom(runs: int, kb: int = 200, readers: int = 10) -> list[Figure]:
 PHASES = (
     ("decide", "scheduler: upstream's report → next start"),
     ("spawn", "executor.start: token + agent process"),
-    ("agent", "agent: start-up, Authenticate, FetchTask"),
+    ("agent", "agent: start-up, Authenticate with the task"),
     ("user_boot", "user process: start-up, SDK, DAG import"),
     ("user_end", "callable → result, PushXCom"),
     ("report", "agent: logs flush, ReportState"),

@@ -1,4 +1,5 @@
-"""One agent, one try: authenticate, fetch, execute, push XCom, report.
+"""One agent, one try: authenticate (the answer carries the task), execute, push XCom,
+report.
 
 The order matters to the control plane: logs are flushed and XComs pushed before
 ``ReportState``, so that a ``success`` it records always has its return value and its whole
@@ -122,9 +123,10 @@ async def run_agent(config: AgentConfig) -> int:
     try:
         started = time.monotonic()
         _test_freeze()
-        auth = await client.authenticate()
+        auth = await client.authenticate()  # carries the task (one call, not two)
+        fetched = auth.task if auth.HasField("task") else await client.fetch_task()
         # in a DAG image, its own interpreter and project (see local_paths)
-        task = apply_local_paths(await client.fetch_task())
+        task = apply_local_paths(fetched)
         stop = StopSignal()
         _install_signal_handlers(stop)
         heartbeat = Heartbeat(client, auth.heartbeat_interval, stop)

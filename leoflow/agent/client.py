@@ -151,11 +151,14 @@ class ControlPlaneClient:
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_DELAY)
 
-    async def authenticate(self) -> pb.AuthenticateResponse:
+    async def authenticate(self, *, fetch: bool = True) -> pb.AuthenticateResponse:
+        """Start the try; with ``fetch`` the answer carries the task too (``task``), unless
+        the control plane predates that (then ``task`` is unset: call ``fetch_task``)."""
         request = pb.AuthenticateRequest(hostname=socket.gethostname(), pid=os.getpid(),
-                                         agent_version=AGENT_VERSION)
+                                         agent_version=AGENT_VERSION, fetch=fetch)
+        # the task's inputs may take a while to read, as FetchTask's
         return await self._call("Authenticate", lambda: self.stub.Authenticate(
-            request, metadata=self.metadata, timeout=5.0))
+            request, metadata=self.metadata, timeout=CALL_TIMEOUT if fetch else 5.0))
 
     async def fetch_task(self) -> pb.FetchTaskResponse:
         return await self._call("FetchTask", lambda: self.stub.FetchTask(

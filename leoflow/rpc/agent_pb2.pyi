@@ -7,24 +7,28 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class AuthenticateRequest(_message.Message):
-    __slots__ = ("hostname", "pid", "agent_version")
+    __slots__ = ("hostname", "pid", "agent_version", "fetch")
     HOSTNAME_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
     AGENT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    FETCH_FIELD_NUMBER: _ClassVar[int]
     hostname: str
     pid: int
     agent_version: str
-    def __init__(self, hostname: _Optional[str] = ..., pid: _Optional[int] = ..., agent_version: _Optional[str] = ...) -> None: ...
+    fetch: bool
+    def __init__(self, hostname: _Optional[str] = ..., pid: _Optional[int] = ..., agent_version: _Optional[str] = ..., fetch: _Optional[bool] = ...) -> None: ...
 
 class AuthenticateResponse(_message.Message):
-    __slots__ = ("task_instance_id", "try_number", "heartbeat_interval")
+    __slots__ = ("task_instance_id", "try_number", "heartbeat_interval", "task")
     TASK_INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
     TRY_NUMBER_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    TASK_FIELD_NUMBER: _ClassVar[int]
     task_instance_id: str
     try_number: int
     heartbeat_interval: float
-    def __init__(self, task_instance_id: _Optional[str] = ..., try_number: _Optional[int] = ..., heartbeat_interval: _Optional[float] = ...) -> None: ...
+    task: FetchTaskResponse
+    def __init__(self, task_instance_id: _Optional[str] = ..., try_number: _Optional[int] = ..., heartbeat_interval: _Optional[float] = ..., task: _Optional[_Union[FetchTaskResponse, _Mapping]] = ...) -> None: ...
 
 class FetchTaskRequest(_message.Message):
     __slots__ = ()

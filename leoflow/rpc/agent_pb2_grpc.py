@@ -95,7 +95,8 @@ class AgentServiceServicer:
     """Missing associated documentation comment in .proto file."""
 
     def Authenticate(self, request, context):
-        """Check the token and mark the try as running (records host and pid).
+        """Check the token and mark the try as running (records host and pid). With fetch set,
+        the answer also carries what FetchTask would answer (one call, one token check).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -103,6 +104,7 @@ class AgentServiceServicer:
 
     def FetchTask(self, request, context):
         """What to run: the task's spec, its resolved inputs, the run's context and environment.
+        Agents that set AuthenticateRequest.fetch do not call it; older agents and DAG images do.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -16,7 +16,9 @@ within ``heartbeat_timeout`` seconds.
 
 Fencing and durability (docs/security.md, "Crash consistency"): ``Authenticate`` records
 the start (pid, host) in the try's row and ``ReportState`` the report, each committed
-before the agent is answered: an answer means "durably recorded".
+before the agent is answered: an answer means "durably recorded". An agent that sets
+``AuthenticateRequest.fetch`` gets its task in the same answer (built after the start is
+committed) and does not call ``FetchTask``; older agents and DAG images still do.
 """
 
 from __future__ import annotations
@@ -135,9 +137,14 @@ class AgentService(pb_grpc.AgentServiceServicer):
         await self.report(ExecutorEvent(session.ti_id, session.try_number, "running",
                                         info={"hostname": request.hostname,
                                               "pid": request.pid}))
-        return pb.AuthenticateResponse(task_instance_id=session.ti_id,
-                                       try_number=session.try_number,
-                                       heartbeat_interval=self.heartbeat_interval)
+        response = pb.AuthenticateResponse(task_instance_id=session.ti_id,
+                                           try_number=session.try_number,
+                                           heartbeat_interval=self.heartbeat_interval)
+        if request.fetch:
+            # what FetchTask would answer, built after the start is committed: the token
+            # was checked once for both
+            response.task.CopyFrom(await self.tasks.fetch(session, context))
+        return response
 
     async def FetchTask(self, request: pb.FetchTaskRequest,
                         context: grpc.aio.ServicerContext) -> pb.FetchTaskResponse:

@@ -43,6 +43,7 @@ class Recorded:
     """What the agent did, as the double saw it."""
 
     authenticated: int = 0
+    fetch_calls: int = 0  # FetchTask calls (an agent that got its task in Authenticate: 0)
     agent_pid: int | None = None
     lines: list[tuple[str, str]] = field(default_factory=list)
     line_count: int = 0
@@ -64,7 +65,8 @@ class ScriptedControlPlane(pb_grpc.AgentServiceServicer):
     ``xcoms`` maps ``(task_id, key)`` to a stored value; ``mapped`` maps a task id to the
     ordered values of its instances. ``stop_after_beats`` answers ``stop`` from that
     heartbeat on (and once ``stop_when()`` is true, when given). ``keep_lines`` caps the
-    stored log lines (all are counted).
+    stored log lines (all are counted). ``answers_fetch=False`` plays a control plane that
+    predates ``AuthenticateRequest.fetch`` (the task only through FetchTask).
     """
 
     def __init__(self, task: pb.FetchTaskResponse, *, heartbeat_interval: float = 0.2,
@@ -72,8 +74,10 @@ class ScriptedControlPlane(pb_grpc.AgentServiceServicer):
                  mapped: dict[str, list[Any]] | None = None,
                  stop_after_beats: int | None = None, keep_lines: int = 100_000,
                  max_xcom_bytes: int = 256 * 1024,
-                 stop_when: Callable[[], bool] | None = None) -> None:
+                 stop_when: Callable[[], bool] | None = None,
+                 answers_fetch: bool = True) -> None:
         self.task = task
+        self.answers_fetch = answers_fetch
         self.heartbeat_interval = heartbeat_interval
         self.xcoms = dict(xcoms or {})
         self.mapped = dict(mapped or {})
@@ -94,11 +98,15 @@ class ScriptedControlPlane(pb_grpc.AgentServiceServicer):
         await self._check(context)
         self.recorded.authenticated += 1
         self.recorded.agent_pid = request.pid
-        return pb.AuthenticateResponse(task_instance_id=TI_ID, try_number=1,
-                                       heartbeat_interval=self.heartbeat_interval)
+        response = pb.AuthenticateResponse(task_instance_id=TI_ID, try_number=1,
+                                           heartbeat_interval=self.heartbeat_interval)
+        if request.fetch and self.answers_fetch:
+            response.task.CopyFrom(self.task)
+        return response
 
     async def FetchTask(self, request, context):
         await self._check(context)
+        self.recorded.fetch_calls += 1
         return self.task
 
     async def StreamLogs(self, request_iterator, context):

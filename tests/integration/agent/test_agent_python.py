@@ -75,6 +75,19 @@ async def test_success_streams_logs_pushes_xcom_and_reports(project, serve):
     assert list(servicer.recorded.pulls[0].task_ids) == ["up"]
 
 
+async def test_the_task_comes_with_authenticate_or_from_fetchtask(project, serve):
+    """The agent asks for its task in Authenticate; a control plane that predates that
+    answers without it, and the agent then calls FetchTask: the try runs either way."""
+    folder = project(DAG)
+    for answers_fetch, fetch_calls in ((True, 0), (False, 1)):
+        servicer = ScriptedControlPlane(fetch(str(folder), "pick"), answers_fetch=answers_fetch)
+        run = await run_agent_process(await serve(servicer))
+        assert run.returncode == 0, run.stderr
+        assert servicer.recorded.report.state == "success"
+        assert (servicer.recorded.authenticated, servicer.recorded.fetch_calls) == (
+            1, fetch_calls)
+
+
 async def test_failure_reports_the_users_traceback(project, serve):
     folder = project(DAG)
     servicer = ScriptedControlPlane(fetch(str(folder), "broken"))
