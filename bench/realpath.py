@@ -16,10 +16,11 @@ time into: the scheduler's decision (the upstream's final report reaching the sc
 queues the next task), starting the agent, the agent's start-up with Authenticate (whose
 answer carries the task; until its "running" log line), the user process's start-up
 (interpreter, SDK, DAG import, until the callable runs), the callable to the agent's last
-line (result over the channel, PushXCom), and the log flush and ReportState until the report
-reaches the scheduler. The stamps come from wrappers around ``executor.start`` and
-``scheduler.report`` and from the log records' timestamps (wall clock, one machine). It also
-times the agent's and the task runner's imports in a fresh interpreter.
+line (the result over the channel), and the log flush and ReportState (which carries the
+XComs) until the report reaches the scheduler. The stamps come from wrappers around
+``executor.start`` and ``scheduler.report`` and from the log records' timestamps (wall
+clock, one machine). It also times the agent's and the task runner's imports in a fresh
+interpreter.
 """
 
 from __future__ import annotations
@@ -271,8 +272,8 @@ PHASES = (
     ("spawn", "executor.start: token + agent process"),
     ("agent", "agent: start-up, Authenticate with the task"),
     ("user_boot", "user process: start-up, SDK, DAG import"),
-    ("user_end", "callable → result, PushXCom"),
-    ("report", "agent: logs flush, ReportState"),
+    ("user_end", "callable → result over the channel"),
+    ("report", "agent: logs flush, ReportState with the XComs"),
 )
 
 

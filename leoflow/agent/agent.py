@@ -1,9 +1,10 @@
-"""One agent, one try: authenticate (the answer carries the task), execute, push XCom,
-report.
+"""One agent, one try: authenticate (the answer carries the task), execute, report (the
+report carries the outcome's XComs).
 
-The order matters to the control plane: logs are flushed and XComs pushed before
-``ReportState``, so that a ``success`` it records always has its return value and its whole
-log, and downstream tasks woken by that report find their inputs.
+The order matters to the control plane: logs are flushed before ``ReportState``, and the
+outcome's XComs travel in it (stored in the report's transaction) or, with a control plane
+that predates that, are pushed before it; so a ``success`` it records always has its return
+value and its whole log, and downstream tasks woken by that report find their inputs.
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ async def execute(run: TaskRun) -> Outcome:
 
 
 async def push_xcoms(run: TaskRun, outcome: Outcome) -> Outcome:
-    """Push the outcome's XComs; a refused push (too large...) fails the try instead."""
+    """Push the outcome's XComs; a refused push (too large...) fails the try instead. Only
+    for a control plane whose report does not take them (``report_takes_xcoms``)."""
     for key, value in outcome.xcoms:
         try:
             await run.client.push_xcom(key, value)
@@ -142,7 +144,7 @@ async def run_agent(config: AgentConfig) -> int:
         except Exception as exc:  # a bug of ours: still report, with our traceback
             outcome = Outcome.failed("AgentError", f"leoflow-agent failed: {exc}",
                                      traceback=traceback.format_exc())
-        if outcome.state == SUCCESS:
+        if outcome.state == SUCCESS and not auth.report_takes_xcoms:
             outcome = await push_xcoms(run, outcome)
         elapsed = time.monotonic() - started
         await shipper.agent_line(f"task {outcome.summary()} after {elapsed:.2f} s")
@@ -151,7 +153,8 @@ async def run_agent(config: AgentConfig) -> int:
             print(f"leoflow-agent: some log lines may be missing ({shipper.error})",
                   file=sys.stderr, flush=True)
         await heartbeat.close()
-        response = await client.report_state(masked(outcome, shipper.masker).to_request())
+        response = await client.report_state(masked(outcome, shipper.masker).to_request(
+            with_xcoms=auth.report_takes_xcoms))
         print(f"leoflow-agent: {task.dag_id}.{task.task_id} try {task.try_number}: reported "
               f"{outcome.state} (recorded {response.recorded_state or outcome.state})",
               file=sys.stderr, flush=True)

@@ -19,7 +19,8 @@ TRACEBACK_CHARS = 16_000
 
 @dataclass
 class Outcome:
-    """What ``ReportState`` will say, plus the XComs to push before it (in order)."""
+    """What ``ReportState`` will say, plus the XComs it carries (or that are pushed before
+    it, for an older control plane), in order."""
 
     state: str
     exit_code: int = 0
@@ -59,8 +60,13 @@ class Outcome:
         return cls(DEFERRED, trigger=dict(trigger), next_method=next_method,
                    next_kwargs=dict(next_kwargs), defer_timeout=timeout)
 
-    def to_request(self) -> pb.ReportStateRequest:
+    def to_request(self, *, with_xcoms: bool = False) -> pb.ReportStateRequest:
+        """The report; ``with_xcoms``: a success's XComs travel in it (the control plane
+        takes them) instead of being pushed before it."""
+        xcoms = [pb.OutcomeXCom(key=key, value_json=json.dumps(value))
+                 for key, value in self.xcoms] if with_xcoms and self.state == SUCCESS else []
         return pb.ReportStateRequest(
+            xcoms=xcoms,
             reschedule_date=self.reschedule_date,
             trigger_json=json.dumps(self.trigger) if self.trigger is not None else "",
             next_method=self.next_method,

@@ -19,16 +19,18 @@ class AuthenticateRequest(_message.Message):
     def __init__(self, hostname: _Optional[str] = ..., pid: _Optional[int] = ..., agent_version: _Optional[str] = ..., fetch: _Optional[bool] = ...) -> None: ...
 
 class AuthenticateResponse(_message.Message):
-    __slots__ = ("task_instance_id", "try_number", "heartbeat_interval", "task")
+    __slots__ = ("task_instance_id", "try_number", "heartbeat_interval", "task", "report_takes_xcoms")
     TASK_INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
     TRY_NUMBER_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_INTERVAL_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
+    REPORT_TAKES_XCOMS_FIELD_NUMBER: _ClassVar[int]
     task_instance_id: str
     try_number: int
     heartbeat_interval: float
     task: FetchTaskResponse
-    def __init__(self, task_instance_id: _Optional[str] = ..., try_number: _Optional[int] = ..., heartbeat_interval: _Optional[float] = ..., task: _Optional[_Union[FetchTaskResponse, _Mapping]] = ...) -> None: ...
+    report_takes_xcoms: bool
+    def __init__(self, task_instance_id: _Optional[str] = ..., try_number: _Optional[int] = ..., heartbeat_interval: _Optional[float] = ..., task: _Optional[_Union[FetchTaskResponse, _Mapping]] = ..., report_takes_xcoms: _Optional[bool] = ...) -> None: ...
 
 class FetchTaskRequest(_message.Message):
     __slots__ = ()
@@ -152,7 +154,7 @@ class HeartbeatResponse(_message.Message):
     def __init__(self, stop: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class ReportStateRequest(_message.Message):
-    __slots__ = ("state", "exit_code", "error_type", "error_message", "traceback", "follow_task_ids_json", "short_circuit_continue", "no_retry", "reschedule_date", "trigger_json", "next_method", "next_kwargs_json", "defer_timeout", "retry_delay", "retry_reason", "outlet_events_json")
+    __slots__ = ("state", "exit_code", "error_type", "error_message", "traceback", "follow_task_ids_json", "short_circuit_continue", "no_retry", "reschedule_date", "trigger_json", "next_method", "next_kwargs_json", "defer_timeout", "retry_delay", "retry_reason", "outlet_events_json", "xcoms")
     STATE_FIELD_NUMBER: _ClassVar[int]
     EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
     ERROR_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -169,6 +171,7 @@ class ReportStateRequest(_message.Message):
     RETRY_DELAY_FIELD_NUMBER: _ClassVar[int]
     RETRY_REASON_FIELD_NUMBER: _ClassVar[int]
     OUTLET_EVENTS_JSON_FIELD_NUMBER: _ClassVar[int]
+    XCOMS_FIELD_NUMBER: _ClassVar[int]
     state: str
     exit_code: int
     error_type: str
@@ -185,7 +188,16 @@ class ReportStateRequest(_message.Message):
     retry_delay: float
     retry_reason: str
     outlet_events_json: str
-    def __init__(self, state: _Optional[str] = ..., exit_code: _Optional[int] = ..., error_type: _Optional[str] = ..., error_message: _Optional[str] = ..., traceback: _Optional[str] = ..., follow_task_ids_json: _Optional[str] = ..., short_circuit_continue: _Optional[bool] = ..., no_retry: _Optional[bool] = ..., reschedule_date: _Optional[float] = ..., trigger_json: _Optional[str] = ..., next_method: _Optional[str] = ..., next_kwargs_json: _Optional[str] = ..., defer_timeout: _Optional[float] = ..., retry_delay: _Optional[float] = ..., retry_reason: _Optional[str] = ..., outlet_events_json: _Optional[str] = ...) -> None: ...
+    xcoms: _containers.RepeatedCompositeFieldContainer[OutcomeXCom]
+    def __init__(self, state: _Optional[str] = ..., exit_code: _Optional[int] = ..., error_type: _Optional[str] = ..., error_message: _Optional[str] = ..., traceback: _Optional[str] = ..., follow_task_ids_json: _Optional[str] = ..., short_circuit_continue: _Optional[bool] = ..., no_retry: _Optional[bool] = ..., reschedule_date: _Optional[float] = ..., trigger_json: _Optional[str] = ..., next_method: _Optional[str] = ..., next_kwargs_json: _Optional[str] = ..., defer_timeout: _Optional[float] = ..., retry_delay: _Optional[float] = ..., retry_reason: _Optional[str] = ..., outlet_events_json: _Optional[str] = ..., xcoms: _Optional[_Iterable[_Union[OutcomeXCom, _Mapping]]] = ...) -> None: ...
+
+class OutcomeXCom(_message.Message):
+    __slots__ = ("key", "value_json")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VALUE_JSON_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    value_json: str
+    def __init__(self, key: _Optional[str] = ..., value_json: _Optional[str] = ...) -> None: ...
 
 class ReportStateResponse(_message.Message):
     __slots__ = ("recorded_state",)

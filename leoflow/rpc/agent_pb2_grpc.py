@@ -140,7 +140,8 @@ class AgentServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ReportState(self, request, context):
-        """The try's outcome. Ends the token's validity.
+        """The try's outcome, with the XComs of a success (xcoms) when Authenticate's answer said
+        the control plane takes them (report_takes_xcoms). Ends the token's validity.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

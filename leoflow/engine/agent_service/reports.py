@@ -6,6 +6,12 @@ task-instance state, applies it from its queue, or from the row after a restart
 (``leoflow.engine.scheduler.reconcile``). A retried report (its answer was lost) gets the
 first one's answer and is not queued again. A try that waits without its process reports
 ``deferred`` (on a trigger) or ``up_for_reschedule`` (until its next poke).
+
+A success may carry its XComs (``ReportStateRequest.xcoms``): they are checked as
+``PushXCom`` checks a value (JSON, the size cap), then written in the transaction that
+records the report, only by the report that stands (a resent one writes nothing). A value
+``PushXCom`` would refuse turns the report into the failure the agent reports after a
+refused push (``XComPushError``), and nothing is stored.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from typing import Any, cast
 import grpc
 
 from leoflow.engine.agent_service.fencing import Fencing, Session
-from leoflow.engine.agent_service.task_io import LogSink
+from leoflow.engine.agent_service.task_io import LogSink, XComStore, refusal_code
 from leoflow.engine.executors.base import EventState, ExecutorEvent
 from leoflow.engine.faults import fault_point
 from leoflow.engine.store import tokens
@@ -27,26 +33,42 @@ from leoflow.rpc import agent_pb2 as pb
 REPORTABLE = ("success", "failed", "skipped", "deferred", "up_for_reschedule")
 
 
+class _Refused(Exception):
+    """An XCom of the report cannot be stored: the try fails with this message instead."""
+
+
 async def report_state(request: pb.ReportStateRequest, context: grpc.aio.ServicerContext,
                        session: Session, ti: TaskInstanceRow, *, fencing: Fencing,
-                       logs: LogSink, report: Callable[[ExecutorEvent], Awaitable[None]],
+                       logs: LogSink, xcom: XComStore,
+                       report: Callable[[ExecutorEvent], Awaitable[None]],
                        on_reported: Callable[[str], None] | None) -> pb.ReportStateResponse:
-    """Check the report, finish the try's log, commit the report, then queue it."""
+    """Check the report, finish the try's log, commit the report (and its XComs), then
+    queue it."""
     if request.state not in REPORTABLE:
         await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                             f"state must be one of {', '.join(REPORTABLE)}, "
                             f"not {request.state!r}")
-    info = await _info(request, ti, context)
-    error = _error(request)
+    if request.xcoms and request.state != "success":
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                            "only a success carries XComs (xcoms)")
+    values: list[tuple[str, Any]] = []
+    refused: _Refused | None = None
+    try:
+        values = [(x.key, _checked(xcom, ti, x)) for x in request.xcoms]
+    except _Refused as exc:
+        request, refused = _xcom_failure(str(exc)), exc
+    recorded = await _recorded(request, ti, context)
     fencing.sessions.pop(session.ti_id, None)
+    if refused is not None:
+        await logs.write_lines(ti, session.try_number, "agent",
+                               [f"the task's XComs were not stored: {refused}"], None)
     await logs.finish(ti, session.try_number)
-    # Committed before the answer (the token is spent by it); the scheduler applies it
-    # from its queue, or from this row after a restart. A retried report (its answer
-    # was lost) gets the first one's answer and is not queued again.
-    recorded = {"state": request.state, "error": error, "info": info}
-    async with fencing.store.begin() as conn:
-        stood = await tokens.record_report(conn, session.ti_id, session.token,
-                                           session.try_number, recorded)
+    try:
+        stood = await _record(recorded, session, ti, fencing, xcom, values)
+    except _Refused as exc:  # refused by the backend (a full disk): nothing was kept
+        request = _xcom_failure(str(exc))
+        recorded = await _recorded(request, ti, context)
+        stood = await _record(recorded, session, ti, fencing, xcom, [])
     if stood is None:
         await context.abort(grpc.StatusCode.UNAUTHENTICATED,
                             "this try's token was revoked or replaced; report refused")
@@ -56,9 +78,63 @@ async def report_state(request: pb.ReportStateRequest, context: grpc.aio.Service
     if stood is recorded:
         state = cast(EventState, request.state)  # one of REPORTABLE, checked above
         await report(ExecutorEvent(session.ti_id, session.try_number, state,
-                                   error=error, info=info))
+                                   error=recorded["error"], info=recorded["info"]))
     fault_point("reported", context)
     return pb.ReportStateResponse(recorded_state=str(stood.get("state") or ""))
+
+
+async def _recorded(request: pb.ReportStateRequest, ti: TaskInstanceRow,
+                    context: grpc.aio.ServicerContext) -> dict[str, Any]:
+    """What the try's row keeps of a report: the scheduler's event (a malformed report is
+    refused here, before anything is written)."""
+    return {"state": request.state, "error": _error(request),
+            "info": await _info(request, ti, context)}
+
+
+async def _record(recorded: dict[str, Any], session: Session, ti: TaskInstanceRow,
+                  fencing: Fencing, xcom: XComStore, values: list[tuple[str, Any]]
+                  ) -> dict[str, Any] | None:
+    """Commit the report, and the XComs of the report that stands (the first one), before
+    the answer: the token is spent by it. The scheduler applies it from its queue, or from
+    this row after a restart. A retried report (its answer was lost) gets the first one's
+    answer, writes nothing and is not queued again."""
+    async with fencing.store.begin() as conn:
+        stood = await tokens.record_report(conn, session.ti_id, session.token,
+                                           session.try_number, recorded)
+        if stood is recorded:
+            for key, value in values:
+                try:
+                    await xcom.push(dag_run_id=ti.dag_run_id, task_id=ti.task_id,
+                                    map_index=ti.map_index, key=key, value=value, conn=conn)
+                except Exception as exc:  # leaving the block rolls the report back
+                    raise _Refused(_refusal(key, exc)) from exc
+    return stood
+
+
+def _checked(xcom: XComStore, ti: TaskInstanceRow, item: pb.OutcomeXCom) -> Any:
+    """The value of one of the report's XComs, refused as ``PushXCom`` would refuse it."""
+    try:
+        value = json.loads(item.value_json)
+    except ValueError:
+        raise _Refused(_refusal(item.key, None, "value_json is not JSON")) from None
+    try:
+        xcom.policy.encode(value, task_id=ti.task_id, key=item.key, map_index=ti.map_index)
+    except Exception as exc:
+        raise _Refused(_refusal(item.key, exc)) from exc
+    return value
+
+
+def _refusal(key: str, exc: Exception | None, details: str = "") -> str:
+    """The message of the agent's ``XComPushError`` when ``PushXCom`` refused the value (the
+    same text on both paths, so a failure reads the same whichever path the agent took)."""
+    code = refusal_code(exc) if exc is not None else grpc.StatusCode.INVALID_ARGUMENT
+    return f"cannot store XCom {key!r}: PushXCom failed: {code.name}: {details or exc}"
+
+
+def _xcom_failure(message: str) -> pb.ReportStateRequest:
+    """The report of a success whose XCom was refused, as the agent makes it."""
+    return pb.ReportStateRequest(state="failed", exit_code=1, error_type="XComPushError",
+                                 error_message=message)
 
 
 async def _info(request: pb.ReportStateRequest, ti: TaskInstanceRow,

@@ -139,7 +139,8 @@ class AgentService(pb_grpc.AgentServiceServicer):
                                               "pid": request.pid}))
         response = pb.AuthenticateResponse(task_instance_id=session.ti_id,
                                            try_number=session.try_number,
-                                           heartbeat_interval=self.heartbeat_interval)
+                                           heartbeat_interval=self.heartbeat_interval,
+                                           report_takes_xcoms=True)
         if request.fetch:
             # what FetchTask would answer, built after the start is committed: the token
             # was checked once for both
@@ -185,7 +186,7 @@ class AgentService(pb_grpc.AgentServiceServicer):
         session = await self.fencing.authorize(context, reporting=True)
         ti, _run, _spec = await self.tasks.load(session)
         return await report_state(request, context, session, ti, fencing=self.fencing,
-                                  logs=self.logs, report=self.report,
+                                  logs=self.logs, xcom=self.xcom, report=self.report,
                                   on_reported=self.on_reported)
 
     async def TaskState(self, request: pb.TaskStateRequest,

@@ -18,12 +18,15 @@ from leoflow.engine.agent_service.fencing import Session
 from leoflow.engine.agent_service.task_fetch import TaskFetch
 from leoflow.engine.spec.model import DagSpec
 from leoflow.engine.store.rows import DagRunRow, TaskInstanceRow
+from leoflow.engine.xcom.base import XComPolicy
 from leoflow.rpc import agent_pb2 as pb
 
 
 class XComStore(Protocol):
+    policy: XComPolicy  # the size cap, checked before a report's XComs are written
+
     async def push(self, *, dag_run_id: int, task_id: str, map_index: int, key: str,
-                   value: Any) -> int: ...
+                   value: Any, conn: Any = None) -> int: ...
 
     async def get(self, dag_run_id: int, task_id: str, key: str = ...,
                   map_index: int = ...) -> Any: ...
@@ -65,11 +68,15 @@ async def push_xcom(xcom: XComStore, ti: TaskInstanceRow, request: pb.PushXComRe
         size = await xcom.push(dag_run_id=ti.dag_run_id, task_id=ti.task_id,
                                map_index=ti.map_index, key=request.key, value=value)
     except Exception as exc:
-        await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED
-                            if "large" in type(exc).__name__.lower()
-                            else grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        await context.abort(refusal_code(exc), str(exc))
         raise
     return pb.PushXComResponse(size_bytes=size)
+
+
+def refusal_code(exc: Exception) -> grpc.StatusCode:
+    """How a refused XCom value is answered: too large, or not storable."""
+    return grpc.StatusCode.RESOURCE_EXHAUSTED if "large" in type(exc).__name__.lower() \
+        else grpc.StatusCode.INVALID_ARGUMENT
 
 
 async def pull_xcom(fetch: TaskFetch, ti: TaskInstanceRow, run: DagRunRow, spec: DagSpec,

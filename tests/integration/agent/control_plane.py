@@ -66,7 +66,8 @@ class ScriptedControlPlane(pb_grpc.AgentServiceServicer):
     ordered values of its instances. ``stop_after_beats`` answers ``stop`` from that
     heartbeat on (and once ``stop_when()`` is true, when given). ``keep_lines`` caps the
     stored log lines (all are counted). ``answers_fetch=False`` plays a control plane that
-    predates ``AuthenticateRequest.fetch`` (the task only through FetchTask).
+    predates ``AuthenticateRequest.fetch`` (the task only through FetchTask);
+    ``takes_xcoms=False`` one whose report does not take the XComs (pushed before it).
     """
 
     def __init__(self, task: pb.FetchTaskResponse, *, heartbeat_interval: float = 0.2,
@@ -75,9 +76,10 @@ class ScriptedControlPlane(pb_grpc.AgentServiceServicer):
                  stop_after_beats: int | None = None, keep_lines: int = 100_000,
                  max_xcom_bytes: int = 256 * 1024,
                  stop_when: Callable[[], bool] | None = None,
-                 answers_fetch: bool = True) -> None:
+                 answers_fetch: bool = True, takes_xcoms: bool = True) -> None:
         self.task = task
         self.answers_fetch = answers_fetch
+        self.takes_xcoms = takes_xcoms
         self.heartbeat_interval = heartbeat_interval
         self.xcoms = dict(xcoms or {})
         self.mapped = dict(mapped or {})
@@ -99,7 +101,8 @@ class ScriptedControlPlane(pb_grpc.AgentServiceServicer):
         self.recorded.authenticated += 1
         self.recorded.agent_pid = request.pid
         response = pb.AuthenticateResponse(task_instance_id=TI_ID, try_number=1,
-                                           heartbeat_interval=self.heartbeat_interval)
+                                           heartbeat_interval=self.heartbeat_interval,
+                                           report_takes_xcoms=self.takes_xcoms)
         if request.fetch and self.answers_fetch:
             response.task.CopyFrom(self.task)
         return response
@@ -121,16 +124,20 @@ class ScriptedControlPlane(pb_grpc.AgentServiceServicer):
                     self.recorded.lines.append((line.stream, line.line))
         return pb.StreamLogsResponse(lines_stored=count)
 
+    def _refusal(self, key: str, value_json: str) -> str | None:
+        size = len(value_json.encode())
+        if size > self.max_xcom_bytes:
+            return f"XCom {key!r} is {size} bytes; the limit is {self.max_xcom_bytes}"
+        return None
+
     async def PushXCom(self, request, context):
         await self._check(context)
-        size = len(request.value_json.encode())
-        if size > self.max_xcom_bytes:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                                f"XCom {request.key!r} is {size} bytes; the limit is "
-                                f"{self.max_xcom_bytes}")
+        refusal = self._refusal(request.key, request.value_json)
+        if refusal is not None:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, refusal)
         self.recorded.pushed[request.key] = json.loads(request.value_json)
         self.recorded.push_order.append(request.key)
-        return pb.PushXComResponse(size_bytes=size)
+        return pb.PushXComResponse(size_bytes=len(request.value_json.encode()))
 
     async def PullXCom(self, request, context):
         await self._check(context)
@@ -160,6 +167,16 @@ class ScriptedControlPlane(pb_grpc.AgentServiceServicer):
         await self._check(context)
         if self.recorded.agent_pid:
             self.recorded.agent_rss_peak_kb = rss_peak_kb(self.recorded.agent_pid)
+        if request.xcoms and not self.takes_xcoms:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "xcoms: unknown field")
+        refusals = [r for x in request.xcoms if (r := self._refusal(x.key, x.value_json))]
+        if refusals:  # as the real service: the try fails, nothing is stored
+            request = pb.ReportStateRequest(
+                state="failed", exit_code=1, error_type="XComPushError",
+                error_message=f"cannot store XCom: PushXCom failed: {refusals[0]}")
+        for x in request.xcoms:
+            self.recorded.pushed[x.key] = json.loads(x.value_json)
+            self.recorded.push_order.append(x.key)
         self.recorded.report = request
         self.reported.set()
         return pb.ReportStateResponse(recorded_state=request.state)

@@ -137,12 +137,37 @@ async def test_a_process_that_dies_without_reporting(project, serve):
 
 async def test_an_xcom_the_control_plane_refuses_fails_the_try(project, serve):
     folder = project(DAG)
-    servicer = ScriptedControlPlane(fetch(str(folder), "big"))
-    run = await run_agent_process(await serve(servicer))
-    assert run.returncode == 0, run.stderr
-    report = servicer.recorded.report
-    assert (report.state, report.error_type) == ("failed", "XComPushError")
-    assert "the limit is 262144" in report.error_message
+    for takes_xcoms in (True, False):  # in the report, or pushed before it (older planes)
+        servicer = ScriptedControlPlane(fetch(str(folder), "big"), takes_xcoms=takes_xcoms)
+        run = await run_agent_process(await serve(servicer))
+        assert run.returncode == 0, run.stderr
+        report = servicer.recorded.report
+        assert (report.state, report.error_type) == ("failed", "XComPushError")
+        assert "the limit is 262144" in report.error_message
+        assert servicer.recorded.pushed == {}
+
+
+async def test_the_xcoms_travel_in_the_report_or_before_it(project, serve):
+    """A control plane that takes the outcome's XComs in the report gets no PushXCom for
+    them (user code's xcom_push during the try still uses it); an older one gets them
+    pushed before the report, in the same order."""
+    folder = project(DAG)
+    for takes_xcoms in (True, False):
+        servicer = ScriptedControlPlane(
+            fetch(str(folder), "hello", args=[5], spec={"multiple_outputs": True}),
+            xcoms={("up", "return_value"): 1}, takes_xcoms=takes_xcoms)
+        run = await run_agent_process(await serve(servicer))
+        assert run.returncode == 0, run.stderr
+        report = servicer.recorded.report
+        assert report.state == "success"
+        in_report = [x.key for x in report.xcoms]
+        assert servicer.recorded.push_order[-1] == "return_value"
+        if takes_xcoms:
+            assert in_report[-1] == "return_value" and "n" in in_report
+            assert servicer.recorded.push_order == ["side", *in_report]
+        else:
+            assert in_report == [] and servicer.recorded.push_order[0] == "side"
+        assert servicer.recorded.pushed["return_value"]["n"] == 5
 
 
 async def test_templated_op_kwargs_are_rendered_like_airflow(project, serve):

@@ -1,9 +1,11 @@
 """The real agent service over real gRPC, on SQLite and PostgreSQL: the calls of a try as a
-current agent makes them (the task in Authenticate's answer) and as older agents do
-(Authenticate, then FetchTask), each checked against the try's fencing record."""
+current agent makes them (the task in Authenticate's answer, the XComs in the report) and as
+older agents do (Authenticate then FetchTask; PushXCom then ReportState), each checked
+against the try's fencing record."""
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -14,11 +16,13 @@ import pytest
 
 from leoflow.agent.client import ControlPlaneClient
 from leoflow.agent.config import AgentConfig
-from leoflow.agent.errors import AgentRejected
+from leoflow.agent.errors import AgentError, AgentRejected
 from leoflow.engine.agent_service.service import AgentService
 from leoflow.engine.store import tokens
 from leoflow.engine.store.rows import TaskInstanceRow
+from leoflow.engine.xcom.forwarding import ForwardingXCom
 from leoflow.engine.xcom.sql import SqlXComBackend
+from leoflow.rpc import agent_pb2 as pb
 from leoflow.rpc import agent_pb2_grpc as pb_grpc
 from tests.integration.scheduler.conftest import Harness, make_harness, spec, task
 from tests.integration.scheduler.scripted_executor import ScriptedExecutor
@@ -135,3 +139,142 @@ async def test_a_stale_token_gets_no_task(harness, serve):
             await client.authenticate()
     finally:
         await client.close()
+
+
+async def _values(h: Harness, dag_id: str) -> dict[str, Any]:
+    run = (await h.runs(dag_id))[0]
+    entries = (await SqlXComBackend(h.store).list(dag_run_id=run.id, limit=None)).items
+    return {e.key: e.value for e in entries}
+
+
+def _success(**values: Any) -> pb.ReportStateRequest:
+    return pb.ReportStateRequest(state="success", xcoms=[
+        pb.OutcomeXCom(key=k, value_json=json.dumps(v)) for k, v in values.items()])
+
+
+async def test_a_report_carries_its_xcoms_and_a_resent_one_writes_nothing(harness, serve):
+    service, address = await serve()
+    events: list[str] = []
+
+    async def counted(event: Any) -> None:
+        events.append(event.state)
+        await harness.scheduler.report(event)
+
+    service.report = counted
+    ti_id, token = await _queued_try(harness, "carried")
+    client = _client(address, ti_id, token)
+    try:
+        auth = await client.authenticate()
+        assert auth.report_takes_xcoms
+        answer = await client.report_state(_success(n=1, return_value={"a": 1}))
+        assert answer.recorded_state == "success"
+    finally:
+        await client.close()
+    # committed with the report, before the answer
+    assert await _values(harness, "carried") == {"n": 1, "return_value": {"a": 1}}
+    await harness.settle()
+    run_id = (await harness.runs("carried"))[0].run_id
+    assert await harness.states("carried", run_id) == {"a": "success"}
+
+    # the answer was lost; the agent resends to a restarted control plane: the first
+    # report stands, nothing is written or queued again
+    restarted, address = await serve()
+    restarted.report = counted
+    client = _client(address, ti_id, token)
+    try:
+        answer = await client.report_state(_success(n=2, return_value={"a": 2}))
+        assert answer.recorded_state == "success"
+    finally:
+        await client.close()
+    assert await _values(harness, "carried") == {"n": 1, "return_value": {"a": 1}}
+    assert events == ["running", "success"]
+
+
+async def test_a_refused_xcom_fails_the_try_as_a_refused_push_does(harness, serve):
+    service, address = await serve()
+    ti_id, token = await _queued_try(harness, "too_big")
+    client = _client(address, ti_id, token)
+    big = "x" * 300_000
+    try:
+        await client.authenticate()
+        with pytest.raises(AgentError) as pushed:  # the old path: PushXCom refuses it
+            await client.push_xcom("return_value", big)
+        answer = await client.report_state(_success(small=1, return_value=big))
+        assert answer.recorded_state == "failed"
+    finally:
+        await client.close()
+    async with harness.store.connect() as conn:
+        attempt = await tokens.check_token(conn, ti_id, token)
+    assert attempt is not None and attempt.report is not None
+    # the message the agent makes of a refused push, and nothing stored (not even "small")
+    assert attempt.report["error"] == (
+        f"XComPushError: cannot store XCom 'return_value': {pushed.value} (exit code 1)")
+    assert "above the 256 KB limit" in attempt.report["error"]
+    assert await _values(harness, "too_big") == {}
+    assert any("XComs were not stored" in line for _, line in service.logs.lines)
+
+
+async def test_an_older_agent_pushes_then_reports(harness, serve):
+    _service, address = await serve()
+    ti_id, token = await _queued_try(harness, "pushed")
+    client = _client(address, ti_id, token)
+    try:
+        await client.authenticate(fetch=False)
+        await client.fetch_task()
+        assert await client.push_xcom("return_value", 42) == 2
+        answer = await client.report_state(pb.ReportStateRequest(state="success"))
+        assert answer.recorded_state == "success"
+    finally:
+        await client.close()
+    assert await _values(harness, "pushed") == {"return_value": 42}
+
+
+async def test_xcoms_only_travel_with_a_success(harness, serve):
+    _service, address = await serve()
+    ti_id, token = await _queued_try(harness, "failed_with")
+    client = _client(address, ti_id, token)
+    try:
+        await client.authenticate()
+        request = _success(return_value=1)
+        request.state = "failed"
+        with pytest.raises(AgentError, match="only a success carries XComs"):
+            await client.report_state(request)
+    finally:
+        await client.close()
+    assert await _values(harness, "failed_with") == {}
+
+
+class RefusingXCom(ForwardingXCom):
+    """The SQL backend, refusing writes of ``key`` as a full disk does (that failure is
+    produced for real in tests/integration/xcom/test_xcom_disk_full.py, which needs root)."""
+
+    def __init__(self, backend: SqlXComBackend, key: str) -> None:
+        super().__init__(backend)
+        self.key = key
+
+    async def push(self, *, dag_run_id: int, task_id: str, map_index: int = -1,
+                   key: str = "return_value", value: Any, conn: Any = None) -> int:
+        if key == self.key:
+            raise OSError("no space left on device")
+        return await super().push(dag_run_id=dag_run_id, task_id=task_id,
+                                  map_index=map_index, key=key, value=value, conn=conn)
+
+
+async def test_a_write_refused_in_the_transaction_rolls_the_report_back(harness, serve):
+    service, address = await serve()
+    service.xcom = RefusingXCom(SqlXComBackend(harness.store), "return_value")
+    ti_id, token = await _queued_try(harness, "disk_full")
+    client = _client(address, ti_id, token)
+    try:
+        await client.authenticate()
+        answer = await client.report_state(_success(first=1, return_value=2))
+        assert answer.recorded_state == "failed"
+    finally:
+        await client.close()
+    async with harness.store.connect() as conn:
+        attempt = await tokens.check_token(conn, ti_id, token)
+    assert attempt is not None and attempt.report is not None
+    assert attempt.report["error"] == (
+        "XComPushError: cannot store XCom 'return_value': PushXCom failed: "
+        "INVALID_ARGUMENT: no space left on device (exit code 1)")
+    assert await _values(harness, "disk_full") == {}  # "first" was rolled back with it
