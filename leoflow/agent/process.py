@@ -70,6 +70,14 @@ def die_with_agent_prefix() -> tuple[str, ...]:
     return (setpriv, "--pdeathsig", "KILL") if setpriv else ()
 
 
+@functools.cache
+def sdk_package() -> tuple[Path, str]:
+    """The ``leoflow`` package's folder and a short tag of its path (the fork server finds
+    them once, before forking agents)."""
+    package_dir = Path(__file__).resolve().parents[1]
+    return package_dir, hashlib.sha256(str(package_dir).encode()).hexdigest()[:12]
+
+
 def sdk_pythonpath() -> str:
     """A directory holding only a ``leoflow`` symlink, for the DAG's own interpreter.
 
@@ -77,8 +85,7 @@ def sdk_pythonpath() -> str:
     agent must not import the engine: the DAG's environment sees the SDK and none of the
     packages installed beside the agent.
     """
-    package_dir = Path(__file__).resolve().parents[1]
-    tag = hashlib.sha256(str(package_dir).encode()).hexdigest()[:12]
+    package_dir, tag = sdk_package()
     root = Path(tempfile.gettempdir()) / f"leoflow-sdk-{os.getuid()}-{tag}"
     link = root / "leoflow"
     if not link.exists():

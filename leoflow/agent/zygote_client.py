@@ -114,7 +114,7 @@ def zygote_env(try_env: Mapping[str, str], folder: Path) -> dict[str, str]:
 def _code_fingerprint(project_dir: str, dag_file: str) -> str:
     """The DAG file's bytes and every Python file's size and mtime in the project: what
     the DAG module's import reads, so that a changed file means another zygote."""
-    digest = hashlib.sha256()
+    digest = hashlib.blake2b()  # the standard library's own: no OpenSSL set-up per agent
     digest.update(Path(project_dir, dag_file).read_bytes())
     seen = 0
     for root, dirs, files in os.walk(project_dir):
@@ -154,7 +154,7 @@ def key_for(python: str, project_dir: str, dag_file: str, try_env: Mapping[str, 
         "code": _code_fingerprint(project_dir, dag_file), "env": env,
         "sdk": sdk_pythonpath(), "uid": os.getuid(), "anchor": os.getppid(),
         "cgroup": bool(own_cgroup_procs())}, sort_keys=True)
-    name = hashlib.sha256(identity.encode()).hexdigest()[:24]
+    name = hashlib.blake2b(identity.encode()).hexdigest()[:24]
     path = str(folder / f"{name}.sock")
     if len(path.encode()) > MAX_SOCKET_PATH:
         raise ZygoteUnavailable(f"the temporary folder's path is too long for a socket: {path}")
@@ -256,21 +256,43 @@ def connect_or_start(key: ZygoteKey) -> socket.socket:
         os.close(lock)  # releases the lock
 
 
-def request_child(sock: socket.socket, env: Mapping[str, str], fds: list[int]) -> int:
-    """Ask for the try's child; its pid (blocking, on a fresh connection)."""
+def _connect_now(path: str) -> socket.socket | None:
+    """A connection to a zygote that accepts at once (None: absent, or its backlog full)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    try:
+        sock.connect(path)
+    except OSError:
+        sock.close()
+        return None
+    return sock
+
+
+async def request_child(sock: socket.socket, env: Mapping[str, str], fds: list[int]) -> int:
+    """Ask for the try's child (on a fresh connection, whose buffer takes the request at
+    once); its pid."""
     procs = own_cgroup_procs()
     message = json.dumps({"env": dict(env), "cgroup": procs or ""}).encode() + b"\n"
-    sock.settimeout(10.0)
+    loop = asyncio.get_running_loop()
+    sock.setblocking(False)
+    data = b""
     try:
-        socket.send_fds(sock, [message], fds)
-        data = b""
-        while not data.endswith(b"\n"):
-            chunk = sock.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-    except OSError as exc:
-        raise ZygoteUnavailable(f"the zygote did not answer: {exc}") from None
+        async with asyncio.timeout(10.0):
+            sent = 0
+            while not sent:
+                try:
+                    sent = socket.send_fds(sock, [message], fds)
+                except BlockingIOError:
+                    await asyncio.sleep(0.001)
+            if sent < len(message):
+                await loop.sock_sendall(sock, message[sent:])
+            while not data.endswith(b"\n"):
+                chunk = await loop.sock_recv(sock, 4096)
+                if not chunk:
+                    break
+                data += chunk
+    except (OSError, TimeoutError) as exc:
+        raise ZygoteUnavailable(f"the zygote did not answer: {exc or 'timed out'}") from None
     try:
         answer = json.loads(data) if data else {}
     except ValueError:
@@ -337,14 +359,17 @@ async def spawn(python: str, project_dir: str, dag_file: str, env: Mapping[str, 
     that DAG with it. Raises ``ZygoteUnavailable`` with the reason when the try must start
     the normal way.
     """
-    key = await asyncio.to_thread(key_for, python, project_dir, dag_file, env,
-                                  airflow_dag_id)
-    sock = await asyncio.to_thread(connect_or_start, key)
+    # No thread on the usual path (a running zygote): the key is a few small reads, the
+    # connection a non-blocking connect and the request an asyncio read; a thread start
+    # (and the executor's shutdown at the agent's end) cost more than the work.
+    key = key_for(python, project_dir, dag_file, env, airflow_dag_id)
+    sock = None if os.path.exists(key.unsafe_path) else _connect_now(key.socket_path)
+    if sock is None:  # missing, busy or not forkable: the blocking way (may start it)
+        sock = await asyncio.to_thread(connect_or_start, key)
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     try:
-        pid = await asyncio.to_thread(request_child, sock, env,
-                                      [channel_fds[0], channel_fds[1], out_w, err_w])
+        pid = await request_child(sock, env, [channel_fds[0], channel_fds[1], out_w, err_w])
     except BaseException:
         sock.close()
         for fd in (out_r, err_r):

@@ -243,3 +243,31 @@ def test_a_child_that_cannot_be_set_up_is_a_fallback_not_a_failed_try(project, z
                                          "(IsADirectoryError"), answer
     answer, _ = ask("")
     assert answer["exit"] == 2 and answer["pid"] > 0
+
+
+async def test_a_try_from_a_running_zygote_starts_no_thread(project, zygote_env, monkeypatch):
+    """With the version's zygote running, the agent gets its child without a thread (the key,
+    the connection and the request are done on the event loop); a thread start and the
+    executor's shutdown at the agent's end cost more than that work."""
+    import threading
+
+    from leoflow.agent import zygote_client
+    from leoflow.agent.process import sdk_pythonpath
+
+    monkeypatch.setenv("TMPDIR", zygote_env["TMPDIR"])
+    folder = project(DAG)
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": sdk_pythonpath(),
+           "TMPDIR": zygote_env["TMPDIR"], "PYTHONUNBUFFERED": "1"}
+    zygote_client.connect_or_start(
+        zygote_client.key_for(sys.executable, str(folder), "dag.py", env)).close()
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+    threads = threading.active_count()
+    child = await zygote_client.spawn(sys.executable, str(folder), "dag.py", env,
+                                      (in_r, out_w))
+    assert threading.active_count() == threads
+    assert child.pid > 0 and child.pid != os.getpid()
+    for fd in (in_r, out_w, in_w):  # no payload: the runner reads the end and exits 2
+        os.close(fd)
+    assert await asyncio.wait_for(child.wait(), 30) == 2
+    os.close(out_r)

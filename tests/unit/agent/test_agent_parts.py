@@ -180,3 +180,17 @@ def test_a_manual_run_without_logical_date_keeps_the_date_strings_it_was_sent():
     assert "logical_date" not in ctx
     assert (ctx["ds"], ctx["ts_nodash"]) == ("2024-04-01", "20240401T100000")
     assert render("{{ ds_nodash }}", ctx, make_environment(None), "f") == "20240401"
+
+
+def test_the_fork_server_leaves_agents_nothing_to_import_for_a_thread() -> None:
+    """What forked agents imported after the fork (a cProfile showed asyncio's executor
+    module in each) is imported by the fork server once, before forking."""
+    import subprocess
+    import sys
+
+    code = ("import sys, asyncio, leoflow.agent.fork_server as server; server.warm(); "
+            "before = set(sys.modules); asyncio.run(asyncio.to_thread(int)); "
+            "print(sorted(set(sys.modules) - before))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
