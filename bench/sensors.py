@@ -112,7 +112,7 @@ async def _defer_many(store: Any, scheduler: Any, n: int, moments: list[datetime
 
 
 async def _full(n: int) -> dict[str, Any]:
-    from sqlalchemy import select
+    from sqlalchemy import func, select
 
     from leoflow.engine.scheduler.loop import Scheduler
     from leoflow.engine.services import assets
@@ -145,27 +145,78 @@ async def _full(n: int) -> dict[str, Any]:
             idle_cpu = 100 * (time.process_time() - cpu0) / quiet
         deadline = time.monotonic() + budget + window + 120
         ti = tables.task_instance
+        policy = scheduler.long_lived
+        # Whether the freeze engaged, read as the window starts (after it, the policy may
+        # have given the state back already).
+        frozen_at_start, freezes0 = gc.get_freeze_count(), policy.freezes
         pauses = _GcPauses()
+        sampler = _Sampler() if os.environ.get("BENCH_W5_SAMPLE") else None
+        cpu0 = time.process_time()
+        # Counted, not selected: the rows are read once at the end, so that the wait loop
+        # (same process, same event loop as the scheduler) adds no allocation per firing.
+        count = select(func.count()).select_from(ti).where(ti.c.state == "success")
         while True:
             async with store.connect() as conn:
-                done = (await conn.execute(select(ti.c.run_id, ti.c.end_date).where(
-                    ti.c.state == "success"))).all()
-            if len(done) >= n or time.monotonic() > deadline:
+                done_n = (await conn.execute(count)).scalar_one()
+            if done_n >= n or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.5)
+        window_cpu = time.process_time() - cpu0
         pauses.close()
+        hot = sampler.close() if sampler else None
+        async with store.connect() as conn:
+            done = (await conn.execute(select(ti.c.run_id, ti.c.end_date).where(
+                ti.c.state == "success"))).all()
         at = {f"w5_{i}": m for i, m in enumerate(moments)}
         late = [(end - at[run_id]).total_seconds() for run_id, end in done]
-        frozen = gc.get_freeze_count()
+        freezes, unfreezes = policy.freezes, policy.unfreezes
         await scheduler.stop()
         await store.close()
     return {"mode": "full", "n": n, "window_s": window, "held": held, "fired_early": early,
             "done": len(done),
             "idle_cpu_percent": idle_cpu,
             "setup_s": setup, "p50": _percentile(late, 0.5), "p99": _percentile(late, 0.99),
-            "max": max(late), "rss_mb": _rss_mb(), "frozen_objects": frozen,
+            "max": max(late), "rss_mb": _rss_mb(), "window_cpu_s": window_cpu,
+            "frozen_objects_at_window_start": frozen_at_start,
+            "freezes_before_window": freezes0, "freezes": freezes, "unfreezes": unfreezes,
             "gc_full_collections": pauses.count, "gc_full_max_s": pauses.longest,
-            "gc_full_total_s": pauses.total}
+            "gc_full_total_s": pauses.total, **({"hot": hot} if hot else {})}
+
+
+class _Sampler:
+    """``BENCH_W5_SAMPLE=1``: where the event loop's thread spends the window, sampled
+    every 5 ms from a thread (the innermost frames of the project's own code)."""
+
+    def __init__(self) -> None:
+        import collections
+        import threading
+
+        self.counts: collections.Counter[str] = collections.Counter()
+        self.samples = 0
+        self._main = threading.get_ident()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.005):
+            frame = sys._current_frames().get(self._main)
+            self.samples += 1
+            seen: set[str] = set()
+            while frame is not None:
+                code = frame.f_code
+                if "leoflow" in code.co_filename or "sqlalchemy" in code.co_filename:
+                    key = f"{Path(code.co_filename).name}:{code.co_name}"
+                    if key not in seen:  # inclusive: each function once per sample
+                        seen.add(key)
+                        self.counts[key] += 1
+                frame = frame.f_back
+
+    def close(self) -> dict[str, Any]:
+        self._stop.set()
+        self._thread.join()
+        return {"samples": self.samples,
+                "top": [[k, v] for k, v in self.counts.most_common(40)]}
 
 
 class _GcPauses:
