@@ -336,6 +336,7 @@ class _Lite:
         self.migration = migration  # the child migrating a new store (lite_migrate.py)
         self.reloader = Reloader(workspace)
         self.ide_mounted = False
+        self.app: Any = None
         self.background: set[asyncio.Task[Any]] = set()
 
     async def serve(self, sock: socket.socket) -> None:
@@ -344,7 +345,9 @@ class _Lite:
         from leoflow.app.server import build_app
 
         app = build_app(self.settings, grpc_port=self.grpc_port, code_roots=(self.workspace,),
-                        airflow_ui_prefix="/airflow", passwords=self.passwords)
+                        airflow_ui_prefix="/airflow", passwords=self.passwords,
+                        lazy_routes=True)
+        self.app = app
         self._wrap_lifespan(app)
         self.ide_mounted = self._mount_ide(app)
         config = uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False,
@@ -440,6 +443,11 @@ class _Lite:
         await _first_page_or(server, SCAN_DELAY)
         if not server.should_exit:
             self.reloader.scan()
+            # The API's route modules were left to their first request: import the rest now,
+            # one at a time between requests, so that the API's first answers stay quick.
+            from leoflow.engine.api.lazy_routes import warm_up
+
+            await warm_up(self.app)
 
     def _banner(self, seconds: float) -> None:
         from leoflow import __version__

@@ -69,7 +69,7 @@ def build_app(settings: Settings, *, grpc_port: int = 0, parallelism: int = 32,
               log_json: bool = False, grpc_host: str = "127.0.0.1",
               campaign: bool = True, code_roots: Sequence[Path] = (),
               dags_folder: Path | None = None, airflow_ui_prefix: str = "",
-              passwords: Passwords | None = None) -> Any:
+              passwords: Passwords | None = None, lazy_routes: bool = False) -> Any:
     """The FastAPI app whose lifespan starts and stops the whole control plane.
 
     Its metrics (``/metrics``) follow the scheduler and XCom pushes; ``log_json`` adds one
@@ -81,12 +81,15 @@ def build_app(settings: Settings, *, grpc_port: int = 0, parallelism: int = 32,
     The Airflow UI (``leoflow ui install``) is served at ``airflow_ui_prefix`` (the top by
     default; Lite puts it at ``/airflow`` beside its IDE). ``passwords`` is the hasher the
     authentication uses (Lite passes one already hashing the new admin's password).
+    ``lazy_routes`` imports each API route module at the first request that needs it
+    (``leoflow.engine.api.lazy_routes``): Lite's first page and health check need none.
     """
     from leoflow.app.controlplane import start_control_plane
     from leoflow.engine.api import ApiContext, create_api
+    from leoflow.engine.api.app import include_module
     from leoflow.engine.api.body_limit import DEFAULT_MAX_REQUEST_BYTES
+    from leoflow.engine.api.context import PREPARE_ENVIRONMENT
     from leoflow.engine.api.metrics import Metrics, install_request_middleware
-    from leoflow.engine.api.routes.leoflow import PREPARE_ENVIRONMENT
     from leoflow.engine.auth.service import AuthService
 
     metrics = Metrics()
@@ -134,10 +137,9 @@ def build_app(settings: Settings, *, grpc_port: int = 0, parallelism: int = 32,
 
     app = create_api(version=__version__, lifespan=lifespan,
                      max_request_bytes=getattr(settings, "max_request_bytes",
-                                               DEFAULT_MAX_REQUEST_BYTES))
-    from leoflow.engine.api.routes.ha import router as ha_router
-
-    app.include_router(ha_router)
+                                               DEFAULT_MAX_REQUEST_BYTES),
+                     lazy=lazy_routes)
+    include_module(app, "ha", lazy=lazy_routes)
     install_request_middleware(app, metrics, access_log_enabled=log_json)
     from leoflow.app.cmd_ui import ui_roots
     from leoflow.engine.api import airflow_ui

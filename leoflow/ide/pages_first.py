@@ -8,7 +8,9 @@ the first IDE page after Lite's start pay about 0.2 s of CPU for API routes it n
 starts with is handed to the NiceGUI mount at once; every other path (``/api``, ``/auth``,
 ``/airflow``...) goes through the routes in order, as before. The segments are read from
 the routes themselves (paths and include prefixes, without building anything); if any
-route's first segment is a parameter (a catch-all), the shortcut turns itself off.
+route's first segment is a parameter (a catch-all), the shortcut turns itself off. A route
+module Lite has not imported yet (``leoflow.engine.api.lazy_routes``) counts with the path
+prefixes it declares.
 """
 
 from __future__ import annotations
@@ -31,6 +33,14 @@ def first_segments(routes: Iterable[Any], prefix: str = "") -> set[str] | None:
             if inner is None:
                 return None
             found |= inner
+            continue
+        lazy = getattr(route, "path_prefixes", None)
+        if lazy is not None:  # a route module not imported yet (engine/api/lazy_routes.py)
+            for start in lazy:
+                segment = (prefix + start).lstrip("/").split("/", 1)[0]
+                if not segment or "{" in segment:
+                    return None
+                found.add(segment)
             continue
         path = prefix + str(getattr(route, "path", "") or "")
         segment = path.lstrip("/").split("/", 1)[0]

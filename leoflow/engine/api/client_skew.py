@@ -11,9 +11,13 @@ Airflow 3.3's values.
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 from typing import Any
 
-from leoflow.engine.api.models.convert import KNOWS_AWAITING_INPUT
+# Whether the client of the current request knows the ``awaiting_input`` state: set per
+# request by ``ClientSkewMiddleware`` from its User-Agent, read by the response models
+# (``models/convert.py``). Kept here so that the app's assembly imports no model.
+KNOWS_AWAITING_INPUT: ContextVar[bool] = ContextVar("knows_awaiting_input", default=True)
 
 _CLIENT = re.compile(rb"OpenAPI-Generator/(\d+)\.(\d+)")
 

@@ -14,6 +14,10 @@ from leoflow.engine.services.container import Services
 from leoflow.engine.services.rows import Store
 from leoflow.engine.xcom import XComBackend
 
+# ``extras`` key of an optional hook that makes a pushed DAG runnable on this server (builds
+# its per-DAG environment) before it is registered; ``leoflow-server`` sets it.
+PREPARE_ENVIRONMENT = "prepare_environment"
+
 
 class Authenticator(Protocol):
     """Turns credentials into tokens and tokens into principals (engine/auth implements it).

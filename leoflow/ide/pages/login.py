@@ -65,7 +65,9 @@ def register(services: IdeServices) -> None:
             username.on("keydown.enter", submit)
             ui.button("Log in", on_click=submit).classes("w-full").props(
                 'color=primary data-testid="login-submit"')
-            ui.markdown("The password of **admin** was printed when Leoflow Lite first "
-                        "started; `leoflow lite reset-password` prints a new one.").classes(
-                "text-caption text-grey-7").props('data-testid="login-hint"')
+            # HTML, not ui.markdown: markdown2 and pygments stay off the first page's path
+            ui.html("The password of <strong>admin</strong> was printed when Leoflow Lite "
+                    "first started; <code>leoflow lite reset-password</code> prints a new "
+                    "one.").classes("text-caption text-grey-7").props(
+                'data-testid="login-hint"')
         return None

@@ -11,12 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import OrderedDict
-from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any, TypeGuard, get_args
 
 from pydantic import TypeAdapter
 
+from leoflow.engine.api.client_skew import KNOWS_AWAITING_INPUT
 from leoflow.engine.api.models.dag_runs import DAGRunResponse, RunState, RunType, TriggeredBy
 from leoflow.engine.api.models.dags import (
     DAGDetailsResponse,
@@ -272,11 +272,6 @@ def dag_run_response(run: DagRunRow, version: DagVersionRow | None,
         dag_display_name=display_name(run.dag_id, spec),
         partition_key=run.partition_key,
     )
-
-
-# Whether the client of the current request knows the ``awaiting_input`` state: set per
-# request by ``leoflow.engine.api.client_skew`` from its User-Agent.
-KNOWS_AWAITING_INPUT: ContextVar[bool] = ContextVar("knows_awaiting_input", default=True)
 
 
 def api_ti_state(state: str | None) -> str | None:

@@ -22,7 +22,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from leoflow.engine.api.context import ApiContext
+from leoflow.engine.api.context import PREPARE_ENVIRONMENT, ApiContext
 from leoflow.engine.api.errors import ApiError, Forbidden, NotFound
 from leoflow.engine.api.models.common import no_nul
 from leoflow.engine.api.security import api_context, require
@@ -39,10 +39,6 @@ from leoflow.engine.spec.schemas import DAG_SCHEMA, validate
 from leoflow.errors import LeoflowError
 
 router = APIRouter(prefix="/api/leoflow", tags=["Leoflow"], dependencies=[Depends(no_nul)])
-
-# ``extras`` key of an optional hook that makes a pushed DAG runnable on this server (builds
-# its per-DAG environment) before it is registered; ``leoflow-server`` sets it.
-PREPARE_ENVIRONMENT = "prepare_environment"
 
 # Bounds that keep numbers inside a database integer (a larger one is a 422, not a 500).
 MAX_INT = 2**31 - 1
