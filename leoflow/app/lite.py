@@ -399,10 +399,16 @@ class _Lite:
 
     def _mount_ide(self, app: Any) -> bool:
         """Mount the NiceGUI IDE when it is installed; without it Lite serves the API."""
-        from leoflow.app.lite_start import CLIENT_ONLY_PACKAGES, deferred_imports
+        from leoflow.app.lite_start import (
+            CLIENT_ONLY_PACKAGES,
+            MANAGER_ONLY_PACKAGES,
+            deferred_imports,
+            withheld_imports,
+        )
 
         try:
-            with deferred_imports(CLIENT_ONLY_PACKAGES):
+            with deferred_imports(CLIENT_ONLY_PACKAGES), \
+                    withheld_imports(MANAGER_ONLY_PACKAGES):
                 import leoflow.ide as ide
                 from leoflow.ide.services import IdeServices
         except ImportError as exc:
@@ -420,7 +426,8 @@ class _Lite:
                                examples_dir=bundled_examples_dir(),
                                copy_examples=copy_examples)
         # only the login page is imported before Lite serves; the others on first request
-        with deferred_imports(CLIENT_ONLY_PACKAGES):  # NiceGUI's socketio clients
+        with deferred_imports(CLIENT_ONLY_PACKAGES), \
+                withheld_imports(MANAGER_ONLY_PACKAGES):  # NiceGUI's socketio clients
             mount(app, services, storage_secret=ide_secret(self.settings.home),
                   lazy_pages=True)
         return True

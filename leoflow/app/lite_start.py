@@ -1,6 +1,7 @@
 """What keeps ``leoflow lite``'s start short: the cyclic garbage collector paused while it
 imports and builds, then its objects frozen; and packages that are imported but never used
-by a server left unexecuted until something uses them (``deferred_imports``).
+by a server left unexecuted until something uses them (``deferred_imports``), or not
+imported at all where the importer does without them (``withheld_imports``).
 
 A start imports about 1,900 modules and builds hundreds of routes and models: millions of
 objects, none of them garbage. The collector's full passes over them cost a sixth of the
@@ -48,6 +49,12 @@ class StartCollector:
 # NiceGUI imports python-socketio, whose package imports its *client* side too: engineio's
 # clients import aiohttp and requests (0.13 s together) although Lite only serves.
 CLIENT_ONLY_PACKAGES = ("aiohttp", "requests")
+# ... and its message-queue managers, which import redis (with OpenTelemetry's SDK and psutil
+# when they are installed: about 0.05 s) only to share events between several socketio
+# servers, something NiceGUI never asks of them. They look for redis inside a
+# ``try: ... except ImportError``: withheld while NiceGUI is imported, they are left without
+# it, and redis itself is imported as usual by whatever needs it later.
+MANAGER_ONLY_PACKAGES = ("redis", "valkey")
 
 
 @contextlib.contextmanager
@@ -63,6 +70,32 @@ def deferred_imports(names: Iterable[str]) -> Iterator[None]:
         yield
     finally:
         sys.meta_path.remove(finder)
+
+
+@contextlib.contextmanager
+def withheld_imports(names: Iterable[str]) -> Iterator[None]:
+    """Within the block, importing one of ``names`` (top-level packages not imported yet)
+    raises ``ModuleNotFoundError``, as if it were not installed; after it, nothing of them
+    was imported and they import as usual. For imports made inside ``try/except
+    ImportError`` by code that works without them."""
+    finder = _Withheld({name for name in names if name not in sys.modules})
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
+
+
+class _Withheld(importlib.abc.MetaPathFinder):
+    def __init__(self, names: set[str]) -> None:
+        self.names = names
+
+    def find_spec(self, fullname: str, path: Sequence[str] | None,
+                  target: ModuleType | None = None) -> ModuleSpec | None:
+        if fullname.partition(".")[0] in self.names:
+            raise ModuleNotFoundError(f"{fullname} is withheld while Lite starts",
+                                      name=fullname)
+        return None
 
 
 class _LazyFinder(importlib.abc.MetaPathFinder):
