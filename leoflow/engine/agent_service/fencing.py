@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import grpc
 
 from leoflow.engine.store import Store, task_instances, tokens
+from leoflow.engine.store.rows import TaskInstanceRow
 from leoflow.rpc import agent_pb2 as pb
 
 IN_FLIGHT = ("queued", "running")  # where a try's agent may start and act
@@ -48,6 +49,35 @@ class Fencing:
         try number; not revoked or replaced), not already reported (except a retried
         ``ReportState``); ``starting`` calls also need the try in flight. Heartbeats, log
         lines and XCom reads use the session cached by the last check."""
+        session, _ti = await self.authorize_row(context, fenced=fenced, starting=starting,
+                                                reporting=reporting)
+        return session
+
+    async def authorize_row(self, context: grpc.aio.ServicerContext, *, fenced: bool = True,
+                            starting: bool = False, reporting: bool = False
+                            ) -> tuple[Session, TaskInstanceRow | None]:
+        """``authorize``, and the task instance row the check read (in the same connection
+        as the token, so a call need not read it again); ``None`` when the cached session
+        answered an unfenced call and nothing was read."""
+        ti_id, token = await self._caller(context)
+        session = self.sessions.get(ti_id)
+        if not fenced and session is not None and session.token == token:
+            session.last_seen = time.monotonic()
+            return session, None
+        return await self._check(context, ti_id, token, starting=starting,
+                                 reporting=reporting)
+
+    async def checked(self, context: grpc.aio.ServicerContext, *, starting: bool = False,
+                      reporting: bool = False) -> tuple[Session, TaskInstanceRow]:
+        """A fenced ``authorize`` (checked against the store), and the task instance row
+        the check read."""
+        ti_id, token = await self._caller(context)
+        return await self._check(context, ti_id, token, starting=starting,
+                                 reporting=reporting)
+
+    @staticmethod
+    async def _caller(context: grpc.aio.ServicerContext) -> tuple[str, str]:
+        """The task instance id and the token the call's metadata carries."""
         metadata = {k: v for k, v in (context.invocation_metadata() or ())
                     if isinstance(v, str)}
         ti_id = metadata.get("x-leoflow-ti", "")
@@ -56,10 +86,12 @@ class Fencing:
         if not ti_id or not token:
             await context.abort(grpc.StatusCode.UNAUTHENTICATED,
                                 "missing x-leoflow-ti or authorization metadata")
+        return ti_id, token
+
+    async def _check(self, context: grpc.aio.ServicerContext, ti_id: str, token: str, *,
+                     starting: bool, reporting: bool) -> tuple[Session, TaskInstanceRow]:
+        """The token and the task instance, read together from the store and checked."""
         session = self.sessions.get(ti_id)
-        if not fenced and session is not None and session.token == token:
-            session.last_seen = time.monotonic()
-            return session
         async with self.store.connect() as conn:
             attempt = await tokens.check_token(conn, ti_id, token)
             ti = None if attempt is None else \
@@ -74,7 +106,7 @@ class Fencing:
             refusal = "this try already reported its state; its token is spent"
         elif starting and ti.state not in IN_FLIGHT:
             refusal = f"the task instance is {ti.state}, not queued or running"
-        if refusal is not None or attempt is None:
+        if refusal is not None or attempt is None or ti is None:
             if session is not None and session.token == token:
                 self.sessions.pop(ti_id, None)
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, refusal or "")
@@ -84,7 +116,7 @@ class Fencing:
             if attempt.reported_at is None:
                 self.sessions[ti_id] = session
         session.last_seen = time.monotonic()
-        return session
+        return session, ti
 
     async def record_start(self, session: Session, request: pb.AuthenticateRequest,
                            context: grpc.aio.ServicerContext) -> None:

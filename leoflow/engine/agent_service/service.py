@@ -51,6 +51,7 @@ from leoflow.engine.services.cross_dag import CrossDagRuns
 from leoflow.engine.services.task_dag_runs import TaskDagRuns
 from leoflow.engine.spec.model import DagSpec, TaskSpec
 from leoflow.engine.store import Store, task_instances, tokens
+from leoflow.engine.store.rows import TaskInstanceRow
 from leoflow.rpc import agent_pb2 as pb
 from leoflow.rpc import agent_pb2_grpc as pb_grpc
 
@@ -129,10 +130,18 @@ class AgentService(pb_grpc.AgentServiceServicer):
                     error=f"the task's agent sent no heartbeat for {self.heartbeat_timeout:g} s "
                           "(killed or hung); the try is failed"))
 
+    async def _task_instance(self, session: Session) -> TaskInstanceRow:
+        """The try's task instance, read now (a call whose check read nothing)."""
+        async with self.store.connect() as conn:
+            ti = await task_instances.get_task_instance_by_id(conn, session.ti_id)
+        if ti is None:
+            raise LookupError(f"task instance {session.ti_id} no longer exists")
+        return ti
+
     # -- the calls ------------------------------------------------------------------------------
     async def Authenticate(self, request: pb.AuthenticateRequest,
                            context: grpc.aio.ServicerContext) -> pb.AuthenticateResponse:
-        session = await self.fencing.authorize(context, starting=True)
+        session, ti = await self.fencing.checked(context, starting=True)
         await self.fencing.record_start(session, request, context)
         await self.report(ExecutorEvent(session.ti_id, session.try_number, "running",
                                         info={"hostname": request.hostname,
@@ -144,37 +153,37 @@ class AgentService(pb_grpc.AgentServiceServicer):
         if request.fetch:
             # what FetchTask would answer, built after the start is committed: the token
             # was checked once for both
-            response.task.CopyFrom(await self.tasks.fetch(session, context))
+            response.task.CopyFrom(await self.tasks.fetch(session, context, ti))
         return response
 
     async def FetchTask(self, request: pb.FetchTaskRequest,
                         context: grpc.aio.ServicerContext) -> pb.FetchTaskResponse:
-        session = await self.fencing.authorize(context, starting=True)
-        return await self.tasks.fetch(session, context)
+        session, ti = await self.fencing.checked(context, starting=True)
+        return await self.tasks.fetch(session, context, ti)
 
     async def StreamLogs(self, request_iterator: Any,
                          context: grpc.aio.ServicerContext) -> pb.StreamLogsResponse:
-        session = await self.fencing.authorize(context, fenced=False)
-        ti, _run, _spec = await self.tasks.load(session)
+        session, ti = await self.fencing.authorize_row(context, fenced=False)
+        ti = ti or await self._task_instance(session)
         return await stream_logs(self.logs, session, ti, request_iterator)
 
     async def PushXCom(self, request: pb.PushXComRequest,
                        context: grpc.aio.ServicerContext) -> pb.PushXComResponse:
-        session = await self.fencing.authorize(context)
-        ti, _run, _spec = await self.tasks.load(session)
+        _session, ti = await self.fencing.checked(context)
         return await push_xcom(self.xcom, ti, request, context)
 
     async def PullXCom(self, request: pb.PullXComRequest,
                        context: grpc.aio.ServicerContext) -> pb.PullXComResponse:
-        session = await self.fencing.authorize(context, fenced=False)
-        ti, run, spec = await self.tasks.load(session)
+        session, ti = await self.fencing.authorize_row(context, fenced=False)
+        ti, run, spec = await self.tasks.load(session, ti)
         return await pull_xcom(self.tasks, ti, run, spec, request)
 
     async def Heartbeat(self, request: pb.HeartbeatRequest,
                         context: grpc.aio.ServicerContext) -> pb.HeartbeatResponse:
-        session = await self.fencing.authorize(context, fenced=False)
-        async with self.store.connect() as conn:
-            ti = await task_instances.get_task_instance_by_id(conn, session.ti_id)
+        session, ti = await self.fencing.authorize_row(context, fenced=False)
+        if ti is None:  # the cached session answered: the row is read here, every time
+            async with self.store.connect() as conn:
+                ti = await task_instances.get_task_instance_by_id(conn, session.ti_id)
         if ti is None or ti.try_number != session.try_number or ti.state not in IN_FLIGHT:
             self._sessions.pop(session.ti_id, None)
             state = ti.state if ti else "deleted"
@@ -183,36 +192,34 @@ class AgentService(pb_grpc.AgentServiceServicer):
 
     async def ReportState(self, request: pb.ReportStateRequest,
                           context: grpc.aio.ServicerContext) -> pb.ReportStateResponse:
-        session = await self.fencing.authorize(context, reporting=True)
-        ti, _run, _spec = await self.tasks.load(session)
+        session, ti = await self.fencing.checked(context, reporting=True)
         return await report_state(request, context, session, ti, fencing=self.fencing,
                                   logs=self.logs, xcom=self.xcom, report=self.report,
                                   on_reported=self.on_reported)
 
     async def TaskState(self, request: pb.TaskStateRequest,
                         context: grpc.aio.ServicerContext) -> pb.TaskStateResponse:
-        session = await self.fencing.authorize(context)
-        ti, _run, _spec = await self.tasks.load(session)
+        _session, ti = await self.fencing.checked(context)
         return await task_state_call(self.store, ti, request, context)
 
     async def AssetEvents(self, request: pb.AssetEventsRequest,
                           context: grpc.aio.ServicerContext) -> pb.AssetEventsResponse:
-        session = await self.fencing.authorize(context)
-        _ti, run, _spec = await self.tasks.load(session)
+        session, ti = await self.fencing.checked(context)
+        _ti, run, _spec = await self.tasks.load(session, ti)
         return await asset_events_call(self.store, await self.tasks.tenant_of(run.dag_id),
                                        request, context)
 
     async def AssetState(self, request: pb.AssetStateRequest,
                          context: grpc.aio.ServicerContext) -> pb.AssetStateResponse:
-        session = await self.fencing.authorize(context)
-        _ti, run, _spec = await self.tasks.load(session)
+        session, ti = await self.fencing.checked(context)
+        _ti, run, _spec = await self.tasks.load(session, ti)
         return await asset_state_call(self.store, await self.tasks.tenant_of(run.dag_id),
                                       request, context)
 
     async def DagRuns(self, request: pb.DagRunsRequest,
                       context: grpc.aio.ServicerContext) -> pb.DagRunsResponse:
-        session = await self.fencing.authorize(context)
-        _ti, run, _spec = await self.tasks.load(session)
+        session, ti = await self.fencing.checked(context)
+        _ti, run, _spec = await self.tasks.load(session, ti)
         return await dag_runs_call(self.dag_runs, tenant=await self.tasks.tenant_of(run.dag_id),
                                    source_dag_id=run.dag_id,
                                    requested_by=f"{session.ti_id}#{session.try_number}",

@@ -11,9 +11,10 @@ resume (``next_method``, ``next_kwargs_json``, ``first_poke_at``).
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 import grpc
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -25,6 +26,36 @@ from leoflow.engine.spec.model import DagSpec, TaskSpec
 from leoflow.engine.store import Store, dags, runs, task_instances
 from leoflow.engine.store.rows import DagRow, DagRunRow, TaskInstanceRow
 from leoflow.rpc import agent_pb2 as pb
+
+SPEC_CACHE = 64  # parsed DAG versions kept (a DAG with runs of many versions re-parses)
+
+T = TypeVar("T")
+
+
+class _Recent(Generic[T]):
+    """A small map that forgets its least recently used entry beyond ``size``."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[str, T] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._items
+
+    def get(self, key: str) -> T | None:
+        return self._items.get(key)
+
+    def hit(self, key: str) -> None:
+        self._items.move_to_end(key)
+
+    def put(self, key: str, value: T) -> None:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
 
 
 class XComReader(Protocol):
@@ -53,34 +84,57 @@ class TaskFetch:
         # variables a task needs from the control plane itself (where its own virtual
         # environment is: leoflow.engine.environments.task_envs)
         self.task_env = task_env
-        self._specs: dict[str, DagSpec] = {}
+        # parsed specs by DAG version id (a version is immutable), the most recently used
+        # ``SPEC_CACHE`` of them
+        self._specs: _Recent[DagSpec] = _Recent(SPEC_CACHE)
         # per pinned version (immutable): where its source was written out, or None when
         # the version has no stored source; saves reading the whole version row per try
         self._code_files: dict[str, Path | None] = {}
 
-    async def load(self, session: Session) -> tuple[TaskInstanceRow, DagRunRow, DagSpec]:
+    async def load(self, session: Session, ti: TaskInstanceRow | None = None
+                   ) -> tuple[TaskInstanceRow, DagRunRow, DagSpec]:
+        """The try's task instance, its run and its DAG version's spec. ``ti`` is the row
+        the call's token check just read (``Fencing.authorize_row``): it is not read
+        again."""
         async with self.store.connect() as conn:
+            return await self._load_in(conn, session, ti)
+
+    async def _load_in(self, conn: AsyncConnection, session: Session,
+                       ti: TaskInstanceRow | None) -> tuple[TaskInstanceRow, DagRunRow, DagSpec]:
+        if ti is None:
             ti = await task_instances.get_task_instance_by_id(conn, session.ti_id)
             if ti is None:
                 raise LookupError(f"task instance {session.ti_id} no longer exists")
-            run = await runs.get_run_by_id(conn, ti.dag_run_id)
-            if run is None:
-                raise LookupError(f"the run of task instance {session.ti_id} no longer exists")
-            spec = self._specs.get(run.dag_version_id)
-            if spec is None:
-                version = await dags.get_version(conn, run.dag_version_id)
-                if version is None:
-                    raise LookupError(f"DAG version {run.dag_version_id} no longer exists")
-                spec = DagSpec.from_json(version.spec)
-                self._specs[run.dag_version_id] = spec
+        run = await runs.get_run_by_id(conn, ti.dag_run_id)
+        if run is None:
+            raise LookupError(f"the run of task instance {session.ti_id} no longer exists")
+        spec = self._specs.get(run.dag_version_id)
+        if spec is None:
+            version = await dags.get_version(conn, run.dag_version_id)
+            if version is None:
+                raise LookupError(f"DAG version {run.dag_version_id} no longer exists")
+            spec = DagSpec.from_json(version.spec)
+            self._specs.put(run.dag_version_id, spec)
+        else:
+            self._specs.hit(run.dag_version_id)
         return ti, run, spec
 
-    async def fetch(self, session: Session, context: grpc.aio.ServicerContext
-                    ) -> pb.FetchTaskResponse:
+    async def fetch(self, session: Session, context: grpc.aio.ServicerContext,
+                    ti: TaskInstanceRow | None = None) -> pb.FetchTaskResponse:
+        """What the agent is given; ``ti`` as for ``load``."""
         from leoflow.engine.xcom.resolve import resolve_inputs
 
-        ti, run, spec = await self.load(session)
-        task = spec.task(ti.task_id)
+        # one connection for what the try's rows say: its run and spec, the DAG (its
+        # tenant, its file), the pinned version's code, the asset context and the previous
+        # successful run
+        async with self.store.connect() as conn:
+            ti, run, spec = await self._load_in(conn, session, ti)
+            task = spec.task(ti.task_id)
+            dag = await dags.get_dag(conn, run.dag_id)
+            tenant = dag.tenant if dag is not None else "default"
+            project_dir, dag_file = await self._code_in(conn, dag, run, spec)
+            assets = await asset_context_in(conn, tenant, run, task)
+            prev_success = prev_success_json(await runs.previous_success(conn, run))
         params = run_params(spec, run)
 
         async def fetch(task_id: str, key: str) -> Any:
@@ -99,14 +153,6 @@ class TaskFetch:
                     ((task.kubernetes or {}).get("env") or {}).items()})
         if self.task_env is not None:
             env.update(self.task_env(task))
-        # one connection for what the try's rows say: the DAG (its tenant, its file), the
-        # pinned version's code, the asset context and the previous successful run
-        async with self.store.connect() as conn:
-            dag = await dags.get_dag(conn, run.dag_id)
-            tenant = dag.tenant if dag is not None else "default"
-            project_dir, dag_file = await self._code_in(conn, dag, run, spec)
-            assets = await asset_context_in(conn, tenant, run, task)
-            prev_success = prev_success_json(await runs.previous_success(conn, run))
         if self.secrets_env is not None:
             # Variables and connections of the DAG's tenant, for this task's process only.
             env.update(await self.secrets_env(tenant))

@@ -278,3 +278,62 @@ async def test_a_write_refused_in_the_transaction_rolls_the_report_back(harness,
         "XComPushError: cannot store XCom 'return_value': PushXCom failed: "
         "INVALID_ARGUMENT: no space left on device (exit code 1)")
     assert await _values(harness, "disk_full") == {}  # "first" was rolled back with it
+
+
+async def _queued_version(h: Harness, dag_id: str, literal: int) -> tuple[str, str]:
+    """A queued try of task ``a`` of a new version of ``dag_id`` (its input ``literal``)."""
+    await h.register(spec(dag_id, task("a", inputs={"args": [{"literal": literal}],
+                                                   "kwargs": {}})))
+    run_id = await h.trigger(dag_id, run_id=f"{dag_id}_{literal}")
+    launch = h.executor.latest("a", run_id=run_id)
+    async with h.store.begin() as conn:
+        token = await tokens.mint_token(conn, launch.ti_id, launch.try_number)
+    return launch.ti_id, token
+
+
+@pytest.mark.parametrize("cached_versions", [64, 1])
+async def test_each_run_is_given_its_own_versions_spec(harness, serve, cached_versions):
+    """Parsed specs are kept by DAG version: a run of a new version is not given the old
+    version's task, and a version pushed out of the (bounded) cache is read again."""
+    service, address = await serve()
+    service.tasks._specs.size = cached_versions
+    old = await _queued_version(harness, "versions", 41)
+    old_client = _client(address, *old)
+    try:
+        assert (await old_client.authenticate()).task.args_json == "[41]"
+        new = await _queued_version(harness, "versions", 42)
+        new_client = _client(address, *new)
+        try:
+            assert (await new_client.authenticate()).task.args_json == "[42]"
+            assert len(service.tasks._specs) == min(2, cached_versions)
+            # the old version's try, asked again (an older agent's FetchTask)
+            assert (await old_client.fetch_task()).args_json == "[41]"
+            assert (await new_client.fetch_task()).args_json == "[42]"
+        finally:
+            await new_client.close()
+    finally:
+        await old_client.close()
+
+
+async def test_every_acting_call_checks_the_token_in_the_store(harness, serve):
+    """The task instance a call acts on is the one its own token check read: once the
+    token is revoked in the store (another replica, a restart), the next call is refused
+    although this service authenticated the agent a moment ago."""
+    _service, address = await serve()
+    ti_id, token = await _queued_try(harness, "revoked_later")
+    client = _client(address, ti_id, token)
+    try:
+        await client.authenticate()
+        assert await client.push_xcom("k", 1) > 0
+        async with harness.store.begin() as conn:
+            await tokens.revoke_token(conn, ti_id)
+        with pytest.raises(AgentRejected):
+            await client.push_xcom("k", 2)
+        with pytest.raises(AgentRejected):
+            await client.task_state("get", "k")
+        with pytest.raises(AgentRejected):
+            await client.report_state(_success())
+        async with harness.store.connect() as conn:
+            assert await tokens.check_token(conn, ti_id, token) is None
+    finally:
+        await client.close()
