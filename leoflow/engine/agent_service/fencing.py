@@ -88,24 +88,36 @@ class Fencing:
                                 "missing x-leoflow-ti or authorization metadata")
         return ti_id, token
 
+    async def start(self, context: grpc.aio.ServicerContext, request: pb.AuthenticateRequest
+                    ) -> tuple[Session, TaskInstanceRow]:
+        """``Authenticate``'s check (``starting``) and its start (pid, host) recorded in the
+        try's token row, in one transaction committed before the agent is answered: in the
+        row a restart's revocation also writes, so an agent either starts here, or is
+        refused because its try was handed to another."""
+        ti_id, token = await self._caller(context)
+        return await self._check(context, ti_id, token, starting=True, reporting=False,
+                                 start=request)
+
     async def _check(self, context: grpc.aio.ServicerContext, ti_id: str, token: str, *,
-                     starting: bool, reporting: bool) -> tuple[Session, TaskInstanceRow]:
-        """The token and the task instance, read together from the store and checked."""
+                     starting: bool, reporting: bool,
+                     start: pb.AuthenticateRequest | None = None
+                     ) -> tuple[Session, TaskInstanceRow]:
+        """The token and the task instance, read together from the store and checked; with
+        ``start``, the start recorded in the same write transaction."""
         session = self.sessions.get(ti_id)
-        async with self.store.connect() as conn:
+        started = True
+        async with self.store.begin() if start is not None else self.store.connect() as conn:
             attempt = await tokens.check_token(conn, ti_id, token)
             ti = None if attempt is None else \
                 await task_instances.get_task_instance_by_id(conn, ti_id)
-        refusal = None
-        if attempt is None or ti is None:
-            refusal = "invalid or expired task token for this task instance"
-        elif ti.try_number != attempt.try_number:
-            refusal = (f"this agent's try {attempt.try_number} is not the task instance's "
-                       f"current try {ti.try_number}")
-        elif attempt.reported_at is not None and not reporting:
-            refusal = "this try already reported its state; its token is spent"
-        elif starting and ti.state not in IN_FLIGHT:
-            refusal = f"the task instance is {ti.state}, not queued or running"
+            refusal = _refusal(attempt, ti, starting=starting, reporting=reporting)
+            if start is not None and refusal is None and attempt is not None:
+                started = await tokens.record_start(conn, ti_id, token, attempt.try_number,
+                                                    pid=start.pid or None,
+                                                    hostname=start.hostname)
+        if not started:
+            refusal = ("this try's token was revoked (the control plane restarted and "
+                       "handed the try to another agent)")
         if refusal is not None or attempt is None or ti is None:
             if session is not None and session.token == token:
                 self.sessions.pop(ti_id, None)
@@ -118,16 +130,17 @@ class Fencing:
         session.last_seen = time.monotonic()
         return session, ti
 
-    async def record_start(self, session: Session, request: pb.AuthenticateRequest,
-                           context: grpc.aio.ServicerContext) -> None:
-        """Recorded before the answer, in the row a restart's revocation also writes: an
-        agent either starts here, or is refused because its try was handed to another."""
-        async with self.store.begin() as conn:
-            started = await tokens.record_start(conn, session.ti_id, session.token,
-                                                session.try_number, pid=request.pid or None,
-                                                hostname=request.hostname)
-        if not started:
-            self.sessions.pop(session.ti_id, None)
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED,
-                                "this try's token was revoked (the control plane restarted "
-                                "and handed the try to another agent)")
+
+def _refusal(attempt: tokens.Attempt | None, ti: TaskInstanceRow | None, *, starting: bool,
+             reporting: bool) -> str | None:
+    """Why the token does not let its agent make this call, or None."""
+    if attempt is None or ti is None:
+        return "invalid or expired task token for this task instance"
+    if ti.try_number != attempt.try_number:
+        return (f"this agent's try {attempt.try_number} is not the task instance's "
+                f"current try {ti.try_number}")
+    if attempt.reported_at is not None and not reporting:
+        return "this try already reported its state; its token is spent"
+    if starting and ti.state not in IN_FLIGHT:
+        return f"the task instance is {ti.state}, not queued or running"
+    return None

@@ -141,8 +141,7 @@ class AgentService(pb_grpc.AgentServiceServicer):
     # -- the calls ------------------------------------------------------------------------------
     async def Authenticate(self, request: pb.AuthenticateRequest,
                            context: grpc.aio.ServicerContext) -> pb.AuthenticateResponse:
-        session, ti = await self.fencing.checked(context, starting=True)
-        await self.fencing.record_start(session, request, context)
+        session, ti = await self.fencing.start(context, request)
         await self.report(ExecutorEvent(session.ti_id, session.try_number, "running",
                                         info={"hostname": request.hostname,
                                               "pid": request.pid}))

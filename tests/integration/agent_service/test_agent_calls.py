@@ -337,3 +337,26 @@ async def test_every_acting_call_checks_the_token_in_the_store(harness, serve):
             assert await tokens.check_token(conn, ti_id, token) is None
     finally:
         await client.close()
+
+
+async def test_a_refused_authenticate_records_no_start(harness, serve):
+    """The check and the start are one transaction: a try no longer in flight is refused
+    and its token row keeps no start (pid, host)."""
+    from sqlalchemy import update
+
+    from leoflow.engine.store.tables import task_instance
+
+    _service, address = await serve()
+    ti_id, token = await _queued_try(harness, "not_in_flight")
+    async with harness.store.begin() as conn:
+        await conn.execute(update(task_instance).where(task_instance.c.id == ti_id)
+                           .values(state="failed"))
+    client = _client(address, ti_id, token)
+    try:
+        with pytest.raises(AgentRejected):
+            await client.authenticate()
+    finally:
+        await client.close()
+    async with harness.store.connect() as conn:
+        attempt = await tokens.check_token(conn, ti_id, token)
+    assert attempt is not None and not attempt.started
