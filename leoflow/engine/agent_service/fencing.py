@@ -31,6 +31,9 @@ class Session:
     try_number: int
     token: str
     last_seen: float
+    # the task instance as the last check read it, for what never changes for its id (dag,
+    # run, task, map index: the log's key); its state is never taken from here
+    named: TaskInstanceRow | None = None
 
 
 class Fencing:
@@ -128,6 +131,7 @@ class Fencing:
             if attempt.reported_at is None:
                 self.sessions[ti_id] = session
         session.last_seen = time.monotonic()
+        session.named = ti
         return session, ti
 
 

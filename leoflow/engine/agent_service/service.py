@@ -163,7 +163,9 @@ class AgentService(pb_grpc.AgentServiceServicer):
     async def StreamLogs(self, request_iterator: Any,
                          context: grpc.aio.ServicerContext) -> pb.StreamLogsResponse:
         session, ti = await self.fencing.authorize_row(context, fenced=False)
-        ti = ti or await self._task_instance(session)
+        # the log's key only (fixed for the task instance id): the row of the session's
+        # last check (Authenticate's) does, when there is one
+        ti = ti or session.named or await self._task_instance(session)
         return await stream_logs(self.logs, session, ti, request_iterator)
 
     async def PushXCom(self, request: pb.PushXComRequest,

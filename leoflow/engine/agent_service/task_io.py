@@ -36,6 +36,10 @@ class XComStore(Protocol):
 
 
 class LogSink(Protocol):
+    """Where a try's lines go. ``ti`` may be the row as the try's last token check read it
+    (``Session.named``): take from it only what names the try (id, DAG, run, task, map
+    index), never its state."""
+
     async def write_lines(self, ti: TaskInstanceRow, try_number: int, stream: str,
                           lines: list[str], timestamp: float | None) -> None:
         """Store lines read together from one stream (they share one timestamp)."""

@@ -360,3 +360,42 @@ async def test_a_refused_authenticate_records_no_start(harness, serve):
     async with harness.store.connect() as conn:
         attempt = await tokens.check_token(conn, ti_id, token)
     assert attempt is not None and not attempt.started
+
+
+async def test_log_lines_after_authenticate_are_keyed_without_a_read(harness, serve):
+    """StreamLogs names its lines from the row Authenticate's check read (the dag, run,
+    task and map index of a task instance never change): no statement reaches the store."""
+    from sqlalchemy import event
+
+    named: list[tuple[str, str, str, int, int]] = []
+
+    class Named(Lines):
+        async def write_lines(self, ti: TaskInstanceRow, try_number: int, stream: str,
+                              lines: list[str], timestamp: float | None) -> None:
+            named.append((ti.dag_id, ti.run_id, ti.task_id, ti.map_index, try_number))
+
+    service, address = await serve()
+    service.logs = Named()
+    ti_id, token = await _queued_try(harness, "keyed")
+    client = _client(address, ti_id, token)
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    try:
+        await client.authenticate()
+        await harness.settle()  # the scheduler has applied "running": it reads nothing more
+        event.listen(harness.store.engine.sync_engine, "before_cursor_execute", count)
+        try:
+            async def batches() -> AsyncIterator[pb.LogBatch]:
+                yield pb.LogBatch(lines=[pb.LogLine(stream="stdout", line="hi", timestamp=1.0)])
+
+            assert (await client.stream_logs(batches())).lines_stored == 1
+        finally:
+            event.remove(harness.store.engine.sync_engine, "before_cursor_execute", count)
+        run = (await harness.runs("keyed"))[0]
+        assert named == [("keyed", run.run_id, "a", -1, 1)]
+        assert statements == []
+    finally:
+        await client.close()
