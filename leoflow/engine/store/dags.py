@@ -16,7 +16,7 @@ from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leoflow.engine.store._sql import fetch_page, order_by, upsert, written
@@ -75,9 +75,13 @@ async def upsert_dag(
     return written(await get_dag(conn, dag_id), f"DAG {dag_id}")
 
 
+# built once: every task's start reads its DAG (no statement built per call)
+_DAG = select(dag).where(dag.c.dag_id == bindparam("dag_id"))
+
+
 async def get_dag(conn: AsyncConnection, dag_id: str) -> DagRow | None:
     """The DAG row, or ``None``."""
-    result = await conn.execute(select(dag).where(dag.c.dag_id == dag_id))
+    result = await conn.execute(_DAG, {"dag_id": dag_id})
     row = result.first()
     return DagRow(**row._mapping) if row else None
 

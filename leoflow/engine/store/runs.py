@@ -139,9 +139,13 @@ async def previous_success(conn: AsyncConnection, run: DagRunRow) -> DagRunRow |
     return DagRunRow(**row._mapping) if row else None
 
 
+# built once: agent calls read their run by id (no statement built per call)
+_BY_ID = select(dag_run).where(dag_run.c.id == bindparam("dag_run_id"))
+
+
 async def get_run_by_id(conn: AsyncConnection, dag_run_id: int) -> DagRunRow | None:
     """A run by its integer primary key, or ``None``."""
-    row = (await conn.execute(select(dag_run).where(dag_run.c.id == dag_run_id))).first()
+    row = (await conn.execute(_BY_ID, {"dag_run_id": dag_run_id})).first()
     return DagRunRow(**row._mapping) if row else None
 
 

@@ -176,9 +176,13 @@ async def get_task_instance(
     return TaskInstanceRow(**row._mapping) if row else None
 
 
+# built once: agent calls read their task instance by id (no statement built per call)
+_BY_ID = select(task_instance).where(task_instance.c.id == bindparam("ti_id"))
+
+
 async def get_task_instance_by_id(conn: AsyncConnection, ti_id: str) -> TaskInstanceRow | None:
     """A task instance by its UUID (what agents and tokens carry), or ``None``."""
-    row = (await conn.execute(select(task_instance).where(task_instance.c.id == ti_id))).first()
+    row = (await conn.execute(_BY_ID, {"ti_id": ti_id})).first()
     return TaskInstanceRow(**row._mapping) if row else None
 
 

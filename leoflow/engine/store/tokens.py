@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, bindparam, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leoflow.engine.store._sql import upsert
@@ -81,10 +81,13 @@ async def mint_token(conn: AsyncConnection, ti_id: str, try_number: int, *,
     return token
 
 
+# built once: every agent call checks its token (no statement built per call)
+_TOKEN_OF = select(task_token).where(task_token.c.task_instance_id == bindparam("ti_id"))
+
+
 async def check_token(conn: AsyncConnection, ti_id: str, token: str) -> Attempt | None:
     """The attempt ``token`` belongs to, or None when it is unknown, replaced or revoked."""
-    row = (await conn.execute(select(task_token).where(
-        task_token.c.task_instance_id == ti_id))).first()
+    row = (await conn.execute(_TOKEN_OF, {"ti_id": ti_id})).first()
     if row is None or not hmac.compare_digest(row.token_hash, _digest(token)):
         return None
     return _attempt(row)
