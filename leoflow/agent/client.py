@@ -10,7 +10,8 @@ transient failure moves the client on to the next address at once; it waits (the
 only after every address failed in a round. The task's token is in the shared database, so
 any replica accepts the calls that follow; heartbeats and the log stream fail over too.
 
-Once the control plane has answered this agent, it is known to exist: a later call that
+Once the control plane has answered this agent, or a call failed after reaching it (it died
+under the call: ``may_have_arrived``), it is known to exist: a later call that
 finds it unreachable (it is restarting, after a crash) keeps retrying beyond the attempts
 for up to ``restart_patience`` seconds (delays capped at ``MAX_DELAY``), so that the report
 of a finished task reaches the restarted server instead of being lost with the agent.
@@ -47,6 +48,22 @@ MAX_DELAY = 2.0  # seconds between two rounds, at most
 # gRPC's own reconnection backoff grows to 120 s by default: a channel that saw the control
 # plane die would fail every call for minutes after it is back. Capped here.
 RECONNECT_BACKOFF_MS = 1000
+
+
+def may_have_arrived(error: grpc.aio.AioRpcError) -> bool:
+    """Whether a transient failure came after a connection to the control plane was made,
+    so that the call may have reached it: the control plane exists (it died under the call:
+    ``Stream removed``, ``Socket closed``, a reset; or it did not answer in time). Only
+    "failed to connect" says nothing was ever there.
+
+    This matters for the first call: a control plane killed after committing an
+    ``Authenticate`` but before answering it has recorded the try as started; an agent that
+    then gave up after its few attempts would leave a started try that never ran, failed as
+    vanished by the restarted control plane. It must wait for the restart instead, as it
+    does for every later call."""
+    if error.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return True
+    return "failed to connect" not in (error.details() or "").lower()
 
 
 def describe(error: grpc.aio.AioRpcError) -> str:
@@ -128,6 +145,7 @@ class ControlPlaneClient:
                     error = exc
                     if error.code() not in TRANSIENT:
                         break
+                    self._reached = self._reached or may_have_arrived(error)
                     self.failover(error)
             code = error.code()
             if code in REJECTED:
