@@ -58,13 +58,8 @@ MANAGER_ONLY_PACKAGES = ("redis", "valkey")
 
 
 @contextlib.contextmanager
-def deferred_imports(names: Iterable[str]) -> Iterator[None]:
-    """Within the block, importing one of ``names`` (top-level packages not imported yet)
-    gives a module whose code runs at its first attribute access (the standard library's
-    ``importlib.util.LazyLoader``). A package that is used runs then, unchanged; one that
-    is only imported in passing costs nothing. ``from name import x`` loads it at once, as
-    before."""
-    finder = _LazyFinder({name for name in names if name not in sys.modules})
+def _first_finder(finder: importlib.abc.MetaPathFinder) -> Iterator[None]:
+    """``finder`` asked first by every import made within the block."""
     sys.meta_path.insert(0, finder)
     try:
         yield
@@ -73,17 +68,24 @@ def deferred_imports(names: Iterable[str]) -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def deferred_imports(names: Iterable[str]) -> Iterator[None]:
+    """Within the block, importing one of ``names`` (top-level packages not imported yet)
+    gives a module whose code runs at its first attribute access (the standard library's
+    ``importlib.util.LazyLoader``). A package that is used runs then, unchanged; one that
+    is only imported in passing costs nothing. ``from name import x`` loads it at once, as
+    before."""
+    with _first_finder(_LazyFinder({name for name in names if name not in sys.modules})):
+        yield
+
+
+@contextlib.contextmanager
 def withheld_imports(names: Iterable[str]) -> Iterator[None]:
     """Within the block, importing one of ``names`` (top-level packages not imported yet)
     raises ``ModuleNotFoundError``, as if it were not installed; after it, nothing of them
     was imported and they import as usual. For imports made inside ``try/except
     ImportError`` by code that works without them."""
-    finder = _Withheld({name for name in names if name not in sys.modules})
-    sys.meta_path.insert(0, finder)
-    try:
+    with _first_finder(_Withheld({name for name in names if name not in sys.modules})):
         yield
-    finally:
-        sys.meta_path.remove(finder)
 
 
 class _Withheld(importlib.abc.MetaPathFinder):
